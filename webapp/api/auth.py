@@ -1,0 +1,34 @@
+"""Bearer-token authentication for the JSON API; the session cookie is never accepted."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from webapp.api.errors import ApiError
+from webapp.api.registry import PUBLIC_ENDPOINTS
+from webapp.extensions import db
+from webapp.models import Tenant
+from webapp.services.tenants import find_active_token
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def authenticate_request() -> None:
+    """before_request for the API blueprint: sets g.tenant and g.api_token."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(401, "unauthorized", "send an API token as 'Authorization: Bearer <token>'")
+    token = find_active_token(secret.strip())
+    if token is None:
+        raise ApiError(401, "unauthorized", "the API token is wrong or has been revoked")
+    if request.method not in SAFE_METHODS and not token.can_write:
+        raise ApiError(403, "forbidden", "this API token is read-only (viewer)")
+    g.api_token = token
+    g.tenant = db.session.get(Tenant, token.tenant_id)
+
+
+def current_tenant_id() -> int:
+    return g.tenant.id

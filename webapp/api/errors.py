@@ -1,0 +1,58 @@
+"""The API's one error shape: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from werkzeug.exceptions import HTTPException
+
+from webapp.services.errors import DomainError
+
+# Codes for the HTTP errors Flask raises itself, so clients can branch on them.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: list[dict] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+
+def error_response(status: int, code: str, message: str, details: list[dict] | None = None):
+    response = jsonify({"error": {"code": code, "message": message, "details": details or []}})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="crm"'
+    return response
+
+
+def http_error_response(exc: HTTPException):
+    status = exc.code or 500
+    return error_response(status, HTTP_CODES.get(status, "error"), exc.description or exc.name)
+
+
+def register_error_handlers(bp: Blueprint) -> None:
+    @bp.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @bp.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @bp.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        return http_error_response(exc)

@@ -1,0 +1,155 @@
+"""Request and response shapes of the JSON API.
+
+The same models validate requests and generate /api/crm/openapi.json, so the document
+cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from webapp.models import EMAIL_STATUSES
+from webapp.services.validation import number_only
+
+Money = Annotated[float, BeforeValidator(number_only), Field(ge=0, le=1e12)]
+EmailStatus = Literal[tuple(EMAIL_STATUSES)]  # type: ignore[valid-type]
+ShortText = Annotated[str, Field(max_length=200)]
+Tag = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class StrictModel(BaseModel):
+    # Strict: "100" is not a number and 1 is not a string; unknown keys are refused so
+    # typos surface instead of being silently ignored.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+# --- errors and pages -------------------------------------------------------------------
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class QueryModel(BaseModel):
+    # Query strings are text, so numbers and dates are parsed from it (lax mode).
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(QueryModel):
+    limit: int = Field(default=50, ge=1, le=200, description="Page size, at most 200.")
+    cursor: str | None = Field(default=None, description="next_cursor from the previous page.")
+
+
+# --- customers --------------------------------------------------------------------------
+
+class CustomerIn(StrictModel):
+    """Upsert: found by external_id, else by email; created when neither matches."""
+
+    email: str | None = Field(default=None, max_length=320)
+    external_id: ShortText | None = None
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=100)] | None = Field(
+        default=None, description="Added to the customer's tags.")
+    attributes: dict[str, Any] | None = Field(default=None, description="Merged into the attributes.")
+    email_status: EmailStatus | None = None
+    total_spent: Money | None = None
+    orders_count: Annotated[int, Field(ge=0)] | None = None
+    signup: bool = Field(default=False, description="Record a signup activity when created.")
+
+
+class CustomerPatch(StrictModel):
+    email: str | None = Field(default=None, max_length=320)
+    external_id: ShortText | None = None
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=100)] | None = Field(
+        default=None, description="Replaces the customer's tags.")
+    attributes: dict[str, Any] | None = Field(
+        default=None, description="Merged into the attributes; a null value removes the key.")
+    email_status: EmailStatus | None = None
+
+
+class CustomerOut(BaseModel):
+    id: int
+    email: str
+    first_name: str | None
+    last_name: str | None
+    external_id: str | None
+    timezone: str | None
+    tags: list[str]
+    attributes: dict[str, Any]
+    email_status: str
+    total_spent: float
+    orders_count: int
+    last_order_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerPage(BaseModel):
+    data: list[CustomerOut]
+    next_cursor: str | None
+
+
+class CustomerListQuery(PageQuery):
+    q: Annotated[str, Field(max_length=200)] | None = Field(default=None, description="Search email and name.")
+    tag: Annotated[str, Field(max_length=100)] | None = None
+
+
+# --- activities -------------------------------------------------------------------------
+
+class CustomerRef(StrictModel):
+    email: str | None = Field(default=None, max_length=320)
+    external_id: ShortText | None = None
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+
+
+class ActivityIn(StrictModel):
+    customer_id: int | None = None
+    customer: CustomerRef | None = None
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    properties: dict[str, Any] = Field(
+        default_factory=dict,
+        description="For purchase: order_total (number >= 0, required), order_id, currency, "
+                    "tickets, event {id, name, starts_at, venue}.")
+    occurred_at: datetime | None = Field(default=None, description="ISO 8601 with offset; default now.")
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class ActivityOut(BaseModel):
+    id: int
+    customer_id: int
+    type: str
+    properties: dict[str, Any]
+    occurred_at: datetime
+    created_at: datetime
+    idempotency_key: str | None
+
+
+class ActivityPage(BaseModel):
+    data: list[ActivityOut]
+    next_cursor: str | None
+
+
+class TimelineQuery(PageQuery):
+    type: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, description="One or more types (repeat the parameter or separate with commas).")
+    since: datetime | None = None
+    until: datetime | None = None

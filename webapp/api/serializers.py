@@ -1,0 +1,40 @@
+"""Model rows to API dictionaries (the *Out schemas)."""
+
+from __future__ import annotations
+
+from webapp.models import Customer, CustomerActivity
+
+
+def customer_dict(customer: Customer) -> dict:
+    return {
+        "id": customer.id,
+        "email": customer.email,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "external_id": customer.external_id,
+        "timezone": customer.timezone,
+        "tags": customer.tags,
+        "attributes": customer.attributes or {},
+        "email_status": customer.email_status,
+        "total_spent": float(customer.total_spent or 0),
+        "orders_count": customer.orders_count or 0,
+        "last_order_at": _iso(customer.last_order_at),
+        "created_at": _iso(customer.created_at),
+        "updated_at": _iso(customer.updated_at),
+    }
+
+
+def activity_dict(activity: CustomerActivity) -> dict:
+    return {
+        "id": activity.id,
+        "customer_id": activity.customer_id,
+        "type": activity.type,
+        "properties": activity.properties or {},
+        "occurred_at": _iso(activity.occurred_at),
+        "created_at": _iso(activity.created_at),
+        "idempotency_key": activity.idempotency_key,
+    }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,62 @@
+"""`flask crm ...` commands for operators."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+crm = AppGroup("crm", help="Operate the CRM: tenants, workers, demo data.")
+
+
+@crm.command("create-tenant")
+@click.option("--name", required=True, help="The organiser's name.")
+@click.option("--admin-email", required=True, help="Login of the tenant's owner.")
+@click.option("--admin-password", required=True, help="At least 10 characters.")
+@click.option("--timezone", default="UTC", show_default=True)
+def create_tenant_command(name: str, admin_email: str, admin_password: str, timezone: str) -> None:
+    """Create a tenant with its owner and an API token; prints one JSON line."""
+    from webapp.services.errors import DomainError
+    from webapp.services.tenants import create_tenant
+
+    try:
+        tenant, user, secret = create_tenant(name, admin_email, admin_password, timezone=timezone)
+    except DomainError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps({"tenant_id": tenant.id, "api_token": secret, "admin_email": user.email}))
+
+
+@crm.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option("--no-scheduler", is_flag=True, help="Do not run the scheduler in this worker.")
+def worker_command(burst: bool, no_scheduler: bool) -> None:
+    """RQ worker for all queues, with the scheduler (run as many as you like)."""
+    from webapp.tasks.worker import run_worker
+
+    run_worker(current_app._get_current_object(), burst=burst, with_scheduler=not no_scheduler)
+
+
+@crm.command("seed-demo")
+@click.option("--customers", "n_customers", default=2000, show_default=True, type=click.IntRange(1))
+@click.option("--if-empty", is_flag=True, help="Do nothing when any tenant exists.")
+@click.option("--tenant-id", type=int, default=None, help="Add demo customers to this tenant.")
+def seed_demo_command(n_customers: int, if_empty: bool, tenant_id: int | None) -> None:
+    """Create a demo tenant with realistic ticketing customers, purchases and sign-ups."""
+    from webapp.extensions import db
+    from webapp.models import Tenant
+    from webapp.services.demo import seed_demo
+
+    if if_empty and db.session.scalar(select(func.count()).select_from(Tenant)):
+        click.echo("demo: database already has data, not seeding")
+        return
+    result = seed_demo(n_customers, tenant_id=tenant_id, progress=lambda msg: click.echo(msg, err=True))
+    click.echo(json.dumps(result))
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(crm)

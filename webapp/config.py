@@ -1,0 +1,53 @@
+"""Settings read from environment variables (see DESIGN.md, "Environment")."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the environment cannot run the app."""
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: str) -> dict:
+    """Build the settings mapping from the environment; nothing here connects anywhere."""
+    default_db = "sqlite:///" + str(Path(instance_path) / "crm.sqlite3")
+    database_url = os.environ.get("DATABASE_URL") or default_db
+    # Heroku-style URLs and the plain driver name both mean psycopg 3 here.
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "MAIL_URL": os.environ.get("MAIL_URL", "outbox"),
+        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "DEBUG": _truthy(os.environ.get("FLASK_DEBUG")),
+        # 1 MiB is far above any legitimate JSON body and keeps abuse cheap to reject.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "API_PAGE_LIMIT_DEFAULT": 50,
+        "API_PAGE_LIMIT_MAX": 200,
+    }
+
+
+def check_config(config: dict) -> None:
+    """Refuse to start with settings that are unsafe in production."""
+    if not config.get("SECRET_KEY"):
+        if config.get("DEBUG") or config.get("TESTING"):
+            config["SECRET_KEY"] = "dev-only-insecure-key"
+        else:
+            raise ConfigError(
+                "SECRET_KEY is not set. Set SECRET_KEY to a long random string "
+                "(or FLASK_DEBUG=1 for local development)."
+            )

@@ -1,0 +1,19 @@
+"""Models, one module per aggregate; imported here so Alembic sees every table."""
+
+from webapp.models.activity import SYSTEM_ACTIVITY_TYPES, CustomerActivity
+from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerTag
+from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User
+
+__all__ = [
+    "ADMIN_ROLES",
+    "EMAIL_STATUSES",
+    "ROLES",
+    "SYSTEM_ACTIVITY_TYPES",
+    "WRITE_ROLES",
+    "ApiToken",
+    "Customer",
+    "CustomerActivity",
+    "CustomerTag",
+    "Tenant",
+    "User",
+]

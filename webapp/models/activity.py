@@ -1,0 +1,65 @@
+"""The customer activity timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.types import BigId, JsonDoc, UTCDateTime, utcnow
+
+# Written by the product itself; the API refuses them.
+SYSTEM_ACTIVITY_TYPES = frozenset(
+    {
+        "email_sent",
+        "email_delivered",
+        "email_opened",
+        "email_clicked",
+        "email_bounced",
+        "email_complained",
+        "email_failed",
+        "unsubscribed",
+        "resubscribed",
+        "segment_entered",
+        "segment_exited",
+        "workflow_enrolled",
+        "workflow_step",
+        "workflow_exited",
+        "workflow_completed",
+        "tag_added",
+        "tag_removed",
+        "customer_created",
+        "customer_updated",
+    }
+)
+
+
+class CustomerActivity(db.Model):
+    __tablename__ = "customer_activities"
+    __table_args__ = (
+        # Timeline: one customer's activities, newest first, keyset on (occurred_at, id).
+        Index("ix_customer_activities_timeline", "customer_id", "occurred_at", "id"),
+        # Dashboard: a tenant's latest activities across customers.
+        Index("ix_customer_activities_tenant_time", "tenant_id", "occurred_at"),
+        # Dashboard and reports: a tenant's activities of a type over time.
+        Index("ix_customer_activities_tenant_type_time", "tenant_id", "type", "occurred_at"),
+        # Retried deliveries are recognised by these; NULLs never collide.
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_customer_activities_idempotency"),
+        UniqueConstraint("tenant_id", "order_id", name="uq_customer_activities_order"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    properties: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # Set for purchases only: the platform's order id, unique per tenant, and the order
+    # total as a column so revenue is plain SQL on every backend.
+    order_id: Mapped[str | None] = mapped_column(String(200))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))

@@ -1,0 +1,68 @@
+"""Customers of a tenant and their tags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.types import JsonDoc, UTCDateTime, utcnow
+
+EMAIL_STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "email", name="uq_customers_tenant_email"),
+        UniqueConstraint("tenant_id", "external_id", name="uq_customers_tenant_external_id"),
+        # Keyset pagination of the customer list, newest first.
+        Index("ix_customers_tenant_id_id", "tenant_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # Always stored lower-cased, which makes uniqueness case-insensitive on every backend.
+    email: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    attributes: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    email_status: Mapped[str] = mapped_column(String(20), default="subscribed")
+    total_spent: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    orders_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    tag_rows: Mapped[list[CustomerTag]] = relationship(
+        back_populates="customer",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="CustomerTag.tag",
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+class CustomerTag(db.Model):
+    __tablename__ = "customer_tags"
+    __table_args__ = (Index("ix_customer_tags_tenant_tag", "tenant_id", "tag", "customer_id"),)
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+
+    customer: Mapped[Customer] = relationship(back_populates="tag_rows")

@@ -1,0 +1,225 @@
+"""Customer activities: purchases and other events from the platform, and the timeline."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import SYSTEM_ACTIVITY_TYPES, Customer, CustomerActivity
+from webapp.models.types import UTCDateTime, utcnow
+from webapp.services.customers import find_customer, get_customer
+from webapp.services.errors import NotFound, ValidationFailed
+from webapp.services.pagination import Page, decode_cursor, encode_cursor
+from webapp.services.tenants import normalise_email
+from webapp.services.validation import number_only, validate
+
+ACTIVITY_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class EventInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str | int | None = None
+    name: str | None = Field(default=None, max_length=300)
+    starts_at: datetime | None = None
+    venue: str | None = Field(default=None, max_length=300)
+
+
+class PurchaseProperties(BaseModel):
+    """What a purchase must carry; other keys are kept as given."""
+
+    model_config = ConfigDict(extra="allow")
+
+    order_total: Annotated[Decimal, BeforeValidator(number_only)] = Field(ge=0, le=10**12, decimal_places=2)
+    order_id: str | int | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    tickets: int | list[dict[str, Any]] | None = None
+    event: EventInfo | None = None
+
+    @field_validator("tickets")
+    @classmethod
+    def _tickets_non_negative(cls, value):
+        if isinstance(value, int) and value < 0:
+            raise ValueError("must be >= 0")
+        return value
+
+
+def check_activity_type(activity_type: str, *, allow_system: bool = False) -> str:
+    if not ACTIVITY_TYPE_RE.match(activity_type or ""):
+        raise ValidationFailed("type", "must be snake_case: a lower-case letter, then letters, "
+                                       "digits or underscores (at most 64)")
+    if activity_type in SYSTEM_ACTIVITY_TYPES and not allow_system:
+        raise ValidationFailed("type", f"'{activity_type}' is reserved for activities the product "
+                                       "records itself")
+    return activity_type
+
+
+def log_activity(customer: Customer, activity_type: str, properties: dict[str, Any] | None = None,
+                 *, occurred_at: datetime | None = None) -> CustomerActivity:
+    """Add a product-recorded activity to the session; the caller commits."""
+    activity = CustomerActivity(tenant_id=customer.tenant_id, customer_id=customer.id,
+                                type=activity_type, properties=properties or {},
+                                occurred_at=occurred_at or utcnow())
+    db.session.add(activity)
+    return activity
+
+
+def _resolve_customer(tenant_id: int, customer_id: int | None,
+                      ref: dict[str, Any] | None) -> Customer:
+    if customer_id is not None:
+        return get_customer(tenant_id, customer_id)
+    ref = ref or {}
+    if ref.get("external_id") is not None:
+        customer = find_customer(tenant_id, external_id=str(ref["external_id"]))
+        if customer is not None:
+            return customer
+    if ref.get("email"):
+        email = normalise_email(ref["email"], "customer.email")
+        customer = find_customer(tenant_id, email=email)
+        if customer is not None:
+            return customer
+        from webapp.services.customers import upsert_customer
+
+        data = {k: ref.get(k) for k in ("first_name", "last_name", "external_id", "timezone")}
+        data["email"] = email
+        customer, _ = upsert_customer(tenant_id, data, commit=False)
+        return customer
+    if ref.get("external_id") is not None:
+        raise NotFound("customer not found: no customer has this external_id; "
+                       "add customer.email to create one")
+    raise ValidationFailed("customer_id", "give customer_id, or customer with email or external_id")
+
+
+def _existing(tenant_id: int, idempotency_key: str | None, order_id: str | None) -> CustomerActivity | None:
+    conditions = []
+    if idempotency_key:
+        conditions.append(CustomerActivity.idempotency_key == idempotency_key)
+    if order_id:
+        conditions.append(CustomerActivity.order_id == order_id)
+    if not conditions:
+        return None
+    return db.session.scalar(select(CustomerActivity).where(
+        CustomerActivity.tenant_id == tenant_id, or_(*conditions)).limit(1))
+
+
+def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | None = None,
+                    customer: dict[str, Any] | None = None, properties: dict[str, Any] | None = None,
+                    occurred_at: datetime | None = None,
+                    idempotency_key: str | None = None) -> tuple[CustomerActivity, bool]:
+    """Store an activity from the platform and apply what it means, in one transaction.
+
+    A purchase moves the customer's total_spent, orders_count and last_order_at with a
+    single atomic UPDATE (safe under concurrent purchases). A retried delivery (same
+    idempotency_key, or a purchase with the same order_id) returns the stored activity
+    and changes nothing: returns (activity, created).
+    """
+    check_activity_type(activity_type)
+    properties = dict(properties or {})
+    amount = order_id = None
+    if activity_type == "purchase":
+        purchase = validate(PurchaseProperties, properties, "properties")
+        amount = purchase.order_total
+        order_id = str(purchase.order_id) if purchase.order_id is not None else None
+        # Keep the number the platform sent, as a JSON number.
+        properties["order_total"] = float(amount)
+    if occurred_at is not None and occurred_at.tzinfo is None:
+        raise ValidationFailed("occurred_at", "must include a timezone offset, e.g. 2026-05-01T19:30:00+02:00")
+
+    existing = _existing(tenant_id, idempotency_key, order_id)
+    if existing is not None:
+        return existing, False
+
+    target = _resolve_customer(tenant_id, customer_id, customer)
+    occurred = occurred_at or utcnow()
+    activity = CustomerActivity(tenant_id=tenant_id, customer_id=target.id, type=activity_type,
+                                properties=properties, occurred_at=occurred,
+                                idempotency_key=idempotency_key, order_id=order_id, amount=amount)
+    try:
+        with db.session.begin_nested():
+            db.session.add(activity)
+            db.session.flush()
+    except IntegrityError:
+        # A concurrent delivery of the same activity won the race: answer with its row.
+        existing = _existing(tenant_id, idempotency_key, order_id)
+        if existing is None:
+            raise
+        db.session.commit()
+        return existing, False
+
+    if activity_type == "purchase":
+        _apply_purchase(target.id, amount, occurred)
+    db.session.commit()
+    db.session.refresh(target)
+    return activity, True
+
+
+def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) -> None:
+    # One UPDATE reading the row's current values: concurrent purchases each add theirs.
+    at = literal(occurred_at, UTCDateTime)
+    db.session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id)
+        .values(
+            total_spent=Customer.total_spent + amount,
+            orders_count=Customer.orders_count + 1,
+            last_order_at=case(
+                (or_(Customer.last_order_at.is_(None), Customer.last_order_at < at), at),
+                else_=Customer.last_order_at,
+            ),
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def add_note(tenant_id: int, customer_id: int, text: str, *, author: str | None = None) -> CustomerActivity:
+    """A marketer's note on the customer's timeline."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("text", "must not be empty")
+    if len(text) > 5000:
+        raise ValidationFailed("text", "at most 5000 characters")
+    customer = get_customer(tenant_id, customer_id)
+    activity = log_activity(customer, "note", {"text": text, "author": author} if author else {"text": text})
+    db.session.commit()
+    return activity
+
+
+def timeline(tenant_id: int, customer_id: int, *, types: list[str] | None = None,
+             since: datetime | None = None, until: datetime | None = None,
+             limit: int = 50, cursor: str | None = None) -> Page:
+    """A customer's activities, newest first, keyset-paginated on (occurred_at, id).
+
+    The cursor holds the last row's position, so rows inserted meanwhile neither repeat
+    nor shift later pages.
+    """
+    customer = get_customer(tenant_id, customer_id)
+    stmt = select(CustomerActivity).where(CustomerActivity.customer_id == customer.id)
+    if types:
+        stmt = stmt.where(CustomerActivity.type.in_(types))
+    if since is not None:
+        stmt = stmt.where(CustomerActivity.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(CustomerActivity.occurred_at < until)
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        try:
+            at, last_id = datetime.fromisoformat(after[0]), int(after[1])
+        except (TypeError, ValueError):
+            raise ValidationFailed("cursor", "is not a cursor returned by this list") from None
+        stmt = stmt.where(or_(CustomerActivity.occurred_at < at,
+                              and_(CustomerActivity.occurred_at == at, CustomerActivity.id < last_id)))
+    stmt = stmt.order_by(CustomerActivity.occurred_at.desc(), CustomerActivity.id.desc()).limit(limit + 1)
+    rows = list(db.session.scalars(stmt))
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.occurred_at.isoformat(), last.id])
+    return Page(rows[:limit], next_cursor)

@@ -1,0 +1,53 @@
+"""CRMService: the one facade both blueprints, jobs and integrators' code call.
+
+It mirrors the specification's usage (create_segment, create_campaign, send_campaign,
+process_trigger, ...). Each method delegates to the module that owns the rule.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from webapp.models import Customer, CustomerActivity
+from webapp.services import activities, customers
+from webapp.services.pagination import Page
+
+
+class CRMService:
+    # --- customers ---------------------------------------------------------------------
+    def upsert_customer(self, tenant_id: int, data: dict[str, Any]) -> tuple[Customer, bool]:
+        return customers.upsert_customer(tenant_id, data)
+
+    def get_customer(self, tenant_id: int, customer_id: int) -> Customer:
+        return customers.get_customer(tenant_id, customer_id)
+
+    def update_customer(self, tenant_id: int, customer_id: int, changes: dict[str, Any]) -> Customer:
+        return customers.update_customer(tenant_id, customer_id, changes)
+
+    def delete_customer(self, tenant_id: int, customer_id: int) -> None:
+        customers.delete_customer(tenant_id, customer_id)
+
+    def list_customers(self, tenant_id: int, **filters: Any) -> Page:
+        return customers.list_customers(tenant_id, **filters)
+
+    def add_tag(self, tenant_id: int, customer_id: int, tag: str) -> Customer:
+        return customers.add_tag(tenant_id, customer_id, tag)
+
+    def remove_tag(self, tenant_id: int, customer_id: int, tag: str) -> Customer:
+        return customers.remove_tag(tenant_id, customer_id, tag)
+
+    # --- activities --------------------------------------------------------------------
+    def log_activity(self, tenant_id: int, activity_type: str, *, customer_id: int | None = None,
+                     customer: dict[str, Any] | None = None, properties: dict[str, Any] | None = None,
+                     occurred_at: datetime | None = None,
+                     idempotency_key: str | None = None) -> tuple[CustomerActivity, bool]:
+        return activities.record_activity(tenant_id, activity_type, customer_id=customer_id,
+                                          customer=customer, properties=properties,
+                                          occurred_at=occurred_at, idempotency_key=idempotency_key)
+
+    def add_note(self, tenant_id: int, customer_id: int, text: str, author: str | None = None) -> CustomerActivity:
+        return activities.add_note(tenant_id, customer_id, text, author=author)
+
+    def timeline(self, tenant_id: int, customer_id: int, **filters: Any) -> Page:
+        return activities.timeline(tenant_id, customer_id, **filters)

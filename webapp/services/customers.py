@@ -1,0 +1,276 @@
+"""Customers: upsert from the platform, edits from marketers, tags, erasure, lists."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import EMAIL_STATUSES, Customer, CustomerActivity, CustomerTag
+from webapp.models.types import utcnow
+from webapp.services.errors import Conflict, NotFound, ValidationFailed
+from webapp.services.pagination import Page, decode_cursor, encode_cursor
+from webapp.services.sql import insert_ignoring_duplicates, like_pattern
+from webapp.services.tenants import check_timezone, normalise_email
+
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _\-:./]{0,99}$")
+MAX_ATTRIBUTES = 100
+# Fields a caller may set directly; aggregates move through purchases, or are set on import.
+PROFILE_FIELDS = ("first_name", "last_name", "timezone", "email_status")
+
+
+def normalise_tag(tag: str, field: str = "tag") -> str:
+    value = " ".join(str(tag).split()).lower()
+    if not TAG_RE.match(value):
+        raise ValidationFailed(
+            field, "tags are 1-100 characters: letters, digits, spaces and _ - : . /, "
+                   "starting with a letter or digit")
+    return value
+
+
+def normalise_tags(tags: list[str], field: str = "tags") -> list[str]:
+    seen: dict[str, None] = {}
+    for i, tag in enumerate(tags):
+        seen[normalise_tag(tag, f"{field}[{i}]")] = None
+    return list(seen)
+
+
+def _check_attributes(attributes: dict[str, Any], field: str = "attributes") -> dict[str, Any]:
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise ValidationFailed(field, f"at most {MAX_ATTRIBUTES} attributes")
+    for key in attributes:
+        if not key or len(key) > 100:
+            raise ValidationFailed(f"{field}.{key}", "keys are 1-100 characters")
+    return attributes
+
+
+def _check_profile(values: dict[str, Any]) -> None:
+    if values.get("timezone"):
+        check_timezone(values["timezone"])
+    status = values.get("email_status")
+    if status is not None and status not in EMAIL_STATUSES:
+        raise ValidationFailed("email_status", f"'{status}' is not one of {', '.join(EMAIL_STATUSES)}")
+    for name in ("first_name", "last_name"):
+        if values.get(name) is not None:
+            values[name] = values[name].strip() or None
+
+
+def get_customer(tenant_id: int, customer_id: int) -> Customer:
+    """The tenant's customer, or NotFound (also for other tenants' ids)."""
+    customer = db.session.scalar(
+        select(Customer).where(Customer.id == customer_id, Customer.tenant_id == tenant_id)
+    )
+    if customer is None:
+        raise NotFound("customer not found")
+    return customer
+
+
+def find_customer(tenant_id: int, *, email: str | None = None,
+                  external_id: str | None = None) -> Customer | None:
+    if external_id is not None:
+        return db.session.scalar(select(Customer).where(
+            Customer.tenant_id == tenant_id, Customer.external_id == external_id))
+    if email is not None:
+        return db.session.scalar(select(Customer).where(
+            Customer.tenant_id == tenant_id, Customer.email == email.strip().lower()))
+    return None
+
+
+def _set_tags(customer: Customer, tags: list[str], *, replace: bool) -> None:
+    wanted = set(tags)
+    current = set(customer.tags)
+    if replace:
+        for row in [r for r in customer.tag_rows if r.tag not in wanted]:
+            customer.tag_rows.remove(row)
+    for tag in sorted(wanted - current):
+        customer.tag_rows.append(CustomerTag(tag=tag, tenant_id=customer.tenant_id))
+
+
+def _flush_unique(field_by_constraint: dict[str, str]) -> None:
+    """Flush, turning a unique-constraint clash into a 409 that names the field."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:
+        text = str(exc.orig).lower()
+        for marker, field in field_by_constraint.items():
+            if marker in text:
+                raise Conflict(f"{field}: another customer already has this {field}",
+                               details=[{"field": field, "message": "already taken"}]) from None
+        raise
+
+
+_UNIQUE_FIELDS = {"external_id": "external_id", "email": "email"}
+
+
+def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True,
+                    _retry: bool = True) -> tuple[Customer, bool]:
+    """Create or update a customer found by external_id, else by email.
+
+    Tags in `data` are added to the customer's tags, attributes are merged; returns
+    (customer, created). Concurrent upserts of one new customer create it once. With
+    commit=False the caller finishes the transaction (one unit of work with its own rows).
+    """
+    email = normalise_email(data["email"]) if data.get("email") else None
+    external_id = data.get("external_id")
+    if email is None and external_id is None:
+        raise ValidationFailed("email", "email or external_id is required")
+    values = {k: data[k] for k in PROFILE_FIELDS if data.get(k) is not None}
+    _check_profile(values)
+    tags = normalise_tags(data.get("tags") or [])
+    attributes = _check_attributes(data.get("attributes") or {})
+
+    customer = None
+    if external_id is not None:
+        customer = find_customer(tenant_id, external_id=external_id)
+    if customer is None and email is not None:
+        customer = find_customer(tenant_id, email=email)
+        if customer is not None and external_id is not None and customer.external_id not in (None, external_id):
+            raise Conflict("external_id: this email belongs to a customer with another external_id",
+                           details=[{"field": "external_id", "message": "does not match the email's customer"}])
+    created = customer is None
+    if created:
+        if email is None:
+            raise ValidationFailed("email", "is required to create a customer")
+        customer = Customer(tenant_id=tenant_id, email=email, external_id=external_id,
+                            attributes={}, total_spent=Decimal("0"), orders_count=0)
+        db.session.add(customer)
+    else:
+        if email is not None:
+            customer.email = email
+        if external_id is not None:
+            customer.external_id = external_id
+    for key, value in values.items():
+        setattr(customer, key, value)
+    if data.get("total_spent") is not None:
+        customer.total_spent = Decimal(str(data["total_spent"]))
+    if data.get("orders_count") is not None:
+        customer.orders_count = int(data["orders_count"])
+    if attributes:
+        customer.attributes = {**(customer.attributes or {}), **attributes}
+    _set_tags(customer, tags, replace=False)
+    customer.updated_at = utcnow()
+    try:
+        _flush_unique(_UNIQUE_FIELDS)
+    except Conflict:
+        if not created or not _retry:
+            raise
+        # Another request created the same customer first: update that one instead.
+        if customer in db.session:
+            db.session.expunge(customer)
+        return upsert_customer(tenant_id, data, commit=commit, _retry=False)
+    if created and data.get("signup"):
+        from webapp.services.activities import log_activity
+        log_activity(customer, "signup", {"source": "api"})
+    if commit:
+        db.session.commit()
+    return customer, created
+
+
+def update_customer(tenant_id: int, customer_id: int, changes: dict[str, Any]) -> Customer:
+    """Apply a partial update: given keys change, attributes merge (null removes a key),
+    tags replace the list."""
+    customer = get_customer(tenant_id, customer_id)
+    values = {k: changes[k] for k in PROFILE_FIELDS if k in changes}
+    if "email_status" in values and values["email_status"] is None:
+        raise ValidationFailed("email_status", "must not be null")
+    _check_profile(values)
+    if "email" in changes:
+        if not changes["email"]:
+            raise ValidationFailed("email", "must not be empty")
+        customer.email = normalise_email(changes["email"])
+    if "external_id" in changes:
+        customer.external_id = changes["external_id"] or None
+    for key, value in values.items():
+        setattr(customer, key, value)
+    if changes.get("attributes") is not None:
+        merged = dict(customer.attributes or {})
+        for key, value in _check_attributes(changes["attributes"]).items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        customer.attributes = merged
+    if changes.get("tags") is not None:
+        _set_tags(customer, normalise_tags(changes["tags"]), replace=True)
+    customer.updated_at = utcnow()
+    _flush_unique(_UNIQUE_FIELDS)
+    db.session.commit()
+    return customer
+
+
+def delete_customer(tenant_id: int, customer_id: int) -> None:
+    """Erase a customer with all their activities and tags (the right to be forgotten)."""
+    customer = get_customer(tenant_id, customer_id)
+    db.session.execute(delete(CustomerActivity).where(CustomerActivity.customer_id == customer.id))
+    db.session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer.id))
+    db.session.execute(delete(Customer).where(Customer.id == customer.id))
+    db.session.commit()
+
+
+def add_tag(tenant_id: int, customer_id: int, tag: str) -> Customer:
+    """Add one tag; logs `tag_added` on the timeline if the customer did not have it."""
+    from webapp.services.activities import log_activity
+
+    customer = get_customer(tenant_id, customer_id)
+    tag = normalise_tag(tag)
+    result = db.session.execute(
+        insert_ignoring_duplicates(CustomerTag.__table__).values(
+            customer_id=customer.id, tenant_id=tenant_id, tag=tag)
+    )
+    if result.rowcount:
+        log_activity(customer, "tag_added", {"tag": tag})
+        customer.updated_at = utcnow()
+    db.session.commit()
+    db.session.refresh(customer)
+    return customer
+
+
+def remove_tag(tenant_id: int, customer_id: int, tag: str) -> Customer:
+    """Remove one tag; logs `tag_removed` if the customer had it."""
+    from webapp.services.activities import log_activity
+
+    customer = get_customer(tenant_id, customer_id)
+    tag = " ".join(str(tag).split()).lower()
+    result = db.session.execute(
+        delete(CustomerTag).where(CustomerTag.customer_id == customer.id, CustomerTag.tag == tag)
+    )
+    if result.rowcount:
+        log_activity(customer, "tag_removed", {"tag": tag})
+        customer.updated_at = utcnow()
+    db.session.commit()
+    db.session.refresh(customer)
+    return customer
+
+
+def list_customers(tenant_id: int, *, q: str | None = None, tag: str | None = None,
+                   limit: int = 50, cursor: str | None = None) -> Page:
+    """Newest customers first, searched by email or name, filtered by tag; keyset pages."""
+    stmt = select(Customer).where(Customer.tenant_id == tenant_id)
+    if q and q.strip():
+        pattern = like_pattern(q.strip().lower())
+        full_name = func.lower(func.coalesce(Customer.first_name, "") + " "
+                               + func.coalesce(Customer.last_name, ""))
+        stmt = stmt.where(or_(Customer.email.like(pattern, escape="\\"),
+                              full_name.like(pattern, escape="\\")))
+    if tag:
+        stmt = stmt.where(Customer.id.in_(
+            select(CustomerTag.customer_id).where(CustomerTag.tenant_id == tenant_id,
+                                                  CustomerTag.tag == tag.strip().lower())))
+    after = decode_cursor(cursor, 1)
+    if after is not None:
+        if not isinstance(after[0], int):
+            raise ValidationFailed("cursor", "is not a cursor returned by this list")
+        stmt = stmt.where(Customer.id < after[0])
+    rows = list(db.session.scalars(stmt.order_by(Customer.id.desc()).limit(limit + 1)))
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return Page(rows[:limit], next_cursor)
+
+
+def count_customers(tenant_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Customer)
+                             .where(Customer.tenant_id == tenant_id)) or 0

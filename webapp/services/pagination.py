@@ -1,0 +1,35 @@
+"""Opaque keyset cursors shared by every paginated list."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.services.errors import ValidationFailed
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+def encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
+    """Return the cursor's values, or raise a 422 naming `cursor` if it was tampered with."""
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("cursor", "is not a cursor returned by this list") from None
+    if not isinstance(values, list) or len(values) != arity:
+        raise ValidationFailed("cursor", "is not a cursor returned by this list")
+    return values

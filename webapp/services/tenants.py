@@ -1,0 +1,202 @@
+"""Tenants, marketers (users) and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+from zoneinfo import available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.extensions import db
+from webapp.models import ROLES, ApiToken, Tenant, User
+from webapp.models.types import utcnow
+from webapp.services.errors import Conflict, NotFound, ValidationFailed
+
+TOKEN_PREFIX = "crm_"
+MIN_PASSWORD_LENGTH = 10
+# A hash to compare against when the account does not exist, so a failed login costs
+# the same time either way and does not reveal which addresses have accounts.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-0")
+_TIMEZONES = frozenset(available_timezones())
+
+
+def normalise_email(value: str, field: str = "email") -> str:
+    """Validate an address's syntax (no DNS) and return it lower-cased."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(field, str(exc)) from None
+    return result.normalized.lower()
+
+
+def check_timezone(value: str, field: str = "timezone") -> str:
+    if value not in _TIMEZONES:
+        raise ValidationFailed(field, f"'{value}' is not an IANA timezone such as 'Europe/Berlin'")
+    return value
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:60] or "tenant"
+
+
+def create_tenant(name: str, admin_email: str, admin_password: str, *,
+                  timezone: str = "UTC") -> tuple[Tenant, User, str]:
+    """Create a tenant with its owner and a first API token; returns the token secret once."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("name", "must not be empty")
+    check_timezone(timezone)
+    base = slugify(name)
+    slug, n = base, 1
+    while db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        n += 1
+        slug = f"{base}-{n}"
+    tenant = Tenant(name=name, slug=slug, timezone=timezone)
+    db.session.add(tenant)
+    db.session.flush()
+    user = _new_user(tenant, admin_email, admin_password, "owner")
+    _, secret = _new_token(tenant, "Default", "admin")
+    _commit_or_conflict("email", "a user with this email already exists")
+    return tenant, user, secret
+
+
+def _commit_or_conflict(field: str, message: str) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(f"{field}: {message}",
+                       details=[{"field": field, "message": message}]) from None
+
+
+def check_password_strength(password: str, field: str = "password") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def _new_user(tenant: Tenant, email: str, password: str, role: str) -> User:
+    if role not in ROLES:
+        raise ValidationFailed("role", f"'{role}' is not one of {', '.join(ROLES)}")
+    check_password_strength(password)
+    user = User(tenant_id=tenant.id, email=normalise_email(email), role=role,
+                password_hash=generate_password_hash(password))
+    db.session.add(user)
+    return user
+
+
+def create_user(tenant: Tenant, email: str, password: str, role: str = "marketer") -> User:
+    user = _new_user(tenant, email, password, role)
+    _commit_or_conflict("email", "a user with this email already exists")
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user for these credentials, or None; same cost whether or not the user exists."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Set a new password; every existing session of this user ends with the old hash."""
+    if not check_password_hash(user.password_hash, current):
+        raise ValidationFailed("current_password", "is not your current password")
+    check_password_strength(new, "new_password")
+    user.password_hash = generate_password_hash(new)
+    db.session.commit()
+
+
+def load_user(session_id: str) -> User | None:
+    """Flask-Login loader: `id:version`, where the version changes with the password."""
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not secrets.compare_digest(user.session_version, version):
+        return None
+    return user
+
+
+def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str | None,
+                  sender_email: str | None, postal_address: str | None) -> Tenant:
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("name", "must not be empty")
+    tenant.name = name
+    tenant.timezone = check_timezone(timezone)
+    tenant.sender_name = (sender_name or "").strip() or None
+    if tenant.sender_name and any(c in tenant.sender_name for c in "\r\n"):
+        raise ValidationFailed("sender_name", "must not contain line breaks")
+    tenant.sender_email = normalise_email(sender_email, "sender_email") if sender_email else None
+    tenant.postal_address = (postal_address or "").strip() or None
+    db.session.commit()
+    return tenant
+
+
+# --- API tokens -----------------------------------------------------------------------
+
+def hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _new_token(tenant: Tenant, name: str, role: str) -> tuple[ApiToken, str]:
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("name", "must not be empty")
+    if role not in ("admin", "viewer"):
+        raise ValidationFailed("role", "must be 'admin' (read and write) or 'viewer' (read only)")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(tenant_id=tenant.id, name=name[:100], role=role,
+                     token_hash=hash_token(secret), prefix=secret[:10])
+    db.session.add(token)
+    return token, secret
+
+
+def create_api_token(tenant: Tenant, name: str, role: str = "admin") -> tuple[ApiToken, str]:
+    """Create a token; the secret is returned here once and only its hash is stored."""
+    token, secret = _new_token(tenant, name, role)
+    db.session.commit()
+    return token, secret
+
+
+def list_api_tokens(tenant: Tenant) -> list[ApiToken]:
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.tenant_id == tenant.id).order_by(ApiToken.created_at.desc())
+    ))
+
+
+def revoke_api_token(tenant: Tenant, token_id: int) -> ApiToken:
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.tenant_id == tenant.id)
+    )
+    if token is None:
+        raise NotFound("API token not found")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
+    return token
+
+
+def find_active_token(secret: str) -> ApiToken | None:
+    """The live token for this secret; marks it used at most once a minute."""
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(secret),
+                               ApiToken.revoked_at.is_(None))
+    )
+    if token is None:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        # A conditional UPDATE instead of a write on every request.
+        db.session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+        db.session.commit()
+    return token

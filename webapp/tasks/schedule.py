@@ -1,0 +1,62 @@
+"""Periodic jobs, declared in one list with stable ids, and the loop that enqueues them.
+
+Many workers may run the loop; a Redis key per job and period (SET NX with expiry) makes
+sure each period's run is enqueued once across all of them. Jobs are idempotent anyway,
+so a duplicate after a Redis restart only costs time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from redis import Redis
+from rq import Queue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    id: str
+    func: Callable
+    interval_seconds: int
+    queue: str = "default"
+    timeout: int = 600
+    kwargs: dict = field(default_factory=dict)
+
+
+def periodic_jobs() -> list[PeriodicJob]:
+    """Every periodic job of the product. Issues add theirs here."""
+    return []
+
+
+def enqueue_due(redis: Redis, jobs: list[PeriodicJob], now: float | None = None) -> list[str]:
+    """Enqueue each job whose current period has not been claimed yet; returns their ids."""
+    now = time.time() if now is None else now
+    enqueued = []
+    for job in jobs:
+        period = int(now // job.interval_seconds)
+        key = f"crm:periodic:{job.id}:{period}"
+        if redis.set(key, "1", nx=True, ex=job.interval_seconds * 2):
+            Queue(job.queue, connection=redis).enqueue(
+                job.func, kwargs=job.kwargs, job_timeout=job.timeout,
+                job_id=f"periodic-{job.id}-{period}", result_ttl=3600)
+            enqueued.append(job.id)
+    return enqueued
+
+
+def run_scheduler_loop(redis_url: str, app_factory: Callable, tick_seconds: float = 5.0) -> None:
+    """Child process of `flask crm worker`: enqueue due periodic jobs until terminated."""
+    app = app_factory()
+    redis = Redis.from_url(redis_url)
+    with app.app_context():
+        while True:
+            try:
+                for job_id in enqueue_due(redis, periodic_jobs()):
+                    log.info("enqueued periodic job %s", job_id)
+            except Exception:  # a Redis blip must not kill the scheduler; it tries again
+                log.exception("periodic scheduler tick failed")
+            time.sleep(tick_seconds)

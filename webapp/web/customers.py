@@ -1,0 +1,171 @@
+"""Customer list, customer page, tags, notes and the timeline."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from webapp.extensions import htmx
+from webapp.services import activities, customers
+from webapp.services.errors import Conflict, ValidationFailed
+from webapp.web import write_required
+from webapp.web.forms import CustomerForm, NoteForm, TagForm, apply_domain_error
+
+bp = Blueprint("customers", __name__, url_prefix="/customers")
+
+PAGE_SIZE = 25
+TIMELINE_PAGE = 20
+
+
+def _partial_or_page(partial: str, page: str, **context):
+    """One view serves the full page, or only the partial for HTMX requests."""
+    template = partial if htmx and not htmx.boosted else page
+    response = make_response(render_template(template, **context))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@bp.get("/")
+@login_required
+def index():
+    q = request.args.get("q", "").strip()[:200]
+    tag = request.args.get("tag", "").strip()[:100]
+    cursor = request.args.get("cursor") or None
+    try:
+        page = customers.list_customers(current_user.tenant_id, q=q or None, tag=tag or None,
+                                        limit=PAGE_SIZE, cursor=cursor)
+    except ValidationFailed:
+        page = customers.list_customers(current_user.tenant_id, q=q or None, tag=tag or None,
+                                        limit=PAGE_SIZE)
+    total = customers.count_customers(current_user.tenant_id)
+    return _partial_or_page("customers/_rows.html", "customers/index.html",
+                            page=page, q=q, tag=tag, total=total, appending=bool(cursor))
+
+
+def _timeline_context(customer_id: int, types: list[str], cursor: str | None = None) -> dict:
+    page = activities.timeline(current_user.tenant_id, customer_id, types=types or None,
+                               limit=TIMELINE_PAGE, cursor=cursor)
+    return {"timeline": page, "types": types}
+
+
+def _selected_types() -> list[str]:
+    return [t for t in request.args.getlist("type") if t][:20]
+
+
+@bp.get("/<int:customer_id>")
+@login_required
+def show(customer_id: int):
+    customer = customers.get_customer(current_user.tenant_id, customer_id)
+    types = _selected_types()
+    return render_template("customers/show.html", customer=customer, note_form=NoteForm(),
+                           tag_form=TagForm(), **_timeline_context(customer.id, types))
+
+
+@bp.get("/<int:customer_id>/timeline")
+@login_required
+def timeline(customer_id: int):
+    customer = customers.get_customer(current_user.tenant_id, customer_id)
+    types = _selected_types()
+    cursor = request.args.get("cursor") or None
+    context = _timeline_context(customer.id, types, cursor)
+    template = "customers/_timeline_items.html" if cursor else "customers/_timeline.html"
+    response = make_response(render_template(template, customer=customer, **context))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@bp.post("/<int:customer_id>/notes")
+@login_required
+@write_required
+def add_note(customer_id: int):
+    customer = customers.get_customer(current_user.tenant_id, customer_id)
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            activities.add_note(current_user.tenant_id, customer.id, form.text.data,
+                                author=current_user.email)
+        except ValidationFailed as exc:
+            apply_domain_error(form, exc.field, exc.reason)
+        else:
+            form = NoteForm(formdata=None)
+    status = 422 if form.errors else 200
+    if htmx:
+        response = make_response(render_template(
+            "customers/_notes_and_timeline.html", customer=customer, note_form=form,
+            **_timeline_context(customer.id, [])), status)
+        return response
+    if form.errors:
+        return render_template("customers/show.html", customer=customer, note_form=form,
+                               tag_form=TagForm(), **_timeline_context(customer.id, [])), 422
+    flash("Note added.", "success")
+    return redirect(url_for("customers.show", customer_id=customer.id))
+
+
+def _tags_response(customer, form: TagForm, status: int = 200):
+    if htmx:
+        return make_response(render_template("customers/_tags_and_timeline.html", customer=customer,
+                                             tag_form=form, **_timeline_context(customer.id, [])), status)
+    if status >= 400:
+        flash(" ".join(form.tag.errors), "error")
+    return redirect(url_for("customers.show", customer_id=customer.id))
+
+
+@bp.post("/<int:customer_id>/tags")
+@login_required
+@write_required
+def add_tag(customer_id: int):
+    customer = customers.get_customer(current_user.tenant_id, customer_id)
+    form = TagForm()
+    if form.validate_on_submit():
+        try:
+            customer = customers.add_tag(current_user.tenant_id, customer.id, form.tag.data)
+        except ValidationFailed as exc:
+            apply_domain_error(form, "tag", exc.reason)
+        else:
+            return _tags_response(customer, TagForm(formdata=None))
+    return _tags_response(customer, form, 422)
+
+
+@bp.post("/<int:customer_id>/tags/remove")
+@login_required
+@write_required
+def remove_tag(customer_id: int):
+    customer = customers.get_customer(current_user.tenant_id, customer_id)
+    form = TagForm()
+    if form.validate_on_submit():
+        customer = customers.remove_tag(current_user.tenant_id, customer.id, form.tag.data)
+    return _tags_response(customer, TagForm(formdata=None))
+
+
+@bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
+@login_required
+@write_required
+def edit(customer_id: int):
+    customer = customers.get_customer(current_user.tenant_id, customer_id)
+    form = CustomerForm(obj=customer)
+    if form.validate_on_submit():
+        changes = {name: (form[name].data or None) for name in
+                   ("first_name", "last_name", "external_id", "timezone")}
+        changes["email"] = form.email.data
+        changes["email_status"] = form.email_status.data
+        try:
+            customers.update_customer(current_user.tenant_id, customer.id, changes)
+        except ValidationFailed as exc:
+            apply_domain_error(form, exc.field, exc.reason)
+        except Conflict as exc:
+            field = exc.details[0]["field"] if exc.details else "email"
+            apply_domain_error(form, field, "Another customer already has this value.")
+        else:
+            flash("Customer saved.", "success")
+            return redirect(url_for("customers.show", customer_id=customer.id))
+    status = 422 if form.errors else 200
+    return render_template("customers/edit.html", customer=customer, form=form), status
+
+
+@bp.post("/<int:customer_id>/delete")
+@login_required
+@write_required
+def delete(customer_id: int):
+    customers.delete_customer(current_user.tenant_id, customer_id)
+    flash("Customer and all their activities erased.", "success")
+    return redirect(url_for("customers.index"))

@@ -1,0 +1,47 @@
+"""Jinja filters for pages: dates in the tenant's timezone, money, activity labels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from flask_login import current_user
+
+ACTIVITY_LABELS = {
+    "purchase": "Purchase",
+    "signup": "Signed up",
+    "note": "Note",
+    "tag_added": "Tag added",
+    "tag_removed": "Tag removed",
+    "email_sent": "Email sent",
+    "email_opened": "Email opened",
+    "email_clicked": "Email clicked",
+    "unsubscribed": "Unsubscribed",
+    "segment_entered": "Entered segment",
+    "segment_exited": "Left segment",
+}
+
+
+def local_time(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
+    if value is None:
+        return "—"
+    tz = "UTC"
+    if current_user and current_user.is_authenticated:
+        tz = current_user.tenant.timezone or "UTC"
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+def money(value: Decimal | float | int | None) -> str:
+    return f"{Decimal(str(value or 0)):,.2f}"
+
+
+def activity_label(activity_type: str) -> str:
+    return ACTIVITY_LABELS.get(activity_type, activity_type.replace("_", " ").capitalize())
+
+
+def register_filters(app: Flask) -> None:
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(money, "money")
+    app.add_template_filter(activity_label, "activity_label")

@@ -1,0 +1,95 @@
+"""Tenant settings, API tokens and the user's password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required, login_user
+
+from webapp.services import tenants
+from webapp.services.errors import NotFound, ValidationFailed
+from webapp.web import admin_required
+from webapp.web.forms import PasswordForm, TenantSettingsForm, TokenForm, apply_domain_error
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+def _page(settings_form=None, token_form=None, password_form=None, new_secret=None, status=200):
+    tenant = current_user.tenant
+    return render_template(
+        "settings/index.html",
+        tenant=tenant,
+        settings_form=settings_form or TenantSettingsForm(obj=tenant, formdata=None),
+        token_form=token_form or TokenForm(formdata=None),
+        password_form=password_form or PasswordForm(formdata=None),
+        tokens=tenants.list_api_tokens(tenant),
+        new_secret=new_secret,
+    ), status
+
+
+@bp.get("/")
+@login_required
+def index():
+    return _page()
+
+
+@bp.post("/tenant")
+@login_required
+@admin_required
+def update_tenant():
+    form = TenantSettingsForm()
+    if form.validate_on_submit():
+        try:
+            tenants.update_tenant(current_user.tenant, name=form.name.data, timezone=form.timezone.data,
+                                  sender_name=form.sender_name.data, sender_email=form.sender_email.data,
+                                  postal_address=form.postal_address.data)
+        except ValidationFailed as exc:
+            apply_domain_error(form, exc.field, exc.reason)
+        else:
+            flash("Settings saved.", "success")
+            return redirect(url_for("settings.index"))
+    return _page(settings_form=form, status=422)
+
+
+@bp.post("/tokens")
+@login_required
+@admin_required
+def create_token():
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            _, secret = tenants.create_api_token(current_user.tenant, form.name.data, form.role.data)
+        except ValidationFailed as exc:
+            apply_domain_error(form, exc.field, exc.reason)
+        else:
+            # The secret is shown on this response only; it is stored hashed.
+            return _page(new_secret=secret)
+    return _page(token_form=form, status=422)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+@admin_required
+def revoke_token(token_id: int):
+    try:
+        tenants.revoke_api_token(current_user.tenant, token_id)
+    except NotFound:
+        return _page(status=404)
+    flash("Token revoked. Requests using it now get 401.", "success")
+    return redirect(url_for("settings.index"))
+
+
+@bp.post("/password")
+@login_required
+def change_password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            tenants.change_password(current_user, form.current_password.data, form.new_password.data)
+        except ValidationFailed as exc:
+            apply_domain_error(form, exc.field, exc.reason)
+        else:
+            # Other sessions end (their id carries the old password's version); keep this one.
+            login_user(current_user._get_current_object())
+            flash("Password changed. Your other sessions have been logged out.", "success")
+            return redirect(url_for("settings.index"))
+    return _page(password_form=form, status=422)
