@@ -1,0 +1,43 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+VENDOR := static/vendor
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+BENCH_SIZE ?= medium
+
+.PHONY: install run test test-pg bench lint clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+# Front-end libraries come pinned from the npm registry and are copied into static/vendor.
+$(VENDOR)/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	touch $(VENDOR)/.installed
+
+install: $(STAMP) $(VENDOR)/.installed
+
+run: install
+	$(BIN)/python -m webapp.devrun
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-pg: install
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench --size $(BENCH_SIZE)
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .ruff_cache

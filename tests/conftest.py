@@ -1,0 +1,179 @@
+"""Shared fixtures: a real database (SQLite, or PostgreSQL with TEST_DATABASE_URL), a
+private redis-server, the app, and two tenants for tenancy checks."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.testing import PrivateRedis, ThrowawayPostgres
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = PrivateRedis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if server_url:
+        pg = ThrowawayPostgres(server_url).create()
+        yield pg.url
+        pg.drop()
+    else:
+        folder = tempfile.mkdtemp(prefix="crm-test-")
+        yield f"sqlite:///{folder}/test.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_server):
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_server.url,
+        "BASE_URL": "http://crm.test",
+        "SERVER_NAME": None,
+    })
+    with app.app_context():
+        upgrade()  # the real migrations, so they are tested on both backends
+    return app
+
+
+def _truncate_all() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in tables:
+            db.session.execute(text(f"DELETE FROM {name}"))
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request, app, redis_server):
+    """Every test starts with empty tables and an empty Redis."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+        db.session.remove()
+        _truncate_all()
+        db.session.remove()
+    from redis import Redis
+
+    Redis.from_url(redis_server.url).flushall()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@dataclass
+class TenantFixture:
+    id: int
+    token: str
+    owner_email: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_tenant(name: str, email: str) -> TenantFixture:
+    from webapp.services.tenants import create_tenant
+
+    tenant, user, secret = create_tenant(name, email, PASSWORD)
+    return TenantFixture(tenant.id, secret, user.email)
+
+
+@pytest.fixture
+def tenant_a(app) -> TenantFixture:
+    return make_tenant("Arena Alpha", "owner@alpha.example.com")
+
+
+@pytest.fixture
+def tenant_b(app) -> TenantFixture:
+    return make_tenant("Bravo Club", "owner@bravo.example.com")
+
+
+class ApiClient:
+    """Test client bound to one tenant's token: api.post('/customers', json=...)."""
+
+    def __init__(self, client, tenant: TenantFixture):
+        self.client = client
+        self.tenant = tenant
+
+    def _call(self, method: str, path: str, **kwargs):
+        headers = {**self.tenant.headers, **kwargs.pop("headers", {})}
+        return self.client.open("/api/crm" + path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **kw):
+        return self._call("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self._call("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self._call("PATCH", path, **kw)
+
+    def put(self, path, **kw):
+        return self._call("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self._call("DELETE", path, **kw)
+
+
+@pytest.fixture
+def api(client, tenant_a) -> ApiClient:
+    return ApiClient(client, tenant_a)
+
+
+@pytest.fixture
+def api_b(app, tenant_b) -> ApiClient:
+    return ApiClient(app.test_client(), tenant_b)
+
+
+class AuthActions:
+    """Log a marketer in and out through the real login form."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf_token(self, path: str = "/login") -> str:
+        import re
+
+        html = self.client.get(path).get_data(as_text=True)
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or \
+            re.search(r'"X-CSRFToken": "([^"]+)"', html)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def login(self, email: str, password: str = PASSWORD):
+        token = self.csrf_token("/login")
+        return self.client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": self.csrf_token("/dashboard")})
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
