@@ -59,7 +59,7 @@ class PrivateRedis:
                     return self
             except OSError:
                 if self.process.poll() is not None:
-                    raise RuntimeError("redis-server exited at start")
+                    raise RuntimeError("redis-server exited at start") from None
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start within 10 s")
 
