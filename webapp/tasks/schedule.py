@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,14 @@ def run_scheduler_loop(redis_url: str, app_factory: Callable, tick_seconds: floa
     """Child process of `flask crm worker`: enqueue due periodic jobs until terminated."""
     app = app_factory()
     redis = Redis.from_url(redis_url)
-    with app.app_context():
-        while True:
-            try:
-                for job_id in enqueue_due(redis, periodic_jobs()):
-                    log.info("enqueued periodic job %s", job_id)
-            except Exception:  # a Redis blip must not kill the scheduler; it tries again
-                log.exception("periodic scheduler tick failed")
-            time.sleep(tick_seconds)
+    try:
+        with app.app_context():
+            while True:
+                try:
+                    for job_id in enqueue_due(redis, periodic_jobs()):
+                        log.info("enqueued periodic job %s", job_id)
+                except RedisError:  # a Redis blip must not kill the scheduler; it tries again
+                    log.exception("periodic scheduler tick failed")
+                time.sleep(tick_seconds)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; stop quietly
+        return
