@@ -2,6 +2,7 @@
 
 from webapp.models.activity import SYSTEM_ACTIVITY_TYPES, CustomerActivity
 from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerTag
+from webapp.models.segment import CustomerSegment, CustomerSegmentMember
 from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "ApiToken",
     "Customer",
     "CustomerActivity",
+    "CustomerSegment",
+    "CustomerSegmentMember",
     "CustomerTag",
     "Tenant",
     "User",

@@ -46,6 +46,8 @@ class CustomerActivity(db.Model):
         Index("ix_customer_activities_tenant_time", "tenant_id", "occurred_at"),
         # Dashboard and reports: a tenant's activities of a type over time.
         Index("ix_customer_activities_tenant_type_time", "tenant_id", "type", "occurred_at"),
+        # Segments on purchased events, and the list of known events.
+        Index("ix_customer_activities_tenant_event", "tenant_id", "event_id"),
         # Retried deliveries are recognised by these; NULLs never collide.
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_customer_activities_idempotency"),
         UniqueConstraint("tenant_id", "order_id", name="uq_customer_activities_order"),
@@ -63,3 +65,6 @@ class CustomerActivity(db.Model):
     # total as a column so revenue is plain SQL on every backend.
     order_id: Mapped[str | None] = mapped_column(String(200))
     amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    # The purchased event, as columns so "bought tickets for event X" segments are indexed SQL.
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    event_name: Mapped[str | None] = mapped_column(String(300))

@@ -17,6 +17,7 @@ from webapp.models.types import UTCDateTime, utcnow
 from webapp.services.customers import find_customer, get_customer
 from webapp.services.errors import NotFound, ValidationFailed
 from webapp.services.pagination import Page, decode_cursor, encode_cursor
+from webapp.services.segments import refresh_customer_segments
 from webapp.services.tenants import normalise_email
 from webapp.services.validation import number_only, validate
 
@@ -122,11 +123,14 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     """
     check_activity_type(activity_type)
     properties = dict(properties or {})
-    amount = order_id = None
+    amount = order_id = event_id = event_name = None
     if activity_type == "purchase":
         purchase = validate(PurchaseProperties, properties, "properties")
         amount = purchase.order_total
         order_id = str(purchase.order_id) if purchase.order_id is not None else None
+        if purchase.event is not None:
+            event_id = str(purchase.event.id) if purchase.event.id is not None else None
+            event_name = purchase.event.name
         # Keep the number the platform sent, as a JSON number.
         properties["order_total"] = float(amount)
     if occurred_at is not None and occurred_at.tzinfo is None:
@@ -140,7 +144,8 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     occurred = occurred_at or utcnow()
     activity = CustomerActivity(tenant_id=tenant_id, customer_id=target.id, type=activity_type,
                                 properties=properties, occurred_at=occurred,
-                                idempotency_key=idempotency_key, order_id=order_id, amount=amount)
+                                idempotency_key=idempotency_key, order_id=order_id, amount=amount,
+                                event_id=event_id, event_name=event_name)
     try:
         with db.session.begin_nested():
             db.session.add(activity)
@@ -155,6 +160,8 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
 
     if activity_type == "purchase":
         _apply_purchase(target.id, amount, occurred)
+    # Aggregates and activity counts moved: the customer's segments follow in this transaction.
+    refresh_customer_segments(tenant_id, target.id)
     db.session.commit()
     db.session.refresh(target)
     return activity, True

@@ -14,6 +14,7 @@ from webapp.models import EMAIL_STATUSES, Customer, CustomerActivity, CustomerTa
 from webapp.models.types import utcnow
 from webapp.services.errors import Conflict, NotFound, ValidationFailed
 from webapp.services.pagination import Page, decode_cursor, encode_cursor
+from webapp.services.segments import forget_customer, refresh_customer_segments
 from webapp.services.sql import insert_ignoring_duplicates, like_pattern
 from webapp.services.tenants import check_timezone, normalise_email
 
@@ -167,6 +168,7 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
         from webapp.services.activities import log_activity
         log_activity(customer, "signup", {"source": "api"})
     if commit:
+        refresh_customer_segments(tenant_id, customer.id)
         db.session.commit()
     return customer, created
 
@@ -199,6 +201,7 @@ def update_customer(tenant_id: int, customer_id: int, changes: dict[str, Any]) -
         _set_tags(customer, normalise_tags(changes["tags"]), replace=True)
     customer.updated_at = utcnow()
     _flush_unique(_UNIQUE_FIELDS)
+    refresh_customer_segments(tenant_id, customer.id)
     db.session.commit()
     return customer
 
@@ -206,6 +209,7 @@ def update_customer(tenant_id: int, customer_id: int, changes: dict[str, Any]) -
 def delete_customer(tenant_id: int, customer_id: int) -> None:
     """Erase a customer with all their activities and tags (the right to be forgotten)."""
     customer = get_customer(tenant_id, customer_id)
+    forget_customer(customer.id)
     db.session.execute(delete(CustomerActivity).where(CustomerActivity.customer_id == customer.id))
     db.session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer.id))
     db.session.execute(delete(Customer).where(Customer.id == customer.id))
@@ -225,6 +229,8 @@ def add_tag(tenant_id: int, customer_id: int, tag: str) -> Customer:
     if result.rowcount:
         log_activity(customer, "tag_added", {"tag": tag})
         customer.updated_at = utcnow()
+        db.session.flush()
+        refresh_customer_segments(tenant_id, customer.id)
     db.session.commit()
     db.session.refresh(customer)
     return customer
@@ -242,6 +248,8 @@ def remove_tag(tenant_id: int, customer_id: int, tag: str) -> Customer:
     if result.rowcount:
         log_activity(customer, "tag_removed", {"tag": tag})
         customer.updated_at = utcnow()
+        db.session.flush()
+        refresh_customer_segments(tenant_id, customer.id)
     db.session.commit()
     db.session.refresh(customer)
     return customer

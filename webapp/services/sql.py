@@ -9,10 +9,11 @@ from webapp.extensions import db
 
 
 def insert_ignoring_duplicates(table: Table):
-    """INSERT ... ON CONFLICT DO NOTHING for the session's backend."""
+    """INSERT ... ON CONFLICT DO NOTHING for the session's backend; its rowcount tells how
+    many rows were new (psycopg loses an INSERT's count unless asked to keep it)."""
     dialect = db.session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()
+    return module.insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
 
 
 def like_pattern(text: str) -> str:

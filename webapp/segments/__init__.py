@@ -1,0 +1,1 @@
+"""The segment condition language: validation, the SQL compiler, the reference evaluator."""

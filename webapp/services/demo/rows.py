@@ -1,0 +1,234 @@
+"""Demo rows as plain tuples, generated in chunks from one seeded random.Random.
+
+This is the hot loop of `seed_demo` (about ten activities per customer, millions of
+customers), so it trades a little elegance for speed: JSON fragments are serialised
+once per event, timestamps are epoch seconds until formatted, and the aggregates of
+each customer are summed while its purchases are made, so they match by construction.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import accumulate
+
+from webapp.services.demo.catalogue import (
+    BOOKING_FEE,
+    CITIES,
+    CITY_TIMEZONE,
+    CURRENCY,
+    EMAIL_DOMAINS,
+    EMAIL_STATUS_WEIGHTS,
+    FIRST_NAMES,
+    GATES,
+    GENRE_WEIGHTS,
+    GENRES,
+    LAST_NAMES,
+    PAGE_SOURCES,
+    PRICES,
+    SIGNUP_SOURCES,
+    Event,
+)
+
+DAY = 86400
+# Tickets go on sale this long before the show.
+SALE_WINDOW = 120 * DAY
+# Customers signed up over the same 18 months the events cover.
+HISTORY = 548 * DAY
+EVENT_URL = "https://tickets.demo-venues.example.com/events/"
+
+CUSTOMER_COLUMNS = ("id", "tenant_id", "email", "first_name", "last_name", "external_id", "timezone",
+                    "attributes", "email_status", "total_spent", "orders_count", "last_order_at",
+                    "created_at", "updated_at")
+TAG_COLUMNS = ("customer_id", "tag", "tenant_id")
+ACTIVITY_COLUMNS = ("tenant_id", "customer_id", "type", "properties", "occurred_at", "created_at",
+                    "order_id", "amount")
+
+
+@dataclass
+class Chunk:
+    customers: list[tuple] = field(default_factory=list)
+    tags: list[tuple] = field(default_factory=list)
+    activities: list[tuple] = field(default_factory=list)
+
+
+def _weighted(pairs: Sequence[tuple[str, int]]) -> tuple[list[str], list[int]]:
+    """Values and cumulative weights, for rng.choices(values, cum_weights=...)."""
+    return [value for value, _ in pairs], list(accumulate(weight for _, weight in pairs))
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+class DemoRows:
+    """Makes customers with their tags and activities, a chunk of customer ids at a time.
+
+    `stamp` formats epoch seconds the way the target database stores timestamps; the
+    same string is used for every column, so SQL comparisons (MAX(occurred_at) against
+    last_order_at) hold on SQLite, where timestamps are text.
+    """
+
+    def __init__(self, rng: random.Random, events: list[Event], *, tenant_id: int, now: int,
+                 stamp: Callable[[int], str]) -> None:
+        self.rng = rng
+        self.events = events
+        self.tenant_id = tenant_id
+        self.now = now
+        self.stamp = stamp
+        # Popular events appear several times in the pools, so a uniform pick favours them.
+        self.pool = sorted((i for i, e in enumerate(events) for _ in range(e.popularity)),
+                           key=lambda i: events[i].starts_at)
+        self.pool_starts = [events[i].starts_at for i in self.pool]
+        self.genre_pool = {g: [i for i in self.pool if events[i].genre == g] for g in GENRES}
+        self.genre_starts = {g: [events[i].starts_at for i in pool] for g, pool in self.genre_pool.items()}
+        self.page_view_json = {
+            (i, source): json.dumps({"url": EVENT_URL + e.id, "event_id": e.id, "source": source})
+            for i, e in enumerate(events) for source in PAGE_SOURCES
+        }
+        self.cities = _weighted(CITIES)
+        self.genres = _weighted(list(GENRE_WEIGHTS.items()))
+        self.statuses = _weighted(EMAIL_STATUS_WEIGHTS)
+        self.sources = _weighted(SIGNUP_SOURCES)
+        self.first_names = [(n, _slug(n)) for n in FIRST_NAMES]
+        self.last_names = [(n, _slug(n)) for n in LAST_NAMES]
+        self.attributes_json: dict[tuple[str, str], str] = {}
+        self.signup_json = {s: json.dumps({"source": s}) for s in self.sources[0]}
+
+    def purchases_wanted(self) -> int:
+        """Skewed like real ticket buyers: a quarter never buy, most buy once, a few a lot."""
+        u = self.rng.random()
+        if u < 0.24:
+            return 0
+        if u < 0.60:
+            return 1
+        if u < 0.76:
+            return 2
+        if u < 0.85:
+            return 3
+        if u < 0.91:
+            return 4
+        return min(5 + int(self.rng.paretovariate(1.3) * 2) - 2, 150)
+
+    def chunk(self, customer_ids: Sequence[int]) -> Chunk:
+        out = Chunk()
+        for customer_id in customer_ids:
+            self._customer(customer_id, out)
+        return out
+
+    def _customer(self, cid: int, out: Chunk) -> None:
+        rng, rand, stamp, now, tenant_id = self.rng, self.rng.random, self.stamp, self.now, self.tenant_id
+        events = self.events
+        acts = out.activities
+        first, first_slug = self.first_names[int(rand() * len(self.first_names))]
+        last, last_slug = self.last_names[int(rand() * len(self.last_names))]
+        city = rng.choices(self.cities[0], cum_weights=self.cities[1])[0]
+        genre = rng.choices(self.genres[0], cum_weights=self.genres[1])[0]
+        status = rng.choices(self.statuses[0], cum_weights=self.statuses[1])[0]
+        source = rng.choices(self.sources[0], cum_weights=self.sources[1])[0]
+        # More sign-ups recently than long ago, as a growing list has.
+        signup = now - int(HISTORY * (1 - rand() ** 0.7)) - 60
+        pattern = int(rand() * 4)
+        domain = EMAIL_DOMAINS[int(rand() * len(EMAIL_DOMAINS))]
+        if pattern == 0:
+            email = f"{first_slug}.{last_slug}{cid}@{domain}"
+        elif pattern == 1:
+            email = f"{first_slug}{last_slug}{cid}@{domain}"
+        elif pattern == 2:
+            email = f"{first_slug[0]}.{last_slug}{cid}@{domain}"
+        else:
+            email = f"{first_slug}_{cid}@{domain}"
+        signup_at = stamp(signup)
+        acts.append((tenant_id, cid, "signup", self.signup_json[source], signup_at, signup_at, None, None))
+
+        pool, pool_starts = self.pool, self.pool_starts
+        lo = bisect_right(pool_starts, signup + 3600)
+        hi = bisect_right(pool_starts, now + SALE_WINDOW)
+        gpool, gstarts = self.genre_pool[genre], self.genre_starts[genre]
+        glo, ghi = bisect_right(gstarts, signup + 3600), bisect_right(gstarts, now + SALE_WINDOW)
+        early_bird = rand() < 0.2
+        wanted = self.purchases_wanted() if lo < hi else 0
+        total = 0.0
+        last_order = 0
+        sport_orders = 0
+        earliest_lead = 0
+        for k in range(wanted):
+            # Fans mostly follow their favourite genre.
+            if glo < ghi and rand() < 0.6:
+                index = gpool[glo + int(rand() * (ghi - glo))]
+            else:
+                index = pool[lo + int(rand() * (hi - lo))]
+            event = events[index]
+            start = event.starts_at
+            lo_t, hi_t = max(signup + 60, start - SALE_WINDOW), min(start - 1800, now)
+            lead = int(rng.expovariate(1 / (40 * DAY if early_bird else 12 * DAY)))
+            at = start - lead
+            if at > hi_t:
+                at = hi_t - int(rand() * min(hi_t - lo_t, 14 * DAY))
+            if at < lo_t:
+                at = lo_t + int(rand() * (hi_t - lo_t))
+            u = rand()
+            tickets = 1 if u < 0.25 else 2 if u < 0.70 else 3 if u < 0.80 else 4 if u < 0.95 else 5 + int(rand() * 4)
+            prices = PRICES[event.genre]
+            price = prices[int(rand() * len(prices))]
+            order_total = tickets * (price + BOOKING_FEE[event.genre])
+            total += order_total
+            if at > last_order:
+                last_order = at
+            if event.genre == "sport":
+                sport_orders += 1
+            if start - at > earliest_lead:
+                earliest_lead = start - at
+            # Unique per tenant: customer ids are unique and k has a fixed width.
+            order_id = f"ORD-{cid}{k:03d}"
+            at_s = stamp(at)
+            acts.append((tenant_id, cid, "purchase",
+                         f'{{"order_id": "{order_id}", "order_total": {order_total:.2f}, '
+                         f'"currency": "{CURRENCY}", "tickets": {tickets}, "event": {event.json}}}',
+                         at_s, at_s, order_id, order_total))
+            # They looked at the event page before buying.
+            for _ in range(1 + (rand() < 0.6) + (rand() < 0.3)):
+                seen = max(signup, at - int(rand() * 3 * DAY))
+                seen_s = stamp(seen)
+                acts.append((tenant_id, cid, "page_view",
+                             self.page_view_json[index, PAGE_SOURCES[int(rand() * 5)]],
+                             seen_s, seen_s, None, None))
+            # Most ticket holders turn up; the scan is when they came through the gate.
+            if start < now and rand() < 0.92:
+                scan = start - int(rand() * 5400)
+                scan_s = stamp(scan)
+                acts.append((tenant_id, cid, "ticket_scan",
+                             f'{{"event": {event.json}, "gate": "{GATES[int(rand() * 6)]}", '
+                             f'"tickets": {tickets}}}', scan_s, scan_s, None, None))
+        # Browsing without buying (yet).
+        for _ in range(int(rng.expovariate(1 / 2.9))):
+            index = pool[int(rand() * len(pool))]
+            seen = signup + int(rand() * (now - signup))
+            seen_s = stamp(seen)
+            acts.append((tenant_id, cid, "page_view", self.page_view_json[index, PAGE_SOURCES[int(rand() * 5)]],
+                         seen_s, seen_s, None, None))
+
+        tags = out.tags
+        if total >= 1500 or wanted >= 12 or rand() < 0.01:
+            tags.append((cid, "vip", tenant_id))
+        if status == "subscribed" and rand() < 0.62:
+            tags.append((cid, "newsletter", tenant_id))
+        if rand() < 0.12:
+            tags.append((cid, "student", tenant_id))
+        if earliest_lead >= 60 * DAY and rand() < 0.8:
+            tags.append((cid, "early_bird", tenant_id))
+        if sport_orders >= 3 or (sport_orders and rand() < 0.05):
+            tags.append((cid, "season_ticket", tenant_id))
+
+        attributes = self.attributes_json.get((city, genre))
+        if attributes is None:
+            attributes = json.dumps({"city": city, "favourite_genre": genre})
+            self.attributes_json[city, genre] = attributes
+        last_order_at = stamp(last_order) if wanted else None
+        out.customers.append((cid, tenant_id, email, first, last, f"TKT-{cid:07d}",
+                              CITY_TIMEZONE.get(city, "Europe/London"), attributes, status,
+                              total, wanted, last_order_at, signup_at, last_order_at or signup_at))

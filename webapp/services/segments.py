@@ -1,0 +1,282 @@
+"""Segments: definitions, set-based recalculation, real-time membership per customer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, func, insert, literal, select, text, union_all, update
+from sqlalchemy.dialects.postgresql import JSONB
+
+from webapp.extensions import db
+from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember
+from webapp.models.types import UTCDateTime, utcnow
+from webapp.segments.compiler import Compiler
+from webapp.segments.definition import Group, parse_definition
+from webapp.services.errors import NotFound, ValidationFailed
+from webapp.services.pagination import Page, decode_cursor, encode_cursor
+
+SCRATCH = "segment_calc_scratch"
+
+
+@dataclass
+class CalculationResult:
+    id: int
+    member_count: int
+    added: int
+    removed: int
+    calculated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "member_count": self.member_count, "added": self.added,
+                "removed": self.removed, "calculated_at": self.calculated_at.isoformat()}
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def compiler_for(tenant_id: int, now: datetime | None = None) -> Compiler:
+    return Compiler(tenant_id, _dialect(), now or utcnow())
+
+
+def definition_of(segment: CustomerSegment) -> Group:
+    return parse_definition(segment.conditions, segment.match)
+
+
+def _validated_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("name", "must not be empty")
+    if len(name) > 200:
+        raise ValidationFailed("name", "at most 200 characters")
+    return name
+
+
+# --- CRUD -----------------------------------------------------------------------------
+
+def get_segment(tenant_id: int, segment_id: int) -> CustomerSegment:
+    segment = db.session.scalar(select(CustomerSegment).where(
+        CustomerSegment.id == segment_id, CustomerSegment.tenant_id == tenant_id))
+    if segment is None:
+        raise NotFound("segment not found")
+    return segment
+
+
+def list_segments(tenant_id: int) -> list[CustomerSegment]:
+    return list(db.session.scalars(select(CustomerSegment).where(CustomerSegment.tenant_id == tenant_id)
+                                   .order_by(CustomerSegment.name, CustomerSegment.id)))
+
+
+def create_segment(tenant_id: int, name: str, conditions: Any, match: str = "all",
+                   description: str | None = None) -> CustomerSegment:
+    """Validate, save and calculate a segment (so its member count is true at once)."""
+    group = parse_definition(conditions, match)
+    segment = CustomerSegment(tenant_id=tenant_id, name=_validated_name(name), description=description,
+                              conditions=conditions, match=match, time_relative=group.is_time_relative,
+                              member_count=0)
+    db.session.add(segment)
+    db.session.flush()
+    calculate_segment(tenant_id, segment.id)
+    return segment
+
+
+def update_segment(tenant_id: int, segment_id: int, changes: dict[str, Any]) -> CustomerSegment:
+    """Change name, description or definition; a new definition recalculates membership."""
+    segment = get_segment(tenant_id, segment_id)
+    if "name" in changes:
+        segment.name = _validated_name(changes["name"])
+    if "description" in changes:
+        segment.description = changes["description"]
+    if "conditions" in changes or "match" in changes:
+        conditions = changes.get("conditions", segment.conditions)
+        match = changes.get("match") or segment.match
+        group = parse_definition(conditions, match)
+        segment.conditions, segment.match = conditions, match
+        segment.time_relative = group.is_time_relative
+        db.session.flush()
+        calculate_segment(tenant_id, segment.id)
+    else:
+        db.session.commit()
+    return segment
+
+
+def delete_segment(tenant_id: int, segment_id: int) -> None:
+    segment = get_segment(tenant_id, segment_id)
+    db.session.execute(delete(CustomerSegmentMember).where(CustomerSegmentMember.segment_id == segment.id))
+    db.session.delete(segment)
+    db.session.commit()
+
+
+# --- full recalculation -----------------------------------------------------------------
+
+def _segment_properties(segment: CustomerSegment):
+    props = json.dumps({"segment_id": segment.id, "segment_name": segment.name})
+    if _dialect() == "postgresql":
+        return literal(props).cast(JSONB)
+    return func.json(literal(props))
+
+
+def _log_segment_changes(segment: CustomerSegment, activity_type: str, customer_ids, now: datetime) -> None:
+    """The one place segment_entered / segment_exited are emitted (bulk, set-based).
+
+    `customer_ids` is a SELECT of customer ids. Workflows triggered by segment entry hook in here.
+    """
+    at = literal(now, UTCDateTime)
+    rows = select(literal(segment.tenant_id), customer_ids.c.customer_id, literal(activity_type),
+                  _segment_properties(segment), at, at).select_from(customer_ids)
+    db.session.execute(insert(CustomerActivity.__table__).from_select(
+        ["tenant_id", "customer_id", "type", "properties", "occurred_at", "created_at"], rows))
+
+
+def _lock_segment(segment_id: int) -> None:
+    """Serialise recalculations (and real-time changes) of one segment."""
+    if _dialect() == "postgresql":
+        db.session.execute(select(CustomerSegment.id).where(CustomerSegment.id == segment_id).with_for_update())
+    else:
+        # SQLite: any write takes the database write lock until commit.
+        db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment_id)
+                           .values(member_count=CustomerSegment.member_count))
+
+
+def calculate_segment(tenant_id: int, segment_id: int, *, now: datetime | None = None) -> CalculationResult:
+    """Recompute membership from scratch with set-based SQL and apply the difference.
+
+    The matching ids land in a temporary table once; entered and exited customers are
+    joins against it, logged as activities in bulk, and applied in the same transaction.
+    Concurrent calculations of one segment queue on the segment's row lock.
+    """
+    now = now or utcnow()
+    segment = get_segment(tenant_id, segment_id)
+    _lock_segment(segment.id)
+    group = definition_of(segment)
+    matching = compiler_for(tenant_id, now).members(group)
+    dialect = _dialect()
+    if dialect == "postgresql":
+        db.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH} (customer_id bigint PRIMARY KEY) "
+                                "ON COMMIT DELETE ROWS"))
+    else:
+        db.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH} (customer_id INTEGER PRIMARY KEY)"))
+    db.session.execute(text(f"DELETE FROM {SCRATCH}"))
+    scratch = _scratch_table()
+    db.session.execute(insert(scratch).from_select(["customer_id"], matching))
+    if dialect == "postgresql":
+        db.session.execute(text(f"ANALYZE {SCRATCH}"))
+
+    member = CustomerSegmentMember
+    is_member = exists().where(member.segment_id == segment.id, member.customer_id == scratch.c.customer_id)
+    entered = select(scratch.c.customer_id).where(~is_member).subquery()
+    still_matches = exists().where(scratch.c.customer_id == member.customer_id)
+    exited = select(member.customer_id.label("customer_id")).where(
+        member.segment_id == segment.id, ~still_matches).subquery()
+
+    _log_segment_changes(segment, "segment_entered", entered, now)
+    _log_segment_changes(segment, "segment_exited", exited, now)
+    # preserve_rowcount: psycopg forgets an INSERT ... SELECT's count once SQLAlchemy closes the cursor.
+    added = db.session.execute(insert(member.__table__).from_select(
+        ["segment_id", "customer_id", "tenant_id", "added_at"],
+        select(literal(segment.id), entered.c.customer_id, literal(tenant_id), literal(now, UTCDateTime)))
+        .execution_options(preserve_rowcount=True)
+    ).rowcount
+    removed = db.session.execute(
+        delete(member).where(member.segment_id == segment.id, ~still_matches)
+        .execution_options(synchronize_session=False)).rowcount
+    count = db.session.scalar(select(func.count()).select_from(scratch))
+    db.session.execute(delete(scratch))
+    segment.member_count = count
+    segment.calculated_at = now
+    db.session.commit()
+    return CalculationResult(segment.id, count, added, removed, now)
+
+
+def _scratch_table():
+    from sqlalchemy import BigInteger, Column, MetaData, Table
+
+    return Table(SCRATCH, MetaData(), Column("customer_id", BigInteger, primary_key=True))
+
+
+# --- real time -------------------------------------------------------------------------
+
+def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime | None = None) -> dict[str, list[int]]:
+    """Re-evaluate one customer against every segment of the tenant, in the caller's
+    transaction (the caller commits). One statement evaluates all segments; only segments
+    whose membership changes are locked and written. Returns {"entered": [...], "exited": [...]}.
+    """
+    segments = list_segments(tenant_id)
+    if not segments:
+        return {"entered": [], "exited": []}
+    compiler = compiler_for(tenant_id, now)
+    probes = []
+    for segment in segments:
+        condition = compiler.group(definition_of(segment))
+        probes.append(select(literal(segment.id).label("segment_id")).where(
+            exists().where(Customer.id == customer_id, Customer.tenant_id == tenant_id, condition)))
+    matching = set(db.session.scalars(union_all(*probes)) if len(probes) > 1 else db.session.scalars(probes[0]))
+    current = set(db.session.scalars(select(CustomerSegmentMember.segment_id)
+                                     .where(CustomerSegmentMember.customer_id == customer_id)))
+    entered, exited = sorted(matching - current), sorted(current - matching)
+    at = now or utcnow()
+    by_id = {s.id: s for s in segments}
+    for segment_id in sorted(set(entered) | set(exited)):
+        _lock_segment(segment_id)
+    if entered:
+        db.session.execute(insert(CustomerSegmentMember), [
+            {"segment_id": sid, "customer_id": customer_id, "tenant_id": tenant_id, "added_at": at}
+            for sid in entered])
+    if exited:
+        db.session.execute(delete(CustomerSegmentMember).where(
+            CustomerSegmentMember.customer_id == customer_id, CustomerSegmentMember.segment_id.in_(exited)))
+    for sid in entered:
+        _one_change(by_id[sid], customer_id, "segment_entered", +1, at)
+    for sid in exited:
+        _one_change(by_id[sid], customer_id, "segment_exited", -1, at)
+    return {"entered": entered, "exited": exited}
+
+
+def _one_change(segment: CustomerSegment, customer_id: int, activity_type: str, delta: int, at: datetime) -> None:
+    ids = select(literal(customer_id).label("customer_id")).subquery()
+    _log_segment_changes(segment, activity_type, ids, at)
+    db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment.id)
+                       .values(member_count=CustomerSegment.member_count + delta)
+                       .execution_options(synchronize_session=False))
+
+
+def forget_customer(customer_id: int) -> None:
+    """Before a customer is erased: their segments' counts drop by one."""
+    db.session.execute(update(CustomerSegment).where(CustomerSegment.id.in_(
+        select(CustomerSegmentMember.segment_id).where(CustomerSegmentMember.customer_id == customer_id)))
+        .values(member_count=CustomerSegment.member_count - 1).execution_options(synchronize_session=False))
+    db.session.execute(delete(CustomerSegmentMember).where(CustomerSegmentMember.customer_id == customer_id))
+
+
+# --- reading ---------------------------------------------------------------------------
+
+def members_page(tenant_id: int, segment_id: int, *, limit: int = 50, cursor: str | None = None) -> Page:
+    segment = get_segment(tenant_id, segment_id)
+    stmt = (select(Customer).join(CustomerSegmentMember, CustomerSegmentMember.customer_id == Customer.id)
+            .where(CustomerSegmentMember.segment_id == segment.id))
+    after = decode_cursor(cursor, 1)
+    if after is not None:
+        if not isinstance(after[0], int):
+            raise ValidationFailed("cursor", "is not a cursor returned by this list")
+        stmt = stmt.where(Customer.id < after[0])
+    rows = list(db.session.scalars(stmt.order_by(Customer.id.desc()).limit(limit + 1)))
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return Page(rows[:limit], next_cursor)
+
+
+def preview(tenant_id: int, conditions: Any, match: str = "all", *, sample_size: int = 10) -> dict[str, Any]:
+    """Count and sample the customers a definition matches, without saving anything."""
+    group = parse_definition(conditions, match)
+    matching = compiler_for(tenant_id).members(group).subquery()
+    count = db.session.scalar(select(func.count()).select_from(matching))
+    sample = list(db.session.scalars(select(Customer).where(Customer.id.in_(select(matching.c.id)))
+                                     .order_by(Customer.id.desc()).limit(sample_size)))
+    return {"count": count, "sample": sample}
+
+
+def time_relative_segment_ids() -> list[tuple[int, int]]:
+    return [tuple(row) for row in db.session.execute(
+        select(CustomerSegment.tenant_id, CustomerSegment.id).where(CustomerSegment.time_relative.is_(True)))]
