@@ -38,6 +38,8 @@ def load_config(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "API_PAGE_LIMIT_DEFAULT": 50,
         "API_PAGE_LIMIT_MAX": 200,
+        # Segments with time-relative conditions ("within the last 30 days") are recalculated this often.
+        "SEGMENT_RECALC_SECONDS": int(os.environ.get("SEGMENT_RECALC_SECONDS", 3600)),
     }
 
 

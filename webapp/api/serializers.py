@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webapp.models import Customer, CustomerActivity
+from webapp.models import Customer, CustomerActivity, CustomerSegment
 
 
 def customer_dict(customer: Customer) -> dict:
@@ -38,3 +38,18 @@ def activity_dict(activity: CustomerActivity) -> dict:
 
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def segment_dict(segment: CustomerSegment) -> dict:
+    return {
+        "id": segment.id,
+        "name": segment.name,
+        "description": segment.description,
+        "conditions": segment.conditions,
+        "match": segment.match,
+        "member_count": segment.member_count,
+        "time_relative": segment.time_relative,
+        "calculated_at": _iso(segment.calculated_at),
+        "created_at": _iso(segment.created_at),
+        "updated_at": _iso(segment.updated_at),
+    }

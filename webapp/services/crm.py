@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from webapp.models import Customer, CustomerActivity
-from webapp.services import activities, customers
+from webapp.models import Customer, CustomerActivity, CustomerSegment
+from webapp.services import activities, customers, segments
 from webapp.services.pagination import Page
 
 
@@ -51,3 +51,17 @@ class CRMService:
 
     def timeline(self, tenant_id: int, customer_id: int, **filters: Any) -> Page:
         return activities.timeline(tenant_id, customer_id, **filters)
+
+    # --- segments ----------------------------------------------------------------------
+    def create_segment(self, data: dict[str, Any] | None = None, /, **fields: Any) -> CustomerSegment:
+        """As in the specification: create_segment({"tenant_id", "name", "conditions", "match"?})
+        or the same as keyword arguments."""
+        fields = {**(data or {}), **fields}
+        return segments.create_segment(fields["tenant_id"], fields["name"], fields["conditions"],
+                                       fields.get("match", "all"), fields.get("description"))
+
+    def calculate_segment(self, tenant_id: int, segment_id: int) -> segments.CalculationResult:
+        return segments.calculate_segment(tenant_id, segment_id)
+
+    def preview_segment(self, tenant_id: int, conditions: list, match: str = "all") -> dict[str, Any]:
+        return segments.preview(tenant_id, conditions, match)

@@ -70,6 +70,19 @@ def list_segments(tenant_id: int) -> list[CustomerSegment]:
                                    .order_by(CustomerSegment.name, CustomerSegment.id)))
 
 
+def segments_page(tenant_id: int, *, limit: int = 50, cursor: str | None = None) -> Page:
+    """The tenant's segments, newest first, keyset-paginated by id."""
+    stmt = select(CustomerSegment).where(CustomerSegment.tenant_id == tenant_id)
+    after = decode_cursor(cursor, 1)
+    if after is not None:
+        if not isinstance(after[0], int):
+            raise ValidationFailed("cursor", "is not a cursor returned by this list")
+        stmt = stmt.where(CustomerSegment.id < after[0])
+    rows = list(db.session.scalars(stmt.order_by(CustomerSegment.id.desc()).limit(limit + 1)))
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return Page(rows[:limit], next_cursor)
+
+
 def create_segment(tenant_id: int, name: str, conditions: Any, match: str = "all",
                    description: str | None = None) -> CustomerSegment:
     """Validate, save and calculate a segment (so its member count is true at once)."""

@@ -30,8 +30,15 @@ class PeriodicJob:
 
 
 def periodic_jobs() -> list[PeriodicJob]:
-    """Every periodic job of the product. Issues add theirs here."""
-    return []
+    """Every periodic job of the product, with stable ids (read inside the app context)."""
+    from flask import current_app
+
+    from webapp.tasks.segments import recalculate_time_relative_segments
+
+    return [
+        PeriodicJob("segments.time_relative", recalculate_time_relative_segments,
+                    interval_seconds=int(current_app.config.get("SEGMENT_RECALC_SECONDS", 3600))),
+    ]
 
 
 def enqueue_due(redis: Redis, jobs: list[PeriodicJob], now: float | None = None) -> list[str]:
