@@ -36,7 +36,7 @@ def periodic_jobs() -> list[PeriodicJob]:
     from webapp.tasks.segments import recalculate_time_relative_segments
 
     return [
-        PeriodicJob("segments.time_relative", recalculate_time_relative_segments,
+        PeriodicJob("segments-time-relative", recalculate_time_relative_segments,
                     interval_seconds=int(current_app.config.get("SEGMENT_RECALC_SECONDS", 3600))),
     ]
 
