@@ -220,6 +220,10 @@ def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime
     segments = list_segments(tenant_id)
     if not segments:
         return {"entered": [], "exited": []}
+    if _dialect() == "postgresql":
+        # One refresh per customer at a time: concurrent activities for the same customer
+        # would otherwise both see "not a member yet" and insert the membership twice.
+        db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
     compiler = compiler_for(tenant_id, now)
     probes = []
     for segment in segments:
