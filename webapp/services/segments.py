@@ -147,7 +147,8 @@ def _log_segment_changes(segment: CustomerSegment, activity_type: str, customer_
 def _lock_segment(segment_id: int) -> None:
     """Serialise recalculations (and real-time changes) of one segment."""
     if _dialect() == "postgresql":
-        db.session.execute(select(CustomerSegment.id).where(CustomerSegment.id == segment_id).with_for_update())
+        db.session.execute(select(CustomerSegment.id).where(CustomerSegment.id == segment_id)
+                           .with_for_update(key_share=True))
     else:
         # SQLite: any write takes the database write lock until commit.
         db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment_id)
@@ -223,7 +224,9 @@ def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime
     if _dialect() == "postgresql":
         # One refresh per customer at a time: concurrent activities for the same customer
         # would otherwise both see "not a member yet" and insert the membership twice.
-        db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+        # NO KEY UPDATE (not UPDATE) so a recalculation inserting this customer's membership
+        # (a foreign-key KEY SHARE lock) never deadlocks with us.
+        db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True))
     compiler = compiler_for(tenant_id, now)
     probes = []
     for segment in segments:
