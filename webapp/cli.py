@@ -50,11 +50,16 @@ def seed_demo_command(n_customers: int, if_empty: bool, tenant_id: int | None) -
     from webapp.extensions import db
     from webapp.models import Tenant
     from webapp.services.demo import seed_demo
+    from webapp.services.errors import DomainError
 
     if if_empty and db.session.scalar(select(func.count()).select_from(Tenant)):
         click.echo("demo: database already has data, not seeding")
         return
-    result = seed_demo(n_customers, tenant_id=tenant_id, progress=lambda msg: click.echo(msg, err=True))
+    try:
+        result = seed_demo(n_customers, tenant_id=tenant_id, progress=lambda msg: click.echo(msg, err=True))
+    except DomainError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
     click.echo(json.dumps(result))
 
 

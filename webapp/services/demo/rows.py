@@ -46,7 +46,7 @@ CUSTOMER_COLUMNS = ("id", "tenant_id", "email", "first_name", "last_name", "exte
                     "created_at", "updated_at")
 TAG_COLUMNS = ("customer_id", "tag", "tenant_id")
 ACTIVITY_COLUMNS = ("tenant_id", "customer_id", "type", "properties", "occurred_at", "created_at",
-                    "order_id", "amount")
+                    "order_id", "amount", "event_id", "event_name")
 
 
 @dataclass
@@ -143,7 +143,7 @@ class DemoRows:
         else:
             email = f"{first_slug}_{cid}@{domain}"
         signup_at = stamp(signup)
-        acts.append((tenant_id, cid, "signup", self.signup_json[source], signup_at, signup_at, None, None))
+        acts.append((tenant_id, cid, "signup", self.signup_json[source], signup_at, signup_at, None, None, None, None))
 
         pool, pool_starts = self.pool, self.pool_starts
         lo = bisect_right(pool_starts, signup + 3600)
@@ -189,28 +189,28 @@ class DemoRows:
             acts.append((tenant_id, cid, "purchase",
                          f'{{"order_id": "{order_id}", "order_total": {order_total:.2f}, '
                          f'"currency": "{CURRENCY}", "tickets": {tickets}, "event": {event.json}}}',
-                         at_s, at_s, order_id, order_total))
+                         at_s, at_s, order_id, order_total, event.id, event.name))
             # They looked at the event page before buying.
             for _ in range(1 + (rand() < 0.6) + (rand() < 0.3)):
                 seen = max(signup, at - int(rand() * 3 * DAY))
                 seen_s = stamp(seen)
                 acts.append((tenant_id, cid, "page_view",
                              self.page_view_json[index, PAGE_SOURCES[int(rand() * 5)]],
-                             seen_s, seen_s, None, None))
+                             seen_s, seen_s, None, None, None, None))
             # Most ticket holders turn up; the scan is when they came through the gate.
             if start < now and rand() < 0.92:
                 scan = start - int(rand() * 5400)
                 scan_s = stamp(scan)
                 acts.append((tenant_id, cid, "ticket_scan",
                              f'{{"event": {event.json}, "gate": "{GATES[int(rand() * 6)]}", '
-                             f'"tickets": {tickets}}}', scan_s, scan_s, None, None))
+                             f'"tickets": {tickets}}}', scan_s, scan_s, None, None, None, None))
         # Browsing without buying (yet).
         for _ in range(int(rng.expovariate(1 / 2.9))):
             index = pool[int(rand() * len(pool))]
             seen = signup + int(rand() * (now - signup))
             seen_s = stamp(seen)
             acts.append((tenant_id, cid, "page_view", self.page_view_json[index, PAGE_SOURCES[int(rand() * 5)]],
-                         seen_s, seen_s, None, None))
+                         seen_s, seen_s, None, None, None, None))
 
         tags = out.tags
         if total >= 1500 or wanted >= 12 or rand() < 0.01:
