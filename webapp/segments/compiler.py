@@ -16,6 +16,7 @@ from sqlalchemy import (
     Float,
     String,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -32,7 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.models import Customer, CustomerActivity, CustomerTag
-from webapp.models.types import UTCDateTime
+from webapp.models.types import UTCDateTime, utcnow
 from webapp.segments.definition import Condition, Group
 from webapp.services.sql import like_pattern
 
@@ -40,7 +41,9 @@ from webapp.services.sql import like_pattern
 class Compiler:
     """Builds SQL for one tenant, one backend and one evaluation instant."""
 
-    def __init__(self, tenant_id: int, dialect: str, now: datetime):
+    def __init__(self, tenant_id: int, dialect: str, now: datetime | None):
+        """`now=None` compiles "N days ago" as a parameter read from the clock at each
+        execution, so the statement can be cached and reused."""
         self.tenant_id = tenant_id
         self.dialect = dialect
         self.now = now
@@ -81,9 +84,9 @@ class Compiler:
         if op == "is_not_set":
             return column.is_(None)
         if op == "within_last_days":
-            expr = column >= self._at(self.now - timedelta(days=value))
+            expr = column >= self._days_ago(value)
         elif op == "more_than_days_ago":
-            expr = column < self._at(self.now - timedelta(days=value))
+            expr = column < self._days_ago(value)
         elif op == "before":
             expr = column < self._at(value)
         elif op == "after":
@@ -122,7 +125,7 @@ class Compiler:
     def _activity(self, cond: Condition) -> ColumnElement[bool]:
         criteria = [CustomerActivity.customer_id == Customer.id, CustomerActivity.type == cond.activity_type]
         if cond.within_last_days is not None:
-            criteria.append(CustomerActivity.occurred_at >= self._at(self.now - timedelta(days=cond.within_last_days)))
+            criteria.append(CustomerActivity.occurred_at >= self._days_ago(cond.within_last_days))
         if cond.property_key is not None:
             criteria.append(self._json_match(CustomerActivity.properties, cond.property_key, "=",
                                              cond.property_value))
@@ -154,7 +157,7 @@ class Compiler:
         activity_type = "email_opened" if cond.operator in ("opened", "not_opened") else "email_clicked"
         criteria = [CustomerActivity.customer_id == Customer.id, CustomerActivity.type == activity_type]
         if cond.within_last_days is not None:
-            criteria.append(CustomerActivity.occurred_at >= self._at(self.now - timedelta(days=cond.within_last_days)))
+            criteria.append(CustomerActivity.occurred_at >= self._days_ago(cond.within_last_days))
         if cond.campaign_id is not None:
             criteria.append(self._json_match(CustomerActivity.properties, "campaign_id", "=", cond.campaign_id))
         found = exists().where(*criteria)
@@ -164,6 +167,11 @@ class Compiler:
     @staticmethod
     def _at(moment: datetime):
         return literal(moment, UTCDateTime)
+
+    def _days_ago(self, days: int):
+        if self.now is not None:
+            return self._at(self.now - timedelta(days=days))
+        return bindparam(None, callable_=lambda: utcnow() - timedelta(days=days), type_=UTCDateTime, unique=True)
 
     def _json_match(self, column, key: str, op: str, value: Any) -> ColumnElement[bool]:
         """Compare one top-level key of a JSON column; never NULL."""

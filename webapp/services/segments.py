@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, literal, select, text, union_all, update
+from sqlalchemy import bindparam, delete, exists, func, insert, literal, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from webapp.extensions import db
-from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember
+from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember, CustomerTag
 from webapp.models.types import UTCDateTime, utcnow
 from webapp.segments.compiler import Compiler
 from webapp.segments.definition import Group, parse_definition
@@ -213,6 +213,32 @@ def _scratch_table():
 
 # --- real time -------------------------------------------------------------------------
 
+# Per-tenant union of every segment's probe, reused while no segment changes: building
+# 50 expression trees costs far more than running the statement. Bounded, never stale
+# (keyed by each segment's updated_at).
+_PROBE_CACHE: dict[tuple, Any] = {}
+_PROBE_CACHE_SIZE = 256
+
+
+def _probe_statement(tenant_id: int, segments: list[CustomerSegment], now: datetime | None):
+    """SELECT the ids of `segments` that customer :customer_id matches, in one statement."""
+    key = (tenant_id, _dialect(), tuple((s.id, s.updated_at) for s in segments))
+    if now is None and key in _PROBE_CACHE:
+        return _PROBE_CACHE[key]
+    compiler = Compiler(tenant_id, _dialect(), now)
+    customer_id = bindparam("customer_id")
+    probes = [select(literal(segment.id).label("segment_id")).where(
+        exists().where(Customer.id == customer_id, Customer.tenant_id == tenant_id,
+                       compiler.group(definition_of(segment))))
+        for segment in segments]
+    statement = union_all(*probes) if len(probes) > 1 else probes[0]
+    if now is None:
+        if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
+            _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
+        _PROBE_CACHE[key] = statement
+    return statement
+
+
 def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime | None = None) -> dict[str, list[int]]:
     """Re-evaluate one customer against every segment of the tenant, in the caller's
     transaction (the caller commits). One statement evaluates all segments; only segments
@@ -227,13 +253,8 @@ def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime
         # NO KEY UPDATE (not UPDATE) so a recalculation inserting this customer's membership
         # (a foreign-key KEY SHARE lock) never deadlocks with us.
         db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True))
-    compiler = compiler_for(tenant_id, now)
-    probes = []
-    for segment in segments:
-        condition = compiler.group(definition_of(segment))
-        probes.append(select(literal(segment.id).label("segment_id")).where(
-            exists().where(Customer.id == customer_id, Customer.tenant_id == tenant_id, condition)))
-    matching = set(db.session.scalars(union_all(*probes)) if len(probes) > 1 else db.session.scalars(probes[0]))
+    statement = _probe_statement(tenant_id, segments, now)
+    matching = set(db.session.scalars(statement, {"customer_id": customer_id}))
     current = set(db.session.scalars(select(CustomerSegmentMember.segment_id)
                                      .where(CustomerSegmentMember.customer_id == customer_id)))
     entered, exited = sorted(matching - current), sorted(current - matching)
@@ -300,3 +321,21 @@ def preview(tenant_id: int, conditions: Any, match: str = "all", *, sample_size:
 def time_relative_segment_ids() -> list[tuple[int, int]]:
     return [tuple(row) for row in db.session.execute(
         select(CustomerSegment.tenant_id, CustomerSegment.id).where(CustomerSegment.time_relative.is_(True)))]
+
+
+# --- builder suggestions -----------------------------------------------------------------
+
+def known_tags(tenant_id: int, *, limit: int = 200) -> list[str]:
+    """The tenant's tags in use, alphabetically, for the builder's tag suggestions."""
+    return list(db.session.scalars(select(CustomerTag.tag).where(CustomerTag.tenant_id == tenant_id)
+                                   .distinct().order_by(CustomerTag.tag).limit(limit)))
+
+
+def known_events(tenant_id: int, *, limit: int = 200) -> list[tuple[str, str | None]]:
+    """(event_id, event_name) pairs customers bought tickets for, for the builder's suggestions."""
+    rows = db.session.execute(
+        select(CustomerActivity.event_id, CustomerActivity.event_name)
+        .where(CustomerActivity.tenant_id == tenant_id, CustomerActivity.type == "purchase",
+               CustomerActivity.event_id.isnot(None))
+        .distinct().order_by(CustomerActivity.event_name, CustomerActivity.event_id).limit(limit))
+    return [(event_id, event_name) for event_id, event_name in rows]
