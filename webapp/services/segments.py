@@ -7,7 +7,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, insert, literal, select, text, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    MetaData,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from webapp.extensions import db
@@ -19,6 +37,7 @@ from webapp.services.errors import NotFound, ValidationFailed
 from webapp.services.pagination import Page, decode_cursor, encode_cursor
 
 SCRATCH = "segment_calc_scratch"
+DIFF = "segment_calc_diff"
 
 
 @dataclass
@@ -158,57 +177,70 @@ def _lock_segment(segment_id: int) -> None:
 def calculate_segment(tenant_id: int, segment_id: int, *, now: datetime | None = None) -> CalculationResult:
     """Recompute membership from scratch with set-based SQL and apply the difference.
 
-    The matching ids land in a temporary table once; entered and exited customers are
-    joins against it, logged as activities in bulk, and applied in the same transaction.
-    Concurrent calculations of one segment queue on the segment's row lock.
+    The matching ids land in a temporary table once (the one full evaluation); two
+    anti-joins put the entered and exited customers in a small diff table, and everything
+    else (activities in bulk, membership rows) reads only the diff. One transaction;
+    concurrent calculations of one segment queue on the segment's row lock.
     """
     now = now or utcnow()
     segment = get_segment(tenant_id, segment_id)
     _lock_segment(segment.id)
-    group = definition_of(segment)
-    matching = compiler_for(tenant_id, now).members(group)
-    dialect = _dialect()
-    if dialect == "postgresql":
-        db.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH} (customer_id bigint PRIMARY KEY) "
-                                "ON COMMIT DELETE ROWS"))
-    else:
-        db.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH} (customer_id INTEGER PRIMARY KEY)"))
-    db.session.execute(text(f"DELETE FROM {SCRATCH}"))
-    scratch = _scratch_table()
-    db.session.execute(insert(scratch).from_select(["customer_id"], matching))
-    if dialect == "postgresql":
-        db.session.execute(text(f"ANALYZE {SCRATCH}"))
+    matching = compiler_for(tenant_id, now).members(definition_of(segment))
+    scratch, diff = _scratch_tables()
+    keep_count = {"preserve_rowcount": True}  # psycopg forgets INSERT ... SELECT counts otherwise
+    count = db.session.execute(insert(scratch).from_select(["customer_id"], matching)
+                               .execution_options(**keep_count)).rowcount
 
     member = CustomerSegmentMember
     is_member = exists().where(member.segment_id == segment.id, member.customer_id == scratch.c.customer_id)
-    entered = select(scratch.c.customer_id).where(~is_member).subquery()
     still_matches = exists().where(scratch.c.customer_id == member.customer_id)
-    exited = select(member.customer_id.label("customer_id")).where(
-        member.segment_id == segment.id, ~still_matches).subquery()
+    added = db.session.execute(insert(diff).from_select(
+        ["customer_id", "entered"], select(scratch.c.customer_id, true()).where(~is_member))
+        .execution_options(**keep_count)).rowcount
+    removed = db.session.execute(insert(diff).from_select(
+        ["customer_id", "entered"],
+        select(member.customer_id, false()).where(member.segment_id == segment.id, ~still_matches))
+        .execution_options(**keep_count)).rowcount
 
-    _log_segment_changes(segment, "segment_entered", entered, now)
-    _log_segment_changes(segment, "segment_exited", exited, now)
-    # preserve_rowcount: psycopg forgets an INSERT ... SELECT's count once SQLAlchemy closes the cursor.
-    added = db.session.execute(insert(member.__table__).from_select(
-        ["segment_id", "customer_id", "tenant_id", "added_at"],
-        select(literal(segment.id), entered.c.customer_id, literal(tenant_id), literal(now, UTCDateTime)))
-        .execution_options(preserve_rowcount=True)
-    ).rowcount
-    removed = db.session.execute(
-        delete(member).where(member.segment_id == segment.id, ~still_matches)
-        .execution_options(synchronize_session=False)).rowcount
-    count = db.session.scalar(select(func.count()).select_from(scratch))
+    if added:
+        entered = select(diff.c.customer_id).where(diff.c.entered.is_(True)).subquery()
+        _log_segment_changes(segment, "segment_entered", entered, now)
+        db.session.execute(insert(member.__table__).from_select(
+            ["segment_id", "customer_id", "tenant_id", "added_at"],
+            select(literal(segment.id), entered.c.customer_id, literal(tenant_id), literal(now, UTCDateTime))))
+    if removed:
+        exited = select(diff.c.customer_id).where(diff.c.entered.is_(False)).subquery()
+        _log_segment_changes(segment, "segment_exited", exited, now)
+        db.session.execute(delete(member).where(member.segment_id == segment.id,
+                                                member.customer_id.in_(select(exited.c.customer_id)))
+                           .execution_options(synchronize_session=False))
     db.session.execute(delete(scratch))
+    db.session.execute(delete(diff))
     segment.member_count = count
     segment.calculated_at = now
     db.session.commit()
     return CalculationResult(segment.id, count, added, removed, now)
 
 
-def _scratch_table():
-    from sqlalchemy import BigInteger, Column, MetaData, Table
+def _scratch_tables() -> tuple[Table, Table]:
+    """Per-connection temporary tables for one calculation, created on first use."""
+    if _dialect() == "postgresql":
+        suffix = "ON COMMIT DELETE ROWS"
+        id_type = "bigint"
+    else:
+        suffix, id_type = "", "INTEGER"
+    db.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH} (customer_id {id_type} PRIMARY KEY) {suffix}"))
+    db.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {DIFF} (customer_id {id_type} PRIMARY KEY, "
+                            f"entered boolean NOT NULL) {suffix}"))
+    # A calculation that failed half-way on this connection may have left rows behind.
+    db.session.execute(text(f"DELETE FROM {SCRATCH}"))
+    db.session.execute(text(f"DELETE FROM {DIFF}"))
+    return _SCRATCH_TABLE, _DIFF_TABLE
 
-    return Table(SCRATCH, MetaData(), Column("customer_id", BigInteger, primary_key=True))
+
+_TEMP = MetaData()
+_SCRATCH_TABLE = Table(SCRATCH, _TEMP, Column("customer_id", BigInteger, primary_key=True))
+_DIFF_TABLE = Table(DIFF, _TEMP, Column("customer_id", BigInteger, primary_key=True), Column("entered", Boolean))
 
 
 # --- real time -------------------------------------------------------------------------
