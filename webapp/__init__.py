@@ -8,7 +8,8 @@ from typing import Any
 from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -68,10 +69,29 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.close()
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every URL is a database id. One that no row can have (above MAX_ID)
+    is a 404 for every method, like any unknown id, instead of a database error. (A plain
+    `max=` would make werkzeug answer 405 to methods of a sibling rule.)"""
+
+    def to_python(self, value: str) -> int:
+        from webapp.models.types import MAX_ID
+
+        try:
+            number = super().to_python(value)
+        except ValidationError:
+            raise NotFound() from None
+        if number > MAX_ID:
+            raise NotFound()
+        return number
+
+
 def _register_blueprints(app: Flask) -> None:
     from webapp.api import bp as api_bp
     from webapp.extensions import csrf
     from webapp.web import register_web
+
+    app.url_map.converters["int"] = IdConverter
 
     # The API authenticates by bearer token, never by cookie, so CSRF does not apply.
     csrf.exempt(api_bp)
@@ -80,29 +100,38 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_error_handlers(app: Flask) -> None:
-    from flask import render_template
+    from flask import make_response, render_template
     from flask_wtf.csrf import CSRFError
 
     from webapp.api.errors import error_response, http_error_response
+    from webapp.extensions import htmx
     from webapp.services.errors import DomainError
 
     def wants_json() -> bool:
         return request.path.startswith("/api/")
 
+    def error_page(status: int, message: str):
+        if htmx and not htmx.boosted:
+            # A fragment would land wherever the request aimed (inside a tag list, say):
+            # show the message in the page's flash area instead. base.html lets htmx swap it.
+            response = make_response(render_template("errors/_flash.html", message=message), status)
+            response.headers["HX-Retarget"] = "#flashes"
+            response.headers["HX-Reswap"] = "innerHTML"
+            return response
+        return render_template("errors/error.html", status=status, message=message), status
+
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
-        return render_template("errors/error.html", status=400,
-                               message="Your form expired or was not sent from this site. "
-                                       "Reload the page and try again."), 400
+        return error_page(400, "Your form expired or was not sent from this site. Reload the page and try again.")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if wants_json():
             return http_error_response(exc)
-        return render_template("errors/error.html", status=exc.code, message=exc.description), exc.code
+        return error_page(exc.code, exc.description)
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
         if wants_json():
             return error_response(exc.status, exc.code, exc.message, exc.details)
-        return render_template("errors/error.html", status=exc.status, message=exc.message), exc.status
+        return error_page(exc.status, exc.message)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from webapp.api import bp
 from webapp.api.registry import ENDPOINTS, Endpoint, api_route
 from webapp.api.schemas import ErrorResponse
+from webapp.models.types import MAX_ID
 
 REF = "#/components/schemas/{model}"
 _PARAM_RE = re.compile(r"<(?:(\w+):)?(\w+)>")
@@ -62,7 +63,8 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict:
     if ep.description:
         op["description"] = ep.description
     params = [{"name": name, "in": "path", "required": True,
-               "schema": {"type": "integer", "minimum": 0} if conv == "int" else {"type": "string"}}
+               "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID} if conv == "int"
+               else {"type": "string"}}
               for conv, name in _PARAM_RE.findall(ep.rule)]
     if ep.query is not None:
         params += _query_parameters(ep.query, schemas)

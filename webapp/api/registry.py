@@ -16,7 +16,7 @@ from flask import Blueprint, request
 from pydantic import BaseModel, ValidationError
 
 from webapp.api.errors import ApiError
-from webapp.services.validation import error_details
+from webapp.services.validation import error_details, nul_path
 
 
 @dataclass
@@ -68,7 +68,7 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
                        "send the body as JSON with Content-Type: application/json")
     raw = request.get_data(cache=True)
     try:
-        return model.model_validate_json(raw or b"{}")
+        parsed = model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
@@ -80,6 +80,15 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         raise ApiError(422, "validation_error",
                        "; ".join(f"{d['field']}: {d['message']}" for d in details[:5]),
                        details) from None
+    refuse_nul(parsed.model_dump())
+    return parsed
+
+
+def refuse_nul(data: Any) -> None:
+    field = nul_path(data)
+    if field is not None:
+        raise ApiError(422, "validation_error", f"{field}: must not contain NUL characters",
+                       [{"field": field, "message": "must not contain NUL characters"}])
 
 
 def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
@@ -104,8 +113,10 @@ def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
             if body is not None:
                 kwargs["body"] = parse_body(body)
             if query is not None:
+                data = _query_data(query)
+                refuse_nul(data)
                 try:
-                    kwargs["query"] = query.model_validate(_query_data(query))
+                    kwargs["query"] = query.model_validate(data)
                 except ValidationError as exc:
                     details = error_details(exc)
                     raise ApiError(422, "validation_error",

@@ -12,9 +12,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from webapp.models import EMAIL_STATUSES
+from webapp.models.types import MAX_ID
 from webapp.services.validation import number_only
 
-Money = Annotated[float, BeforeValidator(number_only), Field(ge=0, le=1e12)]
+# Bounds are those of the columns (Numeric(14, 2), integer), so out-of-range input is a
+# 422 naming the field rather than a database error.
+Money = Annotated[float, BeforeValidator(number_only), Field(ge=0, lt=1e12)]
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 EmailStatus = Literal[tuple(EMAIL_STATUSES)]  # type: ignore[valid-type]
 ShortText = Annotated[str, Field(max_length=200)]
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
@@ -68,7 +73,7 @@ class CustomerIn(StrictModel):
     attributes: dict[str, Any] | None = Field(default=None, description="Merged into the attributes.")
     email_status: EmailStatus | None = None
     total_spent: Money | None = None
-    orders_count: Annotated[int, Field(ge=0)] | None = None
+    orders_count: Count | None = None
     signup: bool = Field(default=False, description="Record a signup activity when created.")
 
 
@@ -122,7 +127,7 @@ class CustomerRef(StrictModel):
 
 
 class ActivityIn(StrictModel):
-    customer_id: int | None = None
+    customer_id: Id | None = None
     customer: CustomerRef | None = None
     type: Annotated[str, Field(min_length=1, max_length=64)]
     properties: dict[str, Any] = Field(

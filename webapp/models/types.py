@@ -11,6 +11,10 @@ from sqlalchemy.types import TypeDecorator
 # SQLite only auto-increments INTEGER PRIMARY KEY, so big ids use INTEGER there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+# The largest id of an Integer primary key (PostgreSQL "integer"). Ids from outside above
+# it are unknown ids (404), not a database error.
+MAX_ID = 2**31 - 1
+
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 

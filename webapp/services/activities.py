@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from sqlalchemy import and_, case, literal, or_, select, update
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from sqlalchemy import case, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
@@ -24,10 +24,20 @@ from webapp.services.validation import number_only, validate
 ACTIVITY_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
+def _fits_key_column(value: str | int) -> str | int:
+    # Order and event ids are stored as text in String(200) columns.
+    if len(str(value)) > 200:
+        raise ValueError("at most 200 characters")
+    return value
+
+
+ExternalKey = Annotated[str | int, AfterValidator(_fits_key_column)]
+
+
 class EventInfo(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    id: str | int | None = None
+    id: ExternalKey | None = None
     name: str | None = Field(default=None, max_length=300)
     starts_at: datetime | None = None
     venue: str | None = Field(default=None, max_length=300)
@@ -38,8 +48,9 @@ class PurchaseProperties(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    order_total: Annotated[Decimal, BeforeValidator(number_only)] = Field(ge=0, le=10**12, decimal_places=2)
-    order_id: str | int | None = None
+    # Numeric(14, 2): below 10**12, in cents.
+    order_total: Annotated[Decimal, BeforeValidator(number_only)] = Field(ge=0, lt=10**12, decimal_places=2)
+    order_id: ExternalKey | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
     tickets: int | list[dict[str, Any]] | None = None
     event: EventInfo | None = None
@@ -53,7 +64,7 @@ class PurchaseProperties(BaseModel):
 
 
 def check_activity_type(activity_type: str, *, allow_system: bool = False) -> str:
-    if not ACTIVITY_TYPE_RE.match(activity_type or ""):
+    if not ACTIVITY_TYPE_RE.fullmatch(activity_type or ""):
         raise ValidationFailed("type", "must be snake_case: a lower-case letter, then letters, "
                                        "digits or underscores (at most 64)")
     if activity_type in SYSTEM_ACTIVITY_TYPES and not allow_system:
@@ -221,8 +232,10 @@ def timeline(tenant_id: int, customer_id: int, *, types: list[str] | None = None
             at, last_id = datetime.fromisoformat(after[0]), int(after[1])
         except (TypeError, ValueError):
             raise ValidationFailed("cursor", "is not a cursor returned by this list") from None
-        stmt = stmt.where(or_(CustomerActivity.occurred_at < at,
-                              and_(CustomerActivity.occurred_at == at, CustomerActivity.id < last_id)))
+        # The `<=` bound lets the timeline index start at the cursor; with the OR alone the
+        # database walks every newer row first, so deep pages got slower and slower.
+        stmt = stmt.where(CustomerActivity.occurred_at <= at,
+                          or_(CustomerActivity.occurred_at < at, CustomerActivity.id < last_id))
     stmt = stmt.order_by(CustomerActivity.occurred_at.desc(), CustomerActivity.id.desc()).limit(limit + 1)
     rows = list(db.session.scalars(stmt))
     next_cursor = None

@@ -82,21 +82,29 @@ def find_customer(tenant_id: int, *, email: str | None = None,
 
 
 def _set_tags(customer: Customer, tags: list[str], *, replace: bool) -> None:
-    wanted = set(tags)
-    current = set(customer.tags)
+    """Add `tags` (with replace: set exactly `tags`) on a flushed customer. Set-based
+    statements, so concurrent requests adding or removing the same tag do not clash."""
     if replace:
-        for row in [r for r in customer.tag_rows if r.tag not in wanted]:
-            customer.tag_rows.remove(row)
-    for tag in sorted(wanted - current):
-        customer.tag_rows.append(CustomerTag(tag=tag, tenant_id=customer.tenant_id))
+        db.session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer.id,
+                                                     CustomerTag.tag.not_in(tags)))
+    if tags:
+        db.session.execute(insert_ignoring_duplicates(CustomerTag.__table__),
+                           [{"customer_id": customer.id, "tenant_id": customer.tenant_id, "tag": tag}
+                            for tag in tags])
+    db.session.expire(customer, ["tag_rows"])
 
 
 def _flush_unique(field_by_constraint: dict[str, str]) -> None:
-    """Flush, turning a unique-constraint clash into a 409 that names the field."""
+    """Flush, turning a unique-constraint clash into a 409 that names the field.
+
+    A clash rolls the transaction back (PostgreSQL has aborted it anyway; a savepoint
+    begun here would come too late, as begin_nested() flushes first), so the session
+    stays usable and nothing of the refused change remains. Call it before adding other
+    rows to the unit of work."""
     try:
-        with db.session.begin_nested():
-            db.session.flush()
+        db.session.flush()
     except IntegrityError as exc:
+        db.session.rollback()
         text = str(exc.orig).lower()
         for marker, field in field_by_constraint.items():
             if marker in text:
@@ -153,7 +161,6 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
         customer.orders_count = int(data["orders_count"])
     if attributes:
         customer.attributes = {**(customer.attributes or {}), **attributes}
-    _set_tags(customer, tags, replace=False)
     customer.updated_at = utcnow()
     try:
         _flush_unique(_UNIQUE_FIELDS)
@@ -161,9 +168,8 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
         if not created or not _retry:
             raise
         # Another request created the same customer first: update that one instead.
-        if customer in db.session:
-            db.session.expunge(customer)
         return upsert_customer(tenant_id, data, commit=commit, _retry=False)
+    _set_tags(customer, tags, replace=False)
     if created and data.get("signup"):
         from webapp.services.activities import log_activity
         log_activity(customer, "signup", {"source": "api"})
@@ -175,7 +181,7 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
 
 def update_customer(tenant_id: int, customer_id: int, changes: dict[str, Any]) -> Customer:
     """Apply a partial update: given keys change, attributes merge (null removes a key),
-    tags replace the list."""
+    tags replace the list. Everything is checked before anything is applied."""
     customer = get_customer(tenant_id, customer_id)
     values = {k: changes[k] for k in PROFILE_FIELDS if k in changes}
     if "email_status" in values and values["email_status"] is None:
@@ -184,23 +190,26 @@ def update_customer(tenant_id: int, customer_id: int, changes: dict[str, Any]) -
     if "email" in changes:
         if not changes["email"]:
             raise ValidationFailed("email", "must not be empty")
-        customer.email = normalise_email(changes["email"])
+        values["email"] = normalise_email(changes["email"])
     if "external_id" in changes:
-        customer.external_id = changes["external_id"] or None
+        values["external_id"] = changes["external_id"] or None
+    attributes = _check_attributes(changes["attributes"]) if changes.get("attributes") is not None else None
+    tags = normalise_tags(changes["tags"]) if changes.get("tags") is not None else None
+
     for key, value in values.items():
         setattr(customer, key, value)
-    if changes.get("attributes") is not None:
+    if attributes is not None:
         merged = dict(customer.attributes or {})
-        for key, value in _check_attributes(changes["attributes"]).items():
+        for key, value in attributes.items():
             if value is None:
                 merged.pop(key, None)
             else:
                 merged[key] = value
         customer.attributes = merged
-    if changes.get("tags") is not None:
-        _set_tags(customer, normalise_tags(changes["tags"]), replace=True)
     customer.updated_at = utcnow()
     _flush_unique(_UNIQUE_FIELDS)
+    if tags is not None:
+        _set_tags(customer, tags, replace=True)
     refresh_customer_segments(tenant_id, customer.id)
     db.session.commit()
     return customer

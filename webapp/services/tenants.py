@@ -48,11 +48,14 @@ def slugify(name: str) -> str:
 
 def create_tenant(name: str, admin_email: str, admin_password: str, *,
                   timezone: str = "UTC") -> tuple[Tenant, User, str]:
-    """Create a tenant with its owner and a first API token; returns the token secret once."""
+    """Create a tenant with its owner and a first API token; returns the token secret once.
+    Everything is checked before the tenant is added, so refused input leaves nothing behind."""
     name = name.strip()
     if not name:
         raise ValidationFailed("name", "must not be empty")
     check_timezone(timezone)
+    normalise_email(admin_email)
+    check_password_strength(admin_password)
     base = slugify(name)
     slug, n = base, 1
     while db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
@@ -128,15 +131,18 @@ def load_user(session_id: str) -> User | None:
 
 def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str | None,
                   sender_email: str | None, postal_address: str | None) -> Tenant:
+    """Change the organisation's settings; all are checked before any is applied, so a
+    refused change leaves the tenant as it was."""
     name = name.strip()
     if not name:
         raise ValidationFailed("name", "must not be empty")
-    tenant.name = name
-    tenant.timezone = check_timezone(timezone)
-    tenant.sender_name = (sender_name or "").strip() or None
-    if tenant.sender_name and any(c in tenant.sender_name for c in "\r\n"):
+    check_timezone(timezone)
+    sender_name = (sender_name or "").strip() or None
+    if sender_name and any(c in sender_name for c in "\r\n"):
         raise ValidationFailed("sender_name", "must not contain line breaks")
-    tenant.sender_email = normalise_email(sender_email, "sender_email") if sender_email else None
+    sender_email = normalise_email(sender_email, "sender_email") if sender_email else None
+    tenant.name, tenant.timezone = name, timezone
+    tenant.sender_name, tenant.sender_email = sender_name, sender_email
     tenant.postal_address = (postal_address or "").strip() or None
     db.session.commit()
     return tenant

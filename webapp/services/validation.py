@@ -29,6 +29,26 @@ def field_path(loc: tuple[Any, ...], prefix: str = "") -> str:
     return out
 
 
+def nul_path(value: Any, path: str = "") -> str | None:
+    """The field path of the first string or key holding a NUL character, else None.
+
+    PostgreSQL cannot store NUL in text or JSON, so such input is refused up front."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = field_path((key,), path)
+            found = sub if "\x00" in str(key) else nul_path(item, sub)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = nul_path(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 def error_details(exc: ValidationError, prefix: str = "") -> list[dict]:
     details = []
     for err in exc.errors(include_url=False):

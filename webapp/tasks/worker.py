@@ -16,6 +16,17 @@ class AppWorker(Worker):
 
     flask_app: Flask | None = None
 
+    def main_work_horse(self, job, queue):
+        # The horse is a fork of this process. Sharing the parent's pooled database
+        # connections would corrupt them for both (psycopg's prepared statements, SQLite's
+        # file locks), so the horse forgets them, without closing, and opens its own.
+        from webapp.extensions import db
+
+        assert self.flask_app is not None
+        with self.flask_app.app_context():
+            db.engine.dispose(close=False)
+        return super().main_work_horse(job, queue)
+
     def perform_job(self, job, queue):
         assert self.flask_app is not None
         with self.flask_app.app_context():

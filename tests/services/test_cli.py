@@ -1,0 +1,82 @@
+"""`flask crm create-tenant`: one JSON line an installer can parse, and a working token."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import ApiToken, Tenant, User
+
+
+def create_tenant(runner, *extra: str, email: str = "Boss@Venue.example.com"):
+    return runner.invoke(args=["crm", "create-tenant", "--name", "Venue One", "--admin-email", email,
+                               "--admin-password", "long-enough-pw", *extra])
+
+
+def counts() -> tuple[int, int, int]:
+    return tuple(db.session.scalar(select(func.count()).select_from(model)) for model in (Tenant, User, ApiToken))
+
+
+def test_create_tenant_prints_exactly_one_json_line(runner):
+    result = create_tenant(runner)
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    payload = json.loads(lines[0])
+    assert set(payload) == {"tenant_id", "api_token", "admin_email"}
+    assert isinstance(payload["tenant_id"], int)
+    assert payload["admin_email"] == "boss@venue.example.com"
+    tenant = db.session.get(Tenant, payload["tenant_id"])
+    assert tenant.name == "Venue One"
+    assert db.session.scalar(select(User.role).where(User.email == "boss@venue.example.com")) == "owner"
+
+
+def test_the_printed_token_works_against_the_api(runner, client):
+    payload = json.loads(create_tenant(runner).stdout)
+    headers = {"Authorization": f"Bearer {payload['api_token']}"}
+
+    created = client.post("/api/crm/customers", json={"email": "fan@x.com"}, headers=headers)
+
+    assert created.status_code == 201
+    listed = client.get("/api/crm/customers", headers=headers).get_json()["data"]
+    assert [c["email"] for c in listed] == ["fan@x.com"]
+
+
+def test_the_new_owner_can_log_in(runner, auth):
+    create_tenant(runner)
+    assert auth.login("boss@venue.example.com", "long-enough-pw").status_code == 302
+
+
+def test_a_duplicate_admin_email_exits_non_zero_with_a_clear_message_and_writes_nothing(runner):
+    assert create_tenant(runner).exit_code == 0
+    before = counts()
+
+    result = create_tenant(runner, email="BOSS@venue.example.com")
+
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    assert "already exists" in result.stderr and "email" in result.stderr
+    db.session.expire_all()
+    assert counts() == before
+
+
+def test_a_short_password_or_bad_email_exits_non_zero_and_writes_nothing(runner):
+    short = runner.invoke(args=["crm", "create-tenant", "--name", "V", "--admin-email", "a@venue.example.com",
+                                "--admin-password", "short"])
+    bad_email = create_tenant(runner, email="not-an-email")
+
+    assert short.exit_code != 0 and "password" in short.stderr
+    assert bad_email.exit_code != 0 and "email" in bad_email.stderr
+    assert counts() == (0, 0, 0)
+
+
+def test_two_tenants_get_distinct_slugs_and_tokens(runner):
+    first = json.loads(create_tenant(runner, email="one@venue.example.com").stdout)
+    second = json.loads(create_tenant(runner, email="two@venue.example.com").stdout)
+    assert first["tenant_id"] != second["tenant_id"]
+    assert first["api_token"] != second["api_token"]
+    slugs = set(db.session.scalars(select(Tenant.slug)))
+    assert len(slugs) == 2
