@@ -45,6 +45,8 @@ def app(database_url, redis_server):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_server.url,
         "BASE_URL": "http://crm.test",
+        # Hundreds of users are created; scrypt would be most of the suite's time.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "SERVER_NAME": None,
     })
     with app.app_context():

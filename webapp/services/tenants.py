@@ -9,6 +9,7 @@ from datetime import timedelta
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -79,6 +80,12 @@ def _commit_or_conflict(field: str, message: str) -> None:
                        details=[{"field": field, "message": message}]) from None
 
 
+def hash_password(password: str) -> str:
+    """Werkzeug's default (scrypt) unless PASSWORD_HASH_METHOD says otherwise; the test
+    suite picks a cheap method because it creates hundreds of users."""
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
 def check_password_strength(password: str, field: str = "password") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
@@ -89,7 +96,7 @@ def _new_user(tenant: Tenant, email: str, password: str, role: str) -> User:
         raise ValidationFailed("role", f"'{role}' is not one of {', '.join(ROLES)}")
     check_password_strength(password)
     user = User(tenant_id=tenant.id, email=normalise_email(email), role=role,
-                password_hash=generate_password_hash(password))
+                password_hash=hash_password(password))
     db.session.add(user)
     return user
 
@@ -114,7 +121,7 @@ def change_password(user: User, current: str, new: str) -> None:
     if not check_password_hash(user.password_hash, current):
         raise ValidationFailed("current_password", "is not your current password")
     check_password_strength(new, "new_password")
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = hash_password(new)
     db.session.commit()
 
 
