@@ -40,6 +40,12 @@ def load_config(instance_path: str) -> dict:
         "API_PAGE_LIMIT_MAX": 200,
         # Segments with time-relative conditions ("within the last 30 days") are recalculated this often.
         "SEGMENT_RECALC_SECONDS": int(os.environ.get("SEGMENT_RECALC_SECONDS", 3600)),
+        # Campaign delivery: the reconciler's period, how long a claimed batch is a worker's
+        # before others may take it over, the first retry delay (doubling), one-click mailto.
+        "RECONCILE_SECONDS": int(os.environ.get("RECONCILE_SECONDS", 20)),
+        "DELIVERY_LEASE_SECONDS": int(os.environ.get("DELIVERY_LEASE_SECONDS", 600)),
+        "DELIVERY_RETRY_BASE_SECONDS": float(os.environ.get("DELIVERY_RETRY_BASE_SECONDS", 30)),
+        "UNSUBSCRIBE_MAILTO": os.environ.get("UNSUBSCRIBE_MAILTO") or None,
     }
 
 

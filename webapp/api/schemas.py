@@ -217,3 +217,115 @@ class PreviewIn(StrictModel):
 class PreviewOut(BaseModel):
     count: int
     sample: list[CustomerOut]
+
+
+# --- campaigns --------------------------------------------------------------------------
+
+CampaignStatus = Literal["draft", "scheduled", "sending", "sent", "cancelled"]
+LineText = Annotated[str, Field(max_length=300)]
+
+
+class CampaignIn(StrictModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    subject: Annotated[str, Field(min_length=1, max_length=300)]
+    content: Annotated[str, Field(min_length=1, max_length=500_000, description="HTML; Jinja personalisation")]
+    segment_id: Annotated[int, Field(ge=1)] | None = None
+    from_name: Annotated[str, Field(max_length=200)] | None = None
+    from_email: Annotated[str, Field(max_length=320)] | None = None
+    reply_to: Annotated[str, Field(max_length=320)] | None = None
+    preheader: LineText | None = None
+    text_content: Annotated[str, Field(max_length=500_000)] | None = Field(
+        default=None, description="Plain-text alternative; derived from the HTML when absent.")
+
+
+class CampaignPatch(StrictModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    subject: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    content: Annotated[str, Field(min_length=1, max_length=500_000)] | None = None
+    segment_id: Annotated[int, Field(ge=1)] | None = None
+    from_name: Annotated[str, Field(max_length=200)] | None = None
+    from_email: Annotated[str, Field(max_length=320)] | None = None
+    reply_to: Annotated[str, Field(max_length=320)] | None = None
+    preheader: LineText | None = None
+    text_content: Annotated[str, Field(max_length=500_000)] | None = None
+
+
+class CampaignOut(BaseModel):
+    id: int
+    name: str
+    subject: str
+    content: str
+    text_content: str | None
+    preheader: str | None
+    segment_id: int | None
+    from_name: str | None
+    from_email: str | None
+    reply_to: str | None
+    status: str
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    recipients: int
+    sent: int
+    failed: int
+    skipped: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignPage(BaseModel):
+    data: list[CampaignOut]
+    next_cursor: str | None
+
+
+class CampaignListQuery(PageQuery):
+    status: CampaignStatus | None = None
+
+
+class ScheduleIn(StrictModel):
+    send_at: datetime = Field(description="ISO 8601 with a timezone offset, in the future.")
+
+
+class CampaignPreviewIn(StrictModel):
+    customer_id: Annotated[int, Field(ge=1)] | None = None
+
+
+class CampaignPreviewOut(BaseModel):
+    subject: str
+    html: str
+    text: str
+
+
+class TestSendIn(StrictModel):
+    emails: Annotated[list[Annotated[str, Field(max_length=320)]], Field(min_length=1, max_length=10)]
+    customer_id: Annotated[int, Field(ge=1)] | None = None
+
+
+class TestSendResult(BaseModel):
+    email: str
+    status: str
+    detail: str
+
+
+class TestSendOut(BaseModel):
+    data: list[TestSendResult]
+
+
+class CampaignStats(BaseModel):
+    campaign_id: int
+    name: str
+    status: str
+    recipients: int
+    sent: int
+    failed: int
+    skipped: int
+    remaining: int
+
+
+class CampaignStatsList(BaseModel):
+    data: list[CampaignStats]
+
+
+class CampaignStatsQuery(QueryModel):
+    campaign_id: Annotated[int, Field(ge=1)] | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webapp.models import Customer, CustomerActivity, CustomerSegment
+from webapp.models import Customer, CustomerActivity, CustomerSegment, EmailCampaign
 
 
 def customer_dict(customer: Customer) -> dict:
@@ -52,4 +52,30 @@ def segment_dict(segment: CustomerSegment) -> dict:
         "calculated_at": _iso(segment.calculated_at),
         "created_at": _iso(segment.created_at),
         "updated_at": _iso(segment.updated_at),
+    }
+
+
+def campaign_dict(campaign: EmailCampaign) -> dict:
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "subject": campaign.subject,
+        "content": campaign.html_content,
+        "text_content": campaign.text_content,
+        "preheader": campaign.preheader,
+        "segment_id": campaign.segment_id,
+        "from_name": campaign.from_name,
+        "from_email": campaign.from_email,
+        "reply_to": campaign.reply_to,
+        "status": campaign.status,
+        "scheduled_at": _iso(campaign.scheduled_at),
+        "started_at": _iso(campaign.started_at),
+        "finished_at": _iso(campaign.finished_at),
+        "recipients": campaign.recipients_count or 0,
+        "sent": campaign.sent_count or 0,
+        "failed": campaign.failed_count or 0,
+        "skipped": campaign.skipped_count or 0,
+        "last_error": campaign.last_error,
+        "created_at": _iso(campaign.created_at),
+        "updated_at": _iso(campaign.updated_at),
     }

@@ -1,11 +1,23 @@
 """Models, one module per aggregate; imported here so Alembic sees every table."""
 
 from webapp.models.activity import SYSTEM_ACTIVITY_TYPES, CustomerActivity
+from webapp.models.campaign import (
+    CAMPAIGN_STATUSES,
+    FINAL_RECIPIENT_STATUSES,
+    CampaignRecipient,
+    EmailCampaign,
+    OutboxMessage,
+)
 from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerTag
 from webapp.models.segment import CustomerSegment, CustomerSegmentMember
 from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User
 
 __all__ = [
+    "CAMPAIGN_STATUSES",
+    "FINAL_RECIPIENT_STATUSES",
+    "CampaignRecipient",
+    "EmailCampaign",
+    "OutboxMessage",
     "ADMIN_ROLES",
     "EMAIL_STATUSES",
     "ROLES",

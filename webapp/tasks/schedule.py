@@ -33,11 +33,16 @@ def periodic_jobs() -> list[PeriodicJob]:
     """Every periodic job of the product, with stable ids (read inside the app context)."""
     from flask import current_app
 
+    from webapp.tasks.delivery import reconcile_campaigns
     from webapp.tasks.segments import recalculate_time_relative_segments
 
     return [
         PeriodicJob("segments-time-relative", recalculate_time_relative_segments,
                     interval_seconds=int(current_app.config.get("SEGMENT_RECALC_SECONDS", 3600))),
+        # Starts scheduled campaigns (within this interval of their time) and re-enqueues
+        # delivery work the database says is due.
+        PeriodicJob("campaigns-reconcile", reconcile_campaigns, queue="mail",
+                    interval_seconds=int(current_app.config.get("RECONCILE_SECONDS", 20))),
     ]
 
 

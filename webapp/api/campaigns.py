@@ -1,0 +1,109 @@
+"""Campaigns over JSON."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from webapp.api import bp
+from webapp.api.auth import current_tenant_id
+from webapp.api.registry import api_route
+from webapp.api.schemas import (
+    CampaignIn,
+    CampaignListQuery,
+    CampaignOut,
+    CampaignPage,
+    CampaignPatch,
+    CampaignPreviewIn,
+    CampaignPreviewOut,
+    CampaignStatsList,
+    CampaignStatsQuery,
+    ScheduleIn,
+    TestSendIn,
+    TestSendOut,
+)
+from webapp.api.serializers import campaign_dict
+from webapp.services import campaigns
+
+
+def _fields(body) -> dict:
+    data = body.model_dump(exclude_unset=True)
+    if "content" in data:
+        data["html_content"] = data.pop("content")
+    return data
+
+
+@api_route(bp, "/campaigns", "POST", summary="Create a campaign (draft)", tag="campaigns", body=CampaignIn,
+           response=CampaignOut, status=201, errors=(422,),
+           description="Template syntax errors are a 422 naming the field and line.")
+def create_campaign(body: CampaignIn):
+    return jsonify(campaign_dict(campaigns.create_campaign(current_tenant_id(), _fields(body)))), 201
+
+
+@api_route(bp, "/campaigns", "GET", summary="List campaigns", tag="campaigns", query=CampaignListQuery,
+           response=CampaignPage)
+def list_campaigns(query: CampaignListQuery):
+    page = campaigns.campaigns_page(current_tenant_id(), status=query.status, limit=query.limit, cursor=query.cursor)
+    return jsonify({"data": [campaign_dict(c) for c in page.items], "next_cursor": page.next_cursor})
+
+
+@api_route(bp, "/campaigns/stats", "GET", summary="Delivery statistics of all campaigns, or one",
+           tag="campaigns", query=CampaignStatsQuery, response=CampaignStatsList, errors=(404,))
+def campaign_stats(query: CampaignStatsQuery):
+    tenant_id = current_tenant_id()
+    if query.campaign_id is not None:
+        rows = [campaigns.get_campaign(tenant_id, query.campaign_id)]
+    else:
+        rows = campaigns.campaigns_page(tenant_id, limit=200).items
+    return jsonify({"data": [{"campaign_id": c.id, "name": c.name, "status": c.status,
+                              **{k: v for k, v in campaigns.progress(c).items() if k != "percent"}}
+                             for c in rows]})
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>", "GET", summary="Get a campaign", tag="campaigns",
+           response=CampaignOut, errors=(404,))
+def get_campaign(campaign_id: int):
+    return jsonify(campaign_dict(campaigns.get_campaign(current_tenant_id(), campaign_id)))
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>", "PATCH", summary="Update a draft or scheduled campaign",
+           tag="campaigns", body=CampaignPatch, response=CampaignOut, errors=(404, 409, 422))
+def patch_campaign(campaign_id: int, body: CampaignPatch):
+    return jsonify(campaign_dict(campaigns.update_campaign(current_tenant_id(), campaign_id, _fields(body))))
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>", "DELETE", summary="Delete a draft campaign", tag="campaigns",
+           status=204, errors=(404, 409))
+def delete_campaign(campaign_id: int):
+    campaigns.delete_campaign(current_tenant_id(), campaign_id)
+    return "", 204
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>/schedule", "POST", summary="Schedule the send", tag="campaigns",
+           body=ScheduleIn, response=CampaignOut, errors=(404, 409, 422))
+def schedule_campaign(campaign_id: int, body: ScheduleIn):
+    return jsonify(campaign_dict(campaigns.schedule_campaign(current_tenant_id(), campaign_id, body.send_at)))
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>/send", "POST", summary="Send now (asynchronously)",
+           tag="campaigns", response=CampaignOut, status=202, errors=(404, 409, 422))
+def send_campaign(campaign_id: int):
+    return jsonify(campaign_dict(campaigns.send_campaign(current_tenant_id(), campaign_id))), 202
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>/cancel", "POST", summary="Cancel a scheduled or sending campaign",
+           tag="campaigns", response=CampaignOut, errors=(404, 409))
+def cancel_campaign(campaign_id: int):
+    return jsonify(campaign_dict(campaigns.cancel_campaign(current_tenant_id(), campaign_id)))
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>/preview", "POST", summary="Render as a customer",
+           tag="campaigns", body=CampaignPreviewIn, response=CampaignPreviewOut, errors=(404, 422))
+def preview_campaign(campaign_id: int, body: CampaignPreviewIn):
+    return jsonify(campaigns.preview_campaign(current_tenant_id(), campaign_id, body.customer_id))
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>/test", "POST", summary="Send a [TEST] copy to addresses",
+           tag="campaigns", body=TestSendIn, response=TestSendOut, errors=(404, 422),
+           description="No recipient rows, no statistics.")
+def test_campaign(campaign_id: int, body: TestSendIn):
+    return jsonify({"data": campaigns.send_test(current_tenant_id(), campaign_id, body.emails, body.customer_id)})

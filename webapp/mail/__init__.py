@@ -1,0 +1,1 @@
+"""Email: personalisation in a sandbox, MIME building, and transports (SMTP, outbox)."""

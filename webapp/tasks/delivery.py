@@ -1,0 +1,353 @@
+"""Campaign delivery jobs: start (snapshot + fan-out), deliver one batch, and the reconciler.
+
+Durability: the database says what is due; Redis only carries the work. Every job is
+idempotent, a lost job is re-enqueued by the reconciler, and a recipient is marked sent
+in the database before the SMTP server is told to accept the message (mail/transport.py),
+so a retry, a restart or two workers never send anyone a second copy.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from sqlalchemy import and_, distinct, insert, or_, select, update
+
+from webapp.extensions import db
+from webapp.mail.templating import RenderFailed
+from webapp.mail.transport import SendOutcome, open_transport
+from webapp.models import CampaignRecipient, Customer, CustomerActivity, CustomerTag, EmailCampaign, Tenant
+from webapp.models.types import utcnow
+from webapp.tasks import get_queue, redis_connection
+
+MAX_ATTEMPTS = 5
+LIVE_JOB_STATES = {"queued", "started", "scheduled", "deferred"}
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=int(current_app.config.get("DELIVERY_LEASE_SECONDS", 600)))
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    base = float(current_app.config.get("DELIVERY_RETRY_BASE_SECONDS", 30))
+    return timedelta(seconds=min(base * (2 ** max(attempts - 1, 0)), 3600))
+
+
+# --- enqueueing (job ids make repeats cheap) ----------------------------------------------
+
+def _enqueue_unique(queue_name: str, job_id: str, func, *args, at: datetime | None = None) -> None:
+    conn = redis_connection()
+    try:
+        if Job.fetch(job_id, connection=conn).get_status(refresh=False) in LIVE_JOB_STATES:
+            return
+    except NoSuchJobError:
+        pass
+    queue = get_queue(queue_name)
+    options = {"job_id": job_id, "job_timeout": 3600, "result_ttl": 300, "failure_ttl": 86400}
+    if at is not None:
+        queue.enqueue_at(at, func, *args, **options)
+    else:
+        queue.enqueue(func, *args, **options)
+
+
+def enqueue_start(campaign_id: int) -> None:
+    _enqueue_unique("mail", f"campaign-start-{campaign_id}", start_campaign, campaign_id)
+
+
+def enqueue_start_at(campaign_id: int, at: datetime) -> None:
+    _enqueue_unique("mail", f"campaign-due-{campaign_id}-{int(at.timestamp())}", start_scheduled_campaign,
+                    campaign_id, at=at)
+
+
+def enqueue_batch(campaign_id: int, batch_no: int, at: datetime | None = None) -> None:
+    _enqueue_unique("mail", f"deliver-{campaign_id}-{batch_no}", deliver_batch, campaign_id, batch_no, at=at)
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+def start_scheduled_campaign(campaign_id: int) -> int:
+    from webapp.services.campaigns import start_due_campaign
+
+    start_due_campaign(campaign_id)
+    return start_campaign(campaign_id)
+
+
+def start_campaign(campaign_id: int) -> int:
+    """Snapshot the recipients (once) and enqueue every batch that has work."""
+    from webapp.services.campaigns import snapshot_recipients
+
+    snapshot_recipients(campaign_id)
+    campaign = db.session.get(EmailCampaign, campaign_id)
+    if campaign is None or campaign.status != "sending":
+        return 0
+    batches = _batches_with_work(campaign_id)
+    for batch_no in batches:
+        enqueue_batch(campaign_id, batch_no)
+    finish_if_done(campaign_id)
+    return len(batches)
+
+
+def _claimable(now: datetime):
+    return or_(
+        and_(CampaignRecipient.status == "pending",
+             or_(CampaignRecipient.next_attempt_at.is_(None), CampaignRecipient.next_attempt_at <= now)),
+        and_(CampaignRecipient.status == "sending", CampaignRecipient.claimed_at < now - _lease()),
+    )
+
+
+def _batches_with_work(campaign_id: int) -> list[int]:
+    return list(db.session.scalars(select(distinct(CampaignRecipient.batch_no)).where(
+        CampaignRecipient.campaign_id == campaign_id, _claimable(utcnow())).order_by(CampaignRecipient.batch_no)))
+
+
+def deliver_batch(campaign_id: int, batch_no: int) -> dict:
+    """Claim one batch's due recipients, render and send each over one SMTP connection,
+    and record every outcome on its row (retried rows come back later, with backoff)."""
+    from webapp.services.campaigns import render_for, sender_of
+
+    campaign = db.session.get(EmailCampaign, campaign_id)
+    if campaign is None or campaign.status != "sending":
+        return {"claimed": 0}
+    claim = uuid.uuid4().hex
+    now = utcnow()
+    claimed = list(db.session.scalars(
+        update(CampaignRecipient)
+        .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.batch_no == batch_no, _claimable(now))
+        .values(status="sending", claim_token=claim, claimed_at=now, attempts=CampaignRecipient.attempts + 1)
+        .returning(CampaignRecipient.id)))
+    db.session.commit()
+    if not claimed:
+        finish_if_done(campaign_id)
+        return {"claimed": 0}
+
+    _skip_suppressed(campaign, claim)
+    tenant = db.session.get(Tenant, campaign.tenant_id)
+    rows = db.session.execute(
+        select(CampaignRecipient, Customer).join(Customer, Customer.id == CampaignRecipient.customer_id)
+        .where(CampaignRecipient.claim_token == claim, CampaignRecipient.status == "sending")
+        .order_by(CampaignRecipient.id)).all()
+    _load_tags([customer for _, customer in rows])
+    sender = sender_of(campaign, tenant)[1]
+    counts = {"sent": 0, "failed": 0, "retry": 0, "lost": 0}
+    retry_at: datetime | None = None
+    with open_transport(current_app.config["MAIL_URL"], tenant_id=tenant.id, campaign_id=campaign.id) as transport:
+        for index, (recipient, customer) in enumerate(rows):
+            if index and index % 25 == 0 and _cancelled(campaign_id):
+                _release(claim)
+                break
+            try:
+                composed = render_for(campaign, tenant, customer, to=recipient.email, token=recipient.token)
+            except RenderFailed as exc:
+                _finish(recipient, claim, "failed", f"could not render: {exc}")
+                counts["failed"] += 1
+                continue
+            throttle(tenant.id, tenant.send_rate_per_second)
+            outcome = transport.send(
+                sender, recipient.email, composed.message.as_bytes(),
+                commit=lambda r=recipient, c=customer, m=composed.message_id: _mark_sent(r, c, claim, m),
+                subject=composed.subject, message_id=composed.message_id)
+            kind = _record(recipient, customer, claim, outcome)
+            counts[kind] += 1
+            if kind == "retry":
+                due = utcnow() + _retry_delay(recipient.attempts)
+                retry_at = due if retry_at is None else min(retry_at, due)
+    if retry_at is not None:
+        enqueue_batch(campaign_id, batch_no, at=retry_at)
+    finish_if_done(campaign_id)
+    return counts
+
+
+def _load_tags(customers: list[Customer]) -> None:
+    """One query for every claimed customer's tags (templates may read customer.tags)."""
+    ids = [c.id for c in customers]
+    if not ids:
+        return
+    tags: dict[int, list[str]] = {}
+    for customer_id, tag in db.session.execute(select(CustomerTag.customer_id, CustomerTag.tag)
+                                               .where(CustomerTag.customer_id.in_(ids))):
+        tags.setdefault(customer_id, []).append(tag)
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    for customer in customers:
+        set_committed_value(customer, "tag_rows",
+                            [CustomerTag(customer_id=customer.id, tag=t, tenant_id=customer.tenant_id)
+                             for t in sorted(tags.get(customer.id, []))])
+
+
+def _skip_suppressed(campaign: EmailCampaign, claim: str) -> None:
+    """Suppression is checked at claim time: unsubscribed since the snapshot -> skipped."""
+    suppressed = select(Customer.id).where(Customer.id == CampaignRecipient.customer_id,
+                                           Customer.email_status != "subscribed").exists()
+    skipped = db.session.execute(
+        update(CampaignRecipient).where(CampaignRecipient.claim_token == claim, CampaignRecipient.status == "sending",
+                                        suppressed)
+        .values(status="skipped", error="not subscribed any more", claim_token=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if skipped:
+        _bump(campaign.id, skipped_count=skipped)
+    db.session.commit()
+
+
+def _bump(campaign_id: int, **deltas: int) -> None:
+    db.session.execute(update(EmailCampaign).where(EmailCampaign.id == campaign_id).values(
+        **{name: getattr(EmailCampaign, name) + delta for name, delta in deltas.items()})
+        .execution_options(synchronize_session=False))
+
+
+def _mark_sent(recipient: CampaignRecipient, customer: Customer, claim: str, message_id: str) -> bool:
+    """Commit "sent" while we still hold the claim; the message is released only if so."""
+    at = utcnow()
+    won = db.session.execute(
+        update(CampaignRecipient).where(CampaignRecipient.id == recipient.id, CampaignRecipient.claim_token == claim,
+                                        CampaignRecipient.status == "sending")
+        .values(status="sent", sent_at=at, message_id=message_id, error=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if not won:
+        db.session.rollback()
+        return False
+    _bump(recipient.campaign_id, sent_count=1)
+    db.session.execute(insert(CustomerActivity.__table__).values(
+        tenant_id=recipient.tenant_id, customer_id=customer.id, type="email_sent",
+        properties={"campaign_id": recipient.campaign_id, "message_id": message_id}, occurred_at=at, created_at=at))
+    db.session.commit()
+    return True
+
+
+def _finish(recipient: CampaignRecipient, claim: str, status: str, error: str) -> bool:
+    done = db.session.execute(
+        update(CampaignRecipient).where(CampaignRecipient.id == recipient.id, CampaignRecipient.claim_token == claim)
+        .values(status=status, error=error[:2000], claim_token=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if done:
+        _bump(recipient.campaign_id, **{f"{status}_count": 1})
+    db.session.commit()
+    return bool(done)
+
+
+def _record(recipient: CampaignRecipient, customer: Customer, claim: str, outcome: SendOutcome) -> str:
+    if outcome.status == "sent":
+        return "sent"
+    if outcome.status == "lost":
+        return "lost"
+    # Sent rows whose server then said no (after the final ".") go back from "sent".
+    if outcome.status == "transient" and recipient.attempts < MAX_ATTEMPTS:
+        reverted = _revert_sent(recipient.id, claim)
+        mine = and_(CampaignRecipient.id == recipient.id, CampaignRecipient.claim_token == claim)
+        db.session.execute(
+            update(CampaignRecipient).where(mine)
+            .values(status="pending", claim_token=None, error=outcome.detail[:2000],
+                    next_attempt_at=utcnow() + _retry_delay(recipient.attempts))
+            .execution_options(synchronize_session=False))
+        if reverted:
+            _bump(recipient.campaign_id, sent_count=-1)
+        db.session.commit()
+        return "retry"
+    reverted = _revert_sent(recipient.id, claim)
+    if reverted:
+        _bump(recipient.campaign_id, sent_count=-1)
+        db.session.commit()
+    reason = outcome.detail if outcome.status == "permanent" else f"gave up after {recipient.attempts} attempts: " \
+                                                                  f"{outcome.detail}"
+    _finish(recipient, claim, "failed", reason)
+    if outcome.hard_bounce:
+        _mark_bounced(customer, recipient.campaign_id, outcome.detail)
+    return "failed"
+
+
+def _revert_sent(recipient_id: int, claim: str) -> bool:
+    return bool(db.session.execute(
+        update(CampaignRecipient).where(CampaignRecipient.id == recipient_id, CampaignRecipient.claim_token == claim,
+                                        CampaignRecipient.status == "sent")
+        .values(status="sending", sent_at=None).execution_options(synchronize_session=False)).rowcount)
+
+
+def _mark_bounced(customer: Customer, campaign_id: int, detail: str) -> None:
+    from webapp.services.segments import refresh_customer_segments
+
+    changed = db.session.execute(
+        update(Customer).where(Customer.id == customer.id, Customer.email_status == "subscribed")
+        .values(email_status="bounced", updated_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    if changed:
+        db.session.execute(insert(CustomerActivity.__table__).values(
+            tenant_id=customer.tenant_id, customer_id=customer.id, type="email_bounced",
+            properties={"campaign_id": campaign_id, "reply": detail[:500]}, occurred_at=utcnow(), created_at=utcnow()))
+        refresh_customer_segments(customer.tenant_id, customer.id)
+    db.session.commit()
+
+
+def _cancelled(campaign_id: int) -> bool:
+    return db.session.scalar(select(EmailCampaign.status).where(EmailCampaign.id == campaign_id)) != "sending"
+
+
+def _release(claim: str) -> None:
+    """A cancelled campaign's claimed but unsent rows are skipped."""
+    rows = db.session.execute(
+        update(CampaignRecipient).where(CampaignRecipient.claim_token == claim, CampaignRecipient.status == "sending")
+        .values(status="skipped", error="campaign cancelled", claim_token=None)
+        .returning(CampaignRecipient.campaign_id)).all()
+    if rows:
+        _bump(rows[0][0], skipped_count=len(rows))
+    db.session.commit()
+
+
+def finish_if_done(campaign_id: int) -> bool:
+    """`sent` only once every recipient is final (sent, failed or skipped)."""
+    open_rows = select(CampaignRecipient.id).where(CampaignRecipient.campaign_id == campaign_id,
+                                                   CampaignRecipient.status.in_(("pending", "sending"))).exists()
+    done = db.session.execute(
+        update(EmailCampaign).where(EmailCampaign.id == campaign_id, EmailCampaign.status == "sending",
+                                    EmailCampaign.snapshot_at.isnot(None), ~open_rows)
+        .values(status="sent", finished_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return bool(done)
+
+
+# --- rate limit -----------------------------------------------------------------------------
+
+def throttle(tenant_id: int, per_second: int) -> None:
+    """At most `per_second` messages per tenant per second across every worker (Redis)."""
+    if per_second <= 0:
+        return
+    conn = redis_connection()
+    while True:
+        now = time.time()
+        window = int(now)
+        key = f"crm:rate:{tenant_id}:{window}"
+        pipe = conn.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 2)
+        count = pipe.execute()[0]
+        if count <= per_second:
+            return
+        time.sleep(max(window + 1 - now, 0.001))
+
+
+# --- reconciler -----------------------------------------------------------------------------
+
+def reconcile_campaigns() -> dict[str, int]:
+    """Periodic: start due scheduled campaigns, restart lost start jobs, re-enqueue batches
+    with due work (after a Redis flush, a killed worker, a retry delay), finish done ones."""
+    now = utcnow()
+    started = 0
+    for campaign_id in db.session.scalars(select(EmailCampaign.id).where(
+            EmailCampaign.status == "scheduled", EmailCampaign.scheduled_at <= now)):
+        enqueue_start_at(campaign_id, now)
+        started += 1
+    sending = list(db.session.scalars(select(EmailCampaign.id).where(EmailCampaign.status == "sending")))
+    batches = 0
+    for campaign_id in sending:
+        campaign = db.session.get(EmailCampaign, campaign_id)
+        if campaign.snapshot_at is None:
+            enqueue_start(campaign_id)
+            continue
+        for batch_no in _batches_with_work(campaign_id):
+            enqueue_batch(campaign_id, batch_no)
+            batches += 1
+        finish_if_done(campaign_id)
+    return {"scheduled_started": started, "campaigns_sending": len(sending), "batches_enqueued": batches}
+
+
