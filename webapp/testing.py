@@ -62,7 +62,9 @@ class PrivateRedis:
         self.process = subprocess.Popen(
             [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+            # Its own session: Ctrl-C reaches the workers first; we stop Redis after them.
+            start_new_session=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
