@@ -205,7 +205,7 @@ def test_time_relative_segments_are_recalculated_by_the_periodic_job(app, api, t
     assert seg["time_relative"] is True and seg["member_count"] == 1
     db.session.execute(CustomerSegmentMember.__table__.delete())
     db.session.commit()
-    assert enqueue_due(Redis.from_url(redis_server.url), periodic_jobs()) == ["segments-time-relative"]
+    assert "segments-time-relative" in enqueue_due(Redis.from_url(redis_server.url), periodic_jobs())
     result = runner.invoke(args=["crm", "worker", "--burst", "--no-scheduler"])
     assert result.exit_code == 0, result.output
     db.session.expire_all()

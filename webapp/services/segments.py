@@ -118,14 +118,17 @@ def create_segment(tenant_id: int, name: str, conditions: Any, match: str = "all
 def update_segment(tenant_id: int, segment_id: int, changes: dict[str, Any]) -> CustomerSegment:
     """Change name, description or definition; a new definition recalculates membership."""
     segment = get_segment(tenant_id, segment_id)
-    if "name" in changes:
-        segment.name = _validated_name(changes["name"])
-    if "description" in changes:
-        segment.description = changes["description"]
-    if "conditions" in changes or "match" in changes:
+    # Validate everything before touching the row: a refused change leaves nothing half-applied.
+    name = _validated_name(changes["name"]) if "name" in changes else segment.name
+    redefined = "conditions" in changes or "match" in changes
+    if redefined:
         conditions = changes.get("conditions", segment.conditions)
         match = changes.get("match") or segment.match
         group = parse_definition(conditions, match)
+    segment.name = name
+    if "description" in changes:
+        segment.description = changes["description"]
+    if redefined:
         segment.conditions, segment.match = conditions, match
         segment.time_relative = group.is_time_relative
         db.session.flush()
