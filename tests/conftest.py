@@ -3,11 +3,13 @@ private redis-server, the app, and two tenants for tenancy checks."""
 
 from __future__ import annotations
 
+import contextvars
 import os
 import tempfile
 from dataclasses import dataclass
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -37,6 +39,25 @@ def database_url():
         yield f"sqlite:///{folder}/test.sqlite3"
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    Each test keeps an app context pushed (for db.session in the test body), and Flask
+    would reuse it for test-client requests, so `g` (where Flask-Login caches the user)
+    and the database session would leak from one request, and one client, into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        # End the test's own transaction first, so the request sees what the test wrote
+        # and the test's connection holds no lock the request would wait for.
+        db.session.commit()
+        if self.preserve_context:
+            # `with client:` keeps the request's contexts until the block ends, outside
+            # any Context we could run it in: such tests get Flask's own behaviour.
+            return super().open(*args, **kwargs)
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(database_url, redis_server):
     app = create_app({
@@ -49,6 +70,7 @@ def app(database_url, redis_server):
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "SERVER_NAME": None,
     })
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade()  # the real migrations, so they are tested on both backends
     return app
@@ -76,6 +98,13 @@ def _clean_state(request, app, redis_server):
     from redis import Redis
 
     Redis.from_url(redis_server.url).flushall()
+
+
+@pytest.fixture(scope="session")
+def password() -> str:
+    """The password of every user the fixtures create. Sub-folders cannot import
+    conftest.PASSWORD by name: pytest loads each folder's conftest.py as `conftest`."""
+    return PASSWORD
 
 
 @pytest.fixture

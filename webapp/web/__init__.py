@@ -32,9 +32,12 @@ def admin_required(view: Callable) -> Callable:
 
 
 def register_web(app: Flask) -> None:
-    from webapp.web import auth, customers, dashboard, settings
+    from webapp.extensions import login_manager
+    from webapp.web import auth, campaigns, customers, dashboard, outbox, segments, settings, unsubscribe
     from webapp.web.filters import register_filters
 
-    for bp in (auth.bp, dashboard.bp, customers.bp, settings.bp):
+    for bp in (auth.bp, dashboard.bp, customers.bp, segments.bp, campaigns.bp, outbox.bp, settings.bp,
+               unsubscribe.bp):
         app.register_blueprint(bp)
     register_filters(app)
+    login_manager.unauthorized_handler(auth.unauthorized)

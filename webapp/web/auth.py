@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_url, login_user, logout_user
 
+from webapp.extensions import htmx, login_manager
 from webapp.services.tenants import authenticate
 from webapp.web.forms import LoginForm
 
@@ -48,3 +49,15 @@ def logout():
     logout_user()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+def unauthorized():
+    """No session (never logged in, logged out elsewhere, password changed): the login page,
+    coming back here afterwards. An htmx request is told to load it as a whole page, since
+    swapping a login form into a fragment of the old page would make no sense."""
+    if htmx:
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = login_url("auth.login", next_url=htmx.current_url)
+        return response
+    flash(login_manager.login_message, "info")
+    return redirect(login_url("auth.login", next_url=request.url if request.method == "GET" else None))

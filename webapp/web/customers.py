@@ -17,9 +17,12 @@ PAGE_SIZE = 25
 TIMELINE_PAGE = 20
 
 
-def _partial_or_page(partial: str, page: str, **context):
-    """One view serves the full page, or only the partial for HTMX requests."""
-    template = partial if htmx and not htmx.boosted else page
+def _partial_or_page(partial_template: str, page_template: str, **context):
+    """One view serves the full page, or only the partial for HTMX requests.
+
+    A history restore (Back after the page left htmx's cache) needs the whole page."""
+    wants_partial = htmx and not htmx.boosted and not htmx.history_restore_request
+    template = partial_template if wants_partial else page_template
     response = make_response(render_template(template, **context))
     response.headers["Vary"] = "HX-Request"
     return response
@@ -143,6 +146,7 @@ def remove_tag(customer_id: int):
 def edit(customer_id: int):
     customer = customers.get_customer(current_user.tenant_id, customer_id)
     form = CustomerForm(obj=customer)
+    conflict = False
     if form.validate_on_submit():
         changes = {name: (form[name].data or None) for name in
                    ("first_name", "last_name", "external_id", "timezone")}
@@ -155,10 +159,11 @@ def edit(customer_id: int):
         except Conflict as exc:
             field = exc.details[0]["field"] if exc.details else "email"
             apply_domain_error(form, field, "Another customer already has this value.")
+            conflict = True
         else:
             flash("Customer saved.", "success")
             return redirect(url_for("customers.show", customer_id=customer.id))
-    status = 422 if form.errors else 200
+    status = 409 if conflict else 422 if form.errors else 200
     return render_template("customers/edit.html", customer=customer, form=form), status
 
 

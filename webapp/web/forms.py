@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms import DateTimeLocalField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
+
+from webapp.models import EMAIL_STATUSES
 
 
 class LoginForm(FlaskForm):
@@ -32,14 +38,16 @@ class TenantSettingsForm(FlaskForm):
 
 
 class TokenForm(FlaskForm):
-    name = StringField("Token name", validators=[DataRequired(), Length(max=100)])
-    role = SelectField("Access", choices=[("admin", "Read and write"), ("viewer", "Read only")],
-                       default="admin")
+    # Its own id: the organisation form on the same page has a `name` field too.
+    name = StringField("Token name", id="token-name", validators=[DataRequired(), Length(max=100)])
+    role = SelectField("Access", choices=[SelectChoice("admin", "Read and write"),
+                                          SelectChoice("viewer", "Read only")], default="admin")
 
 
 class PasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=200)])
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=200)],
+                                 description="At least 10 characters. Your other sessions will be logged out.")
 
 
 class CustomerForm(FlaskForm):
@@ -49,8 +57,7 @@ class CustomerForm(FlaskForm):
     external_id = StringField("External id", validators=[Optional(), Length(max=200)])
     timezone = StringField("Timezone", validators=[Optional(), Length(max=64)])
     email_status = SelectField("Email status", choices=[
-        ("subscribed", "Subscribed"), ("unsubscribed", "Unsubscribed"),
-        ("bounced", "Bounced"), ("complained", "Complained")])
+        SelectChoice(status, status.capitalize()) for status in EMAIL_STATUSES])
 
 
 def apply_domain_error(form: FlaskForm, field: str, message: str) -> None:
@@ -60,3 +67,55 @@ def apply_domain_error(form: FlaskForm, field: str, message: str) -> None:
         target.errors = list(target.errors) + [message]
     else:
         form.form_errors.append(message)
+
+
+# --- campaigns ---------------------------------------------------------------------------
+
+def _tenant_zone() -> ZoneInfo | None:
+    """The signed-in marketer's organisation timezone: schedule times are typed in it."""
+    if not current_user or not current_user.is_authenticated:
+        return None
+    try:
+        return ZoneInfo(current_user.tenant.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+class CampaignForm(FlaskForm):
+    name = StringField("Campaign name", validators=[DataRequired(message="Give the campaign a name."),
+                                                    Length(max=200)],
+                       description="Only your team sees it.")
+    # Choices are the tenant's segments, set by the view.
+    segment_id = SelectField("Send to", choices=[], default="", invalid_choice_message="Choose one of your segments.")
+    subject = StringField("Subject", validators=[DataRequired(message="Write a subject line."), Length(max=300)])
+    preheader = StringField("Preheader", validators=[Optional(), Length(max=300)],
+                            description="The preview text most inboxes show after the subject.")
+    from_name = StringField("From name", validators=[Optional(), Length(max=200)])
+    from_email = EmailField("From email", validators=[Optional(), Length(max=320)])
+    reply_to = EmailField("Reply-to", validators=[Optional(), Length(max=320)])
+    html_content = TextAreaField("HTML content", validators=[DataRequired(message="Write the email's content."),
+                                                             Length(max=500_000)])
+    text_content = TextAreaField("Plain-text version", validators=[Optional(), Length(max=500_000)],
+                                 description="Optional: made from the HTML when left empty.")
+
+
+class TestSendForm(FlaskForm):
+    emails = StringField("Send a test to", validators=[DataRequired(message="Enter at least one address."),
+                                                       Length(max=4000)],
+                         description="Up to 10 addresses, separated by commas. The subject starts with [TEST].")
+
+    def addresses(self) -> list[str]:
+        return [part.strip() for part in (self.emails.data or "").replace(";", ",").replace("\n", ",").split(",")
+                if part.strip()]
+
+
+def _date_and_time_given(form: FlaskForm, field: DateTimeLocalField) -> None:
+    # An unreadable value already has its message (from the field); say it only once.
+    if field.data is None and not field.errors:
+        raise StopValidation("Pick a date and time.")
+
+
+class ScheduleForm(FlaskForm):
+    send_at = DateTimeLocalField("Send at", tz=_tenant_zone, validators=[_date_and_time_given],
+                                 format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+                                 invalid_value_message="Pick a date and time.")

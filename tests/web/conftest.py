@@ -1,0 +1,302 @@
+"""Fixtures for the marketer pages: isolated test clients, logged-in marketers of each
+role, a small data set in tenant A, the web routes discovered from the URL map, and a
+snapshot of every table to prove that a refused request changed nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from webapp.extensions import db
+
+from .pages import csrf_from
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def new_client(app):
+    """A factory of fresh browsers: each call returns a client with its own cookies."""
+
+    def make():
+        return app.test_client()  # an IsolatedClient (tests/conftest.py)
+
+    return make
+
+
+@pytest.fixture
+def client(new_client):
+    return new_client()
+
+
+@dataclass
+class Marketer:
+    """A logged-in browser session of one user."""
+
+    client: FlaskClient
+    email: str
+
+    def csrf(self, path: str = "/dashboard") -> str:
+        return csrf_from(self.client.get(path).get_data(as_text=True))
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, data: dict | None = None, *, csrf: bool = True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.csrf())
+        return self.client.post(path, data=data, **kwargs)
+
+    def hx_post(self, path: str, data: dict | None = None, **kwargs):
+        """An HTMX request: the token travels in the X-CSRFToken header, not the form."""
+        headers = {**HX, "X-CSRFToken": self.csrf(), **kwargs.pop("headers", {})}
+        return self.client.post(path, data=data or {}, headers=headers, **kwargs)
+
+
+def log_in(client, email: str, password: str):
+    """Post the real login form; returns the response."""
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def login(new_client, password):
+    """login(email) -> a Marketer whose client holds a logged-in session."""
+
+    def _login(email: str) -> Marketer:
+        client = new_client()
+        response = log_in(client, email, password)
+        assert response.status_code == 302, f"could not log in as {email}"
+        return Marketer(client, email)
+
+    return _login
+
+
+@pytest.fixture
+def add_user(password):
+    """add_user(tenant_id, email, role) -> a user with the suite's password."""
+    from webapp.models import Tenant
+    from webapp.services.tenants import create_user
+
+    def _add_user(tenant_id: int, email: str, role: str):
+        return create_user(db.session.get(Tenant, tenant_id), email, password, role)
+
+    return _add_user
+
+
+@pytest.fixture
+def owner_a(login, tenant_a) -> Marketer:
+    return login(tenant_a.owner_email)
+
+
+@pytest.fixture
+def owner_b(login, tenant_b) -> Marketer:
+    return login(tenant_b.owner_email)
+
+
+@pytest.fixture
+def viewer_a(login, add_user, tenant_a) -> Marketer:
+    return login(add_user(tenant_a.id, "viewer@alpha.example.com", "viewer").email)
+
+
+@pytest.fixture
+def marketer_a(login, add_user, tenant_a) -> Marketer:
+    return login(add_user(tenant_a.id, "marketer@alpha.example.com", "marketer").email)
+
+
+def make_customer(tenant_id: int, email: str, **fields):
+    from webapp.services.customers import upsert_customer
+
+    customer, _ = upsert_customer(tenant_id, {"email": email, **fields})
+    return customer
+
+
+def add_purchase(tenant_id: int, customer_id: int, total: float, *, order_id: str, days_ago: float = 1,
+                 event_name: str = "Summer Festival"):
+    from webapp.models.types import utcnow
+    from webapp.services.activities import record_activity
+
+    activity, _ = record_activity(
+        tenant_id, "purchase", customer_id=customer_id,
+        properties={"order_total": total, "order_id": order_id, "currency": "EUR",
+                    "event": {"id": "ev-1", "name": event_name, "venue": "Main Hall"}},
+        occurred_at=utcnow() - timedelta(days=days_ago))
+    return activity
+
+
+@pytest.fixture
+def world_a(tenant_a):
+    """Tenant A's data that the sweeps aim at: a customer with a tag, a note and a purchase,
+    and the tenant's API token. Returns the value for each URL argument name."""
+    from webapp.models import ApiToken
+    from webapp.services.activities import add_note
+    from webapp.services.segments import create_segment
+
+    customer = make_customer(tenant_a.id, "ada@example.com", first_name="Ada", last_name="Lovelace",
+                             tags=["vip"])
+    add_note(tenant_a.id, customer.id, "Prefers seated shows", author=tenant_a.owner_email)
+    add_purchase(tenant_a.id, customer.id, 80, order_id="A-1")
+    token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.tenant_id == tenant_a.id))
+    segment = create_segment(tenant_a.id, "VIPs", VIP_CONDITIONS)
+    return {"customer_id": customer.id, "token_id": token_id, "segment_id": segment.id,
+            **_campaign_world(tenant_a.id, segment.id)}
+
+
+def _campaign_world(tenant_id: int, segment_id: int) -> dict[str, int]:
+    """A sendable draft to the segment, a scheduled campaign (what Cancel needs) and a
+    message in the outbox; the tenant gets the sender and postal address sending requires."""
+    from webapp.models import OutboxMessage, Tenant
+    from webapp.models.types import utcnow
+    from webapp.services.campaigns import create_campaign, schedule_campaign
+
+    tenant = db.session.get(Tenant, tenant_id)
+    tenant.postal_address, tenant.sender_email = "1 Arena Way, Berlin", "box@alpha.example.com"
+    fields = {"subject": "Hello {{ customer.first_name }}", "html_content": "<p>Hi</p>", "segment_id": segment_id}
+    draft = create_campaign(tenant_id, {"name": "Spring draft", **fields})
+    scheduled = create_campaign(tenant_id, {"name": "Spring scheduled", **fields})
+    schedule_campaign(tenant_id, scheduled.id, utcnow() + timedelta(days=7))
+    message = OutboxMessage(tenant_id=tenant_id, campaign_id=scheduled.id, recipient="ada@example.com",
+                            sender="box@alpha.example.com", subject="Hello", message_id="<m1@alpha.example.com>",
+                            raw=b"Subject: Hello\r\n\r\nHi\r\n")
+    db.session.add(message)
+    db.session.commit()
+    return {"campaign_id": draft.id, "scheduled_campaign_id": scheduled.id, "message_id": message.id}
+
+
+# --- routes ---------------------------------------------------------------------------
+
+VIP_CONDITIONS = [{"type": "tag", "operator": "has", "value": "vip"}]
+SUITE_PASSWORD = "<the password fixture>"  # filled in by form_data
+
+# Valid form data for every state-changing page route: with the right token and role the
+# request would change something, so a refusal proves the check and not bad input.
+# A new POST route must be added here; test_every_state_changing_route_has_form_data fails
+# until it is, so the CSRF, role and tenancy sweeps always cover it.
+VALID_FORM_DATA = {
+    "auth.login": {"email": "owner@alpha.example.com", "password": SUITE_PASSWORD},
+    "auth.logout": {},
+    "customers.add_note": {"text": "Asked about accessible seating"},
+    "customers.add_tag": {"tag": "early-bird"},
+    "customers.remove_tag": {"tag": "vip"},
+    "customers.edit": {"email": "ada.changed@example.com", "first_name": "Changed",
+                       "email_status": "unsubscribed"},
+    "customers.delete": {},
+    "settings.update_tenant": {"name": "Renamed Arena", "timezone": "Europe/Paris"},
+    "settings.create_token": {"name": "Box office", "role": "admin"},
+    "settings.revoke_token": {},
+    "settings.change_password": {"current_password": SUITE_PASSWORD, "new_password": "a-brand-new-password"},
+    "segments.new": {"name": "Big spenders", "match": "all", "conditions": json.dumps(VIP_CONDITIONS)},
+    "segments.edit": {"name": "Renamed", "match": "any", "conditions": json.dumps(VIP_CONDITIONS)},
+    "segments.preview": {"match": "all", "conditions": json.dumps(VIP_CONDITIONS)},
+    "segments.recalculate": {},
+    "segments.delete": {},
+    "campaigns.new": {"name": "Autumn", "subject": "Hi", "html_content": "<p>Hi</p>"},
+    "campaigns.edit": {"name": "Renamed", "subject": "Hi again", "html_content": "<p>Hi</p>"},
+    "campaigns.preview": {"subject": "Hi", "html_content": "<p>Hi</p>"},
+    "campaigns.send_test": {"emails": "me@example.com"},
+    "campaigns.schedule": {"send_at": "2099-01-01T09:00"},
+    "campaigns.send": {},
+    "campaigns.cancel": {},
+    "campaigns.delete": {},
+}
+# State-changing routes that change nothing even when allowed (CSRF and roles still apply).
+CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview"}
+# URL arguments a route takes from another world_a value: only a scheduled campaign can be cancelled.
+ROUTE_ARGUMENTS = {("campaigns.cancel", "campaign_id"): "scheduled_campaign_id"}
+
+# Routes every signed-in user may use on their own account, whatever their role.
+SELF_SERVICE = {"auth.login", "auth.logout", "settings.change_password"}
+# Routes only owners and admins may use.
+ADMIN_ONLY = {"settings.update_tenant", "settings.create_token", "settings.revoke_token"}
+# Pages for the people who receive emails, not for marketers: no session, an unguessable
+# token in the URL instead, and no CSRF token (one-click unsubscribe, RFC 8058, is POSTed by
+# mail providers). The session sweeps skip them; their own tests cover the tokens.
+PUBLIC_TOKEN_ROUTES = {"unsubscribe.confirm", "unsubscribe.unsubscribe", "unsubscribe.view_in_browser"}
+
+
+@dataclass(frozen=True)
+class WebRoute:
+    rule: str
+    endpoint: str
+    method: str
+    arguments: frozenset[str]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.rule}"
+
+    def url(self, ids: dict[str, int]) -> str:
+        path = self.rule
+        for name in self.arguments:
+            key = ROUTE_ARGUMENTS.get((self.endpoint, name), name)
+            assert key in ids, f"{self}: no test value for <{name}>; add one to world_a"
+            path = path.replace(f"<int:{name}>", str(ids[key]))
+        assert "<" not in path, f"{self}: unhandled URL argument in {path}"
+        return path
+
+
+@cache
+def web_routes() -> tuple[WebRoute, ...]:
+    """Every (rule, method) of the HTML side, from a throwaway app's URL map."""
+    from webapp import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "routes", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.rule.startswith("/api/"):
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append(WebRoute(rule.rule, rule.endpoint, method, frozenset(rule.arguments)))
+    return tuple(routes)
+
+
+def marketer_routes() -> list[WebRoute]:
+    return [r for r in web_routes() if r.endpoint not in PUBLIC_TOKEN_ROUTES]
+
+
+def state_changing_routes() -> list[WebRoute]:
+    return [r for r in marketer_routes() if r.method != "GET"]
+
+
+def id_routes() -> list[WebRoute]:
+    return [r for r in marketer_routes() if r.arguments]
+
+
+def pytest_generate_tests(metafunc):
+    if "state_changing_route" in metafunc.fixturenames:
+        routes = state_changing_routes()
+        metafunc.parametrize("state_changing_route", routes, ids=[str(r) for r in routes])
+    if "id_route" in metafunc.fixturenames:
+        routes = id_routes()
+        metafunc.parametrize("id_route", routes, ids=[str(r) for r in routes])
+
+
+@pytest.fixture
+def form_data(password):
+    """form_data(route) -> valid form data for it (without the CSRF token)."""
+
+    def build(route: WebRoute) -> dict:
+        assert route.endpoint in VALID_FORM_DATA, (
+            f"{route} is a new state-changing route: add valid form data for it to VALID_FORM_DATA")
+        return {key: password if value == SUITE_PASSWORD else value
+                for key, value in VALID_FORM_DATA[route.endpoint].items()}
+
+    return build
+
+
+# --- the database, before and after ---------------------------------------------------
+
+def snapshot() -> dict[str, list[tuple]]:
+    """Every row of every table, read on a fresh connection (so nothing is cached)."""
+    rows = {}
+    with db.engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            order = list(table.primary_key.columns) or list(table.columns)
+            rows[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(*order))]
+    return rows

@@ -1,0 +1,172 @@
+"""Settings: the organisation, API tokens, and the marketer's own password."""
+
+from __future__ import annotations
+
+import re
+
+from webapp.extensions import db
+
+from .conftest import log_in, snapshot
+from .pages import field_errors
+
+
+def tenant_row(tenant_id: int):
+    from webapp.models import Tenant
+
+    db.session.expire_all()
+    return db.session.get(Tenant, tenant_id)
+
+
+# --- organisation ---------------------------------------------------------------------
+
+def test_settings_save_and_show_the_new_values(owner_a, tenant_a):
+    response = owner_a.post("/settings/tenant", {
+        "name": "Arena Alpha Live", "timezone": "Europe/Berlin", "sender_name": "Arena Alpha",
+        "sender_email": "Tickets@Alpha.example.com", "postal_address": "1 Arena Way, Berlin"})
+
+    assert response.status_code == 302
+    page = owner_a.get("/settings/").get_data(as_text=True)
+    assert "Settings saved." in page
+    assert 'value="Europe/Berlin"' in page
+    tenant = tenant_row(tenant_a.id)
+    assert (tenant.name, tenant.timezone, tenant.sender_email) == \
+        ("Arena Alpha Live", "Europe/Berlin", "tickets@alpha.example.com")
+
+
+def test_bad_timezone_is_explained_beside_the_field_and_nothing_is_saved(owner_a, tenant_a):
+    before = snapshot()
+
+    response = owner_a.post("/settings/tenant", {"name": "Renamed", "timezone": "Mars/Olympus"})
+
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    errors = field_errors(html)
+    assert errors["timezone"] and "IANA" in errors["timezone"][0]
+    assert errors["name"] == []
+    assert 'value="Mars/Olympus"' in html  # what was typed stays in the box
+    assert snapshot() == before
+    # The header still shows the saved name, not the one that was refused.
+    assert "Renamed ·" not in html and "Arena Alpha ·" in html
+
+
+def test_missing_name_and_bad_sender_email_are_shown_beside_their_fields(owner_a):
+    response = owner_a.post("/settings/tenant", {"name": "", "timezone": "UTC", "sender_email": "not-an-email"})
+
+    assert response.status_code == 422
+    errors = field_errors(response.get_data(as_text=True))
+    assert errors["name"] and errors["sender_email"]
+
+
+def test_sender_email_refused_by_the_service_is_shown_beside_the_field(owner_a, tenant_a):
+    before = snapshot()
+
+    # Passes the form's syntax check, fails the stricter one of the service.
+    response = owner_a.post("/settings/tenant", {"name": "Renamed", "timezone": "Europe/Paris",
+                                                 "sender_email": "tickets@localhost"})
+
+    assert response.status_code == 422
+    assert field_errors(response.get_data(as_text=True))["sender_email"]
+    assert snapshot() == before
+
+
+# --- API tokens -------------------------------------------------------------------------
+
+def created_secret(html: str) -> str:
+    match = re.search(r'data-testid="new-token">([^<]+)<', html)
+    assert match, "the new token is not shown"
+    return match.group(1)
+
+
+def test_new_token_is_shown_once_and_works_until_revoked(owner_a, tenant_a, client):
+    from webapp.models import ApiToken
+
+    response = owner_a.post("/settings/tokens", {"name": "Box office", "role": "admin"})
+
+    assert response.status_code == 200
+    secret = created_secret(response.get_data(as_text=True))
+    assert secret not in owner_a.get("/settings/").get_data(as_text=True)
+    assert db.session.query(ApiToken).filter_by(token_hash=secret).count() == 0  # stored hashed
+
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/crm/customers", headers=headers).status_code == 200
+
+    token_id = db.session.query(ApiToken.id).filter_by(name="Box office").scalar()
+    response = owner_a.post(f"/settings/tokens/{token_id}/revoke")
+
+    assert response.status_code == 302
+    assert "Token revoked" in owner_a.get("/settings/").get_data(as_text=True)
+    answer = client.get("/api/crm/customers", headers=headers)
+    assert answer.status_code == 401
+    assert answer.json["error"]["code"] == "unauthorized"
+
+
+def test_read_only_token_cannot_write(owner_a, client):
+    html = owner_a.post("/settings/tokens", {"name": "Reports", "role": "viewer"}).get_data(as_text=True)
+    headers = {"Authorization": f"Bearer {created_secret(html)}"}
+
+    assert client.get("/api/crm/customers", headers=headers).status_code == 200
+    assert client.post("/api/crm/customers", json={"email": "x@example.com"}, headers=headers).status_code == 403
+
+
+def test_token_needs_a_name(owner_a):
+    before = snapshot()
+
+    response = owner_a.post("/settings/tokens", {"name": "", "role": "admin"})
+
+    assert response.status_code == 422
+    assert field_errors(response.get_data(as_text=True))["name"]
+    assert snapshot() == before
+
+
+def test_tokens_list_shows_prefix_access_and_revoked_state(owner_a, tenant_a):
+    html = owner_a.get("/settings/").get_data(as_text=True)
+
+    assert tenant_a.token[:10] in html
+    assert tenant_a.token not in html
+
+
+# --- password ---------------------------------------------------------------------------
+
+def test_password_change_ends_other_sessions_and_keeps_this_one(login, tenant_a, password):
+    here = login(tenant_a.owner_email)
+    elsewhere = login(tenant_a.owner_email)
+    assert elsewhere.get("/dashboard").status_code == 200
+
+    response = here.post("/settings/password", {"current_password": password,
+                                                "new_password": "a-much-better-password"})
+
+    assert response.status_code == 302
+    page = here.get(response.headers["Location"])
+    assert page.status_code == 200
+    assert "Password changed" in page.get_data(as_text=True)
+    other = elsewhere.get("/dashboard")
+    assert other.status_code == 302 and other.headers["Location"].startswith("/login")
+
+
+def test_new_password_works_and_the_old_one_does_not(login, new_client, tenant_a, password):
+    login(tenant_a.owner_email).post("/settings/password", {"current_password": password,
+                                                            "new_password": "a-much-better-password"})
+
+    assert log_in(new_client(), tenant_a.owner_email, password).status_code == 401
+    assert log_in(new_client(), tenant_a.owner_email, "a-much-better-password").status_code == 302
+
+
+def test_wrong_current_password_is_explained_beside_the_field(owner_a):
+    before = snapshot()
+
+    response = owner_a.post("/settings/password", {"current_password": "guess-guess-guess",
+                                                   "new_password": "a-much-better-password"})
+
+    assert response.status_code == 422
+    errors = field_errors(response.get_data(as_text=True))
+    assert errors["current_password"] == ["is not your current password"]
+    assert errors["new_password"] == []
+    assert snapshot() == before
+    assert "guess-guess-guess" not in response.get_data(as_text=True)  # passwords are never echoed
+
+
+def test_short_new_password_is_explained_beside_the_field(owner_a, password):
+    response = owner_a.post("/settings/password", {"current_password": password, "new_password": "short"})
+
+    assert response.status_code == 422
+    assert field_errors(response.get_data(as_text=True))["new_password"]

@@ -1,0 +1,62 @@
+"""The local outbox (MAIL_URL=outbox): the tenant's stored messages, newest first, and
+one message taken apart for reading (headers, HTML part, text part)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import EmailCampaign, OutboxMessage
+from webapp.services.errors import NotFound, ValidationFailed
+from webapp.services.pagination import Page, decode_cursor, encode_cursor
+
+
+def outbox_page(tenant_id: int, *, limit: int = 50, cursor: str | None = None) -> Page:
+    """The tenant's messages, newest first, as (message, campaign name or None) pairs.
+
+    The raw bytes stay in the database: a list never needs them."""
+    stmt = (select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.created_at,
+                   OutboxMessage.campaign_id, EmailCampaign.name.label("campaign_name"))
+            .outerjoin(EmailCampaign, EmailCampaign.id == OutboxMessage.campaign_id)
+            .where(OutboxMessage.tenant_id == tenant_id))
+    after = decode_cursor(cursor, 1)
+    if after is not None:
+        if not isinstance(after[0], int):
+            raise ValidationFailed("cursor", "is not a cursor returned by this list")
+        stmt = stmt.where(OutboxMessage.id < after[0])
+    rows = list(db.session.execute(stmt.order_by(OutboxMessage.id.desc()).limit(limit + 1)))
+    return Page(rows[:limit], encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
+
+
+def get_outbox_message(tenant_id: int, message_id: int) -> OutboxMessage:
+    """The tenant's stored message, or NotFound (also for other tenants' ids)."""
+    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id,
+                                                            OutboxMessage.tenant_id == tenant_id))
+    if message is None:
+        raise NotFound("message not found")
+    return message
+
+
+@dataclass
+class ReadableMessage:
+    headers: list[tuple[str, str]]
+    html: str | None
+    text: str | None
+
+
+def read_message(raw: bytes) -> ReadableMessage:
+    """Headers in their order, and the HTML and plain-text bodies decoded to str."""
+    parsed: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
+    html_part = parsed.get_body(preferencelist=("html",))
+    text_part = parsed.get_body(preferencelist=("plain",))
+    return ReadableMessage(
+        headers=[(name, str(value)) for name, value in parsed.items()
+                 if name.lower() not in ("content-type", "content-transfer-encoding", "mime-version")],
+        html=html_part.get_content() if html_part is not None else None,
+        text=text_part.get_content() if text_part is not None else None,
+    )

@@ -1,0 +1,337 @@
+"""Campaigns: the list, the editor with its sandboxed live preview, test sends, scheduling,
+sending after a confirmation, and the self-polling progress of a send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from webapp.extensions import htmx
+from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
+from webapp.services import campaigns, customers, segments
+from webapp.services.errors import NotFound, ValidationFailed
+from webapp.web import write_required
+from webapp.web.forms import CampaignForm, ScheduleForm, TestSendForm, apply_domain_error
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+
+PAGE_SIZE = 50
+CUSTOMER_SUGGESTIONS = 8
+OPTIONAL_FIELDS = ("preheader", "from_name", "from_email", "reply_to", "text_content")
+
+
+def _partial_or_page(partial_template: str, page_template: str, **context):
+    """The full page, or only the partial for HTMX requests (a history restore needs the page)."""
+    wants_partial = htmx and not htmx.boosted and not htmx.history_restore_request
+    response = make_response(render_template(partial_template if wants_partial else page_template, **context))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def _segment_choices(tenant_id: int) -> list[tuple[str, str]]:
+    return [("", "Choose a segment…")] + [(str(s.id), s.name) for s in segments.list_segments(tenant_id)]
+
+
+def _campaign_form(campaign: EmailCampaign | None = None) -> CampaignForm:
+    """The editor's form: the stored values, overridden by whatever a POST sends."""
+    data = None
+    if campaign is not None:
+        data = {name: getattr(campaign, name) or "" for name in
+                ("name", "subject", "html_content", *OPTIONAL_FIELDS)}
+        data["segment_id"] = str(campaign.segment_id) if campaign.segment_id else ""
+    form = CampaignForm(data=data)
+    form.segment_id.choices = _segment_choices(current_user.tenant_id)
+    return form
+
+
+def _form_values(form: CampaignForm) -> dict[str, Any]:
+    values: dict[str, Any] = {name: form[name].data for name in ("name", "subject", "html_content")}
+    for name in OPTIONAL_FIELDS:
+        values[name] = form[name].data if (form[name].data or "").strip() else None
+    values["segment_id"] = int(form.segment_id.data) if form.segment_id.data else None
+    return values
+
+
+def _audience(segment_id: Any) -> dict[str, Any] | None:
+    """How many people the chosen segment would reach now, or None without a (known) segment."""
+    try:
+        segment = segments.get_segment(current_user.tenant_id, int(segment_id))
+    except (TypeError, ValueError, NotFound):
+        return None
+    return {"segment": segment, "count": campaigns.segment_audience(current_user.tenant_id, segment.id)}
+
+
+def _editor(form: CampaignForm, campaign: EmailCampaign | None, *, status: int | None = None,
+            test_form: TestSendForm | None = None, schedule_form: ScheduleForm | None = None,
+            test_results: list[dict] | None = None) -> ResponseReturnValue:
+    test_form = test_form or TestSendForm(formdata=None, data={"emails": current_user.email})
+    schedule_form = schedule_form or ScheduleForm(formdata=None, data={
+        "send_at": campaign.scheduled_at if campaign is not None else None})
+    if status is None:
+        status = 422 if (form.errors or test_form.errors or schedule_form.errors) else 200
+    return render_template("campaigns/editor.html", form=form, campaign=campaign, tenant=current_user.tenant,
+                           audience=_audience(form.segment_id.data), test_form=test_form,
+                           saved_audience=_audience(campaign.segment_id) if campaign is not None else None,
+                           schedule_form=schedule_form, test_results=test_results), status
+
+
+def _save(form: CampaignForm, campaign: EmailCampaign | None) -> ResponseReturnValue:
+    """Create or update from the submitted editor; on errors show it again with everything kept."""
+    if not form.validate_on_submit():
+        return _editor(form, campaign)
+    tenant_id = current_user.tenant_id
+    try:
+        if campaign is None:
+            campaign = campaigns.create_campaign(tenant_id, _form_values(form))
+            flash("Draft saved. Send yourself a test, then schedule it or send it now.", "success")
+        else:
+            campaign = campaigns.update_campaign(tenant_id, campaign.id, _form_values(form))
+            flash("Changes saved.", "success")
+    except ValidationFailed as exc:
+        apply_domain_error(form, exc.field, exc.reason)
+        return _editor(form, campaign)
+    return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
+
+
+# --- list -----------------------------------------------------------------------------------
+
+@bp.get("/")
+@login_required
+def index():
+    status = request.args.get("status", "")
+    status = status if status in CAMPAIGN_STATUSES else ""
+    cursor = request.args.get("cursor") or None
+    try:
+        page = campaigns.campaigns_page(current_user.tenant_id, status=status or None, limit=PAGE_SIZE, cursor=cursor)
+    except ValidationFailed:
+        page = campaigns.campaigns_page(current_user.tenant_id, status=status or None, limit=PAGE_SIZE)
+    segment_names = {s.id: s.name for s in segments.list_segments(current_user.tenant_id)}
+    return _partial_or_page("campaigns/_rows.html", "campaigns/index.html", page=page, status=status,
+                            statuses=CAMPAIGN_STATUSES, segment_names=segment_names, appending=bool(cursor),
+                            progress=campaigns.progress)
+
+
+# --- editor ---------------------------------------------------------------------------------
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+@write_required
+def new():
+    return _save(_campaign_form(), None)
+
+
+@bp.route("/<int:campaign_id>/edit", methods=["GET", "POST"])
+@login_required
+@write_required
+def edit(campaign_id: int):
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    if campaign.status not in campaigns.EDITABLE:
+        if request.method == "POST":
+            return _conflict(campaign, f"This campaign is {campaign.status}: it can no longer be edited.")
+        return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+    return _save(_campaign_form(campaign), campaign)
+
+
+def _conflict(campaign: EmailCampaign, message: str) -> ResponseReturnValue:
+    """The campaign moved on (sent, sending, cancelled) while the page was open: say so on its page."""
+    if htmx:
+        return render_template("errors/_flash.html", message=message), 409, {
+            "HX-Retarget": "#flashes", "HX-Reswap": "innerHTML"}
+    flash(message, "error")
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+
+
+@bp.get("/<int:campaign_id>")
+@login_required
+def show(campaign_id: int):
+    """The read-only view: what was (or will be) sent, to whom, and how far it got."""
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    preview, preview_error = None, None
+    try:
+        preview = campaigns.preview_campaign(current_user.tenant_id, campaign.id)
+    except ValidationFailed as exc:
+        preview_error = exc.reason
+    segment = _audience(campaign.segment_id)
+    return render_template("campaigns/show.html", campaign=campaign, progress=campaigns.progress(campaign),
+                           segment=segment["segment"] if segment else None, preview=preview,
+                           preview_error=preview_error, sender=_sender(campaign), customer=None, query="")
+
+
+def _sender(campaign: EmailCampaign) -> str:
+    name, email = campaigns.sender_of(campaign, current_user.tenant)
+    return f"{name} <{email}>" if name else email
+
+
+# --- live preview, audience, customer suggestions --------------------------------------------
+
+def _preview_customer() -> tuple[Any, str]:
+    """The customer chosen in "Preview as" (by email), and what was typed."""
+    query = (request.values.get("preview_as") or "").strip()[:320]
+    if not query:
+        return None, ""
+    return customers.find_customer(current_user.tenant_id, email=query), query
+
+
+def _preview_response(preview: dict | None, error: dict | None, customer, query: str,
+                      sender: str | None) -> ResponseReturnValue:
+    return render_template("campaigns/_preview.html", preview=preview, preview_error=error, customer=customer,
+                           query=query, sender=sender), 422 if error else 200
+
+
+@bp.post("/preview")
+@login_required
+@write_required
+def preview():
+    """The editor's content as the chosen customer would get it, saving nothing."""
+    customer, query = _preview_customer()
+    data = {name: request.form.get(name) for name in ("subject", "html_content", *OPTIONAL_FIELDS)}
+    for name in OPTIONAL_FIELDS:
+        data[name] = data[name] if (data[name] or "").strip() else None
+    if not (data["html_content"] or "").strip():
+        return _preview_response(None, None, customer, query, None)
+    # A subject is still being written: preview the body under a visible stand-in.
+    data["subject"] = data["subject"] if (data["subject"] or "").strip() else "(no subject yet)"
+    sender = _sender(EmailCampaign(from_name=data["from_name"], from_email=data["from_email"]))
+    try:
+        result = campaigns.preview_content(current_user.tenant_id, data, customer.id if customer else None)
+    except ValidationFailed as exc:
+        return _preview_response(None, {"field": exc.field, "message": exc.reason}, customer, query, sender)
+    return _preview_response(result, None, customer, query, sender)
+
+
+@bp.get("/<int:campaign_id>/preview")
+@login_required
+def saved_preview(campaign_id: int):
+    """A saved campaign as the chosen customer gets it (the read-only view's preview)."""
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    customer, query = _preview_customer()
+    try:
+        result = campaigns.preview_campaign(current_user.tenant_id, campaign.id, customer.id if customer else None)
+    except ValidationFailed as exc:
+        return _preview_response(None, {"field": exc.field, "message": exc.reason}, customer, query,
+                                 _sender(campaign))
+    return _preview_response(result, None, customer, query, _sender(campaign))
+
+
+@bp.get("/audience")
+@login_required
+def audience():
+    return render_template("campaigns/_audience.html", audience=_audience(request.args.get("segment_id")))
+
+
+@bp.get("/customers")
+@login_required
+def customer_options():
+    """<option>s for the "Preview as" search: the tenant's customers matching what was typed."""
+    query = (request.args.get("preview_as") or "").strip()[:200]
+    page = customers.list_customers(current_user.tenant_id, q=query or None, limit=CUSTOMER_SUGGESTIONS)
+    return render_template("campaigns/_customer_options.html", customers=page.items)
+
+
+# --- test, schedule, send, cancel, delete -----------------------------------------------------
+
+@bp.post("/<int:campaign_id>/test")
+@login_required
+@write_required
+def send_test(campaign_id: int):
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    form = TestSendForm()
+    results = None
+    if form.validate_on_submit():
+        customer, _ = _preview_customer()
+        try:
+            results = campaigns.send_test(current_user.tenant_id, campaign.id, form.addresses(),
+                                          customer.id if customer else None)
+        except ValidationFailed as exc:
+            apply_domain_error(form, "emails" if exc.field.startswith("emails") else exc.field, exc.reason)
+    status = 422 if form.errors else 200
+    if htmx:
+        return render_template("campaigns/_test_send.html", campaign=campaign, test_form=form,
+                               test_results=results), status
+    if form.errors:
+        return _editor(_campaign_form(campaign), campaign, test_form=form, status=status)
+    flash(f"Test sent to {', '.join(r['email'] for r in results)}.", "success")
+    return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
+
+
+@bp.post("/<int:campaign_id>/schedule")
+@login_required
+@write_required
+def schedule(campaign_id: int):
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    form = ScheduleForm()
+    if form.validate_on_submit():
+        try:
+            campaign = campaigns.schedule_campaign(current_user.tenant_id, campaign.id, form.send_at.data)
+        except ValidationFailed as exc:
+            apply_domain_error(form, "send_at", exc.reason)
+        else:
+            flash(f"Scheduled: it goes out on {form.send_at.data.strftime('%d %b %Y at %H:%M')} "
+                  f"({current_user.tenant.timezone}). You can still edit it until then.", "success")
+            return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
+    return _editor(_campaign_form(campaign), campaign, schedule_form=form)
+
+
+@bp.route("/<int:campaign_id>/send", methods=["GET", "POST"])
+@login_required
+@write_required
+def send(campaign_id: int):
+    """GET: the confirmation, saying how many people will get it. POST: send now."""
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    if campaign.status not in campaigns.EDITABLE:
+        return _conflict(campaign, f"This campaign is already {campaign.status}.")
+    error = None
+    if request.method == "POST":
+        try:
+            campaigns.send_campaign(current_user.tenant_id, campaign.id)
+        except ValidationFailed as exc:
+            error = {"field": exc.field, "message": exc.reason}
+        else:
+            flash("Sending has started. This page follows its progress.", "success")
+            return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+    return render_template("campaigns/confirm_send.html", campaign=campaign, audience=_audience(campaign.segment_id),
+                           sender=_sender(campaign), error=error), 422 if error else 200
+
+
+@bp.post("/<int:campaign_id>/cancel")
+@login_required
+@write_required
+def cancel(campaign_id: int):
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    if campaign.status not in ("scheduled", "sending"):
+        return _conflict(campaign, f"A {campaign.status} campaign cannot be cancelled.")
+    was = campaign.status
+    campaign = campaigns.cancel_campaign(current_user.tenant_id, campaign.id)
+    if was == "scheduled":
+        flash("Cancelled: the campaign will not be sent.", "success")
+    else:
+        flash(f"Cancelled: {campaign.sent_count:,} already sent, nobody else will get it.", "success")
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+
+
+@bp.post("/<int:campaign_id>/delete")
+@login_required
+@write_required
+def delete(campaign_id: int):
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    if campaign.status != "draft":
+        return _conflict(campaign, "Only drafts can be deleted.")
+    campaigns.delete_campaign(current_user.tenant_id, campaign.id)
+    flash("Draft deleted.", "success")
+    return redirect(url_for("campaigns.index"))
+
+
+# --- progress ------------------------------------------------------------------------------
+
+@bp.get("/<int:campaign_id>/progress")
+@login_required
+def progress(campaign_id: int):
+    """The delivery card; it polls itself while the campaign is sending."""
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    response = make_response(render_template("campaigns/_progress.html", campaign=campaign,
+                                             progress=campaigns.progress(campaign)))
+    response.headers["Vary"] = "HX-Request"
+    return response
