@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
@@ -19,6 +20,25 @@ from webapp.models.types import utcnow
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 _WS = re.compile(r"[ \t]+")
 _CRLF = re.compile(r"[\r\n]+")
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The standard header classes, made once: HeaderRegistry builds a new class with
+    type() on every lookup, about thirty times per message (~0.6 ms of ~2 ms to build one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        made = self._made.get(name)
+        if made is None:
+            made = self._made[name] = super().__getitem__(name)
+        return made
+
+
+# SMTP's rules (CRLF, no linefeeds in header values), with the header classes cached.
+_POLICY = SMTP.clone(header_factory=_HeaderClasses())
 
 
 @dataclass
@@ -104,7 +124,7 @@ def _with_preheader(body: str, preheader: str) -> str:
 def build_message(envelope: Envelope, subject: str, text: str, html: str) -> tuple[EmailMessage, str]:
     domain = envelope.from_email.rsplit("@", 1)[-1]
     message_id = make_msgid(domain=domain)
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = formataddr((single_line(envelope.from_name or ""), envelope.from_email))
     msg["To"] = envelope.to
     msg["Subject"] = ("[TEST] " if envelope.test else "") + subject

@@ -66,14 +66,15 @@ class SmtpTransport:
             self.smtp = None
 
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
+        # The TLS context is made only when TLS is used: loading the CA store takes ~0.1 s,
+        # paid by every delivery batch (about 0.4 ms per message of a 250-message batch).
         if self.ssl:
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
         else:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             smtp.ehlo()
             if self.starttls == "true" or (self.starttls == "auto" and smtp.has_extn("starttls")):
-                smtp.starttls(context=context)
+                smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
         if self.username:
             smtp.login(self.username, self.password or "")

@@ -282,9 +282,19 @@ def _sample_customer(email: str) -> dict[str, Any]:
 
 def preview_campaign(tenant_id: int, campaign_id: int, customer_id: int | None = None) -> dict[str, str]:
     """Subject, HTML and text as `customer_id` (or a nameless sample customer) would get them."""
+    return _preview(tenant_id, get_campaign(tenant_id, campaign_id), customer_id)
+
+
+def preview_content(tenant_id: int, data: dict[str, Any], customer_id: int | None = None) -> dict[str, str]:
+    """Like preview_campaign, for content not saved yet (the editor's live preview): it is
+    checked as a save would check it, and nothing is stored."""
+    values = _validate(tenant_id, {k: data.get(k) for k in TEXT_FIELDS if k in data and k != "segment_id"})
+    return _preview(tenant_id, EmailCampaign(tenant_id=tenant_id, **values), customer_id)
+
+
+def _preview(tenant_id: int, campaign: EmailCampaign, customer_id: int | None) -> dict[str, str]:
     from webapp.services.customers import get_customer
 
-    campaign = get_campaign(tenant_id, campaign_id)
     tenant = db.session.get(Tenant, tenant_id)
     customer = get_customer(tenant_id, customer_id) if customer_id is not None else None
     try:
@@ -314,8 +324,10 @@ def send_test(tenant_id: int, campaign_id: int, emails: list[str], customer_id: 
                 composed = render_for(campaign, tenant, customer, to=address, token="test", test=True)
             except RenderFailed as exc:
                 raise ValidationFailed("html_content", str(exc)) from None
+            # The outbox lists the subject as the inbox shows it, [TEST] mark included.
             outcome = transport.send(sender_of(campaign, tenant)[1], address, composed.message.as_bytes(),
-                                     commit=_commit_true, subject=composed.subject, message_id=composed.message_id)
+                                     commit=_commit_true, subject=f"[TEST] {composed.subject}",
+                                     message_id=composed.message_id)
             results.append({"email": address, "status": outcome.status, "detail": outcome.detail})
     return results
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import and_, distinct, insert, or_, select, update
+from sqlalchemy import and_, bindparam, distinct, insert, or_, select, update
 
 from webapp.extensions import db
 from webapp.mail.templating import RenderFailed
@@ -25,7 +26,9 @@ from webapp.models.types import utcnow
 from webapp.tasks import get_queue, redis_connection
 
 MAX_ATTEMPTS = 5
-LIVE_JOB_STATES = {"queued", "started", "scheduled", "deferred"}
+CANCEL_CHECK_SECONDS = 0.5
+# Jobs that will still run: enqueueing the same work again would only duplicate them.
+WAITING_JOB_STATES = {"queued", "scheduled", "deferred"}
 
 
 def _lease() -> timedelta:
@@ -39,18 +42,30 @@ def _retry_delay(attempts: int) -> timedelta:
 
 # --- enqueueing (job ids make repeats cheap) ----------------------------------------------
 
-def _enqueue_unique(queue_name: str, job_id: str, func, *args, at: datetime | None = None) -> None:
-    conn = redis_connection()
+def _job_status(conn, job_id: str) -> str | None:
     try:
-        if Job.fetch(job_id, connection=conn).get_status(refresh=False) in LIVE_JOB_STATES:
-            return
+        return Job.fetch(job_id, connection=conn).get_status(refresh=False)
     except NoSuchJobError:
-        pass
+        return None
+
+
+def _enqueue_unique(queue_name: str, job_id: str, func, *args, at: datetime | None = None) -> None:
+    """Enqueue unless the same work is already waiting. A *started* job is either the
+    caller itself (a batch scheduling its retry) or may belong to a worker killed with
+    kill -9, which RQ notices only many minutes later: the work then goes under a second
+    id, one per lease period (claims decide who sends, so a duplicate costs a query)."""
+    conn = redis_connection()
+    status = _job_status(conn, job_id)
+    if status == "started":
+        job_id = f"{job_id}-{int(time.time() // max(_lease().total_seconds(), 1))}"
+        status = _job_status(conn, job_id)
+    if status in WAITING_JOB_STATES:
+        return
     queue = get_queue(queue_name)
     options = {"job_id": job_id, "job_timeout": 3600, "result_ttl": 300, "failure_ttl": 86400}
-    if at is not None:
+    if at is not None and at > utcnow():
         queue.enqueue_at(at, func, *args, **options)
-    else:
+    else:  # due now: straight to the queue, without waiting for RQ's scheduler to move it
         queue.enqueue(func, *args, **options)
 
 
@@ -132,20 +147,27 @@ def deliver_batch(campaign_id: int, batch_no: int) -> dict:
         .order_by(CampaignRecipient.id)).all()
     _load_tags([customer for _, customer in rows])
     sender = sender_of(campaign, tenant)[1]
+    allowance = SendAllowance(tenant.id, tenant.send_rate_per_second)
     counts = {"sent": 0, "failed": 0, "retry": 0, "lost": 0}
     retry_at: datetime | None = None
-    with open_transport(current_app.config["MAIL_URL"], tenant_id=tenant.id, campaign_id=campaign.id) as transport:
+    with _keep_loaded_rows(), \
+            open_transport(current_app.config["MAIL_URL"], tenant_id=tenant.id, campaign_id=campaign.id) as transport:
+        next_check = time.monotonic() + CANCEL_CHECK_SECONDS
         for index, (recipient, customer) in enumerate(rows):
-            if index and index % 25 == 0 and _cancelled(campaign_id):
-                _release(claim)
-                break
             try:
                 composed = render_for(campaign, tenant, customer, to=recipient.email, token=recipient.token)
             except RenderFailed as exc:
                 _finish(recipient, claim, "failed", f"could not render: {exc}")
                 counts["failed"] += 1
                 continue
-            throttle(tenant.id, tenant.send_rate_per_second)
+            allowance.wait()
+            # A cancel stops the batch within half a second (or 25 messages), even when the
+            # rate limit is slow, at the cost of one small query per check.
+            if index and (index % 25 == 0 or time.monotonic() >= next_check):
+                next_check = time.monotonic() + CANCEL_CHECK_SECONDS
+                if _cancelled(campaign_id):
+                    _release(claim)
+                    break
             outcome = transport.send(
                 sender, recipient.email, composed.message.as_bytes(),
                 commit=lambda r=recipient, c=customer, m=composed.message_id: _mark_sent(r, c, claim, m),
@@ -159,6 +181,20 @@ def deliver_batch(campaign_id: int, batch_no: int) -> dict:
         enqueue_batch(campaign_id, batch_no, at=retry_at)
     finish_if_done(campaign_id)
     return counts
+
+
+@contextmanager
+def _keep_loaded_rows():
+    """Every message commits, and a commit expires every object in the session, so each
+    message reloaded the campaign, the tenant and its customer (and expiring all the
+    batch's rows cost more than the reloads). The loop only reads what it loaded after
+    its claim, and writes with UPDATE statements, so nothing it reads goes stale."""
+    session = db.session()
+    previous, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
 
 
 def _load_tags(customers: list[Customer]) -> None:
@@ -198,21 +234,32 @@ def _bump(campaign_id: int, **deltas: int) -> None:
         .execution_options(synchronize_session=False))
 
 
+# The three statements of every sent message, built once with bound parameters, on the
+# tables rather than the ORM classes: building them per message and the ORM's bulk-DML
+# path took ~0.9 ms of the ~1.6 ms of Python that _mark_sent cost per message.
+_RECIPIENTS, _CAMPAIGNS = CampaignRecipient.__table__, EmailCampaign.__table__
+_MARK_SENT = (update(_RECIPIENTS)
+              .where(_RECIPIENTS.c.id == bindparam("recipient_id"), _RECIPIENTS.c.claim_token == bindparam("claim"),
+                     _RECIPIENTS.c.status == "sending")
+              .values(status="sent", sent_at=bindparam("at"), message_id=bindparam("message_id"), error=None))
+_COUNT_SENT = (update(_CAMPAIGNS).where(_CAMPAIGNS.c.id == bindparam("campaign_id"))
+               .values(sent_count=_CAMPAIGNS.c.sent_count + 1))
+_LOG_SENT = insert(CustomerActivity.__table__).values(
+    tenant_id=bindparam("tenant_id"), customer_id=bindparam("customer_id"), type="email_sent",
+    properties=bindparam("properties"), occurred_at=bindparam("at"), created_at=bindparam("at"))
+
+
 def _mark_sent(recipient: CampaignRecipient, customer: Customer, claim: str, message_id: str) -> bool:
     """Commit "sent" while we still hold the claim; the message is released only if so."""
     at = utcnow()
-    won = db.session.execute(
-        update(CampaignRecipient).where(CampaignRecipient.id == recipient.id, CampaignRecipient.claim_token == claim,
-                                        CampaignRecipient.status == "sending")
-        .values(status="sent", sent_at=at, message_id=message_id, error=None)
-        .execution_options(synchronize_session=False)).rowcount
+    won = db.session.execute(_MARK_SENT, {"recipient_id": recipient.id, "claim": claim, "at": at,
+                                          "message_id": message_id}).rowcount
     if not won:
         db.session.rollback()
         return False
-    _bump(recipient.campaign_id, sent_count=1)
-    db.session.execute(insert(CustomerActivity.__table__).values(
-        tenant_id=recipient.tenant_id, customer_id=customer.id, type="email_sent",
-        properties={"campaign_id": recipient.campaign_id, "message_id": message_id}, occurred_at=at, created_at=at))
+    db.session.execute(_COUNT_SENT, {"campaign_id": recipient.campaign_id})
+    db.session.execute(_LOG_SENT, {"tenant_id": recipient.tenant_id, "customer_id": customer.id, "at": at,
+                                   "properties": {"campaign_id": recipient.campaign_id, "message_id": message_id}})
     db.session.commit()
     return True
 
@@ -308,22 +355,51 @@ def finish_if_done(campaign_id: int) -> bool:
 
 # --- rate limit -----------------------------------------------------------------------------
 
-def throttle(tenant_id: int, per_second: int) -> None:
-    """At most `per_second` messages per tenant per second across every worker (Redis)."""
-    if per_second <= 0:
-        return
-    conn = redis_connection()
-    while True:
-        now = time.time()
-        window = int(now)
-        key = f"crm:rate:{tenant_id}:{window}"
-        pipe = conn.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 2)
-        count = pipe.execute()[0]
-        if count <= per_second:
+class SendAllowance:
+    """At most `per_second` messages per tenant per second across every worker (Redis).
+
+    Each second has a counter in Redis that senders increment before sending. At high
+    rates a sender takes a few messages' worth at once (1% of the rate, at most
+    RESERVE_MAX) and spends them within that same second, which saves a Redis round trip
+    per message; what is left unspent when the second ends is dropped, never carried
+    over, so the limit still holds. Below 100/s every message takes its own.
+    """
+
+    RESERVE_MAX = 20
+
+    def __init__(self, tenant_id: int, per_second: int) -> None:
+        self.tenant_id = tenant_id
+        self.per_second = per_second
+        self.reserve = max(1, min(self.RESERVE_MAX, per_second // 100))
+        self.window = -1
+        self.left = 0
+
+    def wait(self) -> None:
+        """Return when one more message may go out."""
+        if self.per_second <= 0:
             return
-        time.sleep(max(window + 1 - now, 0.001))
+        while True:
+            now = time.time()
+            window = int(now)
+            if window == self.window and self.left > 0:
+                self.left -= 1
+                return
+            key = f"crm:rate:{self.tenant_id}:{window}"
+            pipe = redis_connection().pipeline()
+            pipe.incrby(key, self.reserve)
+            pipe.expire(key, 2)
+            count = pipe.execute()[0]
+            # What this second had left before our increment, up to what we asked for.
+            granted = min(self.reserve, self.per_second - (count - self.reserve))
+            if granted > 0:
+                self.window, self.left = window, granted - 1
+                return
+            time.sleep(max(window + 1 - now, 0.001))
+
+
+def throttle(tenant_id: int, per_second: int) -> None:
+    """Wait for one message's share of the tenant's rate (see SendAllowance)."""
+    SendAllowance(tenant_id, per_second).wait()
 
 
 # --- reconciler -----------------------------------------------------------------------------
