@@ -305,3 +305,23 @@ def test_every_campaign_route_is_404_for_another_tenant(api, api_b, create):
         assert_error(response, 404)
     after = api.get(f"/campaigns/{cid}").get_json()
     assert (after["name"], after["status"]) == ("Autumn tour", "draft")
+
+
+def test_a_cancelled_campaign_can_be_deleted_but_a_sent_one_cannot(api, app, tenant_a):
+    from webapp.extensions import db
+    from webapp.models import EmailCampaign
+    from webapp.services import campaigns as campaign_service
+
+    created = api.post("/campaigns", json={"name": "Old", "subject": "Hi", "content": "<p>Hi</p>"}).get_json()
+    campaign = db.session.get(EmailCampaign, created["id"])
+    campaign.status = "cancelled"
+    db.session.commit()
+    assert api.delete(f"/campaigns/{created['id']}").status_code == 204
+    assert api.get(f"/campaigns/{created['id']}").status_code == 404
+
+    other = campaign_service.create_campaign(tenant_a.id, {"name": "Done", "subject": "Hi", "html_content": "<p>x</p>"})
+    other.status = "sent"
+    db.session.commit()
+    response = api.delete(f"/campaigns/{other.id}")
+    assert response.status_code == 409
+    assert "cancel it first" in response.get_json()["error"]["message"]

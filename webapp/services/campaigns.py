@@ -107,8 +107,9 @@ def update_campaign(tenant_id: int, campaign_id: int, changes: dict[str, Any]) -
 
 def delete_campaign(tenant_id: int, campaign_id: int) -> None:
     campaign = get_campaign(tenant_id, campaign_id)
-    if campaign.status != "draft":
-        raise Conflict("only draft campaigns can be deleted; cancel a scheduled one first")
+    # Drafts, and cancelled campaigns (whatever they sent stays on customers' timelines).
+    if campaign.status not in ("draft", "cancelled"):
+        raise Conflict(f"a {campaign.status} campaign cannot be deleted; cancel it first")
     db.session.delete(campaign)
     db.session.commit()
 
