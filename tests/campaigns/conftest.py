@@ -47,7 +47,8 @@ class Received:
 @dataclass
 class SmtpSink:
     """An aiosmtpd handler. `temporary[address] = n` answers 451 to that RCPT n times,
-    `permanent` answers 550, `drop[address] = n` closes the connection at that RCPT n times;
+    `permanent` answers 550, `drop[address] = n` closes the connection at that RCPT n times,
+    `after_data[address] = reply` answers the end of that message's data with `reply` (once);
     everything accepted is kept in `received`."""
 
     host: str = "127.0.0.1"
@@ -55,6 +56,7 @@ class SmtpSink:
     temporary: dict[str, int] = field(default_factory=dict)
     permanent: set[str] = field(default_factory=set)
     drop: dict[str, int] = field(default_factory=dict)
+    after_data: dict[str, str] = field(default_factory=dict)
     refusals: list[tuple[str, str]] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -82,6 +84,11 @@ class SmtpSink:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook)
         with self.lock:
+            for address in envelope.rcpt_tos:
+                if address in self.after_data:
+                    reply = self.after_data.pop(address)
+                    self.refusals.append((address, reply[:3]))
+                    return reply
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                           envelope.original_content or envelope.content, time.time()))
         return "250 2.0.0 Ok: queued"
@@ -154,7 +161,7 @@ def smtp_mail(app_config, smtp_sink) -> SmtpSink:
 class WorkerProcess:
     """`flask crm worker` in its own process against the test database, Redis and sink."""
 
-    def __init__(self, app, env: dict[str, str], scheduler: bool):
+    def __init__(self, env: dict[str, str], scheduler: bool):
         self.log = tempfile.NamedTemporaryFile(prefix="crm-worker-", suffix=".log", delete=False)
         args = [sys.executable, "-m", "flask", "crm", "worker"] + ([] if scheduler else ["--no-scheduler"])
         self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -203,12 +210,15 @@ def worker_processes(app):
             if app.config.get(key) is not None:
                 env[key] = str(app.config[key])
         env.update({key: str(value) for key, value in settings.items()})
-        worker = WorkerProcess(app, env, scheduler)
+        worker = WorkerProcess(env, scheduler)
         started.append(worker)
         return worker
 
     yield start
-    for worker in started:
+    for number, worker in enumerate(started, 1):
         if worker.alive:
             worker.kill()
+        worker.log.close()
+        # Shown by pytest only when the test failed.
+        print(f"--- worker {number} (pid {worker.process.pid}) ---\n{worker.output()}")
         os.unlink(worker.log.name)

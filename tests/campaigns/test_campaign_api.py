@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from campaign_support import (
@@ -13,12 +14,12 @@ from campaign_support import (
     assert_error,
     audience_segment,
     campaign,
+    ready_tenant,
     recipient_rows,
     run_burst_worker,
     statuses,
     wait_until,
 )
-from campaign_support import ready_tenant as make_ready
 
 from webapp.extensions import db
 from webapp.models import CustomerActivity, EmailCampaign
@@ -31,7 +32,7 @@ def future(minutes: int = 60) -> str:
 
 @pytest.fixture
 def segment_id(app, tenant_a):
-    make_ready(tenant_a.id)
+    ready_tenant(tenant_a.id)
     add_audience(tenant_a.id, 2)
     return audience_segment(tenant_a.id)
 
@@ -141,7 +142,7 @@ def test_schedule_needs_a_future_timezone_aware_time(api, create, send_at, why):
 def test_schedule_stores_the_instant_in_utc(api, create):
     cid = create()["id"]
     send_at = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
-    local = send_at.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris")).isoformat()
+    local = send_at.astimezone(ZoneInfo("Europe/Paris")).isoformat()
 
     scheduled = api.post(f"/campaigns/{cid}/schedule", json={"send_at": local}).get_json()
 
@@ -161,7 +162,7 @@ def test_send_is_202_once_then_409(api, create):
 
 def test_sending_without_a_postal_address_is_refused_with_a_clear_message(api, create, tenant_a):
     cid = create()["id"]
-    make_ready(tenant_a.id, postal_address=None)
+    ready_tenant(tenant_a.id, postal_address=None)
 
     for path, body in ((f"/campaigns/{cid}/send", None), (f"/campaigns/{cid}/schedule", {"send_at": future()})):
         error = assert_error(api.post(path, json=body), 422, field="postal_address")
@@ -211,7 +212,7 @@ def test_cancel_before_the_start_job_runs_sends_nothing(api, create, runner, smt
 
 
 def test_cancel_while_sending_stops_further_delivery(api, tenant_a, smtp_mail, worker_processes):
-    make_ready(tenant_a.id, rate=10)
+    ready_tenant(tenant_a.id, rate=10)
     add_audience(tenant_a.id, 40, prefix="slow")
     segment = audience_segment(tenant_a.id)
     cid = api.post("/campaigns", json={"name": "n", "subject": "s", "content": "<p>c</p>",

@@ -106,3 +106,18 @@ def test_the_job_enqueued_at_scheduling_time_starts_it_through_rqs_scheduler(
     assert min(m.at for m in smtp_mail.messages()) >= send_at.timestamp()
     wait_until(lambda: campaign(draft_id).status == "sent", 10, "the campaign to finish")
     assert set(smtp_mail.per_recipient().values()) == {1}
+
+
+def test_a_rescheduled_campaign_is_not_started_by_the_job_for_its_old_time(
+        api, runner, tenant_a, draft_id, smtp_mail):
+    from webapp.tasks.delivery import start_scheduled_campaign
+
+    api.post(f"/campaigns/{draft_id}/schedule", json={"send_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()})
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert api.post(f"/campaigns/{draft_id}/schedule", json={"send_at": later.isoformat()}).status_code == 200
+
+    start_scheduled_campaign(draft_id)  # the first job, run at its (old) time
+
+    row = campaign(draft_id)
+    assert row.status == "scheduled" and abs(row.scheduled_at - later) < timedelta(seconds=1)
+    assert recipient_rows(draft_id) == [] and smtp_mail.count() == 0

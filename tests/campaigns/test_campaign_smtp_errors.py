@@ -130,3 +130,32 @@ def test_a_dropped_connection_mid_batch_is_retried_and_the_rest_still_arrive_onc
     row = row_for(campaign_id, "fan1@example.com")
     assert (row.status, row.attempts) == ("sent", 2)
     assert assert_counters_match_rows(campaign_id).status == "sent"
+
+
+def test_a_message_refused_after_its_data_is_failed_not_counted_as_sent(
+        api, tenant_a, campaign_id, runner, smtp_mail):
+    # The row is committed as sent before the final "."; the server's 5xx then takes it back.
+    smtp_mail.after_data["fan4@example.com"] = "554 5.7.1 Message rejected as spam"
+
+    send(tenant_a.id, campaign_id, runner)
+
+    row = row_for(campaign_id, "fan4@example.com")
+    assert (row.status, row.error, row.sent_at) == ("failed", "554 5.7.1 Message rejected as spam", None)
+    customer = db.session.get(Customer, row.customer_id)
+    assert customer.email_status == "subscribed"  # a content refusal says nothing about the address
+    assert activities_of(customer.id, "email_sent") == []
+    assert smtp_mail.per_recipient() == dict.fromkeys(EVERYONE - {"fan4@example.com"}, 1)
+    final = assert_counters_match_rows(campaign_id)
+    assert (final.status, final.sent_count, final.failed_count) == ("sent", 4, 1)
+
+
+def test_a_451_after_the_data_is_retried_and_arrives_once(tenant_a, campaign_id, runner, smtp_mail):
+    smtp_mail.after_data["fan0@example.com"] = "451 4.3.0 Try again"
+
+    send(tenant_a.id, campaign_id, runner)
+
+    assert smtp_mail.per_recipient() == dict.fromkeys(EVERYONE, 1)
+    row = row_for(campaign_id, "fan0@example.com")
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert len(activities_of(row.customer_id, "email_sent")) == 1
+    assert assert_counters_match_rows(campaign_id).status == "sent"

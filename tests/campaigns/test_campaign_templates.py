@@ -188,3 +188,29 @@ def test_a_customer_name_with_a_line_break_cannot_add_a_header(runner, tenant_a,
     head = received.data.split(b"\r\n\r\n", 1)[0]
     assert b"\nBcc:" not in head and b"\rBcc:" not in head
     assert evil.id in {r.customer_id for r in recipient_rows(campaign.id)}
+
+
+def test_preview_as_a_customer_the_template_breaks_for_is_422_with_the_reason(api, tenant_a, segment_id):
+    customer, _ = customers.upsert_customer(tenant_a.id, {"email": "big@example.com", "attributes": {"seats": 10**9}})
+    campaign_id = create(api, segment_id, content="{% for i in range(customer.attributes.seats) %}x{% endfor %}"
+                         ).get_json()["id"]
+
+    error = assert_error(api.post(f"/campaigns/{campaign_id}/preview", json={"customer_id": customer.id}), 422,
+                         field="html_content")
+
+    assert "too large a number" in error["message"]
+
+
+def test_view_in_browser_of_a_message_that_no_longer_renders_is_not_a_server_error(
+        app, runner, tenant_a, segment_id, smtp_mail):
+    campaign = new_campaign(tenant_a.id, segment_id, html_content=(
+        "{% for i in range(customer.attributes.seats | default(1)) %}<p>seat</p>{% endfor %}"))
+    campaigns.send_campaign(tenant_a.id, campaign.id)
+    run_burst_worker(runner)
+    row = next(r for r in recipient_rows(campaign.id) if r.email == "fan0@example.com")
+    assert app.test_client().get(f"/v/{row.token}").status_code == 200
+    customers.update_customer(tenant_a.id, row.customer_id, {"attributes": {"seats": 10**9}})
+
+    response = app.test_client().get(f"/v/{row.token}")
+
+    assert response.status_code == 404

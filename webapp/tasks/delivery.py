@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import and_, bindparam, distinct, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, distinct, insert, or_, select, update
 
 from webapp.extensions import db
 from webapp.mail.templating import RenderFailed
@@ -257,9 +257,12 @@ def _mark_sent(recipient: CampaignRecipient, customer: Customer, claim: str, mes
     if not won:
         db.session.rollback()
         return False
-    db.session.execute(_COUNT_SENT, {"campaign_id": recipient.campaign_id})
     db.session.execute(_LOG_SENT, {"tenant_id": recipient.tenant_id, "customer_id": customer.id, "at": at,
                                    "properties": {"campaign_id": recipient.campaign_id, "message_id": message_id}})
+    # Last before the commit: every worker of the campaign updates this one row, and the
+    # row stays locked until the commit, so the less that happens in between, the less
+    # the workers queue for it (PostgreSQL).
+    db.session.execute(_COUNT_SENT, {"campaign_id": recipient.campaign_id})
     db.session.commit()
     return True
 
@@ -306,10 +309,19 @@ def _record(recipient: CampaignRecipient, customer: Customer, claim: str, outcom
 
 
 def _revert_sent(recipient_id: int, claim: str) -> bool:
-    return bool(db.session.execute(
-        update(CampaignRecipient).where(CampaignRecipient.id == recipient_id, CampaignRecipient.claim_token == claim,
-                                        CampaignRecipient.status == "sent")
-        .values(status="sending", sent_at=None).execution_options(synchronize_session=False)).rowcount)
+    """The server refused the message after its data: the row goes back from "sent", and
+    the email_sent activity written with it (same customer, same instant) goes too."""
+    mine = and_(CampaignRecipient.id == recipient_id, CampaignRecipient.claim_token == claim,
+                CampaignRecipient.status == "sent")
+    sent = db.session.execute(select(CampaignRecipient.customer_id, CampaignRecipient.sent_at).where(mine)).first()
+    if sent is None:
+        return False
+    db.session.execute(update(CampaignRecipient).where(mine).values(status="sending", sent_at=None)
+                       .execution_options(synchronize_session=False))
+    db.session.execute(delete(CustomerActivity).where(
+        CustomerActivity.customer_id == sent.customer_id, CustomerActivity.type == "email_sent",
+        CustomerActivity.occurred_at == sent.sent_at).execution_options(synchronize_session=False))
+    return True
 
 
 def _mark_bounced(customer: Customer, campaign_id: int, detail: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, make_response, render_template
 
 from webapp.extensions import csrf, db
+from webapp.mail.templating import RenderFailed
 from webapp.models import Customer, EmailCampaign, Tenant
 from webapp.services import campaigns
 from webapp.services.errors import NotFound
@@ -46,7 +47,10 @@ def view_in_browser(token: str):
     campaign = db.session.get(EmailCampaign, recipient.campaign_id)
     tenant = db.session.get(Tenant, recipient.tenant_id)
     customer = db.session.get(Customer, recipient.customer_id)
-    composed = campaigns.render_for(campaign, tenant, customer, to=recipient.email, token=recipient.token)
+    try:
+        composed = campaigns.render_for(campaign, tenant, customer, to=recipient.email, token=recipient.token)
+    except RenderFailed:  # the customer's data changed since the send: nothing to show, not a crash
+        abort(404)
     response = make_response(composed.html)
     # The message is marketer content: no script runs, and it cannot reach the app.
     response.headers["Content-Security-Policy"] = "sandbox; script-src 'none'"
