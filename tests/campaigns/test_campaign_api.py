@@ -325,4 +325,24 @@ def test_a_cancelled_campaign_can_be_deleted_but_a_sent_one_cannot(api, app, ten
     db.session.commit()
     response = api.delete(f"/campaigns/{other.id}")
     assert response.status_code == 409
-    assert "cancel it first" in response.get_json()["error"]["message"]
+    assert response.get_json()["error"]["message"] == "a sent campaign cannot be deleted"
+
+
+def test_crm_service_creates_and_sends_a_campaign_like_the_specification(app, tenant_a, smtp_mail):
+    from webapp.extensions import db
+    from webapp.models import EmailCampaign, Tenant
+    from webapp.services import customers, tenants
+    from webapp.services.crm import CRMService
+
+    tenant = db.session.get(Tenant, tenant_a.id)
+    tenants.update_tenant(tenant, name=tenant.name, timezone="UTC", sender_name="Arena",
+                          sender_email="hello@arena.example.com", postal_address="1 High Street, Leeds")
+    customers.upsert_customer(tenant_a.id, {"email": "rich@example.com", "total_spent": 900})
+    service = CRMService()
+    segment = service.create_segment({"tenant_id": tenant_a.id, "name": "High Value",
+                                      "conditions": [{"type": "total_spent", "operator": ">=", "value": 500}]})
+    campaign = service.create_campaign({"tenant_id": tenant_a.id, "segment_id": segment.id, "name": "VIP Offer",
+                                        "subject": "Exclusive discount for you", "content": "<html><p>Hi</p></html>"})
+    assert campaign.status == "draft" and campaign.html_content == "<html><p>Hi</p></html>"
+    service.send_campaign(campaign)
+    assert db.session.get(EmailCampaign, campaign.id).status == "sending"

@@ -107,3 +107,36 @@ def test_two_workers_on_one_campaign_never_send_anyone_two_copies(
 
     assert_everyone_got_exactly_one(campaign_id, smtp_mail, 20)
     assert max(r.attempts for r in recipient_rows(campaign_id)) > 1, "no recipient was ever claimed twice"
+
+
+def test_a_row_whose_worker_died_max_attempts_times_is_failed_not_retried_forever(app, tenant_a, smtp_mail,
+                                                                                   app_config):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import CampaignRecipient
+    from webapp.models.types import utcnow
+    from webapp.tasks.delivery import MAX_ATTEMPTS, deliver_batch
+
+    app_config(DELIVERY_LEASE_SECONDS=1)
+    ready_tenant(tenant_a.id)
+    add_audience(tenant_a.id, 2)
+    created = new_campaign(tenant_a.id, audience_segment(tenant_a.id))
+    campaigns.send_campaign(tenant_a.id, created.id)
+    campaigns.snapshot_recipients(created.id)
+    doomed, fine = db.session.scalars(select(CampaignRecipient).where(CampaignRecipient.campaign_id == created.id)
+                                      .order_by(CampaignRecipient.id)).all()
+    # As a worker that died mid-send MAX_ATTEMPTS times would leave it.
+    doomed.status, doomed.attempts, doomed.claim_token = "sending", MAX_ATTEMPTS, "dead"
+    doomed.claimed_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+
+    deliver_batch(created.id, doomed.batch_no)
+
+    db.session.expire_all()
+    assert db.session.get(CampaignRecipient, doomed.id).status == "failed"
+    assert "interrupted" in db.session.get(CampaignRecipient, doomed.id).error
+    assert db.session.get(CampaignRecipient, fine.id).status == "sent"
+    assert [m.rcpt_tos for m in smtp_mail.messages()] == [[fine.email]]

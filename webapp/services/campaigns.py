@@ -109,7 +109,8 @@ def delete_campaign(tenant_id: int, campaign_id: int) -> None:
     campaign = get_campaign(tenant_id, campaign_id)
     # Drafts, and cancelled campaigns (whatever they sent stays on customers' timelines).
     if campaign.status not in ("draft", "cancelled"):
-        raise Conflict(f"a {campaign.status} campaign cannot be deleted; cancel it first")
+        hint = "; cancel it first" if campaign.status in ("scheduled", "sending") else ""
+        raise Conflict(f"a {campaign.status} campaign cannot be deleted{hint}")
     db.session.delete(campaign)
     db.session.commit()
 

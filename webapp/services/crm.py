@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from webapp.models import Customer, CustomerActivity, CustomerSegment
-from webapp.services import activities, customers, segments
+from webapp.models import Customer, CustomerActivity, CustomerSegment, EmailCampaign
+from webapp.services import activities, campaigns, customers, segments
 from webapp.services.pagination import Page
 
 
@@ -65,3 +65,20 @@ class CRMService:
 
     def preview_segment(self, tenant_id: int, conditions: list, match: str = "all") -> dict[str, Any]:
         return segments.preview(tenant_id, conditions, match)
+
+    # --- campaigns ---------------------------------------------------------------------
+    def create_campaign(self, data: dict[str, Any] | None = None, /, **fields: Any) -> EmailCampaign:
+        """As in the specification: create_campaign({"tenant_id", "segment_id", "name", "subject",
+        "content", ...}) or the same as keyword arguments; a draft."""
+        fields = {**(data or {}), **fields}
+        tenant_id = fields.pop("tenant_id")
+        if "content" in fields:
+            fields["html_content"] = fields.pop("content")
+        return campaigns.create_campaign(tenant_id, fields)
+
+    def send_campaign(self, campaign: EmailCampaign) -> EmailCampaign:
+        """Start sending now (asynchronously, through the workers)."""
+        return campaigns.send_campaign(campaign.tenant_id, campaign.id)
+
+    def schedule_campaign(self, campaign: EmailCampaign, send_at: datetime) -> EmailCampaign:
+        return campaigns.schedule_campaign(campaign.tenant_id, campaign.id, send_at)

@@ -129,6 +129,7 @@ def deliver_batch(campaign_id: int, batch_no: int) -> dict:
         return {"claimed": 0}
     claim = uuid.uuid4().hex
     now = utcnow()
+    _give_up_on_abandoned(campaign_id, batch_no, now)
     claimed = list(db.session.scalars(
         update(CampaignRecipient)
         .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.batch_no == batch_no, _claimable(now))
@@ -195,6 +196,22 @@ def _keep_loaded_rows():
         yield
     finally:
         session.expire_on_commit = previous
+
+
+def _give_up_on_abandoned(campaign_id: int, batch_no: int, now: datetime) -> None:
+    """A row whose worker died MAX_ATTEMPTS times (a message that crashes its worker, say)
+    is failed instead of being taken over forever."""
+    gave_up = db.session.execute(
+        update(CampaignRecipient)
+        .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.batch_no == batch_no,
+               CampaignRecipient.status == "sending", CampaignRecipient.claimed_at < now - _lease(),
+               CampaignRecipient.attempts >= MAX_ATTEMPTS)
+        .values(status="failed", claim_token=None,
+                error=f"delivery was interrupted {MAX_ATTEMPTS} times (worker stopped); not retried")
+        .execution_options(synchronize_session=False)).rowcount
+    if gave_up:
+        _bump(campaign_id, failed_count=gave_up)
+    db.session.commit()
 
 
 def _load_tags(customers: list[Customer]) -> None:
