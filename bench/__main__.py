@@ -6,12 +6,12 @@ import argparse
 import sys
 import time
 
-from bench import bench_purchase_api, bench_seed, bench_segments, bench_timeline
+from bench import bench_purchase_api, bench_seed, bench_segments, bench_send, bench_timeline
 from bench.harness import SIZES, BenchEnvironment, Result, print_table
 
 # bench_seed runs first: the tenant it fills is the data the others run on.
 BENCHMARKS = {"seed": bench_seed, "timeline": bench_timeline, "purchase_api": bench_purchase_api,
-              "segments": bench_segments}
+              "segments": bench_segments, "send": bench_send}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     try:
         env.start()
-        if "seed" not in chosen:
+        # bench_send makes its own customers: `--only send` skips the demo data.
+        if "seed" not in chosen and any(getattr(BENCHMARKS[name], "NEEDS_SEED_DATA", True) for name in chosen):
             _prepare(env, size.seed_customers)
         for name in chosen:
             result = BENCHMARKS[name].run(env, size)

@@ -1,0 +1,529 @@
+"""bench_send: a campaign delivered by real workers vs a bare smtplib loop, into an SMTP sink.
+
+Ours: N subscribed customers in a segment, a personalised HTML campaign (a <style> block to
+inline, links, the customer's name, tags and spend), `send_campaign` and the start job's
+snapshot (timed on their own), then K `flask crm worker --burst --no-scheduler` processes
+deliver every batch through `tasks.delivery.deliver_batch` over SMTP: claim, render, rate
+limit, two-phase send with the database commit before the final ".", counters, activities.
+
+Baseline: the same number of processes, each with one smtplib connection, sending the same
+number of messages (pre-rendered by our composer, so the bytes are the same size) with
+`sendmail` in a loop; half before ours runs and half after, so that load which comes and
+goes on a shared machine weighs on both sides.
+
+The sink is aiosmtpd in its own process; it counts messages and distinct recipients and
+notes when the first and the last of a window arrived. Throughput is messages over those
+windows, which leaves out interpreter and app start-up (the wall time including start-up
+is a row too). CPU per message of the senders comes from RUSAGE_CHILDREN, the sink's from
+its own clock. Peak RSS of the worker processes and of their forked job horses is the
+kernel's high-water mark, polled: batches are fixed-size, so it must not grow with N.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import random
+import resource
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from sqlalchemy import func, select
+
+from bench.harness import BenchEnvironment, Result, Row, Size
+from webapp.extensions import db
+from webapp.testing import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+# This benchmark makes its own customers; it does not need bench_seed's demo tenant.
+NEEDS_SEED_DATA = False
+TAG = "bench-send"
+SENDER = "news@bench-arena.example.com"
+FIRST_NAMES = ("Ada", "Bo", "Chloé", "Dev", "Emeka", "Freya", "Gus", "Hana", "Ines", "Jun", None)
+CITIES = ("London", "Manchester", "Leeds", "Glasgow", "Bristol")
+GENRES = ("indie", "techno", "jazz", "comedy", "classical")
+
+SUBJECT = "{{ customer.first_name | default('Friend', true) }}, your summer line-up is here"
+PREHEADER = "Early-bird tickets for {{ customer.attributes.city | default('your city') }} end Friday"
+HTML = """<!doctype html>
+<html>
+<head>
+<meta charset="utf-8">
+<style>
+  body { margin: 0; padding: 0; background: #f4f5f7; font-family: Helvetica, Arial, sans-serif; color: #1d2330; }
+  .wrap { max-width: 600px; margin: 0 auto; background: #ffffff; }
+  .hero { padding: 32px 24px; background: #20124d; color: #ffffff; }
+  .hero h1 { margin: 0 0 8px; font-size: 28px; line-height: 1.2; }
+  .card { padding: 16px 24px; border-bottom: 1px solid #e3e6ec; }
+  .card h2 { margin: 0 0 4px; font-size: 18px; }
+  .muted { color: #6b7385; font-size: 13px; }
+  a.button { display: inline-block; padding: 10px 18px; background: #e8453c; color: #ffffff;
+             text-decoration: none; border-radius: 4px; font-weight: bold; }
+  .footer { padding: 24px; font-size: 12px; color: #6b7385; text-align: center; }
+</style>
+</head>
+<body>
+<div class="wrap">
+  <div class="hero">
+    <h1>Hi {{ customer.first_name | default("there", true) }}!</h1>
+    <p>The summer season at {{ tenant.name }} is on sale.
+    {% if customer.orders_count > 2 %}Thanks for coming to {{ customer.orders_count }} shows with us.{% endif %}</p>
+  </div>
+  {% for show in [("Midsummer Lights", "Sat 21 June", "midsummer-lights"),
+                  ("Jazz on the River", "Fri 4 July", "jazz-on-the-river"),
+                  ("Comedy Late", "Thu 17 July", "comedy-late")] %}
+  <div class="card">
+    <h2>{{ show[0] }}</h2>
+    <p class="muted">{{ show[1] }} &middot; {{ customer.attributes.city | default("Riverside") }}</p>
+    <p><a class="button" href="https://tickets.bench-arena.example.com/events/{{ show[2] }}?utm_source=email">Get
+    tickets</a></p>
+  </div>
+  {% endfor %}
+  {% if "vip" in customer.tags %}<div class="card"><p>As a VIP you get the pre-sale code <b>VIPSUMMER</b>.</p></div>
+  {% endif %}
+  <div class="card">
+    <p class="muted">You have spent &pound;{{ "%.2f" | format(customer.total_spent) }} with us.
+    <a href="https://www.bench-arena.example.com/account">Your account</a> &middot;
+    <a href="{{ view_in_browser_url }}">View in browser</a></p>
+  </div>
+  <div class="footer">
+    <p>{{ tenant.postal_address }}</p>
+    <p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
+  </div>
+</div>
+</body>
+</html>
+"""
+
+
+# --- the SMTP sink (its own process) ----------------------------------------------------------
+
+class _CountingHandler:
+    """Accepts everything; counts messages and distinct recipients, and notes when the
+    first and the last message of the current window arrived."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.recipients: set[str] = set()
+        self.window_messages = 0
+        self.first = 0.0
+        self.last = 0.0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's hook name)
+        now = time.monotonic()  # CLOCK_MONOTONIC: comparable across processes on one machine
+        if not self.window_messages:
+            self.first = now
+        self.last = now
+        self.window_messages += 1
+        self.messages += 1
+        self.recipients.update(envelope.rcpt_tos)
+        return "250 OK queued"
+
+
+def _run_sink(port: int, control) -> None:
+    from aiosmtpd.controller import Controller
+
+    handler = _CountingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    control.send("ready")
+    cpu = time.process_time()
+    try:
+        while control.recv() == "window":
+            control.send(Window(handler.window_messages, handler.first, handler.last, handler.messages,
+                                len(handler.recipients), time.process_time() - cpu))
+            handler.window_messages = 0
+            cpu = time.process_time()
+    except EOFError:
+        pass
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Window:
+    """What the sink got since the last window: `messages` between `first` and `last`
+    (monotonic seconds), the CPU seconds it spent on them, and its totals since it started."""
+
+    messages: int
+    first: float
+    last: float
+    total_messages: int
+    total_recipients: int
+    cpu_seconds: float
+
+
+class Sink:
+    """An aiosmtpd server on a free port in a child process; `window()` asks it for its counts.
+
+    Children of this benchmark are forked, not spawned: a spawned child would import the
+    whole bench package (and the app) again, which at smoke size cost more CPU than the
+    sending it is compared with. They use nothing but sockets and the pipe.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        context = multiprocessing.get_context("fork")
+        self._control, child = context.Pipe()
+        self._process = context.Process(target=_run_sink, args=(self.port, child), name="bench-smtp-sink",
+                                        daemon=True)
+
+    def __enter__(self) -> Sink:
+        self._process.start()
+        if not self._control.poll(30) or self._control.recv() != "ready":
+            raise RuntimeError("the SMTP sink did not start")
+        return self
+
+    def window(self) -> Window:
+        self._control.send("window")
+        return self._control.recv()
+
+    def __exit__(self, *exc) -> None:
+        with contextlib.suppress(OSError):
+            self._control.send("stop")
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+# --- memory watch -------------------------------------------------------------------------------
+
+class RssWatch:
+    """Polls the peak RSS of some processes and, separately, of their children (RQ forks a
+    short-lived work horse per job: that is where a batch's memory lives).
+
+    The peak is the kernel's high-water mark (VmHWM), so a spike between two polls still
+    counts. Children come from /proc/PID/task/*/children: psutil's children() reads every
+    process on the machine, which polled this often cost the box more CPU than a worker.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.pids: list[int] = []
+        self.peak_main = 0
+        self.peak_child = 0
+        self.children_seen: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="bench-rss-watch", daemon=True)
+
+    def start(self, pids: list[int]) -> RssWatch:
+        self.pids = list(pids)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while True:
+            for pid in self.pids:
+                self.peak_main = max(self.peak_main, _peak_rss(pid))
+                for child in _children(pid):
+                    self.peak_child = max(self.peak_child, _peak_rss(child))
+                    self.children_seen.add(child)
+            if self._stop.wait(self.interval):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    @property
+    def peak(self) -> int:
+        return max(self.peak_main, self.peak_child)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:  # gone, or not Linux
+        with contextlib.suppress(psutil.Error):
+            return [child.pid for child in psutil.Process(pid).children()]
+        return []
+    found = []
+    for task in tasks:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as listing:
+            found += [int(child) for child in listing.read().split()]
+    return found
+
+
+def _peak_rss(pid: int) -> int:
+    """Bytes: the process's peak resident set so far (current RSS where there is no VmHWM)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    with contextlib.suppress(psutil.Error):
+        return psutil.Process(pid).memory_info().rss
+    return 0
+
+
+# --- set-up -------------------------------------------------------------------------------------
+
+def _make_customers(env: BenchEnvironment, n: int) -> None:
+    """N subscribed customers tagged TAG, bulk-loaded (COPY / executemany), in chunks."""
+    import json
+
+    from webapp.services.demo.bulk import BulkLoader
+    from webapp.services.demo.rows import CUSTOMER_COLUMNS, TAG_COLUMNS
+
+    rng = random.Random(7)
+    loader = BulkLoader.for_session(db.session)
+    now = loader.stamp(int(time.time()))
+    for start in range(0, n, 10_000):
+        ids = loader.reserve_customer_ids(min(10_000, n - start))
+        customers, tags = [], []
+        for i, customer_id in enumerate(ids, start):
+            orders = rng.randint(0, 6)
+            attributes = json.dumps({"city": rng.choice(CITIES), "favourite_genre": rng.choice(GENRES)})
+            customers.append((customer_id, env.tenant_id, f"fan{i:06d}@bench-send.example.com",
+                              rng.choice(FIRST_NAMES), "Bench", f"bench-send-{i}", "Europe/London", attributes,
+                              "subscribed", round(orders * 42.5, 2), orders, now if orders else None, now, now))
+            tags.append((customer_id, TAG, env.tenant_id))
+            if i % 10 == 0:
+                tags.append((customer_id, "vip", env.tenant_id))
+        loader.insert("customers", CUSTOMER_COLUMNS, customers)
+        loader.insert("customer_tags", TAG_COLUMNS, tags)
+        db.session.commit()
+
+
+def _prepare_campaign(env: BenchEnvironment, n: int) -> int:
+    from webapp.models import Tenant
+    from webapp.services.campaigns import create_campaign
+    from webapp.services.segments import create_segment
+
+    tenant = db.session.get(Tenant, env.tenant_id)
+    tenant.sender_name, tenant.sender_email = "Bench Arena", SENDER
+    tenant.postal_address = "Bench Arena, 1 Riverside Walk, Leeds LS1 4AB, United Kingdom"
+    # The benchmark measures delivery, not the tenant's rate limit (whose Redis check
+    # still runs: one round trip per 20 messages at this rate).
+    tenant.send_rate_per_second = 1_000_000
+    db.session.commit()
+    _make_customers(env, n)
+    segment = create_segment(env.tenant_id, "Bench send audience", [{"type": "tag", "value": TAG}])
+    db.session.commit()
+    campaign = create_campaign(env.tenant_id, {
+        "name": "Bench summer line-up", "subject": SUBJECT, "preheader": PREHEADER, "html_content": HTML,
+        "segment_id": segment.id})
+    return campaign.id
+
+
+def _prerender(env: BenchEnvironment, campaign_id: int, count: int) -> list[bytes]:
+    """Real messages from our composer for the first customers: the baseline's payloads."""
+    from webapp.models import Customer, EmailCampaign, Tenant
+    from webapp.services.campaigns import render_for
+
+    campaign = db.session.get(EmailCampaign, campaign_id)
+    tenant = db.session.get(Tenant, env.tenant_id)
+    customers = db.session.scalars(select(Customer).where(Customer.tenant_id == env.tenant_id,
+                                                          Customer.email.like("%@bench-send.example.com"))
+                                   .order_by(Customer.id).limit(count))
+    return [render_for(campaign, tenant, c, to=c.email, token=f"prerendered{c.id:020d}").message.as_bytes()
+            for c in customers]
+
+
+# --- the two sides ------------------------------------------------------------------------------
+
+@dataclass
+class Side:
+    """One side's measurements, possibly over several runs (the bare loop runs in two halves)."""
+
+    windows: list[Window] = field(default_factory=list)
+    seconds_wall: float = 0.0
+    cpu_seconds: float = 0.0  # user + system of the sending processes and their children
+    peak_main: int = 0
+    peak_child: int = 0
+    job_processes: int = 0
+
+    @property
+    def rate(self) -> float:
+        # n messages arrive in n-1 gaps between the first and the last.
+        gaps = sum(w.messages - 1 for w in self.windows)
+        seconds = sum(w.last - w.first for w in self.windows)
+        return gaps / seconds if seconds > 0 else float("inf")
+
+    @property
+    def received(self) -> Window:
+        return self.windows[-1]
+
+    @property
+    def sink_cpu_seconds(self) -> float:
+        return sum(w.cpu_seconds for w in self.windows)
+
+    def add(self, window: Window, wall: float, cpu: float, rss: RssWatch) -> None:
+        self.windows.append(window)
+        self.seconds_wall += wall
+        self.cpu_seconds += cpu
+        self.peak_main = max(self.peak_main, rss.peak_main)
+        self.peak_child = max(self.peak_child, rss.peak_child)
+        self.job_processes += len(rss.children_seen)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of every finished, waited-for child of this process and their children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _bare_sender(port: int, messages: list[bytes], recipients: list[str], barrier) -> None:
+    smtp = smtplib.SMTP("127.0.0.1", port)
+    smtp.ehlo()
+    barrier.wait()
+    for i, recipient in enumerate(recipients):
+        smtp.sendmail(SENDER, [recipient], messages[i % len(messages)])
+    smtp.quit()
+
+
+def run_bare(side: Side, sink: Sink, processes: int, messages: list[bytes], recipients: list[str]) -> None:
+    """`processes` processes, one smtplib connection each, sendmail in a loop."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(processes + 1)
+    workers = [context.Process(target=_bare_sender, name=f"bench-bare-{k}",
+                               args=(sink.port, messages, recipients[k::processes], barrier))
+               for k in range(processes)]
+    cpu = _children_cpu()
+    for process in workers:
+        process.start()
+    rss = RssWatch().start([p.pid for p in workers])
+    barrier.wait(60)
+    started = time.perf_counter()
+    for process in workers:
+        process.join()
+    wall = time.perf_counter() - started
+    rss.stop()
+    if any(p.exitcode for p in workers):
+        raise RuntimeError(f"a bare smtplib sender failed: exit codes {[p.exitcode for p in workers]}")
+    side.add(sink.window(), wall, _children_cpu() - cpu, rss)
+
+
+def run_ours(env: BenchEnvironment, side: Side, processes: int, campaign_id: int, n: int) -> float:
+    """send_campaign + the start job's snapshot here (timed apart), then K burst workers."""
+    from webapp.services.campaigns import send_campaign
+    from webapp.tasks import get_queue
+    from webapp.tasks.delivery import start_campaign
+
+    with Sink() as sink, tempfile.TemporaryDirectory(prefix="crm-bench-workers-") as logs:
+        with env.app.app_context():
+            env.app.config["MAIL_URL"] = f"smtp://127.0.0.1:{sink.port}"
+            started = time.perf_counter()
+            send_campaign(env.tenant_id, campaign_id)
+            # The start job, run here: burst workers that found the queue empty while
+            # another one snapshots would exit at once.
+            get_queue("mail").empty()
+            batches = start_campaign(campaign_id)
+            snapshot = time.perf_counter() - started
+            db.session.remove()
+        environ = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": env.database_url,
+                   "REDIS_URL": env.app.config["REDIS_URL"], "MAIL_URL": f"smtp://127.0.0.1:{sink.port}",
+                   "SECRET_KEY": "bench-secret", "BASE_URL": env.app.config["BASE_URL"], "PYTHONUNBUFFERED": "1"}
+        environ.pop("FLASK_DEBUG", None)
+        log_files = [open(Path(logs) / f"worker-{k}.log", "w+b") for k in range(processes)]  # noqa: SIM115
+        cpu = _children_cpu()
+        started = time.perf_counter()
+        workers = [subprocess.Popen([sys.executable, "-m", "flask", "crm", "worker", "--burst", "--no-scheduler"],
+                                    cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
+                   for log in log_files]
+        rss = RssWatch().start([p.pid for p in workers])
+        deadline = time.monotonic() + max(120.0, n / 20)
+        try:
+            for process in workers:
+                process.wait(max(deadline - time.monotonic(), 1))
+        finally:
+            wall = time.perf_counter() - started
+            rss.stop()
+            for process in workers:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            failed = [k for k, p in enumerate(workers) if p.returncode]
+            for k in failed:
+                log_files[k].seek(0)
+                print(f"worker {k} exited with {workers[k].returncode}:\n"
+                      f"{log_files[k].read()[-4000:].decode(errors='replace')}", file=sys.stderr)
+            for log in log_files:
+                log.close()
+        if failed:
+            raise RuntimeError("a worker failed")
+        side.add(sink.window(), wall, _children_cpu() - cpu, rss)
+        print(f"  send: {batches} batches delivered by {processes} workers in {wall:.1f} s "
+              f"({len(rss.children_seen)} job processes seen)", flush=True)
+        return snapshot
+
+
+def _check_database(env: BenchEnvironment, campaign_id: int, n: int) -> None:
+    """Every recipient sent exactly once according to the database too."""
+    from webapp.models import CampaignRecipient, Customer, CustomerActivity, EmailCampaign
+
+    with env.app.app_context():
+        campaign = db.session.get(EmailCampaign, campaign_id)
+        by_status = dict(db.session.execute(
+            select(CampaignRecipient.status, func.count()).where(CampaignRecipient.campaign_id == campaign_id)
+            .group_by(CampaignRecipient.status)).all())
+        activities = db.session.scalar(
+            select(func.count()).select_from(CustomerActivity)
+            .join(Customer, Customer.id == CustomerActivity.customer_id)
+            .where(CustomerActivity.tenant_id == env.tenant_id, CustomerActivity.type == "email_sent",
+                   Customer.email.like("%@bench-send.example.com")))
+        db.session.remove()
+    assert campaign.status == "sent", f"campaign is {campaign.status}, recipients {by_status}"
+    assert by_status == {"sent": n}, by_status
+    assert (campaign.recipients_count, campaign.sent_count, campaign.failed_count) == (n, n, 0), \
+        (campaign.recipients_count, campaign.sent_count, campaign.failed_count)
+    assert activities == n, f"{activities} email_sent activities for {n} recipients"
+
+
+def run(env: BenchEnvironment, size: Size) -> Result:
+    n = size.send_recipients
+    processes = int(os.environ.get("BENCH_SEND_WORKERS", "2"))
+    with env.app.app_context():
+        started = time.perf_counter()
+        campaign_id = _prepare_campaign(env, n)
+        messages = _prerender(env, campaign_id, min(n, 200))
+        recipients = [f"fan{i:06d}@bench-send.example.com" for i in range(n)]
+        db.session.remove()
+    print(f"  send: {n:,} customers, segment and campaign ready in {time.perf_counter() - started:.1f} s; "
+          f"messages ~{sum(map(len, messages)) // len(messages):,} bytes", flush=True)
+
+    # The bare loop sends half before and half after ours: on a shared machine, load that
+    # comes and goes then weighs on both sides alike.
+    ours, bare = Side(), Side()
+    with Sink() as bare_sink:
+        run_bare(bare, bare_sink, processes, messages, recipients[:n // 2])
+        snapshot = run_ours(env, ours, processes, campaign_id, n)
+        run_bare(bare, bare_sink, processes, messages, recipients[n // 2:])
+    _check_database(env, campaign_id, n)
+    for name, side in (("ours", ours), ("bare smtplib", bare)):
+        got = side.received
+        print(f"  send: sink got {got.total_messages:,} messages to {got.total_recipients:,} distinct recipients "
+              f"from {name} (expected {n:,})", flush=True)
+        assert got.total_messages == n and got.total_recipients == n, (name, got, n)
+
+    throughput_ratio = ours.rate / bare.rate
+    result = Result("bench_send", (
+        f"campaign to {n:,} recipients by {processes} `flask crm worker --burst` processes vs {processes} bare "
+        f"smtplib loops, same kind of sink; msg/s between the first and last arrival at the sink.\n"
+        f"THROUGHPUT ours/bare = {throughput_ratio:.2f} (goal >= 0.5); sink received "
+        f"{ours.received.total_messages:,} of {n:,} (ours), {bare.received.total_messages:,} of {n:,} (bare); "
+        f"snapshot + fan-out {snapshot:.2f} s.\n"
+        f"CPU per message (ms): ours {ours.cpu_seconds / n * 1000:.2f} in workers + "
+        f"{ours.sink_cpu_seconds / n * 1000:.2f} in the sink (+ the database server's); bare "
+        f"{bare.cpu_seconds / n * 1000:.2f} in the loops + {bare.sink_cpu_seconds / n * 1000:.2f} in the sink; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end.\n"
+        f"PEAK RSS (must not grow with the recipients): worker process {ours.peak_main / 2**20:.0f} MB, "
+        f"job horse {ours.peak_child / 2**20:.0f} MB (the largest of {ours.job_processes} jobs)"))
+    result.rows.append(Row("deliver (sink window)", n, ours.rate, bare.rate, unit="msg/s", higher_is_better=True))
+    result.rows.append(Row("deliver incl. start-up", n, n / ours.seconds_wall, n / bare.seconds_wall,
+                           unit="msg/s", higher_is_better=True))
+    # CPU of the sending processes (workers with their job horses; the bare loops), not of
+    # the sink or the database server: the part that does not depend on the machine's load.
+    result.rows.append(Row("sender CPU per message", n, ours.cpu_seconds / n * 1000, bare.cpu_seconds / n * 1000,
+                           unit="ms/msg"))
+    return result
