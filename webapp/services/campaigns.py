@@ -21,7 +21,7 @@ from webapp.models import (
 )
 from webapp.models.types import utcnow
 from webapp.services.errors import Conflict, NotFound, ValidationFailed
-from webapp.services.pagination import Page, decode_cursor, encode_cursor
+from webapp.services.pagination import Page, keyset_by_id
 from webapp.services.tenants import normalise_email
 
 EDITABLE = ("draft", "scheduled")
@@ -120,13 +120,7 @@ def campaigns_page(tenant_id: int, *, status: str | None = None, limit: int = 50
     stmt = select(EmailCampaign).where(EmailCampaign.tenant_id == tenant_id)
     if status:
         stmt = stmt.where(EmailCampaign.status == status)
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        if not isinstance(after[0], int):
-            raise ValidationFailed("cursor", "is not a cursor returned by this list")
-        stmt = stmt.where(EmailCampaign.id < after[0])
-    rows = list(db.session.scalars(stmt.order_by(EmailCampaign.id.desc()).limit(limit + 1)))
-    return Page(rows[:limit], encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
+    return keyset_by_id(stmt, EmailCampaign.id, limit=limit, cursor=cursor)
 
 
 # --- scheduling and sending -------------------------------------------------------------

@@ -13,7 +13,7 @@ from webapp.extensions import db
 from webapp.models import EMAIL_STATUSES, Customer, CustomerActivity, CustomerTag
 from webapp.models.types import utcnow
 from webapp.services.errors import Conflict, NotFound, ValidationFailed
-from webapp.services.pagination import Page, decode_cursor, encode_cursor
+from webapp.services.pagination import Page, keyset_by_id
 from webapp.services.segments import forget_customer, refresh_customer_segments
 from webapp.services.sql import insert_ignoring_duplicates, like_pattern
 from webapp.services.tenants import check_timezone, normalise_email
@@ -278,14 +278,7 @@ def list_customers(tenant_id: int, *, q: str | None = None, tag: str | None = No
         stmt = stmt.where(Customer.id.in_(
             select(CustomerTag.customer_id).where(CustomerTag.tenant_id == tenant_id,
                                                   CustomerTag.tag == tag.strip().lower())))
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        if not isinstance(after[0], int):
-            raise ValidationFailed("cursor", "is not a cursor returned by this list")
-        stmt = stmt.where(Customer.id < after[0])
-    rows = list(db.session.scalars(stmt.order_by(Customer.id.desc()).limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return Page(rows[:limit], next_cursor)
+    return keyset_by_id(stmt, Customer.id, limit=limit, cursor=cursor)
 
 
 def count_customers(tenant_id: int) -> int:

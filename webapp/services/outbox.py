@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import EmailCampaign, OutboxMessage
-from webapp.services.errors import NotFound, ValidationFailed
-from webapp.services.pagination import Page, decode_cursor, encode_cursor
+from webapp.services.errors import NotFound
+from webapp.services.pagination import Page, keyset_by_id
 
 
 def outbox_page(tenant_id: int, *, limit: int = 50, cursor: str | None = None) -> Page:
@@ -24,13 +24,7 @@ def outbox_page(tenant_id: int, *, limit: int = 50, cursor: str | None = None) -
                    OutboxMessage.campaign_id, EmailCampaign.name.label("campaign_name"))
             .outerjoin(EmailCampaign, EmailCampaign.id == OutboxMessage.campaign_id)
             .where(OutboxMessage.tenant_id == tenant_id))
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        if not isinstance(after[0], int):
-            raise ValidationFailed("cursor", "is not a cursor returned by this list")
-        stmt = stmt.where(OutboxMessage.id < after[0])
-    rows = list(db.session.execute(stmt.order_by(OutboxMessage.id.desc()).limit(limit + 1)))
-    return Page(rows[:limit], encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
+    return keyset_by_id(stmt, OutboxMessage.id, limit=limit, cursor=cursor, scalars=False)
 
 
 def get_outbox_message(tenant_id: int, message_id: int) -> OutboxMessage:

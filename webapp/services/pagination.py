@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from webapp.extensions import db
 from webapp.services.errors import ValidationFailed
 
 
@@ -33,3 +34,16 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     if not isinstance(values, list) or len(values) != arity:
         raise ValidationFailed("cursor", "is not a cursor returned by this list")
     return values
+
+
+def keyset_by_id(stmt, id_column, *, limit: int, cursor: str | None, scalars: bool = True) -> Page:
+    """Newest first by `id_column`, `limit` rows after the opaque `cursor`; the one place
+    list endpoints page by id (a tampered cursor is a 422 naming `cursor`)."""
+    after = decode_cursor(cursor, 1)
+    if after is not None:
+        if not isinstance(after[0], int):
+            raise ValidationFailed("cursor", "is not a cursor returned by this list")
+        stmt = stmt.where(id_column < after[0])
+    stmt = stmt.order_by(id_column.desc()).limit(limit + 1)
+    rows = list(db.session.scalars(stmt) if scalars else db.session.execute(stmt))
+    return Page(rows[:limit], encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)

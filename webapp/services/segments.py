@@ -34,7 +34,7 @@ from webapp.models.types import UTCDateTime, utcnow
 from webapp.segments.compiler import Compiler
 from webapp.segments.definition import Group, parse_definition
 from webapp.services.errors import NotFound, ValidationFailed
-from webapp.services.pagination import Page, decode_cursor, encode_cursor
+from webapp.services.pagination import Page, keyset_by_id
 
 SCRATCH = "segment_calc_scratch"
 DIFF = "segment_calc_diff"
@@ -92,14 +92,7 @@ def list_segments(tenant_id: int) -> list[CustomerSegment]:
 def segments_page(tenant_id: int, *, limit: int = 50, cursor: str | None = None) -> Page:
     """The tenant's segments, newest first, keyset-paginated by id."""
     stmt = select(CustomerSegment).where(CustomerSegment.tenant_id == tenant_id)
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        if not isinstance(after[0], int):
-            raise ValidationFailed("cursor", "is not a cursor returned by this list")
-        stmt = stmt.where(CustomerSegment.id < after[0])
-    rows = list(db.session.scalars(stmt.order_by(CustomerSegment.id.desc()).limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return Page(rows[:limit], next_cursor)
+    return keyset_by_id(stmt, CustomerSegment.id, limit=limit, cursor=cursor)
 
 
 def create_segment(tenant_id: int, name: str, conditions: Any, match: str = "all",
@@ -333,14 +326,7 @@ def members_page(tenant_id: int, segment_id: int, *, limit: int = 50, cursor: st
     segment = get_segment(tenant_id, segment_id)
     stmt = (select(Customer).join(CustomerSegmentMember, CustomerSegmentMember.customer_id == Customer.id)
             .where(CustomerSegmentMember.segment_id == segment.id))
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        if not isinstance(after[0], int):
-            raise ValidationFailed("cursor", "is not a cursor returned by this list")
-        stmt = stmt.where(Customer.id < after[0])
-    rows = list(db.session.scalars(stmt.order_by(Customer.id.desc()).limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return Page(rows[:limit], next_cursor)
+    return keyset_by_id(stmt, Customer.id, limit=limit, cursor=cursor)
 
 
 def preview(tenant_id: int, conditions: Any, match: str = "all", *, sample_size: int = 10) -> dict[str, Any]:

@@ -31,6 +31,20 @@ def admin_required(view: Callable) -> Callable:
     return wrapper
 
 
+def partial_or_page(partial_template: str, page_template: str, **context):
+    """One view serves the full page, or only the partial for HTMX requests.
+
+    A history restore (Back after the page left htmx's cache) needs the whole page."""
+    from flask import make_response, render_template
+
+    from webapp.extensions import htmx
+
+    wants_partial = htmx and not htmx.boosted and not htmx.history_restore_request
+    response = make_response(render_template(partial_template if wants_partial else page_template, **context))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
 def register_web(app: Flask) -> None:
     from webapp.extensions import login_manager
     from webapp.web import auth, campaigns, customers, dashboard, outbox, segments, settings, unsubscribe

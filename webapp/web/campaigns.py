@@ -13,7 +13,7 @@ from webapp.extensions import htmx
 from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
 from webapp.services import campaigns, customers, segments
 from webapp.services.errors import NotFound, ValidationFailed
-from webapp.web import write_required
+from webapp.web import partial_or_page, write_required
 from webapp.web.forms import CampaignForm, ScheduleForm, TestSendForm, apply_domain_error
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -21,14 +21,6 @@ bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 PAGE_SIZE = 50
 CUSTOMER_SUGGESTIONS = 8
 OPTIONAL_FIELDS = ("preheader", "from_name", "from_email", "reply_to", "text_content")
-
-
-def _partial_or_page(partial_template: str, page_template: str, **context):
-    """The full page, or only the partial for HTMX requests (a history restore needs the page)."""
-    wants_partial = htmx and not htmx.boosted and not htmx.history_restore_request
-    response = make_response(render_template(partial_template if wants_partial else page_template, **context))
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 def _segment_choices(tenant_id: int) -> list[tuple[str, str]]:
@@ -109,7 +101,7 @@ def index():
     except ValidationFailed:
         page = campaigns.campaigns_page(current_user.tenant_id, status=status or None, limit=PAGE_SIZE)
     segment_names = {s.id: s.name for s in segments.list_segments(current_user.tenant_id)}
-    return _partial_or_page("campaigns/_rows.html", "campaigns/index.html", page=page, status=status,
+    return partial_or_page("campaigns/_rows.html", "campaigns/index.html", page=page, status=status,
                             statuses=CAMPAIGN_STATUSES, segment_names=segment_names, appending=bool(cursor),
                             progress=campaigns.progress)
 

@@ -8,24 +8,13 @@ from flask_login import current_user, login_required
 from webapp.extensions import htmx
 from webapp.services import activities, customers
 from webapp.services.errors import Conflict, ValidationFailed
-from webapp.web import write_required
+from webapp.web import partial_or_page, write_required
 from webapp.web.forms import CustomerForm, NoteForm, TagForm, apply_domain_error
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
 PAGE_SIZE = 25
 TIMELINE_PAGE = 20
-
-
-def _partial_or_page(partial_template: str, page_template: str, **context):
-    """One view serves the full page, or only the partial for HTMX requests.
-
-    A history restore (Back after the page left htmx's cache) needs the whole page."""
-    wants_partial = htmx and not htmx.boosted and not htmx.history_restore_request
-    template = partial_template if wants_partial else page_template
-    response = make_response(render_template(template, **context))
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 @bp.get("/")
@@ -41,7 +30,7 @@ def index():
         page = customers.list_customers(current_user.tenant_id, q=q or None, tag=tag or None,
                                         limit=PAGE_SIZE)
     total = customers.count_customers(current_user.tenant_id)
-    return _partial_or_page("customers/_rows.html", "customers/index.html",
+    return partial_or_page("customers/_rows.html", "customers/index.html",
                             page=page, q=q, tag=tag, total=total, appending=bool(cursor))
 
 
