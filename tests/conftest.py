@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -105,6 +106,39 @@ def password() -> str:
     """The password of every user the fixtures create. Sub-folders cannot import
     conftest.PASSWORD by name: pytest loads each folder's conftest.py as `conftest`."""
     return PASSWORD
+
+
+def _run_in_threads(app, count: int, work) -> list:
+    """Run work(i) in `count` threads released together, each in its own app context;
+    returns each result, or the exception it raised."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def target(i: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                results[i] = work(i)
+            except BaseException as exc:  # surfaced by the test's assertions, not lost in the thread
+                results[i] = exc
+            finally:
+                db.session.remove()
+
+    # End this thread's transaction first: on SQLite an open one holds the write lock.
+    db.session.commit()
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(t.is_alive() for t in threads), "a worker thread hung"
+    return results
+
+
+@pytest.fixture
+def run_in_threads():
+    """run_in_threads(app, count, work): concurrency tests' one way to start threads."""
+    return _run_in_threads
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
@@ -273,33 +272,9 @@ def test_properties_must_be_an_object(api):
 
 # --- concurrency ----------------------------------------------------------------------------
 
-def run_in_threads(app, count: int, work) -> list:
-    """Run work(i) in `count` threads at once, each inside its own app context."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def target(i: int) -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                results[i] = work(i)
-            except BaseException as exc:  # reported by the test below, not lost in the thread
-                results[i] = exc
-            finally:
-                db.session.remove()
-
-    # End this thread's transaction first: on SQLite an open one holds the write lock.
-    db.session.commit()
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(t.is_alive() for t in threads), "a purchase thread hung"
-    return results
 
 
-def test_twenty_concurrent_purchases_for_one_customer_are_all_counted(app, tenant_a):
+def test_twenty_concurrent_purchases_for_one_customer_are_all_counted(run_in_threads, app, tenant_a):
     with app.test_client() as setup:
         created = setup.post("/api/crm/customers", json={"email": "fan@x.com"}, headers=tenant_a.headers)
     customer_id = created.get_json()["id"]
@@ -323,7 +298,7 @@ def test_twenty_concurrent_purchases_for_one_customer_are_all_counted(app, tenan
     assert activity_count(type="purchase") == 20
 
 
-def test_the_same_purchase_delivered_concurrently_is_counted_once(app, tenant_a):
+def test_the_same_purchase_delivered_concurrently_is_counted_once(run_in_threads, app, tenant_a):
     from webapp.services.activities import record_activity
 
     with app.test_client() as setup:
@@ -345,7 +320,7 @@ def test_the_same_purchase_delivered_concurrently_is_counted_once(app, tenant_a)
     assert (customer.orders_count, customer.total_spent) == (1, Decimal("40"))
 
 
-def test_concurrent_first_activities_for_a_new_email_create_one_customer(app, tenant_a):
+def test_concurrent_first_activities_for_a_new_email_create_one_customer(run_in_threads, app, tenant_a):
     def first_purchase(i: int) -> int:
         response = app.test_client().post("/api/crm/activities", headers=tenant_a.headers, json={
             "customer": {"email": "Newcomer@X.com"}, "type": "purchase",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -156,28 +154,16 @@ def test_other_tenants_customers_never_match(api, api_b):
     assert api_b.get(f"/segments/{seg['id']}/members").status_code == 404
 
 
-def test_concurrent_calculations_do_not_corrupt_membership(app, api, tenant_a):
+def test_concurrent_calculations_do_not_corrupt_membership(run_in_threads, app, api, tenant_a):
     for i in range(30):
         make_customer(api, f"c{i}@example.com", tags=["vip"] if i % 2 else [])
     seg = api.post("/segments", json={"name": "VIP", "conditions": [{"type": "tag", "value": "vip"}]}).json
     db.session.execute(CustomerSegmentMember.__table__.delete())
     db.session.commit()
-    errors = []
+    from webapp.services.segments import calculate_segment
 
-    def calculate():
-        try:
-            with app.app_context():
-                from webapp.services.segments import calculate_segment
-                calculate_segment(tenant_a.id, seg["id"])
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=calculate) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    results = run_in_threads(app, 4, lambda i: calculate_segment(tenant_a.id, seg["id"]))
+    assert not [r for r in results if isinstance(r, BaseException)], results
     assert len(member_ids(seg["id"])) == 15
     assert api.get(f"/segments/{seg['id']}").json["member_count"] == 15
     entered = db.session.scalar(select(func.count()).select_from(CustomerActivity).where(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -20,32 +18,9 @@ def count(model, **where) -> int:
     return db.session.scalar(stmt)
 
 
-def run_in_threads(app, count_: int, work) -> list:
-    barrier = threading.Barrier(count_)
-    results: list = [None] * count_
-
-    def target(i: int) -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                results[i] = work(i)
-            except BaseException as exc:  # surfaced by the assertions, not lost in the thread
-                results[i] = exc
-            finally:
-                db.session.remove()
-
-    # End this thread's transaction first: on SQLite an open one holds the write lock.
-    db.session.commit()
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count_)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(t.is_alive() for t in threads)
-    return results
 
 
-def test_two_threads_upserting_the_same_new_email_create_one_customer(app, tenant_a):
+def test_two_threads_upserting_the_same_new_email_create_one_customer(run_in_threads, app, tenant_a):
     def upsert(i: int):
         customer, created = customers.upsert_customer(
             tenant_a.id, {"email": "Race@X.com", "tags": [f"from-{i}"], "attributes": {f"k{i}": i}})
@@ -64,7 +39,7 @@ def test_two_threads_upserting_the_same_new_email_create_one_customer(app, tenan
     assert customer.attributes == {"k0": 0, "k1": 1}
 
 
-def test_many_threads_upserting_the_same_new_external_id_create_one_customer(app, tenant_a):
+def test_many_threads_upserting_the_same_new_external_id_create_one_customer(run_in_threads, app, tenant_a):
     def upsert(i: int):
         return customers.upsert_customer(tenant_a.id, {"external_id": "tp-1", "email": "fan@x.com"})[0].id
 
@@ -75,7 +50,7 @@ def test_many_threads_upserting_the_same_new_external_id_create_one_customer(app
     assert count(Customer) == 1
 
 
-def test_concurrent_upserts_adding_the_same_tag_to_a_customer_all_succeed(app, tenant_a):
+def test_concurrent_upserts_adding_the_same_tag_to_a_customer_all_succeed(run_in_threads, app, tenant_a):
     # The platform retries: the same update arrives several times at once.
     customers.upsert_customer(tenant_a.id, {"email": "fan@x.com"})
 
@@ -89,7 +64,7 @@ def test_concurrent_upserts_adding_the_same_tag_to_a_customer_all_succeed(app, t
                                                                             "vip"]
 
 
-def test_concurrent_updates_replacing_tags_all_succeed(app, tenant_a):
+def test_concurrent_updates_replacing_tags_all_succeed(run_in_threads, app, tenant_a):
     customer, _ = customers.upsert_customer(tenant_a.id, {"email": "fan@x.com", "tags": ["old", "vip"]})
     customer_id = customer.id
 
