@@ -309,21 +309,17 @@ def _record(recipient: CampaignRecipient, customer: Customer, claim: str, outcom
         return "lost"
     # Sent rows whose server then said no (after the final ".") go back from "sent".
     if outcome.status == "transient" and recipient.attempts < MAX_ATTEMPTS:
-        reverted = _revert_sent(recipient.id, claim)
+        _revert_sent(recipient, claim)
         mine = and_(CampaignRecipient.id == recipient.id, CampaignRecipient.claim_token == claim)
         db.session.execute(
             update(CampaignRecipient).where(mine)
             .values(status="pending", claim_token=None, error=outcome.detail[:2000],
                     next_attempt_at=utcnow() + _retry_delay(recipient.attempts))
             .execution_options(synchronize_session=False))
-        if reverted:
-            _bump(recipient.campaign_id, sent_count=-1)
         db.session.commit()
         return "retry"
-    reverted = _revert_sent(recipient.id, claim)
-    if reverted:
-        _bump(recipient.campaign_id, sent_count=-1)
-        db.session.commit()
+    _revert_sent(recipient, claim)
+    db.session.commit()
     reason = outcome.detail if outcome.status == "permanent" else f"gave up after {recipient.attempts} attempts: " \
                                                                   f"{outcome.detail}"
     _finish(recipient, claim, "failed", reason)
@@ -332,10 +328,10 @@ def _record(recipient: CampaignRecipient, customer: Customer, claim: str, outcom
     return "failed"
 
 
-def _revert_sent(recipient_id: int, claim: str) -> bool:
-    """The server refused the message after its data: the row goes back from "sent", and
-    the email_sent activity written with it (same customer, same instant) goes too."""
-    mine = and_(CampaignRecipient.id == recipient_id, CampaignRecipient.claim_token == claim,
+def _revert_sent(recipient: CampaignRecipient, claim: str) -> bool:
+    """The server refused the message after its data: everything _mark_sent wrote is undone
+    (the row goes back from "sent", its email_sent activity goes, the counter drops)."""
+    mine = and_(CampaignRecipient.id == recipient.id, CampaignRecipient.claim_token == claim,
                 CampaignRecipient.status == "sent")
     sent = db.session.execute(select(CampaignRecipient.customer_id, CampaignRecipient.sent_at).where(mine)).first()
     if sent is None:
@@ -345,6 +341,7 @@ def _revert_sent(recipient_id: int, claim: str) -> bool:
     db.session.execute(delete(CustomerActivity).where(
         CustomerActivity.customer_id == sent.customer_id, CustomerActivity.type == "email_sent",
         CustomerActivity.occurred_at == sent.sent_at).execution_options(synchronize_session=False))
+    _bump(recipient.campaign_id, sent_count=-1)
     return True
 
 
