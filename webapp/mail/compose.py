@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import binascii
 import re
+import secrets
 from dataclasses import dataclass
-from email.headerregistry import HeaderRegistry
-from email.message import EmailMessage
-from email.policy import SMTP
+from email.header import Header
 from email.utils import format_datetime, formataddr, make_msgid
-from html import escape
-from html.parser import HTMLParser
+from html import escape, unescape
 from typing import Any
 
 import css_inline
@@ -22,23 +21,14 @@ _WS = re.compile(r"[ \t]+")
 _CRLF = re.compile(r"[\r\n]+")
 
 
-class _HeaderClasses(HeaderRegistry):
-    """The standard header classes, made once: HeaderRegistry builds a new class with
-    type() on every lookup, about thirty times per message (~0.6 ms of ~2 ms to build one)."""
+@dataclass(frozen=True)
+class RawMessage:
+    """A built message, as the bytes that go over SMTP (CRLF line ends)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._made: dict[str, type] = {}
+    raw: bytes
 
-    def __getitem__(self, name: str) -> type:
-        made = self._made.get(name)
-        if made is None:
-            made = self._made[name] = super().__getitem__(name)
-        return made
-
-
-# SMTP's rules (CRLF, no linefeeds in header values), with the header classes cached.
-_POLICY = SMTP.clone(header_factory=_HeaderClasses())
+    def as_bytes(self) -> bytes:
+        return self.raw
 
 
 @dataclass
@@ -46,7 +36,7 @@ class Composed:
     subject: str
     html: str
     text: str
-    message: EmailMessage
+    message: RawMessage
     message_id: str
 
 
@@ -61,6 +51,21 @@ class Envelope:
     unsubscribe_url: str
     unsubscribe_mailto: str | None = None
     test: bool = False
+
+
+@dataclass(slots=True)
+class CustomerView:
+    """A customer as plain values: what templates and the delivery loop read of one."""
+
+    id: int
+    tenant_id: int
+    email: str
+    first_name: str | None
+    last_name: str | None
+    attributes: dict[str, Any] | None
+    total_spent: Any
+    orders_count: int | None
+    tags: list[str]
 
 
 def customer_context(customer: Any) -> dict[str, Any]:
@@ -96,8 +101,10 @@ def compose(*, subject: str, html: str, text: str | None, preheader: str | None,
     body = _with_footer(body, html, envelope.unsubscribe_url, postal_address)
     if preheader:
         body = _with_preheader(body, single_line(render(preheader, context, html=False)))
-    body = _INLINER.inline(body)
+    # The text comes from the markup before inlining: the same words and links, without
+    # a style attribute on every element to scan past.
     plain = render(text, context, html=False) if text else html_to_text(body)
+    body = _INLINER.inline(body)
     if "unsubscribe" not in plain.lower():
         plain += f"\n\n--\nUnsubscribe: {envelope.unsubscribe_url}\n{postal_address}\n"
     message, message_id = build_message(envelope, rendered_subject, plain, body)
@@ -121,65 +128,114 @@ def _with_preheader(body: str, preheader: str) -> str:
     return body[:match.end()] + hidden + body[match.end():] if match else hidden + body
 
 
-def build_message(envelope: Envelope, subject: str, text: str, html: str) -> tuple[EmailMessage, str]:
+def build_message(envelope: Envelope, subject: str, text: str, html: str) -> tuple[RawMessage, str]:
+    """multipart/alternative (text, then HTML), both quoted-printable UTF-8, written as bytes.
+
+    The standard library's EmailMessage took ~0.8 ms per message to build and flatten, half
+    of composing one; the format here is fixed, so it is written directly (the tests parse
+    what comes out with the standard library and compare). Every header value is one line:
+    names go through single_line and addresses are validated when the campaign is saved.
+    """
     domain = envelope.from_email.rsplit("@", 1)[-1]
     message_id = make_msgid(domain=domain)
-    msg = EmailMessage(policy=_POLICY)
-    msg["From"] = formataddr((single_line(envelope.from_name or ""), envelope.from_email))
-    msg["To"] = envelope.to
-    msg["Subject"] = ("[TEST] " if envelope.test else "") + subject
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = message_id
-    if envelope.reply_to:
-        msg["Reply-To"] = envelope.reply_to
     targets = [f"<{envelope.unsubscribe_url}>"]
     if envelope.unsubscribe_mailto:
         targets.append(f"<mailto:{envelope.unsubscribe_mailto}?subject=unsubscribe>")
-    msg["List-Unsubscribe"] = ", ".join(targets)
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    return msg, message_id
+    headers = [
+        ("From", formataddr((single_line(envelope.from_name or ""), envelope.from_email), charset="utf-8")),
+        ("To", envelope.to),
+        ("Subject", ("[TEST] " if envelope.test else "") + subject),
+        ("Date", format_datetime(utcnow())),
+        ("Message-ID", message_id),
+    ]
+    if envelope.reply_to:
+        headers.append(("Reply-To", envelope.reply_to))
+    headers += [("List-Unsubscribe", ", ".join(targets)),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                ("MIME-Version", "1.0")]
+    # "=_" never occurs in quoted-printable text ("=" is always written "=3D"), so the
+    # boundary cannot collide with the bodies.
+    boundary = f"=_{secrets.token_hex(12)}"
+    parts = [b"".join(_header(name, value) for name, value in headers),
+             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode()]
+    for subtype, body in (("plain", text), ("html", html)):
+        parts.append(f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
+                     f"Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode())
+        parts.append(_quoted_printable(body))
+        parts.append(b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return RawMessage(b"".join(parts)), message_id
 
 
-class _TextExtractor(HTMLParser):
-    BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"}
+def _header(name: str, value: str) -> bytes:
+    if "\r" in value or "\n" in value:
+        raise RenderFailed(f"the {name} header would span lines")
+    if value.isascii() and len(name) + len(value) < 990:
+        # Within SMTP's line limit; folding a URL list would only move it to the next line.
+        return f"{name}: {value}\r\n".encode("ascii")
+    # Non-ASCII (RFC 2047 encoded words) or too long for one line: the standard library folds.
+    folded = Header(value, "us-ascii" if value.isascii() else "utf-8", header_name=name)
+    return f"{name}: {folded.encode(linesep=chr(13) + chr(10))}\r\n".encode("ascii")
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.links: list[str] = []
-        self.skip = 0
 
-    def handle_starttag(self, tag, attrs):
-        if tag in ("style", "script", "head", "title"):
-            self.skip += 1
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
-        if tag == "a":
-            self.links.append(dict(attrs).get("href") or "")
+def _quoted_printable(body: str) -> bytes:
+    """UTF-8, quoted-printable, CRLF line ends, lines of at most 76 characters."""
+    plain = body.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    return binascii.b2a_qp(plain, quotetabs=False, istext=True, header=False).replace(b"\n", b"\r\n")
 
-    def handle_endtag(self, tag):
-        if tag in ("style", "script", "head", "title"):
-            self.skip = max(0, self.skip - 1)
-        elif tag == "a" and self.links:
-            href = self.links.pop()
-            if href and not href.startswith(("#", "mailto:")):
-                self.parts.append(f" ({href})")
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
 
-    def handle_data(self, data):
-        if not self.skip:
-            self.parts.append(data)
+_BLOCK_TAGS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"})
+_HIDDEN_TAGS = frozenset({"style", "script", "head", "title"})
+# A tag (attribute values may hold ">"), a comment, or a declaration; text is what lies between.
+_MARKUP = re.compile(r"""<(/?)([a-zA-Z][a-zA-Z0-9:-]*)((?:[^>"']|"[^"]*"|'[^']*'|["'])*)>|<!--.*?(?:-->|$)|<![^>]*>""",
+                     re.DOTALL)
+# Script and style hold raw text up to their end tag ("<" in them starts no tag).
+_RAW_TEXT_END = {"script": re.compile(r"</script\s*>", re.IGNORECASE),
+                 "style": re.compile(r"</style\s*>", re.IGNORECASE)}
+_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 
 
 def html_to_text(html: str) -> str:
-    """A readable plain-text alternative: paragraphs kept, links shown after their text."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    text = "".join(parser.parts)
-    lines = [_WS.sub(" ", line).strip() for line in text.splitlines()]
+    """A readable plain-text alternative: paragraphs kept, links shown after their text.
+
+    A single pass of one regular expression over the markup (html.parser took ~0.8 ms
+    for a typical newsletter: a third of all the work of composing one message)."""
+    parts: list[str] = []
+    links: list[str] = []
+    hidden = 0
+    position = 0
+    while (match := _MARKUP.search(html, position)) is not None:
+        if not hidden and match.start() > position:
+            parts.append(unescape(html[position:match.start()]))
+        position = match.end()
+        tag = match.group(2)
+        if tag is None:
+            continue
+        tag = tag.lower()
+        if not match.group(1) and tag in _RAW_TEXT_END:
+            end = _RAW_TEXT_END[tag].search(html, position)
+            position = end.end() if end else len(html)
+            continue
+        if match.group(1):  # an end tag
+            if tag in _HIDDEN_TAGS:
+                hidden = max(0, hidden - 1)
+            elif tag == "a" and links:
+                href = links.pop()
+                if href and not href.startswith(("#", "mailto:")):
+                    parts.append(f" ({href})")
+            elif tag in _BLOCK_TAGS:
+                parts.append("\n")
+            continue
+        if tag in _HIDDEN_TAGS:
+            hidden += 1
+        elif tag in _BLOCK_TAGS:
+            parts.append("\n")
+        if tag == "a":
+            href = _HREF.search(match.group(3))
+            links.append(unescape(next(g for g in href.groups() if g is not None)) if href else "")
+    if not hidden and position < len(html):
+        parts.append(unescape(html[position:]))
+    lines = [_WS.sub(" ", line).strip() for line in "".join(parts).splitlines()]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):
