@@ -4,7 +4,8 @@ Ours: N subscribed customers in a segment, a personalised HTML campaign (a <styl
 inline, links, the customer's name, tags and spend), `send_campaign` and the start job's
 snapshot (timed on their own), then K `flask crm worker --burst --no-scheduler` processes
 deliver every batch through `tasks.delivery.deliver_batch` over SMTP: claim, render, rate
-limit, two-phase send with the database commit before the final ".", counters, activities.
+limit, two-phase send with the database commit before the final ".", counters, activities
+(a group of messages, one per SMTP connection, shares one commit: MAIL_URL ?connections=).
 
 Baseline: the same number of processes, each with one smtplib connection, sending the same
 number of messages (pre-rendered by our composer, so the bytes are the same size) with
@@ -15,7 +16,8 @@ The sink is aiosmtpd in its own process; it counts messages and distinct recipie
 notes when the first and the last of a window arrived. Throughput is messages over those
 windows, which leaves out interpreter and app start-up (the wall time including start-up
 is a row too). CPU per message of the senders comes from RUSAGE_CHILDREN, the sink's from
-its own clock. Peak RSS of the worker processes and of their forked job horses is the
+its own clock. Peak RSS of the worker processes (jobs run inside them; any child process
+they start is watched too) is the
 kernel's high-water mark, polled: batches are fixed-size, so it must not grow with N.
 """
 
@@ -197,8 +199,8 @@ class Sink:
 # --- memory watch -------------------------------------------------------------------------------
 
 class RssWatch:
-    """Polls the peak RSS of some processes and, separately, of their children (RQ forks a
-    short-lived work horse per job: that is where a batch's memory lives).
+    """Polls the peak RSS of some processes and, separately, of any children they start
+    (the bare loops and our workers run their work in-process; a child would be counted).
 
     The peak is the kernel's high-water mark (VmHWM), so a spike between two polls still
     counts. Children come from /proc/PID/task/*/children: psutil's children() reads every
@@ -517,12 +519,13 @@ def run(env: BenchEnvironment, size: Size) -> Result:
         f"{ours.sink_cpu_seconds / n * 1000:.2f} in the sink (+ the database server's); bare "
         f"{bare.cpu_seconds / n * 1000:.2f} in the loops + {bare.sink_cpu_seconds / n * 1000:.2f} in the sink; "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end.\n"
-        f"PEAK RSS (must not grow with the recipients): worker process {ours.peak_main / 2**20:.0f} MB, "
-        f"job horse {ours.peak_child / 2**20:.0f} MB (the largest of {ours.job_processes} jobs)"))
+        f"PEAK RSS (must not grow with the recipients): worker process {ours.peak_main / 2**20:.0f} MB"
+        + (f", job horse {ours.peak_child / 2**20:.0f} MB (the largest of {ours.job_processes} jobs)"
+           if ours.job_processes else " (jobs run in the worker process)")))
     result.rows.append(Row("deliver (sink window)", n, ours.rate, bare.rate, unit="msg/s", higher_is_better=True))
     result.rows.append(Row("deliver incl. start-up", n, n / ours.seconds_wall, n / bare.seconds_wall,
                            unit="msg/s", higher_is_better=True))
-    # CPU of the sending processes (workers with their job horses; the bare loops), not of
+    # CPU of the sending processes (workers and any children; the bare loops), not of
     # the sink or the database server: the part that does not depend on the machine's load.
     result.rows.append(Row("sender CPU per message", n, ours.cpu_seconds / n * 1000, bare.cpu_seconds / n * 1000,
                            unit="ms/msg"))
