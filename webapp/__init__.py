@@ -33,6 +33,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
     _register_error_handlers(app)
+    from webapp.ratelimit import init_rate_limits
+
+    init_rate_limits(app)
 
     from webapp.cli import register_cli
 

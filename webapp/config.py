@@ -46,6 +46,10 @@ def load_config(instance_path: str) -> dict:
         "DELIVERY_LEASE_SECONDS": int(os.environ.get("DELIVERY_LEASE_SECONDS", 600)),
         "DELIVERY_RETRY_BASE_SECONDS": float(os.environ.get("DELIVERY_RETRY_BASE_SECONDS", 30)),
         "UNSUBSCRIBE_MAILTO": os.environ.get("UNSUBSCRIBE_MAILTO") or None,
+        # Rate limits (webapp/ratelimit.py), counted in Redis; e.g. RATELIMIT_API="100 per second".
+        "RATELIMIT_ENABLED": not _truthy(os.environ.get("RATELIMIT_DISABLED")),
+        **{name: os.environ[name] for name in ("RATELIMIT_API", "RATELIMIT_LOGIN_ACCOUNT", "RATELIMIT_LOGIN_ADDRESS",
+                                               "RATELIMIT_PUBLIC", "RATELIMIT_UNSUBSCRIBE") if os.environ.get(name)},
     }
 
 
