@@ -41,7 +41,12 @@ def error_response(status: int, code: str, message: str, details: list[dict] | N
 
 def http_error_response(exc: HTTPException):
     status = exc.code or 500
-    return error_response(status, HTTP_CODES.get(status, "error"), exc.description or exc.name)
+    response = error_response(status, HTTP_CODES.get(status, "error"), exc.description or exc.name)
+    # The exception's own headers (Allow on a 405) go with the JSON body.
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def register_error_handlers(bp: Blueprint) -> None:

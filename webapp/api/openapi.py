@@ -98,12 +98,34 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict:
     return op
 
 
+def _links(ep: Endpoint) -> dict[str, dict]:
+    """OpenAPI links from a create (POST on a collection) to every operation on one of its
+    members: `POST /customers` -> `GET /customers/{customer_id}` with the new body's id, so
+    clients and fuzzers (stateful Schemathesis runs) can follow them."""
+    if ep.method != "POST" or "<" in ep.rule:
+        return {}
+    links = {}
+    for other in ENDPOINTS:
+        rest = other.rule[len(ep.rule):] if other.rule.startswith(ep.rule + "/<int:") else ""
+        match = _PARAM_RE.match(rest[1:]) if rest else None
+        if match and not other.public:
+            operation_id = other.view_name.split(".", 1)[1]  # type: ignore[attr-defined]
+            links[operation_id] = {"operationId": operation_id,
+                                   "parameters": {match.group(2): "$response.body#/id"}}
+    return links
+
+
 def build_document() -> dict:
     schemas: dict[str, Any] = {}
     _collect(ErrorResponse, schemas)
     paths: dict[str, dict] = {}
     for ep in ENDPOINTS:
-        paths.setdefault("/api/crm" + openapi_path(ep.rule), {})[ep.method.lower()] = _operation(ep, schemas)
+        operation = _operation(ep, schemas)
+        links = _links(ep)
+        for status, response in operation["responses"].items():
+            if links and status.startswith("2") and "content" in response:
+                response["links"] = links
+        paths.setdefault("/api/crm" + openapi_path(ep.rule), {})[ep.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "CRM & marketing automation API", "version": "1.0.0",
