@@ -269,3 +269,24 @@ def test_unknown_api_paths_and_methods_answer_json(api):
     assert_error(api.get("/nothing-here"), 404)
     assert_error(api.put("/customers"), 405)
     assert_error(api.post("/customers/1/timeline", json={}), 405)
+
+
+def test_ids_out_of_range_in_campaign_bodies_and_queries_are_a_422_naming_them(api):
+    """Found by Schemathesis on PostgreSQL: an id above the column's range reached the
+    database ("integer out of range", a 500)."""
+    created = api.post("/campaigns", json={"name": "N", "subject": "S", "content": "<p>x</p>"})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    campaign_id = created.get_json()["id"]
+    for too_big in (2**31, 21160951808507204, 2**63):
+        cases = [
+            (api.post("/campaigns", json={"name": "N", "subject": "S", "content": "x", "segment_id": too_big}),
+             "segment_id"),
+            (api.patch(f"/campaigns/{campaign_id}", json={"segment_id": too_big}), "segment_id"),
+            (api.post(f"/campaigns/{campaign_id}/preview", json={"customer_id": too_big}), "customer_id"),
+            (api.post(f"/campaigns/{campaign_id}/test", json={"emails": ["a@example.com"], "customer_id": too_big}),
+             "customer_id"),
+            (api.get(f"/campaigns/stats?campaign_id={too_big}"), "campaign_id"),
+        ]
+        for response, field in cases:
+            assert_error(response, 422, case=(too_big, field))
+            assert field in {d["field"] for d in response.get_json()["error"]["details"]}, response.get_json()

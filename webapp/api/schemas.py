@@ -229,7 +229,7 @@ class CampaignIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     subject: Annotated[str, Field(min_length=1, max_length=300)]
     content: Annotated[str, Field(min_length=1, max_length=500_000, description="HTML; Jinja personalisation")]
-    segment_id: Annotated[int, Field(ge=1)] | None = None
+    segment_id: Id | None = None
     from_name: Annotated[str, Field(max_length=200)] | None = None
     from_email: Annotated[str, Field(max_length=320)] | None = None
     reply_to: Annotated[str, Field(max_length=320)] | None = None
@@ -242,7 +242,7 @@ class CampaignPatch(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     subject: Annotated[str, Field(min_length=1, max_length=300)] | None = None
     content: Annotated[str, Field(min_length=1, max_length=500_000)] | None = None
-    segment_id: Annotated[int, Field(ge=1)] | None = None
+    segment_id: Id | None = None
     from_name: Annotated[str, Field(max_length=200)] | None = None
     from_email: Annotated[str, Field(max_length=320)] | None = None
     reply_to: Annotated[str, Field(max_length=320)] | None = None
@@ -288,7 +288,7 @@ class ScheduleIn(StrictModel):
 
 
 class CampaignPreviewIn(StrictModel):
-    customer_id: Annotated[int, Field(ge=1)] | None = None
+    customer_id: Id | None = None
 
 
 class CampaignPreviewOut(BaseModel):
@@ -299,7 +299,7 @@ class CampaignPreviewOut(BaseModel):
 
 class TestSendIn(StrictModel):
     emails: Annotated[list[Annotated[str, Field(max_length=320)]], Field(min_length=1, max_length=10)]
-    customer_id: Annotated[int, Field(ge=1)] | None = None
+    customer_id: Id | None = None
 
 
 class TestSendResult(BaseModel):
@@ -328,4 +328,4 @@ class CampaignStatsList(BaseModel):
 
 
 class CampaignStatsQuery(QueryModel):
-    campaign_id: Annotated[int, Field(ge=1)] | None = None
+    campaign_id: Id | None = None
