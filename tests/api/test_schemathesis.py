@@ -42,6 +42,8 @@ def test_the_api_holds_under_schemathesis(served, tenant_a, tenant_b, tmp_path):
     ]}))
     seconds = os.environ.get("CRM_SCHEMATHESIS_SECONDS", "90")
     report = tmp_path / "report"
+    # One worker: with two, CPython 3.11's ast module (used by Hypothesis to describe
+    # lambdas) failed now and then with "AST constructor recursion depth mismatch".
     # Two checks are left out. positive_data_acceptance: some rules cannot be written in the
     # document (a cursor must be one this list returned, send_at must be in the future,
     # integer ids are refused as 1.0 by strict parsing), so schema-valid input may rightly
@@ -50,7 +52,7 @@ def test_the_api_holds_under_schemathesis(served, tenant_a, tenant_b, tmp_path):
     # (another tenant's, or none), which is our rule for ids of things one cannot see.
     command = [str(ST), "run", f"{served}/api/crm/openapi.json", "--checks", "all",
                "--exclude-checks", "positive_data_acceptance,ensure_resource_availability",
-               "--auth-wfc", str(auth_file), "--max-time", seconds, "--workers", "2",
+               "--auth-wfc", str(auth_file), "--max-time", seconds, "--workers", "1",
                "--phases", "examples,coverage,fuzzing,stateful", "--request-timeout", "10",
                "--generation-database", "none", "--seed", "20261124",
                "--report", "junit", "--report-dir", str(report), "--no-color"]
