@@ -46,6 +46,11 @@ def load_config(instance_path: str) -> dict:
         "DELIVERY_LEASE_SECONDS": int(os.environ.get("DELIVERY_LEASE_SECONDS", 600)),
         "DELIVERY_RETRY_BASE_SECONDS": float(os.environ.get("DELIVERY_RETRY_BASE_SECONDS", 30)),
         "UNSUBSCRIBE_MAILTO": os.environ.get("UNSUBSCRIBE_MAILTO") or None,
+        # Tracking: how often queued hits are written, after how long a dead writer's
+        # entries are taken over, and how soon after delivery a click counts as a scanner's.
+        "TRACKING_WRITER_SECONDS": int(os.environ.get("TRACKING_WRITER_SECONDS", 5)),
+        "TRACKING_RECLAIM_IDLE_MS": int(os.environ.get("TRACKING_RECLAIM_IDLE_MS", 30_000)),
+        "TRACKING_MACHINE_CLICK_SECONDS": float(os.environ.get("TRACKING_MACHINE_CLICK_SECONDS", 10)),
     }
 
 

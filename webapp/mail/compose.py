@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
@@ -86,8 +87,9 @@ def single_line(value: str) -> str:
 
 
 def compose(*, subject: str, html: str, text: str | None, preheader: str | None, context: dict[str, Any],
-            envelope: Envelope, postal_address: str) -> Composed:
-    """Render and build the message; RenderFailed carries the reason for this recipient."""
+            envelope: Envelope, postal_address: str, instrument: Callable[[str], str] | None = None) -> Composed:
+    """Render and build the message; RenderFailed carries the reason for this recipient.
+    `instrument` (real sends only) rewrites the final HTML for tracking, before CSS inlining."""
     context = {**context, "unsubscribe_url": envelope.unsubscribe_url}
     rendered_subject = single_line(render(subject, context, html=False))
     if not rendered_subject:
@@ -96,6 +98,8 @@ def compose(*, subject: str, html: str, text: str | None, preheader: str | None,
     body = _with_footer(body, html, envelope.unsubscribe_url, postal_address)
     if preheader:
         body = _with_preheader(body, single_line(render(preheader, context, html=False)))
+    if instrument is not None:
+        body = instrument(body)
     body = _INLINER.inline(body)
     plain = render(text, context, html=False) if text else html_to_text(body)
     if "unsubscribe" not in plain.lower():
