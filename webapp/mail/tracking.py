@@ -45,9 +45,11 @@ def _unb64(text: str) -> bytes | None:
     if not text or len(text) > 200 or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
         return None
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
+    # One spelling per id: trailing bits that decode to the same bytes are refused.
+    return raw if _b64(raw) == text else None
 
 
 def _pack_token(token: str) -> bytes:

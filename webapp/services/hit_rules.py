@@ -59,6 +59,6 @@ def machine_reason(*, kind: str, method: str, user_agent: str | None, ip: str | 
         return "no_user_agent"
     if any(marker in lowered for marker in SCANNER_MARKERS):
         return "security_scanner"
-    if kind == "click" and sent_at is not None and (at - sent_at).total_seconds() < click_window_seconds:
+    if kind == "click" and sent_at is not None and abs((at - sent_at).total_seconds()) < click_window_seconds:
         return "click_soon_after_delivery"
     return None

@@ -288,7 +288,7 @@ def _apply(hits: list[dict[str, Any]], recipients: dict[str, Any], links: dict[i
     for hit in hits:
         rid, human, kind = hit["recipient_id"], not hit["is_machine"], hit["kind"]
         plural = "opens" if kind == "open" else "clicks"
-        current, delta = state[rid], deltas.setdefault(rid, {"id": rid, "o": 0, "ho": 0, "c": 0, "hc": 0,
+        current, delta = state[rid], deltas.setdefault(rid, {"rid": rid, "o": 0, "ho": 0, "c": 0, "hc": 0,
                                                               "fo": None, "fho": None, "fc": None, "fhc": None})
         bucket = hours.setdefault((hit["campaign_id"], _hour(hit["occurred_at"])), {
             "campaign_id": hit["campaign_id"], "hour": _hour(hit["occurred_at"]), "tenant_id": hit["tenant_id"],
@@ -308,7 +308,7 @@ def _apply(hits: list[dict[str, Any]], recipients: dict[str, Any], links: dict[i
             delta["ho" if kind == "open" else "hc"] += 1
             delta["f" + "h" + first_time_key[1]] = delta["f" + "h" + first_time_key[1]] or hit["occurred_at"]
         if kind == "click":
-            counts = link_deltas.setdefault(hit["link_id"], {"id": hit["link_id"], "c": 0, "hc": 0, "u": 0, "hu": 0})
+            counts = link_deltas.setdefault(hit["link_id"], {"link": hit["link_id"], "c": 0, "hc": 0, "u": 0, "hu": 0})
             counts["c"] += 1
             if (rid, hit["link_id"], True) not in seen_links:
                 counts["u"] += 1
@@ -333,7 +333,7 @@ def _apply(hits: list[dict[str, Any]], recipients: dict[str, Any], links: dict[i
     _update_recipients(list(deltas.values()))
     if link_deltas:
         table = CampaignLink.__table__
-        db.session.execute(update(table).where(table.c.id == bindparam("id")).values(
+        db.session.execute(update(table).where(table.c.id == bindparam("link")).values(
             clicks=table.c.clicks + bindparam("c"), human_clicks=table.c.human_clicks + bindparam("hc"),
             unique_clicks=table.c.unique_clicks + bindparam("u"),
             human_unique_clicks=table.c.human_unique_clicks + bindparam("hu")), list(link_deltas.values()))
@@ -347,7 +347,7 @@ def _update_recipients(deltas: list[dict[str, Any]]) -> None:
 
     table = CampaignRecipient.__table__
     c = table.c
-    db.session.execute(update(table).where(c.id == bindparam("id")).values(
+    db.session.execute(update(table).where(c.id == bindparam("rid")).values(
         opens=c.opens + bindparam("o"), human_opens=c.human_opens + bindparam("ho"),
         clicks=c.clicks + bindparam("c"), human_clicks=c.human_clicks + bindparam("hc"),
         first_opened_at=func.coalesce(c.first_opened_at, bindparam("fo", type_=c.first_opened_at.type)),
