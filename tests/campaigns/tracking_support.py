@@ -10,8 +10,13 @@ from html import unescape
 
 from sqlalchemy import select
 
-from tests.campaigns.campaign_support import add_audience, audience_segment, new_campaign, ready_tenant, \
-    run_burst_worker
+from tests.campaigns.campaign_support import (
+    add_audience,
+    audience_segment,
+    new_campaign,
+    ready_tenant,
+    run_burst_worker,
+)
 from webapp.extensions import db
 from webapp.models import OutboxMessage
 from webapp.services import campaigns
