@@ -147,3 +147,60 @@ def attribute_purchase(activity: CustomerActivity) -> CampaignAttribution | None
             db.session.add(credit)
             return credit
     return None
+
+
+# --- pages ------------------------------------------------------------------------------
+
+RECIPIENT_FILTERS = {
+    "engagement": ("opened", "clicked", "not_opened", "machine_only"),
+    "status": ("pending", "sending", "sent", "failed", "skipped"),
+}
+
+
+def recipients_page(tenant_id: int, campaign_id: int, *, status: str | None = None, engagement: str | None = None,
+                    limit: int = 50, cursor: str | None = None):
+    """The campaign's recipients with their status and engagement, newest id first."""
+    from webapp.models import CampaignRecipient
+    from webapp.services.pagination import keyset_by_id
+
+    stmt = select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id,
+                                           CampaignRecipient.tenant_id == tenant_id)
+    if status in RECIPIENT_FILTERS["status"]:
+        stmt = stmt.where(CampaignRecipient.status == status)
+    if engagement == "opened":
+        stmt = stmt.where(CampaignRecipient.human_opens > 0)
+    elif engagement == "clicked":
+        stmt = stmt.where(CampaignRecipient.human_clicks > 0)
+    elif engagement == "not_opened":
+        stmt = stmt.where(CampaignRecipient.status == "sent", CampaignRecipient.human_opens == 0)
+    elif engagement == "machine_only":
+        stmt = stmt.where(CampaignRecipient.human_opens == 0, CampaignRecipient.human_clicks == 0,
+                          (CampaignRecipient.opens + CampaignRecipient.clicks) > 0)
+    return keyset_by_id(stmt, CampaignRecipient.id, limit=limit, cursor=cursor)
+
+
+def recent_hits(campaign_id: int, limit: int = 20) -> list[TrackingHit]:
+    """The latest raw hits of a campaign, headers included (shown escaped)."""
+    return list(db.session.scalars(select(TrackingHit).where(TrackingHit.campaign_id == campaign_id)
+                                   .order_by(TrackingHit.id.desc()).limit(limit)))
+
+
+def campaign_names(tenant_id: int, activities: list[CustomerActivity]) -> dict[int, str]:
+    """Names of the campaigns the given activities mention (one query for a timeline page)."""
+    wanted = set()
+    for activity in activities:
+        value = (activity.properties or {}).get("campaign_id")
+        if isinstance(value, int) and not isinstance(value, bool):
+            wanted.add(value)
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(EmailCampaign.id, EmailCampaign.name).where(
+        EmailCampaign.tenant_id == tenant_id, EmailCampaign.id.in_(wanted))).all())
+
+
+def latest_sent_campaigns(tenant_id: int, limit: int = 5) -> list[dict[str, Any]]:
+    """The tenant's last campaigns that went out, with their figures (dashboard)."""
+    rows = list(db.session.scalars(select(EmailCampaign).where(
+        EmailCampaign.tenant_id == tenant_id, EmailCampaign.started_at.isnot(None))
+        .order_by(EmailCampaign.started_at.desc()).limit(limit)))
+    return campaign_stats(tenant_id, rows)
