@@ -7,8 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from tests.campaigns.tracking_support import age_delivery, hit, outbox_html, send_to_audience, tracking_urls, \
-    write_hits
+from tests.campaigns.tracking_support import age_delivery, hit, outbox_html, send_to_audience, tracking_urls, write_hits
 from webapp.extensions import db
 from webapp.models import CampaignRecipient, EmailCampaign, Tenant
 
