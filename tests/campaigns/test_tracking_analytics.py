@@ -43,8 +43,8 @@ def _links(campaign_id: int) -> dict[str, int]:
 def queue_hit(token: str, kind: str, at, *, link_id: int = 0, links: int = 2, ua: str = BROWSER_UA,
               ip: str = "198.51.100.7", method: str = "GET") -> None:
     """A stream entry exactly as the endpoints write it, at a chosen time."""
-    redis_connection().xadd(STREAM, {"k": kind[0], "t": token, "l": link_id, "n": links,
-                                     "at": f"{at.timestamp():.6f}", "m": method, "ip": ip, "ua": ua, "ref": ""})
+    values = (kind[0], token, str(link_id), str(links), f"{at.timestamp():.6f}", method, ip, ua, "")
+    redis_connection().xadd(STREAM, {"h": "\x1f".join(values)})
 
 
 def test_apple_mpp_google_proxy_scanners_head_and_early_clicks_are_machines(client, api, tenant_a, runner):
