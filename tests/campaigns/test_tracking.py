@@ -164,3 +164,32 @@ def test_ids_survive_round_trips_and_reject_every_altered_byte():
         altered = bytearray(raw)
         altered[index] ^= 0x01
         assert ids.parse_click_id("s", ids._b64(bytes(altered))) is None
+
+
+def test_utm_settings_through_the_api(api):
+    created = api.post("/campaigns", json={"name": "Launch", "subject": "Hi", "content": "<p>Hi</p>",
+                                           "utm_source": "newsletter", "utm_medium": "email"})
+    assert created.status_code == 201
+    body = created.get_json()
+    assert (body["utm_source"], body["utm_medium"], body["utm_campaign"]) == ("newsletter", "email", None)
+    patched = api.patch(f"/campaigns/{body['id']}", json={"utm_campaign": "launch", "utm_medium": ""}).get_json()
+    assert (patched["utm_source"], patched["utm_medium"], patched["utm_campaign"]) == ("newsletter", None, "launch")
+    refused = api.patch(f"/campaigns/{body['id']}", json={"utm_source": "a\r\nSet-Cookie: x"})
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["details"][0]["field"] == "utm_source"
+    too_long = api.patch(f"/campaigns/{body['id']}", json={"utm_source": "x" * 101})
+    assert too_long.status_code == 422 and too_long.get_json()["error"]["details"][0]["field"] == "utm_source"
+
+
+def test_hard_bounces_count_in_the_campaign_stats(api, tenant_a, runner, smtp_mail):
+    smtp_mail.permanent.add("fan1@example.com")
+    cid = send_to_audience(runner, tenant_a.id, 3)
+    stats = api.get(f"/campaigns/{cid}/stats").get_json()
+    assert (stats["sent"], stats["failed"], stats["bounced"]) == (2, 1, 1)
+    assert stats["open_rate"] == {"all": 0.0, "human": 0.0}
+
+
+def test_stats_of_another_tenants_campaign_are_404(api_b, tenant_a, runner):
+    cid = send_to_audience(runner, tenant_a.id, 1)
+    assert api_b.get(f"/campaigns/{cid}/stats").status_code == 404
+    assert api_b.get("/campaigns/stats", query_string={"campaign_id": cid}).status_code == 404
