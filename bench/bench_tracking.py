@@ -152,6 +152,23 @@ def _recipients(env: BenchEnvironment) -> list[str]:
     return [f"/api/crm/track/open/{open_id(secret, token)}" for token in tokens]
 
 
+def redis_connection_info(env: BenchEnvironment) -> dict:
+    from webapp.tasks import redis_connection
+
+    with env.app.app_context():
+        return redis_connection().info("server")
+
+
+def _cpu_seconds(pid: int, *, tree: bool = True) -> float:
+    """User + system CPU of a process (and its children: the gunicorn workers)."""
+    import psutil
+
+    procs = [psutil.Process(pid)]
+    if tree:
+        procs += procs[0].children(recursive=True)
+    return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+
+
 def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000 if len(values) > 1 else 0.0
 
@@ -169,12 +186,15 @@ def run(env: BenchEnvironment, size: Size) -> Result:
                   "PYTHONPATH": str(ROOT)}
     server_env.pop("FLASK_DEBUG", None)
 
-    measured = {}
+    measured, cpu = {}, {}
+    redis_pid = int(redis_connection_info(env)["process_id"])
     for name, target in (("ours", "wsgi:app"), ("bare", "bench.bare_pixel:app")):
         port = _free_port()
         server = _serve(target, port, server_env)
         try:
+            before = _cpu_seconds(server.pid) + _cpu_seconds(redis_pid, tree=False)
             measured[name] = _load(port, paths, seconds)
+            cpu[name] = _cpu_seconds(server.pid) + _cpu_seconds(redis_pid, tree=False) - before
         finally:
             _stop(server)
 
@@ -195,6 +215,8 @@ def run(env: BenchEnvironment, size: Size) -> Result:
                     f"keep-alive clients for {seconds:.0f} s each; baseline: bare Flask GIF endpoint, same gunicorn.\n"
                     f"throughput ours/bare = {ours_rps / bare_rps:.2f} (goal >= 0.7); "
                     f"p99 ours = {_percentile(ours_lat, 99):.1f} ms (goal < 50 ms); "
+                    f"server CPU per request (gunicorn workers + Redis) ours/bare = "
+                    f"{cpu['ours'] / max(ours_ok, 1) * 1e6:.0f}/{cpu['bare'] / max(bare_ok, 1) * 1e6:.0f} us; "
                     f"hits recorded {recorded:,} of {ours_ok:,} answered (must be equal; "
                     f"writer drained them in {drain_seconds:.1f} s); errors ours/bare = {ours_failed}/{bare_failed}")
     result.rows.append(Row("requests/s", ours_ok, ours_rps, bare_rps, unit="req/s", higher_is_better=True))
@@ -202,6 +224,8 @@ def run(env: BenchEnvironment, size: Size) -> Result:
                            unit="ms"))
     result.rows.append(Row("p99 latency", len(ours_lat), _percentile(ours_lat, 99), _percentile(bare_lat, 99),
                            unit="ms"))
+    result.rows.append(Row("server CPU per request", ours_ok, cpu["ours"] / max(ours_ok, 1) * 1e6,
+                           cpu["bare"] / max(bare_ok, 1) * 1e6, unit="us"))
     result.rows.append(Row("hits recorded / answered", ours_ok, recorded, ours_ok, unit="hits"))
     if recorded != ours_ok or ours_failed:
         raise AssertionError(f"hits recorded {recorded} != answered {ours_ok} (errors {ours_failed}); "

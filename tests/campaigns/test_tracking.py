@@ -20,7 +20,7 @@ from webapp.extensions import db
 from webapp.mail import tracking as ids
 from webapp.models import CampaignLink, CampaignRecipient, CustomerActivity, TrackingHit
 from webapp.services import campaigns
-from webapp.services.tracking import PIXEL, STREAM
+from webapp.services.tracking import PIXEL, STREAM, confirm_hits
 from webapp.tasks import redis_connection
 
 
@@ -119,6 +119,7 @@ def test_forged_altered_and_sequential_ids_are_404_without_location(client, tena
     for open_id in ("nope", good, pixel.rsplit("/", 1)[1][:-2] + "xx"):
         response = hit(client, f"/api/crm/track/open/{open_id}")
         assert response.status_code == 200 and response.data == PIXEL
+    confirm_hits()
     assert redis_connection().xlen(STREAM) == 0
 
 

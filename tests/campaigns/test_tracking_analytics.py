@@ -21,7 +21,7 @@ from webapp.extensions import db
 from webapp.models import CampaignAttribution, CampaignLink, CampaignRecipient, EmailCampaign, Tenant, TrackingHit
 from webapp.models.types import utcnow
 from webapp.services import activities, campaigns
-from webapp.services.tracking import GROUP, STREAM, _decode, _ensure_group, drain_hits, write_batch
+from webapp.services.tracking import GROUP, STREAM, _decode, _ensure_group, confirm_hits, drain_hits, write_batch
 from webapp.tasks import redis_connection
 
 MIMECAST = "Mozilla/5.0 (compatible; Mimecast URL Protect)"
@@ -199,6 +199,7 @@ def test_a_writer_that_dies_loses_no_hit_and_a_redelivered_batch_counts_once(cli
     pixel, clicks = tracking_urls(next(iter(outbox_html(cid).values())))
     for path in (pixel, pixel, clicks[0]):
         hit(client, path)
+    confirm_hits()  # the endpoint's XADDs are pipelined: wait for their replies before reading
     redis = redis_connection()
     _ensure_group(redis)
     # A writer reads the three entries and dies before writing them.
@@ -208,6 +209,7 @@ def test_a_writer_that_dies_loses_no_hit_and_a_redelivered_batch_counts_once(cli
     # Another writer commits two new entries, then dies before acknowledging them.
     hit(client, pixel)
     hit(client, clicks[1])
+    confirm_hits()
     [(_stream, taken)] = redis.xreadgroup(GROUP, "writer-died-after-commit", {STREAM: ">"}, count=10)
     assert write_batch(_decode(taken)) == (2, 0)
     assert redis.xpending(STREAM, GROUP)["pending"] == 2

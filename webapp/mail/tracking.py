@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
@@ -29,12 +30,13 @@ _A_HREF = re.compile(r"""(<a\b[^>]*?\shref\s*=\s*)(["'])(.*?)\2""", re.IGNORECAS
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=8)
 def _key(secret: str) -> bytes:
     return hashlib.sha256(b"crm-tracking-ids\0" + secret.encode()).digest()
 
 
 def _sign(secret: str, kind: bytes, payload: bytes) -> bytes:
-    return hmac.new(_key(secret), kind + payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+    return hmac.digest(_key(secret), kind + payload, "sha256")[:SIGNATURE_BYTES]
 
 
 def _b64(raw: bytes) -> str:
