@@ -220,3 +220,26 @@ def test_a_writer_that_dies_loses_no_hit_and_a_redelivered_batch_counts_once(cli
     recipient = _recipients(cid)["fan0@example.com"]
     assert (recipient.opens, recipient.clicks) == (3, 2)
     assert len(db.session.scalars(select(TrackingHit)).all()) == 5
+
+
+def test_a_web_process_killed_right_after_answering_loses_no_hit(app, tenant_a, runner):
+    """The endpoint pipelines its XADDs: a process killed (SIGKILL) the moment it has answered
+    still leaves every hit in the stream."""
+    import subprocess
+    import sys
+
+    cid = send_to_audience(runner, tenant_a.id, 1)
+    pixel, _ = tracking_urls(next(iter(outbox_html(cid).values())))
+    script = (
+        "import os, signal\n"
+        "from webapp import create_app\n"
+        f"app = create_app({{'TESTING': True, 'SECRET_KEY': {app.config['SECRET_KEY']!r}, "
+        f"'SQLALCHEMY_DATABASE_URI': {app.config['SQLALCHEMY_DATABASE_URI']!r}, "
+        f"'REDIS_URL': {app.config['REDIS_URL']!r}}})\n"
+        "client = app.test_client()\n"
+        f"answered = sum(client.get({pixel!r}).status_code == 200 for _ in range(300))\n"
+        "print(answered, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -9 and done.stdout.strip() == "300", done.stderr[-2000:]
+    assert write_hits() == {"read": 300, "written": 300, "discarded": 0}

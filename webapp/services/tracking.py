@@ -11,12 +11,14 @@ once: tracking_hits.stream_id is unique and already-written entries are skipped.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -161,6 +163,7 @@ class _HitSender:
 
 
 _THREAD = threading.local()
+_SENDERS: weakref.WeakSet[_HitSender] = weakref.WeakSet()
 
 
 def _sender() -> _HitSender:
@@ -168,7 +171,15 @@ def _sender() -> _HitSender:
     sender = getattr(_THREAD, "sender", None)
     if sender is None or sender.pool is not redis.connection_pool:
         sender = _THREAD.sender = _HitSender(redis)
+        _SENDERS.add(sender)
     return sender
+
+
+@atexit.register
+def _confirm_all_at_exit() -> None:
+    # A graceful stop reads every reply, so no connection closes with replies unread.
+    for sender in list(_SENDERS):
+        sender.confirm()
 
 
 def confirm_hits() -> None:
