@@ -194,3 +194,24 @@ def test_stats_of_another_tenants_campaign_are_404(api_b, tenant_a, runner):
     cid = send_to_audience(runner, tenant_a.id, 1)
     assert api_b.get(f"/campaigns/{cid}/stats").status_code == 404
     assert api_b.get("/campaigns/stats", query_string={"campaign_id": cid}).status_code == 404
+
+
+def test_stored_targets_cannot_carry_header_breaks_or_non_http_schemes():
+    stored: list[str] = []
+
+    def link_ids(urls):
+        stored.extend(urls)
+        return {url: i for i, url in enumerate(urls, 1)}
+
+    html = ('<body><a href="https://ok.example.com/a b\r\nSet-Cookie: x=1">one</a>'
+            '<a href="javascript:alert(1)">js</a><a href="data:text/html,hi">data</a>'
+            '<a href="//evil.example.net/">relative</a><a data-notrack href="https://skip.example.com/">no</a>'
+            '<a href="https://caf\u00e9.example.com/men\u00fc">two</a></body>')
+    out = ids.instrument_html(html, secret="s", base_url="http://crm.test", token="ab" * 16, utm={},
+                              link_ids=link_ids)
+    assert stored == ["https://caf%C3%A9.example.com/men%C3%BC", "https://ok.example.com/a%20b%0D%0ASet-Cookie:%20x=1"]
+    assert all(ord(c) < 128 and c not in "\r\n " for url in stored for c in url)
+    for kept in ('href="javascript:alert(1)"', 'href="data:text/html,hi"', 'href="//evil.example.net/"',
+                 'href="https://skip.example.com/"'):
+        assert kept in out
+    assert out.count("/api/crm/track/click/") == 2 and out.count("/api/crm/track/open/") == 1
