@@ -267,3 +267,12 @@ def test_stats_read_counters_and_rollups_never_raw_hits_or_recipients(client, ap
         event.remove(db.engine, "before_cursor_execute", remember)
     assert one["opens"]["all"] == 1 and listed[0]["opens"]["all"] == 1
     assert statements and not [s for s in statements if "tracking_hits" in s or "campaign_recipients" in s]
+
+
+def test_a_malformed_stream_entry_is_discarded_not_retried_forever(tenant_a, runner):
+    cid = send_to_audience(runner, tenant_a.id, 1)
+    token = _recipients(cid)["fan0@example.com"].token
+    redis_connection().xadd(STREAM, {"h": "o\x1f" + token + "\x1fnot-a-number"})
+    queue_hit(token, "open", utcnow())
+    assert write_hits() == {"read": 2, "written": 1, "discarded": 1}
+    assert redis_connection().xlen(STREAM) == 0

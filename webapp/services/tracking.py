@@ -293,13 +293,22 @@ def _hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
+def _well_formed(fields: dict[str, str]) -> bool:
+    """An entry the writer can read (one that is not would otherwise come back forever)."""
+    try:
+        int(fields["l"]), int(fields.get("n") or 0), float(fields["at"])
+    except (KeyError, ValueError):
+        return False
+    return fields.get("k") in ("o", "c") and bool(fields.get("t"))
+
+
 def write_batch(entries: list[tuple[str, dict[str, str]]]) -> tuple[int, int]:
     """Write one batch of stream entries in one transaction; returns (written, discarded)."""
     if not entries:
         return 0, 0
     stream_ids = [sid for sid, _ in entries]
     done = set(db.session.scalars(select(TrackingHit.stream_id).where(TrackingHit.stream_id.in_(stream_ids))))
-    fresh = [(sid, f) for sid, f in entries if sid not in done and f.get("k") in ("o", "c")]
+    fresh = [(sid, f) for sid, f in entries if sid not in done and _well_formed(f)]
     tokens = {f["t"] for _, f in fresh}
     recipients = {r.token: r for r in db.session.execute(
         select(CampaignRecipient.id, CampaignRecipient.token, CampaignRecipient.tenant_id,
