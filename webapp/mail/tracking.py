@@ -134,6 +134,12 @@ def with_utm(url: str, utm: dict[str, str | None]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+@functools.lru_cache(maxsize=4096)
+def _stored_target(href: str, utm: tuple[tuple[str, str | None], ...]) -> str:
+    # Every message of a campaign has the same links: parse each once per process.
+    return safe_target(with_utm(href, dict(utm)))
+
+
 def trackable(href: str, skip_prefixes: tuple[str, ...]) -> bool:
     lowered = href.lower()
     return lowered.startswith(("http://", "https://")) and not href.startswith(skip_prefixes)
@@ -146,11 +152,12 @@ def instrument_html(html: str, *, secret: str, base_url: str, token: str,
     open pixel. `link_ids` maps stored targets to campaign_links ids (creating rows)."""
     skip = (f"{base_url}/u/", f"{base_url}/v/", f"{base_url}/api/crm/track/")
     matches = []
+    utm_key = tuple(sorted(utm.items()))
     for match in _A_HREF.finditer(html):
         href = unescape(match.group(3)).strip()
         if "data-notrack" in match.group(1).lower() or not trackable(href, skip):
             continue
-        matches.append((match, safe_target(with_utm(href, utm))))
+        matches.append((match, _stored_target(href, utm_key)))
     ids = link_ids(sorted({target for _, target in matches})) if matches else {}
     out, last = [], 0
     for match, target in matches:
