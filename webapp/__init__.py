@@ -30,6 +30,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     check_config(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
 
+    from webapp.session_cookie import CachedSerializerSessionInterface
+
+    app.session_interface = CachedSerializerSessionInterface()
+
     _init_extensions(app)
     _register_blueprints(app)
     _register_error_handlers(app)

@@ -2,7 +2,7 @@
 
 Every phase runs (the document's examples, boundary coverage, random fuzzing, and stateful
 sequences that follow the document's links from a create to its member operations), with
-every check but one (below): no 5xx, responses (status, headers, body) match the document,
+every check but two (below): no 5xx, responses (status, headers, body) match the document,
 invalid input is refused with a 4xx, and no tenant can read what another tenant's token created
 (object_level_authorization, from the two identities in the auth file). The run is bounded
 by time (CRM_SCHEMATHESIS_SECONDS, 90 by default)."""
@@ -42,12 +42,17 @@ def test_the_api_holds_under_schemathesis(served, tenant_a, tenant_b, tmp_path):
     ]}))
     seconds = os.environ.get("CRM_SCHEMATHESIS_SECONDS", "90")
     report = tmp_path / "report"
-    # positive_data_acceptance is left out: some rules cannot be written in the document
-    # (a cursor must be one this list returned, send_at must be in the future, integer ids
-    # are refused as 1.0 by strict parsing), so schema-valid input may rightly get a 422.
-    command = [str(ST), "run", f"{served}/api/crm/openapi.json",
-               "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-               "--auth-wfc", str(auth_file), "--max-time", seconds, "--workers", "2",
+    # One worker: with two, CPython 3.11's ast module (used by Hypothesis to describe
+    # lambdas) failed now and then with "AST constructor recursion depth mismatch".
+    # Two checks are left out. positive_data_acceptance: some rules cannot be written in the
+    # document (a cursor must be one this list returned, send_at must be in the future,
+    # integer ids are refused as 1.0 by strict parsing), so schema-valid input may rightly
+    # get a 422. ensure_resource_availability: it reads any 404 after a create as "the new
+    # resource is missing", but a 404 from, say, a preview names the *customer* in the body
+    # (another tenant's, or none), which is our rule for ids of things one cannot see.
+    command = [str(ST), "run", f"{served}/api/crm/openapi.json", "--checks", "all",
+               "--exclude-checks", "positive_data_acceptance,ensure_resource_availability",
+               "--auth-wfc", str(auth_file), "--max-time", seconds, "--workers", "1",
                "--phases", "examples,coverage,fuzzing,stateful", "--request-timeout", "10",
                "--generation-database", "none", "--seed", "20261124",
                "--report", "junit", "--report-dir", str(report), "--no-color"]

@@ -236,6 +236,10 @@ class CampaignIn(StrictModel):
     preheader: LineText | None = None
     text_content: Annotated[str, Field(max_length=500_000)] | None = Field(
         default=None, description="Plain-text alternative; derived from the HTML when absent.")
+    utm_source: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="Appended as utm_source to every tracked link (if the link has none).")
+    utm_medium: Annotated[str, Field(max_length=100)] | None = None
+    utm_campaign: Annotated[str, Field(max_length=200)] | None = None
 
 
 class CampaignPatch(StrictModel):
@@ -248,6 +252,10 @@ class CampaignPatch(StrictModel):
     reply_to: Annotated[str, Field(max_length=320)] | None = None
     preheader: LineText | None = None
     text_content: Annotated[str, Field(max_length=500_000)] | None = None
+    utm_source: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="Appended as utm_source to every tracked link (if the link has none).")
+    utm_medium: Annotated[str, Field(max_length=100)] | None = None
+    utm_campaign: Annotated[str, Field(max_length=200)] | None = None
 
 
 class CampaignOut(BaseModel):
@@ -270,6 +278,9 @@ class CampaignOut(BaseModel):
     failed: int
     skipped: int
     last_error: str | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -312,15 +323,52 @@ class TestSendOut(BaseModel):
     data: list[TestSendResult]
 
 
+class AllAndHuman(BaseModel):
+    all: int
+    human: int = Field(description="Without machine hits (Apple MPP, image proxies, scanners, ...).")
+
+
+class RateAllAndHuman(BaseModel):
+    all: float
+    human: float
+
+
+class LinkStats(BaseModel):
+    link_id: int
+    url: str
+    clicks: AllAndHuman
+    unique_clicks: AllAndHuman
+
+
+class HourStats(BaseModel):
+    hour: datetime
+    opens: AllAndHuman
+    clicks: AllAndHuman
+
+
 class CampaignStats(BaseModel):
     campaign_id: int
     name: str
     status: str
+    started_at: datetime | None
     recipients: int
     sent: int
     failed: int
     skipped: int
     remaining: int
+    bounced: int
+    unsubscribed: int
+    opens: AllAndHuman
+    unique_opens: AllAndHuman
+    clicks: AllAndHuman
+    unique_clicks: AllAndHuman
+    open_rate: RateAllAndHuman = Field(description="Unique opens / sent.")
+    click_rate: RateAllAndHuman = Field(description="Unique clicks / sent.")
+    click_to_open_rate: RateAllAndHuman = Field(description="Unique clicks / unique opens.")
+    attributed_orders: int
+    attributed_revenue: float
+    links: list[LinkStats] | None = Field(description="Clicks per link (one campaign only; null in the full list).")
+    hourly: list[HourStats] | None = Field(description="Opens and clicks per hour since sending (one campaign only).")
 
 
 class CampaignStatsList(BaseModel):

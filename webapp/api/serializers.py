@@ -76,6 +76,9 @@ def campaign_dict(campaign: EmailCampaign) -> dict:
         "failed": campaign.failed_count or 0,
         "skipped": campaign.skipped_count or 0,
         "last_error": campaign.last_error,
+        "utm_source": campaign.utm_source,
+        "utm_medium": campaign.utm_medium,
+        "utm_campaign": campaign.utm_campaign,
         "created_at": _iso(campaign.created_at),
         "updated_at": _iso(campaign.updated_at),
     }

@@ -11,11 +11,16 @@ from webapp.models.campaign import (
 from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerTag
 from webapp.models.segment import CustomerSegment, CustomerSegmentMember
 from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User
+from webapp.models.tracking import CampaignAttribution, CampaignEngagementHour, CampaignLink, TrackingHit
 
 __all__ = [
     "CAMPAIGN_STATUSES",
     "FINAL_RECIPIENT_STATUSES",
+    "CampaignAttribution",
+    "CampaignEngagementHour",
+    "CampaignLink",
     "CampaignRecipient",
+    "TrackingHit",
     "EmailCampaign",
     "OutboxMessage",
     "ADMIN_ROLES",

@@ -48,6 +48,12 @@ class EmailCampaign(db.Model):
     skipped_count: Mapped[int] = mapped_column(Integer, default=0)
     batches_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Customers who unsubscribed through this campaign's link.
+    unsubscribed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Optional UTM parameters appended to every tracked link's stored target.
+    utm_source: Mapped[str | None] = mapped_column(String(100))
+    utm_medium: Mapped[str | None] = mapped_column(String(100))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -79,6 +85,15 @@ class CampaignRecipient(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str | None] = mapped_column(String(300))
     error: Mapped[str | None] = mapped_column(Text)
+    # Engagement, moved by the tracking writer (services/tracking.py) in batches.
+    opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    human_opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    human_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_human_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_human_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OutboxMessage(db.Model):

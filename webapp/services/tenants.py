@@ -137,7 +137,8 @@ def load_user(session_id: str) -> User | None:
 
 
 def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str | None,
-                  sender_email: str | None, postal_address: str | None) -> Tenant:
+                  sender_email: str | None, postal_address: str | None,
+                  attribution_days: int | None = None) -> Tenant:
     """Change the organisation's settings; all are checked before any is applied, so a
     refused change leaves the tenant as it was."""
     name = name.strip()
@@ -148,6 +149,10 @@ def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str 
     if sender_name and any(c in sender_name for c in "\r\n"):
         raise ValidationFailed("sender_name", "must not contain line breaks")
     sender_email = normalise_email(sender_email, "sender_email") if sender_email else None
+    if attribution_days is not None and not 0 <= attribution_days <= 90:
+        raise ValidationFailed("attribution_days", "must be between 0 (no attribution) and 90 days")
+    if attribution_days is not None:
+        tenant.attribution_days = attribution_days
     tenant.name, tenant.timezone = name, timezone
     tenant.sender_name, tenant.sender_email = sender_name, sender_email
     tenant.postal_address = (postal_address or "").strip() or None

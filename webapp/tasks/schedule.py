@@ -35,6 +35,7 @@ def periodic_jobs() -> list[PeriodicJob]:
 
     from webapp.tasks.delivery import reconcile_campaigns
     from webapp.tasks.segments import recalculate_time_relative_segments
+    from webapp.tasks.tracking import write_tracking_hits
 
     return [
         PeriodicJob("segments-time-relative", recalculate_time_relative_segments,
@@ -43,6 +44,9 @@ def periodic_jobs() -> list[PeriodicJob]:
         # delivery work the database says is due.
         PeriodicJob("campaigns-reconcile", reconcile_campaigns, queue="mail",
                     interval_seconds=int(current_app.config.get("RECONCILE_SECONDS", 20))),
+        # Opens and clicks wait in a Redis stream until this writes them in batches.
+        PeriodicJob("tracking-write-hits", write_tracking_hits, timeout=120,
+                    interval_seconds=int(current_app.config.get("TRACKING_WRITER_SECONDS", 5))),
     ]
 
 
