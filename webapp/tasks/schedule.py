@@ -34,6 +34,7 @@ def periodic_jobs() -> list[PeriodicJob]:
     from flask import current_app
 
     from webapp.tasks.delivery import reconcile_campaigns
+    from webapp.tasks.imports import resume_lost_imports
     from webapp.tasks.segments import recalculate_time_relative_segments
 
     return [
@@ -43,6 +44,9 @@ def periodic_jobs() -> list[PeriodicJob]:
         # delivery work the database says is due.
         PeriodicJob("campaigns-reconcile", reconcile_campaigns, queue="mail",
                     interval_seconds=int(current_app.config.get("RECONCILE_SECONDS", 20))),
+        # Imports whose job Redis lost, or whose worker died, continue where they stopped.
+        PeriodicJob("imports-resume", resume_lost_imports, queue="bulk",
+                    interval_seconds=int(current_app.config.get("IMPORT_RESUME_SECONDS", 60))),
     ]
 
 
