@@ -15,9 +15,7 @@ from webapp.services.customers import find_customer, upsert_customer
 from webapp.services.errors import Conflict, ValidationFailed
 from webapp.services.segments import create_segment
 
-
-def csv_bytes(*lines: str) -> bytes:
-    return ("\n".join(lines) + "\n").encode()
+from .support import csv_bytes
 
 
 def run(tenant_id: int, content: bytes, mapping=None) -> CustomerImport:

@@ -238,8 +238,11 @@ def _number(value: str, field_name: str) -> Decimal:
 # --- imports: create, read, start -------------------------------------------------------------
 
 def create_import(tenant_id: int, filename: str, content: bytes, *, created_by: str | None = None,
-                  source: str = "web") -> CustomerImport:
-    """Store an uploaded CSV with its header and a guessed mapping (status `uploaded`)."""
+                  source: str = "web", start: bool = False,
+                  mapping: list[str] | dict[str, str] | None = None) -> CustomerImport:
+    """Store an uploaded CSV with its header and a guessed mapping (status `uploaded`);
+    with start=True, check `mapping` too and queue the job at once (nothing is stored if
+    the file or the mapping is refused)."""
     if not content:
         raise ValidationFailed("file", "is empty: upload a CSV file with a header row")
     if len(content) > MAX_FILE_BYTES:
@@ -257,11 +260,14 @@ def create_import(tenant_id: int, filename: str, content: bytes, *, created_by: 
     except csv.Error as exc:
         raise ValidationFailed("file", f"is not a readable CSV file ({exc})") from None
     name = (filename or "customers.csv").replace("\x00", "").strip()[-255:] or "customers.csv"
+    targets = check_mapping(columns, mapping) if start else guess_mapping(columns)
     customer_import = CustomerImport(tenant_id=tenant_id, filename=name, content=content, columns=columns,
-                                     mapping=guess_mapping(columns), status="uploaded", source=source,
-                                     created_by=created_by, total_rows=total)
+                                     mapping=targets, status="queued" if start else "uploaded",
+                                     source=source, created_by=created_by, total_rows=total)
     db.session.add(customer_import)
     db.session.commit()
+    if start:
+        enqueue_import(customer_import.id)
     return customer_import
 
 
