@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, jsonify, request, stream_with_context, url_for
+from flask import jsonify, request, url_for
 
 from webapp.api import bp
 from webapp.api.auth import current_tenant_id
@@ -13,14 +13,6 @@ from webapp.api.registry import api_route
 from webapp.api.schemas import CustomerExportOut, ImportOut, ImportUpload
 from webapp.api.serializers import customer_dict, import_dict, plain
 from webapp.services import customers, exports, imports
-
-
-def csv_response(filename: str, pieces) -> Response:
-    """A streamed CSV download (the generator runs while the response is sent)."""
-    response = Response(stream_with_context(pieces), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def _mapping_field() -> dict | None:
@@ -72,7 +64,7 @@ def get_import(import_id: int):
            description="Columns: line (in the uploaded file, header = 1), reason, then the row as uploaded.")
 def import_rejected_csv(import_id: int):
     header, rows = imports.rejected_rows(current_tenant_id(), import_id)
-    return csv_response(f"import-{import_id}-rejected.csv", exports.csv_stream(header, rows))
+    return exports.csv_response(f"import-{import_id}-rejected.csv", exports.csv_stream(header, rows))
 
 
 @api_route(bp, "/customers/<int:customer_id>/export", "GET", summary="Everything stored about a customer",

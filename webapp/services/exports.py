@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from flask import Response, stream_with_context
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -68,6 +69,15 @@ def csv_stream(header: list[str], rows: Iterable[list[Any]], *, batch: int = 500
             pending = 0
     if pending or buffer.tell():
         yield buffer.getvalue()
+
+
+def csv_response(filename: str, pieces: Iterator[str]) -> Response:
+    """A streamed CSV download for either blueprint: the generator runs while the response
+    is sent, inside the request's context (it reads the database batch by batch)."""
+    response = Response(stream_with_context(pieces), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # --- customers ---------------------------------------------------------------------------
@@ -212,9 +222,11 @@ CUSTOMER_DATA_HEADER = ["record", "id", "type", "at", "field", "value"]
 def export_customer_data(tenant_id: int, customer_id: int) -> tuple[str, Iterator[str]]:
     """One customer's data as one CSV table: a `customer` row per field, then one row per
     segment, email and activity (properties as JSON)."""
-    customer = get_customer(tenant_id, customer_id)
+    customer_id = get_customer(tenant_id, customer_id).id  # NotFound before the download starts
 
     def rows() -> Iterator[list[Any]]:
+        # Loaded again here: the generator runs after the view returned, in a new session.
+        customer = get_customer(tenant_id, customer_id)
         for name, value in _profile(customer).items():
             if name == "tags":
                 value = ", ".join(value)
@@ -227,4 +239,4 @@ def export_customer_data(tenant_id: int, customer_id: int) -> tuple[str, Iterato
             yield ["activity", activity.id, activity.type, activity.occurred_at, "properties",
                    activity.properties or {}]
 
-    return f"customer-{customer.id}-data.csv", csv_stream(CUSTOMER_DATA_HEADER, rows())
+    return f"customer-{customer_id}-data.csv", csv_stream(CUSTOMER_DATA_HEADER, rows())

@@ -291,6 +291,13 @@ class PreviewRow:
     error: str | None = None
     action: str | None = None  # "create" or "update", for rows without an error
 
+    @property
+    def others(self) -> list[str]:
+        """The values besides email, names, external id and tags, as "Label: value"."""
+        shown = [f"{TARGET_LABELS[key]}: {self.values[key]}"
+                 for key in ("total_spent", "orders_count", "timezone", "email_status") if key in self.values]
+        return shown + [f"{key}: {value}" for key, value in self.values.get("attributes", {}).items()]
+
 
 def preview(customer_import: CustomerImport, targets: list[str], *, rows: int = PREVIEW_ROWS) -> list[PreviewRow]:
     """The first rows with the mapping applied: the values each field gets and the row's
@@ -670,14 +677,14 @@ def rejected_rows(tenant_id: int, import_id: int) -> tuple[list[str], Iterator[l
     """(header, rows) of the rejected rows with their line and reason, in keyset batches."""
     customer_import = get_import(tenant_id, import_id)
     header = ["line", "reason", *customer_import.columns]
+    import_id = customer_import.id  # the generator runs later, in another session
 
     def rows() -> Iterator[list[Any]]:
         after = 0
         while True:
             batch = db.session.execute(
                 select(CustomerImportRejection.line, CustomerImportRejection.reason, CustomerImportRejection.values)
-                .where(CustomerImportRejection.import_id == customer_import.id,
-                       CustomerImportRejection.line > after)
+                .where(CustomerImportRejection.import_id == import_id, CustomerImportRejection.line > after)
                 .order_by(CustomerImportRejection.line).limit(1000)).all()
             if not batch:
                 return
