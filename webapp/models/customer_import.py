@@ -25,8 +25,8 @@ class CustomerImport(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     filename: Mapped[str] = mapped_column(String(255))
-    # The file itself, so a worker on another machine can read it.
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # The file itself, so a worker on another machine can read it; loaded only when read.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     columns: Mapped[list] = mapped_column(JsonDoc, default=list)
     # One target per column, in column order: a field name, "attribute[:key]" or "ignore".
     mapping: Mapped[list] = mapped_column(JsonDoc, default=list)
