@@ -3,6 +3,7 @@ duplicate rule, resumption, and segments recalculated once at the end."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -259,3 +260,38 @@ def test_an_interrupted_import_resumes_after_its_last_committed_chunk(tenant_a, 
     assert db.session.scalar(select(func.count()).select_from(Customer)) == 10
     reasons = rejected(tenant_a.id, customer_import.id)
     assert list(reasons) == [12] and reasons[12].startswith("email: ")
+
+
+def test_a_customer_created_between_lookup_and_insert_is_updated_row_by_row(tenant_a, monkeypatch):
+    """The race the bulk path cannot see: another request creates the customer after the
+    chunk's lookup. The INSERT skips it, and the chunk is redone with the API's upsert."""
+    upsert_customer(tenant_a.id, {"email": "ann@example.com", "first_name": "Ann", "tags": ["old"]})
+    monkeypatch.setattr(imports, "_lookup", lambda tenant_id, rows: ({}, {}))  # saw nobody
+
+    result = run(tenant_a.id, csv_bytes("email,first_name,tags", "ann@example.com,Annie,new",
+                                        "bo@example.com,Bo,", "bad,x,"))
+
+    assert (result.created_count, result.updated_count, result.rejected_count) == (1, 1, 1)
+    ann = customer(tenant_a.id, "ann@example.com")
+    assert (ann.first_name, ann.tags) == ("Annie", ["new", "old"])
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 2
+
+
+def test_lost_imports_are_enqueued_again_by_the_periodic_job(tenant_a, app, monkeypatch):
+    from rq import Queue
+
+    from webapp.tasks import redis_connection
+    from webapp.tasks.imports import resume_lost_imports
+    from webapp.tasks.schedule import periodic_jobs
+
+    customer_import = imports.create_import(tenant_a.id, "c.csv", csv_bytes("email", "a@b.co"), start=True)
+    queue = Queue("bulk", connection=redis_connection())
+    queue.empty()  # Redis lost the job
+    assert resume_lost_imports() == 0  # queued a moment ago: its job may still be on the way
+
+    monkeypatch.setattr(imports, "utcnow", lambda: db.session.get(CustomerImport, customer_import.id)
+                        .updated_at + timedelta(minutes=2))
+    assert resume_lost_imports() == 1
+
+    assert queue.job_ids == [f"customer-import-{customer_import.id}"]
+    assert "imports-resume" in {job.id for job in periodic_jobs()}
