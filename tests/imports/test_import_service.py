@@ -295,3 +295,16 @@ def test_lost_imports_are_enqueued_again_by_the_periodic_job(tenant_a, app, monk
 
     assert queue.job_ids == [f"customer-import-{customer_import.id}"]
     assert "imports-resume" in {job.id for job in periodic_jobs()}
+
+
+def test_the_preview_reads_only_the_head_of_a_large_file(tenant_a):
+    lines = ["email,note"] + [f"fan{i}@example.com,{'x' * 200}" for i in range(3000)]
+    content = csv_bytes(*lines)
+    assert len(content) > imports.PREVIEW_BYTES
+    customer_import = imports.create_import(tenant_a.id, "big.csv", content)
+
+    rows = imports.preview(customer_import, customer_import.mapping)
+
+    assert [row.line for row in rows] == list(range(2, 12))
+    assert imports.head(content).endswith(b"\n") and len(imports.head(content)) <= imports.PREVIEW_BYTES
+    assert customer_import.total_rows == 3000

@@ -160,3 +160,9 @@ def test_column_names_and_cells_from_the_file_are_escaped(owner_a):
 
     assert "<img src=x" not in html and "<script>alert(1)" not in html and "<i>x</i>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_the_import_pages_sit_under_customers_in_the_navigation(owner_a):
+    html = owner_a.get("/customers/import").get_data(as_text=True)
+
+    assert re.search(r'<a href="/customers/" class="active">Customers</a>', html)

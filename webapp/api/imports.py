@@ -31,7 +31,7 @@ def _mapping_field() -> dict | None:
 
 
 @api_route(bp, "/customers/import", "POST", summary="Import customers from a CSV file", tag="imports",
-           form=ImportUpload, response=ImportOut, status=202, errors=(409, 422),
+           form=ImportUpload, response=ImportOut, status=202, errors=(422,),
            description="Stores the file, checks the mapping and queues the import; poll "
                        "GET /imports/{id} for progress and the summary. Rows are upserted like "
                        "POST /customers (by external_id, then email); a bad row is rejected with "

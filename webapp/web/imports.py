@@ -49,7 +49,7 @@ def _mapping_context(customer_import, targets: list[str], error: ValidationFaile
 
 def _samples(customer_import) -> list[list[str]]:
     """Up to three example values per column, for the mapping table."""
-    _, rows = imports.read_rows(customer_import.content)
+    _, rows = imports.read_rows(imports.head(customer_import.content))
     samples: list[list[str]] = [[] for _ in customer_import.columns]
     for n, row in enumerate(rows):
         if n >= 3:
