@@ -10,6 +10,7 @@ with the same one are rejected as duplicates, naming the line that was imported.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -65,16 +66,21 @@ _ATTRIBUTE_KEY_RE = re.compile(r"^[^\x00-\x1f]{1,100}$")
 
 # --- reading the file ---------------------------------------------------------------------
 
-def decode(content: bytes) -> str:
-    """UTF-8 (with or without a byte-order mark), else Windows-1252, as spreadsheets save."""
+def encoding_of(content: bytes) -> str:
+    """UTF-8 (with or without a byte-order mark), else Windows-1252, as spreadsheets save.
+    Checked a megabyte at a time, so a large file is never decoded whole in memory."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 1 << 20
     try:
-        return content.decode("utf-8-sig")
+        for start in range(0, len(content), step):
+            decoder.decode(content[start:start + step], final=False)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return content.decode("cp1252", errors="replace")
+        return "cp1252"
+    return "utf-8-sig"
 
 
-def _dialect_of(text: str) -> type[csv.Dialect] | csv.Dialect:
-    first_line = text.split("\n", 1)[0]
+def _dialect_of(first_line: str) -> type[csv.Dialect] | csv.Dialect:
     try:
         return csv.Sniffer().sniff(first_line, delimiters=",;\t|")
     except csv.Error:
@@ -86,7 +92,7 @@ PREVIEW_BYTES = 256 * 1024
 
 def head(content: bytes, size: int = PREVIEW_BYTES) -> bytes:
     """The file's first complete lines within `size` bytes: enough for a preview, without
-    decoding a 50 MB upload each time the mapping changes."""
+    reading a 50 MB upload each time the mapping changes."""
     if len(content) <= size:
         return content
     cut = content.rfind(b"\n", 0, size)
@@ -94,9 +100,12 @@ def head(content: bytes, size: int = PREVIEW_BYTES) -> bytes:
 
 
 def read_rows(content: bytes) -> tuple[list[str], Iterator[list[str]]]:
-    """The header and an iterator over the data rows (blank lines skipped)."""
-    text = decode(content)
-    reader = csv.reader(io.StringIO(text, newline=""), dialect=_dialect_of(text))
+    """The header and an iterator over the data rows (blank lines skipped), decoded as the
+    rows are read."""
+    encoding = encoding_of(content)
+    first_line = head(content, 64 * 1024).split(b"\n", 1)[0].decode(encoding, errors="replace")
+    stream = io.TextIOWrapper(io.BytesIO(content), encoding=encoding, errors="replace", newline="")
+    reader = csv.reader(stream, dialect=_dialect_of(first_line))
     header = next(reader, None)
     if header is None:
         raise ValidationFailed("file", "is empty: upload a CSV file with a header row")
