@@ -174,3 +174,19 @@ def test_a_ten_thousand_row_import_on_postgresql(api, runner):
     assert (fan17.first_name, fan17.external_id, fan17.tags) == ("Fan 17", "ext-17", ["fan", "old"])
     assert len(read_csv(api.get(f"/imports/{import_id}/rejected.csv"))) == 31
     assert elapsed < 60, f"10,000 rows took {elapsed:.1f} s"
+
+
+def test_customers_and_a_segments_members_export_as_csv(api, api_b, tenant_a):
+    customers.upsert_customer(tenant_a.id, {"email": "vip@example.com", "tags": ["vip"], "first_name": "=cmd"})
+    customers.upsert_customer(tenant_a.id, {"email": "plain@example.com"})
+    segment = create_segment(tenant_a.id, "VIPs", [{"type": "tag", "value": "vip"}])
+
+    everyone = read_csv(api.get("/customers/export.csv"))
+    members = read_csv(api.get("/customers/export.csv", query_string={"segment_id": segment.id}))
+
+    assert sorted(row[1] for row in everyone[1:]) == ["plain@example.com", "vip@example.com"]
+    assert [(row[1], row[2]) for row in members[1:]] == [("vip@example.com", "'=cmd")]
+    # Another tenant's segment is a 404, like a missing one; B's own list has none of A's customers.
+    assert_json_error(api_b.get("/customers/export.csv", query_string={"segment_id": segment.id}), 404)
+    assert read_csv(api_b.get("/customers/export.csv"))[1:] == []
+    assert_json_error(api.get("/customers/export.csv", query_string={"segment_id": "x"}), 422, "segment_id")

@@ -10,7 +10,7 @@ from webapp.api import bp
 from webapp.api.auth import current_tenant_id
 from webapp.api.errors import ApiError
 from webapp.api.registry import api_route
-from webapp.api.schemas import CustomerExportOut, ImportOut, ImportUpload
+from webapp.api.schemas import CustomerExportOut, CustomerExportQuery, ImportOut, ImportUpload
 from webapp.api.serializers import customer_dict, import_dict, plain
 from webapp.services import customers, exports, imports
 
@@ -76,3 +76,18 @@ def export_customer(customer_id: int):
     data = exports.customer_data(tenant_id, customer_id)
     data["customer"] = customer_dict(customers.get_customer(tenant_id, customer_id))
     return jsonify(plain(data))
+
+
+@api_route(bp, "/customers/export.csv", "GET", summary="All customers, or a segment's members (CSV)",
+           tag="customers", query=CustomerExportQuery, media_type="text/csv", errors=(404,),
+           description="Streamed. Columns: " + ", ".join(exports.CUSTOMER_HEADER) + " (tags comma-separated, "
+                       "attributes as JSON). Cells a spreadsheet would run as formulas start with a quote.")
+def export_customers_csv(query: CustomerExportQuery):
+    return exports.csv_response(*exports.export_customers(current_tenant_id(), query.segment_id))
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>/recipients.csv", "GET", summary="A campaign's recipients (CSV)",
+           tag="campaigns", media_type="text/csv", errors=(404,),
+           description="Streamed. One row per recipient with the delivery status, sent_at and the error.")
+def export_campaign_recipients_csv(campaign_id: int):
+    return exports.csv_response(*exports.export_recipients(current_tenant_id(), campaign_id))

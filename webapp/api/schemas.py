@@ -344,6 +344,10 @@ class ImportUpload(BaseModel):
         'attribute:<name>, ignore. Columns left out are guessed from their header.'))
 
 
+class CustomerExportQuery(QueryModel):
+    segment_id: Id | None = Field(default=None, description="Only this segment's members.")
+
+
 class ImportOut(BaseModel):
     id: int
     status: Literal["uploaded", "queued", "running", "done", "failed"]
