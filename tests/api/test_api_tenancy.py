@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter, Rule
 from webapp.api.registry import ENDPOINTS
 from webapp.extensions import db
 from webapp.models import Tenant
-from webapp.services import activities, campaigns, customers, segments, tenants
+from webapp.services import activities, campaigns, customers, imports, segments, tenants
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -43,11 +43,20 @@ def make_campaign(tenant_id: int) -> int:
                                                  "segment_id": make_segment(tenant_id)}).id
 
 
+def make_import(tenant_id: int) -> int:
+    # A finished import with a rejected row, so A's own download has a row of A's data.
+    customer_import = imports.create_import(tenant_id, "a.csv", b"email,seat\nimported@a.example.com,A1\nnope,B2\n",
+                                            start=True)
+    imports.run_import(customer_import.id)
+    return customer_import.id
+
+
 # How to make a tenant-A object for each kind of id in a URL.
 ID_FACTORIES: dict[str, Callable[[int], int]] = {
     "customer_id": make_customer,
     "segment_id": make_segment,
     "campaign_id": make_campaign,
+    "import_id": make_import,
 }
 
 # A valid body for each endpoint that takes one, so a 404 proves tenancy, not validation.

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from webapp.models import Customer, CustomerActivity, CustomerSegment, EmailCampaign
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from webapp.models import Customer, CustomerActivity, CustomerImport, CustomerSegment, EmailCampaign
 
 
 def customer_dict(customer: Customer) -> dict:
@@ -82,3 +86,36 @@ def campaign_dict(campaign: EmailCampaign) -> dict:
         "created_at": _iso(campaign.created_at),
         "updated_at": _iso(campaign.updated_at),
     }
+
+
+def import_dict(customer_import: CustomerImport, rejected_url: str) -> dict:
+    return {
+        "id": customer_import.id,
+        "status": customer_import.status,
+        "filename": customer_import.filename,
+        "columns": customer_import.columns,
+        "mapping": dict(zip(customer_import.columns, customer_import.mapping, strict=False)),
+        "total_rows": customer_import.total_rows,
+        "processed_rows": customer_import.processed_rows,
+        "created": customer_import.created_count,
+        "updated": customer_import.updated_count,
+        "rejected": customer_import.rejected_count,
+        "error": customer_import.error,
+        "rejected_csv": rejected_url,
+        "created_at": _iso(customer_import.created_at),
+        "started_at": _iso(customer_import.started_at),
+        "finished_at": _iso(customer_import.finished_at),
+    }
+
+
+def plain(value: Any) -> Any:
+    """Datetimes to ISO 8601 and Decimals to numbers, through dicts and lists."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value

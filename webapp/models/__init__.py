@@ -9,6 +9,7 @@ from webapp.models.campaign import (
     OutboxMessage,
 )
 from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerTag
+from webapp.models.customer_import import IMPORT_STATUSES, CustomerImport, CustomerImportRejection
 from webapp.models.segment import CustomerSegment, CustomerSegmentMember
 from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User
 from webapp.models.tracking import CampaignAttribution, CampaignEngagementHour, CampaignLink, TrackingHit
@@ -25,12 +26,15 @@ __all__ = [
     "OutboxMessage",
     "ADMIN_ROLES",
     "EMAIL_STATUSES",
+    "IMPORT_STATUSES",
     "ROLES",
     "SYSTEM_ACTIVITY_TYPES",
     "WRITE_ROLES",
     "ApiToken",
     "Customer",
     "CustomerActivity",
+    "CustomerImport",
+    "CustomerImportRejection",
     "CustomerSegment",
     "CustomerSegmentMember",
     "CustomerTag",

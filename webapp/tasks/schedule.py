@@ -34,6 +34,7 @@ def periodic_jobs() -> list[PeriodicJob]:
     from flask import current_app
 
     from webapp.tasks.delivery import reconcile_campaigns
+    from webapp.tasks.imports import resume_lost_imports
     from webapp.tasks.segments import recalculate_time_relative_segments
     from webapp.tasks.tracking import write_tracking_hits
 
@@ -47,6 +48,9 @@ def periodic_jobs() -> list[PeriodicJob]:
         # Opens and clicks wait in a Redis stream until this writes them in batches.
         PeriodicJob("tracking-write-hits", write_tracking_hits, timeout=120,
                     interval_seconds=int(current_app.config.get("TRACKING_WRITER_SECONDS", 5))),
+        # Imports whose job Redis lost, or whose worker died, continue where they stopped.
+        PeriodicJob("imports-resume", resume_lost_imports, queue="bulk",
+                    interval_seconds=int(current_app.config.get("IMPORT_RESUME_SECONDS", 60))),
     ]
 
 

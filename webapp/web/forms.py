@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import DateTimeLocalField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
@@ -128,3 +129,9 @@ class ScheduleForm(FlaskForm):
     send_at = DateTimeLocalField("Send at", tz=_tenant_zone, validators=[_date_and_time_given],
                                  format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
                                  invalid_value_message="Pick a date and time.")
+
+
+class ImportUploadForm(FlaskForm):
+    file = FileField("CSV file", validators=[FileRequired(message="Choose a CSV file to upload.")],
+                     description="A header row, then one customer per row; comma, semicolon or tab "
+                                 "separated; up to 50 MB.")
