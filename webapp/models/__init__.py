@@ -11,8 +11,18 @@ from webapp.models.campaign import (
 from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerTag
 from webapp.models.segment import CustomerSegment, CustomerSegmentMember
 from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User
+from webapp.models.workflow import (
+    AutomationEnrollment,
+    AutomationStep,
+    AutomationStepExecution,
+    AutomationWorkflow,
+)
 
 __all__ = [
+    "AutomationEnrollment",
+    "AutomationStep",
+    "AutomationStepExecution",
+    "AutomationWorkflow",
     "CAMPAIGN_STATUSES",
     "FINAL_RECIPIENT_STATUSES",
     "CampaignRecipient",

@@ -31,6 +31,8 @@ class Tenant(db.Model):
     postal_address: Mapped[str | None] = mapped_column(Text)
     # Campaign mail leaves at most this fast, across all workers together.
     send_rate_per_second: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    # Hosts workflow webhooks may reach even on private addresses (and over http), one per line.
+    webhook_allowlist: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="tenant")
