@@ -46,6 +46,12 @@ def load_config(instance_path: str) -> dict:
         "DELIVERY_LEASE_SECONDS": int(os.environ.get("DELIVERY_LEASE_SECONDS", 600)),
         "DELIVERY_RETRY_BASE_SECONDS": float(os.environ.get("DELIVERY_RETRY_BASE_SECONDS", 30)),
         "UNSUBSCRIBE_MAILTO": os.environ.get("UNSUBSCRIBE_MAILTO") or None,
+        # Workflows: how often due enrollments are swept up, how long a claimed enrollment is a
+        # worker's, the first retry delay of a failed step (doubling), the event_day sweep.
+        "WORKFLOW_TICK_SECONDS": int(os.environ.get("WORKFLOW_TICK_SECONDS", 10)),
+        "WORKFLOW_LEASE_SECONDS": int(os.environ.get("WORKFLOW_LEASE_SECONDS", 300)),
+        "WORKFLOW_RETRY_BASE_SECONDS": float(os.environ.get("WORKFLOW_RETRY_BASE_SECONDS", 60)),
+        "WORKFLOW_EVENT_DAY_SECONDS": int(os.environ.get("WORKFLOW_EVENT_DAY_SECONDS", 300)),
     }
 
 

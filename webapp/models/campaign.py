@@ -59,7 +59,8 @@ class CampaignRecipient(db.Model):
     __tablename__ = "campaign_recipients"
     __table_args__ = (
         # A workflow step may mail one customer again on a later enrollment; campaigns keep 0.
-        UniqueConstraint("campaign_id", "customer_id", "enrollment_id", name="uq_campaign_recipients_campaign_customer"),
+        UniqueConstraint("campaign_id", "customer_id", "enrollment_id",
+                         name="uq_campaign_recipients_campaign_customer"),
         UniqueConstraint("token", name="uq_campaign_recipients_token"),
         # Delivery claims one batch's pending rows; progress counts by status.
         Index("ix_campaign_recipients_batch", "campaign_id", "batch_no", "status"),

@@ -35,6 +35,7 @@ def periodic_jobs() -> list[PeriodicJob]:
 
     from webapp.tasks.delivery import reconcile_campaigns
     from webapp.tasks.segments import recalculate_time_relative_segments
+    from webapp.tasks.workflows import enqueue_due_enrollments, enroll_event_day
 
     return [
         PeriodicJob("segments-time-relative", recalculate_time_relative_segments,
@@ -43,6 +44,11 @@ def periodic_jobs() -> list[PeriodicJob]:
         # delivery work the database says is due.
         PeriodicJob("campaigns-reconcile", reconcile_campaigns, queue="mail",
                     interval_seconds=int(current_app.config.get("RECONCILE_SECONDS", 20))),
+        # Workflow enrollments whose wait ran out, whose retry is due, or whose job was lost.
+        PeriodicJob("workflows-due", enqueue_due_enrollments,
+                    interval_seconds=int(current_app.config.get("WORKFLOW_TICK_SECONDS", 10))),
+        PeriodicJob("workflows-event-day", enroll_event_day,
+                    interval_seconds=int(current_app.config.get("WORKFLOW_EVENT_DAY_SECONDS", 300))),
     ]
 
 
