@@ -66,21 +66,6 @@ def patch_workflow(workflow_id: int, body: WorkflowPatch):
     return jsonify(_full(workflow))
 
 
-@api_route(bp, "/workflows/<int:workflow_id>", "DELETE", summary="Delete a workflow", tag="workflows",
-           query=DeleteWorkflowQuery, status=204, errors=(404, 409),
-           description="409 while customers are still in it, unless ?force=true.")
-def delete_workflow(workflow_id: int, query: DeleteWorkflowQuery):
-    workflows.delete_workflow(current_tenant_id(), workflow_id, force=query.force)
-    return "", 204
-
-
-@api_route(bp, "/workflows/<int:workflow_id>/steps", "POST", summary="Add a step (append, or insert at position)",
-           tag="workflows", body=StepIn, response=StepOut, status=201, errors=(404, 422))
-def add_step(workflow_id: int, body: StepIn):
-    step = workflows.add_step(current_tenant_id(), workflow_id, body.type, body.config, body.position)
-    return jsonify(step_dict(step, {})), 201
-
-
 @api_route(bp, "/workflows/<int:workflow_id>/steps/order", "PUT", summary="Reorder the steps", tag="workflows",
            body=StepOrderIn, response=WorkflowOut, errors=(404, 422),
            description="Every step id exactly once. Customers keep their step; the order applies to steps "
@@ -88,6 +73,13 @@ def add_step(workflow_id: int, body: StepIn):
 def reorder_steps(workflow_id: int, body: StepOrderIn):
     workflows.reorder_steps(current_tenant_id(), workflow_id, body.step_ids)
     return jsonify(_full(workflows.get_workflow(current_tenant_id(), workflow_id)))
+
+
+@api_route(bp, "/workflows/<int:workflow_id>/steps", "POST", summary="Add a step (append, or insert at position)",
+           tag="workflows", body=StepIn, response=StepOut, status=201, errors=(404, 422))
+def add_step(workflow_id: int, body: StepIn):
+    step = workflows.add_step(current_tenant_id(), workflow_id, body.type, body.config, body.position)
+    return jsonify(step_dict(step, {})), 201
 
 
 @api_route(bp, "/workflows/<int:workflow_id>/steps/<int:step_id>", "PATCH", summary="Change a step's config",
@@ -151,3 +143,10 @@ def fire_trigger(body: TriggerIn):
     return jsonify({"enrollment_ids": ids}), 201
 
 
+# Last: the tenancy sweep's control deletes in registration order, the steps before the workflow.
+@api_route(bp, "/workflows/<int:workflow_id>", "DELETE", summary="Delete a workflow", tag="workflows",
+           query=DeleteWorkflowQuery, status=204, errors=(404, 409),
+           description="409 while customers are still in it, unless ?force=true.")
+def delete_workflow(workflow_id: int, query: DeleteWorkflowQuery):
+    workflows.delete_workflow(current_tenant_id(), workflow_id, force=query.force)
+    return "", 204

@@ -34,9 +34,10 @@ class WebhookFailed(Exception):
 def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    for label, flag in (("loopback", address.is_loopback), ("private", address.is_private),
-                        ("link-local", address.is_link_local), ("multicast", address.is_multicast),
-                        ("reserved", address.is_reserved), ("unspecified", address.is_unspecified)):
+    # Most specific first: Python counts loopback and link-local as private too.
+    for label, flag in (("loopback", address.is_loopback), ("link-local", address.is_link_local),
+                        ("multicast", address.is_multicast), ("unspecified", address.is_unspecified),
+                        ("reserved", address.is_reserved), ("private", address.is_private)):
         if flag:
             return label
     if not address.is_global:
