@@ -158,6 +158,13 @@ def customer_enrollments(tenant_id: int, customer_id: int, *, limit: int = 100) 
                                    .order_by(AutomationEnrollment.id.desc()).limit(limit)))
 
 
+def workflow_names(tenant_id: int, workflow_ids: set[int]) -> dict[int, str]:
+    if not workflow_ids:
+        return {}
+    return dict(db.session.execute(select(AutomationWorkflow.id, AutomationWorkflow.name).where(
+        AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.id.in_(workflow_ids))).all())
+
+
 # --- writing workflows -----------------------------------------------------------------------------
 
 def _name(value: Any) -> str:

@@ -35,6 +35,9 @@ class TenantSettingsForm(FlaskForm):
     sender_email = EmailField("Sender email", validators=[Optional(), Email(), Length(max=320)])
     postal_address = TextAreaField("Postal address", validators=[Optional(), Length(max=1000)],
                                    description="Shown in every email footer; required by law to send.")
+    webhook_allowlist = TextAreaField("Webhook allowlist", validators=[Optional(), Length(max=2000)],
+                                      description="Host names workflow webhooks may reach on private addresses "
+                                                  "and over plain http, one per line (e.g. your own servers).")
 
 
 class TokenForm(FlaskForm):
