@@ -111,7 +111,7 @@ def test_a_purchase_activity_triggers_inside_its_own_transaction(tenant):
     assert tags(tenant, ada) == ["bought"]
 
 
-def test_send_email_sees_the_trigger_payload(tenant):
+def test_send_email_sees_the_trigger_payload(tenant, client):
     ada = customer(tenant)
     flow = workflow(tenant, [("send_email", {"subject": "Order {{ trigger.order_id }}",
                                              "content": "<p>You spent {{ trigger.order_total }}</p>"})])
@@ -125,6 +125,8 @@ def test_send_email_sees_the_trigger_payload(tenant):
     assert b"You spent 150" in message.raw
     [row] = db.session.scalars(select(CampaignRecipient)).all()
     assert (row.status, row.enrollment_id) == ("sent", enrollments(flow.id)[0].id)
+    # "View in browser" shows the message as sent, trigger data included.
+    assert "You spent 150" in client.get(f"/v/{row.token}").get_data(as_text=True)
 
 
 def test_a_false_condition_exits_with_the_reason_and_else_step_jumps(tenant):
@@ -316,14 +318,25 @@ def test_activation_is_refused_without_steps_or_a_postal_address(tenant):
 
 
 def test_segment_entry_enrolls_everyone_who_enters_in_one_recalculation(tenant):
+    from webapp.models import CustomerTag
+    from webapp.services.customers import add_tag
     from webapp.services.segments import calculate_segment, create_segment
 
     segment = create_segment(tenant, "VIPs", [{"type": "tag", "value": "vip"}])
     flow = workflow(tenant, [("add_tag", {"tag": "welcomed-vip"})], trigger="segment_entered",
                     config={"segment_id": segment.id})
-    ids = [customer(tenant, f"fan{i}@example.com", tags=["vip"]) for i in range(3)]  # real-time entries
-    db.session.execute(CustomerActivity.__table__.delete().where(CustomerActivity.type == "segment_entered"))
+    ids = [customer(tenant, f"fan{i}@example.com") for i in range(3)]
+    # Tagged behind the app's back (an import, say): only the recalculation sees them enter.
+    db.session.execute(CustomerTag.__table__.insert(), [{"customer_id": i, "tenant_id": tenant, "tag": "vip"}
+                                                        for i in ids])
     db.session.commit()
+    assert enrollments(flow.id) == []
+
     calculate_segment(tenant, segment.id)
 
     assert sorted(e.customer_id for e in enrollments(flow.id)) == ids
+    assert all(e.trigger_payload == {"segment_id": segment.id} for e in enrollments(flow.id))
+    # One customer entering in real time (a tag added from the page) is enrolled too.
+    late = customer(tenant, "late@example.com")
+    add_tag(tenant, late, "vip")
+    assert late in [e.customer_id for e in enrollments(flow.id)]
