@@ -13,7 +13,6 @@ from webapp.models import (
     AutomationEnrollment,
     AutomationStepExecution,
     CampaignRecipient,
-    CustomerActivity,
     OutboxMessage,
     Tenant,
 )
