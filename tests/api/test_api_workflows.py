@@ -163,6 +163,9 @@ def test_the_hidden_campaign_of_an_email_step_is_not_a_campaign(api, ready):
     assert_error(api.get(f"/campaigns/{step.campaign_id}"), 404)
     assert_error(api.post(f"/campaigns/{step.campaign_id}/send"), 404)
     assert api.get("/campaigns/stats").get_json()["data"] == []
+    from webapp.tasks.delivery import reconcile_campaigns
+
+    assert reconcile_campaigns()["campaigns_sending"] == 0  # the reconciler never picks it up
 
 
 def test_another_tenants_workflow_cannot_be_fired_at(api, api_b, ready):

@@ -339,3 +339,23 @@ def test_segment_entry_enrolls_everyone_who_enters_in_one_recalculation(tenant):
     late = customer(tenant, "late@example.com")
     add_tag(tenant, late, "vip")
     assert late in [e.customer_id for e in enrollments(flow.id)]
+
+
+def test_the_periodic_sweep_enqueues_due_enrollments_in_batches_and_skips_while_a_backlog_waits(tenant):
+    from webapp.tasks import get_queue
+    from webapp.tasks import workflows as jobs
+
+    ids = [customer(tenant, f"fan{i}@example.com") for i in range(3)]
+    flow = workflow(tenant, [("add_tag", {"tag": "swept"})], trigger="custom")
+    workflows.enroll_customers(tenant, flow.id, ids)
+    queue = get_queue("default")
+    queue.empty()  # as if Redis lost the jobs the enrollment enqueued
+
+    assert jobs.enqueue_due_enrollments() == 3
+    [job] = queue.jobs
+    assert sorted(job.args[0]) == sorted(e.id for e in enrollments(flow.id))
+    for _ in range(jobs.BACKLOG_JOBS):
+        queue.enqueue(jobs.run_enrollments, [])
+    assert jobs.enqueue_due_enrollments() == 0
+    assert jobs.run_enrollments(job.args[0]) == {"claimed": 3, "steps": 3}
+    assert all(tags(tenant, i) == ["swept"] for i in ids)

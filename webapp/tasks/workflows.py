@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 # Enrollments per job: large enough that a job's fork and start-up (~0.1 s) is a small part.
 BATCH_SIZE = 500
 JOB_TIMEOUT = 1800
+BACKLOG_JOBS = 50
 
 
 def run_enrollments(enrollment_ids: list[int]) -> dict[str, int]:
@@ -51,8 +52,12 @@ def enqueue_due_enrollments() -> int:
     from webapp.models.types import utcnow
     from webapp.services.workflow_engine import due_enrollment_ids
 
-    ids = due_enrollment_ids(utcnow())
     queue = get_queue("default")
+    if queue.count > BACKLOG_JOBS:
+        # The last sweep's jobs are still queued: enqueueing the same enrollments again would
+        # only pile up duplicates (harmless, claims decide, but slow). The next sweep looks again.
+        return 0
+    ids = due_enrollment_ids(utcnow())
     for start in range(0, len(ids), BATCH_SIZE):
         queue.enqueue(run_enrollments, ids[start:start + BATCH_SIZE], job_timeout=JOB_TIMEOUT, result_ttl=60,
                       failure_ttl=86400)
