@@ -173,3 +173,21 @@ def test_the_toggle_never_redirects_off_site(owner_a, world_a):
     assert response.headers["Location"] == f"/workflows/{world_a['workflow_id']}"
 
 
+
+
+def test_trigger_settings_save_and_show_errors_beside_their_field(owner_a, world_a):
+    wid = world_a["workflow_id"]
+    path = f"/workflows/{wid}/settings"
+
+    assert owner_a.post(path, {"name": "Buyers", "trigger_type": "purchase", "reentry": "once"}).status_code == 302
+    saved = owner_a.post(path, {"name": "Buyers", "trigger_type": "purchase", "reentry": "once",
+                                "min_order_total": "100", "event_name": "Jazz Night"})
+    assert saved.status_code == 302
+    workflow = db.session.get(AutomationWorkflow, wid)
+    db.session.refresh(workflow)
+    assert workflow.trigger_config == {"min_order_total": 100.0, "event_name": "Jazz Night"}
+    assert "of at least 100 for “Jazz Night”" in owner_a.get(f"/workflows/{wid}").get_data(as_text=True)
+
+    refused = owner_a.post(path, {"name": "Buyers", "trigger_type": "purchase", "min_order_total": "lots"})
+    assert refused.status_code == 422
+    assert field_errors(refused.get_data(as_text=True))["min_order_total"] == ["must be a number"]

@@ -173,9 +173,13 @@ def update_settings(workflow_id: int):
     form = request.form
     try:
         trigger_type = form.get("trigger_type") or workflow.trigger_type
+        if trigger_type == workflow.trigger_type:
+            config = _trigger_config(trigger_type, form)
+        else:  # the new type's own fields appear once it is saved; start from its defaults
+            config = {"segment_id": _first_segment_id()} if trigger_type == "segment_entered" else {}
         workflows.update_workflow(current_user.tenant_id, workflow.id, {
             "name": form.get("name", ""), "trigger_type": trigger_type, "reentry": form.get("reentry") or None,
-            "trigger_config": _trigger_config(trigger_type, form)})
+            "trigger_config": config})
     except ValidationFailed as exc:
         from webapp.extensions import db
 
