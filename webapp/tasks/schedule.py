@@ -44,10 +44,11 @@ def periodic_jobs() -> list[PeriodicJob]:
         # delivery work the database says is due.
         PeriodicJob("campaigns-reconcile", reconcile_campaigns, queue="mail",
                     interval_seconds=int(current_app.config.get("RECONCILE_SECONDS", 20))),
-        # Workflow enrollments whose wait ran out, whose retry is due, or whose job was lost.
-        PeriodicJob("workflows-due", enqueue_due_enrollments,
+        # Workflow enrollments whose wait ran out, whose retry is due, or whose job was lost;
+        # the sweeps queue behind campaign work (the runs they enqueue go to "default").
+        PeriodicJob("workflows-due", enqueue_due_enrollments, queue="bulk",
                     interval_seconds=int(current_app.config.get("WORKFLOW_TICK_SECONDS", 10))),
-        PeriodicJob("workflows-event-day", enroll_event_day,
+        PeriodicJob("workflows-event-day", enroll_event_day, queue="bulk",
                     interval_seconds=int(current_app.config.get("WORKFLOW_EVENT_DAY_SECONDS", 300))),
     ]
 
