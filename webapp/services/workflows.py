@@ -535,8 +535,14 @@ def process_trigger(tenant_id: int, trigger_type: str, customer: Customer | int,
         return []
     rows = [_enrollment_row(w, tenant_id, customer_id, trigger_type, payload, now) for w in chosen]
     created = _insert_rows(rows)
-    _log_enrolled(tenant_id, [tuple(r) for r in created], now)
     ids = [r[0] for r in created]
+    if created:
+        # One timeline entry for the trigger, however many workflows it started: a purchase
+        # matching 50 workflows writes one row here, not 50.
+        db.session.execute(insert(CustomerActivity.__table__).values(
+            tenant_id=tenant_id, customer_id=customer_id, type="workflow_enrolled",
+            properties={"workflow_ids": [r[1] for r in created], "enrollment_ids": ids, "trigger": trigger_type},
+            occurred_at=now, created_at=now))
     _enqueue_after_commit(ids)
     return ids
 
