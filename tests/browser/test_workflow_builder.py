@@ -5,6 +5,8 @@ the outbox."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
@@ -92,6 +94,8 @@ def test_build_drag_activate_and_watch_a_purchase_go_through(page: Page, log_in,
     expect(steps.nth(0).locator("[data-testid=passed]")).to_have_text("1 passed")
     expect(steps.nth(0).locator("[data-testid=email-figures]")).to_contain_text("1 sent")
     expect(steps.nth(1).locator("[data-testid=on-step-now]")).to_have_text("1 on it now")
+    os.makedirs("/tmp/shots", exist_ok=True)
+    page.screenshot(path="/tmp/shots/workflows-builder.png", full_page=True)
 
     page.get_by_role("link", name="Enrollments (1)").click()
     row = page.locator("#enrollment-rows tr").first

@@ -359,3 +359,18 @@ def test_the_periodic_sweep_enqueues_due_enrollments_in_batches_and_skips_while_
     assert jobs.enqueue_due_enrollments() == 0
     assert jobs.run_enrollments(job.args[0]) == {"claimed": 3, "steps": 3}
     assert all(tags(tenant, i) == ["swept"] for i in ids)
+
+
+def test_activation_is_refused_when_a_step_became_invalid(tenant):
+    row = db.session.get(Tenant, tenant)
+    row.webhook_allowlist = "hooks.internal.example"
+    db.session.commit()
+    flow = workflow(tenant, [("webhook", {"url": "http://hooks.internal.example/in"})], active=False)
+    row.webhook_allowlist = None  # the host left the allowlist: plain http is no longer allowed
+    db.session.commit()
+
+    with pytest.raises(ValidationFailed) as refused:
+        workflows.set_active(tenant, flow.id, True)
+
+    assert refused.value.field == "active"
+    assert "step 1 (webhook) is invalid" in refused.value.reason and "https" in refused.value.reason
