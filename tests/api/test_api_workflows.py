@@ -178,3 +178,18 @@ def test_another_tenants_workflow_cannot_be_fired_at(api, api_b, ready):
 
     assert response.get_json()["enrollment_ids"] == []
     assert_error(api_b.post(f"/workflows/{workflow['id']}/enroll", json={"customer_ids": [theirs["id"]]}), 404)
+
+
+def test_enrollments_are_paged_newest_first(api, ready):
+    workflow = new_workflow(api, trigger_type="custom", trigger_config={})
+    wid = workflow["id"]
+    api.post(f"/workflows/{wid}/toggle")
+    ids = [api.post("/customers", json={"email": f"fan{i}@example.com"}).get_json()["id"] for i in range(3)]
+    api.post(f"/workflows/{wid}/enroll", json={"customer_ids": ids})
+
+    first = api.get(f"/workflows/{wid}/enrollments", query_string={"limit": 2}).get_json()
+    rest = api.get(f"/workflows/{wid}/enrollments",
+                   query_string={"limit": 2, "cursor": first["next_cursor"]}).get_json()
+
+    assert [e["customer_id"] for e in first["data"] + rest["data"]] == list(reversed(ids))
+    assert rest["next_cursor"] is None

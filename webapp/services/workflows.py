@@ -117,17 +117,15 @@ def step_counts(workflow_id: int) -> dict[int, dict[str, int]]:
 
 def enrollments_page(tenant_id: int, workflow_id: int, *, status: str | None = None, limit: int = 50,
                      cursor: str | None = None) -> Page:
+    """A workflow's enrollments, newest first; items are (enrollment, customer) pairs."""
     workflow = get_workflow(tenant_id, workflow_id)
-    stmt = (select(AutomationEnrollment, Customer).join(Customer, Customer.id == AutomationEnrollment.customer_id)
-            .where(AutomationEnrollment.workflow_id == workflow.id))
+    stmt = select(AutomationEnrollment).where(AutomationEnrollment.workflow_id == workflow.id)
     if status:
         stmt = stmt.where(AutomationEnrollment.status == status)
-    page = keyset_by_id(stmt, AutomationEnrollment.id, limit=limit, cursor=cursor, scalars=False)
-    if page.next_cursor is not None:
-        from webapp.services.pagination import encode_cursor
-
-        page.next_cursor = encode_cursor([page.items[-1][0].id])
-    return page
+    page = keyset_by_id(stmt, AutomationEnrollment.id, limit=limit, cursor=cursor)
+    ids = {e.customer_id for e in page.items}
+    by_id = {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(ids)))} if ids else {}
+    return Page([(e, by_id[e.customer_id]) for e in page.items], page.next_cursor)
 
 
 def get_enrollment(tenant_id: int, workflow_id: int, enrollment_id: int) -> AutomationEnrollment:
