@@ -64,13 +64,11 @@ def upgrade():
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_automation_enrollments_tenant_id_tenants'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['workflow_id'], ['automation_workflows.id'], name=op.f('fk_automation_enrollments_workflow_id_automation_workflows'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_automation_enrollments')),
-    sa.UniqueConstraint('workflow_id', 'customer_id', 'dedupe_key', name='uq_automation_enrollments_dedupe'),
-    sa.UniqueConstraint('workflow_id', 'customer_id', 'reentry_key', name='uq_automation_enrollments_reentry')
+    sa.UniqueConstraint('customer_id', 'workflow_id', 'dedupe_key', name='uq_automation_enrollments_dedupe'),
+    sa.UniqueConstraint('customer_id', 'workflow_id', 'reentry_key', name='uq_automation_enrollments_reentry')
     )
     with op.batch_alter_table('automation_enrollments', schema=None) as batch_op:
-        batch_op.create_index('ix_automation_enrollments_customer', ['customer_id', 'id'], unique=False)
         batch_op.create_index('ix_automation_enrollments_due', ['status', 'next_run_at'], unique=False)
-        batch_op.create_index('ix_automation_enrollments_step', ['current_step_id', 'status'], unique=False)
         batch_op.create_index('ix_automation_enrollments_workflow', ['workflow_id', 'status', 'id'], unique=False)
 
     op.create_table('automation_steps',
@@ -137,9 +135,7 @@ def downgrade():
     op.drop_table('automation_steps')
     with op.batch_alter_table('automation_enrollments', schema=None) as batch_op:
         batch_op.drop_index('ix_automation_enrollments_workflow')
-        batch_op.drop_index('ix_automation_enrollments_step')
         batch_op.drop_index('ix_automation_enrollments_due')
-        batch_op.drop_index('ix_automation_enrollments_customer')
 
     op.drop_table('automation_enrollments')
     with op.batch_alter_table('automation_workflows', schema=None) as batch_op:

@@ -66,14 +66,15 @@ class AutomationEnrollment(db.Model):
         # Re-entry: 'once' keeps reentry_key='once' forever, 'one_at_a_time' keeps 'open' until
         # the enrollment ends (then NULL), 'always' uses NULL; NULLs never collide, so the
         # database itself refuses a second enrollment the policy forbids.
-        UniqueConstraint("workflow_id", "customer_id", "reentry_key", name="uq_automation_enrollments_reentry"),
+        # Customer first: the same index serves a customer's enrollments (their page, the trace).
+        UniqueConstraint("customer_id", "workflow_id", "reentry_key", name="uq_automation_enrollments_reentry"),
         # event_day: once per customer per event, however often the scheduler runs.
-        UniqueConstraint("workflow_id", "customer_id", "dedupe_key", name="uq_automation_enrollments_dedupe"),
+        UniqueConstraint("customer_id", "workflow_id", "dedupe_key", name="uq_automation_enrollments_dedupe"),
         # The scheduler's scan: due enrollments.
         Index("ix_automation_enrollments_due", "status", "next_run_at"),
+        # A workflow's enrollments by status (lists, counts, holding, per-step figures). Few
+        # indexes on purpose: each is written by every enrollment a purchase makes.
         Index("ix_automation_enrollments_workflow", "workflow_id", "status", "id"),
-        Index("ix_automation_enrollments_step", "current_step_id", "status"),
-        Index("ix_automation_enrollments_customer", "customer_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -336,7 +336,8 @@ def delete_step(tenant_id: int, workflow_id: int, step_id: int, *, now: datetime
     workflow = db.session.get(AutomationWorkflow, step.workflow_id)
     steps = steps_of(workflow.id)
     later = [s for s in steps if s.position > step.position or (s.position == step.position and s.id > step.id)]
-    on_it = and_(AutomationEnrollment.current_step_id == step.id, AutomationEnrollment.status.in_(OPEN_STATUSES))
+    on_it = and_(AutomationEnrollment.workflow_id == workflow.id, AutomationEnrollment.current_step_id == step.id,
+                 AutomationEnrollment.status.in_(OPEN_STATUSES))
     if later:
         db.session.execute(update(AutomationEnrollment).where(on_it).values(
             current_step_id=later[0].id, step_entered_at=now, next_run_at=now, attempts=0,
