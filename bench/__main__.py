@@ -14,13 +14,14 @@ from bench import (
     bench_send,
     bench_timeline,
     bench_tracking,
+    bench_workflows,
 )
 from bench.harness import SIZES, BenchEnvironment, Result, print_table
 
 # bench_seed runs first: the tenant it fills is the data the others run on.
 BENCHMARKS = {"seed": bench_seed, "timeline": bench_timeline, "purchase_api": bench_purchase_api,
               "segments": bench_segments, "send": bench_send, "tracking": bench_tracking,
-              "import": bench_import}
+              "import": bench_import, "workflows": bench_workflows}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,6 +55,12 @@ def load_config(instance_path: str) -> dict:
         "TRACKING_WRITER_SECONDS": int(os.environ.get("TRACKING_WRITER_SECONDS", 5)),
         "TRACKING_RECLAIM_IDLE_MS": int(os.environ.get("TRACKING_RECLAIM_IDLE_MS", 30_000)),
         "TRACKING_MACHINE_CLICK_SECONDS": float(os.environ.get("TRACKING_MACHINE_CLICK_SECONDS", 10)),
+        # Workflows: how often due enrollments are swept up, how long a claimed enrollment is a
+        # worker's, the first retry delay of a failed step (doubling), the event_day sweep.
+        "WORKFLOW_TICK_SECONDS": int(os.environ.get("WORKFLOW_TICK_SECONDS", 10)),
+        "WORKFLOW_LEASE_SECONDS": int(os.environ.get("WORKFLOW_LEASE_SECONDS", 300)),
+        "WORKFLOW_RETRY_BASE_SECONDS": float(os.environ.get("WORKFLOW_RETRY_BASE_SECONDS", 60)),
+        "WORKFLOW_EVENT_DAY_SECONDS": int(os.environ.get("WORKFLOW_EVENT_DAY_SECONDS", 300)),
     }
 
 

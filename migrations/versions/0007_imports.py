@@ -1,7 +1,7 @@
 """create customer imports and their rejected rows
 
 Revision ID: 0007_imports
-Revises: 0004_campaigns
+Revises: 0006_workflows
 Create Date: 2026-11-24 08:28:01.433185
 
 """
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0007_imports'
-down_revision = '0005_tracking'
+down_revision = '0006_workflows'
 branch_labels = None
 depends_on = None
 

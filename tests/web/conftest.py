@@ -147,7 +147,8 @@ def world_a(tenant_a):
     token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.tenant_id == tenant_a.id))
     segment = create_segment(tenant_a.id, "VIPs", VIP_CONDITIONS)
     return {"customer_id": customer.id, "token_id": token_id, "segment_id": segment.id,
-            "import_id": _import_world(tenant_a.id), **_campaign_world(tenant_a.id, segment.id)}
+            "import_id": _import_world(tenant_a.id), **_campaign_world(tenant_a.id, segment.id),
+            **_workflow_world(tenant_a.id, customer.id)}
 
 
 def _import_world(tenant_id: int) -> int:
@@ -158,6 +159,27 @@ def _import_world(tenant_id: int) -> int:
 
 
 IMPORT_CSV = b"email,first_name,seat\nada@example.com,Ada,A1\nnew@example.com,New,B2\n"
+
+
+def _workflow_world(tenant_id: int, customer_id: int) -> dict[str, int]:
+    """A live custom-trigger workflow (re-entry always, so every enrollment changes something)
+    with two steps, and the customer enrolled in it."""
+    from webapp.services import workflows
+
+    workflow = workflows.create_workflow(tenant_id, {
+        "name": "Welcome", "trigger_type": "custom", "reentry": "always",
+        "steps": [{"type": "add_tag", "config": {"tag": "welcomed"}}, {"type": "wait", "config": {"days": 1}}]})
+    workflows.set_active(tenant_id, workflow.id, True)
+    result = workflows.enroll_customers(tenant_id, workflow.id, [customer_id])
+    assert result["enrolled"] == [customer_id]
+    from sqlalchemy import select as _select
+
+    from webapp.models import AutomationEnrollment
+
+    enrollment_id = db.session.scalar(_select(AutomationEnrollment.id).where(
+        AutomationEnrollment.workflow_id == workflow.id))
+    return {"workflow_id": workflow.id, "step_id": workflows.steps_of(workflow.id)[0].id,
+            "enrollment_id": enrollment_id}
 
 
 def _campaign_world(tenant_id: int, segment_id: int) -> dict[str, int]:
@@ -220,6 +242,16 @@ VALID_FORM_DATA = {
     "imports.new": {"file": lambda: (io.BytesIO(IMPORT_CSV), "fans.csv")},
     "imports.preview": {"map-0": "email", "map-1": "first_name", "map-2": "attribute"},
     "imports.start": {"map-0": "email", "map-1": "first_name", "map-2": "attribute"},
+    "workflows.new": {"name": "After purchase", "trigger_type": "purchase"},
+    "workflows.update_settings": {"name": "Renamed flow", "trigger_type": "custom", "reentry": "once"},
+    "workflows.toggle": {},
+    "workflows.add_step": {"type": "wait"},
+    # world_a's workflow has the database's first two steps (ids 1 and 2) in every test.
+    "workflows.reorder": {"step_ids": ["2", "1"]},
+    "workflows.edit_step": {"tag": "renamed"},
+    "workflows.delete_step": {},
+    "workflows.delete": {"force": "yes"},
+    "workflows.enroll": {"email": "ada@example.com"},
 }
 # State-changing routes that change nothing even when allowed (CSRF and roles still apply).
 CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview", "imports.preview"}

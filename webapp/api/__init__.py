@@ -11,6 +11,7 @@ from webapp.api import (  # noqa: E402,F401  (registers the views)
     openapi,
     segments,
     tracking,
+    workflows,
 )
 from webapp.api.auth import authenticate_request  # noqa: E402
 from webapp.api.errors import register_error_handlers  # noqa: E402

@@ -13,8 +13,18 @@ from webapp.models.customer_import import IMPORT_STATUSES, CustomerImport, Custo
 from webapp.models.segment import CustomerSegment, CustomerSegmentMember
 from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User
 from webapp.models.tracking import CampaignAttribution, CampaignEngagementHour, CampaignLink, TrackingHit
+from webapp.models.workflow import (
+    AutomationEnrollment,
+    AutomationStep,
+    AutomationStepExecution,
+    AutomationWorkflow,
+)
 
 __all__ = [
+    "AutomationEnrollment",
+    "AutomationStep",
+    "AutomationStepExecution",
+    "AutomationWorkflow",
     "CAMPAIGN_STATUSES",
     "FINAL_RECIPIENT_STATUSES",
     "CampaignAttribution",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -35,6 +35,9 @@ class EmailCampaign(db.Model):
     html_content: Mapped[str] = mapped_column(Text)
     text_content: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    # 'campaign', or 'workflow' for the hidden campaign a workflow's send_email step owns
+    # (its recipients and counters track the step; campaign lists and routes never show it).
+    kind: Mapped[str] = mapped_column(String(20), default="campaign", server_default="campaign")
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set in the transaction that wrote the recipient snapshot: a send whose start job was
@@ -61,7 +64,9 @@ class EmailCampaign(db.Model):
 class CampaignRecipient(db.Model):
     __tablename__ = "campaign_recipients"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "customer_id", name="uq_campaign_recipients_campaign_customer"),
+        # A workflow step may mail one customer again on a later enrollment; campaigns keep 0.
+        UniqueConstraint("campaign_id", "customer_id", "enrollment_id",
+                         name="uq_campaign_recipients_campaign_customer"),
         UniqueConstraint("token", name="uq_campaign_recipients_token"),
         # Delivery claims one batch's pending rows; progress counts by status.
         Index("ix_campaign_recipients_batch", "campaign_id", "batch_no", "status"),
@@ -94,6 +99,7 @@ class CampaignRecipient(db.Model):
     first_human_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_human_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enrollment_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class OutboxMessage(db.Model):

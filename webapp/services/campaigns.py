@@ -83,7 +83,7 @@ def _validate(tenant_id: int, values: dict[str, Any]) -> dict[str, Any]:
 
 def get_campaign(tenant_id: int, campaign_id: int) -> EmailCampaign:
     campaign = db.session.scalar(select(EmailCampaign).where(
-        EmailCampaign.id == campaign_id, EmailCampaign.tenant_id == tenant_id))
+        EmailCampaign.id == campaign_id, EmailCampaign.tenant_id == tenant_id, EmailCampaign.kind == "campaign"))
     if campaign is None:
         raise NotFound("campaign not found")
     return campaign
@@ -124,7 +124,8 @@ def delete_campaign(tenant_id: int, campaign_id: int) -> None:
 
 def campaigns_page(tenant_id: int, *, status: str | None = None, limit: int = 50,
                    cursor: str | None = None) -> Page:
-    stmt = select(EmailCampaign).where(EmailCampaign.tenant_id == tenant_id)
+    # Workflow steps' hidden campaigns are not campaigns to the marketer.
+    stmt = select(EmailCampaign).where(EmailCampaign.tenant_id == tenant_id, EmailCampaign.kind == "campaign")
     if status:
         stmt = stmt.where(EmailCampaign.status == status)
     return keyset_by_id(stmt, EmailCampaign.id, limit=limit, cursor=cursor)

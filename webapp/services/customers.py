@@ -211,6 +211,10 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
     if created and data.get("signup"):
         from webapp.services.activities import log_activity
         log_activity(customer, "signup", {"source": "api"})
+        from webapp.services.crm import CRMService
+
+        db.session.flush()
+        CRMService().process_trigger(tenant_id, "signup", customer, {"source": "api"})
     if commit:
         refresh_customer_segments(tenant_id, customer.id)
         db.session.commit()

@@ -59,11 +59,12 @@ def register_web(app: Flask) -> None:
         segments,
         settings,
         unsubscribe,
+        workflows,
     )
     from webapp.web.filters import register_filters
 
     for bp in (auth.bp, dashboard.bp, customers.bp, imports.bp, exports.bp, segments.bp, campaigns.bp, reports.bp,
-               outbox.bp, settings.bp, unsubscribe.bp):
+               workflows.bp, outbox.bp, settings.bp, unsubscribe.bp):
         app.register_blueprint(bp)
     register_filters(app)
     login_manager.unauthorized_handler(auth.unauthorized)

@@ -50,8 +50,13 @@ def _selected_types() -> list[str]:
 def show(customer_id: int):
     customer = customers.get_customer(current_user.tenant_id, customer_id)
     types = _selected_types()
+    from webapp.services import workflows
+
+    enrollments = workflows.customer_enrollments(current_user.tenant_id, customer.id, limit=20)
+    names = workflows.workflow_names(current_user.tenant_id, {e.workflow_id for e in enrollments})
     return render_template("customers/show.html", customer=customer, note_form=NoteForm(),
-                           tag_form=TagForm(), **_timeline_context(customer.id, types))
+                           tag_form=TagForm(), enrollments=enrollments, workflow_names=names,
+                           **_timeline_context(customer.id, types))
 
 
 @bp.get("/<int:customer_id>/timeline")

@@ -40,6 +40,9 @@ class TenantSettingsForm(FlaskForm):
         "Attribution window (days)", validators=[Optional()],
         description="A purchase within this many days of a click on a campaign (or an open, without a click) "
                     "counts as that campaign's revenue. 0 turns attribution off.")
+    webhook_allowlist = TextAreaField("Webhook allowlist", validators=[Optional(), Length(max=2000)],
+                                      description="Host names workflow webhooks may reach on private addresses "
+                                                  "and over plain http, one per line (e.g. your own servers).")
 
 
 class TokenForm(FlaskForm):
