@@ -20,6 +20,7 @@ $(VENDOR)/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp node_modules/sortablejs/Sortable.min.js $(VENDOR)/Sortable.min.js
 	touch $(VENDOR)/.installed
 
 install: $(STAMP) $(VENDOR)/.installed

@@ -6,12 +6,22 @@ import argparse
 import sys
 import time
 
-from bench import bench_purchase_api, bench_seed, bench_segments, bench_send, bench_timeline
+from bench import (
+    bench_import,
+    bench_purchase_api,
+    bench_seed,
+    bench_segments,
+    bench_send,
+    bench_timeline,
+    bench_tracking,
+    bench_workflows,
+)
 from bench.harness import SIZES, BenchEnvironment, Result, print_table
 
 # bench_seed runs first: the tenant it fills is the data the others run on.
 BENCHMARKS = {"seed": bench_seed, "timeline": bench_timeline, "purchase_api": bench_purchase_api,
-              "segments": bench_segments, "send": bench_send}
+              "segments": bench_segments, "send": bench_send, "tracking": bench_tracking,
+              "import": bench_import, "workflows": bench_workflows}
 
 
 def main(argv: list[str] | None = None) -> int:

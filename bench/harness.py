@@ -29,15 +29,16 @@ class Size:
     purchases: int  # purchase requests per side
     repeats: int  # timings are the best (timeline) or sum (purchases) of this many rounds
     send_recipients: int  # campaign recipients bench_send delivers (and the bare loop sends)
+    import_rows: int  # rows of the CSV file bench_import imports (twice: new, then updates)
 
 
 SIZES = {
     "smoke": Size("smoke", seed_customers=1_000, timeline_activities=2_000, timeline_pages=40,
-                  purchases=100, repeats=3, send_recipients=300),
+                  purchases=100, repeats=3, send_recipients=300, import_rows=5_000),
     "medium": Size("medium", seed_customers=50_000, timeline_activities=50_000, timeline_pages=400,
-                   purchases=1_000, repeats=5, send_recipients=10_000),
+                   purchases=1_000, repeats=5, send_recipients=10_000, import_rows=100_000),
     "large": Size("large", seed_customers=1_000_000, timeline_activities=200_000, timeline_pages=1_000,
-                  purchases=5_000, repeats=5, send_recipients=100_000),
+                  purchases=5_000, repeats=5, send_recipients=100_000, import_rows=500_000),
 }
 
 

@@ -56,6 +56,9 @@ class IsolatedClient(FlaskClient):
             # `with client:` keeps the request's contexts until the block ends, outside
             # any Context we could run it in: such tests get Flask's own behaviour.
             return super().open(*args, **kwargs)
+        # Buffered: a streamed body (CSV exports) is then read inside the request's own
+        # Context too, where its app context was pushed.
+        kwargs.setdefault("buffered", True)
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 

@@ -30,12 +30,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     check_config(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
 
+    from webapp.session_cookie import CachedSerializerSessionInterface
+
+    app.session_interface = CachedSerializerSessionInterface()
+
     _init_extensions(app)
     _register_blueprints(app)
     _register_error_handlers(app)
     from webapp.ratelimit import init_rate_limits
 
     init_rate_limits(app)
+    _allow_large_uploads(app)
 
     from webapp.cli import register_cli
 
@@ -145,3 +150,19 @@ def _register_error_handlers(app: Flask) -> None:
         if wants_json():
             return error_response(exc.status, exc.code, exc.message, exc.details)
         return error_page(exc.status, exc.message)
+
+
+# The CSV upload endpoints take files up to the import limit; every other request keeps
+# MAX_CONTENT_LENGTH (1 MiB).
+UPLOAD_ENDPOINTS = frozenset({"api.import_customers", "imports.new"})
+
+
+def _allow_large_uploads(app: Flask) -> None:
+    from webapp.services.imports import MAX_FILE_BYTES
+
+    def raise_the_limit() -> None:
+        if request.endpoint in UPLOAD_ENDPOINTS:
+            request.max_content_length = MAX_FILE_BYTES + 64 * 1024  # the file and the form around it
+
+    # First of all before_request hooks: CSRF protection reads the form (and so the body).
+    app.before_request_funcs.setdefault(None, []).insert(0, raise_the_limit)

@@ -50,6 +50,17 @@ def load_config(instance_path: str) -> dict:
         "RATELIMIT_ENABLED": not _truthy(os.environ.get("RATELIMIT_DISABLED")),
         **{name: os.environ[name] for name in ("RATELIMIT_API", "RATELIMIT_LOGIN_ACCOUNT", "RATELIMIT_LOGIN_ADDRESS",
                                                "RATELIMIT_PUBLIC", "RATELIMIT_UNSUBSCRIBE") if os.environ.get(name)},
+        # Tracking: how often queued hits are written, after how long a dead writer's
+        # entries are taken over, and how soon after delivery a click counts as a scanner's.
+        "TRACKING_WRITER_SECONDS": int(os.environ.get("TRACKING_WRITER_SECONDS", 5)),
+        "TRACKING_RECLAIM_IDLE_MS": int(os.environ.get("TRACKING_RECLAIM_IDLE_MS", 30_000)),
+        "TRACKING_MACHINE_CLICK_SECONDS": float(os.environ.get("TRACKING_MACHINE_CLICK_SECONDS", 10)),
+        # Workflows: how often due enrollments are swept up, how long a claimed enrollment is a
+        # worker's, the first retry delay of a failed step (doubling), the event_day sweep.
+        "WORKFLOW_TICK_SECONDS": int(os.environ.get("WORKFLOW_TICK_SECONDS", 10)),
+        "WORKFLOW_LEASE_SECONDS": int(os.environ.get("WORKFLOW_LEASE_SECONDS", 300)),
+        "WORKFLOW_RETRY_BASE_SECONDS": float(os.environ.get("WORKFLOW_RETRY_BASE_SECONDS", 60)),
+        "WORKFLOW_EVENT_DAY_SECONDS": int(os.environ.get("WORKFLOW_EVENT_DAY_SECONDS", 300)),
     }
 
 

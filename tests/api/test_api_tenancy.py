@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter, Rule
 from webapp.api.registry import ENDPOINTS
 from webapp.extensions import db
 from webapp.models import Tenant
-from webapp.services import activities, campaigns, customers, segments, tenants
+from webapp.services import activities, campaigns, customers, imports, segments, tenants, workflows
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -43,11 +43,36 @@ def make_campaign(tenant_id: int) -> int:
                                                  "segment_id": make_segment(tenant_id)}).id
 
 
+def make_import(tenant_id: int) -> int:
+    # A finished import with a rejected row, so A's own download has a row of A's data.
+    customer_import = imports.create_import(tenant_id, "a.csv", b"email,seat\nimported@a.example.com,A1\nnope,B2\n",
+                                            start=True)
+    imports.run_import(customer_import.id)
+    return customer_import.id
+def make_workflow(tenant_id: int) -> int:
+    """One workflow with two steps per tenant (step routes need a step of this workflow)."""
+    from webapp.models import AutomationWorkflow
+
+    existing = db.session.scalar(select(AutomationWorkflow.id).where(AutomationWorkflow.tenant_id == tenant_id))
+    if existing is not None:
+        return existing
+    return workflows.create_workflow(tenant_id, {
+        "name": "A's welcome", "trigger_type": "purchase",
+        "steps": [{"type": "add_tag", "config": {"tag": "welcomed"}}, {"type": "wait", "config": {"days": 1}}]}).id
+
+
+def make_step(tenant_id: int) -> int:
+    return workflows.steps_of(make_workflow(tenant_id))[0].id
+
+
 # How to make a tenant-A object for each kind of id in a URL.
 ID_FACTORIES: dict[str, Callable[[int], int]] = {
     "customer_id": make_customer,
     "segment_id": make_segment,
     "campaign_id": make_campaign,
+    "import_id": make_import,
+    "workflow_id": make_workflow,
+    "step_id": make_step,
 }
 
 # A valid body for each endpoint that takes one, so a 404 proves tenancy, not validation.
@@ -58,6 +83,12 @@ SAMPLE_BODIES: dict[str, dict] = {
     "api.schedule_campaign": {"send_at": "2099-01-01T09:00:00+00:00"},
     "api.preview_campaign": {},
     "api.test_campaign": {"emails": ["mallory@example.com"]},
+    "api.patch_workflow": {"name": "Hijacked"},
+    "api.add_step": {"type": "add_tag", "config": {"tag": "pwned"}},
+    "api.patch_step": {"config": {"tag": "pwned"}},
+    # The first workflow's steps are the database's first (ids 1 and 2) in every test.
+    "api.reorder_steps": {"step_ids": [2, 1]},
+    "api.enroll": {"customer_ids": [1]},
 }
 
 

@@ -92,8 +92,10 @@ def test_counters_statuses_and_timelines_end_right(api, runner, tenant_a, audien
     assert sent["properties"]["campaign_id"] == created.id
     assert not activities_of(audience["gone@example.com"], "email_sent")
     stats = api.get("/campaigns/stats", query_string={"campaign_id": created.id}).get_json()["data"]
-    assert stats == [{"campaign_id": created.id, "name": "Summer line-up", "status": "sent", "recipients": 3,
-                      "sent": 3, "failed": 0, "skipped": 0, "remaining": 0}]
+    delivery = ("campaign_id", "name", "status", "recipients", "sent", "failed", "skipped", "remaining")
+    assert [{k: s[k] for k in delivery} for s in stats] == [{
+        "campaign_id": created.id, "name": "Summer line-up", "status": "sent", "recipients": 3, "sent": 3,
+        "failed": 0, "skipped": 0, "remaining": 0}]
 
 
 def test_headers_are_exactly_the_intended_ones(api, runner, tenant_a, audience, smtp_mail, app_config):

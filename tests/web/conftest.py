@@ -4,6 +4,7 @@ snapshot of every table to prove that a refused request changed nothing."""
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -146,7 +147,39 @@ def world_a(tenant_a):
     token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.tenant_id == tenant_a.id))
     segment = create_segment(tenant_a.id, "VIPs", VIP_CONDITIONS)
     return {"customer_id": customer.id, "token_id": token_id, "segment_id": segment.id,
-            **_campaign_world(tenant_a.id, segment.id)}
+            "import_id": _import_world(tenant_a.id), **_campaign_world(tenant_a.id, segment.id),
+            **_workflow_world(tenant_a.id, customer.id)}
+
+
+def _import_world(tenant_id: int) -> int:
+    """An uploaded CSV waiting for its mapping (what Preview and Start need)."""
+    from webapp.services.imports import create_import
+
+    return create_import(tenant_id, "fans.csv", IMPORT_CSV).id
+
+
+IMPORT_CSV = b"email,first_name,seat\nada@example.com,Ada,A1\nnew@example.com,New,B2\n"
+
+
+def _workflow_world(tenant_id: int, customer_id: int) -> dict[str, int]:
+    """A live custom-trigger workflow (re-entry always, so every enrollment changes something)
+    with two steps, and the customer enrolled in it."""
+    from webapp.services import workflows
+
+    workflow = workflows.create_workflow(tenant_id, {
+        "name": "Welcome", "trigger_type": "custom", "reentry": "always",
+        "steps": [{"type": "add_tag", "config": {"tag": "welcomed"}}, {"type": "wait", "config": {"days": 1}}]})
+    workflows.set_active(tenant_id, workflow.id, True)
+    result = workflows.enroll_customers(tenant_id, workflow.id, [customer_id])
+    assert result["enrolled"] == [customer_id]
+    from sqlalchemy import select as _select
+
+    from webapp.models import AutomationEnrollment
+
+    enrollment_id = db.session.scalar(_select(AutomationEnrollment.id).where(
+        AutomationEnrollment.workflow_id == workflow.id))
+    return {"workflow_id": workflow.id, "step_id": workflows.steps_of(workflow.id)[0].id,
+            "enrollment_id": enrollment_id}
 
 
 def _campaign_world(tenant_id: int, segment_id: int) -> dict[str, int]:
@@ -205,9 +238,23 @@ VALID_FORM_DATA = {
     "campaigns.send": {},
     "campaigns.cancel": {},
     "campaigns.delete": {},
+    # Files are made afresh for every request (a stream is read once).
+    "imports.new": {"file": lambda: (io.BytesIO(IMPORT_CSV), "fans.csv")},
+    "imports.preview": {"map-0": "email", "map-1": "first_name", "map-2": "attribute"},
+    "imports.start": {"map-0": "email", "map-1": "first_name", "map-2": "attribute"},
+    "workflows.new": {"name": "After purchase", "trigger_type": "purchase"},
+    "workflows.update_settings": {"name": "Renamed flow", "trigger_type": "custom", "reentry": "once"},
+    "workflows.toggle": {},
+    "workflows.add_step": {"type": "wait"},
+    # world_a's workflow has the database's first two steps (ids 1 and 2) in every test.
+    "workflows.reorder": {"step_ids": ["2", "1"]},
+    "workflows.edit_step": {"tag": "renamed"},
+    "workflows.delete_step": {},
+    "workflows.delete": {"force": "yes"},
+    "workflows.enroll": {"email": "ada@example.com"},
 }
 # State-changing routes that change nothing even when allowed (CSRF and roles still apply).
-CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview"}
+CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview", "imports.preview"}
 # URL arguments a route takes from another world_a value: only a scheduled campaign can be cancelled.
 ROUTE_ARGUMENTS = {("campaigns.cancel", "campaign_id"): "scheduled_campaign_id"}
 
@@ -284,7 +331,7 @@ def form_data(password):
     def build(route: WebRoute) -> dict:
         assert route.endpoint in VALID_FORM_DATA, (
             f"{route} is a new state-changing route: add valid form data for it to VALID_FORM_DATA")
-        return {key: password if value == SUITE_PASSWORD else value
+        return {key: password if value == SUITE_PASSWORD else value() if callable(value) else value
                 for key, value in VALID_FORM_DATA[route.endpoint].items()}
 
     return build

@@ -4,7 +4,15 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/crm")
 
-from webapp.api import campaigns, customers, openapi, segments  # noqa: E402,F401  (registers the views)
+from webapp.api import (  # noqa: E402,F401  (registers the views)
+    campaigns,
+    customers,
+    imports,
+    openapi,
+    segments,
+    tracking,
+    workflows,
+)
 from webapp.api.auth import authenticate_request  # noqa: E402
 from webapp.api.errors import register_error_handlers  # noqa: E402
 

@@ -73,6 +73,9 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict:
     if ep.body is not None:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": _collect(ep.body, schemas)}}}
+    if ep.form is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"multipart/form-data": {"schema": _collect(ep.form, schemas)}}}
     if ep.status == 204:
         op["responses"]["204"] = {"description": "No content"}
     elif ep.response is not None:
@@ -80,6 +83,9 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict:
         op["responses"][str(ep.status)] = {"description": "OK", "content": content}
         for status, text in ep.extra_responses.items():
             op["responses"][str(status)] = {"description": text, "content": content}
+    elif ep.media_type != "application/json":
+        op["responses"][str(ep.status)] = {"description": "OK", "content": {
+            ep.media_type: {"schema": {"type": "string"}}}}
     else:
         op["responses"][str(ep.status)] = {"description": "OK"}
     error_statuses = set(ep.errors)
@@ -87,7 +93,7 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict:
         error_statuses |= {401, 429}
         if ep.write:
             error_statuses.add(403)
-    if ep.body is not None:
+    if ep.body is not None or ep.form is not None:
         error_statuses |= {400, 413, 415, 422}
     if ep.query is not None:
         error_statuses.add(422)

@@ -26,6 +26,8 @@ class Endpoint:
     summary: str
     tag: str
     body: type[BaseModel] | None = None
+    # A multipart/form-data body (file uploads), documented from this model.
+    form: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
@@ -84,6 +86,17 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
     return parsed
 
 
+def check_form(model: type[BaseModel]) -> None:
+    """A multipart body with only the model's fields: 415 for another content type, 422
+    naming an unknown field."""
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(415, "unsupported_media_type", "send the body as multipart/form-data")
+    for name in sorted(set(request.form) | set(request.files)):
+        if name not in model.model_fields:
+            raise ApiError(422, "validation_error", f"{name}: is not a field of this form",
+                           [{"field": name, "message": "is not a field of this form"}])
+
+
 def refuse_nul(data: Any) -> None:
     field = nul_path(data)
     if field is not None:
@@ -92,15 +105,16 @@ def refuse_nul(data: Any) -> None:
 
 
 def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
-              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-              response: type[BaseModel] | None = None, status: int = 200, public: bool = False,
+              body: type[BaseModel] | None = None, form: type[BaseModel] | None = None,
+              query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
+              status: int = 200, public: bool = False,
               media_type: str = "application/json", errors: tuple[int, ...] = (),
               description: str = "", extra_responses: dict[int, str] | None = None) -> Callable:
     """Register `view` on `bp` and in the OpenAPI registry.
 
     The view gets `body=` and/or `query=` (validated models) plus the URL's arguments.
     """
-    endpoint = Endpoint(rule=rule, method=method, summary=summary, tag=tag, body=body,
+    endpoint = Endpoint(rule=rule, method=method, summary=summary, tag=tag, body=body, form=form,
                         query=query, response=response, status=status, public=public,
                         write=method not in ("GET", "HEAD", "OPTIONS"), media_type=media_type,
                         errors=errors, description=description,
@@ -112,6 +126,8 @@ def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
         def wrapper(**kwargs: Any):
             if body is not None:
                 kwargs["body"] = parse_body(body)
+            if form is not None:
+                check_form(form)
             if query is not None:
                 data = _query_data(query)
                 refuse_nul(data)

@@ -236,6 +236,10 @@ class CampaignIn(StrictModel):
     preheader: LineText | None = None
     text_content: Annotated[str, Field(max_length=500_000)] | None = Field(
         default=None, description="Plain-text alternative; derived from the HTML when absent.")
+    utm_source: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="Appended as utm_source to every tracked link (if the link has none).")
+    utm_medium: Annotated[str, Field(max_length=100)] | None = None
+    utm_campaign: Annotated[str, Field(max_length=200)] | None = None
 
 
 class CampaignPatch(StrictModel):
@@ -248,6 +252,10 @@ class CampaignPatch(StrictModel):
     reply_to: Annotated[str, Field(max_length=320)] | None = None
     preheader: LineText | None = None
     text_content: Annotated[str, Field(max_length=500_000)] | None = None
+    utm_source: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="Appended as utm_source to every tracked link (if the link has none).")
+    utm_medium: Annotated[str, Field(max_length=100)] | None = None
+    utm_campaign: Annotated[str, Field(max_length=200)] | None = None
 
 
 class CampaignOut(BaseModel):
@@ -270,6 +278,9 @@ class CampaignOut(BaseModel):
     failed: int
     skipped: int
     last_error: str | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -312,15 +323,52 @@ class TestSendOut(BaseModel):
     data: list[TestSendResult]
 
 
+class AllAndHuman(BaseModel):
+    all: int
+    human: int = Field(description="Without machine hits (Apple MPP, image proxies, scanners, ...).")
+
+
+class RateAllAndHuman(BaseModel):
+    all: float
+    human: float
+
+
+class LinkStats(BaseModel):
+    link_id: int
+    url: str
+    clicks: AllAndHuman
+    unique_clicks: AllAndHuman
+
+
+class HourStats(BaseModel):
+    hour: datetime
+    opens: AllAndHuman
+    clicks: AllAndHuman
+
+
 class CampaignStats(BaseModel):
     campaign_id: int
     name: str
     status: str
+    started_at: datetime | None
     recipients: int
     sent: int
     failed: int
     skipped: int
     remaining: int
+    bounced: int
+    unsubscribed: int
+    opens: AllAndHuman
+    unique_opens: AllAndHuman
+    clicks: AllAndHuman
+    unique_clicks: AllAndHuman
+    open_rate: RateAllAndHuman = Field(description="Unique opens / sent.")
+    click_rate: RateAllAndHuman = Field(description="Unique clicks / sent.")
+    click_to_open_rate: RateAllAndHuman = Field(description="Unique clicks / unique opens.")
+    attributed_orders: int
+    attributed_revenue: float
+    links: list[LinkStats] | None = Field(description="Clicks per link (one campaign only; null in the full list).")
+    hourly: list[HourStats] | None = Field(description="Opens and clicks per hour since sending (one campaign only).")
 
 
 class CampaignStatsList(BaseModel):
@@ -329,3 +377,212 @@ class CampaignStatsList(BaseModel):
 
 class CampaignStatsQuery(QueryModel):
     campaign_id: Id | None = None
+
+
+# --- imports and exports ----------------------------------------------------------------
+
+class ImportUpload(BaseModel):
+    """multipart/form-data fields of POST /customers/import."""
+
+    file: bytes = Field(description="The CSV file (UTF-8 or Windows-1252; comma, semicolon or tab "
+                                    "separated): a header row, then one customer per row.")
+    mapping: str | None = Field(default=None, description=(
+        'JSON object {"<column>": "<target>"}; targets: email, external_id, first_name, last_name, '
+        'tags, total_spent, orders_count, timezone, email_status, attribute (named after the column), '
+        'attribute:<name>, ignore. Columns left out are guessed from their header.'))
+
+
+class CustomerExportQuery(QueryModel):
+    segment_id: Id | None = Field(default=None, description="Only this segment's members.")
+
+
+class ImportOut(BaseModel):
+    id: int
+    status: Literal["uploaded", "queued", "running", "done", "failed"]
+    filename: str
+    columns: list[str]
+    mapping: dict[str, str] = Field(description="Target of each column.")
+    total_rows: int
+    processed_rows: int
+    created: int
+    updated: int
+    rejected: int
+    error: str | None
+    rejected_csv: str = Field(description="URL of the rejected rows with their reasons (CSV).")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ExportActivity(BaseModel):
+    id: int
+    type: str
+    occurred_at: datetime
+    created_at: datetime
+    properties: dict[str, Any]
+    idempotency_key: str | None
+
+
+class ExportSegment(BaseModel):
+    segment_id: int
+    segment: str
+    since: datetime | None
+
+
+class ExportEmail(BaseModel):
+    campaign_id: int
+    campaign: str
+    subject: str
+    email: str
+    status: str
+    sent_at: datetime | None
+
+
+class CustomerExportOut(BaseModel):
+    """Everything stored about one customer (data-access requests)."""
+
+    customer: CustomerOut
+    activities: list[ExportActivity]
+    segments: list[ExportSegment]
+    emails: list[ExportEmail]
+
+
+# --- workflows --------------------------------------------------------------------------
+
+TriggerType = Literal["purchase", "signup", "event_day", "custom", "segment_entered"]
+StepType = Literal["send_email", "wait", "wait_until", "condition", "add_tag", "remove_tag", "update_attribute",
+                   "webhook"]
+Reentry = Literal["once", "one_at_a_time", "always"]
+
+
+class StepIn(StrictModel):
+    type: StepType
+    config: dict[str, Any] = Field(default_factory=dict, description="Per type; see the workflow documentation.")
+    position: Annotated[int, Field(ge=0, le=1000)] | None = Field(default=None, description="0 = first; default last.")
+
+
+class StepPatch(StrictModel):
+    config: dict[str, Any]
+
+
+class StepOut(BaseModel):
+    id: int
+    type: str
+    position: int
+    config: dict[str, Any]
+    summary: str
+    on_step_now: int
+    passed: int
+    email: dict[str, Any] | None = None
+
+
+class WorkflowIn(StrictModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    trigger_type: TriggerType
+    trigger_config: dict[str, Any] | None = None
+    reentry: Reentry = "one_at_a_time"
+    steps: Annotated[list[StepIn], Field(max_length=50)] | None = None
+
+
+class WorkflowPatch(StrictModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    trigger_type: TriggerType | None = None
+    trigger_config: dict[str, Any] | None = None
+    reentry: Reentry | None = None
+
+
+class WorkflowCounts(BaseModel):
+    enrolled: int
+    active: int
+    completed: int
+    exited: int
+    failed: int
+
+
+class WorkflowOut(BaseModel):
+    id: int
+    name: str
+    trigger_type: str
+    trigger_config: dict[str, Any]
+    active: bool
+    reentry: str
+    counts: WorkflowCounts
+    steps: list[StepOut] | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowPage(BaseModel):
+    data: list[WorkflowOut]
+    next_cursor: str | None
+
+
+class DeleteWorkflowQuery(QueryModel):
+    force: bool = False
+
+
+class ToggleIn(StrictModel):
+    active: bool
+
+
+class StepOrderIn(StrictModel):
+    step_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=50)]
+
+
+class EnrollIn(StrictModel):
+    customer_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=1000)]
+    payload: dict[str, Any] | None = None
+
+
+class EnrollOut(BaseModel):
+    enrolled: list[int]
+    skipped: list[int]
+
+
+class ExecutionOut(BaseModel):
+    step_id: int | None
+    step_type: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    detail: str | None
+
+
+class EnrollmentOut(BaseModel):
+    id: int
+    workflow_id: int
+    customer_id: int
+    status: str
+    current_step_id: int | None
+    next_run_at: datetime | None
+    trigger_type: str
+    trigger_payload: dict[str, Any]
+    attempts: int
+    last_error: str | None
+    exit_reason: str | None
+    enrolled_at: datetime
+    finished_at: datetime | None
+    trace: list[ExecutionOut] | None = None
+
+
+class EnrollmentPage(BaseModel):
+    data: list[EnrollmentOut]
+    next_cursor: str | None
+
+
+class EnrollmentListQuery(PageQuery):
+    status: Literal["active", "waiting", "held", "completed", "exited", "failed"] | None = None
+
+
+class EnrollmentList(BaseModel):
+    data: list[EnrollmentOut]
+
+
+class TriggerIn(StrictModel):
+    type: Literal["purchase", "signup", "custom", "segment_entered"]
+    customer_id: Id
+    payload: dict[str, Any] | None = None
+
+
+class TriggerOut(BaseModel):
+    enrollment_ids: list[int]

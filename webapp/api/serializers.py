@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from webapp.models import Customer, CustomerActivity, CustomerSegment, EmailCampaign
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from webapp.models import Customer, CustomerActivity, CustomerImport, CustomerSegment, EmailCampaign
 
 
 def customer_dict(customer: Customer) -> dict:
@@ -76,6 +80,75 @@ def campaign_dict(campaign: EmailCampaign) -> dict:
         "failed": campaign.failed_count or 0,
         "skipped": campaign.skipped_count or 0,
         "last_error": campaign.last_error,
+        "utm_source": campaign.utm_source,
+        "utm_medium": campaign.utm_medium,
+        "utm_campaign": campaign.utm_campaign,
         "created_at": _iso(campaign.created_at),
         "updated_at": _iso(campaign.updated_at),
     }
+
+
+def import_dict(customer_import: CustomerImport, rejected_url: str) -> dict:
+    return {
+        "id": customer_import.id,
+        "status": customer_import.status,
+        "filename": customer_import.filename,
+        "columns": customer_import.columns,
+        "mapping": dict(zip(customer_import.columns, customer_import.mapping, strict=False)),
+        "total_rows": customer_import.total_rows,
+        "processed_rows": customer_import.processed_rows,
+        "created": customer_import.created_count,
+        "updated": customer_import.updated_count,
+        "rejected": customer_import.rejected_count,
+        "error": customer_import.error,
+        "rejected_csv": rejected_url,
+        "created_at": _iso(customer_import.created_at),
+        "started_at": _iso(customer_import.started_at),
+        "finished_at": _iso(customer_import.finished_at),
+    }
+
+
+def plain(value: Any) -> Any:
+    """Datetimes to ISO 8601 and Decimals to numbers, through dicts and lists."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+def step_dict(step, counts: dict, figures: dict | None = None) -> dict:
+    from webapp.services.workflow_config import describe_step
+
+    mine = counts.get(step.id, {})
+    return {"id": step.id, "type": step.type, "position": step.position, "config": step.config or {},
+            "summary": describe_step(step.type, step.config or {}), "on_step_now": mine.get("now", 0),
+            "passed": mine.get("passed", 0), "email": (figures or {}).get(step.campaign_id)}
+
+
+def workflow_dict(workflow, counts: dict, *, steps=None, step_counts=None) -> dict:
+    out = {"id": workflow.id, "name": workflow.name, "trigger_type": workflow.trigger_type,
+           "trigger_config": workflow.trigger_config or {}, "active": workflow.active, "reentry": workflow.reentry,
+           "counts": counts, "created_at": _iso(workflow.created_at), "updated_at": _iso(workflow.updated_at)}
+    if steps is not None:
+        from webapp.services.workflow_engine import step_figures
+
+        figures = step_figures([s.campaign_id for s in steps if s.campaign_id])
+        out["steps"] = [step_dict(s, step_counts or {}, figures) for s in steps]
+    return out
+
+
+def enrollment_dict(enrollment, trace=None) -> dict:
+    out = {"id": enrollment.id, "workflow_id": enrollment.workflow_id, "customer_id": enrollment.customer_id,
+           "status": enrollment.status, "current_step_id": enrollment.current_step_id,
+           "next_run_at": _iso(enrollment.next_run_at), "trigger_type": enrollment.trigger_type,
+           "trigger_payload": enrollment.trigger_payload or {}, "attempts": enrollment.attempts or 0,
+           "last_error": enrollment.last_error, "exit_reason": enrollment.exit_reason,
+           "enrolled_at": _iso(enrollment.enrolled_at), "finished_at": _iso(enrollment.finished_at)}
+    if trace is not None:
+        out["trace"] = [{"step_id": x.step_id, "step_type": x.step_type, "started_at": _iso(x.started_at),
+                         "finished_at": _iso(x.finished_at), "outcome": x.outcome, "detail": x.detail}
+                        for x in trace]
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime, formataddr, make_msgid
@@ -91,8 +92,9 @@ def single_line(value: str) -> str:
 
 
 def compose(*, subject: str, html: str, text: str | None, preheader: str | None, context: dict[str, Any],
-            envelope: Envelope, postal_address: str) -> Composed:
-    """Render and build the message; RenderFailed carries the reason for this recipient."""
+            envelope: Envelope, postal_address: str, instrument: Callable[[str], str] | None = None) -> Composed:
+    """Render and build the message; RenderFailed carries the reason for this recipient.
+    `instrument` (real sends only) rewrites the final HTML for tracking, before CSS inlining."""
     context = {**context, "unsubscribe_url": envelope.unsubscribe_url}
     rendered_subject = single_line(render(subject, context, html=False))
     if not rendered_subject:
@@ -101,9 +103,11 @@ def compose(*, subject: str, html: str, text: str | None, preheader: str | None,
     body = _with_footer(body, html, envelope.unsubscribe_url, postal_address)
     if preheader:
         body = _with_preheader(body, single_line(render(preheader, context, html=False)))
-    # The text comes from the markup before inlining: the same words and links, without
-    # a style attribute on every element to scan past.
+    # The text comes from the markup before tracking and inlining: the same words and the
+    # original links, without a style attribute on every element to scan past.
     plain = render(text, context, html=False) if text else html_to_text(body)
+    if instrument is not None:
+        body = instrument(body)
     body = _INLINER.inline(body)
     if "unsubscribe" not in plain.lower():
         plain += f"\n\n--\nUnsubscribe: {envelope.unsubscribe_url}\n{postal_address}\n"

@@ -9,23 +9,42 @@ from webapp.models.campaign import (
     OutboxMessage,
 )
 from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerTag
+from webapp.models.customer_import import IMPORT_STATUSES, CustomerImport, CustomerImportRejection
 from webapp.models.segment import CustomerSegment, CustomerSegmentMember
 from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User
+from webapp.models.tracking import CampaignAttribution, CampaignEngagementHour, CampaignLink, TrackingHit
+from webapp.models.workflow import (
+    AutomationEnrollment,
+    AutomationStep,
+    AutomationStepExecution,
+    AutomationWorkflow,
+)
 
 __all__ = [
+    "AutomationEnrollment",
+    "AutomationStep",
+    "AutomationStepExecution",
+    "AutomationWorkflow",
     "CAMPAIGN_STATUSES",
     "FINAL_RECIPIENT_STATUSES",
+    "CampaignAttribution",
+    "CampaignEngagementHour",
+    "CampaignLink",
     "CampaignRecipient",
+    "TrackingHit",
     "EmailCampaign",
     "OutboxMessage",
     "ADMIN_ROLES",
     "EMAIL_STATUSES",
+    "IMPORT_STATUSES",
     "ROLES",
     "SYSTEM_ACTIVITY_TYPES",
     "WRITE_ROLES",
     "ApiToken",
     "Customer",
     "CustomerActivity",
+    "CustomerImport",
+    "CustomerImportRejection",
     "CustomerSegment",
     "CustomerSegmentMember",
     "CustomerTag",

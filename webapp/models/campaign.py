@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -35,6 +35,9 @@ class EmailCampaign(db.Model):
     html_content: Mapped[str] = mapped_column(Text)
     text_content: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    # 'campaign', or 'workflow' for the hidden campaign a workflow's send_email step owns
+    # (its recipients and counters track the step; campaign lists and routes never show it).
+    kind: Mapped[str] = mapped_column(String(20), default="campaign", server_default="campaign")
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set in the transaction that wrote the recipient snapshot: a send whose start job was
@@ -48,6 +51,12 @@ class EmailCampaign(db.Model):
     skipped_count: Mapped[int] = mapped_column(Integer, default=0)
     batches_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Customers who unsubscribed through this campaign's link.
+    unsubscribed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Optional UTM parameters appended to every tracked link's stored target.
+    utm_source: Mapped[str | None] = mapped_column(String(100))
+    utm_medium: Mapped[str | None] = mapped_column(String(100))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -55,7 +64,9 @@ class EmailCampaign(db.Model):
 class CampaignRecipient(db.Model):
     __tablename__ = "campaign_recipients"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "customer_id", name="uq_campaign_recipients_campaign_customer"),
+        # A workflow step may mail one customer again on a later enrollment; campaigns keep 0.
+        UniqueConstraint("campaign_id", "customer_id", "enrollment_id",
+                         name="uq_campaign_recipients_campaign_customer"),
         UniqueConstraint("token", name="uq_campaign_recipients_token"),
         # Delivery claims one batch's pending rows; progress counts by status.
         Index("ix_campaign_recipients_batch", "campaign_id", "batch_no", "status"),
@@ -79,6 +90,16 @@ class CampaignRecipient(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str | None] = mapped_column(String(300))
     error: Mapped[str | None] = mapped_column(Text)
+    # Engagement, moved by the tracking writer (services/tracking.py) in batches.
+    opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    human_opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    human_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_human_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_human_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enrollment_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class OutboxMessage(db.Model):

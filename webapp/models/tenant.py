@@ -31,6 +31,10 @@ class Tenant(db.Model):
     postal_address: Mapped[str | None] = mapped_column(Text)
     # Campaign mail leaves at most this fast, across all workers together.
     send_rate_per_second: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    # A purchase within this many days of a human click (else open) is credited to that campaign.
+    attribution_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    # Hosts workflow webhooks may reach even on private addresses (and over http), one per line.
+    webhook_allowlist: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="tenant")

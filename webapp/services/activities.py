@@ -171,8 +171,15 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
 
     if activity_type == "purchase":
         _apply_purchase(target.id, amount, occurred)
+        from webapp.services.campaign_stats import attribute_purchase
+
+        attribute_purchase(activity)
     # Aggregates and activity counts moved: the customer's segments follow in this transaction.
     refresh_customer_segments(tenant_id, target.id)
+    if activity_type in ("purchase", "signup"):
+        from webapp.services.crm import CRMService
+
+        CRMService().process_trigger(tenant_id, activity_type, target, properties)
     db.session.commit()
     db.session.refresh(target)
     return activity, True

@@ -23,11 +23,13 @@ from webapp.models.types import utcnow
 from webapp.services.errors import Conflict, NotFound, ValidationFailed
 from webapp.services.pagination import Page, keyset_by_id
 from webapp.services.tenants import normalise_email
+from webapp.services.tracking import instrumenter
 
 EDITABLE = ("draft", "scheduled")
 BATCH_SIZE = 250
 TEXT_FIELDS = ("name", "subject", "preheader", "from_name", "reply_to", "from_email", "html_content",
-               "text_content", "segment_id")
+               "text_content", "segment_id", "utm_source", "utm_medium", "utm_campaign")
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 
 
 # --- validation -------------------------------------------------------------------------
@@ -51,8 +53,13 @@ def _validate(tenant_id: int, values: dict[str, Any]) -> dict[str, Any]:
     for field in ("name", "subject"):
         if field in out and not (out[field] or "").strip():
             raise ValidationFailed(field, "must not be empty")
-    for field in ("subject", "preheader", "from_name", "reply_to", "from_email", "name"):
+    for field in ("subject", "preheader", "from_name", "reply_to", "from_email", "name", *UTM_FIELDS):
         _no_line_breaks(field, out.get(field))
+    for field in UTM_FIELDS:
+        if field in out:
+            out[field] = (out[field] or "").strip() or None
+            if out[field] and len(out[field]) > (200 if field == "utm_campaign" else 100):
+                raise ValidationFailed(field, "is too long")
     for field in ("from_email", "reply_to"):
         if out.get(field):
             out[field] = normalise_email(out[field], field)
@@ -76,7 +83,7 @@ def _validate(tenant_id: int, values: dict[str, Any]) -> dict[str, Any]:
 
 def get_campaign(tenant_id: int, campaign_id: int) -> EmailCampaign:
     campaign = db.session.scalar(select(EmailCampaign).where(
-        EmailCampaign.id == campaign_id, EmailCampaign.tenant_id == tenant_id))
+        EmailCampaign.id == campaign_id, EmailCampaign.tenant_id == tenant_id, EmailCampaign.kind == "campaign"))
     if campaign is None:
         raise NotFound("campaign not found")
     return campaign
@@ -117,7 +124,8 @@ def delete_campaign(tenant_id: int, campaign_id: int) -> None:
 
 def campaigns_page(tenant_id: int, *, status: str | None = None, limit: int = 50,
                    cursor: str | None = None) -> Page:
-    stmt = select(EmailCampaign).where(EmailCampaign.tenant_id == tenant_id)
+    # Workflow steps' hidden campaigns are not campaigns to the marketer.
+    stmt = select(EmailCampaign).where(EmailCampaign.tenant_id == tenant_id, EmailCampaign.kind == "campaign")
     if status:
         stmt = stmt.where(EmailCampaign.status == status)
     return keyset_by_id(stmt, EmailCampaign.id, limit=limit, cursor=cursor)
@@ -258,7 +266,9 @@ def unsubscribe_url(token: str) -> str:
 
 
 def render_for(campaign: EmailCampaign, tenant: Tenant, customer: Customer | None, *, to: str,
-               token: str, test: bool = False, extra: dict[str, Any] | None = None):
+               token: str, test: bool = False, extra: dict[str, Any] | None = None, track: bool = False):
+    """The composed message; `track` (real deliveries only, never previews or test sends)
+    rewrites links and adds the open pixel for this recipient's token."""
     from_name, from_email = sender_of(campaign, tenant)
     envelope = Envelope(from_name=from_name, from_email=from_email, reply_to=campaign.reply_to, to=to,
                         unsubscribe_url=unsubscribe_url(token),
@@ -268,7 +278,8 @@ def render_for(campaign: EmailCampaign, tenant: Tenant, customer: Customer | Non
                "view_in_browser_url": f"{current_app.config['BASE_URL']}/v/{token}", **(extra or {})}
     return compose(subject=campaign.subject, html=campaign.html_content, text=campaign.text_content,
                    preheader=campaign.preheader, context=context, envelope=envelope,
-                   postal_address=tenant.postal_address or "")
+                   postal_address=tenant.postal_address or "",
+                   instrument=instrumenter(campaign, token) if track else None)
 
 
 def _sample_customer(email: str) -> dict[str, Any]:
@@ -356,6 +367,8 @@ def unsubscribe(token: str) -> CampaignRecipient:
     ).rowcount
     if changed:
         log_activity(customer, "unsubscribed", {"campaign_id": campaign.id, "campaign_name": campaign.name})
+        db.session.execute(update(EmailCampaign).where(EmailCampaign.id == campaign.id).values(
+            unsubscribed_count=EmailCampaign.unsubscribed_count + 1).execution_options(synchronize_session=False))
         from webapp.services.segments import refresh_customer_segments
 
         db.session.flush()

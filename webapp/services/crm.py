@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from webapp.models import Customer, CustomerActivity, CustomerSegment, EmailCampaign
-from webapp.services import activities, campaigns, customers, segments
+from webapp.services import activities, campaigns, customers, segments, workflows
 from webapp.services.pagination import Page
 
 
@@ -82,3 +82,20 @@ class CRMService:
 
     def schedule_campaign(self, campaign: EmailCampaign, send_at: datetime) -> EmailCampaign:
         return campaigns.schedule_campaign(campaign.tenant_id, campaign.id, send_at)
+
+    # --- workflows ---------------------------------------------------------------------
+    def process_trigger(self, tenant_id: int, type: str, customer: Customer | int,  # noqa: A002 (the spec's name)
+                        payload: dict[str, Any] | None = None, *, now: datetime | None = None) -> list[int]:
+        """The one entry point of triggers: enroll the customer in every matching active
+        workflow, in the caller's transaction (callers inside a unit of work commit it;
+        others commit after). Returns the new enrollments' ids."""
+        return workflows.process_trigger(tenant_id, type, customer, payload, now=now)
+
+    def create_workflow(self, tenant_id: int, data: dict[str, Any]):
+        return workflows.create_workflow(tenant_id, data)
+
+    def add_workflow_step(self, tenant_id: int, workflow_id: int, step_type: str, config: dict[str, Any]):
+        return workflows.add_step(tenant_id, workflow_id, step_type, config)
+
+    def toggle_workflow(self, tenant_id: int, workflow_id: int, active: bool | None = None):
+        return workflows.set_active(tenant_id, workflow_id, active)

@@ -116,6 +116,48 @@ def _flush_unique(field_by_constraint: dict[str, str]) -> None:
 _UNIQUE_FIELDS = {"external_id": "external_id", "email": "email"}
 
 
+# Column sizes: longer input is refused naming the field, never cut or a database error.
+FIELD_LENGTHS = {"email": 320, "external_id": 200, "first_name": 200, "last_name": 200, "timezone": 64}
+MAX_MONEY = Decimal("1000000000000")  # Numeric(14, 2)
+MAX_COUNT = 2**31 - 1
+
+
+def clean_customer_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Check and normalise upsert input: the one set of rules for the API and CSV imports.
+
+    Returns the given fields only (email lower-cased, names stripped, tags normalised,
+    money as Decimal), plus `tags` and `attributes` (empty when not given). Raises
+    ValidationFailed naming the first field at fault. Requires email or external_id.
+    """
+    for name, limit in FIELD_LENGTHS.items():
+        value = data.get(name)
+        if value is not None and len(str(value)) > limit:
+            raise ValidationFailed(name, f"at most {limit} characters")
+    clean: dict[str, Any] = {}
+    if data.get("email"):
+        clean["email"] = normalise_email(data["email"])
+    if data.get("external_id") is not None:
+        clean["external_id"] = data["external_id"]
+    if "email" not in clean and "external_id" not in clean:
+        raise ValidationFailed("email", "email or external_id is required")
+    values = {k: data[k] for k in PROFILE_FIELDS if data.get(k) is not None}
+    _check_profile(values)
+    clean.update(values)
+    clean["tags"] = normalise_tags(data.get("tags") or [])
+    clean["attributes"] = _check_attributes(data.get("attributes") or {})
+    if data.get("total_spent") is not None:
+        money = Decimal(str(data["total_spent"]))
+        if not money.is_finite() or not 0 <= money < MAX_MONEY:
+            raise ValidationFailed("total_spent", "must be a number from 0 to 999,999,999,999.99")
+        clean["total_spent"] = money
+    if data.get("orders_count") is not None:
+        count = data["orders_count"]
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:
+            raise ValidationFailed("orders_count", f"must be a whole number from 0 to {MAX_COUNT:,}")
+        clean["orders_count"] = count
+    return clean
+
+
 def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True,
                     _retry: bool = True) -> tuple[Customer, bool]:
     """Create or update a customer found by external_id, else by email.
@@ -124,14 +166,10 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
     (customer, created). Concurrent upserts of one new customer create it once. With
     commit=False the caller finishes the transaction (one unit of work with its own rows).
     """
-    email = normalise_email(data["email"]) if data.get("email") else None
-    external_id = data.get("external_id")
-    if email is None and external_id is None:
-        raise ValidationFailed("email", "email or external_id is required")
-    values = {k: data[k] for k in PROFILE_FIELDS if data.get(k) is not None}
-    _check_profile(values)
-    tags = normalise_tags(data.get("tags") or [])
-    attributes = _check_attributes(data.get("attributes") or {})
+    clean = clean_customer_data(data)
+    email, external_id = clean.get("email"), data.get("external_id")
+    values = {k: clean[k] for k in PROFILE_FIELDS if k in clean}
+    tags, attributes = clean["tags"], clean["attributes"]
 
     customer = None
     if external_id is not None:
@@ -155,10 +193,10 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
             customer.external_id = external_id
     for key, value in values.items():
         setattr(customer, key, value)
-    if data.get("total_spent") is not None:
-        customer.total_spent = Decimal(str(data["total_spent"]))
-    if data.get("orders_count") is not None:
-        customer.orders_count = int(data["orders_count"])
+    if "total_spent" in clean:
+        customer.total_spent = clean["total_spent"]
+    if "orders_count" in clean:
+        customer.orders_count = clean["orders_count"]
     if attributes:
         customer.attributes = {**(customer.attributes or {}), **attributes}
     customer.updated_at = utcnow()
@@ -173,6 +211,10 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
     if created and data.get("signup"):
         from webapp.services.activities import log_activity
         log_activity(customer, "signup", {"source": "api"})
+        from webapp.services.crm import CRMService
+
+        db.session.flush()
+        CRMService().process_trigger(tenant_id, "signup", customer, {"source": "api"})
     if commit:
         refresh_customer_segments(tenant_id, customer.id)
         db.session.commit()

@@ -157,6 +157,10 @@ def _log_segment_changes(segment: CustomerSegment, activity_type: str, customer_
                   _segment_properties(segment), at, at).select_from(customer_ids)
     db.session.execute(insert(CustomerActivity.__table__).from_select(
         ["tenant_id", "customer_id", "type", "properties", "occurred_at", "created_at"], rows))
+    if activity_type == "segment_entered":
+        from webapp.services.workflows import enroll_selected
+
+        enroll_selected(segment.tenant_id, "segment_entered", customer_ids, {"segment_id": segment.id}, now=now)
 
 
 def _lock_segment(segment_id: int) -> None:

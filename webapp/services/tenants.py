@@ -137,7 +137,8 @@ def load_user(session_id: str) -> User | None:
 
 
 def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str | None,
-                  sender_email: str | None, postal_address: str | None) -> Tenant:
+                  sender_email: str | None, postal_address: str | None,
+                  attribution_days: int | None = None, webhook_allowlist: str | None = None) -> Tenant:
     """Change the organisation's settings; all are checked before any is applied, so a
     refused change leaves the tenant as it was."""
     name = name.strip()
@@ -148,7 +149,21 @@ def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str 
     if sender_name and any(c in sender_name for c in "\r\n"):
         raise ValidationFailed("sender_name", "must not contain line breaks")
     sender_email = normalise_email(sender_email, "sender_email") if sender_email else None
+    if attribution_days is not None and not 0 <= attribution_days <= 90:
+        raise ValidationFailed("attribution_days", "must be between 0 (no attribution) and 90 days")
+    hosts = []
+    for line in (webhook_allowlist or "").splitlines():
+        host = line.strip().lower().rstrip(".")
+        if not host:
+            continue
+        if not re.fullmatch(r"[a-z0-9.\-]{1,253}|\[?[0-9a-f:.]{2,45}\]?", host):
+            raise ValidationFailed("webhook_allowlist", f"'{line.strip()[:60]}' is not a host name or IP address")
+        hosts.append(host.strip("[]"))
     tenant.name, tenant.timezone = name, timezone
+    if attribution_days is not None:
+        tenant.attribution_days = attribution_days
+    if webhook_allowlist is not None:
+        tenant.webhook_allowlist = "\n".join(dict.fromkeys(hosts)) or None
     tenant.sender_name, tenant.sender_email = sender_name, sender_email
     tenant.postal_address = (postal_address or "").strip() or None
     db.session.commit()

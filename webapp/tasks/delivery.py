@@ -179,7 +179,8 @@ def deliver_batch(campaign_id: int, batch_no: int) -> dict:
             if tenant.send_rate_per_second > 0 else transport.connections
         for index, (recipient, customer) in enumerate(rows):
             try:
-                composed = render_for(campaign, tenant, customer, to=recipient.email, token=recipient.token)
+                composed = render_for(campaign, tenant, customer, to=recipient.email, token=recipient.token,
+                                      track=True)
             except RenderFailed as exc:
                 _finish(recipient, claim, "failed", f"could not render: {exc}")
                 counts["failed"] += 1

@@ -34,7 +34,10 @@ def periodic_jobs() -> list[PeriodicJob]:
     from flask import current_app
 
     from webapp.tasks.delivery import reconcile_campaigns
+    from webapp.tasks.imports import resume_lost_imports
     from webapp.tasks.segments import recalculate_time_relative_segments
+    from webapp.tasks.tracking import write_tracking_hits
+    from webapp.tasks.workflows import enqueue_due_enrollments, enroll_event_day
 
     return [
         PeriodicJob("segments-time-relative", recalculate_time_relative_segments,
@@ -43,6 +46,18 @@ def periodic_jobs() -> list[PeriodicJob]:
         # delivery work the database says is due.
         PeriodicJob("campaigns-reconcile", reconcile_campaigns, queue="mail",
                     interval_seconds=int(current_app.config.get("RECONCILE_SECONDS", 20))),
+        # Opens and clicks wait in a Redis stream until this writes them in batches.
+        PeriodicJob("tracking-write-hits", write_tracking_hits, timeout=120,
+                    interval_seconds=int(current_app.config.get("TRACKING_WRITER_SECONDS", 5))),
+        # Imports whose job Redis lost, or whose worker died, continue where they stopped.
+        PeriodicJob("imports-resume", resume_lost_imports, queue="bulk",
+                    interval_seconds=int(current_app.config.get("IMPORT_RESUME_SECONDS", 60))),
+        # Workflow enrollments whose wait ran out, whose retry is due, or whose job was lost;
+        # the sweeps queue behind campaign work (the runs they enqueue go to "default").
+        PeriodicJob("workflows-due", enqueue_due_enrollments, queue="bulk",
+                    interval_seconds=int(current_app.config.get("WORKFLOW_TICK_SECONDS", 10))),
+        PeriodicJob("workflows-event-day", enroll_event_day, queue="bulk",
+                    interval_seconds=int(current_app.config.get("WORKFLOW_EVENT_DAY_SECONDS", 300))),
     ]
 
 

@@ -47,11 +47,24 @@ def partial_or_page(partial_template: str, page_template: str, **context):
 
 def register_web(app: Flask) -> None:
     from webapp.extensions import login_manager
-    from webapp.web import auth, campaigns, customers, dashboard, outbox, segments, settings, unsubscribe
+    from webapp.web import (
+        auth,
+        campaigns,
+        customers,
+        dashboard,
+        exports,
+        imports,
+        outbox,
+        reports,
+        segments,
+        settings,
+        unsubscribe,
+        workflows,
+    )
     from webapp.web.filters import register_filters
 
-    for bp in (auth.bp, dashboard.bp, customers.bp, segments.bp, campaigns.bp, outbox.bp, settings.bp,
-               unsubscribe.bp):
+    for bp in (auth.bp, dashboard.bp, customers.bp, imports.bp, exports.bp, segments.bp, campaigns.bp, reports.bp,
+               workflows.bp, outbox.bp, settings.bp, unsubscribe.bp):
         app.register_blueprint(bp)
     register_filters(app)
     login_manager.unauthorized_handler(auth.unauthorized)

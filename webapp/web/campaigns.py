@@ -20,7 +20,8 @@ bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
 PAGE_SIZE = 50
 CUSTOMER_SUGGESTIONS = 8
-OPTIONAL_FIELDS = ("preheader", "from_name", "from_email", "reply_to", "text_content")
+OPTIONAL_FIELDS = ("preheader", "from_name", "from_email", "reply_to", "text_content", "utm_source", "utm_medium",
+                   "utm_campaign")
 
 
 def _segment_choices(tenant_id: int) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 
 from webapp.extensions import htmx
-from webapp.services import activities, customers
+from webapp.services import activities, campaign_stats, customers
 from webapp.services.errors import Conflict, ValidationFailed
 from webapp.web import partial_or_page, write_required
 from webapp.web.forms import CustomerForm, NoteForm, TagForm, apply_domain_error
@@ -37,7 +37,8 @@ def index():
 def _timeline_context(customer_id: int, types: list[str], cursor: str | None = None) -> dict:
     page = activities.timeline(current_user.tenant_id, customer_id, types=types or None,
                                limit=TIMELINE_PAGE, cursor=cursor)
-    return {"timeline": page, "types": types}
+    return {"timeline": page, "types": types,
+            "campaign_names": campaign_stats.campaign_names(current_user.tenant_id, page.items)}
 
 
 def _selected_types() -> list[str]:
@@ -49,8 +50,13 @@ def _selected_types() -> list[str]:
 def show(customer_id: int):
     customer = customers.get_customer(current_user.tenant_id, customer_id)
     types = _selected_types()
+    from webapp.services import workflows
+
+    enrollments = workflows.customer_enrollments(current_user.tenant_id, customer.id, limit=20)
+    names = workflows.workflow_names(current_user.tenant_id, {e.workflow_id for e in enrollments})
     return render_template("customers/show.html", customer=customer, note_form=NoteForm(),
-                           tag_form=TagForm(), **_timeline_context(customer.id, types))
+                           tag_form=TagForm(), enrollments=enrollments, workflow_names=names,
+                           **_timeline_context(customer.id, types))
 
 
 @bp.get("/<int:customer_id>/timeline")

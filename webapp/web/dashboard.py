@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from webapp.models.types import utcnow
+from webapp.services import campaign_stats
 from webapp.services.dashboard import dashboard_figures
+from webapp.web.charts import Series, line_chart
 
 bp = Blueprint("dashboard", __name__)
 
@@ -18,5 +23,15 @@ def home():
 @bp.get("/dashboard")
 @login_required
 def index():
-    figures = dashboard_figures(current_user.tenant_id)
-    return render_template("dashboard.html", figures=figures)
+    tenant_id = current_user.tenant_id
+    figures = dashboard_figures(tenant_id)
+    days = campaign_stats.tenant_daily_engagement(tenant_id, utcnow() - timedelta(days=29))
+    chart = None
+    if any(d["opens"] or d["clicks"] for d in days):
+        labels = [d["day"].strftime("%d %b") for d in days]
+        chart = line_chart(labels, [Series("Opens (people)", [d["human_opens"] for d in days], "opens"),
+                                    Series("Clicks (people)", [d["human_clicks"] for d in days], "clicks")],
+                           title="Email opens and clicks per day, last 30 days")
+    return render_template("dashboard.html", figures=figures, chart=chart,
+                           campaigns=campaign_stats.latest_sent_campaigns(tenant_id),
+                           campaign_names=campaign_stats.campaign_names(tenant_id, [a for a, _ in figures.recent]))

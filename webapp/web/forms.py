@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateTimeLocalField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
 
@@ -35,6 +36,13 @@ class TenantSettingsForm(FlaskForm):
     sender_email = EmailField("Sender email", validators=[Optional(), Email(), Length(max=320)])
     postal_address = TextAreaField("Postal address", validators=[Optional(), Length(max=1000)],
                                    description="Shown in every email footer; required by law to send.")
+    attribution_days = IntegerField(
+        "Attribution window (days)", validators=[Optional()],
+        description="A purchase within this many days of a click on a campaign (or an open, without a click) "
+                    "counts as that campaign's revenue. 0 turns attribution off.")
+    webhook_allowlist = TextAreaField("Webhook allowlist", validators=[Optional(), Length(max=2000)],
+                                      description="Host names workflow webhooks may reach on private addresses "
+                                                  "and over plain http, one per line (e.g. your own servers).")
 
 
 class TokenForm(FlaskForm):
@@ -97,6 +105,11 @@ class CampaignForm(FlaskForm):
                                                              Length(max=500_000)])
     text_content = TextAreaField("Plain-text version", validators=[Optional(), Length(max=500_000)],
                                  description="Optional: made from the HTML when left empty.")
+    utm_source = StringField("utm_source", validators=[Optional(), Length(max=100)],
+                             description="Added to every tracked link that has no utm_source, e.g. newsletter.")
+    utm_medium = StringField("utm_medium", validators=[Optional(), Length(max=100)], description="e.g. email")
+    utm_campaign = StringField("utm_campaign", validators=[Optional(), Length(max=200)],
+                               description="e.g. summer-line-up")
 
 
 class TestSendForm(FlaskForm):
@@ -119,3 +132,9 @@ class ScheduleForm(FlaskForm):
     send_at = DateTimeLocalField("Send at", tz=_tenant_zone, validators=[_date_and_time_given],
                                  format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
                                  invalid_value_message="Pick a date and time.")
+
+
+class ImportUploadForm(FlaskForm):
+    file = FileField("CSV file", validators=[FileRequired(message="Choose a CSV file to upload.")],
+                     description="A header row, then one customer per row; comma, semicolon or tab "
+                                 "separated; up to 50 MB.")

@@ -41,7 +41,9 @@ def update_tenant():
         try:
             tenants.update_tenant(current_user.tenant, name=form.name.data, timezone=form.timezone.data,
                                   sender_name=form.sender_name.data, sender_email=form.sender_email.data,
-                                  postal_address=form.postal_address.data)
+                                  postal_address=form.postal_address.data,
+                                  attribution_days=form.attribution_days.data,
+                                  webhook_allowlist=form.webhook_allowlist.data)
         except ValidationFailed as exc:
             apply_domain_error(form, exc.field, exc.reason)
         else:

@@ -47,8 +47,15 @@ def view_in_browser(token: str):
     campaign = db.session.get(EmailCampaign, recipient.campaign_id)
     tenant = db.session.get(Tenant, recipient.tenant_id)
     customer = db.session.get(Customer, recipient.customer_id)
+    extra = None
+    if recipient.enrollment_id:  # a workflow's email: rendered with its trigger, as it was sent
+        from webapp.models import AutomationEnrollment
+
+        enrollment = db.session.get(AutomationEnrollment, recipient.enrollment_id)
+        extra = {"trigger": dict(enrollment.trigger_payload or {})} if enrollment is not None else None
     try:
-        composed = campaigns.render_for(campaign, tenant, customer, to=recipient.email, token=recipient.token)
+        composed = campaigns.render_for(campaign, tenant, customer, to=recipient.email, token=recipient.token,
+                                        extra=extra)
     except RenderFailed:  # the customer's data changed since the send: nothing to show, not a crash
         abort(404)
     response = make_response(composed.html)

@@ -1,0 +1,113 @@
+"""The workflow builder in a real Chromium: build a three-step workflow by adding steps and
+dragging one to the top (the order is saved via htmx and survives a reload), switch it on,
+fire a purchase through the API, and see the customer on the first wait and the email in
+the outbox."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from webapp.extensions import db
+from webapp.models import Tenant
+from webapp.services import workflows
+from webapp.services.workflow_engine import run_due
+
+from .conftest import release_database
+
+pytestmark = pytest.mark.browser
+
+
+def settled(page: Page) -> None:
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")).to_have_count(0)
+
+
+def drag_above(page: Page, handle: Locator, target: Locator) -> None:
+    """Drag by the handle to just above the target, in small moves as a hand would."""
+    start, goal = handle.bounding_box(), target.bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(goal["x"] + 10, goal["y"] + 4, steps=12)
+    page.mouse.move(goal["x"] + 10, goal["y"] + 2, steps=3)
+    page.mouse.up()
+
+
+def step_types(page: Page) -> list[str]:
+    return page.locator("#steps .step .step-type").all_inner_texts()
+
+
+def test_build_drag_activate_and_watch_a_purchase_go_through(page: Page, log_in, tenant_a, client):
+    tenant = db.session.get(Tenant, tenant_a.id)
+    tenant.postal_address, tenant.sender_email = "1 Stage Door, Leeds", "hello@alpha.example.com"
+    db.session.commit()
+    release_database()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(tenant_a.owner_email)
+
+    page.get_by_role("link", name="Workflows").click()
+    expect(page.get_by_text("No workflows yet")).to_be_visible()
+    page.get_by_label("Name").fill("Thank you, then upsell")
+    page.get_by_label("Starts with").select_option("purchase")
+    page.get_by_role("button", name="Create workflow").click()
+    expect(page.get_by_text("No steps yet")).to_be_visible()
+
+    for label in ("Wait", "Add tag", "Send email"):
+        page.get_by_label("Add a step").select_option(label=label)
+        page.get_by_role("button", name="Add step").click()
+        settled(page)
+    expect(page.locator("#steps .step")).to_have_count(3)
+    assert step_types(page) == ["Wait", "Add tag", "Send email"]
+
+    # The email goes first: drag it by its handle above the wait.
+    steps = page.locator("#steps .step")
+    drag_above(page, steps.nth(2).locator(".drag-handle"), steps.nth(0))
+    settled(page)
+    expect(page.locator("#steps .step .step-type").first).to_have_text("Send email")
+    assert step_types(page) == ["Send email", "Wait", "Add tag"]
+    page.reload()
+    assert step_types(page) == ["Send email", "Wait", "Add tag"]  # saved, not only moved on screen
+
+    # Edit the email inline: the trigger's data personalises it.
+    page.locator("#steps .step").first.get_by_text("Edit").click()
+    page.locator("#steps .step").first.get_by_label("Subject").fill("Thanks for order {{ trigger.order_id }}")
+    page.locator("#steps .step").first.get_by_role("button", name="Save step").click()
+    settled(page)
+    expect(page.locator("#steps .step").first).to_contain_text("Thanks for order {{ trigger.order_id }}")
+
+    page.get_by_role("switch").click()
+    settled(page)
+    expect(page.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+
+    customer = client.post("/api/crm/customers", json={"email": "ada@example.com", "first_name": "Ada"},
+                           headers=tenant_a.headers).get_json()
+    response = client.post("/api/crm/activities", headers=tenant_a.headers, json={
+        "customer_id": customer["id"], "type": "purchase", "properties": {"order_total": 120, "order_id": "ORD-77"}})
+    assert response.status_code == 201
+    run_due()  # what a worker does with the job the purchase enqueued
+    release_database()
+
+    page.reload()
+    steps = page.locator("#steps .step")
+    expect(steps.nth(0).locator("[data-testid=passed]")).to_have_text("1 passed")
+    expect(steps.nth(0).locator("[data-testid=email-figures]")).to_contain_text("1 sent")
+    expect(steps.nth(1).locator("[data-testid=on-step-now]")).to_have_text("1 on it now")
+    os.makedirs("/tmp/shots", exist_ok=True)
+    page.screenshot(path="/tmp/shots/workflows-builder.png", full_page=True)
+
+    page.get_by_role("link", name="Enrollments (1)").click()
+    row = page.locator("#enrollment-rows tr").first
+    expect(row).to_contain_text("ada@example.com")
+    expect(row).to_contain_text("waiting")
+    expect(row).to_contain_text("Wait (step 2)")
+    row.get_by_role("link").click()
+    expect(page.locator(".trace-step")).to_have_count(2)
+    expect(page.locator(".trace-step").nth(0)).to_contain_text("Thanks for order ORD-77")
+
+    page.get_by_role("link", name="Outbox").click()
+    expect(page.get_by_text("Thanks for order ORD-77")).to_be_visible()
+    assert errors == []
+    [workflow] = workflows.workflows_page(tenant_a.id).items
+    assert workflow.active

@@ -1,0 +1,122 @@
+"""Automation workflows, their ordered steps, enrollments (a customer's run through a
+workflow) and step executions (the trace of every run)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.types import BigId, JsonDoc, UTCDateTime, utcnow
+
+TRIGGER_TYPES = ("purchase", "signup", "event_day", "custom", "segment_entered")
+REENTRY_POLICIES = ("once", "one_at_a_time", "always")
+STEP_TYPES = ("send_email", "wait", "wait_until", "condition", "add_tag", "remove_tag", "update_attribute",
+              "webhook")
+# active: due to run its current step; waiting: on a wait step until next_run_at; held: its
+# workflow was switched off; the rest are final.
+ENROLLMENT_STATUSES = ("active", "waiting", "held", "completed", "exited", "failed")
+OPEN_STATUSES = ("active", "waiting", "held")
+FINAL_STATUSES = ("completed", "exited", "failed")
+
+
+class AutomationWorkflow(db.Model):
+    __tablename__ = "automation_workflows"
+    __table_args__ = (
+        Index("ix_automation_workflows_tenant_id", "tenant_id", "id"),
+        # Triggers look up a tenant's active workflows on every purchase.
+        Index("ix_automation_workflows_tenant_active", "tenant_id", "active", "trigger_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    trigger_type: Mapped[str] = mapped_column(String(32))
+    trigger_config: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    reentry: Mapped[str] = mapped_column(String(20), default="one_at_a_time")
+    # Moves with every change to the workflow or its steps: the trigger cache's key.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AutomationStep(db.Model):
+    __tablename__ = "automation_steps"
+    __table_args__ = (Index("ix_automation_steps_workflow_position", "workflow_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("automation_workflows.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    config: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    # send_email steps own a hidden campaign (kind='workflow'): its recipients and counters
+    # track the step's sends like a campaign's.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("email_campaigns.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AutomationEnrollment(db.Model):
+    __tablename__ = "automation_enrollments"
+    __table_args__ = (
+        # Re-entry: 'once' keeps reentry_key='once' forever, 'one_at_a_time' keeps 'open' until
+        # the enrollment ends (then NULL), 'always' uses NULL; NULLs never collide, so the
+        # database itself refuses a second enrollment the policy forbids.
+        # Customer first: the same index serves a customer's enrollments (their page, the trace).
+        UniqueConstraint("customer_id", "workflow_id", "reentry_key", name="uq_automation_enrollments_reentry"),
+        # event_day: once per customer per event, however often the scheduler runs.
+        UniqueConstraint("customer_id", "workflow_id", "dedupe_key", name="uq_automation_enrollments_dedupe"),
+        # The scheduler's scan: due enrollments.
+        Index("ix_automation_enrollments_due", "status", "next_run_at"),
+        # A workflow's enrollments by status (lists, counts, holding, per-step figures). Few
+        # indexes on purpose: each is written by every enrollment a purchase makes.
+        Index("ix_automation_enrollments_workflow", "workflow_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("automation_workflows.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    # NULL once the enrollment has no step left (completed) or when its step was deleted last.
+    current_step_id: Mapped[int | None] = mapped_column(Integer)
+    step_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    trigger_type: Mapped[str] = mapped_column(String(32))
+    trigger_payload: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    reentry_key: Mapped[str | None] = mapped_column(String(20))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    # Failed attempts at the current step (reset when a step passes).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    exit_reason: Mapped[str | None] = mapped_column(Text)
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AutomationStepExecution(db.Model):
+    """One run of one step for one enrollment: the customer's trace."""
+
+    __tablename__ = "automation_step_executions"
+    __table_args__ = (
+        Index("ix_automation_step_executions_enrollment", "enrollment_id", "id"),
+        Index("ix_automation_step_executions_step", "step_id", "outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("automation_enrollments.id", ondelete="CASCADE"))
+    # Kept (as NULL) when the step is deleted later: the trace still says what ran.
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("automation_steps.id", ondelete="SET NULL"))
+    step_type: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # done | waiting | skipped | exited | jumped | failed | retry
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,206 @@
+"""Campaign statistics from counters and rollups, and purchase attribution.
+
+Nothing here scans raw hits or recipients per request: delivery counters live on
+email_campaigns, engagement in campaign_engagement_hours (one row per campaign and hour),
+link counters on campaign_links, attributions in campaign_attributions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Integer, cast, func, select
+
+from webapp.extensions import db
+from webapp.models import (
+    CampaignAttribution,
+    CampaignEngagementHour,
+    CampaignLink,
+    CustomerActivity,
+    EmailCampaign,
+    Tenant,
+    TrackingHit,
+)
+
+COUNTERS = ("opens", "human_opens", "unique_opens", "human_unique_opens",
+            "clicks", "human_clicks", "unique_clicks", "human_unique_clicks")
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def _bounced(tenant_id: int, campaign_ids: list[int]) -> dict[int, int]:
+    props = CustomerActivity.properties
+    if db.session.get_bind().dialect.name == "postgresql":
+        key = cast(props.op("->>")("campaign_id"), Integer)
+    else:
+        key = cast(func.json_extract(props, "$.campaign_id"), Integer)
+    rows = db.session.execute(
+        select(key, func.count()).where(CustomerActivity.tenant_id == tenant_id,
+                                        CustomerActivity.type == "email_bounced", key.in_(campaign_ids))
+        .group_by(key)).all()
+    return {int(k): n for k, n in rows}
+
+
+def campaign_stats(tenant_id: int, campaigns: list[EmailCampaign], *, detail: bool = False) -> list[dict[str, Any]]:
+    """Every figure of each campaign; with `detail`, clicks per link and per-hour series too."""
+    ids = [c.id for c in campaigns]
+    if not ids:
+        return []
+    sums = {row[0]: row[1:] for row in db.session.execute(
+        select(CampaignEngagementHour.campaign_id, *[func.coalesce(func.sum(getattr(CampaignEngagementHour, c)), 0)
+                                                     for c in COUNTERS])
+        .where(CampaignEngagementHour.campaign_id.in_(ids)).group_by(CampaignEngagementHour.campaign_id))}
+    attributed = {row[0]: (row[1], row[2]) for row in db.session.execute(
+        select(CampaignAttribution.campaign_id, func.count(), func.coalesce(func.sum(CampaignAttribution.amount), 0))
+        .where(CampaignAttribution.campaign_id.in_(ids)).group_by(CampaignAttribution.campaign_id))}
+    bounced = _bounced(tenant_id, ids)
+    out = []
+    for campaign in campaigns:
+        counts = dict(zip(COUNTERS, (int(v) for v in sums.get(campaign.id, (0,) * len(COUNTERS))), strict=True))
+        sent = campaign.sent_count or 0
+        done = sent + (campaign.failed_count or 0) + (campaign.skipped_count or 0)
+        orders, revenue = attributed.get(campaign.id, (0, Decimal(0)))
+        item = {
+            "campaign_id": campaign.id, "name": campaign.name, "status": campaign.status,
+            "started_at": campaign.started_at, "recipients": campaign.recipients_count or 0, "sent": sent,
+            "failed": campaign.failed_count or 0, "skipped": campaign.skipped_count or 0,
+            "remaining": max((campaign.recipients_count or 0) - done, 0), "bounced": bounced.get(campaign.id, 0),
+            "unsubscribed": campaign.unsubscribed_count or 0,
+            "opens": {"all": counts["opens"], "human": counts["human_opens"]},
+            "unique_opens": {"all": counts["unique_opens"], "human": counts["human_unique_opens"]},
+            "clicks": {"all": counts["clicks"], "human": counts["human_clicks"]},
+            "unique_clicks": {"all": counts["unique_clicks"], "human": counts["human_unique_clicks"]},
+            "open_rate": {"all": _rate(counts["unique_opens"], sent),
+                          "human": _rate(counts["human_unique_opens"], sent)},
+            "click_rate": {"all": _rate(counts["unique_clicks"], sent),
+                           "human": _rate(counts["human_unique_clicks"], sent)},
+            "click_to_open_rate": {"all": _rate(counts["unique_clicks"], counts["unique_opens"]),
+                                   "human": _rate(counts["human_unique_clicks"], counts["human_unique_opens"])},
+            "attributed_orders": int(orders), "attributed_revenue": float(revenue),
+            "links": None, "hourly": None,
+        }
+        if detail:
+            item["links"] = link_stats(campaign.id)
+            item["hourly"] = hourly(campaign.id)
+        out.append(item)
+    return out
+
+
+def link_stats(campaign_id: int) -> list[dict[str, Any]]:
+    rows = db.session.scalars(select(CampaignLink).where(CampaignLink.campaign_id == campaign_id)
+                              .order_by(CampaignLink.clicks.desc(), CampaignLink.id))
+    return [{"link_id": r.id, "url": r.url, "clicks": {"all": r.clicks, "human": r.human_clicks},
+             "unique_clicks": {"all": r.unique_clicks, "human": r.human_unique_clicks}} for r in rows]
+
+
+def hourly(campaign_id: int) -> list[dict[str, Any]]:
+    rows = db.session.scalars(select(CampaignEngagementHour).where(CampaignEngagementHour.campaign_id == campaign_id)
+                              .order_by(CampaignEngagementHour.hour))
+    return [{"hour": r.hour, "opens": {"all": r.opens, "human": r.human_opens},
+             "clicks": {"all": r.clicks, "human": r.human_clicks}} for r in rows]
+
+
+def tenant_daily_engagement(tenant_id: int, since: datetime) -> list[dict[str, Any]]:
+    """Opens and clicks (all and human) per day across the tenant's campaigns, from the rollups."""
+    rows = db.session.execute(
+        select(CampaignEngagementHour.hour, CampaignEngagementHour.opens, CampaignEngagementHour.human_opens,
+               CampaignEngagementHour.clicks, CampaignEngagementHour.human_clicks)
+        .where(CampaignEngagementHour.tenant_id == tenant_id, CampaignEngagementHour.hour >= since)).all()
+    days: dict[Any, dict[str, int]] = {}
+    for hour, opens, human_opens, clicks, human_clicks in rows:
+        day = days.setdefault(hour.date(), {"opens": 0, "human_opens": 0, "clicks": 0, "human_clicks": 0})
+        day["opens"] += opens
+        day["human_opens"] += human_opens
+        day["clicks"] += clicks
+        day["human_clicks"] += human_clicks
+    start = since.date()
+    return [{"day": start + timedelta(days=i), **days.get(start + timedelta(days=i),
+                                                           {"opens": 0, "human_opens": 0, "clicks": 0,
+                                                            "human_clicks": 0})}
+            for i in range((datetime.now(since.tzinfo).date() - start).days + 1)]
+
+
+# --- attribution ------------------------------------------------------------------------
+
+def attribute_purchase(activity: CustomerActivity) -> CampaignAttribution | None:
+    """Credit a purchase (in its own transaction; the caller commits) to the campaign of the
+    customer's last human click within the tenant's window before it, else the last human
+    open. Machine hits never earn credit."""
+    days = db.session.scalar(select(Tenant.attribution_days).where(Tenant.id == activity.tenant_id)) or 0
+    if days <= 0 or activity.amount is None:
+        return None
+    for kind in ("click", "open"):
+        touch = db.session.execute(
+            select(TrackingHit.campaign_id, TrackingHit.occurred_at)
+            .where(TrackingHit.customer_id == activity.customer_id, TrackingHit.kind == kind,
+                   TrackingHit.is_machine.is_(False), TrackingHit.occurred_at <= activity.occurred_at,
+                   TrackingHit.occurred_at >= activity.occurred_at - timedelta(days=days))
+            .order_by(TrackingHit.occurred_at.desc()).limit(1)).first()
+        if touch is not None:
+            credit = CampaignAttribution(activity_id=activity.id, tenant_id=activity.tenant_id,
+                                         campaign_id=touch.campaign_id, customer_id=activity.customer_id,
+                                         amount=activity.amount, touch=kind, touched_at=touch.occurred_at)
+            db.session.add(credit)
+            return credit
+    return None
+
+
+# --- pages ------------------------------------------------------------------------------
+
+RECIPIENT_FILTERS = {
+    "engagement": ("opened", "clicked", "not_opened", "machine_only"),
+    "status": ("pending", "sending", "sent", "failed", "skipped"),
+}
+
+
+def recipients_page(tenant_id: int, campaign_id: int, *, status: str | None = None, engagement: str | None = None,
+                    limit: int = 50, cursor: str | None = None):
+    """The campaign's recipients with their status and engagement, newest id first."""
+    from webapp.models import CampaignRecipient
+    from webapp.services.pagination import keyset_by_id
+
+    stmt = select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id,
+                                           CampaignRecipient.tenant_id == tenant_id)
+    if status in RECIPIENT_FILTERS["status"]:
+        stmt = stmt.where(CampaignRecipient.status == status)
+    if engagement == "opened":
+        stmt = stmt.where(CampaignRecipient.human_opens > 0)
+    elif engagement == "clicked":
+        stmt = stmt.where(CampaignRecipient.human_clicks > 0)
+    elif engagement == "not_opened":
+        stmt = stmt.where(CampaignRecipient.status == "sent", CampaignRecipient.human_opens == 0)
+    elif engagement == "machine_only":
+        stmt = stmt.where(CampaignRecipient.human_opens == 0, CampaignRecipient.human_clicks == 0,
+                          (CampaignRecipient.opens + CampaignRecipient.clicks) > 0)
+    return keyset_by_id(stmt, CampaignRecipient.id, limit=limit, cursor=cursor)
+
+
+def recent_hits(campaign_id: int, limit: int = 20) -> list[TrackingHit]:
+    """The latest raw hits of a campaign, headers included (shown escaped)."""
+    return list(db.session.scalars(select(TrackingHit).where(TrackingHit.campaign_id == campaign_id)
+                                   .order_by(TrackingHit.id.desc()).limit(limit)))
+
+
+def campaign_names(tenant_id: int, activities: list[CustomerActivity]) -> dict[int, str]:
+    """Names of the campaigns the given activities mention (one query for a timeline page)."""
+    wanted = set()
+    for activity in activities:
+        value = (activity.properties or {}).get("campaign_id")
+        if isinstance(value, int) and not isinstance(value, bool):
+            wanted.add(value)
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(EmailCampaign.id, EmailCampaign.name).where(
+        EmailCampaign.tenant_id == tenant_id, EmailCampaign.id.in_(wanted))).all())
+
+
+def latest_sent_campaigns(tenant_id: int, limit: int = 5) -> list[dict[str, Any]]:
+    """The tenant's last campaigns that went out, with their figures (dashboard)."""
+    rows = list(db.session.scalars(select(EmailCampaign).where(
+        EmailCampaign.tenant_id == tenant_id, EmailCampaign.kind == "campaign", EmailCampaign.started_at.isnot(None))
+        .order_by(EmailCampaign.started_at.desc()).limit(limit)))
+    return campaign_stats(tenant_id, rows)

@@ -1,0 +1,395 @@
+"""Workflows: the list with HTMX on/off switches, the builder (trigger settings, steps
+reordered by dragging and edited inline, per-step figures), enrollments and traces."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from webapp.extensions import htmx
+from webapp.models import AutomationStep, AutomationWorkflow
+from webapp.models.workflow import ENROLLMENT_STATUSES, STEP_TYPES
+from webapp.services import customers, segments, workflows
+from webapp.services.errors import Conflict, ValidationFailed
+from webapp.services.workflow_config import describe_step
+from webapp.services.workflow_engine import step_figures
+from webapp.web import partial_or_page, write_required
+
+bp = Blueprint("workflows", __name__, url_prefix="/workflows")
+
+PAGE_SIZE = 50
+TRIGGER_LABELS = {"purchase": "A purchase", "signup": "A sign-up", "event_day": "The day of an event",
+                  "custom": "Manual enrollment", "segment_entered": "Entering a segment"}
+STEP_LABELS = {"send_email": "Send email", "wait": "Wait", "wait_until": "Wait until", "condition": "Condition",
+               "add_tag": "Add tag", "remove_tag": "Remove tag", "update_attribute": "Set attribute",
+               "webhook": "Webhook"}
+REENTRY_LABELS = {"one_at_a_time": "Again after finishing", "once": "Only once ever",
+                  "always": "Every time, even while in it"}
+
+
+class NewWorkflowForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(message="Give the workflow a name."), Length(max=200)])
+    trigger_type = SelectField("Starts with", choices=[SelectChoice(k, v) for k, v in TRIGGER_LABELS.items()],
+                               default="purchase")
+
+
+def trigger_summary(workflow: AutomationWorkflow, segment_names: dict[int, str] | None = None) -> str:
+    config = workflow.trigger_config or {}
+    text = TRIGGER_LABELS.get(workflow.trigger_type, workflow.trigger_type)
+    if workflow.trigger_type == "purchase":
+        parts = []
+        if config.get("min_order_total") is not None:
+            parts.append(f"of at least {config['min_order_total']:g}")
+        if config.get("event_id"):
+            parts.append(f"for event {config['event_id']}")
+        if config.get("event_name"):
+            parts.append(f"for “{config['event_name']}”")
+        text = " ".join([text, *parts])
+    elif workflow.trigger_type == "segment_entered":
+        name = (segment_names or {}).get(config.get("segment_id"), f"#{config.get('segment_id')}")
+        text = f"{text}: {name}"
+    elif workflow.trigger_type == "event_day":
+        offset = int(config.get("offset_days", 0))
+        when = "on the day" if offset == 0 else (f"{-offset} day(s) before" if offset < 0 else f"{offset} day(s) after")
+        text = f"{text}, {when}, at {int(config.get('hour', 9)):02d}:00"
+    return text
+
+
+def _segment_names() -> dict[int, str]:
+    return {s.id: s.name for s in segments.list_segments(current_user.tenant_id)}
+
+
+# --- list -------------------------------------------------------------------------------------
+
+@bp.get("/")
+@login_required
+def index():
+    cursor = request.args.get("cursor") or None
+    try:
+        page = workflows.workflows_page(current_user.tenant_id, limit=PAGE_SIZE, cursor=cursor)
+    except ValidationFailed:
+        page = workflows.workflows_page(current_user.tenant_id, limit=PAGE_SIZE)
+    return render_template("workflows/index.html", page=page, form=NewWorkflowForm(formdata=None),
+                           counts=workflows.enrollment_counts([w.id for w in page.items]),
+                           trigger_summary=trigger_summary, segment_names=_segment_names())
+
+
+@bp.post("/new")
+@login_required
+@write_required
+def new():
+    form = NewWorkflowForm()
+    if form.validate_on_submit():
+        try:
+            workflow = workflows.create_workflow(current_user.tenant_id, {
+                "name": form.name.data, "trigger_type": form.trigger_type.data,
+                "trigger_config": {"segment_id": _first_segment_id()} if form.trigger_type.data == "segment_entered"
+                else {}})
+        except ValidationFailed as exc:
+            form.name.errors = list(form.name.errors) + [exc.reason]
+        else:
+            flash("Workflow created. Add its steps, then switch it on.", "success")
+            return redirect(url_for("workflows.builder", workflow_id=workflow.id))
+    page = workflows.workflows_page(current_user.tenant_id, limit=PAGE_SIZE)
+    return render_template("workflows/index.html", page=page, form=form,
+                           counts=workflows.enrollment_counts([w.id for w in page.items]),
+                           trigger_summary=trigger_summary, segment_names=_segment_names()), 422
+
+
+def _first_segment_id() -> int | None:
+    names = _segment_names()
+    if not names:
+        raise ValidationFailed("trigger_type", "create a segment first: this trigger starts when a customer "
+                                               "enters one")
+    return min(names)
+
+
+# --- builder ------------------------------------------------------------------------------------
+
+def _steps_context(workflow: AutomationWorkflow, errors: dict[int, dict[str, str]] | None = None,
+                   open_step: int | None = None) -> dict[str, Any]:
+    steps = workflows.steps_of(workflow.id)
+    return {"workflow": workflow, "steps": steps, "step_counts": workflows.step_counts(workflow.id),
+            "figures": step_figures([s.campaign_id for s in steps if s.campaign_id]), "step_errors": errors or {},
+            "open_step": open_step, "step_types": STEP_TYPES, "step_labels": STEP_LABELS, "describe": describe_step}
+
+
+def _builder(workflow: AutomationWorkflow, *, status: int = 200, settings_errors: dict[str, str] | None = None,
+             toggle_error: str | None = None) -> ResponseReturnValue:
+    return render_template("workflows/builder.html", **_steps_context(workflow), counts=workflows.enrollment_counts(
+        [workflow.id])[workflow.id], trigger_labels=TRIGGER_LABELS, reentry_labels=REENTRY_LABELS,
+        segment_list=segments.list_segments(current_user.tenant_id), settings_errors=settings_errors or {},
+        toggle_error=toggle_error, trigger_summary=trigger_summary(workflow, _segment_names())), status
+
+
+@bp.get("/<int:workflow_id>")
+@login_required
+def builder(workflow_id: int):
+    return _builder(workflows.get_workflow(current_user.tenant_id, workflow_id))
+
+
+def _trigger_config(trigger_type: str, form) -> dict[str, Any]:
+    """The trigger settings fields that belong to `trigger_type`, as the service expects them."""
+    config: dict[str, Any] = {}
+
+    def number(name: str, kind=int):
+        raw = (form.get(name) or "").strip()
+        if not raw:
+            return None
+        try:
+            return kind(Decimal(raw)) if kind is float else kind(raw)
+        except (ValueError, InvalidOperation):
+            raise ValidationFailed(f"trigger_config.{name}", "must be a number") from None
+
+    if trigger_type == "purchase":
+        if (value := number("min_order_total", float)) is not None:
+            config["min_order_total"] = value
+        for name in ("event_id", "event_name"):
+            if (form.get(name) or "").strip():
+                config[name] = form[name].strip()
+    elif trigger_type == "segment_entered":
+        config["segment_id"] = number("segment_id")
+    elif trigger_type == "event_day":
+        for name in ("offset_days", "hour"):
+            if (value := number(name)) is not None:
+                config[name] = value
+    return config
+
+
+@bp.post("/<int:workflow_id>/settings")
+@login_required
+@write_required
+def update_settings(workflow_id: int):
+    workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
+    form = request.form
+    try:
+        trigger_type = form.get("trigger_type") or workflow.trigger_type
+        if trigger_type == workflow.trigger_type:
+            config = _trigger_config(trigger_type, form)
+        else:  # the new type's own fields appear once it is saved; start from its defaults
+            config = {"segment_id": _first_segment_id()} if trigger_type == "segment_entered" else {}
+        workflows.update_workflow(current_user.tenant_id, workflow.id, {
+            "name": form.get("name", ""), "trigger_type": trigger_type, "reentry": form.get("reentry") or None,
+            "trigger_config": config})
+    except ValidationFailed as exc:
+        from webapp.extensions import db
+
+        db.session.rollback()
+        field = exc.field.split(".")[-1]
+        return _builder(workflows.get_workflow(current_user.tenant_id, workflow_id), status=422,
+                        settings_errors={field: exc.reason})
+    flash("Trigger settings saved.", "success")
+    return redirect(url_for("workflows.builder", workflow_id=workflow.id))
+
+
+@bp.post("/<int:workflow_id>/toggle")
+@login_required
+@write_required
+def toggle(workflow_id: int):
+    workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
+    error = None
+    try:
+        workflow = workflows.set_active(current_user.tenant_id, workflow.id)
+    except ValidationFailed as exc:
+        error = exc.reason
+    if htmx:
+        return render_template("workflows/_toggle.html", workflow=workflow, toggle_error=error), 422 if error else 200
+    if error:
+        flash(error, "error")
+    else:
+        flash("Workflow switched on." if workflow.active else "Workflow switched off: customers in it are held "
+                                                              "where they are.", "success")
+    return redirect(request.referrer if _same_site(request.referrer) else url_for("workflows.builder",
+                                                                                  workflow_id=workflow.id))
+
+
+def _same_site(url: str | None) -> bool:
+    """Only our own pages are places to go back to (no open redirect)."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.netloc == request.host and parts.scheme in ("http", "https") and \
+        parts.path.startswith("/workflows")
+
+
+def _steps_response(workflow: AutomationWorkflow, status: int = 200, **context: Any) -> ResponseReturnValue:
+    if htmx:
+        return render_template("workflows/_steps.html", **_steps_context(workflow, **context)), status
+    return redirect(url_for("workflows.builder", workflow_id=workflow.id))
+
+
+@bp.post("/<int:workflow_id>/steps")
+@login_required
+@write_required
+def add_step(workflow_id: int):
+    workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
+    step_type = request.form.get("type", "")
+    try:
+        step = workflows.add_step(current_user.tenant_id, workflow.id, step_type)
+    except ValidationFailed as exc:
+        if htmx:
+            return render_template("errors/_flash.html", message=exc.reason), 422, {
+                "HX-Retarget": "#flashes", "HX-Reswap": "innerHTML"}
+        flash(exc.reason, "error")
+        return redirect(url_for("workflows.builder", workflow_id=workflow.id))
+    return _steps_response(workflow, open_step=step.id)
+
+
+@bp.post("/<int:workflow_id>/steps/order")
+@login_required
+@write_required
+def reorder(workflow_id: int):
+    workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
+    try:
+        ids = [int(v) for v in request.form.getlist("step_ids")]
+        workflows.reorder_steps(current_user.tenant_id, workflow.id, ids)
+    except (ValueError, ValidationFailed):
+        # The page was out of date (a step added or removed elsewhere): show the saved order.
+        return _steps_response(workflow, status=409)
+    return _steps_response(workflow)
+
+
+def _step_config(step: AutomationStep, form) -> dict[str, Any]:
+    """The inline editor's fields for this step type, as the config the service validates."""
+    kind = step.type
+    if kind == "send_email":
+        return {"subject": form.get("subject", ""), "content": form.get("content", "")}
+    if kind == "wait":
+        unit = form.get("unit") if form.get("unit") in ("minutes", "hours", "days") else "days"
+        try:
+            return {unit: int(form.get("amount", ""))}
+        except ValueError:
+            raise ValidationFailed("config.amount", "must be a whole number") from None
+    if kind == "wait_until":
+        if (form.get("at") or "").strip():
+            return {"at": form["at"].strip()}
+        try:
+            return {"before_event_hours": int(form.get("before_event_hours", ""))}
+        except ValueError:
+            raise ValidationFailed("config.before_event_hours", "must be a whole number of hours") from None
+    if kind == "condition":
+        try:
+            conditions = json.loads(form.get("conditions") or "[]")
+        except ValueError:
+            raise ValidationFailed("config.conditions", "is not valid JSON") from None
+        config: dict[str, Any] = {"conditions": conditions, "match": form.get("match") or "all"}
+        if (form.get("else_step") or "").strip():
+            try:
+                config["else_step"] = int(form["else_step"])
+            except ValueError:
+                raise ValidationFailed("config.else_step", "choose a step") from None
+        return config
+    if kind in ("add_tag", "remove_tag"):
+        return {"tag": form.get("tag", "")}
+    if kind == "update_attribute":
+        value = form.get("value")
+        return {"key": form.get("key", ""), "value": value if value not in (None, "") else None}
+    if kind == "webhook":
+        return {"url": (form.get("url") or "").strip()}
+    return {}
+
+
+@bp.post("/<int:workflow_id>/steps/<int:step_id>")
+@login_required
+@write_required
+def edit_step(workflow_id: int, step_id: int):
+    step = workflows.get_step(current_user.tenant_id, workflow_id, step_id)
+    workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
+    try:
+        workflows.update_step(current_user.tenant_id, workflow.id, step.id, _step_config(step, request.form))
+    except ValidationFailed as exc:
+        from webapp.extensions import db
+
+        db.session.rollback()
+        field = exc.field.split(".", 1)[-1].split("[")[0].split(".")[0]
+        return _steps_response(workflow, status=422, errors={step.id: {field: exc.reason}}, open_step=step.id)
+    return _steps_response(workflow)
+
+
+@bp.post("/<int:workflow_id>/steps/<int:step_id>/delete")
+@login_required
+@write_required
+def delete_step(workflow_id: int, step_id: int):
+    step = workflows.get_step(current_user.tenant_id, workflow_id, step_id)
+    workflows.delete_step(current_user.tenant_id, workflow_id, step.id)
+    return _steps_response(workflows.get_workflow(current_user.tenant_id, workflow_id))
+
+
+@bp.post("/<int:workflow_id>/delete")
+@login_required
+@write_required
+def delete(workflow_id: int):
+    workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
+    try:
+        workflows.delete_workflow(current_user.tenant_id, workflow.id, force=request.form.get("force") == "yes")
+    except Conflict as exc:
+        flash(f"{exc.message}. Tick “also remove the customers in it” to delete anyway.", "error")
+        return redirect(url_for("workflows.builder", workflow_id=workflow.id))
+    flash(f"Workflow “{workflow.name}” deleted.", "success")
+    return redirect(url_for("workflows.index"))
+
+
+@bp.post("/<int:workflow_id>/enroll")
+@login_required
+@write_required
+def enroll(workflow_id: int):
+    workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
+    email = (request.form.get("email") or "").strip()
+    customer = customers.find_customer(current_user.tenant_id, email=email) if email else None
+    if customer is None:
+        flash("No customer with that email address.", "error")
+    else:
+        try:
+            result = workflows.enroll_customers(current_user.tenant_id, workflow.id, [customer.id])
+        except (Conflict, ValidationFailed) as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"{customer.email} enrolled." if result["enrolled"] else
+                  f"{customer.email} was not enrolled: the re-entry policy keeps them out.",
+                  "success" if result["enrolled"] else "error")
+    return redirect(url_for("workflows.builder", workflow_id=workflow.id))
+
+
+# --- enrollments and traces ------------------------------------------------------------------------
+
+@bp.get("/<int:workflow_id>/enrollments")
+@login_required
+def enrollments(workflow_id: int):
+    workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
+    status = request.args.get("status", "")
+    status = status if status in ENROLLMENT_STATUSES else ""
+    cursor = request.args.get("cursor") or None
+    try:
+        page = workflows.enrollments_page(current_user.tenant_id, workflow.id, status=status or None,
+                                          limit=PAGE_SIZE, cursor=cursor)
+    except ValidationFailed:
+        page = workflows.enrollments_page(current_user.tenant_id, workflow.id, status=status or None,
+                                          limit=PAGE_SIZE)
+    steps = {s.id: s for s in workflows.steps_of(workflow.id)}
+    return partial_or_page("workflows/_enrollment_rows.html", "workflows/enrollments.html", workflow=workflow,
+                           page=page, status=status, statuses=ENROLLMENT_STATUSES, steps=steps,
+                           step_labels=STEP_LABELS, appending=bool(cursor))
+
+
+@bp.get("/<int:workflow_id>/enrollments/<int:enrollment_id>")
+@login_required
+def trace(workflow_id: int, enrollment_id: int):
+    enrollment = workflows.get_enrollment(current_user.tenant_id, workflow_id, enrollment_id)
+    workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
+    customer = customers.get_customer(current_user.tenant_id, enrollment.customer_id)
+    steps = workflows.steps_of(workflow.id)
+    return render_template("workflows/trace.html", workflow=workflow, enrollment=enrollment, customer=customer,
+                           executions=workflows.executions_of([enrollment.id])[enrollment.id],
+                           steps={s.id: s for s in steps}, positions={s.id: n for n, s in enumerate(steps, 1)},
+                           step_labels=STEP_LABELS, describe=describe_step)
