@@ -239,7 +239,7 @@ def html_to_text(html: str) -> str:
             links.append(unescape(next(g for g in href.groups() if g is not None)) if href else "")
     if not hidden and position < len(html):
         parts.append(unescape(html[position:]))
-    lines = [_WS.sub(" ", line).strip() for line in "".join(parts).splitlines()]
+    lines = [line.strip() for line in _WS.sub(" ", "".join(parts)).splitlines()]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):
