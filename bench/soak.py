@@ -152,9 +152,7 @@ class Traffic:
                     self.tracking_answered += 1
 
     def run(self, seconds: float, clients: int) -> float:
-        kinds = [self._customers, self._purchases, self._timelines]
-        if self.open_ids:
-            kinds.append(self._tracking)
+        kinds = [self._customers, self._purchases, self._timelines, self._tracking]
         threads = [threading.Thread(target=kinds[i % len(kinds)], args=(Client(self.port, self.token, self.stats),),
                                     daemon=True) for i in range(max(clients, len(kinds)))]
         started = time.perf_counter()
@@ -174,11 +172,10 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def _tracking_ids(env: BenchEnvironment, campaign_id: int) -> tuple[list[str], list[str]]:
     """Open and click ids of the campaign's sent messages, as they appear in the mail."""
-    try:
-        from webapp.models import CampaignLink, CampaignRecipient
-        from webapp.services.tracking import _secret, click_id, open_id
-    except ImportError:
-        return [], []  # tracking is not part of this build
+    from webapp.mail.tracking import click_id, open_id
+    from webapp.models import CampaignLink, CampaignRecipient
+    from webapp.services.tracking import _secret
+
     with env.app.app_context():
         tokens = list(db.session.scalars(select(CampaignRecipient.token).where(
             CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.status == "sent").limit(5000)))
@@ -318,8 +315,7 @@ def _report(env: BenchEnvironment, traffic: Traffic, elapsed: float, campaign_id
         ("campaign messages sent (database)", sent, recipients),
         ("campaign messages received (sink)", sink.window().total_recipients, recipients),
     ]
-    if hits is not None:
-        checks.append(("tracking hits recorded", hits, traffic.tracking_answered))
+    checks.append(("tracking hits recorded", hits, traffic.tracking_answered))
     print()
     for what, got, expected in checks:
         print(f"{what:40} {got:>10,} expected {expected:>10,}  {'ok' if got == expected else 'MISMATCH'}")
@@ -329,13 +325,11 @@ def _report(env: BenchEnvironment, traffic: Traffic, elapsed: float, campaign_id
     return failures
 
 
-def _recorded_hits(env: BenchEnvironment) -> int | None:
+def _recorded_hits(env: BenchEnvironment) -> int:
     """Hits the tracking writer stored, after draining what is still queued."""
-    try:
-        from webapp.models import TrackingHit
-        from webapp.services.tracking import drain_hits
-    except ImportError:
-        return None
+    from webapp.models import TrackingHit
+    from webapp.services.tracking import drain_hits
+
     deadline = time.monotonic() + 120
     while drain_hits(max_seconds=30)["read"] and time.monotonic() < deadline:
         pass
