@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, update
 
 from webapp.extensions import db
 from webapp.models import (
@@ -34,6 +34,7 @@ from webapp.models import (
 )
 from webapp.models.types import utcnow
 from webapp.services.workflow_config import describe_step
+from webapp.tasks.delivery import bump_counters, mark_sent, revert_sent
 
 MAX_ATTEMPTS = 5
 # A condition that jumps back could loop: a run stops after this many steps and goes on later.
@@ -492,12 +493,6 @@ def _random_token() -> str:
     return uuid.uuid4().hex
 
 
-def _bump(campaign_id: int, **deltas: int) -> None:
-    db.session.execute(update(EmailCampaign).where(EmailCampaign.id == campaign_id).values(
-        **{name: getattr(EmailCampaign, name) + delta for name, delta in deltas.items()})
-        .execution_options(synchronize_session=False))
-
-
 def _recipient(campaign_id: int, enrollment: AutomationEnrollment, email: str) -> CampaignRecipient:
     from webapp.services.sql import insert_ignoring_duplicates
 
@@ -505,16 +500,10 @@ def _recipient(campaign_id: int, enrollment: AutomationEnrollment, email: str) -
         campaign_id=campaign_id, tenant_id=enrollment.tenant_id, customer_id=enrollment.customer_id, email=email,
         batch_no=0, status="pending", token=_random_token(), attempts=0, enrollment_id=enrollment.id)).rowcount
     if created:
-        _bump(campaign_id, recipients_count=1)
+        bump_counters(campaign_id, recipients_count=1)
     return db.session.scalar(select(CampaignRecipient).where(
         CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.customer_id == enrollment.customer_id,
         CampaignRecipient.enrollment_id == enrollment.id).execution_options(populate_existing=True))
-
-
-_R = CampaignRecipient.__table__
-_MARK_SENT = (update(_R).where(_R.c.id == bindparam("rid"), _R.c.claim_token == bindparam("claim"),
-                               _R.c.status == "sending")
-              .values(status="sent", sent_at=bindparam("at"), message_id=bindparam("message_id"), error=None))
 
 
 def _send_email(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
@@ -530,7 +519,7 @@ def _send_email(runner: Runner, enrollment: AutomationEnrollment, step: Automati
         if recipient.status not in ("sent", "skipped"):
             db.session.execute(update(CampaignRecipient).where(CampaignRecipient.id == recipient.id)
                                .values(status="skipped", error=f"customer is {customer.email_status}"))
-            _bump(campaign.id, skipped_count=1)
+            bump_counters(campaign.id, skipped_count=1)
         return Outcome("skipped", f"not sent: the customer is {customer.email_status}")
     recipient = _recipient(campaign.id, enrollment, customer.email)
     if recipient.status == "sent":
@@ -548,30 +537,19 @@ def _send_email(runner: Runner, enrollment: AutomationEnrollment, step: Automati
         _settle(recipient.id, campaign.id, "failed", f"could not render: {exc}")
         raise StepFailed(f"could not render the email: {exc}", retry=False) from None
 
-    def mark_sent() -> bool:
-        at = utcnow()
-        won = db.session.execute(_MARK_SENT, {"rid": recipient.id, "claim": claim_token, "at": at,
-                                              "message_id": composed.message_id}).rowcount
-        if not won:
-            db.session.rollback()
-            return False
-        db.session.execute(insert(CustomerActivity.__table__).values(
-            tenant_id=enrollment.tenant_id, customer_id=customer.id, type="email_sent",
-            properties={"campaign_id": campaign.id, "workflow_id": enrollment.workflow_id,
-                        "enrollment_id": enrollment.id, "message_id": composed.message_id},
-            occurred_at=at, created_at=at))
-        _bump(campaign.id, sent_count=1)
-        db.session.commit()
-        return True
+    def commit() -> bool:
+        return bool(mark_sent([(recipient, composed.message_id)], claim_token,
+                              {"workflow_id": enrollment.workflow_id, "enrollment_id": enrollment.id}))
 
     outcome = runner.transport(enrollment.tenant_id).send(
-        sender_of(campaign, tenant)[1], recipient.email, composed.message.as_bytes(), commit=mark_sent,
+        sender_of(campaign, tenant)[1], recipient.email, composed.message.as_bytes(), commit=commit,
         subject=composed.subject, message_id=composed.message_id)
     if outcome.status == "sent":
         return Outcome("done", f"sent “{composed.subject}” ({composed.message_id})")
     if outcome.status == "lost":
         raise StepFailed("another worker took this step over")
-    _unsend(recipient.id, claim_token, campaign.id)
+    revert_sent(recipient, claim_token)  # the server refused after the data: undo the "sent"
+    db.session.commit()
     if outcome.status == "permanent":
         _settle(recipient.id, campaign.id, "failed", outcome.detail)
         raise StepFailed(f"the mail server refused the message: {outcome.detail}", retry=False)
@@ -581,26 +559,10 @@ def _send_email(runner: Runner, enrollment: AutomationEnrollment, step: Automati
     raise StepFailed(f"sending failed: {outcome.detail}")
 
 
-def _unsend(recipient_id: int, claim_token: str, campaign_id: int) -> None:
-    """The server refused after the data: undo what mark_sent wrote."""
-    mine = and_(CampaignRecipient.id == recipient_id, CampaignRecipient.claim_token == claim_token,
-                CampaignRecipient.status == "sent")
-    sent = db.session.execute(select(CampaignRecipient.customer_id, CampaignRecipient.sent_at).where(mine)).first()
-    if sent is None:
-        return
-    db.session.execute(update(CampaignRecipient).where(mine).values(status="sending", sent_at=None)
-                       .execution_options(synchronize_session=False))
-    db.session.execute(delete(CustomerActivity).where(
-        CustomerActivity.customer_id == sent.customer_id, CustomerActivity.type == "email_sent",
-        CustomerActivity.occurred_at == sent.sent_at).execution_options(synchronize_session=False))
-    _bump(campaign_id, sent_count=-1)
-    db.session.commit()
-
-
 def _settle(recipient_id: int, campaign_id: int, status: str, error: str) -> None:
     db.session.execute(update(CampaignRecipient).where(CampaignRecipient.id == recipient_id)
                        .values(status=status, error=error[:2000], claim_token=None))
-    _bump(campaign_id, **{f"{status}_count": 1})
+    bump_counters(campaign_id, **{f"{status}_count": 1})
     db.session.commit()
 
 

@@ -155,7 +155,7 @@ def deliver_batch(campaign_id: int, batch_no: int) -> dict:
         nonlocal retry_at
 
         def commit(staged: list[int]) -> set[int]:
-            won = _mark_sent([(group[i][0], group[i][2].message_id) for i in staged], claim)
+            won = mark_sent([(group[i][0], group[i][2].message_id) for i in staged], claim)
             return {i for i in staged if group[i][0].id in won}
 
         outcomes = transport.send_many(
@@ -231,7 +231,7 @@ def _give_up_on_abandoned(campaign_id: int, batch_no: int, now: datetime) -> Non
                 error=f"delivery was interrupted {MAX_ATTEMPTS} times (worker stopped); not retried")
         .execution_options(synchronize_session=False)).rowcount
     if gave_up:
-        _bump(campaign_id, failed_count=gave_up)
+        bump_counters(campaign_id, failed_count=gave_up)
     db.session.commit()
 
 
@@ -271,11 +271,11 @@ def _skip_suppressed(campaign: EmailCampaign, claim: str) -> None:
         .values(status="skipped", error="not subscribed any more", claim_token=None)
         .execution_options(synchronize_session=False)).rowcount
     if skipped:
-        _bump(campaign.id, skipped_count=skipped)
+        bump_counters(campaign.id, skipped_count=skipped)
     db.session.commit()
 
 
-def _bump(campaign_id: int, **deltas: int) -> None:
+def bump_counters(campaign_id: int, **deltas: int) -> None:
     db.session.execute(update(EmailCampaign).where(EmailCampaign.id == campaign_id).values(
         **{name: getattr(EmailCampaign, name) + delta for name, delta in deltas.items()})
         .execution_options(synchronize_session=False))
@@ -289,9 +289,11 @@ _COUNT_SENT = (update(_CAMPAIGNS).where(_CAMPAIGNS.c.id == bindparam("campaign_i
                .values(sent_count=_CAMPAIGNS.c.sent_count + bindparam("sent")))
 
 
-def _mark_sent(sent: list[tuple[Row, str]], claim: str) -> set[int]:
+def mark_sent(sent: list[tuple[Row, str]], claim: str, properties: dict | None = None) -> set[int]:
     """Commit "sent" for the rows we still hold the claim on (one transaction for the
-    group); returns their ids: only those messages are released to their servers."""
+    group); returns their ids: only those messages are released to their servers.
+    `properties` go on each email_sent activity besides the campaign and message ids.
+    Campaign batches and workflow email steps both record their sends here."""
     at = utcnow()
     if db.session.get_bind().dialect.name == "postgresql":
         # The commit below is followed by the final "."; if the worker dies in between, that
@@ -312,7 +314,7 @@ def _mark_sent(sent: list[tuple[Row, str]], claim: str) -> set[int]:
     # One multi-row INSERT (an executemany is a round trip per row on PostgreSQL).
     db.session.execute(insert(CustomerActivity.__table__).values([
         {"tenant_id": recipient.tenant_id, "customer_id": recipient.customer_id, "type": "email_sent",
-         "properties": {"campaign_id": recipient.campaign_id, "message_id": message_id},
+         "properties": {**(properties or {}), "campaign_id": recipient.campaign_id, "message_id": message_id},
          "occurred_at": at, "created_at": at}
         for recipient, message_id in sent if recipient.id in won]))
     # Last before the commit: every worker of the campaign updates this one row, and the
@@ -329,7 +331,7 @@ def _finish(recipient: Row, claim: str, status: str, error: str) -> bool:
         .values(status=status, error=error[:2000], claim_token=None)
         .execution_options(synchronize_session=False)).rowcount
     if done:
-        _bump(recipient.campaign_id, **{f"{status}_count": 1})
+        bump_counters(recipient.campaign_id, **{f"{status}_count": 1})
     db.session.commit()
     return bool(done)
 
@@ -341,7 +343,7 @@ def _record(recipient: Row, customer: CustomerView, claim: str, outcome: SendOut
         return "lost"
     # Sent rows whose server then said no (after the final ".") go back from "sent".
     if outcome.status == "transient" and recipient.attempts < MAX_ATTEMPTS:
-        _revert_sent(recipient, claim)
+        revert_sent(recipient, claim)
         mine = and_(CampaignRecipient.id == recipient.id, CampaignRecipient.claim_token == claim)
         db.session.execute(
             update(CampaignRecipient).where(mine)
@@ -350,7 +352,7 @@ def _record(recipient: Row, customer: CustomerView, claim: str, outcome: SendOut
             .execution_options(synchronize_session=False))
         db.session.commit()
         return "retry"
-    _revert_sent(recipient, claim)
+    revert_sent(recipient, claim)
     db.session.commit()
     reason = outcome.detail if outcome.status == "permanent" else f"gave up after {recipient.attempts} attempts: " \
                                                                   f"{outcome.detail}"
@@ -360,7 +362,7 @@ def _record(recipient: Row, customer: CustomerView, claim: str, outcome: SendOut
     return "failed"
 
 
-def _revert_sent(recipient: Row, claim: str) -> bool:
+def revert_sent(recipient: Row, claim: str) -> bool:
     """The server refused the message after its data: everything _mark_sent wrote is undone
     (the row goes back from "sent", its email_sent activity goes, the counter drops)."""
     mine = and_(CampaignRecipient.id == recipient.id, CampaignRecipient.claim_token == claim,
@@ -373,7 +375,7 @@ def _revert_sent(recipient: Row, claim: str) -> bool:
     db.session.execute(delete(CustomerActivity).where(
         CustomerActivity.customer_id == sent.customer_id, CustomerActivity.type == "email_sent",
         CustomerActivity.occurred_at == sent.sent_at).execution_options(synchronize_session=False))
-    _bump(recipient.campaign_id, sent_count=-1)
+    bump_counters(recipient.campaign_id, sent_count=-1)
     return True
 
 
@@ -402,7 +404,7 @@ def _release(claim: str) -> None:
         .values(status="skipped", error="campaign cancelled", claim_token=None)
         .returning(CampaignRecipient.campaign_id)).all()
     if rows:
-        _bump(rows[0][0], skipped_count=len(rows))
+        bump_counters(rows[0][0], skipped_count=len(rows))
     db.session.commit()
 
 
