@@ -13,6 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from webapp import create_app
 from webapp.extensions import db
@@ -142,6 +143,18 @@ def _run_in_threads(app, count: int, work) -> list:
 def run_in_threads():
     """run_in_threads(app, count, work): concurrency tests' one way to start threads."""
     return _run_in_threads
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The test app on 127.0.0.1 and a free port, in a daemon thread; yields its base URL
+    (browser tests, the Schemathesis run)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
 
 
 @pytest.fixture

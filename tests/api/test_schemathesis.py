@@ -13,28 +13,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.slow
 
 ST = Path(sys.executable).with_name("st")
 
 
-@pytest.fixture
-def served(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="schemathesis-target", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-
-
-def test_the_api_holds_under_schemathesis(served, tenant_a, tenant_b, tmp_path):
+def test_the_api_holds_under_schemathesis(live_server, tenant_a, tenant_b, tmp_path):
     auth_file = tmp_path / "tenants.json"
     auth_file.write_text(json.dumps({"auth": [
         {"name": "tenant-a", "fixedHeaders": [{"name": "Authorization", "value": f"Bearer {tenant_a.token}"}]},
@@ -50,7 +38,7 @@ def test_the_api_holds_under_schemathesis(served, tenant_a, tenant_b, tmp_path):
     # get a 422. ensure_resource_availability: it reads any 404 after a create as "the new
     # resource is missing", but a 404 from, say, a preview names the *customer* in the body
     # (another tenant's, or none), which is our rule for ids of things one cannot see.
-    command = [str(ST), "run", f"{served}/api/crm/openapi.json", "--checks", "all",
+    command = [str(ST), "run", f"{live_server}/api/crm/openapi.json", "--checks", "all",
                "--exclude-checks", "positive_data_acceptance,ensure_resource_availability",
                "--auth-wfc", str(auth_file), "--max-time", seconds, "--workers", "1",
                "--phases", "examples,coverage,fuzzing,stateful", "--request-timeout", "10",

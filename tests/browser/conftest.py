@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from webapp.extensions import db
 
@@ -37,17 +35,6 @@ def browser_type_launch_args(browser_type_launch_args):
             pytest.fail(f"browser tests are required (CI / CRM_REQUIRE_BROWSER) but {message}")
         pytest.skip(message)
     return {**browser_type_launch_args, "executable_path": path, "args": CHROMIUM_ARGS}
-
-
-@pytest.fixture(scope="session")
-def live_server(app):
-    """The test app on 127.0.0.1 and a free port, in a daemon thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")
