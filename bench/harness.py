@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -163,3 +164,8 @@ class BenchEnvironment:
             self._postgres.drop()
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def percentile(values: list[float], q: int) -> float:
+    """The q-th percentile (1-99) of `values`, in the values' unit; 0 with fewer than two."""
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else 0.0

@@ -37,7 +37,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.bench_send import Sink, _prepare_campaign
-from bench.harness import BenchEnvironment
+from bench.harness import BenchEnvironment, percentile
 from webapp.extensions import db
 from webapp.testing import free_port
 
@@ -165,11 +165,6 @@ class Traffic:
         return time.perf_counter() - started
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
-
-
 def _tracking_ids(env: BenchEnvironment, campaign_id: int) -> tuple[list[str], list[str]]:
     """Open and click ids of the campaign's sent messages, as they appear in the mail."""
     from webapp.mail.tracking import click_id, open_id
@@ -282,8 +277,8 @@ def _report(env: BenchEnvironment, traffic: Traffic, elapsed: float, campaign_id
     failures: list[str] = []
     for name, values in sorted(traffic.stats.latencies.items()):
         errors = traffic.stats.errors.get(name, [])
-        print(f"{name:34} {len(values):9,} {len(values) / elapsed:8.1f} {_percentile(values, 0.5) * 1000:8.1f} "
-              f"{_percentile(values, 0.99) * 1000:8.1f} {len(errors):7}")
+        print(f"{name:34} {len(values):9,} {len(values) / elapsed:8.1f} {percentile(values, 50) * 1000:8.1f} "
+              f"{percentile(values, 99) * 1000:8.1f} {len(errors):7}")
         if errors:
             failures.append(f"{name}: {len(errors)} errors, e.g. {errors[0]}")
     with env.app.app_context():
