@@ -464,11 +464,6 @@ class SendAllowance:
             time.sleep(max(window + 1 - now, 0.001))
 
 
-def throttle(tenant_id: int, per_second: int) -> None:
-    """Wait for one message's share of the tenant's rate (see SendAllowance)."""
-    SendAllowance(tenant_id, per_second).wait()
-
-
 # --- reconciler -----------------------------------------------------------------------------
 
 def reconcile_campaigns() -> dict[str, int]:
