@@ -23,6 +23,7 @@ from webapp.models import (
     Tenant,
     TrackingHit,
 )
+from webapp.services.campaigns import tenant_campaigns
 
 COUNTERS = ("opens", "human_opens", "unique_opens", "human_unique_opens",
             "clicks", "human_clicks", "unique_clicks", "human_unique_clicks")
@@ -200,7 +201,6 @@ def campaign_names(tenant_id: int, activities: list[CustomerActivity]) -> dict[i
 
 def latest_sent_campaigns(tenant_id: int, limit: int = 5) -> list[dict[str, Any]]:
     """The tenant's last campaigns that went out, with their figures (dashboard)."""
-    rows = list(db.session.scalars(select(EmailCampaign).where(
-        EmailCampaign.tenant_id == tenant_id, EmailCampaign.kind == "campaign", EmailCampaign.started_at.isnot(None))
-        .order_by(EmailCampaign.started_at.desc()).limit(limit)))
+    rows = list(db.session.scalars(tenant_campaigns(tenant_id).where(EmailCampaign.started_at.isnot(None))
+                                   .order_by(EmailCampaign.started_at.desc()).limit(limit)))
     return campaign_stats(tenant_id, rows)

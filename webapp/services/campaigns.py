@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import Select, func, insert, literal, select, update
 
 from webapp.extensions import db
 from webapp.mail.compose import Envelope, compose, customer_context, tenant_context
@@ -81,9 +81,14 @@ def _validate(tenant_id: int, values: dict[str, Any]) -> dict[str, Any]:
 
 # --- CRUD -------------------------------------------------------------------------------
 
+def tenant_campaigns(tenant_id: int) -> Select:
+    """The tenant's campaigns: workflow steps' hidden campaigns are not campaigns to the
+    marketer (not listed, not on the dashboard, a 404 by id)."""
+    return select(EmailCampaign).where(EmailCampaign.tenant_id == tenant_id, EmailCampaign.kind == "campaign")
+
+
 def get_campaign(tenant_id: int, campaign_id: int) -> EmailCampaign:
-    campaign = db.session.scalar(select(EmailCampaign).where(
-        EmailCampaign.id == campaign_id, EmailCampaign.tenant_id == tenant_id, EmailCampaign.kind == "campaign"))
+    campaign = db.session.scalar(tenant_campaigns(tenant_id).where(EmailCampaign.id == campaign_id))
     if campaign is None:
         raise NotFound("campaign not found")
     return campaign
@@ -124,8 +129,7 @@ def delete_campaign(tenant_id: int, campaign_id: int) -> None:
 
 def campaigns_page(tenant_id: int, *, status: str | None = None, limit: int = 50,
                    cursor: str | None = None) -> Page:
-    # Workflow steps' hidden campaigns are not campaigns to the marketer.
-    stmt = select(EmailCampaign).where(EmailCampaign.tenant_id == tenant_id, EmailCampaign.kind == "campaign")
+    stmt = tenant_campaigns(tenant_id)
     if status:
         stmt = stmt.where(EmailCampaign.status == status)
     return keyset_by_id(stmt, EmailCampaign.id, limit=limit, cursor=cursor)
