@@ -215,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             environ = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": env.database_url,
                        "REDIS_URL": env.app.config["REDIS_URL"], "MAIL_URL": f"smtp://127.0.0.1:{sink.port}",
                        "SECRET_KEY": "bench-secret", "BASE_URL": env.app.config["BASE_URL"],
-                       "RATELIMIT_DISABLED": "1", "RECONCILE_SECONDS": "5", "PYTHONUNBUFFERED": "1"}
+                       "RATELIMIT_DISABLED": "1", "RECONCILE_SECONDS": "5", "PYTHONUNBUFFERED": "1",
+                       "TRACKING_SPOOL_DIR": env.app.config["TRACKING_SPOOL_DIR"]}
             environ.pop("FLASK_DEBUG", None)
             logs = tempfile.NamedTemporaryFile("w+", prefix="crm-soak-", suffix=".log", delete=False)  # noqa: SIM115
             print(f"soak: server and worker output in {logs.name}", flush=True)

@@ -74,6 +74,7 @@ def app(database_url, redis_server):
         # Hundreds of users are created; scrypt would be most of the suite's time.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "SERVER_NAME": None,
+        "TRACKING_SPOOL_DIR": tempfile.mkdtemp(prefix="crm-test-spool-"),
     })
     app.test_client_class = IsolatedClient
     with app.app_context():
@@ -100,6 +101,11 @@ def _clean_state(request, app, redis_server):
         db.session.remove()
         _truncate_all()
         db.session.remove()
+        # Hits a test answered but never drained (by any app of this process) go to Redis
+        # now, before it is emptied, not into the next test's stream.
+        from webapp.services.hit_spool import ship_every_spool
+
+        ship_every_spool()
     from redis import Redis
 
     Redis.from_url(redis_server.url).flushall()

@@ -41,6 +41,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_rate_limits(app)
     _allow_large_uploads(app)
+    from webapp.api.tracking import OpenPixelFastPath
+
+    app.wsgi_app = OpenPixelFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
+    _trust_proxies(app)  # outermost: the fast path sees the forwarded client address too
 
     from webapp.cli import register_cli
 
@@ -166,3 +170,14 @@ def _allow_large_uploads(app: Flask) -> None:
 
     # First of all before_request hooks: CSRF protection reads the form (and so the body).
     app.before_request_funcs.setdefault(None, []).insert(0, raise_the_limit)
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind PROXY_HOPS reverse proxies, the client is the address they forwarded: per-address
+    rate limits and tracking's address rules need the client, not the proxy. Without the
+    setting the headers are ignored, so a client cannot choose its own address."""
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

@@ -32,6 +32,9 @@ def load_config(instance_path: str) -> dict:
         "DEBUG": _truthy(os.environ.get("FLASK_DEBUG")),
         # 1 MiB is far above any legitimate JSON body and keeps abuse cheap to reject.
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed
+        # (the client's address is what rate limits and tracking see). 0: none, headers ignored.
+        "PROXY_HOPS": int(os.environ.get("PROXY_HOPS", 0)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
@@ -55,6 +58,8 @@ def load_config(instance_path: str) -> dict:
         "TRACKING_WRITER_SECONDS": int(os.environ.get("TRACKING_WRITER_SECONDS", 5)),
         "TRACKING_RECLAIM_IDLE_MS": int(os.environ.get("TRACKING_RECLAIM_IDLE_MS", 30_000)),
         "TRACKING_MACHINE_CLICK_SECONDS": float(os.environ.get("TRACKING_MACHINE_CLICK_SECONDS", 10)),
+        # Where web processes spool opens and clicks on their way to Redis (a local disk).
+        "TRACKING_SPOOL_DIR": os.environ.get("TRACKING_SPOOL_DIR") or str(Path(instance_path) / "tracking-spool"),
         # Workflows: how often due enrollments are swept up, how long a claimed enrollment is a
         # worker's, the first retry delay of a failed step (doubling), the event_day sweep.
         "WORKFLOW_TICK_SECONDS": int(os.environ.get("WORKFLOW_TICK_SECONDS", 10)),

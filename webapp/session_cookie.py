@@ -1,9 +1,10 @@
-"""The session cookie interface, with its signing serializer made once per secret key."""
+"""The session cookie interface: no session under /api/, and the signing serializer made
+once per secret key."""
 
 from __future__ import annotations
 
-from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 
@@ -22,3 +23,11 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
         if cached is None or cached[0] != keys:
             cached = self._cached = (keys, super().get_signing_serializer(app))
         return cached[1]
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        # The JSON API authenticates by bearer token and never reads or sets the cookie
+        # (webapp/api/auth.py): a null session skips decoding it and saving it again, a
+        # quarter of the CPU of the open pixel. Writing to it raises.
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)

@@ -152,6 +152,27 @@ def test_triggers_endpoint_and_signup_on_customer_creation(api, ready):
     assert_error(api.post("/triggers", json={"type": "custom", "customer_id": 999999}), 404)
 
 
+@pytest.mark.parametrize("event", ["not an object", {"starts_at": 20260610}, {"starts_at": "2026-06-10T19:00"},
+                                   {"starts_at": "0001-01-01T00:00:00+00:00"}])
+def test_a_trigger_whose_event_a_wait_cannot_use_is_enrolled_and_the_wait_passed_over(api, ready, event):
+    """The trigger starts a workflow's opening wait itself: whatever the payload holds, the
+    request succeeds, and a wait with no usable event time is passed by the worker."""
+    workflow = new_workflow(api, trigger_type="custom", trigger_config={},
+                            steps=[{"type": "wait_until", "config": {"before_event_hours": 24}},
+                                   {"type": "add_tag", "config": {"tag": "on"}}])
+    api.post(f"/workflows/{workflow['id']}/toggle")
+    customer = api.post("/customers", json={"email": "ada@example.com"}).get_json()
+
+    fired = api.post("/triggers", json={"type": "custom", "customer_id": customer["id"],
+                                        "payload": {"event": event}})
+
+    assert fired.status_code == 201 and len(fired.get_json()["enrollment_ids"]) == 1
+    run_due()
+    [traced] = api.get(f"/customers/{customer['id']}/enrollments").get_json()["data"]
+    assert [(x["step_type"], x["outcome"]) for x in traced["trace"]] == [("wait_until", "done"), ("add_tag", "done")]
+    assert "nothing to wait for" in traced["trace"][0]["detail"]
+
+
 def test_the_hidden_campaign_of_an_email_step_is_not_a_campaign(api, ready):
     from webapp.models import AutomationStep
 

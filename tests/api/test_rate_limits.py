@@ -115,3 +115,36 @@ def test_the_public_openapi_document_is_limited_per_address(two_instances):
     codes = [c.get("/api/crm/openapi.json").status_code for c in (one, two, one)]
     assert codes == [200, 200, 429]
     assert one.get("/api/crm/openapi.json").get_json()["error"]["code"] == "rate_limited"
+
+
+def test_limits_turned_off_limit_nothing(app, tenant_a):
+    config = {key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "REDIS_URL", "BASE_URL",
+                                                "PASSWORD_HASH_METHOD")}
+    instance = create_app({**config, "TESTING": True, "SECRET_KEY": "test-secret", **SMALL_LIMITS,
+                           "RATELIMIT_ENABLED": False})
+    client = instance.test_client()
+    public = [client.get("/api/crm/openapi.json").status_code for _ in range(4)]
+    api = [client.get("/api/crm/customers", headers=tenant_a.headers).status_code for _ in range(5)]
+    assert public == [200] * 4 and api == [200] * 5
+    from webapp.extensions import db
+
+    with instance.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("hops, expected", [(0, [200, 200, 429, 429]), (1, [200, 200, 200, 200])])
+def test_behind_a_proxy_each_forwarded_client_has_its_own_budget(app, hops, expected):
+    """PROXY_HOPS=1: two clients behind one proxy are two addresses. Without it the header
+    is ignored: a client cannot dodge its limit by sending X-Forwarded-For."""
+    config = {key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "REDIS_URL", "BASE_URL",
+                                                "PASSWORD_HASH_METHOD")}
+    instance = create_app({**config, "TESTING": True, "SECRET_KEY": "test-secret", **SMALL_LIMITS,
+                           "PROXY_HOPS": hops})
+    client = instance.test_client()
+    codes = [client.get("/api/crm/openapi.json", headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                        environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code for n in (1, 2, 3, 4)]
+    assert codes == expected
+    from webapp.extensions import db
+
+    with instance.app_context():
+        db.engine.dispose()

@@ -46,8 +46,10 @@ def assert_everyone_got_exactly_one(campaign_id: int, smtp_mail, count: int) -> 
     everyone = {f"fan{i}@example.com" for i in range(count)}
     received = smtp_mail.per_recipient()
     assert {a: n for a, n in received.items() if n != 1} == {}, "someone got more than one copy"
-    assert everyone - set(received) == set(), "someone got nothing"
     rows = recipient_rows(campaign_id)
+    missing = everyone - set(received)
+    assert missing == set(), \
+        f"someone got nothing: {[(r.email, r.status, r.attempts, r.error) for r in rows if r.email in missing]}"
     assert {r.status for r in rows} == {"sent"} and len(rows) == count
     final = assert_counters_match_rows(campaign_id)
     assert (final.status, final.sent_count) == ("sent", count)

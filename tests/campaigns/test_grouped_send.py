@@ -3,11 +3,17 @@ final "." only for the messages the commit recorded (against a real SMTP server)
 
 from __future__ import annotations
 
+import asyncio
+import smtplib
 import time
 
 import pytest
+from aiosmtpd.controller import Controller
+from hypothesis import given
+from hypothesis import strategies as st
 
-from webapp.mail.transport import MailConfigError, Outgoing, SmtpTransport
+from webapp.mail.transport import MailConfigError, Outgoing, SmtpTransport, _dot_stuffed
+from webapp.testing import free_port
 
 
 def _message(to: str, n: int) -> Outgoing:
@@ -113,3 +119,70 @@ def test_more_messages_than_connections_is_a_programming_error(smtp_sink):
 def test_the_connections_setting_is_checked(value):
     with pytest.raises(MailConfigError, match="connections"):
         SmtpTransport(f"smtp://127.0.0.1:2525?connections={value}")
+
+
+class SpareWork:
+    """A while_waiting hook: counts its calls, may fail, and notes whether the commit had
+    already run each time it was called."""
+
+    def __init__(self, commits: Commits, pieces: int = 1000, fail: bool = False):
+        self.commits, self.pieces, self.fail = commits, pieces, fail
+        self.calls: list[int] = []  # the number of commits made so far, at each call
+
+    def __call__(self) -> bool:
+        self.calls.append(len(self.commits.calls))
+        if self.fail:
+            raise RuntimeError("rendering blew up")
+        self.pieces -= 1
+        return self.pieces > 0
+
+
+class SlowToAcceptSenders:
+    """An SMTP server under load: it takes 50 ms to answer MAIL FROM; keeps the recipients."""
+
+    def __init__(self) -> None:
+        self.recipients: list[str] = []
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802 (aiosmtpd hook)
+        await asyncio.sleep(0.05)
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook)
+        self.recipients += envelope.rcpt_tos
+        return "250 OK"
+
+
+def test_spare_work_runs_while_the_server_answers_and_every_message_goes():
+    server, port = SlowToAcceptSenders(), free_port()
+    controller = Controller(server, hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    commits = Commits()
+    spare = SpareWork(commits, pieces=3)
+    try:
+        with SmtpTransport(f"smtp://127.0.0.1:{port}?connections=4") as transport:
+            outcomes = transport.send_many(_group(4), commits, while_waiting=spare)
+    finally:
+        controller.stop()
+    assert [o.status for o in outcomes] == ["sent"] * 4
+    assert commits.calls == [[0, 1, 2, 3]]
+    # All three pieces were done while MAIL FROM was being answered, before the commit;
+    # later waits only ask again, once each at most.
+    assert spare.calls[:3] == [0, 0, 0] and len(spare.calls) <= 3 + 3
+    assert sorted(server.recipients) == [f"fan{n}@example.com" for n in range(4)]
+
+
+def test_spare_work_that_fails_before_the_commit_sends_nothing(smtp_sink):
+    commits = Commits()
+    with SmtpTransport(f"{smtp_sink.url}?connections=3") as transport, \
+            pytest.raises(RuntimeError, match="rendering blew up"):
+        transport.send_many(_group(3), commits, while_waiting=SpareWork(commits, fail=True))
+    time.sleep(0.3)
+    assert commits.calls == [] and smtp_sink.count() == 0
+
+
+@given(st.lists(st.sampled_from([b".", b"..", b"\r\n", b"\n", b"\r", b"a", b" ", b"\r\n."]), max_size=20)
+       .map(b"".join))
+def test_dot_stuffing_is_smtplib_s(message):
+    # Every line that starts with "." gets one more, whatever the line ends are.
+    assert _dot_stuffed(message) == smtplib._quote_periods(message)

@@ -3,11 +3,16 @@ The plain-text extractor is a single regular-expression pass; its edge cases are
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes, policy
+from html import unescape
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from webapp.mail.compose import Envelope, build_message, html_to_text
+from webapp.mail import compose as compose_module
+from webapp.mail.compose import Envelope, Personal, build_message, compose, compose_many, html_to_text
 from webapp.mail.templating import RenderFailed
 
 
@@ -100,3 +105,126 @@ def test_a_line_break_in_the_subject_is_refused():
 ])
 def test_plain_text_alternative(html, text):
     assert html_to_text(html) == text
+
+
+# --- what is remembered between messages is keyed by everything it depends on -----------
+
+def test_a_changed_sender_name_or_subject_shows_in_the_next_message():
+    first = _parse(build_message(_envelope(from_name="Riverside Arena"), "Chloé, hello", "x\n", "<p>x</p>")[0]
+                   .as_bytes())
+    second = _parse(build_message(_envelope(from_name="Riverside Ärena"), "Zoë, hello", "x\n", "<p>x</p>")[0]
+                    .as_bytes())
+    assert first["From"].addresses[0].display_name == "Riverside Arena" and first["Subject"] == "Chloé, hello"
+    assert second["From"].addresses[0].display_name == "Riverside Ärena" and second["Subject"] == "Zoë, hello"
+
+
+def test_the_memo_of_tag_names_stays_bounded():
+    html = "".join(f"<x{i}>w{i} " for i in range(3000)) + "<P>end</P>"
+    assert html_to_text(html).endswith("end\n")
+    assert len(compose_module._TAG_KINDS) <= 1000
+
+
+# --- several recipients composed together ------------------------------------------------
+
+_TEMPLATE = {"subject": "Hi {{ customer.first_name | default('there') }}",
+             "html": "<html><head><style>p { color: red }</style></head><body><p>Hi {{ customer.first_name }},"
+                     " one in {{ 10 // customer.orders_count }}</p><a href='https://x.example.com/'>Go</a>"
+                     "</body></html>",
+             "text": None, "preheader": "For {{ customer.first_name }}", "postal_address": "1 Road, Leeds"}
+
+
+def _person(name: str, orders: int) -> Personal:
+    context = {"customer": {"first_name": name, "orders_count": orders}}
+    return Personal(context, _envelope(to=f"{name.lower()}@example.com"), lambda html: html.replace("Go", "Went"))
+
+
+def test_composing_together_gives_each_recipient_what_composing_alone_gives():
+    people = [_person("Ada", 2), _person("Bo", 0), _person("Cy", 5)]
+
+    together = compose_many(people, **_TEMPLATE)
+
+    for person, result in zip(people, together, strict=True):
+        try:
+            alone = compose(context=person.context, envelope=person.envelope, instrument=person.instrument,
+                            **_TEMPLATE)
+        except RenderFailed as exc:
+            assert isinstance(result, RenderFailed) and str(result) == str(exc)
+            continue
+        assert (result.subject, result.html, result.text) == (alone.subject, alone.html, alone.text)
+        message = _parse(result.message.as_bytes())
+        assert message["To"] == person.envelope.to and message["Message-ID"] == result.message_id
+    # Bo's message cannot be made (a division by zero); Ada's and Cy's are unaffected.
+    assert [type(result).__name__ for result in together] == ["Composed", "RenderFailed", "Composed"]
+    assert "division" in str(together[1]) and "Went" in together[2].html and "color: red" in together[2].html
+
+
+# --- the plain text agrees with the tag-by-tag walk it replaced ---------------------------
+
+_REFERENCE_MARKUP = re.compile(
+    r"""<(/?)([a-zA-Z][a-zA-Z0-9:-]*)((?:[^>"']|"[^"]*"|'[^']*'|["'])*)>|<!--.*?(?:-->|$)|<![^>]*>""", re.DOTALL)
+_REFERENCE_RAW_END = {"script": re.compile(r"</script\s*>", re.IGNORECASE),
+                      "style": re.compile(r"</style\s*>", re.IGNORECASE)}
+_REFERENCE_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"}
+_HIDDEN = {"style", "script", "head", "title"}
+
+
+def _reference_html_to_text(html: str) -> str:
+    """html_to_text as it was first written: a search per tag, a second search past the
+    raw text of script and style, blanks collapsed before lines are stripped."""
+    parts, links, hidden, position = [], [], 0, 0
+    while (match := _REFERENCE_MARKUP.search(html, position)) is not None:
+        if not hidden and match.start() > position:
+            parts.append(unescape(html[position:match.start()]))
+        position = match.end()
+        if match.group(2) is None:
+            continue
+        tag = match.group(2).lower()
+        if not match.group(1) and tag in _REFERENCE_RAW_END:
+            end = _REFERENCE_RAW_END[tag].search(html, position)
+            position = end.end() if end else len(html)
+            continue
+        if match.group(1):
+            if tag in _HIDDEN:
+                hidden = max(0, hidden - 1)
+            elif tag == "a" and links:
+                href = links.pop()
+                if href and not href.startswith(("#", "mailto:")):
+                    parts.append(f" ({href})")
+            elif tag in _BLOCKS:
+                parts.append("\n")
+            continue
+        if tag in _HIDDEN:
+            hidden += 1
+        elif tag in _BLOCKS:
+            parts.append("\n")
+        if tag == "a":
+            href = _REFERENCE_HREF.search(match.group(3))
+            links.append(unescape(next(g for g in href.groups() if g is not None)) if href else "")
+    if not hidden and position < len(html):
+        parts.append(unescape(html[position:]))
+    out: list[str] = []
+    for line in (line.strip() for line in re.sub(r"[ \t]+", " ", "".join(parts)).splitlines()):
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip() + "\n"
+
+
+_PIECES = st.sampled_from([
+    "<p>", "</p>", "<P >", "<div class='x>y'>", "</div>", "<br/>", "<br>", "<TABLE>", "</TR>", "<li\tclass=a>",
+    "<h1\n>", "</ul\n>", "<b>", "</b>", "<img src=x>", "<x-y:z>", "</>", "<1>", "<a>", "<a name=x>",
+    '<a href="http://x.example.com/?a=1&amp;b=2">', "<a href='#top'>", "<A HREF=mailto:x@example.com>",
+    '<a href="">', '<a href="&#35;x">', "<a href=&amp;x>", "<a data-href=1 href='h'>", "</a>", "</A >",
+    "<style>", "</style>", "<STYLE type=x>", "</Style >", "<style\n>", "</styl>", "<script>", "</script>",
+    '<SCRIPT type="a>b">', "</script >", "</SCRIPT\n>", "<scripts>", "<style:x>", "<head>", "</head>",
+    "<title>", "</title>", '<p title="<style>">', "<!-- c -->", "<!--", "-->", "<!---->", "<!-- <style> -->",
+    "<!doctype html>", "<!x", "&amp;", "&nbsp;", "&lt;", "&am", "p;", "&#39;", "&quot;", "&#x26;", "&ampx", "&",
+    "text", "a b", "  lots   of   space  ", " ", "\t", "\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\xa0",
+    "\u2028", "<", ">", '"', "'", "x\"y", "$",
+]) | st.text(max_size=5)
+
+
+@given(st.lists(_PIECES, max_size=30).map("".join))
+@settings(max_examples=1000, deadline=None)
+def test_plain_text_agrees_with_the_tag_by_tag_walk_it_replaced(html):
+    assert html_to_text(html) == _reference_html_to_text(html)

@@ -91,6 +91,15 @@ def test_a_missing_empty_or_wrong_kind_of_file_is_refused(api):
     assert db.session.scalar(select(func.count()).select_from(CustomerImport)) == 0
 
 
+def test_a_form_part_without_a_name_is_a_422_not_a_500(api):
+    """Found by Schemathesis: a multipart part whose Content-Disposition has no name."""
+    body = (b'--b\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nemail\na@b.co\r\n--b--\r\n')
+    assert_json_error(api.post("/customers/import", data=body, content_type="multipart/form-data; boundary=b"),
+                      422, "")
+    assert db.session.scalar(select(func.count()).select_from(CustomerImport)) == 0
+
+
 def test_a_read_only_token_cannot_import(client, tenant_a):
     from webapp.models import Tenant
     from webapp.services.tenants import create_api_token

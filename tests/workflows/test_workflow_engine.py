@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.workflows.workflow_support import customer
 from webapp.extensions import db
 from webapp.models import (
     AutomationEnrollment,
@@ -19,23 +20,11 @@ from webapp.models import (
 from webapp.services import workflows
 from webapp.services.activities import record_activity
 from webapp.services.crm import CRMService
-from webapp.services.customers import get_customer, upsert_customer
+from webapp.services.customers import get_customer
 from webapp.services.errors import ValidationFailed
 from webapp.services.workflow_engine import MAX_ATTEMPTS, run_due
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def tenant(tenant_a):
-    row = db.session.get(Tenant, tenant_a.id)
-    row.postal_address, row.sender_email = "1 Stage Door, Leeds", "hello@alpha.example.com"
-    db.session.commit()
-    return tenant_a.id
-
-
-def customer(tenant_id: int, email: str = "ada@example.com", **fields) -> int:
-    return upsert_customer(tenant_id, {"email": email, "first_name": "Ada", **fields})[0].id
 
 
 def workflow(tenant_id: int, steps: list[tuple[str, dict]], *, trigger: str = "purchase", config=None,

@@ -52,7 +52,10 @@ def http_error_response(exc: HTTPException):
 def register_error_handlers(bp: Blueprint) -> None:
     @bp.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @bp.errorhandler(DomainError)
     def _domain_error(exc: DomainError):

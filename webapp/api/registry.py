@@ -91,7 +91,11 @@ def check_form(model: type[BaseModel]) -> None:
     naming an unknown field."""
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "unsupported_media_type", "send the body as multipart/form-data")
-    for name in sorted(set(request.form) | set(request.files)):
+    names = set(request.form) | set(request.files)
+    if None in names:  # a part whose Content-Disposition has no name
+        raise ApiError(422, "validation_error", "a form field has no name",
+                       [{"field": "", "message": "every form field needs a name"}])
+    for name in sorted(names):
         if name not in model.model_fields:
             raise ApiError(422, "validation_error", f"{name}: is not a field of this form",
                            [{"field": name, "message": "is not a field of this form"}])

@@ -249,17 +249,19 @@ def _compiled(source: str, html: bool):
 
 def render(source: str, context: dict[str, Any], *, html: bool = True) -> str:
     """Render within the time and size budget; raises RenderFailed with a readable reason."""
-    _deadline.at = time.monotonic() + MAX_SECONDS
+    deadline = _deadline.at = time.monotonic() + MAX_SECONDS
     try:
         template = _compiled(source, html)
         parts: list[str] = []
         size = 0
+        monotonic = time.monotonic
         for chunk in template.generate(context):
             size += len(chunk)
             if size > MAX_OUTPUT:
                 raise RenderFailed(f"rendered content is larger than {MAX_OUTPUT:,} characters")
             parts.append(chunk)
-            _check_budget()
+            if monotonic() > deadline:  # _check_budget, inlined: it runs for every chunk
+                _check_budget()
         return "".join(parts)
     except RenderFailed:
         raise

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import Select, func, insert, literal, select, update
 
 from webapp.extensions import db
-from webapp.mail.compose import Envelope, compose, customer_context, tenant_context
+from webapp.mail.compose import Envelope, Personal, compose, compose_many, customer_context, tenant_context
 from webapp.mail.templating import RenderFailed, TemplateRejected, check_template
 from webapp.mail.transport import open_transport
 from webapp.models import (
@@ -23,7 +23,7 @@ from webapp.models.types import utcnow
 from webapp.services.errors import Conflict, NotFound, ValidationFailed
 from webapp.services.pagination import Page, keyset_by_id
 from webapp.services.tenants import normalise_email
-from webapp.services.tracking import instrumenter
+from webapp.services.tracking import instrumenters
 
 EDITABLE = ("draft", "scheduled")
 BATCH_SIZE = 250
@@ -265,25 +265,47 @@ def sender_of(campaign: EmailCampaign, tenant: Tenant) -> tuple[str | None, str]
             campaign.from_email or tenant.sender_email or f"no-reply@{tenant.slug}.invalid")
 
 
-def unsubscribe_url(token: str) -> str:
-    return f"{current_app.config['BASE_URL']}/u/{token}"
+def unsubscribe_url(token: str, base_url: str | None = None) -> str:
+    return f"{base_url or current_app.config['BASE_URL']}/u/{token}"
 
 
 def render_for(campaign: EmailCampaign, tenant: Tenant, customer: Customer | None, *, to: str,
                token: str, test: bool = False, extra: dict[str, Any] | None = None, track: bool = False):
     """The composed message; `track` (real deliveries only, never previews or test sends)
     rewrites links and adds the open pixel for this recipient's token."""
-    from_name, from_email = sender_of(campaign, tenant)
-    envelope = Envelope(from_name=from_name, from_email=from_email, reply_to=campaign.reply_to, to=to,
-                        unsubscribe_url=unsubscribe_url(token),
-                        unsubscribe_mailto=current_app.config.get("UNSUBSCRIBE_MAILTO"), test=test)
-    context = {"customer": customer_context(customer) if customer is not None else _sample_customer(to),
-               "tenant": tenant_context(tenant),
-               "view_in_browser_url": f"{current_app.config['BASE_URL']}/v/{token}", **(extra or {})}
+    person = _Recipients(campaign, tenant, test=test, track=track).personal(customer, to, token, extra)
     return compose(subject=campaign.subject, html=campaign.html_content, text=campaign.text_content,
-                   preheader=campaign.preheader, context=context, envelope=envelope,
-                   postal_address=tenant.postal_address or "",
-                   instrument=instrumenter(campaign, token) if track else None)
+                   preheader=campaign.preheader, context=person.context, envelope=person.envelope,
+                   postal_address=tenant.postal_address or "", instrument=person.instrument)
+
+
+def render_many(campaign: EmailCampaign, tenant: Tenant, recipients: list[tuple[Any, str, str]]) -> list:
+    """render_for(..., track=True) for a group of deliveries, (customer, to, token) each,
+    composed together; a RenderFailed stands in for a message that could not be made."""
+    shared = _Recipients(campaign, tenant, track=True)
+    return compose_many([shared.personal(customer, to, token) for customer, to, token in recipients],
+                        subject=campaign.subject, html=campaign.html_content, text=campaign.text_content,
+                        preheader=campaign.preheader, postal_address=tenant.postal_address or "")
+
+
+class _Recipients:
+    """What every recipient's part of a campaign's message is made from, read once."""
+
+    def __init__(self, campaign: EmailCampaign, tenant: Tenant, *, test: bool = False, track: bool = False):
+        self.from_name, self.from_email = sender_of(campaign, tenant)
+        self.reply_to, self.test = campaign.reply_to, test
+        self.base_url = current_app.config["BASE_URL"]
+        self.mailto = current_app.config.get("UNSUBSCRIBE_MAILTO")
+        self.tenant = tenant_context(tenant)
+        self.instrumenter = instrumenters(campaign) if track else None
+
+    def personal(self, customer: Any, to: str, token: str, extra: dict[str, Any] | None = None) -> Personal:
+        envelope = Envelope(from_name=self.from_name, from_email=self.from_email, reply_to=self.reply_to, to=to,
+                            unsubscribe_url=unsubscribe_url(token, self.base_url), unsubscribe_mailto=self.mailto,
+                            test=self.test)
+        context = {"customer": customer_context(customer) if customer is not None else _sample_customer(to),
+                   "tenant": dict(self.tenant), "view_in_browser_url": f"{self.base_url}/v/{token}", **(extra or {})}
+        return Personal(context, envelope, self.instrumenter(token) if self.instrumenter else None)
 
 
 def _sample_customer(email: str) -> dict[str, Any]:

@@ -3,17 +3,44 @@
 from __future__ import annotations
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import dml as postgresql_dml
+from sqlalchemy.dialects.sqlite import dml as sqlite_dml
 
 from webapp.extensions import db
 
 
+# The dialects' own INSERT ... ON CONFLICT opts out of SQLAlchemy's compiled-statement cache
+# (its ON CONFLICT clause may name targets and SET values), so every execution compiled the
+# statement again. Ours is always a bare DO NOTHING, the same clause every time: cacheable.
+class _PostgresDoNothing(postgresql_dml.OnConflictDoNothing):
+    inherit_cache = True
+    _traverse_internals = []  # no target, no values: the class alone is the cache key
+
+
+class _PostgresInsert(postgresql_dml.Insert):
+    inherit_cache = True
+
+
+class _SQLiteDoNothing(sqlite_dml.OnConflictDoNothing):
+    inherit_cache = True
+    _traverse_internals = []
+
+
+class _SQLiteInsert(sqlite_dml.Insert):
+    inherit_cache = True
+
+
 def insert_ignoring_duplicates(table: Table):
-    """INSERT ... ON CONFLICT DO NOTHING for the session's backend; its rowcount tells how
-    many rows were new (psycopg loses an INSERT's count unless asked to keep it)."""
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+    """INSERT ... ON CONFLICT DO NOTHING (any unique key) for the session's backend, compiled
+    once and cached like any statement; its rowcount tells how many rows were new (psycopg
+    loses an INSERT's count unless asked to keep it)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement, clause = _PostgresInsert(table), _PostgresDoNothing()
+    else:
+        statement, clause = _SQLiteInsert(table), _SQLiteDoNothing()
+    # What on_conflict_do_nothing() sets, with the cacheable clause.
+    statement._post_values_clause = clause
+    return statement.execution_options(preserve_rowcount=True)
 
 
 def like_pattern(text: str) -> str:

@@ -1,38 +1,38 @@
 """Open and click tracking: link rows at delivery, hits into a Redis stream, and the writer.
 
-The public endpoints never wait on a row lock: an open does one XADD (no database at
-all), a click one indexed read for its target and one XADD. A single writer at a time
+The public endpoints never wait on a row lock: an open appends one line to the web
+process's hit spool (no database, no network: webapp/services/hit_spool.py, whose thread
+sends the lines to the stream in batches), a click does one indexed read for its target
+and the same append. Each hit carries an id of its own. A single writer at a time
 (a Redis lock) reads the stream with a consumer group in batches, writes raw hits,
 per-recipient counters, per-link counters, hourly rollups and timeline activities in one
 transaction, then acknowledges. A writer that dies before acknowledging leaves its
-entries pending; the next one claims them (XAUTOCLAIM). An entry written twice counts
-once: tracking_hits.stream_id is unique and already-written entries are skipped.
+entries pending; the next one claims them (XAUTOCLAIM). A hit written twice counts
+once: tracking_hits.stream_id holds the hit's id, is unique, and written ids are skipped.
 """
 
 from __future__ import annotations
 
-import atexit
+import functools
 import hashlib
 import logging
 import os
+import secrets
 import socket
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import bindparam, insert, select, update
 
 from webapp.extensions import db
 from webapp.mail import tracking as ids
 from webapp.models import CampaignLink, CampaignRecipient, CustomerActivity, EmailCampaign, TrackingHit
 from webapp.models.tracking import CampaignEngagementHour
+from webapp.services import hit_spool
 from webapp.services.hit_rules import machine_reason
 from webapp.services.sql import insert_ignoring_duplicates
 from webapp.tasks import redis_connection
@@ -87,15 +87,27 @@ def link_ids(campaign: EmailCampaign, urls: list[str]) -> dict[str, int]:
 
 def instrumenter(campaign: EmailCampaign, token: str) -> Callable[[str], str]:
     """The compose() hook of one recipient's real delivery: tracked links and the pixel."""
+    return instrumenters(campaign)(token)
+
+
+def instrumenters(campaign: EmailCampaign) -> Callable[[str], Callable[[str], str]]:
+    """instrumenter() for many recipients of the campaign (token -> hook): its settings are
+    read once."""
     utm = {"utm_source": campaign.utm_source, "utm_medium": campaign.utm_medium,
            "utm_campaign": campaign.utm_campaign}
     secret, base_url = _secret(), current_app.config["BASE_URL"]
 
-    def instrument(html: str) -> str:
-        return ids.instrument_html(html, secret=secret, base_url=base_url, token=token, utm=utm,
-                                   link_ids=lambda urls: link_ids(campaign, urls))
+    def campaign_link_ids(urls: list[str]) -> dict[str, int]:
+        return link_ids(campaign, urls)
 
-    return instrument
+    def for_recipient(token: str) -> Callable[[str], str]:
+        def instrument(html: str) -> str:
+            return ids.instrument_html(html, secret=secret, base_url=base_url, token=token, utm=utm,
+                                       link_ids=campaign_link_ids)
+
+        return instrument
+
+    return for_recipient
 
 
 # --- the public endpoints ---------------------------------------------------------------
@@ -105,88 +117,58 @@ def _clip(value: str | None) -> str:
 
 
 _SEP = "\x1f"  # ASCII unit separator: never valid in the values we store
-_FIELDS = ("k", "t", "l", "n", "at", "m", "ip", "ua", "ref")
+# The last field, u, is the hit's own id (entries queued before it existed have none).
+_FIELDS = ("k", "t", "l", "n", "at", "m", "ip", "ua", "ref", "u")
+_CLEAN = str.maketrans({_SEP: " ", "\n": " ", "\r": " "})
 
 
 def _append(kind: str, token: str, link_id: int, links: int, *, method: str, ip: str | None,
             user_agent: str | None, referer: str | None) -> None:
-    # One field per entry and a raw command: each hit costs Redis and this process as
-    # little as possible (the endpoint's only work besides checking the signature).
+    # One line into this process's spool (webapp/services/hit_spool.py): a write(2), no
+    # network. The spool's thread sends the lines to the stream in batches.
     values = (kind, token, str(link_id), str(links), f"{time.time():.6f}", method[:10], _clip(ip)[:64],
               _clip(user_agent), _clip(referer))
-    _sender().send(_SEP.join(v.replace(_SEP, " ") for v in values))
+    line = _SEP.join(v.translate(_CLEAN) for v in values) + _SEP
+    try:
+        spool = _spool()
+    except OSError:
+        # No spool (the folder cannot be created or written): straight to Redis, as a
+        # hit must never fail its request.
+        log.exception("no tracking hit spool in %s", current_app.config["TRACKING_SPOOL_DIR"])
+        redis_connection().xadd(STREAM, {"h": line + secrets.token_hex(12)})
+        return
+    spool.append((line + spool.next_uid()).encode(), ip or "")
 
 
-class _HitSender:
-    """One Redis connection per serving thread, on which hits are pipelined: the XADD is
-    written to the socket before the response goes out, and the replies are read every
-    CONFIRM_EVERY hits (long arrived by then). Waiting for each reply doubled the CPU a
-    hit cost the server and Redis (a wake-up on each side per request).
-
-    Nothing is lost when the process dies: the command has left the process before the
-    response did, and the kernel still delivers it (a reply still unread on close makes the
-    kernel reset the connection, but a reply only exists once Redis has run the command).
-    An error reply is logged when read; a broken connection is reopened and the hit sent
-    again on the new one."""
-
-    CONFIRM_EVERY = 32
-
-    def __init__(self, redis) -> None:
-        self.pool = redis.connection_pool
-        self.conn = self.pool.make_connection()
-        self.pending = 0
-
-    def send(self, payload: str) -> None:
-        if self.pending >= self.CONFIRM_EVERY:
-            self.confirm()
-        try:
-            self.conn.send_command("XADD", STREAM, "*", "h", payload)
-        except (RedisConnectionError, RedisTimeoutError):
-            self.conn.disconnect()
-            self.pending = 0
-            self.conn.send_command("XADD", STREAM, "*", "h", payload)
-        self.pending += 1
-
-    def confirm(self) -> None:
-        """Read every outstanding reply."""
-        try:
-            while self.pending:
-                self.pending -= 1
-                try:
-                    self.conn.read_response()
-                except ResponseError:
-                    log.exception("Redis refused a tracking hit")
-        except (RedisConnectionError, RedisTimeoutError):
-            log.exception("the tracking connection to Redis broke; reconnecting")
-            self.conn.disconnect()
-            self.pending = 0
+def _spool() -> hit_spool.HitSpool:
+    config = current_app.config
+    limit = _per_address_limit(config["RATELIMIT_PUBLIC"]) if config.get("RATELIMIT_ENABLED", True) else None
+    return hit_spool.spool_for(config["TRACKING_SPOOL_DIR"], config["REDIS_URL"], STREAM, limit)
 
 
-_THREAD = threading.local()
-_SENDERS: weakref.WeakSet[_HitSender] = weakref.WeakSet()
+@functools.lru_cache(maxsize=8)
+def _per_address_limit(text: str) -> tuple[int, int]:
+    """("1200 per minute") -> (1200, 60): the RATELIMIT_PUBLIC syntax (Flask-Limiter's)."""
+    from limits import parse
+
+    item = parse(text)
+    return item.amount, item.get_expiry()
 
 
-def _sender() -> _HitSender:
-    redis = redis_connection()
-    sender = getattr(_THREAD, "sender", None)
-    if sender is None or sender.pool is not redis.connection_pool:
-        sender = _THREAD.sender = _HitSender(redis)
-        _SENDERS.add(sender)
-    return sender
-
-
-@atexit.register
-def _confirm_all_at_exit() -> None:
-    # A graceful stop reads every reply, so no connection closes with replies unread.
-    for sender in list(_SENDERS):
-        sender.confirm()
+def retry_after(address: str | None) -> int:
+    """Seconds until the tracking endpoints answer `address` again; 0 when it is within
+    RATELIMIT_PUBLIC (counted with the spool's batches: see hit_spool)."""
+    try:
+        return _spool().retry_after(address or "")
+    except OSError:
+        return 0  # no spool, no counts: the limit is skipped, as when Redis is away
 
 
 def confirm_hits() -> None:
-    """Wait until every hit this thread sent is in the stream (tests, before reading it)."""
-    sender = getattr(_THREAD, "sender", None)
-    if sender is not None:
-        sender.confirm()
+    """Every hit this process answered, and every hit a dead process left spooled, is in
+    the stream when this returns (the writer before draining; tests before reading it)."""
+    config = current_app.config
+    hit_spool.ship_all(config["TRACKING_SPOOL_DIR"], config["REDIS_URL"], STREAM)
 
 
 def _unpack(fields: dict[str, str]) -> dict[str, str]:
@@ -238,10 +220,16 @@ def _ensure_group(redis) -> None:
 
 
 def _decode(entries) -> list[tuple[str, dict[str, str]]]:
-    return [(sid.decode() if isinstance(sid, bytes) else sid,
-             _unpack({(k.decode() if isinstance(k, bytes) else k): (v.decode(errors="replace") if isinstance(v, bytes)
-                                                                     else v) for k, v in fields.items()}))
-            for sid, fields in entries if fields]
+    """(hit id, fields) of stream entries: the id the hit got when it was answered, or
+    the stream entry's id for an entry without one."""
+    decoded = []
+    for sid, fields in entries:
+        if not fields:
+            continue
+        unpacked = _unpack({(k.decode() if isinstance(k, bytes) else k):
+                            (v.decode(errors="replace") if isinstance(v, bytes) else v) for k, v in fields.items()})
+        decoded.append((unpacked.get("u") or (sid.decode() if isinstance(sid, bytes) else sid), unpacked))
+    return decoded
 
 
 def drain_hits(*, batch_size: int = 1000, max_seconds: float = 50.0, consumer: str | None = None,
@@ -307,8 +295,14 @@ def write_batch(entries: list[tuple[str, dict[str, str]]]) -> tuple[int, int]:
     if not entries:
         return 0, 0
     stream_ids = [sid for sid, _ in entries]
-    done = set(db.session.scalars(select(TrackingHit.stream_id).where(TrackingHit.stream_id.in_(stream_ids))))
-    fresh = [(sid, f) for sid, f in entries if sid not in done and _well_formed(f)]
+    seen = set(db.session.scalars(select(TrackingHit.stream_id).where(TrackingHit.stream_id.in_(stream_ids))))
+    fresh, repeated = [], 0
+    for sid, f in entries:  # a hit sent twice (a spool recovered after a crash) counts once
+        if sid in seen:
+            repeated += 1
+        elif _well_formed(f):
+            seen.add(sid)
+            fresh.append((sid, f))
     tokens = {f["t"] for _, f in fresh}
     recipients = {r.token: r for r in db.session.execute(
         select(CampaignRecipient.id, CampaignRecipient.token, CampaignRecipient.tenant_id,
@@ -338,7 +332,7 @@ def write_batch(entries: list[tuple[str, dict[str, str]]]) -> tuple[int, int]:
     _classify(hits)
     _apply(hits, recipients, links)
     db.session.commit()
-    return len(hits), len(entries) - len(done) - len(hits)
+    return len(hits), len(entries) - repeated - len(hits)
 
 
 def _classify(hits: list[dict[str, Any]]) -> None:

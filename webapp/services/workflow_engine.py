@@ -372,29 +372,46 @@ def execute_step(runner: Runner, enrollment: AutomationEnrollment, step: Automat
     return handler(runner, enrollment, step, step.config or {})
 
 
-def _wait(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
-    delta = timedelta(minutes=config.get("minutes", 0), hours=config.get("hours", 0), days=config.get("days", 0))
-    due = (enrollment.step_entered_at or runner.now) + delta
-    if runner.now < due:
-        return Outcome("waiting", f"{describe_step('wait', config).lower()}, until {due.isoformat()}", until=due)
-    return Outcome("done", f"waited until {due.isoformat()}")
-
-
-def _wait_until(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
+def wait_outcome(step_type: str, config: dict, *, entered_at: datetime, payload: dict | None,
+                 now: datetime) -> Outcome:
+    """What a wait or wait_until step entered at `entered_at` says at `now`: still waiting
+    (until when, and the trace's detail), done, or skipped. Triggers use it to start a
+    workflow that opens with a wait without a job; the runner uses it for every wait."""
+    if step_type == "wait":
+        delta = timedelta(minutes=config.get("minutes", 0), hours=config.get("hours", 0),
+                          days=config.get("days", 0))
+        due = entered_at + delta
+        if now < due:
+            return Outcome("waiting", f"{describe_step('wait', config).lower()}, until {due.isoformat()}", until=due)
+        return Outcome("done", f"waited until {due.isoformat()}")
     if "at" in config:
         due = datetime.fromisoformat(config["at"])
     else:
-        event = (enrollment.trigger_payload or {}).get("event") or {}
+        # The trigger's payload is whatever the caller sent (POST /triggers): read it warily.
+        event = (payload or {}).get("event")
         try:
-            starts = datetime.fromisoformat(str(event.get("starts_at")))
+            starts = datetime.fromisoformat(str(event.get("starts_at") if isinstance(event, dict) else None))
         except ValueError:
             return Outcome("skipped", "no event start time in the trigger: nothing to wait for")
         if starts.tzinfo is None:
             return Outcome("skipped", "the event start time has no timezone: nothing to wait for")
-        due = starts - timedelta(hours=int(config.get("before_event_hours", 0)))
-    if runner.now < due:
+        try:
+            due = starts - timedelta(hours=int(config.get("before_event_hours", 0)))
+        except OverflowError:
+            return Outcome("skipped", "the event start time is out of range: nothing to wait for")
+    if now < due:
         return Outcome("waiting", f"waiting until {due.isoformat()}", until=due)
     return Outcome("done", f"waited until {due.isoformat()}")
+
+
+def _wait(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
+    return wait_outcome("wait", config, entered_at=enrollment.step_entered_at or runner.now, payload=None,
+                        now=runner.now)
+
+
+def _wait_until(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
+    return wait_outcome("wait_until", config, entered_at=enrollment.step_entered_at or runner.now,
+                        payload=enrollment.trigger_payload, now=runner.now)
 
 
 def _condition(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:

@@ -3,21 +3,41 @@ enrollment (set-based, re-entry enforced by unique keys), reading progress and t
 
 Running the steps is webapp/services/workflow_engine.py.
 
-Triggers enroll and do not run steps inline: each new enrollment is due at once and a job
-is enqueued after the trigger's transaction commits (the periodic scheduler catches any
-job Redis lost). A purchase POST thus pays for one INSERT, never for SMTP or a webhook.
+Triggers enroll set-based and run no step with effects inline. An enrollment whose
+workflow opens with a wait starts on it at once (status, next_run_at and the trace row
+written with the enrollment, set-based); any other is due at once and a job is enqueued
+after the trigger's transaction commits (the periodic scheduler catches any job Redis
+lost). A purchase POST thus pays for a few INSERTs, never for SMTP or a webhook.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, delete, event, func, insert, literal, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
@@ -35,7 +55,9 @@ from webapp.models.types import UTCDateTime, utcnow
 from webapp.models.workflow import FINAL_STATUSES, OPEN_STATUSES, REENTRY_POLICIES
 from webapp.services.errors import Conflict, NotFound, ValidationFailed
 from webapp.services.pagination import Page, keyset_by_id
+from webapp.services.sql import insert_ignoring_duplicates
 from webapp.services.workflow_config import DEFAULT_STEP_CONFIG, validate_step, validate_trigger
+from webapp.services.workflow_engine import wait_outcome
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +67,6 @@ ENROLL_MANY_MAX = 1000
 
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
-
-
-def _insert(table):
-    """INSERT ... ON CONFLICT DO NOTHING (any unique key): re-entry is the database's call."""
-    module = postgresql if _dialect() == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -427,6 +443,8 @@ class ActiveWorkflow:
     config: dict
     reentry: str
     first_step_id: int
+    first_step_type: str
+    first_step_config: dict
 
 
 # tenant_id -> (key, {trigger_type: [ActiveWorkflow]}). The key (count, sum of versions,
@@ -449,7 +467,7 @@ def active_workflows(tenant_id: int, trigger_type: str) -> list[ActiveWorkflow]:
                  .group_by(AutomationStep.workflow_id).subquery())
         rows = db.session.execute(
             select(AutomationWorkflow.id, AutomationWorkflow.trigger_type, AutomationWorkflow.trigger_config,
-                   AutomationWorkflow.reentry, AutomationStep.id)
+                   AutomationWorkflow.reentry, AutomationStep.id, AutomationStep.type, AutomationStep.config)
             .join(first, first.c.workflow_id == AutomationWorkflow.id)
             .join(AutomationStep, and_(AutomationStep.workflow_id == AutomationWorkflow.id,
                                        AutomationStep.position == first.c.position))
@@ -457,10 +475,11 @@ def active_workflows(tenant_id: int, trigger_type: str) -> list[ActiveWorkflow]:
             .order_by(AutomationWorkflow.id, AutomationStep.id))
         by_type: dict[str, list[ActiveWorkflow]] = {}
         seen: set[int] = set()
-        for wid, ttype, config, reentry, step_id in rows:
+        for wid, ttype, config, reentry, step_id, step_type, step_config in rows:
             if wid not in seen:
                 seen.add(wid)
-                by_type.setdefault(ttype, []).append(ActiveWorkflow(wid, ttype, dict(config or {}), reentry, step_id))
+                by_type.setdefault(ttype, []).append(ActiveWorkflow(wid, ttype, dict(config or {}), reentry, step_id,
+                                                                    step_type, dict(step_config or {})))
         if len(_ACTIVE_CACHE) >= _ACTIVE_CACHE_SIZE:
             _ACTIVE_CACHE.pop(next(iter(_ACTIVE_CACHE)))
         cached = _ACTIVE_CACHE[tenant_id] = (key, by_type)
@@ -485,30 +504,141 @@ def matches(workflow: ActiveWorkflow, payload: dict[str, Any]) -> bool:
     return True
 
 
-def _reentry_key(policy: str) -> str | None:
-    return {"once": "once", "one_at_a_time": "open"}.get(policy)
-
-
 def _closed_reentry_key():
     """An ended enrollment frees 'one_at_a_time' (NULL), 'once' stays taken."""
     return case((AutomationEnrollment.reentry_key == "open", None), else_=AutomationEnrollment.reentry_key)
 
 
-def _enrollment_row(workflow: ActiveWorkflow, tenant_id: int, customer_id: int, trigger_type: str,
-                    payload: dict[str, Any], now: datetime, dedupe_key: str | None = None) -> dict[str, Any]:
-    return {"tenant_id": tenant_id, "workflow_id": workflow.id, "customer_id": customer_id, "status": "active",
-            "current_step_id": workflow.first_step_id, "step_entered_at": now, "next_run_at": now,
-            "trigger_type": trigger_type, "trigger_payload": payload, "reentry_key": _reentry_key(workflow.reentry),
-            "dedupe_key": dedupe_key, "attempts": 0, "enrolled_at": now}
+def _start(workflow: ActiveWorkflow, payload: dict[str, Any], now: datetime
+           ) -> tuple[str, datetime, str | None, str | None]:
+    """How an enrollment begins: ("waiting", until, the wait's step type, the trace's detail)
+    when the workflow opens with a wait that has not run out (the engine's own rule), else
+    ("active", now, None, None): due at once, for a worker."""
+    if workflow.first_step_type in ("wait", "wait_until"):
+        outcome = wait_outcome(workflow.first_step_type, workflow.first_step_config, entered_at=now,
+                               payload=payload, now=now)
+        if outcome.kind == "waiting":
+            return "waiting", outcome.until, workflow.first_step_type, outcome.detail
+    return "active", now, None, None
 
 
-def _insert_rows(rows: list[dict[str, Any]]) -> list[tuple[int, int, int]]:
-    """INSERT the enrollment rows the re-entry keys allow; (id, workflow_id, customer_id) of
-    those created. Parameters go with the statement (not into it as VALUES), so its compiled
-    form is cached: compiling a 50-row VALUES cost ~30 ms per purchase."""
-    result = db.session.execute(_insert(AutomationEnrollment.__table__).returning(
-        AutomationEnrollment.id, AutomationEnrollment.workflow_id, AutomationEnrollment.customer_id), rows)
-    return [tuple(r) for r in result]
+def _reentry_key(policy: str) -> str | None:
+    return {"once": "once", "one_at_a_time": "open"}.get(policy)
+
+
+def _given_rows(name: str, columns: dict[str, Any]):
+    """A FROM of rows passed in as one parameter (see _given_rows_params), reading no table:
+    unnest() of one array per column on PostgreSQL, json_each() of a JSON list of rows on
+    SQLite. The statement's text stays the same whatever the count, so it is prepared once,
+    and its plan has no table to misjudge: a prepared INSERT ... SELECT that looked its rows
+    up in automation_enrollments kept the seq scan planned while the table was new and empty."""
+    if _dialect() == "postgresql":
+        arrays = [bindparam(f"{name}_{column}", type_=postgresql.ARRAY(kind)) for column, kind in columns.items()]
+        return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
+    each = func.json_each(bindparam(name, type_=String())).table_valued("value")
+    return select(*(func.json_extract(each.c.value, f"$[{i}]").label(column) for i, column in enumerate(columns))
+                  ).select_from(each).subquery(name)
+
+
+def _given_rows_params(name: str, columns: dict[str, Any], rows: list[tuple]) -> dict[str, Any]:
+    if _dialect() == "postgresql":
+        return {f"{name}_{column}": [row[i] for row in rows] for i, column in enumerate(columns)}
+    return {name: json.dumps(rows)}
+
+
+_CHOSEN = {"workflow_id": Integer(), "step_id": Integer(), "reentry_key": String()}
+_STARTED = {"enrollment_id": BigInteger(), "step_id": Integer()}
+_ENROLL_COLUMNS = ["tenant_id", "workflow_id", "customer_id", "status", "current_step_id", "step_entered_at",
+                   "next_run_at", "trigger_type", "trigger_payload", "reentry_key", "dedupe_key", "attempts",
+                   "enrolled_at"]
+_ENROLL_ONE: dict[str, Any] = {}  # dialect -> the single-customer statement, built once
+_RECORD_WAITS: dict[str, Any] = {}  # dialect -> statement
+
+
+def _enroll_statement(customers=None):
+    """INSERT ... SELECT of one enrollment per chosen workflow (rows of workflow_id, first
+    step_id, reentry_key), for the customer :customer_id or every row of `customers` (a
+    subquery with a customer_id column). The payload and times are bound once, not once per
+    row; the unique keys skip whom the re-entry policy keeps out; RETURNING (id, workflow_id,
+    customer_id) of those created."""
+    dialect = _dialect()
+    if customers is None and dialect in _ENROLL_ONE:
+        return _ENROLL_ONE[dialect]
+    chosen = _given_rows("chosen", _CHOSEN)
+    at = bindparam("now", type_=UTCDateTime())
+    customer = bindparam("customer_id", type_=Integer()) if customers is None else customers.c.customer_id
+    rows = select(bindparam("tenant_id", type_=Integer()), chosen.c.workflow_id, customer,
+                  bindparam("status", type_=String()), chosen.c.step_id, at,
+                  bindparam("next_run_at", type_=UTCDateTime()), bindparam("trigger_type", type_=String()),
+                  bindparam("payload", type_=AutomationEnrollment.__table__.c.trigger_payload.type),
+                  chosen.c.reentry_key, bindparam("dedupe_key", type_=String()), literal_column("0"), at)
+    # Every customer into every chosen workflow. The WHERE keeps SQLite from reading ON
+    # CONFLICT as a join's ON.
+    rows = rows.select_from(chosen if customers is None else chosen.join(customers, true())).where(true())
+    enrollments = AutomationEnrollment.__table__
+    statement = insert_ignoring_duplicates(enrollments).from_select(_ENROLL_COLUMNS, rows).returning(
+        enrollments.c.id, enrollments.c.workflow_id, enrollments.c.customer_id)
+    if customers is None:
+        _ENROLL_ONE[dialect] = statement
+    return statement
+
+
+def _record_waits(tenant_id: int, step_type: str, detail: str, started: list[tuple[int, int]],
+                  now: datetime) -> None:
+    """The trace row of the wait that new enrollments (enrollment id, step id) start on, open
+    until the wait is over, as the runner would write it: one INSERT ... SELECT for the lot."""
+    dialect = _dialect()
+    if dialect not in _RECORD_WAITS:
+        given = _given_rows("started", _STARTED)
+        rows = select(bindparam("tenant_id", type_=Integer()), given.c.enrollment_id, given.c.step_id,
+                      bindparam("step_type", type_=String()), bindparam("now", type_=UTCDateTime()),
+                      literal_column("'waiting'"), bindparam("detail", type_=Text())).select_from(given)
+        _RECORD_WAITS[dialect] = insert(AutomationStepExecution.__table__).from_select(
+            ["tenant_id", "enrollment_id", "step_id", "step_type", "started_at", "outcome", "detail"], rows)
+    db.session.execute(_RECORD_WAITS[dialect], {"tenant_id": tenant_id, "step_type": step_type, "now": now,
+                                                "detail": detail[:2000],
+                                                **_given_rows_params("started", _STARTED, started)})
+
+
+def _enroll(tenant_id: int, chosen: list[ActiveWorkflow], trigger_type: str, payload: dict[str, Any], now: datetime,
+            *, customer_id: int | None = None, customers=None,
+            dedupe_key: str | None = None) -> list[tuple[int, int, int]]:
+    """Enroll one customer (or each of `customers`) into the `chosen` workflows, in the
+    caller's transaction: (enrollment id, workflow id, customer id) of those created.
+
+    Running steps up to the first wait is set-based here: one INSERT ... SELECT per distinct
+    start, and enrollments whose workflow opens with a wait start on it, their trace rows
+    written by one more INSERT ... SELECT (no job, no worker until the wait is over). The
+    rest are due now and go to a worker after commit, one by one, since their steps have
+    effects (mail, tags, webhooks)."""
+    starts: dict[str, tuple[str, datetime, str | None, str | None]] = {}
+    groups: dict[tuple[str, datetime, str | None, str | None], list[ActiveWorkflow]] = {}
+    for workflow in chosen:
+        # Workflows that open with the same wait (or with no wait) start alike: work it out once.
+        key = f"{workflow.first_step_type} {sorted(workflow.first_step_config.items())}" \
+            if workflow.first_step_type in ("wait", "wait_until") else ""
+        if key not in starts:
+            starts[key] = _start(workflow, payload, now)
+        groups.setdefault(starts[key], []).append(workflow)
+    statement = _enroll_statement(customers)
+    first_step = {w.id: w.first_step_id for w in chosen}
+    created: list[tuple[int, int, int]] = []
+    due: list[int] = []
+    for (status, until, step_type, detail), members in groups.items():
+        given = [(w.id, w.first_step_id, _reentry_key(w.reentry)) for w in members]
+        rows = [tuple(r) for r in db.session.execute(statement, {
+            "tenant_id": tenant_id, "customer_id": customer_id, "status": status, "now": now, "next_run_at": until,
+            "trigger_type": trigger_type, "payload": payload, "dedupe_key": dedupe_key,
+            **_given_rows_params("chosen", _CHOSEN, given)})]
+        created += rows
+        if step_type is None:
+            due += [r[0] for r in rows]
+        elif rows:
+            _record_waits(tenant_id, step_type, detail, [(r[0], first_step[r[1]]) for r in rows], now)
+    if due:
+        _enqueue_after_commit(due)
+    created.sort(key=lambda r: (r[1], r[0]))
+    return created
 
 
 def _log_enrolled(tenant_id: int, rows: list[tuple[int, int, int]], now: datetime) -> None:
@@ -532,8 +662,7 @@ def process_trigger(tenant_id: int, trigger_type: str, customer: Customer | int,
               if matches(w, payload) and (workflow_ids is None or w.id in workflow_ids)]
     if not chosen:
         return []
-    rows = [_enrollment_row(w, tenant_id, customer_id, trigger_type, payload, now) for w in chosen]
-    created = _insert_rows(rows)
+    created = _enroll(tenant_id, chosen, trigger_type, payload, now, customer_id=customer_id)
     ids = [r[0] for r in created]
     if created:
         # One timeline entry for the trigger, however many workflows it started: a purchase
@@ -542,40 +671,19 @@ def process_trigger(tenant_id: int, trigger_type: str, customer: Customer | int,
             tenant_id=tenant_id, customer_id=customer_id, type="workflow_enrolled",
             properties={"workflow_ids": [r[1] for r in created], "enrollment_ids": ids, "trigger": trigger_type},
             occurred_at=now, created_at=now))
-    _enqueue_after_commit(ids)
     return ids
 
 
 def enroll_selected(tenant_id: int, trigger_type: str, customer_ids, payload: dict[str, Any],
                     *, now: datetime | None = None) -> int:
     """Set-based process_trigger for many customers at once (`customer_ids` is a SELECT
-    subquery with a customer_id column): one INSERT ... SELECT per matching workflow."""
+    subquery with a customer_id column): one INSERT ... SELECT for all matching workflows."""
     now = now or utcnow()
-    total = 0
-    for workflow in active_workflows(tenant_id, trigger_type):
-        if not matches(workflow, payload):
-            continue
-        total += _insert_from_select(workflow, tenant_id, trigger_type, customer_ids.c.customer_id,
-                                     customer_ids, payload, now)
-    return total
-
-
-def _insert_from_select(workflow: ActiveWorkflow, tenant_id: int, trigger_type: str, customer_column, source,
-                        payload: dict[str, Any], now: datetime, dedupe_key: str | None = None) -> int:
-    at = literal(now, UTCDateTime)
-    payload_value = literal(payload, AutomationEnrollment.__table__.c.trigger_payload.type)
-    rows = select(literal(tenant_id), literal(workflow.id), customer_column, literal("active"),
-                  literal(workflow.first_step_id), at, at, literal(trigger_type), payload_value,
-                  literal(_reentry_key(workflow.reentry)), literal(dedupe_key), literal(0), at).select_from(source)
-    # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT, or it parses ON as a join's.
-    rows = rows.where(true())
-    columns = ["tenant_id", "workflow_id", "customer_id", "status", "current_step_id", "step_entered_at",
-               "next_run_at", "trigger_type", "trigger_payload", "reentry_key", "dedupe_key", "attempts",
-               "enrolled_at"]
-    created = db.session.execute(_insert(AutomationEnrollment.__table__).from_select(columns, rows).returning(
-        AutomationEnrollment.id, AutomationEnrollment.workflow_id, AutomationEnrollment.customer_id)).all()
-    _log_enrolled(tenant_id, [tuple(r) for r in created], now)
-    _enqueue_after_commit([r[0] for r in created])
+    chosen = [w for w in active_workflows(tenant_id, trigger_type) if matches(w, payload)]
+    if not chosen:
+        return 0
+    created = _enroll(tenant_id, chosen, trigger_type, payload, now, customers=customer_ids)
+    _log_enrolled(tenant_id, created, now)
     return len(created)
 
 
@@ -599,10 +707,10 @@ def enroll_customers(tenant_id: int, workflow_id: int, customer_ids: list[int],
     if not active:
         raise Conflict("the workflow has no steps to run")
     now = now or utcnow()
-    rows = [_enrollment_row(active[0], tenant_id, c, "custom", dict(payload or {}), now) for c in wanted]
-    created = _insert_rows(rows)
-    _log_enrolled(tenant_id, [tuple(r) for r in created], now)
-    _enqueue_after_commit([r[0] for r in created])
+    chosen = (select(Customer.id.label("customer_id"))
+              .where(Customer.tenant_id == tenant_id, Customer.id.in_(wanted)).subquery())
+    created = _enroll(tenant_id, active, "custom", dict(payload or {}), now, customers=chosen)
+    _log_enrolled(tenant_id, created, now)
     db.session.commit()
     enrolled = {r[2] for r in created}
     return {"enrolled": [c for c in wanted if c in enrolled], "skipped": [c for c in wanted if c not in enrolled]}
@@ -670,8 +778,10 @@ def enroll_event_day(*, now: datetime | None = None, late_grace: timedelta = tim
                            .where(CustomerActivity.tenant_id == tenant_id, CustomerActivity.type == "purchase",
                                   CustomerActivity.event_id == event_id).distinct().subquery())
                 payload = {"event": {"id": event_id, "name": event_name, "starts_at": starts_at.isoformat()}}
-                total += _insert_from_select(workflow, tenant_id, "event_day", holders.c.customer_id, holders,
-                                             payload, now, dedupe_key=f"event:{event_id}"[:200])
+                created = _enroll(tenant_id, [workflow], "event_day", payload, now, customers=holders,
+                                  dedupe_key=f"event:{event_id}"[:200])
+                _log_enrolled(tenant_id, created, now)
+                total += len(created)
         db.session.commit()
     return total
 

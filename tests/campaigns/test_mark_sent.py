@@ -1,0 +1,142 @@
+"""mark_sent records a group of sends in one transaction (one statement on PostgreSQL): the
+rows still claimed by the caller become "sent" with their own message id, each gets one
+email_sent activity, the campaign's counter moves by as many, and nothing else changes.
+Whatever the caller has pending in the session (an outbox row) commits with them, or not
+at all."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from campaign_support import (
+    activities_of,
+    add_audience,
+    audience_segment,
+    campaign,
+    new_campaign,
+    ready_tenant,
+    recipient_rows,
+    statuses,
+)
+from sqlalchemy import event, func, select, text, update
+
+from webapp.extensions import db
+from webapp.models import CampaignRecipient, OutboxMessage
+from webapp.services import campaigns
+from webapp.tasks.delivery import _claimed_rows, mark_sent
+
+
+def _claimed_group(tenant_id: int, size: int):
+    """A snapshotted campaign whose `size` rows are claimed as a delivery batch claims them."""
+    ready_tenant(tenant_id)
+    add_audience(tenant_id, size)
+    created = new_campaign(tenant_id, audience_segment(tenant_id))
+    campaigns.send_campaign(tenant_id, created.id)
+    campaigns.snapshot_recipients(created.id)
+    campaign_id, claim = created.id, uuid.uuid4().hex
+    db.session.execute(update(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id)
+                       .values(status="sending", claim_token=claim))
+    db.session.commit()
+    rows = [row for row, _ in _claimed_rows(claim)]
+    db.session.commit()  # as between two groups of a delivery: no transaction open
+    return campaign_id, claim, rows
+
+
+def _outbox_row(tenant_id: int, campaign_id: int) -> OutboxMessage:
+    return OutboxMessage(tenant_id=tenant_id, campaign_id=campaign_id, recipient="fan0@example.com",
+                         sender="news@example.com", subject="s", message_id="<o@x.example.com>", raw=b"x")
+
+
+def _outbox_count() -> int:
+    count = db.session.scalar(select(func.count()).select_from(OutboxMessage))
+    db.session.commit()
+    return count
+
+
+def test_each_row_gets_its_own_message_id_one_activity_and_the_counter_moves(tenant_a):
+    campaign_id, claim, rows = _claimed_group(tenant_a.id, 5)
+    sent = [(row, f"<m{i}@arena-alpha.example.com>") for i, row in enumerate(rows)]
+
+    won = mark_sent(sent, claim, {"workflow_id": 7, "enrollment_id": 9})
+
+    assert won == {row.id for row in rows}
+    by_id = {row.id: row for row in recipient_rows(campaign_id)}
+    for row, message_id in sent:
+        stored = by_id[row.id]
+        assert (stored.status, stored.message_id, stored.error) == ("sent", message_id, None)
+        [activity] = activities_of(row.customer_id, "email_sent")
+        assert activity.properties == {"workflow_id": 7, "enrollment_id": 9, "campaign_id": campaign_id,
+                                       "message_id": message_id}
+        assert activity.tenant_id == tenant_a.id and activity.occurred_at == stored.sent_at
+    assert len({by_id[row.id].sent_at for row in rows}) == 1
+    assert campaign(campaign_id).sent_count == 5
+
+
+def test_rows_another_worker_took_over_are_left_as_they_are(tenant_a):
+    campaign_id, claim, rows = _claimed_group(tenant_a.id, 4)
+    taken = rows[1]
+    db.session.execute(update(CampaignRecipient).where(CampaignRecipient.id == taken.id)
+                       .values(claim_token="someone-else"))
+    db.session.commit()
+
+    won = mark_sent([(row, f"<m{row.id}@x.example.com>") for row in rows], claim)
+
+    assert won == {row.id for row in rows} - {taken.id}
+    stored = {row.id: row for row in recipient_rows(campaign_id)}[taken.id]
+    assert (stored.status, stored.message_id, stored.claim_token) == ("sending", None, "someone-else")
+    assert activities_of(taken.customer_id, "email_sent") == []
+    assert campaign(campaign_id).sent_count == 3
+
+
+def test_a_group_with_no_row_still_ours_changes_nothing(tenant_a):
+    campaign_id, claim, rows = _claimed_group(tenant_a.id, 3)
+    db.session.execute(update(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id)
+                       .values(claim_token="someone-else"))
+    db.session.commit()
+
+    assert mark_sent([(row, "<m@x.example.com>") for row in rows], claim) == set()
+
+    assert {row.status for row in recipient_rows(campaign_id)} == {"sending"}
+    assert all(activities_of(row.customer_id, "email_sent") == [] for row in rows)
+    assert campaign(campaign_id).sent_count == 0
+
+
+def test_what_the_caller_has_pending_commits_with_the_marks(tenant_a):
+    campaign_id, claim, rows = _claimed_group(tenant_a.id, 2)
+    db.session.add(_outbox_row(tenant_a.id, campaign_id))
+
+    assert mark_sent([(row, "<m@x.example.com>") for row in rows], claim) == {row.id for row in rows}
+
+    assert _outbox_count() == 1 and statuses(campaign_id) == {"sent": 2}
+
+
+def test_what_the_caller_has_pending_goes_when_no_row_is_still_ours(tenant_a):
+    campaign_id, claim, rows = _claimed_group(tenant_a.id, 2)
+    db.session.execute(update(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id)
+                       .values(claim_token="someone-else"))
+    db.session.commit()
+    db.session.add(_outbox_row(tenant_a.id, campaign_id))
+
+    assert mark_sent([(row, "<m@x.example.com>") for row in rows], claim) == set()
+
+    assert _outbox_count() == 0 and statuses(campaign_id) == {"sending": 2}
+
+
+def test_the_commit_without_waiting_for_the_disk_is_for_that_transaction_only(tenant_a):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+    _, claim, rows = _claimed_group(tenant_a.id, 2)
+    seen: list[str] = []
+
+    def at_commit(session):
+        seen.append(session.execute(text("SHOW synchronous_commit")).scalar())
+
+    event.listen(db.session, "before_commit", at_commit)
+    try:
+        mark_sent([(row, "<m@x.example.com>") for row in rows], claim)
+    finally:
+        event.remove(db.session, "before_commit", at_commit)
+
+    assert seen == ["off"]
+    assert db.session.scalar(text("SHOW synchronous_commit")) == "on"

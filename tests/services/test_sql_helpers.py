@@ -1,0 +1,32 @@
+"""The SQL building blocks shared by the services, on the test run's real backend."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from webapp.extensions import db
+from webapp.models import CustomerTag
+from webapp.services.customers import upsert_customer
+from webapp.services.sql import insert_ignoring_duplicates
+
+
+def test_insert_ignoring_duplicates_skips_duplicates_and_is_compiled_once(tenant_a):
+    ada = upsert_customer(tenant_a.id, {"email": "ada@example.com"})[0].id
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO customer_tags"):
+            seen.append((statement, context.cache_hit))
+
+    event.listen(db.engine, "after_cursor_execute", record)
+    try:
+        added = [db.session.execute(insert_ignoring_duplicates(CustomerTag.__table__).values(
+            customer_id=ada, tenant_id=tenant_a.id, tag=tag)).rowcount for tag in ("vip", "vip", "fan")]
+    finally:
+        event.remove(db.engine, "after_cursor_execute", record)
+    db.session.commit()
+
+    assert added == [1, 0, 1]
+    assert all("ON CONFLICT DO NOTHING" in statement for statement, _ in seen)
+    # The dialects' own ON CONFLICT insert has no cache key and was compiled on every execution.
+    assert [hit for _, hit in seen[1:]] == [db.engine.dialect.CACHE_HIT] * 2
