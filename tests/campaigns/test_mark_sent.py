@@ -24,7 +24,7 @@ from sqlalchemy import event, func, select, text, update
 from webapp.extensions import db
 from webapp.models import CampaignRecipient, OutboxMessage
 from webapp.services import campaigns
-from webapp.tasks.delivery import _claimed_rows, mark_sent
+from webapp.tasks.delivery import _claimed_rows, mark_sent, settle_sent
 
 
 def _claimed_group(tenant_id: int, size: int):
@@ -123,20 +123,66 @@ def test_what_the_caller_has_pending_goes_when_no_row_is_still_ours(tenant_a):
     assert _outbox_count() == 0 and statuses(campaign_id) == {"sending": 2}
 
 
-def test_the_commit_without_waiting_for_the_disk_is_for_that_transaction_only(tenant_a):
+def test_the_commit_without_waiting_for_the_disk_is_for_that_transaction_only(tenant_a, monkeypatch):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("synchronous_commit is a PostgreSQL setting")
     _, claim, rows = _claimed_group(tenant_a.id, 2)
+    driver = db.session.connection().connection.dbapi_connection
     seen: list[str] = []
+    driver_commit = driver.commit
 
-    def at_commit(session):
-        seen.append(session.execute(text("SHOW synchronous_commit")).scalar())
+    def commit():
+        with driver.cursor() as cursor:
+            seen.append(cursor.execute("SHOW synchronous_commit").fetchone()[0])
+        driver_commit()
 
-    event.listen(db.session, "before_commit", at_commit)
-    try:
-        mark_sent([(row, "<m@x.example.com>") for row in rows], claim)
-    finally:
-        event.remove(db.session, "before_commit", at_commit)
+    monkeypatch.setattr(driver, "commit", commit)
+    mark_sent([(row, "<m@x.example.com>") for row in rows], claim)
+    monkeypatch.undo()
+    settle_sent()
 
     assert seen == ["off"]
     assert db.session.scalar(text("SHOW synchronous_commit")) == "on"
+
+
+def test_the_marks_are_committed_before_the_session_does_its_part(tenant_a):
+    """The final "." follows mark_sent at once: by then the marks are in the database, and
+    what else a commit does (the session's hooks) waits for settle_sent()."""
+    campaign_id, claim, rows = _claimed_group(tenant_a.id, 3)
+    session_commits: list[int] = []
+
+    def count(_session):
+        session_commits.append(1)
+
+    event.listen(db.session, "after_commit", count)
+    try:
+        mark_sent([(row, f"<m{row.id}@x.example.com>") for row in rows], claim)
+        with db.engine.connect() as other:  # another connection: what is committed
+            committed = other.execute(select(CampaignRecipient.status, func.count())
+                                      .where(CampaignRecipient.campaign_id == campaign_id)
+                                      .group_by(CampaignRecipient.status)).all()
+        before_settling = len(session_commits)
+        settle_sent()
+    finally:
+        event.remove(db.session, "after_commit", count)
+
+    assert dict(committed) == {"sent": 3}
+    assert (before_settling, len(session_commits)) == (0, 1)
+
+
+def test_sqlite_checkpoints_wait_until_the_messages_are_released(tenant_a):
+    """A commit that finds SQLite's log long runs a checkpoint (milliseconds, with fsyncs)
+    before it returns; the commit of the marks never does, the connection's next one may."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("an SQLite setting")
+    _, claim, rows = _claimed_group(tenant_a.id, 2)
+
+    def autocheckpoint() -> int:
+        return db.session.connection().connection.dbapi_connection.execute(
+            "PRAGMA wal_autocheckpoint").fetchone()[0]
+
+    mark_sent([(row, "<m@x.example.com>") for row in rows], claim)
+    during = autocheckpoint()
+    settle_sent()
+
+    assert (during, autocheckpoint()) == (0, 1000)

@@ -34,7 +34,7 @@ from webapp.models import (
 )
 from webapp.models.types import utcnow
 from webapp.services.workflow_config import describe_step
-from webapp.tasks.delivery import bump_counters, mark_sent, revert_sent
+from webapp.tasks.delivery import bump_counters, mark_sent, revert_sent, settle_sent
 
 MAX_ATTEMPTS = 5
 # A condition that jumps back could loop: a run stops after this many steps and goes on later.
@@ -561,6 +561,7 @@ def _send_email(runner: Runner, enrollment: AutomationEnrollment, step: Automati
     outcome = runner.transport(enrollment.tenant_id).send(
         sender_of(campaign, tenant)[1], recipient.email, composed.message.as_bytes(), commit=commit,
         subject=composed.subject, message_id=composed.message_id)
+    settle_sent()
     if outcome.status == "sent":
         return Outcome("done", f"sent “{composed.subject}” ({composed.message_id})")
     if outcome.status == "lost":
