@@ -173,7 +173,8 @@ def test_a_fully_sent_spool_starts_again_at_zero(app, client, tenant_a, runner, 
     assert _opens(cid) == 4
 
 
-def test_without_a_usable_spool_folder_hits_go_straight_to_redis(app, tenant_a, runner, tmp_path):
+def test_without_a_usable_spool_folder_hits_go_straight_to_redis(app, tenant_a, runner, tmp_path, caplog,
+                                                                  monkeypatch):
     cid, pixel = _pixel(runner, tenant_a.id)
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the spool folder should be")
@@ -182,10 +183,24 @@ def test_without_a_usable_spool_folder_hits_go_straight_to_redis(app, tenant_a, 
                         "REDIS_URL": app.config["REDIS_URL"], "RATELIMIT_ENABLED": False,
                         "TRACKING_SPOOL_DIR": str(blocked)})
     client = other.test_client()
-    assert [client.get(pixel).status_code for _ in range(3)] == [200, 200, 200]
+    with caplog.at_level("ERROR", logger=hit_spool.__name__):
+        assert [client.get(pixel).status_code for _ in range(3)] == [200, 200, 200]
     assert redis_connection().xlen(STREAM) == 3
     assert write_hits() == {"read": 3, "written": 3, "discarded": 0}
     assert _opens(cid) == 3
+    # Said once, not once per hit: the folder is tried again only after a while.
+    said = [r.getMessage().split(":")[0] for r in caplog.records if r.name == hit_spool.__name__]
+    assert said == [f"no tracking hit spool in {blocked}"]
+
+    # Once the folder is usable and the while is over, hits go to the spool again.
+    blocked.unlink()
+    monkeypatch.setattr(hit_spool, "UNUSABLE_RETRY_SECONDS", 0.0)
+    hit_spool._UNUSABLE.clear()
+    assert client.get(pixel).status_code == 200
+    assert [path.stat().st_size > 0 for path in blocked.rglob("*.hits")] == [True]  # written to the spool
+    with other.app_context():
+        confirm_hits()
+    assert write_hits()["written"] == 1 and _opens(cid) == 4
     with other.app_context():
         db.engine.dispose()
 

@@ -358,6 +358,10 @@ def recover_orphans(directory: Path, shipper: Shipper, *, exclude: Path | None =
 
 _SPOOLS: dict[tuple[str, str], HitSpool] = {}  # (spool base, REDIS_URL) -> this process's spool
 _SPOOLS_LOCK = threading.Lock()
+# A folder that could not be used is tried again after this long; until then spool_for
+# refuses at once (no mkdir, no log line per hit).
+UNUSABLE_RETRY_SECONDS = 30.0
+_UNUSABLE: dict[tuple[str, str], float] = {}  # (spool base, REDIS_URL) -> when to try again
 
 
 def spool_for(base: str, redis_url: str, stream: str, limit: tuple[int, int] | None = None) -> HitSpool:
@@ -367,10 +371,27 @@ def spool_for(base: str, redis_url: str, stream: str, limit: tuple[int, int] | N
         with _SPOOLS_LOCK:
             spool = _SPOOLS.get((base, redis_url))
             if spool is None or spool.pid != os.getpid():
-                spool = HitSpool(spool_directory(base, redis_url), redis_url, stream)
+                spool = _open_spool(base, redis_url, stream)
                 _SPOOLS[(base, redis_url)] = spool
     if spool.limit != limit:
         spool.limit, spool.blocked = limit, {}  # refusals under another limit do not carry over
+    return spool
+
+
+def _open_spool(base: str, redis_url: str, stream: str) -> HitSpool:
+    """A new spool, or OSError while its folder is unusable (said once per retry period)."""
+    again = _UNUSABLE.get((base, redis_url))
+    if again is not None and time.monotonic() < again:
+        raise OSError(errno.EIO, f"the tracking spool folder {base} was unusable; tried again in "
+                                 f"{again - time.monotonic():.0f} s")
+    try:
+        spool = HitSpool(spool_directory(base, redis_url), redis_url, stream)
+    except OSError:
+        _UNUSABLE[(base, redis_url)] = time.monotonic() + UNUSABLE_RETRY_SECONDS
+        log.exception("no tracking hit spool in %s: hits go straight to Redis; tried again in %.0f s",
+                      base, UNUSABLE_RETRY_SECONDS)
+        raise
+    _UNUSABLE.pop((base, redis_url), None)
     return spool
 
 

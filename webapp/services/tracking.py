@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 import os
 import secrets
 import socket
@@ -36,8 +35,6 @@ from webapp.services import hit_spool
 from webapp.services.hit_rules import machine_reason
 from webapp.services.sql import insert_ignoring_duplicates
 from webapp.tasks import redis_connection
-
-log = logging.getLogger(__name__)
 
 STREAM = "crm:tracking:hits"
 GROUP = "writers"
@@ -132,9 +129,8 @@ def _append(kind: str, token: str, link_id: int, links: int, *, method: str, ip:
     try:
         spool = _spool()
     except OSError:
-        # No spool (the folder cannot be created or written): straight to Redis, as a
-        # hit must never fail its request.
-        log.exception("no tracking hit spool in %s", current_app.config["TRACKING_SPOOL_DIR"])
+        # No spool (the folder cannot be created or written; hit_spool says so once per
+        # retry period): straight to Redis, as a hit must never fail its request.
         redis_connection().xadd(STREAM, {"h": line + secrets.token_hex(12)})
         return
     spool.append((line + spool.next_uid()).encode(), ip or "")
