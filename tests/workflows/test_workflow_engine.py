@@ -213,6 +213,32 @@ def test_deactivate_holds_and_reactivate_resumes_with_expired_waits_continuing_a
     assert tags(tenant, ada) == ["after-wait"]
 
 
+def test_a_wait_until_whose_time_had_passed_on_arrival_is_skipped_one_that_ran_out_is_done(tenant):
+    """The trace tells a customer who waited (even past the time, while the workflow was
+    off) from one who reached a date already gone and was not held at all."""
+    ada, bob = customer(tenant), customer(tenant, "bob@example.com")
+    due = T0 + timedelta(hours=1)
+    flow = workflow(tenant, [("add_tag", {"tag": "in"}), ("wait_until", {"at": due.isoformat()}),
+                             ("add_tag", {"tag": "out"})])
+    workflows.process_trigger(tenant, "purchase", ada, {}, now=T0)
+    db.session.commit()
+    run_due(now=T0)
+    workflows.set_active(tenant, flow.id, False, now=T0 + timedelta(minutes=5))
+    workflows.set_active(tenant, flow.id, True, now=T0 + timedelta(hours=3))
+    workflows.process_trigger(tenant, "purchase", bob, {}, now=T0 + timedelta(hours=3))
+    db.session.commit()
+    run_due(now=T0 + timedelta(hours=3))
+
+    waited, late = enrollments(flow.id)
+    assert (waited.customer_id, late.customer_id) == (ada, bob)
+    assert trace(waited.id) == [("add_tag", "done"), ("wait_until", "done"), ("add_tag", "done")]
+    assert trace(late.id) == [("add_tag", "done"), ("wait_until", "skipped"), ("add_tag", "done")]
+    [skipped] = db.session.scalars(select(AutomationStepExecution.detail).where(
+        AutomationStepExecution.enrollment_id == late.id, AutomationStepExecution.step_type == "wait_until"))
+    assert skipped == f"{due.isoformat()} had passed when the customer reached this step: not waited"
+    assert {e.status for e in (waited, late)} == {"completed"}
+
+
 def test_deleting_a_step_moves_its_customers_to_the_next_one(tenant):
     ada, bob = customer(tenant), customer(tenant, "bob@example.com")
     flow = workflow(tenant, [("wait", {"days": 30}), ("add_tag", {"tag": "next"}), ("wait", {"days": 1})])

@@ -289,7 +289,7 @@ class Runner:
             self._release(enrollment, status="waiting", next_run_at=outcome.until)
             return False
         if step.type in ("wait", "wait_until"):
-            self._close_wait(enrollment, step, outcome.detail)
+            self._close_wait(enrollment, step, outcome.kind, outcome.detail)
         else:
             self._record(enrollment, step, started, outcome.kind, outcome.detail)
         if outcome.kind == "exited":
@@ -311,14 +311,17 @@ class Runner:
         db.session.commit()
         return True
 
-    def _close_wait(self, enrollment: AutomationEnrollment, step: AutomationStep, detail: str) -> None:
+    def _close_wait(self, enrollment: AutomationEnrollment, step: AutomationStep, outcome: str,
+                    detail: str) -> None:
+        """The wait's trace row (opened "waiting" when the wait began) gets its outcome: done,
+        or skipped when there was nothing to wait for."""
         waiting = db.session.scalar(select(AutomationStepExecution).where(
             AutomationStepExecution.enrollment_id == enrollment.id, AutomationStepExecution.step_id == step.id,
             AutomationStepExecution.outcome == "waiting").order_by(AutomationStepExecution.id.desc()).limit(1))
         if waiting is None:
-            self._record(enrollment, step, self.now, "done", detail)
+            self._record(enrollment, step, self.now, outcome, detail)
         else:
-            waiting.outcome, waiting.finished_at, waiting.detail = "done", self.now, detail
+            waiting.outcome, waiting.finished_at, waiting.detail = outcome, self.now, detail
 
     def _release(self, enrollment: AutomationEnrollment, *, status: str | None = None,
                  next_run_at: datetime | None = None) -> None:
@@ -401,6 +404,8 @@ def wait_outcome(step_type: str, config: dict, *, entered_at: datetime, payload:
             return Outcome("skipped", "the event start time is out of range: nothing to wait for")
     if now < due:
         return Outcome("waiting", f"waiting until {due.isoformat()}", until=due)
+    if entered_at >= due:
+        return Outcome("skipped", f"{due.isoformat()} had passed when the customer reached this step: not waited")
     return Outcome("done", f"waited until {due.isoformat()}")
 
 
