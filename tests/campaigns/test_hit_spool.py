@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from tests.campaigns.tracking_support import BROWSER_UA, hit, outbox_html, send_to_audience, tracking_urls, write_hits
@@ -235,6 +236,39 @@ def test_tracking_is_limited_per_address_with_the_counts_of_the_spools_batches(a
     assert write_hits() == {"read": 5, "written": 5, "discarded": 0}  # refused requests record nothing
     with other.app_context():
         db.engine.dispose()
+
+
+def test_the_previous_windows_requests_count_toward_the_tracking_limit(app, tenant_a, runner, tmp_path):
+    """The limit is a sliding window: an address that spent the last hour's window far over
+    the limit is not let off because a new hour began."""
+    _cid, pixel = _pixel(runner, tenant_a.id)
+    other = _limited_app(app, tmp_path, RATELIMIT_PUBLIC="3 per 1 hour")
+    client = other.test_client()
+    window = int(time.time() // 3600)
+    redis_connection().set(hit_spool._limit_key(3600, window - 1, "198.51.100.50"), 10**6, ex=3600)
+    me, fresh = {"REMOTE_ADDR": "198.51.100.50"}, {"REMOTE_ADDR": "198.51.100.51"}
+
+    assert client.get(pixel, environ_base=me).status_code == 200  # the batch brings the last window back
+    assert client.get(pixel, environ_base=fresh).status_code == 200
+    _limited_confirm(other)
+
+    refused = client.get(pixel, environ_base=me)
+    assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert [client.get(pixel, environ_base=fresh).status_code for _ in range(2)] == [200, 200]
+    with other.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize(("current", "previous", "at", "expected"), [
+    (3, 0, 10.0, None),            # at the limit: let through
+    (4, 0, 10.0, 60 + 15.0),       # over in this window: until its share of the next one is 3 of 4 (capped below)
+    (1, 3, 6.0, 20.0),             # 1 now + 3 * 0.9 of the last: over until the last window's share is 2 of 3
+    (1, 3, 48.0, None),            # 1 now + 3 * 0.2 of the last: within
+    (0, 9, 1.0, 40.0),             # the last window alone: until 9 * share <= 3
+])
+def test_when_an_address_is_let_through_again(current, previous, at, expected):
+    until = hit_spool.blocked_until(current, previous, amount=3, seconds=60, now=6000 + at)
+    assert until == (None if expected is None else 6000 + min(expected, at + 60))
 
 
 def test_the_tracking_limit_counts_every_web_processs_requests(app, tenant_a, runner, tmp_path):

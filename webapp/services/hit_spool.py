@@ -20,9 +20,13 @@ A graceful exit ships what is left and deletes the process's own files.
 
 The per-address limit of the tracking endpoints rides on the same batches: the spool
 counts requests per client address, each batch adds the counts to per-window counters in
-Redis (shared by every web process) and brings back their totals, and an address over its
-limit is refused until its window ends. The check on the request path is a dict lookup; the
-price is that a process learns of a breach a batch late (a few milliseconds).
+Redis (shared by every web process) and brings back their totals with the previous
+window's. The limit applies to a sliding window, estimated as the current window's count
+plus the previous one's weighted by how much of it the sliding window still covers (fixed
+windows let an address send twice the limit across a boundary). An address over it is
+refused until that estimate falls back within the limit, at most one window. The check on
+the request path is a dict lookup; the price is that a process learns of a breach a batch
+late (a few milliseconds).
 """
 
 from __future__ import annotations
@@ -62,17 +66,20 @@ def spool_directory(base: str | os.PathLike, redis_url: str) -> Path:
 # KEYS: the stream, then one counter per client address; ARGV: the number of lines, the
 # lines, the counters' lifetime, then how much to add to each counter. Returns the
 # counters' new values.
+# KEYS: the stream, `c` counters, then keys only read. ARGV: n, the n lines, ttl, c, what
+# each counter gets. Returns the counters' totals, then the values read (0 when missing).
 SHIP_BATCH = b"""
 local n = tonumber(ARGV[1])
 for i = 2, n + 1 do redis.call('XADD', KEYS[1], '*', 'h', ARGV[i]) end
-local ttl, totals = tonumber(ARGV[n + 2]), {}
-for k = 2, #KEYS do
-  local added = tonumber(ARGV[n + 1 + k])
-  local total = redis.call('INCRBY', KEYS[k], added)
-  if total == added then redis.call('EXPIRE', KEYS[k], ttl) end
-  totals[#totals + 1] = total
+local ttl, c, out = tonumber(ARGV[n + 2]), tonumber(ARGV[n + 3]), {}
+for k = 1, c do
+  local added = tonumber(ARGV[n + 3 + k])
+  local total = redis.call('INCRBY', KEYS[1 + k], added)
+  if total == added then redis.call('EXPIRE', KEYS[1 + k], ttl) end
+  out[#out + 1] = total
 end
-return totals
+for k = c + 2, #KEYS do out[#out + 1] = tonumber(redis.call('GET', KEYS[k]) or '0') end
+return out
 """
 
 
@@ -88,17 +95,19 @@ class Shipper:
         self.stream = stream.encode()
         self.conn = None
 
-    def ship(self, lines: list[bytes], counters: dict[bytes, int] | None = None, ttl: int = 0) -> list[int]:
-        """Every line is in the stream, and every counter moved, when this returns (their
-        new values are returned); raises RedisError otherwise."""
-        counters = counters or {}
+    def ship(self, lines: list[bytes], counters: dict[bytes, int] | None = None, ttl: int = 0,
+             read: list[bytes] | None = None) -> list[int]:
+        """Every line is in the stream, and every counter moved, when this returns; returns
+        the counters' new values, then the values of the `read` keys. Raises RedisError."""
+        counters, read = counters or {}, read or []
         if not lines and not counters:
             return []
         if self.conn is None:
             self.conn = self.client.connection_pool.make_connection()
         keys = list(counters)
-        command = _resp(b"EVAL", SHIP_BATCH, b"%d" % (1 + len(keys)), self.stream, *keys, b"%d" % len(lines),
-                        *lines, b"%d" % ttl, *(b"%d" % counters[k] for k in keys))
+        command = _resp(b"EVAL", SHIP_BATCH, b"%d" % (1 + len(keys) + len(read)), self.stream, *keys, *read,
+                        b"%d" % len(lines), *lines, b"%d" % ttl, b"%d" % len(keys),
+                        *(b"%d" % counters[k] for k in keys))
         try:
             self.conn.send_packed_command([command], check_health=False)
             return self.conn.read_response()
@@ -134,6 +143,26 @@ def _read_mark(fd: int) -> int:
 
 def _write_mark(fd: int, offset: int) -> None:
     os.pwrite(fd, b"%020d\n" % offset, 0)
+
+
+def _limit_key(seconds: int, window: int, address: str) -> bytes:
+    return f"crm-limits:tracking:{seconds}:{window}:{address}".encode()
+
+
+def blocked_until(current: int, previous: int, amount: int, seconds: int, now: float) -> float | None:
+    """When an address with `current` requests in this window and `previous` in the one
+    before is back within `amount` per `seconds` (sliding window, estimated); None if it is
+    within now. Never more than one window from now: by then a real sliding window holds
+    none of today's requests."""
+    start = (now // seconds) * seconds
+    covered = 1 - (now - start) / seconds  # the share of the previous window still in the sliding one
+    if previous * covered + current <= amount:
+        return None
+    if current > amount:  # still over when this window ends: until its own share shrinks enough
+        until = start + seconds + seconds * (1 - amount / current)
+    else:  # until the previous window's share has shrunk enough
+        until = start + seconds * (1 - (amount - current) / previous)
+    return min(until, now + seconds)
 
 
 class HitSpool:
@@ -240,14 +269,16 @@ class HitSpool:
             self.shipper.ship(lines)
             return
         amount, seconds = limit
-        window = int(time.time() // seconds)
-        counters = {f"crm-limits:tracking:{seconds}:{window}:{address}".encode(): count
-                    for address, count in tally.items()}
-        totals = self.shipper.ship(lines, counters, ttl=seconds * 2)
-        window_end = (window + 1) * seconds
-        for address, total in zip(tally, totals, strict=True):
-            if int(total) > amount:
-                self.blocked[address] = window_end
+        now = time.time()
+        window = int(now // seconds)
+        counters = {_limit_key(seconds, window, address): count for address, count in tally.items()}
+        previous = [_limit_key(seconds, window - 1, address) for address in tally]
+        answer = self.shipper.ship(lines, counters, ttl=seconds * 2, read=previous)
+        totals, befores = answer[:len(tally)], answer[len(tally):]
+        for address, total, before in zip(tally, totals, befores, strict=True):
+            until = blocked_until(int(total), int(before), amount, seconds, now)
+            if until is not None:
+                self.blocked[address] = until
 
     def _truncate_if_large(self) -> None:
         with self.lock:
