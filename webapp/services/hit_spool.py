@@ -63,9 +63,6 @@ def spool_directory(base: str | os.PathLike, redis_url: str) -> Path:
 
 
 # One command per batch: a reply per hit cost the shipper more than the hits themselves.
-# KEYS: the stream, then one counter per client address; ARGV: the number of lines, the
-# lines, the counters' lifetime, then how much to add to each counter. Returns the
-# counters' new values.
 # KEYS: the stream, `c` counters, then keys only read. ARGV: n, the n lines, ttl, c, what
 # each counter gets. Returns the counters' totals, then the values read (0 when missing).
 SHIP_BATCH = b"""
