@@ -149,7 +149,6 @@ def deliver_batch(campaign_id: int, batch_no: int) -> dict:
     tenant = db.session.get(Tenant, campaign.tenant_id)
     rows = _claimed_rows(claim)
     sender = sender_of(campaign, tenant)[1]
-    allowance = SendAllowance(tenant.id, tenant.send_rate_per_second)
     counts = {"sent": 0, "failed": 0, "retry": 0, "lost": 0}
     retry_at: datetime | None = None
     group: list[tuple[Row, CustomerView, Composed]] = []
@@ -195,11 +194,12 @@ def deliver_batch(campaign_id: int, batch_no: int) -> dict:
     with _keep_loaded_rows(), \
             open_transport(current_app.config["MAIL_URL"], tenant_id=tenant.id, campaign_id=campaign.id) as transport:
         next_check = time.monotonic() + CANCEL_CHECK_SECONDS
-        # A group goes out when its last message is allowed, so its first ones may land in
-        # the next second of the tenant's rate; at low rates messages go one by one so that
-        # slack stays a message, at high rates it is at most 2% of a second's worth.
+        # A group goes out when its last message's slot comes, so its first ones go late by
+        # up to a group's worth of slots; at low rates messages go one by one, at high rates
+        # a group is at most 2% of a second's worth.
         group_size = max(1, min(transport.connections, tenant.send_rate_per_second // 50)) \
             if tenant.send_rate_per_second > 0 else transport.connections
+        allowance = SendAllowance(tenant.id, tenant.send_rate_per_second, at_least=group_size)
         index = -1
         while ahead or render_ahead():
             recipient, customer, composed = ahead.popleft()
@@ -536,46 +536,61 @@ def finish_if_done(campaign_id: int) -> bool:
 
 # --- rate limit -----------------------------------------------------------------------------
 
+# Reserve `n` sending slots of one tenant, spaced `interval` microseconds apart on Redis's
+# clock (every worker shares it, whatever its own clock says). KEYS[1]: the end of the last
+# slot given out. Slots start no earlier than now: time nobody used is not handed out later
+# as a burst. Returns how many microseconds from now the first slot starts.
+RESERVE_SLOTS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local start = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local after = start + interval * n
+redis.call('SET', KEYS[1], string.format('%d', after), 'PX', math.floor((after - now) / 1000) + 1000)
+return start - now
+"""
+
+
 class SendAllowance:
     """At most `per_second` messages per tenant per second across every worker (Redis).
 
-    Each second has a counter in Redis that senders increment before sending. At high
-    rates a sender takes a few messages' worth at once (1% of the rate, at most
-    RESERVE_MAX) and spends them within that same second, which saves a Redis round trip
-    per message; what is left unspent when the second ends is dropped, never carried
-    over, so the limit still holds. Below 100/s every message takes its own.
+    Messages go out on slots 1/per_second apart, handed out by one Redis script that every
+    worker calls (a generic cell rate algorithm): two workers share the rate, and messages
+    are spread over the second rather than sent in a burst at its start. A sender reserves
+    a few slots at once (1% of the rate, at least a group's worth, at most RESERVE_MAX), so
+    at high rates it asks Redis once per few messages; below 100/s every message takes its
+    own. A sender that falls behind its slots does not catch up later: the next slots start
+    from now. In any second, then, at most per_second messages plus what one reservation
+    per worker holds.
     """
 
     RESERVE_MAX = 20
 
-    def __init__(self, tenant_id: int, per_second: int) -> None:
-        self.tenant_id = tenant_id
+    def __init__(self, tenant_id: int, per_second: int, at_least: int = 1) -> None:
+        self.key = f"crm:rate:{tenant_id}"
         self.per_second = per_second
-        self.reserve = max(1, min(self.RESERVE_MAX, per_second // 100))
-        self.window = -1
+        # Rounded up, so the spacing never allows more than the rate.
+        self.interval_us = -(-1_000_000 // per_second) if per_second > 0 else 0
+        self.reserve = max(1, at_least, min(self.RESERVE_MAX, per_second // 100))
+        self.next_slot = 0.0  # time.monotonic() of this sender's next reserved slot
         self.left = 0
+        self.script = None
 
     def wait(self) -> None:
         """Return when one more message may go out."""
         if self.per_second <= 0:
             return
-        while True:
-            now = time.time()
-            window = int(now)
-            if window == self.window and self.left > 0:
-                self.left -= 1
-                return
-            key = f"crm:rate:{self.tenant_id}:{window}"
-            pipe = redis_connection().pipeline()
-            pipe.incrby(key, self.reserve)
-            pipe.expire(key, 2)
-            count = pipe.execute()[0]
-            # What this second had left before our increment, up to what we asked for.
-            granted = min(self.reserve, self.per_second - (count - self.reserve))
-            if granted > 0:
-                self.window, self.left = window, granted - 1
-                return
-            time.sleep(max(window + 1 - now, 0.001))
+        if self.left == 0:
+            if self.script is None:
+                self.script = redis_connection().register_script(RESERVE_SLOTS)  # EVALSHA after the first
+            delay_us = self.script(keys=[self.key], args=[self.interval_us, self.reserve])
+            self.next_slot, self.left = time.monotonic() + int(delay_us) / 1_000_000, self.reserve
+        slot = self.next_slot
+        self.next_slot += self.interval_us / 1_000_000
+        self.left -= 1
+        pause = slot - time.monotonic()
+        if pause > 0.0005:
+            time.sleep(pause)
 
 
 # --- reconciler -----------------------------------------------------------------------------
