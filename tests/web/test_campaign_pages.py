@@ -405,6 +405,15 @@ def test_send_confirmation_says_exactly_how_many_people_get_it(owner_a, draft):
     assert draft.status == "draft"  # looking at the confirmation sends nothing
 
 
+def test_send_confirmation_says_how_long_sending_takes_at_the_tenants_rate(owner_a, tenant_a, draft):
+    db.session.get(Tenant, tenant_a.id).send_rate_per_second = 1
+    db.session.commit()
+    html = owner_a.get(f"/campaigns/{draft.id}/send").get_data(as_text=True)
+    sending_time = re.search(r'data-testid="sending-time">([^<]+)<', html).group(1)
+    assert " ".join(sending_time.split()) == "under a minute, at 1 message per second ("
+    assert 'href="/settings/"' in html
+
+
 def test_send_now_starts_sending_and_shows_the_progress(owner_a, draft):
     response = owner_a.post(f"/campaigns/{draft.id}/send")
 

@@ -57,6 +57,27 @@ def test_missing_name_and_bad_sender_email_are_shown_beside_their_fields(owner_a
     assert errors["name"] and errors["sender_email"]
 
 
+def test_the_sending_rate_is_a_setting_checked_beside_its_field(owner_a, tenant_a):
+    page = owner_a.get("/settings/").get_data(as_text=True)
+    assert 'name="send_rate_per_second"' in page and 'value="50"' in page  # the default shown
+    data = {"name": "Arena Alpha", "timezone": "UTC", "send_rate_per_second": "14"}
+    assert owner_a.post("/settings/tenant", data).status_code == 302
+    assert tenant_row(tenant_a.id).send_rate_per_second == 14
+
+    for bad in ("0", "-3", "100001"):
+        before = snapshot()
+        response = owner_a.post("/settings/tenant", {**data, "name": "Renamed", "send_rate_per_second": bad})
+        assert response.status_code == 422
+        errors = field_errors(response.get_data(as_text=True))
+        assert "between 1 and 100,000" in errors["send_rate_per_second"][0]
+        assert snapshot() == before  # nothing of the change applied, not even the name
+    response = owner_a.post("/settings/tenant", {**data, "send_rate_per_second": "fast"})
+    assert response.status_code == 422 and field_errors(response.get_data(as_text=True))["send_rate_per_second"]
+    # Left empty: the rate stays as it was.
+    assert owner_a.post("/settings/tenant", {**data, "send_rate_per_second": ""}).status_code == 302
+    assert tenant_row(tenant_a.id).send_rate_per_second == 14
+
+
 def test_sender_email_refused_by_the_service_is_shown_beside_the_field(owner_a, tenant_a):
     before = snapshot()
 

@@ -21,6 +21,7 @@ from webapp.services.errors import Conflict, NotFound, ValidationFailed
 
 TOKEN_PREFIX = "crm_"
 MIN_PASSWORD_LENGTH = 10
+MAX_SEND_RATE = 100_000  # messages per second; far above what one mail service takes
 # A hash to compare against when the account does not exist, so a failed login costs
 # the same time either way and does not reveal which addresses have accounts.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-0")
@@ -138,7 +139,8 @@ def load_user(session_id: str) -> User | None:
 
 def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str | None,
                   sender_email: str | None, postal_address: str | None,
-                  attribution_days: int | None = None, webhook_allowlist: str | None = None) -> Tenant:
+                  attribution_days: int | None = None, webhook_allowlist: str | None = None,
+                  send_rate_per_second: int | None = None) -> Tenant:
     """Change the organisation's settings; all are checked before any is applied, so a
     refused change leaves the tenant as it was."""
     name = name.strip()
@@ -151,6 +153,8 @@ def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str 
     sender_email = normalise_email(sender_email, "sender_email") if sender_email else None
     if attribution_days is not None and not 0 <= attribution_days <= 90:
         raise ValidationFailed("attribution_days", "must be between 0 (no attribution) and 90 days")
+    if send_rate_per_second is not None and not 1 <= send_rate_per_second <= MAX_SEND_RATE:
+        raise ValidationFailed("send_rate_per_second", f"must be between 1 and {MAX_SEND_RATE:,} messages per second")
     hosts = []
     for line in (webhook_allowlist or "").splitlines():
         host = line.strip().lower().rstrip(".")
@@ -162,6 +166,8 @@ def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str 
     tenant.name, tenant.timezone = name, timezone
     if attribution_days is not None:
         tenant.attribution_days = attribution_days
+    if send_rate_per_second is not None:
+        tenant.send_rate_per_second = send_rate_per_second
     if webhook_allowlist is not None:
         tenant.webhook_allowlist = "\n".join(dict.fromkeys(hosts)) or None
     tenant.sender_name, tenant.sender_email = sender_name, sender_email

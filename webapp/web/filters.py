@@ -1,4 +1,4 @@
-"""Jinja filters for pages: dates in the tenant's timezone, money, activity labels."""
+"""Jinja filters for pages: dates in the tenant's timezone, money, durations, activity labels."""
 
 from __future__ import annotations
 
@@ -37,6 +37,18 @@ def money(value: Decimal | float | int | None) -> str:
     return f"{Decimal(str(value or 0)):,.2f}"
 
 
+def duration(seconds: float) -> str:
+    """How long something takes, in words a person reads at a glance."""
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+    hours, minutes = divmod(minutes, 60)
+    text = f"about {hours} hour{'s' if hours != 1 else ''}"
+    return text + (f" {minutes} minute{'s' if minutes != 1 else ''}" if minutes else "")
+
+
 def activity_label(activity_type: str) -> str:
     return ACTIVITY_LABELS.get(activity_type, activity_type.replace("_", " ").capitalize())
 
@@ -45,3 +57,4 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(money, "money")
     app.add_template_filter(activity_label, "activity_label")
+    app.add_template_filter(duration, "duration")

@@ -43,6 +43,7 @@ def update_tenant():
                                   sender_name=form.sender_name.data, sender_email=form.sender_email.data,
                                   postal_address=form.postal_address.data,
                                   attribution_days=form.attribution_days.data,
+                                  send_rate_per_second=form.send_rate_per_second.data,
                                   webhook_allowlist=form.webhook_allowlist.data)
         except ValidationFailed as exc:
             apply_domain_error(form, exc.field, exc.reason)
