@@ -335,3 +335,17 @@ def test_concurrent_first_activities_for_a_new_email_create_one_customer(run_in_
     assert db.session.scalar(select(func.count()).select_from(Customer)) == 1
     customer = db.session.get(Customer, results[0])
     assert (customer.orders_count, customer.total_spent) == (6, Decimal("60"))
+
+
+def test_a_purchase_that_would_overflow_total_spent_is_a_422_and_changes_nothing(api):
+    customer = create_customer(api)
+    assert purchase(api, customer["id"], 600_000_000_000).status_code == 201
+    before = activity_count()
+
+    response = purchase(api, customer["id"], 500_000_000_000)
+
+    assert_error(response, 422, field="properties.order_total")
+    assert "999,999,999,999.99" in response.json["error"]["message"]
+    assert activity_count() == before
+    stored = api.get(f"/customers/{customer['id']}").json
+    assert (stored["orders_count"], Decimal(str(stored["total_spent"]))) == (1, Decimal("600000000000"))

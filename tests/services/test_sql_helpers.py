@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import CustomerTag
 from webapp.services.customers import upsert_customer
-from webapp.services.sql import insert_ignoring_duplicates
+from webapp.services.sql import insert_ignoring_duplicates, savepoint
 
 
 def test_insert_ignoring_duplicates_skips_duplicates_and_is_compiled_once(tenant_a):
@@ -30,3 +32,34 @@ def test_insert_ignoring_duplicates_skips_duplicates_and_is_compiled_once(tenant
     assert all("ON CONFLICT DO NOTHING" in statement for statement, _ in seen)
     # The dialects' own ON CONFLICT insert has no cache key and was compiled on every execution.
     assert [hit for _, hit in seen[1:]] == [db.engine.dialect.CACHE_HIT] * 2
+
+
+def tag_count(customer_id: int) -> int:
+    with db.engine.connect() as conn:  # another connection: sees only what is committed
+        return conn.scalar(select(func.count()).select_from(CustomerTag).where(CustomerTag.customer_id == customer_id))
+
+
+def test_a_savepoint_begun_before_any_write_is_undone_with_the_transaction(tenant_a):
+    ada = upsert_customer(tenant_a.id, {"email": "ada@example.com"})[0].id
+    db.session.commit()
+    db.session.execute(select(CustomerTag.tag))  # reads only: no transaction on SQLite yet
+
+    with savepoint():
+        db.session.add(CustomerTag(customer_id=ada, tenant_id=tenant_a.id, tag="vip"))
+    assert tag_count(ada) == 0  # leaving the savepoint committed nothing
+    db.session.rollback()
+
+    assert tag_count(ada) == 0
+    assert db.session.scalar(select(func.count()).select_from(CustomerTag)) == 0
+
+
+def test_a_failing_savepoint_undoes_only_its_own_writes(tenant_a):
+    ada = upsert_customer(tenant_a.id, {"email": "ada@example.com"})[0].id
+    db.session.commit()
+    db.session.add(CustomerTag(customer_id=ada, tenant_id=tenant_a.id, tag="fan"))
+
+    with pytest.raises(IntegrityError), savepoint():
+        db.session.add(CustomerTag(customer_id=ada, tenant_id=tenant_a.id, tag="fan"))
+    db.session.commit()
+
+    assert tag_count(ada) == 1

@@ -18,6 +18,7 @@ from webapp.services.customers import find_customer, get_customer
 from webapp.services.errors import NotFound, ValidationFailed
 from webapp.services.pagination import Page, decode_cursor, encode_cursor
 from webapp.services.segments import refresh_customer_segments
+from webapp.services.sql import savepoint
 from webapp.services.tenants import normalise_email
 from webapp.services.validation import number_only, validate
 
@@ -158,7 +159,7 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
                                 idempotency_key=idempotency_key, order_id=order_id, amount=amount,
                                 event_id=event_id, event_name=event_name)
     try:
-        with db.session.begin_nested():
+        with savepoint():
             db.session.add(activity)
             db.session.flush()
     except IntegrityError:
@@ -185,12 +186,18 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     return activity, True
 
 
+# The largest total_spent the column holds (numeric(14, 2)).
+MAX_TOTAL_SPENT = Decimal("999999999999.99")
+
+
 def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) -> None:
-    # One UPDATE reading the row's current values: concurrent purchases each add theirs.
+    # One UPDATE reading the row's current values: concurrent purchases each add theirs. A
+    # purchase that would take the total past what the column holds moves nothing and is
+    # refused (PostgreSQL would fail the statement; SQLite would store a rounded float).
     at = literal(occurred_at, UTCDateTime)
-    db.session.execute(
+    moved = db.session.execute(
         update(Customer)
-        .where(Customer.id == customer_id)
+        .where(Customer.id == customer_id, Customer.total_spent + amount <= MAX_TOTAL_SPENT)
         .values(
             total_spent=Customer.total_spent + amount,
             orders_count=Customer.orders_count + 1,
@@ -201,7 +208,10 @@ def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) ->
             updated_at=utcnow(),
         )
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
+    if not moved:
+        raise ValidationFailed("properties.order_total",
+                               f"would take the customer's total spent above {MAX_TOTAL_SPENT:,}")
 
 
 def add_note(tenant_id: int, customer_id: int, text: str, *, author: str | None = None) -> CustomerActivity:

@@ -34,7 +34,7 @@ from webapp.models.types import utcnow
 from webapp.services.customers import MAX_ATTRIBUTES, clean_customer_data, upsert_customer
 from webapp.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from webapp.services.pagination import Page, keyset_by_id
-from webapp.services.sql import insert_ignoring_duplicates
+from webapp.services.sql import insert_ignoring_duplicates, savepoint
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_COLUMNS = 100
@@ -555,7 +555,7 @@ def _write_chunk(tenant_id: int, chunk: _Chunk) -> tuple[int, int, list[_Bad]]:
     if not chunk.good:
         return 0, 0, rejected
     try:
-        with db.session.begin_nested():
+        with savepoint():
             created, updated, refused = _bulk_upsert(tenant_id, chunk.good)
     except IntegrityError:
         # A concurrent write took an email or external id between our lookup and our

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import dml as postgresql_dml
 from sqlalchemy.dialects.sqlite import dml as sqlite_dml
@@ -41,6 +44,23 @@ def insert_ignoring_duplicates(table: Table):
     # What on_conflict_do_nothing() sets, with the cacheable clause.
     statement._post_values_clause = clause
     return statement.execution_options(preserve_rowcount=True)
+
+
+@contextmanager
+def savepoint() -> Iterator[None]:
+    """`db.session.begin_nested()` that is a savepoint inside the session's transaction on
+    SQLite too. Python's sqlite3 opens a transaction only before a data-changing statement,
+    not before SAVEPOINT: a savepoint begun before anything was written was the outermost
+    transaction, and leaving the block (RELEASE) committed what it wrote, whatever the
+    caller did next. So on SQLite the transaction is opened first (after the flush that
+    begin_nested would do, which may open it itself)."""
+    session = db.session()
+    session.flush()
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
+    with session.begin_nested():
+        yield
 
 
 def like_pattern(text: str) -> str:
