@@ -3,6 +3,7 @@ conditions, re-entry, event_day, switching off and on, editing a live workflow, 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,7 +23,7 @@ from webapp.services.activities import record_activity
 from webapp.services.crm import CRMService
 from webapp.services.customers import get_customer
 from webapp.services.errors import ValidationFailed
-from webapp.services.workflow_engine import MAX_ATTEMPTS, run_due
+from webapp.services.workflow_engine import MAX_ATTEMPTS, due_enrollment_ids, run_batch, run_due
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -421,3 +422,48 @@ def test_workflow_emails_are_tracked_like_campaigns(tenant, client):
     step = workflows.steps_of(flow.id)[0]
     figures = step_figures([step.campaign_id])[step.campaign_id]
     assert (figures["sent"], figures["opened"]) == (1, 1)
+
+
+def mailing_enrollments(tenant_id: int, count: int, *, rate: int) -> tuple[int, list[int]]:
+    """`count` customers enrolled on a workflow whose first step sends an email, at `rate`."""
+    db.session.get(Tenant, tenant_id).send_rate_per_second = rate
+    db.session.commit()
+    flow = workflow(tenant_id, [("send_email", {"subject": "Your tickets", "content": "<p>See you there</p>"})])
+    for i in range(count):
+        workflows.process_trigger(tenant_id, "purchase", customer(tenant_id, f"fan{i}@example.com"), {}, now=T0)
+    db.session.commit()
+    return flow.id, [e.id for e in enrollments(flow.id)]
+
+
+def outbox_recipients() -> list[str]:
+    return sorted(db.session.scalars(select(OutboxMessage.recipient)))
+
+
+def test_workflow_emails_keep_to_the_tenants_sending_rate(tenant):
+    mailing_enrollments(tenant, 6, rate=10)
+
+    started = time.monotonic()
+    run_due(now=T0)
+
+    # Six messages on slots 0.1 s apart: five intervals at least (campaigns share the slots).
+    assert time.monotonic() - started >= 0.5 - 0.01
+    assert outbox_recipients() == [f"fan{i}@example.com" for i in range(6)]
+
+
+def test_a_batch_slowed_by_the_sending_rate_hands_back_what_it_has_not_started(tenant, app):
+    saved = app.config["WORKFLOW_LEASE_SECONDS"]
+    app.config["WORKFLOW_LEASE_SECONDS"] = 2  # hands back after 1 s
+    try:
+        flow_id, ids = mailing_enrollments(tenant, 8, rate=4)
+        result = run_batch(ids, now=T0)
+    finally:
+        app.config["WORKFLOW_LEASE_SECONDS"] = saved
+
+    sent = len(outbox_recipients())
+    assert 1 <= sent < 8 and result["handed_back"] == 8 - sent, (sent, result)
+    # Handed back unclaimed and still due, not failed or lost: the next sweep sends them.
+    waiting = [e for e in enrollments(flow_id) if e.status != "completed"]
+    assert len(waiting) == 8 - sent and all(e.claim_token is None for e in waiting)
+    assert sorted(due_enrollment_ids(T0)) == sorted(e.id for e in waiting)
+    run_due(now=T0)
+    assert outbox_recipients() == sorted(f"fan{i}@example.com" for i in range(8))

@@ -11,6 +11,7 @@ All times come from `now`, so tests move the clock instead of sleeping.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +35,7 @@ from webapp.models import (
 )
 from webapp.models.types import utcnow
 from webapp.services.workflow_config import describe_step
-from webapp.tasks.delivery import bump_counters, mark_sent, revert_sent, settle_sent
+from webapp.tasks.delivery import SendAllowance, bump_counters, mark_sent, revert_sent, settle_sent
 
 MAX_ATTEMPTS = 5
 # A condition that jumps back could loop: a run stops after this many steps and goes on later.
@@ -99,12 +100,29 @@ def run_batch(ids: list[int], *, now: datetime | None = None) -> dict[str, int]:
         return counts
     remaining = advance_expired_waits(token, claimed, now)
     runner = Runner(token, now)
+    # Half the lease: a batch slowed down (the tenant's sending rate, slow webhooks) hands
+    # back what it has not started, still due, before its claim could run out under it.
+    hand_back_at = time.monotonic() + lease().total_seconds() / 2
     try:
-        for enrollment_id in remaining:
+        for index, enrollment_id in enumerate(remaining):
+            if time.monotonic() >= hand_back_at:
+                counts["handed_back"] = release_claims(token, remaining[index:])
+                break
             counts["steps"] += runner.run(enrollment_id)
     finally:
         runner.close()
     return counts
+
+
+def release_claims(token: str, ids: list[int]) -> int:
+    """Unclaim enrollments of this claim that were not run: the next sweep finds them due."""
+    released = db.session.execute(
+        update(AutomationEnrollment)
+        .where(AutomationEnrollment.id.in_(ids), AutomationEnrollment.claim_token == token)
+        .values(claim_token=None, claimed_at=None)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return released
 
 
 def run_due(*, now: datetime | None = None, limit: int = 100_000) -> dict[str, int]:
@@ -207,6 +225,7 @@ class Runner:
         self._steps: dict[int, list[AutomationStep]] = {}
         self._workflows: dict[int, AutomationWorkflow] = {}
         self._tenants: dict[int, Tenant] = {}
+        self._allowances: dict[int, SendAllowance] = {}
 
     def close(self) -> None:
         if self._transport is not None:
@@ -232,6 +251,12 @@ class Runner:
                 select(AutomationStep).where(AutomationStep.workflow_id == workflow_id)
                 .order_by(AutomationStep.position, AutomationStep.id)))
         return self._workflows[workflow_id], self._steps[workflow_id]
+
+    def allowance(self, tenant_id: int) -> SendAllowance:
+        """The tenant's sending rate, shared with its campaigns' delivery."""
+        if tenant_id not in self._allowances:
+            self._allowances[tenant_id] = SendAllowance(tenant_id, self.tenant(tenant_id).send_rate_per_second)
+        return self._allowances[tenant_id]
 
     def tenant(self, tenant_id: int) -> Tenant:
         if tenant_id not in self._tenants:
@@ -546,6 +571,7 @@ def _send_email(runner: Runner, enrollment: AutomationEnrollment, step: Automati
     recipient = _recipient(campaign.id, enrollment, customer.email)
     if recipient.status == "sent":
         return Outcome("done", f"already sent ({recipient.message_id}); not sent again")
+    runner.allowance(enrollment.tenant_id).wait()
     claim_token = uuid.uuid4().hex
     db.session.execute(update(CampaignRecipient).where(CampaignRecipient.id == recipient.id).values(
         status="sending", claim_token=claim_token, claimed_at=runner.now, attempts=CampaignRecipient.attempts + 1)
