@@ -34,7 +34,10 @@ def problems(page: Page) -> list[str]:
     seen: list[str] = []
     page.on("console", lambda msg: seen.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
     page.on("pageerror", lambda exc: seen.append(f"page error: {exc}"))
-    page.on("requestfailed", lambda req: seen.append(f"failed: {req.url}"))
+    # net::ERR_ABORTED is the browser dropping a request of a page the test has already
+    # left (a click before the last page's script finished loading), not a failure.
+    page.on("requestfailed", lambda req: None if req.failure == "net::ERR_ABORTED"
+            else seen.append(f"failed: {req.url} ({req.failure})"))
     page.on("response", lambda res: seen.append(f"{res.status}: {res.url}") if res.status >= 400 else None)
     return seen
 
