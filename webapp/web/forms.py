@@ -42,8 +42,8 @@ class TenantSettingsForm(FlaskForm):
                     "counts as that campaign's revenue. 0 turns attribution off.")
     send_rate_per_second = IntegerField(
         "Sending rate (messages per second)", validators=[Optional()],
-        description="How fast campaigns go out, counted across every worker. Set it to what your mail "
-                    "service allows you; messages are spread evenly over each second.")
+        description="How fast campaign and workflow emails go out, counted across every worker. Set it to what "
+                    "your mail service allows you; messages are spread evenly over each second.")
     webhook_allowlist = TextAreaField("Webhook allowlist", validators=[Optional(), Length(max=2000)],
                                       description="Host names workflow webhooks may reach on private addresses "
                                                   "and over plain http, one per line (e.g. your own servers).")
