@@ -182,7 +182,6 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
 
         CRMService().process_trigger(tenant_id, activity_type, target, properties)
     db.session.commit()
-    db.session.refresh(target)
     return activity, True
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, case, cast, func, select
 
 from webapp.extensions import db
 from webapp.models import (
@@ -131,22 +131,25 @@ def attribute_purchase(activity: CustomerActivity) -> CampaignAttribution | None
     """Credit a purchase (in its own transaction; the caller commits) to the campaign of the
     customer's last human click within the tenant's window before it, else the last human
     open. Machine hits never earn credit."""
-    days = db.session.scalar(select(Tenant.attribution_days).where(Tenant.id == activity.tenant_id)) or 0
+    # The tenant is in the session already (the request's token loaded it): no query.
+    days = db.session.get(Tenant, activity.tenant_id).attribution_days or 0
     if days <= 0 or activity.amount is None:
         return None
-    for kind in ("click", "open"):
-        touch = db.session.execute(
-            select(TrackingHit.campaign_id, TrackingHit.occurred_at)
-            .where(TrackingHit.customer_id == activity.customer_id, TrackingHit.kind == kind,
-                   TrackingHit.is_machine.is_(False), TrackingHit.occurred_at <= activity.occurred_at,
-                   TrackingHit.occurred_at >= activity.occurred_at - timedelta(days=days))
-            .order_by(TrackingHit.occurred_at.desc()).limit(1)).first()
-        if touch is not None:
-            credit = CampaignAttribution(activity_id=activity.id, tenant_id=activity.tenant_id,
-                                         campaign_id=touch.campaign_id, customer_id=activity.customer_id,
-                                         amount=activity.amount, touch=kind, touched_at=touch.occurred_at)
-            db.session.add(credit)
-            return credit
+    # The last human click in the window, else the last human open: one query.
+    touch = db.session.execute(
+        select(TrackingHit.campaign_id, TrackingHit.occurred_at, TrackingHit.kind)
+        .where(TrackingHit.customer_id == activity.customer_id, TrackingHit.kind.in_(("click", "open")),
+               TrackingHit.is_machine.is_(False), TrackingHit.occurred_at <= activity.occurred_at,
+               TrackingHit.occurred_at >= activity.occurred_at - timedelta(days=days))
+        .order_by(case((TrackingHit.kind == "click", 0), else_=1), TrackingHit.occurred_at.desc())
+        .limit(1)).first()
+    if touch is None:
+        return None
+    credit = CampaignAttribution(activity_id=activity.id, tenant_id=activity.tenant_id,
+                                 campaign_id=touch.campaign_id, customer_id=activity.customer_id,
+                                 amount=activity.amount, touch=touch.kind, touched_at=touch.occurred_at)
+    db.session.add(credit)
+    return credit
     return None
 
 
