@@ -467,3 +467,21 @@ def test_a_batch_slowed_by_the_sending_rate_hands_back_what_it_has_not_started(t
     assert sorted(due_enrollment_ids(T0)) == sorted(e.id for e in waiting)
     run_due(now=T0)
     assert outbox_recipients() == sorted(f"fan{i}@example.com" for i in range(8))
+
+
+def test_a_batch_on_the_real_clock_traces_when_each_step_really_ran(tenant):
+    flow_id, ids = mailing_enrollments(tenant, 3, rate=5)  # slots 0.2 s apart
+
+    before = datetime.now(UTC)
+    run_batch(ids)  # no clock given: the real one, as the workers run it
+    after = datetime.now(UTC)
+
+    db.session.expire_all()
+    rows = list(db.session.scalars(select(AutomationStepExecution).order_by(AutomationStepExecution.started_at)))
+    assert [r.outcome for r in rows] == ["done"] * 3
+    assert all(before <= r.started_at <= r.finished_at <= after for r in rows)
+    # The emails went out two slots apart for the tenant's rate, and the trace says so: each
+    # step finished when its email went, and the next began after it.
+    assert rows[2].finished_at - rows[0].finished_at >= timedelta(seconds=0.35)
+    assert rows[1].started_at >= rows[0].finished_at and rows[2].started_at >= rows[1].finished_at
+    assert all(e.finished_at >= rows[0].started_at for e in enrollments(flow_id))

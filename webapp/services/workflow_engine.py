@@ -93,13 +93,14 @@ def claim(ids: list[int], now: datetime) -> tuple[str, list[int]]:
 
 def run_batch(ids: list[int], *, now: datetime | None = None) -> dict[str, int]:
     """Claim what is still due among `ids` and run each claimed enrollment's steps."""
+    live = now is None
     now = now or utcnow()
     token, claimed = claim(ids, now)
     counts = {"claimed": len(claimed), "steps": 0}
     if not claimed:
         return counts
     remaining = advance_expired_waits(token, claimed, now)
-    runner = Runner(token, now)
+    runner = Runner(token, now, live=live)
     # Half the lease: a batch slowed down (the tenant's sending rate, slow webhooks) hands
     # back what it has not started, still due, before its claim could run out under it.
     hand_back_at = time.monotonic() + lease().total_seconds() / 2
@@ -218,9 +219,14 @@ def advance_expired_waits(token: str, ids: list[int], now: datetime) -> list[int
 class Runner:
     """Runs claimed enrollments of one batch; reuses one mail transport for the batch."""
 
-    def __init__(self, token: str, now: datetime):
+    def __init__(self, token: str, now: datetime, *, live: bool = False):
+        """`now` is the batch's clock: fixed when the caller gave one (tests, a controllable
+        clock), else `live` and moved on before and after each step, so traces say when a
+        step really ran and waits count from then (a batch can take a while at the
+        tenant's sending rate)."""
         self.token = token
         self.now = now
+        self.live = live
         self._transport = None
         self._steps: dict[int, list[AutomationStep]] = {}
         self._workflows: dict[int, AutomationWorkflow] = {}
@@ -258,6 +264,10 @@ class Runner:
             self._allowances[tenant_id] = SendAllowance(tenant_id, self.tenant(tenant_id).send_rate_per_second)
         return self._allowances[tenant_id]
 
+    def tick(self) -> None:
+        if self.live:
+            self.now = utcnow()
+
     def tenant(self, tenant_id: int) -> Tenant:
         if tenant_id not in self._tenants:
             self._tenants[tenant_id] = db.session.get(Tenant, tenant_id)
@@ -279,16 +289,19 @@ class Runner:
             if step is None:
                 self._finish(enrollment, "completed", "no steps left")
                 return ran
+            self.tick()
             started = self.now
             try:
                 outcome = execute_step(self, enrollment, step)
             except StepFailed as exc:
+                self.tick()
                 db.session.rollback()
                 enrollment = self._mine(enrollment_id)
                 if enrollment is not None:
                     self._fail(enrollment, step, started, exc)
                 return ran + 1
             ran += 1
+            self.tick()
             if not self._apply(enrollment, step, steps, started, outcome):
                 return ran
         # Still going after many steps (a loop of jumps): continue on a later run.
