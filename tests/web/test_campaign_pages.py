@@ -483,6 +483,32 @@ def test_progress_partial_polls_itself_while_sending(owner_a, draft):
     assert 'value="70"' in html  # 7 of 10 are final
 
 
+def time_left(html: str) -> str | None:
+    found = re.search(r'data-testid="time-left">([^<]+)<', html)
+    return found.group(1) if found else None
+
+
+def test_progress_says_how_long_is_left_at_the_pace_so_far(owner_a, tenant_a, draft):
+    # 100 of 1,000 in the five minutes since the list was taken: 900 more take 45 minutes.
+    finished(draft, "sending", recipients=1000, sent=100, failed=0)
+    html = owner_a.get(f"/campaigns/{draft.id}/progress", headers=HX).get_data(as_text=True)
+    assert time_left(html) == "About 45 minutes left at the pace so far."
+
+    # Never faster than the tenant's rate: 900 done in five minutes is 3 a second, the
+    # rate is 1 a second, so the last 100 take about two minutes.
+    db.session.get(Tenant, tenant_a.id).send_rate_per_second = 1
+    finished(draft, "sending", recipients=1000, sent=900, failed=0)
+    html = owner_a.get(f"/campaigns/{draft.id}/progress", headers=HX).get_data(as_text=True)
+    assert time_left(html) == "About 2 minutes left at the pace so far."
+
+
+def test_progress_says_nothing_of_time_left_before_the_first_message_or_after_the_last(owner_a, draft):
+    finished(draft, "sending", recipients=1000, sent=0, failed=0)
+    assert time_left(owner_a.get(f"/campaigns/{draft.id}/progress", headers=HX).get_data(as_text=True)) is None
+    finished(draft, "sent", recipients=3, sent=3, failed=0)
+    assert time_left(owner_a.get(f"/campaigns/{draft.id}/progress", headers=HX).get_data(as_text=True)) is None
+
+
 def test_progress_partial_stops_polling_once_sent(owner_a, draft):
     finished(draft, "sent", recipients=3, sent=3, failed=0)
 

@@ -405,12 +405,21 @@ def unsubscribe(token: str) -> CampaignRecipient:
 
 # --- progress ---------------------------------------------------------------------------
 
-def progress(campaign: EmailCampaign) -> dict[str, int]:
-    """Sent, failed, skipped and remaining, from the counters (no scan of recipients)."""
+def progress(campaign: EmailCampaign) -> dict[str, Any]:
+    """Sent, failed, skipped and remaining, from the counters (no scan of recipients), and
+    while sending, the seconds left: what remains at the pace so far, never faster than the
+    tenant's sending rate (None before the first message or when nothing remains)."""
     done = (campaign.sent_count or 0) + (campaign.failed_count or 0) + (campaign.skipped_count or 0)
     total = campaign.recipients_count or 0
+    remaining = max(total - done, 0)
+    seconds_left = None
+    since = campaign.snapshot_at or campaign.started_at
+    if campaign.status == "sending" and remaining and done and since is not None:
+        pace = done / max((utcnow() - since).total_seconds(), 1.0)
+        rate = db.session.get(Tenant, campaign.tenant_id).send_rate_per_second
+        seconds_left = remaining / (min(pace, rate) if rate > 0 else pace)
     return {"recipients": total, "sent": campaign.sent_count or 0, "failed": campaign.failed_count or 0,
-            "skipped": campaign.skipped_count or 0, "remaining": max(total - done, 0),
+            "skipped": campaign.skipped_count or 0, "remaining": remaining, "seconds_left": seconds_left,
             "percent": int(100 * done / total) if total else (100 if campaign.status == "sent" else 0)}
 
 
