@@ -2,7 +2,9 @@
 
 Migrates, seeds a demo tenant into an empty database, starts a private Redis unless
 REDIS_URL is set, then a worker (with the scheduler) and the web server on
-http://127.0.0.1:5000. Ctrl-C stops everything it started.
+http://127.0.0.1:5000. Ctrl-C stops everything it started, and so do SIGTERM and SIGHUP
+(a supervisor, a closed terminal) and the end of the process that started it (`make`
+killed): nothing is left holding the port or the private Redis.
 """
 
 from __future__ import annotations
@@ -21,9 +23,18 @@ def _flask(*args: str, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "flask", *args], env=env)
 
 
+def _stop(signum, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main() -> int:
     from webapp.testing import PrivateRedis
 
+    # Started in the background by a shell, SIGINT arrives ignored: take it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
+    parent = os.getppid()
     env = dict(os.environ)
     env.setdefault("FLASK_APP", "wsgi")
     env.setdefault("FLASK_DEBUG", "1")
@@ -48,6 +59,8 @@ def main() -> int:
         print("  Press Ctrl-C to stop (web, worker and the private Redis).")
         print("=" * 60 + "\n", flush=True)
         while all(child.poll() is None for child in children):
+            if os.getppid() != parent:
+                return 0  # whoever started us is gone (`make` killed): stop with it
             time.sleep(0.5)
         return 1
     except KeyboardInterrupt:
@@ -56,6 +69,8 @@ def main() -> int:
         print(f"set-up step failed: {exc}", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up short
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
