@@ -150,7 +150,6 @@ def attribute_purchase(activity: CustomerActivity) -> CampaignAttribution | None
                                  amount=activity.amount, touch=touch.kind, touched_at=touch.occurred_at)
     db.session.add(credit)
     return credit
-    return None
 
 
 # --- pages ------------------------------------------------------------------------------
