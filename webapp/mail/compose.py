@@ -282,17 +282,14 @@ def _raw_text_element(name: str) -> str:
 _MARKUP = re.compile(rf"<(?:{_raw_text_element('script')}|{_raw_text_element('style')}"
                      rf"|(/?)([a-zA-Z][a-zA-Z0-9:-]*)({_ATTRIBUTES})>|!--.*?(?:-->|$)|![^>]*>)", re.DOTALL)
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_BLANK_LINES = re.compile(r"\n\n\n+")
 _BLOCK, _LINK, _HIDDEN, _OTHER = "block", "link", "hidden", "other"
-_TAG_KINDS: dict[str, str] = {}  # tag name as written -> kind (names are few: a bounded memo)
 
 
+@functools.lru_cache(maxsize=1000)  # tag names as written are few; a document of made-up ones stays bounded
 def _tag_kind(tag: str) -> str:
     name = tag.lower()
-    kind = _BLOCK if name in _BLOCK_TAGS else _LINK if name == "a" else _HIDDEN if name in _HIDDEN_TAGS else _OTHER
-    if len(_TAG_KINDS) < 1000:
-        _TAG_KINDS[tag] = kind
-    return kind
-_BLANK_LINES = re.compile(r"\n\n\n+")
+    return _BLOCK if name in _BLOCK_TAGS else _LINK if name == "a" else _HIDDEN if name in _HIDDEN_TAGS else _OTHER
 
 
 def html_to_text(html: str) -> str:
@@ -308,7 +305,7 @@ def html_to_text(html: str) -> str:
     for i in range(1, len(pieces), 4):
         end, tag, attributes, text = pieces[i:i + 4]
         if tag is not None:  # None: a script, style, comment or declaration
-            kind = _TAG_KINDS.get(tag) or _tag_kind(tag)
+            kind = _tag_kind(tag)
             if kind is _BLOCK:
                 parts.append("\n")
             elif kind is _LINK:

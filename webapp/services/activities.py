@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.models import SYSTEM_ACTIVITY_TYPES, Customer, CustomerActivity
 from webapp.models.types import UTCDateTime, utcnow
-from webapp.services.customers import find_customer, get_customer
+from webapp.services.customers import MAX_MONEY, find_customer, get_customer
 from webapp.services.errors import NotFound, ValidationFailed
 from webapp.services.pagination import Page, decode_cursor, encode_cursor
 from webapp.services.segments import refresh_customer_segments
@@ -185,10 +185,6 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     return activity, True
 
 
-# The largest total_spent the column holds (numeric(14, 2)).
-MAX_TOTAL_SPENT = Decimal("999999999999.99")
-
-
 def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) -> None:
     # One UPDATE reading the row's current values: concurrent purchases each add theirs. A
     # purchase that would take the total past what the column holds moves nothing and is
@@ -196,7 +192,7 @@ def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) ->
     at = literal(occurred_at, UTCDateTime)
     moved = db.session.execute(
         update(Customer)
-        .where(Customer.id == customer_id, Customer.total_spent + amount <= MAX_TOTAL_SPENT)
+        .where(Customer.id == customer_id, Customer.total_spent + amount < MAX_MONEY)
         .values(
             total_spent=Customer.total_spent + amount,
             orders_count=Customer.orders_count + 1,
@@ -210,7 +206,7 @@ def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) ->
     ).rowcount
     if not moved:
         raise ValidationFailed("properties.order_total",
-                               f"would take the customer's total spent above {MAX_TOTAL_SPENT:,}")
+                               f"would take the customer's total spent above {MAX_MONEY - Decimal('0.01'):,}")
 
 
 def add_note(tenant_id: int, customer_id: int, text: str, *, author: str | None = None) -> CustomerActivity:

@@ -274,9 +274,8 @@ def render_for(campaign: EmailCampaign, tenant: Tenant, customer: Customer | Non
     """The composed message; `track` (real deliveries only, never previews or test sends)
     rewrites links and adds the open pixel for this recipient's token."""
     person = _Recipients(campaign, tenant, test=test, track=track).personal(customer, to, token, extra)
-    return compose(subject=campaign.subject, html=campaign.html_content, text=campaign.text_content,
-                   preheader=campaign.preheader, context=person.context, envelope=person.envelope,
-                   postal_address=tenant.postal_address or "", instrument=person.instrument)
+    return compose(context=person.context, envelope=person.envelope, instrument=person.instrument,
+                   **_message_source(campaign, tenant))
 
 
 def render_many(campaign: EmailCampaign, tenant: Tenant, recipients: list[tuple[Any, str, str]]) -> list:
@@ -284,8 +283,13 @@ def render_many(campaign: EmailCampaign, tenant: Tenant, recipients: list[tuple[
     composed together; a RenderFailed stands in for a message that could not be made."""
     shared = _Recipients(campaign, tenant, track=True)
     return compose_many([shared.personal(customer, to, token) for customer, to, token in recipients],
-                        subject=campaign.subject, html=campaign.html_content, text=campaign.text_content,
-                        preheader=campaign.preheader, postal_address=tenant.postal_address or "")
+                        **_message_source(campaign, tenant))
+
+
+def _message_source(campaign: EmailCampaign, tenant: Tenant) -> dict[str, Any]:
+    """What compose() and compose_many() make every recipient's message from."""
+    return {"subject": campaign.subject, "html": campaign.html_content, "text": campaign.text_content,
+            "preheader": campaign.preheader, "postal_address": tenant.postal_address or ""}
 
 
 class _Recipients:

@@ -82,14 +82,9 @@ def link_ids(campaign: EmailCampaign, urls: list[str]) -> dict[str, int]:
     return found
 
 
-def instrumenter(campaign: EmailCampaign, token: str) -> Callable[[str], str]:
-    """The compose() hook of one recipient's real delivery: tracked links and the pixel."""
-    return instrumenters(campaign)(token)
-
-
 def instrumenters(campaign: EmailCampaign) -> Callable[[str], Callable[[str], str]]:
-    """instrumenter() for many recipients of the campaign (token -> hook): its settings are
-    read once."""
+    """token -> the compose() hook of that recipient's real delivery (tracked links and the
+    pixel); the campaign's settings are read once for all its recipients."""
     utm = {"utm_source": campaign.utm_source, "utm_medium": campaign.utm_medium,
            "utm_campaign": campaign.utm_campaign}
     secret, base_url = _secret(), current_app.config["BASE_URL"]

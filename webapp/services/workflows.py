@@ -12,6 +12,7 @@ lost). A purchase POST thus pays for a few INSERTs, never for SMTP or a webhook.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -526,13 +527,13 @@ def _reentry_key(policy: str) -> str | None:
     return {"once": "once", "one_at_a_time": "open"}.get(policy)
 
 
-def _given_rows(name: str, columns: dict[str, Any]):
+def _given_rows(name: str, columns: dict[str, Any], dialect: str):
     """A FROM of rows passed in as one parameter (see _given_rows_params), reading no table:
     unnest() of one array per column on PostgreSQL, json_each() of a JSON list of rows on
     SQLite. The statement's text stays the same whatever the count, so it is prepared once,
     and its plan has no table to misjudge: a prepared INSERT ... SELECT that looked its rows
     up in automation_enrollments kept the seq scan planned while the table was new and empty."""
-    if _dialect() == "postgresql":
+    if dialect == "postgresql":
         arrays = [bindparam(f"{name}_{column}", type_=postgresql.ARRAY(kind)) for column, kind in columns.items()]
         return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
     each = func.json_each(bindparam(name, type_=String())).table_valued("value")
@@ -551,8 +552,6 @@ _STARTED = {"enrollment_id": BigInteger(), "step_id": Integer()}
 _ENROLL_COLUMNS = ["tenant_id", "workflow_id", "customer_id", "status", "current_step_id", "step_entered_at",
                    "next_run_at", "trigger_type", "trigger_payload", "reentry_key", "dedupe_key", "attempts",
                    "enrolled_at"]
-_ENROLL_ONE: dict[str, Any] = {}  # dialect -> the single-customer statement, built once
-_RECORD_WAITS: dict[str, Any] = {}  # dialect -> statement
 
 
 def _enroll_statement(customers=None):
@@ -560,11 +559,19 @@ def _enroll_statement(customers=None):
     step_id, reentry_key), for the customer :customer_id or every row of `customers` (a
     subquery with a customer_id column). The payload and times are bound once, not once per
     row; the unique keys skip whom the re-entry policy keeps out; RETURNING (id, workflow_id,
-    customer_id) of those created."""
-    dialect = _dialect()
-    if customers is None and dialect in _ENROLL_ONE:
-        return _ENROLL_ONE[dialect]
-    chosen = _given_rows("chosen", _CHOSEN)
+    customer_id) of those created. The single-customer form is built once per backend."""
+    if customers is None:
+        return _enroll_one_statement(_dialect())
+    return _build_enroll_statement(_dialect(), customers)
+
+
+@functools.cache
+def _enroll_one_statement(dialect: str):
+    return _build_enroll_statement(dialect, None)
+
+
+def _build_enroll_statement(dialect: str, customers):
+    chosen = _given_rows("chosen", _CHOSEN, dialect)
     at = bindparam("now", type_=UTCDateTime())
     customer = bindparam("customer_id", type_=Integer()) if customers is None else customers.c.customer_id
     rows = select(bindparam("tenant_id", type_=Integer()), chosen.c.workflow_id, customer,
@@ -576,28 +583,27 @@ def _enroll_statement(customers=None):
     # CONFLICT as a join's ON.
     rows = rows.select_from(chosen if customers is None else chosen.join(customers, true())).where(true())
     enrollments = AutomationEnrollment.__table__
-    statement = insert_ignoring_duplicates(enrollments).from_select(_ENROLL_COLUMNS, rows).returning(
+    return insert_ignoring_duplicates(enrollments).from_select(_ENROLL_COLUMNS, rows).returning(
         enrollments.c.id, enrollments.c.workflow_id, enrollments.c.customer_id)
-    if customers is None:
-        _ENROLL_ONE[dialect] = statement
-    return statement
 
 
 def _record_waits(tenant_id: int, step_type: str, detail: str, started: list[tuple[int, int]],
                   now: datetime) -> None:
     """The trace row of the wait that new enrollments (enrollment id, step id) start on, open
     until the wait is over, as the runner would write it: one INSERT ... SELECT for the lot."""
-    dialect = _dialect()
-    if dialect not in _RECORD_WAITS:
-        given = _given_rows("started", _STARTED)
-        rows = select(bindparam("tenant_id", type_=Integer()), given.c.enrollment_id, given.c.step_id,
-                      bindparam("step_type", type_=String()), bindparam("now", type_=UTCDateTime()),
-                      literal_column("'waiting'"), bindparam("detail", type_=Text())).select_from(given)
-        _RECORD_WAITS[dialect] = insert(AutomationStepExecution.__table__).from_select(
-            ["tenant_id", "enrollment_id", "step_id", "step_type", "started_at", "outcome", "detail"], rows)
-    db.session.execute(_RECORD_WAITS[dialect], {"tenant_id": tenant_id, "step_type": step_type, "now": now,
-                                                "detail": detail[:2000],
-                                                **_given_rows_params("started", _STARTED, started)})
+    db.session.execute(_record_waits_statement(_dialect()), {
+        "tenant_id": tenant_id, "step_type": step_type, "now": now, "detail": detail[:2000],
+        **_given_rows_params("started", _STARTED, started)})
+
+
+@functools.cache
+def _record_waits_statement(dialect: str):
+    given = _given_rows("started", _STARTED, dialect)
+    rows = select(bindparam("tenant_id", type_=Integer()), given.c.enrollment_id, given.c.step_id,
+                  bindparam("step_type", type_=String()), bindparam("now", type_=UTCDateTime()),
+                  literal_column("'waiting'"), bindparam("detail", type_=Text())).select_from(given)
+    return insert(AutomationStepExecution.__table__).from_select(
+        ["tenant_id", "enrollment_id", "step_id", "step_type", "started_at", "outcome", "detail"], rows)
 
 
 def _enroll(tenant_id: int, chosen: list[ActiveWorkflow], trigger_type: str, payload: dict[str, Any], now: datetime,
