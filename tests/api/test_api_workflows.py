@@ -48,7 +48,7 @@ def test_create_get_list_and_patch(api, ready):
      "config.else_step"),
     ({"type": "webhook", "config": {"url": "http://example.com/hook"}}, "config.url"),
     ({"type": "add_tag", "config": {"tag": "!!"}}, "config.tag"),
-    ({"type": "wait_until", "config": {"at": "2026-01-01T10:00:00"}}, "config"),
+    ({"type": "wait_until", "config": {"at": "2026-01-01T10:00:00"}}, "config.at"),
 ])
 def test_invalid_step_configs_are_422_naming_the_field(api, ready, step, field):
     workflow = new_workflow(api)

@@ -16,7 +16,7 @@ from flask import Blueprint, request
 from pydantic import BaseModel, ValidationError
 
 from webapp.api.errors import ApiError
-from webapp.services.validation import error_details, nul_path
+from webapp.services.validation import error_details, unstorable
 
 
 @dataclass
@@ -82,7 +82,7 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         raise ApiError(422, "validation_error",
                        "; ".join(f"{d['field']}: {d['message']}" for d in details[:5]),
                        details) from None
-    refuse_nul(parsed.model_dump())
+    refuse_unstorable(parsed.model_dump())
     return parsed
 
 
@@ -101,11 +101,13 @@ def check_form(model: type[BaseModel]) -> None:
                            [{"field": name, "message": "is not a field of this form"}])
 
 
-def refuse_nul(data: Any) -> None:
-    field = nul_path(data)
-    if field is not None:
-        raise ApiError(422, "validation_error", f"{field}: must not contain NUL characters",
-                       [{"field": field, "message": "must not contain NUL characters"}])
+def refuse_unstorable(data: Any) -> None:
+    """422 naming the first value no database stores faithfully (NUL, lone surrogates, NaN,
+    Infinity, whole numbers past 64 bits), wherever it sits in the body or query."""
+    found = unstorable(data)
+    if found is not None:
+        field, message = found
+        raise ApiError(422, "validation_error", f"{field}: {message}", [{"field": field, "message": message}])
 
 
 def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
@@ -134,7 +136,7 @@ def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
                 check_form(form)
             if query is not None:
                 data = _query_data(query)
-                refuse_nul(data)
+                refuse_unstorable(data)
                 try:
                     kwargs["query"] = query.model_validate(data)
                 except ValidationError as exc:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from webapp.models import EMAIL_STATUSES
 from webapp.models.types import MAX_ID
-from webapp.services.validation import number_only
+from webapp.services.validation import Moment, number_only
 
 # Bounds are those of the columns (Numeric(14, 2), integer), so out-of-range input is a
 # 422 naming the field rather than a database error.
@@ -134,7 +134,8 @@ class ActivityIn(StrictModel):
         default_factory=dict,
         description="For purchase: order_total (number >= 0, required), order_id, currency, "
                     "tickets, event {id, name, starts_at, venue}.")
-    occurred_at: datetime | None = Field(default=None, description="ISO 8601 with offset; default now.")
+    occurred_at: Moment | None = Field(default=None, description="ISO 8601 with offset, between 1900 and 2999; "
+                                                                 "default now.")
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
@@ -156,8 +157,8 @@ class ActivityPage(BaseModel):
 class TimelineQuery(PageQuery):
     type: list[Annotated[str, Field(max_length=64)]] | None = Field(
         default=None, description="One or more types (repeat the parameter or separate with commas).")
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Moment | None = Field(default=None, description="ISO 8601 with offset, between 1900 and 2999.")
+    until: Moment | None = Field(default=None, description="ISO 8601 with offset, between 1900 and 2999.")
 
 
 # --- segments ---------------------------------------------------------------------------
@@ -295,7 +296,7 @@ class CampaignListQuery(PageQuery):
 
 
 class ScheduleIn(StrictModel):
-    send_at: datetime = Field(description="ISO 8601 with a timezone offset, in the future.")
+    send_at: Moment = Field(description="ISO 8601 with a timezone offset, in the future (before 3000).")
 
 
 class CampaignPreviewIn(StrictModel):

@@ -8,16 +8,24 @@ offending item, e.g. `conditions[1].operator: '>>' is not one of '=', '!=', ...`
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from webapp.models import EMAIL_STATUSES
+from webapp.models.types import MAX_ID
 from webapp.services.errors import ValidationFailed
+from webapp.services.validation import check_storable, utc_moment
 
 MAX_DEPTH = 4
 MAX_CONDITIONS = 100
+# The columns' bounds: total_spent is Numeric(14, 2), counts are 32-bit integers. Numbers
+# compared with free-form attributes stay far inside a double.
+MAX_MONEY = 10**12
+MAX_COUNT = 2**31 - 1
+MAX_NUMBER = 1e15
 
 COMPARISON = ("=", "!=", ">", ">=", "<", "<=")
 DATE_OPERATORS = ("before", "after", "on", "between", "within_last_days", "more_than_days_ago",
@@ -99,13 +107,22 @@ def _quote(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-def _number(value: Any, path: str, *, integer: bool = False, minimum: float | None = 0) -> float | int:
+def _number(value: Any, path: str, *, integer: bool = False, minimum: float | None = 0,
+            maximum: float = MAX_NUMBER) -> float | int:
+    """A JSON number within [minimum, maximum]: the bounds of the column it is compared with,
+    so a condition can never ask the database for a value its type cannot hold."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationFailed(f"{path}.value", "must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationFailed(f"{path}.value", "must be a finite number")
     if integer and not float(value).is_integer():
         raise ValidationFailed(f"{path}.value", "must be a whole number")
     if minimum is not None and value < minimum:
         raise ValidationFailed(f"{path}.value", f"must be >= {minimum:g}")
+    if minimum is None and value < -maximum:
+        raise ValidationFailed(f"{path}.value", f"must be >= {-maximum:,g}")
+    if value > maximum:
+        raise ValidationFailed(f"{path}.value", f"must be <= {maximum:,}" if integer else f"must be below {maximum:,g}")
     return int(value) if integer else value
 
 
@@ -117,19 +134,19 @@ def _days(value: Any, path: str) -> int:
 
 
 def _moment(value: Any, path: str, *, end_of_day: bool = False) -> datetime:
-    """A date (YYYY-MM-DD, taken in UTC) or an ISO 8601 datetime with offset."""
+    """A date (YYYY-MM-DD, taken in UTC) or an ISO 8601 datetime with offset, inside the
+    product's calendar (the compiler adds a day to "on" dates; the engine adds windows)."""
     if not isinstance(value, str):
         raise ValidationFailed(path, "must be a date (YYYY-MM-DD) or an ISO 8601 datetime")
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationFailed(path, f"'{value[:40]}' is not a date (YYYY-MM-DD) or an ISO 8601 datetime") from None
-    if moment.tzinfo is None:
-        raise ValidationFailed(path, "needs a timezone offset, e.g. 2026-05-01T19:30:00+02:00")
-    return moment.astimezone(UTC)
+    return utc_moment(moment, path)
 
 
 def _text(value: Any, path: str, max_length: int = 320) -> str:
@@ -164,8 +181,10 @@ def _parse_condition(raw: dict, path: str) -> Condition:
         raise ValidationFailed(f"{path}.{unknown[0]}", f"is not a setting of a {ctype} condition")
     extra: dict[str, Any] = {}
 
-    if ctype in ("total_spent", "orders_count"):
-        value = _number(value, path, integer=ctype == "orders_count")
+    if ctype == "total_spent":
+        value = _number(value, path, maximum=MAX_MONEY)
+    elif ctype == "orders_count":
+        value = _number(value, path, integer=True, maximum=MAX_COUNT)
     elif ctype in ("last_order_at", "created_at"):
         if operator in NO_VALUE_OPERATORS:
             value = None
@@ -203,7 +222,8 @@ def _parse_condition(raw: dict, path: str) -> Condition:
         if operator in NO_VALUE_OPERATORS:
             value = None
         elif operator in (">", ">=", "<", "<="):
-            value = _number(value, path, minimum=None)
+            # Compared as a float with the stored value (attributes are free-form JSON).
+            value = float(_number(value, path, minimum=None))
         elif operator == "contains":
             value = _text(value, path, 200)
         else:
@@ -213,7 +233,7 @@ def _parse_condition(raw: dict, path: str) -> Condition:
         if not isinstance(activity_type, str) or not ACTIVITY_TYPE_RE.match(activity_type):
             raise ValidationFailed(f"{path}.activity_type", "must be an activity type such as 'purchase'")
         extra["activity_type"] = activity_type
-        value = _number(1 if value is None else value, path, integer=True)
+        value = _number(1 if value is None else value, path, integer=True, maximum=MAX_COUNT)
         _window(raw, path, extra)
         prop = raw.get("property")
         if prop is not None:
@@ -236,7 +256,7 @@ def _parse_condition(raw: dict, path: str) -> Condition:
         _window(raw, path, extra)
         if raw.get("campaign_id") is not None:
             campaign_id = raw["campaign_id"]
-            if isinstance(campaign_id, bool) or not isinstance(campaign_id, int):
+            if isinstance(campaign_id, bool) or not isinstance(campaign_id, int) or not 1 <= campaign_id <= MAX_ID:
                 raise ValidationFailed(f"{path}.campaign_id", "must be a campaign id")
             extra["campaign_id"] = campaign_id
         value = None
@@ -261,6 +281,7 @@ _EXTRA_KEYS = {
 
 def parse_definition(conditions: Any, match: Any = "all", *, path: str = "conditions") -> Group:
     """Validate a definition and return its tree; raises ValidationFailed naming the item."""
+    check_storable(conditions, path)
     counter = [0]
     return _parse_group(conditions, match, path, depth=1, counter=counter)
 

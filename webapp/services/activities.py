@@ -20,7 +20,15 @@ from webapp.services.pagination import Page, decode_cursor, encode_cursor
 from webapp.services.segments import refresh_customer_segments
 from webapp.services.sql import savepoint
 from webapp.services.tenants import normalise_email
-from webapp.services.validation import number_only, validate
+from webapp.services.validation import (
+    MAX_JSON_INT,
+    LooseMoment,
+    check_storable,
+    number_only,
+    parse_moment,
+    utc_moment,
+    validate,
+)
 
 ACTIVITY_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -40,7 +48,7 @@ class EventInfo(BaseModel):
 
     id: ExternalKey | None = None
     name: str | None = Field(default=None, max_length=300)
-    starts_at: datetime | None = None
+    starts_at: LooseMoment | None = None
     venue: str | None = Field(default=None, max_length=300)
 
 
@@ -135,18 +143,21 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     """
     check_activity_type(activity_type)
     properties = dict(properties or {})
+    check_storable(properties, "properties")
     amount = order_id = event_id = event_name = None
     if activity_type == "purchase":
         purchase = validate(PurchaseProperties, properties, "properties")
         amount = purchase.order_total
-        order_id = str(purchase.order_id) if purchase.order_id is not None else None
+        # An empty order id identifies nothing: it is no order id (else every purchase sent
+        # with "" would be a retry of the first).
+        order_id = str(purchase.order_id).strip() or None if purchase.order_id is not None else None
         if purchase.event is not None:
             event_id = str(purchase.event.id) if purchase.event.id is not None else None
             event_name = purchase.event.name
         # Keep the number the platform sent, as a JSON number.
         properties["order_total"] = float(amount)
-    if occurred_at is not None and occurred_at.tzinfo is None:
-        raise ValidationFailed("occurred_at", "must include a timezone offset, e.g. 2026-05-01T19:30:00+02:00")
+    if occurred_at is not None:
+        occurred_at = utc_moment(occurred_at, "occurred_at")
 
     existing = _existing(tenant_id, idempotency_key, order_id)
     if existing is not None:
@@ -240,10 +251,9 @@ def timeline(tenant_id: int, customer_id: int, *, types: list[str] | None = None
         stmt = stmt.where(CustomerActivity.occurred_at < until)
     after = decode_cursor(cursor, 2)
     if after is not None:
-        try:
-            at, last_id = datetime.fromisoformat(after[0]), int(after[1])
-        except (TypeError, ValueError):
-            raise ValidationFailed("cursor", "is not a cursor returned by this list") from None
+        at, last_id = parse_moment(after[0]) if isinstance(after[0], str) else None, after[1]
+        if at is None or isinstance(last_id, bool) or not isinstance(last_id, int) or not 0 < last_id <= MAX_JSON_INT:
+            raise ValidationFailed("cursor", "is not a cursor returned by this list")
         # The `<=` bound lets the timeline index start at the cursor; with the OR alone the
         # database walks every newer row first, so deep pages got slower and slower.
         stmt = stmt.where(CustomerActivity.occurred_at <= at,

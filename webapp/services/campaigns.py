@@ -24,6 +24,7 @@ from webapp.services.errors import Conflict, NotFound, ValidationFailed
 from webapp.services.pagination import Page, keyset_by_id
 from webapp.services.tenants import normalise_email
 from webapp.services.tracking import instrumenters
+from webapp.services.validation import utc_moment
 
 EDITABLE = ("draft", "scheduled")
 BATCH_SIZE = 250
@@ -152,6 +153,7 @@ def schedule_campaign(tenant_id: int, campaign_id: int, send_at: datetime) -> Em
     campaign = get_campaign(tenant_id, campaign_id)
     if send_at.tzinfo is None:
         raise ValidationFailed("send_at", "must include a timezone offset, e.g. 2026-12-01T09:00:00+01:00")
+    send_at = utc_moment(send_at, "send_at")
     if send_at <= utcnow():
         raise ValidationFailed("send_at", "must be in the future")
     if campaign.status not in EDITABLE:

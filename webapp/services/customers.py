@@ -17,6 +17,7 @@ from webapp.services.pagination import Page, keyset_by_id
 from webapp.services.segments import forget_customer, refresh_customer_segments
 from webapp.services.sql import insert_ignoring_duplicates, like_pattern
 from webapp.services.tenants import check_timezone, normalise_email
+from webapp.services.validation import check_storable
 
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _\-:./]{0,99}$")
 MAX_ATTRIBUTES = 100
@@ -46,6 +47,7 @@ def _check_attributes(attributes: dict[str, Any], field: str = "attributes") -> 
     for key in attributes:
         if not key or len(key) > 100:
             raise ValidationFailed(f"{field}.{key}", "keys are 1-100 characters")
+    check_storable(attributes, field)
     return attributes
 
 

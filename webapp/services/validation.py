@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 from webapp.services.errors import ValidationFailed
 
@@ -29,24 +31,125 @@ def field_path(loc: tuple[Any, ...], prefix: str = "") -> str:
     return out
 
 
-def nul_path(value: Any, path: str = "") -> str | None:
-    """The field path of the first string or key holding a NUL character, else None.
+# Whole numbers in free-form JSON (attributes, properties, payloads, configs) fit a signed
+# 64-bit integer: every backend and every comparison (a cast to bigint or float) takes them.
+MAX_JSON_INT = 2**63 - 1
+# The calendar every stored moment lies in. Python's datetime ends at 9999-12-31, so a
+# moment near either end overflows once it is moved to UTC or a day is added; a window
+# far inside leaves room for any offset, wait or window arithmetic the product does.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+CALENDAR_MESSAGE = "must be between 1900-01-01 and 2999-12-31"
 
-    PostgreSQL cannot store NUL in text or JSON, so such input is refused up front."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            sub = field_path((key,), path)
-            found = sub if "\x00" in str(key) else nul_path(item, sub)
-            if found is not None:
-                return found
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            found = nul_path(item, f"{path}[{i}]")
-            if found is not None:
-                return found
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    # A lone surrogate (\ud800 in JSON) is not a character: neither UTF-8 nor PostgreSQL stores it.
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        return "must not contain unpaired surrogate characters"
     return None
+
+
+def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(field path, reason) of the first value no backend stores faithfully, else None:
+    NUL characters and lone surrogates in strings or keys, NaN and infinities, and whole
+    numbers past 64 bits. Iterative, so a deeply nested document cannot exhaust the stack."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            reason = _text_problem(item)
+            if reason:
+                return where, reason
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return where, "must be a finite number (NaN and Infinity are not numbers)"
+            # PostgreSQL's JSON gives 1e20 back as the whole number 100000000000000000000.
+            if not -MAX_JSON_INT <= item <= MAX_JSON_INT:
+                return where, f"must be between {-MAX_JSON_INT} and {MAX_JSON_INT}"
+        elif isinstance(item, int):
+            if not -MAX_JSON_INT <= item <= MAX_JSON_INT:
+                return where, f"must be between {-MAX_JSON_INT} and {MAX_JSON_INT}"
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                sub = field_path((key,), where)
+                reason = _text_problem(str(key))
+                if reason:
+                    return sub, reason
+                children.append((child, sub))
+            stack.extend(reversed(children))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(child, f"{where}[{i}]") for i, child in enumerate(item)]))
+    return None
+
+
+def nul_path(value: Any, path: str = "") -> str | None:
+    """The field path of the first string or key PostgreSQL cannot store, else None."""
+    found = unstorable(value, path)
+    return found[0] if found is not None and "characters" in found[1] else None
+
+
+def check_storable(value: Any, field: str) -> None:
+    """ValidationFailed naming the place inside `value` that cannot be stored."""
+    found = unstorable(value, field)
+    if found is not None:
+        raise ValidationFailed(found[0], found[1])
+
+
+def in_calendar(moment: datetime) -> datetime | None:
+    """`moment` (aware) in UTC, or None when it lies outside the product's calendar."""
+    try:
+        moment = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return moment if EARLIEST <= moment < LATEST else None
+
+
+def utc_moment(moment: datetime, field: str) -> datetime:
+    """An aware moment in UTC within the calendar, or ValidationFailed naming the field."""
+    if moment.tzinfo is None:
+        raise ValidationFailed(field, "needs a timezone offset, e.g. 2026-05-01T19:30:00+02:00")
+    found = in_calendar(moment)
+    if found is None:
+        raise ValidationFailed(field, CALENDAR_MESSAGE)
+    return found
+
+
+def parse_moment(text: Any) -> datetime | None:
+    """A stored ISO 8601 moment read warily (trigger payloads, old definitions): the aware
+    UTC datetime, or None when it is missing, unreadable, naive or outside the calendar."""
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return in_calendar(moment) if moment.tzinfo is not None else None
+
+
+def _moment_in_calendar(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("needs a timezone offset, e.g. 2026-05-01T19:30:00+02:00")
+    found = in_calendar(moment)
+    if found is None:
+        raise ValueError(CALENDAR_MESSAGE)
+    return found
+
+
+def _loose_moment_in_calendar(moment: datetime) -> datetime:
+    # Kept as given (a naive time stays naive), but inside the calendar either way.
+    if in_calendar(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)) is None:
+        raise ValueError(CALENDAR_MESSAGE)
+    return moment
+
+
+# A request's moment: ISO 8601 with an offset, inside the calendar, converted to UTC.
+Moment = Annotated[datetime, AfterValidator(_moment_in_calendar)]
+# A moment carried in free-form properties (a purchase's event.starts_at): an offset is
+# optional, the calendar is not.
+LooseMoment = Annotated[datetime, AfterValidator(_loose_moment_in_calendar)]
 
 
 def error_details(exc: ValidationError, prefix: str = "") -> list[dict]:

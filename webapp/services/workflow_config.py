@@ -3,7 +3,6 @@ every save and again on activation, so a broken config never reaches the engine.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from webapp.mail.templating import TemplateRejected, check_template
 from webapp.services.errors import ValidationFailed
-from webapp.services.validation import validate
+from webapp.services.validation import Moment, check_storable, validate
 
 Days = Annotated[int, Field(ge=1, le=3650)]
 
@@ -67,6 +66,7 @@ def validate_trigger(trigger_type: str, config: Any) -> dict[str, Any]:
         config = {}
     if not isinstance(config, dict):
         raise ValidationFailed("trigger_config", "must be an object")
+    check_storable(config, "trigger_config")
     return validate(model, config, "trigger_config").model_dump(exclude_none=True)
 
 
@@ -91,7 +91,7 @@ class WaitStep(_Strict):
 
 class WaitUntilStep(_Strict):
     before_event_hours: Annotated[int, Field(ge=0, le=8760)] | None = None
-    at: datetime | None = None
+    at: Moment | None = None
 
     model_config = ConfigDict(extra="forbid", strict=False)
 
@@ -149,6 +149,7 @@ def validate_step(step_type: str, config: Any, *, allowlist: str | None = None,
         raise ValidationFailed("type", f"must be one of {', '.join(STEP_MODELS)}")
     if not isinstance(config, dict):
         raise ValidationFailed("config", "must be an object")
+    check_storable(config, "config")
     parsed = validate(model, config, "config")
     out = parsed.model_dump(exclude_none=True, mode="json")
     if step_type == "send_email":
