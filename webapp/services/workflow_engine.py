@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy.exc import DataError
 
 from webapp.extensions import db
 from webapp.models import (
@@ -34,10 +35,14 @@ from webapp.models import (
     Tenant,
 )
 from webapp.models.types import utcnow
+from webapp.services.validation import parse_moment
 from webapp.services.workflow_config import describe_step
 from webapp.tasks.delivery import SendAllowance, bump_counters, mark_sent, revert_sent, settle_sent
 
 MAX_ATTEMPTS = 5
+# Errors that mean a step's stored settings or the data it reads are unusable, as opposed to
+# the infrastructure failing (connections, timeouts), which a retry of the job may heal.
+BAD_DATA = (ValueError, TypeError, LookupError, ArithmeticError, DataError)
 # A condition that jumps back could loop: a run stops after this many steps and goes on later.
 MAX_STEPS_PER_RUN = 100
 
@@ -169,7 +174,10 @@ def advance_expired_waits(token: str, ids: list[int], now: datetime) -> list[int
         if row.workflow_id not in active or index is None or ordered[index].type != "wait":
             continue
         config = ordered[index].config or {}
-        delta = _td(minutes=config.get("minutes", 0), hours=config.get("hours", 0), days=config.get("days", 0))
+        try:
+            delta = _td(minutes=config.get("minutes", 0), hours=config.get("hours", 0), days=config.get("days", 0))
+        except BAD_DATA:
+            continue  # a wait it cannot read: the runner fails that enrollment, with the reason
         if row.step_entered_at is None or row.step_entered_at + delta > now:
             continue
         following = ordered[index + 1].id if index + 1 < len(ordered) else None
@@ -292,7 +300,13 @@ class Runner:
             self.tick()
             started = self.now
             try:
-                outcome = execute_step(self, enrollment, step)
+                try:
+                    outcome = execute_step(self, enrollment, step)
+                except BAD_DATA as exc:
+                    # A step saved by an older version (or data it reads) that this one cannot
+                    # use: that enrollment fails with the reason; the batch goes on with the rest.
+                    raise StepFailed(f"the step cannot run on its saved settings or this customer's data "
+                                     f"({type(exc).__name__}: {str(exc)[:300]})", retry=False) from exc
             except StepFailed as exc:
                 self.tick()
                 db.session.rollback()
@@ -426,20 +440,29 @@ def wait_outcome(step_type: str, config: dict, *, entered_at: datetime, payload:
             return Outcome("waiting", f"{describe_step('wait', config).lower()}, until {due.isoformat()}", until=due)
         return Outcome("done", f"waited until {due.isoformat()}")
     if "at" in config:
-        due = datetime.fromisoformat(config["at"])
+        # Saved steps are checked against the same calendar; one saved by an older version
+        # may lie outside it, and is skipped with the reason rather than failing the trigger.
+        found = parse_moment(config["at"])
+        if found is None:
+            return Outcome("skipped", f"the date to wait until ({str(config['at'])[:40]}) is outside the "
+                                      "calendar (1900-2999): not waited")
+        due = found
     else:
         # The trigger's payload is whatever the caller sent (POST /triggers): read it warily.
         event = (payload or {}).get("event")
+        text = event.get("starts_at") if isinstance(event, dict) else None
+        if text is None:
+            return Outcome("skipped", "no event start time in the trigger: nothing to wait for")
         try:
-            starts = datetime.fromisoformat(str(event.get("starts_at") if isinstance(event, dict) else None))
+            starts = datetime.fromisoformat(str(text))
         except ValueError:
             return Outcome("skipped", "no event start time in the trigger: nothing to wait for")
         if starts.tzinfo is None:
             return Outcome("skipped", "the event start time has no timezone: nothing to wait for")
-        try:
-            due = starts - timedelta(hours=int(config.get("before_event_hours", 0)))
-        except OverflowError:
+        starts = parse_moment(text)
+        if starts is None:
             return Outcome("skipped", "the event start time is out of range: nothing to wait for")
+        due = starts - timedelta(hours=int(config.get("before_event_hours", 0)))
     if now < due:
         return Outcome("waiting", f"waiting until {due.isoformat()}", until=due)
     if entered_at >= due:

@@ -57,6 +57,7 @@ from webapp.models.workflow import FINAL_STATUSES, OPEN_STATUSES, REENTRY_POLICI
 from webapp.services.errors import Conflict, NotFound, ValidationFailed
 from webapp.services.pagination import Page, keyset_by_id
 from webapp.services.sql import insert_ignoring_duplicates
+from webapp.services.validation import parse_moment
 from webapp.services.workflow_config import DEFAULT_STEP_CONFIG, validate_step, validate_trigger
 from webapp.services.workflow_engine import wait_outcome
 
@@ -516,8 +517,14 @@ def _start(workflow: ActiveWorkflow, payload: dict[str, Any], now: datetime
     when the workflow opens with a wait that has not run out (the engine's own rule), else
     ("active", now, None, None): due at once, for a worker."""
     if workflow.first_step_type in ("wait", "wait_until"):
-        outcome = wait_outcome(workflow.first_step_type, workflow.first_step_config, entered_at=now,
-                               payload=payload, now=now)
+        try:
+            outcome = wait_outcome(workflow.first_step_type, workflow.first_step_config, entered_at=now,
+                                   payload=payload, now=now)
+        except (ValueError, TypeError, LookupError, ArithmeticError):
+            # A wait saved by an older version that this one cannot read: the enrollment
+            # starts due, and the runner fails it with the reason on its row. The purchase
+            # (and every other workflow it starts) goes on.
+            return "active", now, None, None
         if outcome.kind == "waiting":
             return "waiting", outcome.until, workflow.first_step_type, outcome.detail
     return "active", now, None, None
@@ -771,11 +778,10 @@ def enroll_event_day(*, now: datetime | None = None, late_grace: timedelta = tim
         for workflow in active_workflows(tenant_id, "event_day"):
             offset, hour = int(workflow.config.get("offset_days", 0)), int(workflow.config.get("hour", 9))
             for event_id, event_name, starts_text in events:
-                try:
-                    starts_at = datetime.fromisoformat(str(starts_text))
-                except ValueError:
-                    continue
-                if starts_at.tzinfo is None:
+                # Event times come from purchases' free-form properties: one the calendar
+                # cannot hold is skipped, never a failed sweep for every tenant.
+                starts_at = parse_moment(starts_text)
+                if starts_at is None:
                     continue
                 fire_at = event_fire_time(starts_at, tenant.timezone, offset, hour)
                 if not fire_at <= now < fire_at + late_grace:
