@@ -63,5 +63,23 @@ def seed_demo_command(n_customers: int, if_empty: bool, tenant_id: int | None) -
     click.echo(json.dumps(result))
 
 
+@crm.command("doctor")
+@click.option("--repair", is_flag=True, help="Mend what is found (otherwise only report it).")
+def doctor_command(repair: bool) -> None:
+    """Find rows earlier versions accepted that today's rules refuse (NaN in JSON, dates
+    outside the calendar, definitions that no longer validate); --repair mends them. Exits
+    with 1 when problems remain."""
+    from webapp.services.doctor import examine
+
+    findings = examine(repair=repair)
+    for finding in findings:
+        click.echo(str(finding))
+    left = sum(not f.repaired for f in findings)
+    click.echo(f"doctor: {len(findings)} problem(s) found, {len(findings) - left} repaired, {left} left"
+               + ("" if repair or not findings else "; run with --repair to mend them"))
+    if left:
+        sys.exit(1)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(crm)

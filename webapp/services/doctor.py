@@ -1,0 +1,249 @@
+"""`flask crm doctor`: find, and with repair=True mend, rows that earlier versions accepted
+and today's rules refuse, so that none of them can fail a later request or job.
+
+- JSON documents (attributes, properties, payloads, configs, conditions) holding NaN,
+  Infinity, numbers past 64 bits, NUL characters or lone surrogates: the value becomes null
+  (the character is dropped).
+- Definitions (segment conditions, workflow triggers and steps) that no longer validate:
+  dates outside the calendar move to its nearest edge (a wait until 9999 becomes one until
+  2999-12-31: still "never" in practice); a workflow whose definition still does not
+  validate is switched off, with the reason in the report.
+- Scheduled campaigns whose send time lies outside the calendar move to its edge.
+
+Every finding says what was wrong and what was (or would be) changed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, cast, or_, select, text
+
+from webapp.extensions import db
+from webapp.models import (
+    AutomationEnrollment,
+    AutomationStep,
+    AutomationWorkflow,
+    Customer,
+    CustomerActivity,
+    CustomerSegment,
+    EmailCampaign,
+    Tenant,
+)
+from webapp.segments.definition import parse_definition
+from webapp.services.errors import ValidationFailed
+from webapp.services.validation import EARLIEST, LATEST, MAX_JSON_INT, in_calendar, unstorable
+from webapp.services.workflow_config import validate_step, validate_trigger
+
+BATCH = 500
+LAST_DAY = LATEST - timedelta(days=1)
+
+
+@dataclass
+class Finding:
+    table: str
+    row_id: int
+    tenant_id: int | None
+    field: str
+    problem: str
+    change: str
+    repaired: bool = False
+
+    def __str__(self) -> str:
+        done = "repaired" if self.repaired else "not repaired"
+        return f"{self.table} #{self.row_id} (tenant {self.tenant_id}) {self.field}: {self.problem} -> " \
+               f"{self.change} [{done}]"
+
+
+# --- JSON documents ---------------------------------------------------------------------------
+
+JSON_COLUMNS = [(Customer, "attributes"), (CustomerActivity, "properties"), (AutomationEnrollment, "trigger_payload"),
+                (AutomationStep, "config"), (AutomationWorkflow, "trigger_config"), (CustomerSegment, "conditions")]
+
+
+def sanitised(value: Any) -> tuple[Any, list[str]]:
+    """A copy of `value` that every backend stores faithfully, and the paths changed."""
+    changed: list[str] = []
+
+    def clean(item: Any, path: str) -> Any:
+        if isinstance(item, str):
+            kept = "".join(c for c in item if c != "\x00" and not "\ud800" <= c <= "\udfff")
+            if kept != item:
+                changed.append(path)
+            return kept
+        if isinstance(item, float) and (not math.isfinite(item) or abs(item) > MAX_JSON_INT) or \
+                isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_JSON_INT:
+            changed.append(path)
+            return None
+        if isinstance(item, dict):
+            return {clean(str(k), f"{path}.{k}"): clean(v, f"{path}.{k}") for k, v in item.items()}
+        if isinstance(item, list):
+            return [clean(v, f"{path}[{i}]") for i, v in enumerate(item)]
+        return item
+
+    return clean(value, ""), changed
+
+
+def _suspects(model, column):
+    """Rows that may hold an unstorable value: a cheap filter in SQL, confirmed in Python."""
+    attribute = getattr(model, column)
+    if db.engine.dialect.name == "postgresql":
+        # jsonb holds no NaN, NUL or lone surrogate; only numbers past 64 bits can be there.
+        return text(f"jsonb_path_exists({model.__tablename__}.{column}, "
+                    "'strict $.** ? (@.type() == \"number\" && (@ > 9223372036854775807 || "
+                    "@ < -9223372036854775807))')")
+    as_text = cast(attribute, String)
+    return or_(as_text.like("%NaN%"), as_text.like("%Infinity%"), as_text.like("%\\u0000%"),
+               as_text.like("%\\ud%"), as_text.like("%e+%"), as_text.op("GLOB")("*[0-9]" * 19 + "*"))
+
+
+def _rows(model, condition) -> Iterator[Any]:
+    last = 0
+    while True:
+        rows = list(db.session.scalars(select(model).where(condition, model.id > last).order_by(model.id).limit(BATCH)))
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+
+
+def check_json_documents(repair: bool) -> list[Finding]:
+    findings = []
+    for model, column in JSON_COLUMNS:
+        for row in _rows(model, _suspects(model, column)):
+            value = getattr(row, column)
+            found = unstorable(value)
+            if found is None:
+                continue
+            clean, paths = sanitised(value)
+            for path in paths:
+                findings.append(Finding(model.__tablename__, row.id, row.tenant_id, f"{column}{path}",
+                                        found[1] if path == found[0] else "cannot be stored faithfully",
+                                        "set to null (characters dropped from text)", repaired=repair))
+            if repair:
+                setattr(row, column, clean)
+        if repair:
+            db.session.commit()
+    return findings
+
+
+# --- definitions ------------------------------------------------------------------------------
+
+def _edge_for(moment_text: str) -> str | None:
+    """The calendar's nearest edge, written like `moment_text`, when it lies outside."""
+    try:
+        if len(moment_text) == 10:
+            day = date.fromisoformat(moment_text)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(moment_text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None or in_calendar(moment) is not None:
+        return None
+    edge = EARLIEST if moment.year < 2000 else LAST_DAY
+    return edge.date().isoformat() if len(moment_text) == 10 else edge.isoformat()
+
+
+def clamped_dates(value: Any) -> tuple[Any, list[str]]:
+    """A copy with every date outside the calendar moved to its nearest edge, and the
+    changes ("9999-12-31 -> 2999-12-31")."""
+    changes: list[str] = []
+
+    def clamp(item: Any) -> Any:
+        if isinstance(item, str):
+            edge = _edge_for(item)
+            if edge is not None:
+                changes.append(f"{item[:40]} -> {edge}")
+                return edge
+            return item
+        if isinstance(item, dict):
+            return {k: clamp(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [clamp(v) for v in item]
+        return item
+
+    return clamp(value), changes
+
+
+def _mend(check, value: Any) -> tuple[Any, str | None, list[str]]:
+    """(value to keep, the reason it is still invalid or None, the date changes made)."""
+    try:
+        check(value)
+        return value, None, []
+    except ValidationFailed:
+        pass
+    clamped, changes = clamped_dates(value)
+    try:
+        check(clamped)
+        return clamped, None, changes
+    except ValidationFailed as exc:
+        return value, exc.message, []
+
+
+def _switch_off(workflow: AutomationWorkflow, findings: list[Finding], where: str, reason: str,
+                repair: bool) -> None:
+    # A workflow that is off harms nothing: switching it on checks every step and says why not.
+    if workflow.active:
+        findings.append(Finding("automation_workflows", workflow.id, workflow.tenant_id, where, reason,
+                                "workflow switched off until someone fixes it", repaired=repair))
+        if repair:
+            workflow.active = False
+
+
+def check_definitions(repair: bool) -> list[Finding]:
+    findings: list[Finding] = []
+    for segment in _rows(CustomerSegment, CustomerSegment.id > 0):
+        kept, reason, changes = _mend(lambda c, s=segment: parse_definition(c, s.match), segment.conditions)
+        for change in changes:
+            findings.append(Finding("customer_segments", segment.id, segment.tenant_id, "conditions",
+                                    "date outside the calendar (1900-2999)", change, repaired=repair))
+        if changes and repair:
+            segment.conditions = kept
+        if reason:
+            findings.append(Finding("customer_segments", segment.id, segment.tenant_id, "conditions", reason,
+                                    "left as it is: recalculating it answers 422 until someone fixes it"))
+    for workflow in _rows(AutomationWorkflow, AutomationWorkflow.id > 0):
+        kept, reason, changes = _mend(lambda c, w=workflow: validate_trigger(w.trigger_type, c),
+                                      workflow.trigger_config)
+        for change in changes:
+            findings.append(Finding("automation_workflows", workflow.id, workflow.tenant_id, "trigger_config",
+                                    "date outside the calendar (1900-2999)", change, repaired=repair))
+        if changes and repair:
+            workflow.trigger_config = kept
+        if reason:
+            _switch_off(workflow, findings, "trigger_config", reason, repair)
+        steps = list(db.session.scalars(select(AutomationStep).where(AutomationStep.workflow_id == workflow.id)))
+        allowlist = db.session.get(Tenant, workflow.tenant_id).webhook_allowlist
+        ids = {s.id for s in steps}
+        for step in steps:
+            kept, reason, changes = _mend(
+                lambda c, s=step, a=allowlist, i=ids: validate_step(s.type, c, allowlist=a, step_ids=i), step.config)
+            for change in changes:
+                findings.append(Finding("automation_steps", step.id, step.tenant_id, "config",
+                                        "date outside the calendar (1900-2999)", change, repaired=repair))
+            if changes and repair:
+                step.config = kept
+            if reason:
+                _switch_off(workflow, findings, f"step {step.position + 1} ({step.type})", reason, repair)
+        if repair:
+            db.session.commit()
+    for campaign in _rows(EmailCampaign, EmailCampaign.scheduled_at.isnot(None)):
+        if in_calendar(campaign.scheduled_at) is None:
+            findings.append(Finding("email_campaigns", campaign.id, campaign.tenant_id, "scheduled_at",
+                                    "send time outside the calendar (1900-2999)",
+                                    f"moved to {LAST_DAY.isoformat()}", repaired=repair))
+            if repair:
+                campaign.scheduled_at = LAST_DAY
+    if repair:
+        db.session.commit()
+    return findings
+
+
+def examine(*, repair: bool = False) -> list[Finding]:
+    """Every finding, in the order found; with repair=True the changes are committed."""
+    return check_json_documents(repair) + check_definitions(repair)
