@@ -35,9 +35,11 @@ def load_config(instance_path: str) -> dict:
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed
         # (the client's address is what rate limits and tracking see). 0: none, headers ignored.
         "PROXY_HOPS": int(os.environ.get("PROXY_HOPS", 0)),
+        # Both cookies are also Secure when BASE_URL is https (derive_settings).
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "API_PAGE_LIMIT_DEFAULT": 50,
         "API_PAGE_LIMIT_MAX": 200,
@@ -79,3 +81,11 @@ def check_config(config: dict) -> None:
                 "SECRET_KEY is not set. Set SECRET_KEY to a long random string "
                 "(or FLASK_DEBUG=1 for local development)."
             )
+
+
+def derive_settings(config: dict) -> None:
+    """Settings that follow from others, worked out once the environment and the caller's
+    overrides are merged."""
+    if config.get("BASE_URL", "").lower().startswith("https://"):
+        # Served over https: the browser must never send the cookies over plain http.
+        config["SESSION_COOKIE_SECURE"] = config["REMEMBER_COOKIE_SECURE"] = True
