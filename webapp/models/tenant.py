@@ -32,7 +32,8 @@ class Tenant(db.Model):
     send_rate_per_second: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
     # A purchase within this many days of a human click (else open) is credited to that campaign.
     attribution_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
-    # Hosts workflow webhooks may reach even on private addresses (and over http), one per line.
+    # Public hosts workflow webhooks may call over plain http, one per line (private networks
+    # are opened only by the operator's WEBHOOK_PRIVATE_HOSTS, services/webhooks.py).
     webhook_allowlist: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

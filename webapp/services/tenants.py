@@ -19,6 +19,7 @@ from webapp.extensions import db
 from webapp.models import ROLES, ApiToken, Tenant, User, UserSession
 from webapp.models.types import utcnow
 from webapp.services.errors import Conflict, NotFound, ValidationFailed
+from webapp.services.webhooks import ip_literal, non_public_reason
 
 TOKEN_PREFIX = "crm_"
 MIN_PASSWORD_LENGTH = 10
@@ -236,7 +237,14 @@ def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str 
             continue
         if not re.fullmatch(r"[a-z0-9.\-]{1,253}|\[?[0-9a-f:.]{2,45}\]?", host):
             raise ValidationFailed("webhook_allowlist", f"'{line.strip()[:60]}' is not a host name or IP address")
-        hosts.append(host.strip("[]"))
+        host = host.strip("[]")
+        literal = ip_literal(host)
+        reason = non_public_reason(literal) if literal is not None else "loopback" if _is_localhost(host) else None
+        if reason:
+            raise ValidationFailed("webhook_allowlist", f"'{host}' is a {reason} address: the allowlist opens "
+                                                        "public hosts only (private networks can be opened only by "
+                                                        "whoever runs this service)")
+        hosts.append(host)
     tenant.name, tenant.timezone = name, timezone
     if attribution_days is not None:
         tenant.attribution_days = attribution_days
@@ -248,6 +256,11 @@ def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str 
     tenant.postal_address = (postal_address or "").strip() or None
     db.session.commit()
     return tenant
+
+
+def _is_localhost(host: str) -> bool:
+    # Names that always mean this machine (RFC 6761), whatever DNS says.
+    return host == "localhost" or host.endswith(".localhost")
 
 
 # --- API tokens -----------------------------------------------------------------------
