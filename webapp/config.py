@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 
 
@@ -35,9 +37,11 @@ def load_config(instance_path: str) -> dict:
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed
         # (the client's address is what rate limits and tracking see). 0: none, headers ignored.
         "PROXY_HOPS": int(os.environ.get("PROXY_HOPS", 0)),
+        # Both cookies are also Secure when BASE_URL is https (derive_settings).
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "API_PAGE_LIMIT_DEFAULT": 50,
         "API_PAGE_LIMIT_MAX": 200,
@@ -66,6 +70,9 @@ def load_config(instance_path: str) -> dict:
         "WORKFLOW_LEASE_SECONDS": int(os.environ.get("WORKFLOW_LEASE_SECONDS", 300)),
         "WORKFLOW_RETRY_BASE_SECONDS": float(os.environ.get("WORKFLOW_RETRY_BASE_SECONDS", 60)),
         "WORKFLOW_EVENT_DAY_SECONDS": int(os.environ.get("WORKFLOW_EVENT_DAY_SECONDS", 300)),
+        # Host names and networks (10.0.0.0/8) webhooks may reach although they are private,
+        # loopback or link-local; comma or space separated. Tenants cannot open these.
+        "WEBHOOK_PRIVATE_HOSTS": os.environ.get("WEBHOOK_PRIVATE_HOSTS", ""),
     }
 
 
@@ -79,3 +86,30 @@ def check_config(config: dict) -> None:
                 "SECRET_KEY is not set. Set SECRET_KEY to a long random string "
                 "(or FLASK_DEBUG=1 for local development)."
             )
+
+
+def derive_settings(config: dict) -> None:
+    """Settings that follow from others or need parsing, worked out once the environment and
+    the caller's overrides are merged; ConfigError for a value the app cannot use."""
+    config["WEBHOOK_PRIVATE_HOSTS"] = _host_list("WEBHOOK_PRIVATE_HOSTS", config.get("WEBHOOK_PRIVATE_HOSTS"))
+    if config.get("BASE_URL", "").lower().startswith("https://"):
+        # Served over https: the browser must never send the cookies over plain http.
+        config["SESSION_COOKIE_SECURE"] = config["REMEMBER_COOKIE_SECURE"] = True
+
+
+def _host_list(name: str, value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """Host names and IP networks from a comma or space separated setting (or a list)."""
+    items = re.split(r"[,\s]+", value) if isinstance(value, str) else list(value or ())
+    hosts = []
+    for item in items:
+        item = item.strip().lower().rstrip(".")
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item.strip("[]"), strict=False)
+        except ValueError:
+            if not re.fullmatch(r"[a-z0-9_]([a-z0-9_.\-]{0,251}[a-z0-9])?", item):
+                raise ConfigError(f"{name}: '{item}' is neither a host name nor an IP address or network "
+                                  "such as 10.0.0.0/8") from None
+        hosts.append(item)
+    return tuple(hosts)

@@ -3,7 +3,9 @@
 Which limit applies where is decided here, in one table, after every blueprint is
 registered:
 - the JSON API, per API token (the token's hash: no database lookup before the check);
-- sign-in attempts, per account and per address, counting failed attempts only;
+- sign-in attempts, per account and per address, counting failed attempts only; an address
+  the account signed in from within the last 30 days has its own per-account budget, so
+  failures elsewhere do not lock the owner out (login_account_key);
 - the public endpoints (tracking, unsubscribe, the OpenAPI document), per address (the
   tracking endpoints' counts travel with the hit spool's batches, see SPOOL_COUNTED).
 A limited request gets 429 with Retry-After (JSON under /api, a page elsewhere). If Redis is
@@ -18,6 +20,8 @@ import logging
 from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+
+from webapp.services.tenants import known_sign_in_network
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,12 @@ def api_token_key() -> str:
 
 
 def login_account_key() -> str:
-    return "account:" + (request.form.get("email") or "").strip().lower()
+    """Failed sign-ins of one account share a budget, except those from an address the
+    account signed in from recently: each such address has a budget of its own, so someone
+    who knows the email cannot lock its owner out by failing from elsewhere."""
+    email = (request.form.get("email") or "").strip().lower()
+    network = known_sign_in_network(email, get_remote_address())
+    return f"account:{email}" + (f"|from:{network}" if network else "")
 
 
 def _failed_login(response) -> bool:

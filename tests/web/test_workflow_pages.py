@@ -156,14 +156,24 @@ def test_names_and_step_content_are_escaped(owner_a, tenant_a, world_a):
 
 def test_settings_keep_a_webhook_allowlist(owner_a, tenant_a):
     response = owner_a.post("/settings/tenant", {"name": "Arena Alpha", "timezone": "UTC",
-                                                 "webhook_allowlist": "hooks.internal.example\n10.0.0.5\n"})
+                                                 "webhook_allowlist": "hooks.internal.example\n93.184.216.34\n"})
 
     assert response.status_code == 302
-    assert db.session.get(Tenant, tenant_a.id).webhook_allowlist == "hooks.internal.example\n10.0.0.5"
+    assert db.session.get(Tenant, tenant_a.id).webhook_allowlist == "hooks.internal.example\n93.184.216.34"
     refused = owner_a.post("/settings/tenant", {"name": "Arena Alpha", "timezone": "UTC",
                                                 "webhook_allowlist": "not a host!"})
     assert refused.status_code == 422
     assert "webhook_allowlist" in field_errors(refused.get_data(as_text=True))
+
+
+def test_settings_refuse_a_private_address_in_the_webhook_allowlist_beside_the_field(owner_a, tenant_a):
+    response = owner_a.post("/settings/tenant", {"name": "Arena Alpha", "timezone": "UTC",
+                                                 "webhook_allowlist": "hooks.example.com\n169.254.169.254\n"})
+
+    assert response.status_code == 422
+    [message] = field_errors(response.get_data(as_text=True))["webhook_allowlist"]
+    assert "'169.254.169.254' is a link-local address" in message and "public hosts only" in message
+    assert db.session.get(Tenant, tenant_a.id).webhook_allowlist is None
 
 
 def test_the_toggle_never_redirects_off_site(owner_a, world_a):

@@ -277,13 +277,11 @@ def test_reordering_applies_to_steps_not_yet_run(tenant):
     assert refused.value.field == "step_ids"
 
 
-def test_a_failing_step_retries_with_backoff_then_fails_visibly(tenant, app):
+def test_a_failing_step_retries_with_backoff_then_fails_visibly(tenant, app, monkeypatch):
     app.config["WORKFLOW_RETRY_BASE_SECONDS"] = 60
     ada = customer(tenant)
-    row = db.session.get(Tenant, tenant)
-    row.webhook_allowlist = "127.0.0.1"
-    db.session.commit()
-    # An allowlisted host where nothing listens: every attempt fails with a connection error.
+    monkeypatch.setitem(app.config, "WEBHOOK_PRIVATE_HOSTS", ("127.0.0.1",))
+    # A host the operator opened where nothing listens: every attempt fails with a connection error.
     from webapp.testing import free_port
 
     flow = workflow(tenant, [("webhook", {"url": f"http://127.0.0.1:{free_port()}/hook"})])

@@ -11,7 +11,7 @@ from webapp.models.campaign import (
 from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerTag
 from webapp.models.customer_import import IMPORT_STATUSES, CustomerImport, CustomerImportRejection
 from webapp.models.segment import CustomerSegment, CustomerSegmentMember
-from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User
+from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User, UserSession
 from webapp.models.tracking import CampaignAttribution, CampaignEngagementHour, CampaignLink, TrackingHit
 from webapp.models.workflow import (
     AutomationEnrollment,
@@ -50,4 +50,5 @@ __all__ = [
     "CustomerTag",
     "Tenant",
     "User",
+    "UserSession",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -33,7 +32,8 @@ class Tenant(db.Model):
     send_rate_per_second: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
     # A purchase within this many days of a human click (else open) is credited to that campaign.
     attribution_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
-    # Hosts workflow webhooks may reach even on private addresses (and over http), one per line.
+    # Public hosts workflow webhooks may call over plain http, one per line (private networks
+    # are opened only by the operator's WEBHOOK_PRIVATE_HOSTS, services/webhooks.py).
     webhook_allowlist: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -53,13 +53,13 @@ class User(UserMixin, db.Model):
 
     tenant: Mapped[Tenant] = relationship(back_populates="users")
 
-    @property
-    def session_version(self) -> str:
-        # Derived from the password hash, so changing the password ends every session.
-        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+    # The secret of the signed-in browser this object was loaded for or logged in with (set
+    # by services/tenants.py, never stored: the user_sessions row keeps only its hash).
+    session_token = None
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        # What Flask-Login keeps in the cookie: the user and which of their sessions it is.
+        return f"{self.id}:{self.session_token or ''}"
 
     @property
     def can_write(self) -> bool:
@@ -68,6 +68,27 @@ class User(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role in ADMIN_ROLES
+
+
+class UserSession(db.Model):
+    """One sign-in of a user in one browser. The cookie carries a random secret and this row
+    its hash: logging out revokes the row, so a copy of the cookie taken before stops
+    working while the user's other browsers stay signed in. Revoked rows are kept for a
+    while as the addresses the user recently signed in from (the sign-in rate limit)."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # SHA-256 of the secret: it is 256-bit random, so a fast hash is enough.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Where the sign-in came from: the IPv4 address, or the /64 network of an IPv6 one.
+    address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Moved at most every few minutes (services/tenants.py), not on every request.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiToken(db.Model):

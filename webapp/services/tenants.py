@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
 from datetime import timedelta
@@ -10,18 +11,23 @@ from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
-from webapp.models import ROLES, ApiToken, Tenant, User
+from webapp.models import ROLES, ApiToken, Tenant, User, UserSession
 from webapp.models.types import utcnow
 from webapp.services.errors import Conflict, NotFound, ValidationFailed
+from webapp.services.webhooks import ip_literal, non_public_reason
 
 TOKEN_PREFIX = "crm_"
 MIN_PASSWORD_LENGTH = 10
 MAX_SEND_RATE = 100_000  # messages per second; far above what one mail service takes
+# A session's last_seen_at moves at most this often: one write per few minutes, not per request.
+SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
+# An address the account signed in from within this many days is its own (webapp/ratelimit.py).
+KNOWN_ADDRESS_DAYS = 30
 # A hash to compare against when the account does not exist, so a failed login costs
 # the same time either way and does not reveal which addresses have accounts.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-0")
@@ -118,23 +124,92 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def change_password(user: User, current: str, new: str) -> None:
-    """Set a new password; every existing session of this user ends with the old hash."""
+    """Set a new password; every session of this user ends (the caller signs the current
+    browser in again with start_session)."""
     if not check_password_hash(user.password_hash, current):
         raise ValidationFailed("current_password", "is not your current password")
     check_password_strength(new, "new_password")
     user.password_hash = hash_password(new)
+    db.session.execute(update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
     db.session.commit()
 
 
+# --- sessions of signed-in browsers ---------------------------------------------------
+
+def address_network(address: str | None) -> str | None:
+    """The unit an address is recognised by: an IPv4 address itself, an IPv6 address's /64
+    (devices change the lower half for privacy)."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%")[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def start_session(user: User, address: str | None) -> str:
+    """Record a new signed-in browser for `user`, from `address`; returns the secret its cookie
+    carries (only the hash is stored) and sets it on `user` for Flask-Login's login_user.
+    The user's sessions unused for longer than a cookie lives are forgotten here."""
+    now = utcnow()
+    keep = max(timedelta(days=KNOWN_ADDRESS_DAYS), current_app.permanent_session_lifetime)
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id,
+                                                 UserSession.last_seen_at < now - keep))
+    token = secrets.token_urlsafe(32)
+    db.session.add(UserSession(user_id=user.id, token_hash=hash_token(token), address=address_network(address),
+                               created_at=now, last_seen_at=now))
+    db.session.commit()
+    user.session_token = token
+    return token
+
+
+def end_session(user: User) -> None:
+    """Log out the browser `user` was loaded for: its cookie, and any copy of it, no longer
+    signs anyone in. The user's other sessions go on."""
+    if user.session_token:
+        db.session.execute(update(UserSession).where(UserSession.token_hash == hash_token(user.session_token),
+                                                     UserSession.revoked_at.is_(None)).values(revoked_at=utcnow()))
+        db.session.commit()
+    user.session_token = None
+
+
 def load_user(session_id: str) -> User | None:
-    """Flask-Login loader: `id:version`, where the version changes with the password."""
-    user_id, _, version = session_id.partition(":")
-    if not user_id.isdigit():
+    """Flask-Login loader: `user_id:secret` of a live session, found with its user in one
+    indexed lookup (the secret's hash)."""
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit() or not token:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not secrets.compare_digest(user.session_version, version):
+    found = db.session.execute(
+        select(User, UserSession.id, UserSession.last_seen_at).join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == hash_token(token), UserSession.revoked_at.is_(None))
+    ).first()
+    if found is None or found[0].id != int(user_id):
         return None
+    user, row_id, last_seen_at = found
+    now = utcnow()
+    if now - last_seen_at > SESSION_TOUCH_INTERVAL:
+        db.session.execute(update(UserSession).where(UserSession.id == row_id).values(last_seen_at=now))
+        db.session.commit()
+    user.session_token = token
     return user
+
+
+def known_sign_in_network(email: str, address: str | None) -> str | None:
+    """The network of `address` (see address_network) if the account with this email signed
+    in successfully from it within KNOWN_ADDRESS_DAYS, else None."""
+    network = address_network(address)
+    if network is None or not email:
+        return None
+    since = utcnow() - timedelta(days=KNOWN_ADDRESS_DAYS)
+    found = db.session.scalar(
+        select(UserSession.id).join(User, User.id == UserSession.user_id)
+        .where(User.email == email.strip().lower(), UserSession.address == network, UserSession.created_at >= since)
+        .limit(1))
+    return network if found is not None else None
 
 
 def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str | None,
@@ -162,7 +237,14 @@ def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str 
             continue
         if not re.fullmatch(r"[a-z0-9.\-]{1,253}|\[?[0-9a-f:.]{2,45}\]?", host):
             raise ValidationFailed("webhook_allowlist", f"'{line.strip()[:60]}' is not a host name or IP address")
-        hosts.append(host.strip("[]"))
+        host = host.strip("[]")
+        literal = ip_literal(host)
+        reason = non_public_reason(literal) if literal is not None else "loopback" if _is_localhost(host) else None
+        if reason:
+            raise ValidationFailed("webhook_allowlist", f"'{host}' is a {reason} address: the allowlist opens "
+                                                        "public hosts only (private networks can be opened only by "
+                                                        "whoever runs this service)")
+        hosts.append(host)
     tenant.name, tenant.timezone = name, timezone
     if attribution_days is not None:
         tenant.attribution_days = attribution_days
@@ -174,6 +256,11 @@ def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str 
     tenant.postal_address = (postal_address or "").strip() or None
     db.session.commit()
     return tenant
+
+
+def _is_localhost(host: str) -> bool:
+    # Names that always mean this machine (RFC 6761), whatever DNS says.
+    return host == "localhost" or host.endswith(".localhost")
 
 
 # --- API tokens -----------------------------------------------------------------------

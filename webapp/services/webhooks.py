@@ -2,25 +2,36 @@
 
 https only; the host is resolved once, every address it resolves to must be public, and the
 connection goes to that checked address (TLS still verifies the host name), so DNS
-rebinding cannot swap in a private address between the check and the request. Hosts in
-the tenant's allowlist skip the address check and may use plain http. Redirects are not
-followed; connect and read time out after a few seconds.
+rebinding cannot swap in a private address between the check and the request. Two lists
+loosen this, each only so far:
+- the operator's WEBHOOK_PRIVATE_HOSTS (host names and networks, an environment setting)
+  opens private, loopback and link-local addresses, over plain http too: only whoever runs
+  the service decides what inside its network webhooks may reach;
+- a tenant's webhook allowlist (Settings) lets public hosts be called over plain http and
+  nothing more, so in a shared deployment no tenant reaches cloud metadata, our internal
+  services or another tenant's.
+Redirects are not followed; connect and read time out after a few seconds.
 """
 
 from __future__ import annotations
 
+import functools
 import http.client
 import ipaddress
 import json
 import socket
 import ssl
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from webapp.services.workflow_config import allowlisted_hosts
+from flask import current_app
 
 TIMEOUT_SECONDS = 5.0
 USER_AGENT = "TicketingCRM-Webhook/1.0"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class WebhookRefused(Exception):
@@ -31,9 +42,15 @@ class WebhookFailed(Exception):
     """The call did not succeed (network, timeout, non-2xx): retried with backoff."""
 
 
-def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+def _plain(address: IPAddress) -> IPAddress:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+        return address.ipv4_mapped
+    return address
+
+
+def non_public_reason(address: IPAddress) -> str | None:
+    """What kind of non-public address this is ("loopback", "private", ...), None if public."""
+    address = _plain(address)
     # Most specific first: Python counts loopback and link-local as private too.
     for label, flag in (("loopback", address.is_loopback), ("link-local", address.is_link_local),
                         ("multicast", address.is_multicast), ("unspecified", address.is_unspecified),
@@ -45,8 +62,55 @@ def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | 
     return None
 
 
-def resolve_checked(host: str, port: int, *, allowlisted: bool) -> str:
-    """The address to connect to: every address the host resolves to must be public."""
+def ip_literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def allowlisted_hosts(raw: str | None) -> set[str]:
+    """The host names of a tenant's webhook allowlist (one per line)."""
+    return {line.strip().lower().rstrip(".") for line in (raw or "").splitlines() if line.strip()}
+
+
+@functools.lru_cache(maxsize=8)
+def _operator_rules(entries: tuple[str, ...]) -> tuple[frozenset[str], tuple[IPNetwork, ...]]:
+    names, networks = set(), []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+        except ValueError:
+            names.add(entry.lower().rstrip("."))
+    return frozenset(names), tuple(networks)
+
+
+def operator_rules() -> tuple[frozenset[str], tuple[IPNetwork, ...]]:
+    """The host names and networks the operator opened (WEBHOOK_PRIVATE_HOSTS, webapp/config.py)."""
+    entries: Iterable[str] = current_app.config.get("WEBHOOK_PRIVATE_HOSTS") or ()
+    return _operator_rules(tuple(entries))
+
+
+def _inside(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
+    address = _plain(address)
+    return any(address in network for network in networks)
+
+
+def plain_http_allowed(host: str, allowlist: str | None) -> bool:
+    """Plain http is for hosts in the tenant's allowlist (still public ones: see
+    resolve_checked) and for what the operator opened: a listed host name, or an IP
+    address inside a listed network."""
+    host = host.lower().rstrip(".")
+    names, networks = operator_rules()
+    if host in names or host in allowlisted_hosts(allowlist):
+        return True
+    literal = ip_literal(host)
+    return literal is not None and _inside(literal, networks)
+
+
+def resolve_checked(host: str, port: int, *, tenant_allowlisted: bool = False) -> str:
+    """The address to connect to: every address the host resolves to must be public, or
+    opened by the operator (the host by name, or the address's network)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -54,12 +118,16 @@ def resolve_checked(host: str, port: int, *, allowlisted: bool) -> str:
     addresses = [info[4][0] for info in infos]
     if not addresses:
         raise WebhookFailed(f"{host} has no address")
-    if not allowlisted:
+    names, networks = operator_rules()
+    if host not in names:
         for raw in addresses:
-            reason = _forbidden(ipaddress.ip_address(raw.split("%")[0]))
-            if reason:
-                raise WebhookRefused(f"{host} resolves to a {reason} address ({raw}); add the host to the "
-                                     "webhook allowlist in Settings if it is yours")
+            address = ipaddress.ip_address(raw.split("%")[0])
+            reason = non_public_reason(address)
+            if reason and not _inside(address, networks):
+                where = ("the webhook allowlist in Settings opens public hosts only" if tenant_allowlisted
+                         else "webhooks reach public addresses only")
+                raise WebhookRefused(f"{host} resolves to a {reason} address ({raw}); {where}. Private networks "
+                                     "can be opened only by whoever runs this service (WEBHOOK_PRIVATE_HOSTS)")
     return addresses[0]
 
 
@@ -89,13 +157,12 @@ def post_json(url: str, body: dict[str, Any], *, allowlist: str | None) -> str:
     WebhookFailed."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower().rstrip(".")
-    allowlisted = host in allowlisted_hosts(allowlist)
-    if parts.scheme == "http" and not allowlisted:
-        raise WebhookRefused("plain http is allowed only for hosts in the webhook allowlist; use https")
     if parts.scheme not in ("http", "https") or not host:
         raise WebhookRefused("the URL must be https://host/...")
+    if parts.scheme == "http" and not plain_http_allowed(host, allowlist):
+        raise WebhookRefused("plain http is allowed only for hosts in the webhook allowlist; use https")
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    address = resolve_checked(host, port, allowlisted=allowlisted)
+    address = resolve_checked(host, port, tenant_allowlisted=host in allowlisted_hosts(allowlist))
     cls = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = cls(host, address, port, timeout=TIMEOUT_SECONDS)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

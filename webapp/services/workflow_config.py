@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from webapp.mail.templating import TemplateRejected, check_template
 from webapp.services.errors import ValidationFailed
 from webapp.services.validation import Moment, check_storable, validate
+from webapp.services.webhooks import plain_http_allowed
 
 Days = Annotated[int, Field(ge=1, le=3650)]
 
@@ -137,10 +138,6 @@ STEP_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def allowlisted_hosts(raw: str | None) -> set[str]:
-    return {line.strip().lower().rstrip(".") for line in (raw or "").splitlines() if line.strip()}
-
-
 def validate_step(step_type: str, config: Any, *, allowlist: str | None = None,
                   step_ids: set[int] | None = None) -> dict[str, Any]:
     """The normalised config, or ValidationFailed naming the field (config.<name>)."""
@@ -184,7 +181,7 @@ def check_webhook_url(url: str, allowlist: str | None) -> None:
         raise ValidationFailed("config.url", "must be an https:// URL")
     if parts.username or parts.password:
         raise ValidationFailed("config.url", "must not contain a user name or password")
-    if parts.scheme == "http" and parts.hostname.lower().rstrip(".") not in allowlisted_hosts(allowlist):
+    if parts.scheme == "http" and not plain_http_allowed(parts.hostname, allowlist):
         raise ValidationFailed("config.url", "must be https (plain http only for hosts in the webhook "
                                              "allowlist in Settings)")
 

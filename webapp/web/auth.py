@@ -8,7 +8,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 
 from webapp.extensions import htmx, login_manager
-from webapp.services.tenants import authenticate
+from webapp.services.tenants import authenticate, end_session, start_session
 from webapp.web.forms import LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -34,6 +34,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
+            start_session(user, request.remote_addr)
             login_user(user)
             return redirect(safe_next(request.args.get("next")))
         error = LOGIN_FAILED
@@ -46,6 +47,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    # Ended on the server too: a copy of this browser's cookie no longer signs anyone in.
+    end_session(current_user._get_current_object())
     logout_user()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))

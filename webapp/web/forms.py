@@ -45,8 +45,10 @@ class TenantSettingsForm(FlaskForm):
         description="How fast campaign and workflow emails go out, counted across every worker. Set it to what "
                     "your mail service allows you; messages are spread evenly over each second.")
     webhook_allowlist = TextAreaField("Webhook allowlist", validators=[Optional(), Length(max=2000)],
-                                      description="Host names workflow webhooks may reach on private addresses "
-                                                  "and over plain http, one per line (e.g. your own servers).")
+                                      description="Public hosts workflow webhooks may call over plain http, one per "
+                                                  "line; every other webhook needs https. Private, loopback and "
+                                                  "link-local addresses stay closed whatever is listed here: only "
+                                                  "whoever runs this service can open them.")
 
 
 class TokenForm(FlaskForm):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from webapp.services import tenants
@@ -88,8 +88,10 @@ def change_password():
         except ValidationFailed as exc:
             apply_domain_error(form, exc.field, exc.reason)
         else:
-            # Other sessions end (their id carries the old password's version); keep this one.
-            login_user(current_user._get_current_object())
+            # Every session ended with the old password; this browser goes on in a new one.
+            user = current_user._get_current_object()
+            tenants.start_session(user, request.remote_addr)
+            login_user(user)
             flash("Password changed. Your other sessions have been logged out.", "success")
             return redirect(url_for("settings.index"))
     return _page(password_form=form, status=422)
