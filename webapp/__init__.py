@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from typing import Any
 
@@ -58,9 +60,13 @@ def _init_extensions(app: Flask) -> None:
     from webapp.extensions import csrf, db, htmx, login_manager, migrate
     from webapp.services.tenants import load_user
 
+    options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Writers wait for each other instead of failing at once with "database is locked".
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+        options.setdefault("connect_args", {"timeout": 30})
+    # The last wall behind the checks at every edge: a JSON document holding NaN or Infinity
+    # is never written (SQLite would keep it, and every later read would echo invalid JSON).
+    options.setdefault("json_serializer", functools.partial(json.dumps, allow_nan=False))
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True)

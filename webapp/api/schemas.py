@@ -17,7 +17,7 @@ from webapp.services.validation import Moment, number_only
 
 # Bounds are those of the columns (Numeric(14, 2), integer), so out-of-range input is a
 # 422 naming the field rather than a database error.
-Money = Annotated[float, BeforeValidator(number_only), Field(ge=0, lt=1e12)]
+Money = Annotated[float, Field(ge=0, lt=1e12), BeforeValidator(number_only)]
 Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 EmailStatus = Literal[tuple(EMAIL_STATUSES)]  # type: ignore[valid-type]
