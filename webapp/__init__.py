@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter, ValidationError
 
@@ -94,6 +95,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         # the production database.)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+@event.listens_for(Pool, "checkin")
+def _sqlite_checkpoints_back_on(dbapi_connection, record) -> None:
+    # Delivery holds SQLite's checkpoints off across a "sent" commit; a connection that comes
+    # back without settle_sent() (an exception in between) must not keep them off for good.
+    from webapp.services.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT
+
+    if record.info.pop(CHECKPOINTS_HELD, False) and dbapi_connection is not None:
+        dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT}")
 
 
 class IdConverter(IntegerConverter):

@@ -186,3 +186,19 @@ def test_sqlite_checkpoints_wait_until_the_messages_are_released(tenant_a):
     settle_sent()
 
     assert (during, autocheckpoint()) == (0, 1000)
+
+
+def test_a_connection_returned_before_settling_gets_its_checkpoints_back(tenant_a):
+    """An exception between mark_sent and settle_sent returns the connection to the pool with
+    checkpoints off: the pool turns them back on, or the log grows until the disk fills (and
+    whichever test drew that connection next saw 0)."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("an SQLite setting")
+    _, claim, rows = _claimed_group(tenant_a.id, 2)
+    mark_sent([(row, "<m@x.example.com>") for row in rows], claim)
+    driver = db.session.connection().connection.dbapi_connection
+    assert driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+
+    db.session.close()  # no settle_sent(): the connection goes back to the pool as it is
+
+    assert driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000

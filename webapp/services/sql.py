@@ -67,3 +67,10 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, with the wildcards in it escaped."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# SQLite's automatic checkpoint, held off by delivery between a "sent" commit and the final
+# "." of its messages (webapp/tasks/delivery.py), and turned back on when the connection goes
+# back to the pool should that code never get there (webapp/__init__.py).
+SQLITE_AUTOCHECKPOINT = 1000  # pages: SQLite's default
+CHECKPOINTS_HELD = "crm_sqlite_checkpoints_held"

@@ -28,6 +28,7 @@ from webapp.mail.templating import RenderFailed
 from webapp.mail.transport import Outgoing, SendOutcome, open_transport
 from webapp.models import CampaignRecipient, Customer, CustomerActivity, CustomerTag, EmailCampaign, Tenant
 from webapp.models.types import utcnow
+from webapp.services.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT
 from webapp.tasks import get_queue, redis_connection
 
 MAX_ATTEMPTS = 5
@@ -394,22 +395,26 @@ def _commit_for_release() -> None:
     (the session's bookkeeping, ~0.1 ms; SQLite's automatic checkpoint, milliseconds with
     its fsyncs, when the log has grown) waits for settle_sent(), after the "."."""
     db.session.flush()  # an outbox row added for this send goes in this same commit
-    driver = db.session.connection().connection.dbapi_connection
+    pooled = db.session.connection().connection
+    driver = pooled.dbapi_connection
     if _is_sqlite(driver):
         driver.execute("PRAGMA wal_autocheckpoint=0")
+        # Should settle_sent() never come (an exception in between), the pool turns them
+        # back on when the connection is returned (webapp/__init__.py), not a later user.
+        pooled.info[CHECKPOINTS_HELD] = True
     driver.commit()
 
 
 def settle_sent() -> None:
     """After the final "."s of a mark_sent: the session's side of that commit, and SQLite's
     checkpoints back on (the next commit that grows the log runs one)."""
-    driver = db.session.connection().connection.dbapi_connection
-    if _is_sqlite(driver):
-        driver.execute(f"PRAGMA wal_autocheckpoint={_SQLITE_AUTOCHECKPOINT}")
+    pooled = db.session.connection().connection
+    if pooled.info.pop(CHECKPOINTS_HELD, False):
+        pooled.dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT}")
     db.session.commit()
 
 
-_SQLITE_AUTOCHECKPOINT = 1000  # pages: SQLite's default
+
 
 
 def _is_sqlite(driver) -> bool:
