@@ -63,6 +63,10 @@ def load_config(instance_path: str) -> dict:
         "TRACKING_LEGACY_IDS": _truthy(os.environ.get("TRACKING_LEGACY_IDS", "1")),
         # Where web processes spool opens and clicks on their way to Redis (a local disk).
         "TRACKING_SPOOL_DIR": os.environ.get("TRACKING_SPOOL_DIR") or str(Path(instance_path) / "tracking-spool"),
+        # Sending domains are verified by a TXT record: the DNS server asked ("host" or
+        # "host:port"; empty: the system's resolvers) and how long to wait for it, in seconds.
+        "DNS_RESOLVER": os.environ.get("DNS_RESOLVER") or None,
+        "DNS_TIMEOUT": float(os.environ.get("DNS_TIMEOUT", 3)),
         # Workflows: how often due enrollments are swept up, how long a claimed enrollment is a
         # worker's, the first retry delay of a failed step (doubling), the event_day sweep.
         "WORKFLOW_TICK_SECONDS": int(os.environ.get("WORKFLOW_TICK_SECONDS", 10)),

@@ -188,9 +188,11 @@ def _campaign_world(tenant_id: int, segment_id: int) -> dict[str, int]:
     from webapp.models import OutboxMessage, Tenant
     from webapp.models.types import utcnow
     from webapp.services.campaigns import create_campaign, schedule_campaign
+    from webapp.services.sending_domains import add_domain_of
 
     tenant = db.session.get(Tenant, tenant_id)
     tenant.postal_address, tenant.sender_email = "1 Arena Way, Berlin", "box@alpha.example.com"
+    add_domain_of(tenant_id, tenant.sender_email)
     fields = {"subject": "Hello {{ customer.first_name }}", "html_content": "<p>Hi</p>", "segment_id": segment_id}
     draft = create_campaign(tenant_id, {"name": "Spring draft", **fields})
     scheduled = create_campaign(tenant_id, {"name": "Spring scheduled", **fields})
