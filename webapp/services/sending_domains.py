@@ -5,8 +5,9 @@ mail.venue.com; venue.com does not cover it): each name a message is sent from i
 on its own, as SPF and DKIM are. A domain is proven by a TXT record
 `crm-verification=<token>` at `_crm.<domain>`; unverified domains still send (a
 deployment without DNS keeps working) but show as such. A domain another organisation
-has verified, or whose parent it has verified, cannot be added, verified or sent from by
-anyone else, except by a tenant that has itself verified that exact name.
+has verified, or a name under one, cannot be added or sent from by anyone else (unless
+that tenant has verified the exact name itself, which took control of its DNS); a
+verified name cannot be verified by a second tenant.
 """
 
 from __future__ import annotations
