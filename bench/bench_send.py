@@ -301,6 +301,7 @@ def _prepare_campaign(env: BenchEnvironment, n: int) -> int:
     from webapp.models import Tenant
     from webapp.services.campaigns import create_campaign
     from webapp.services.segments import create_segment
+    from webapp.services.sending_domains import add_domain_of
 
     tenant = db.session.get(Tenant, env.tenant_id)
     tenant.sender_name, tenant.sender_email = "Bench Arena", SENDER
@@ -308,6 +309,7 @@ def _prepare_campaign(env: BenchEnvironment, n: int) -> int:
     # The benchmark measures delivery, not the tenant's rate limit (whose Redis check
     # still runs: one round trip per 20 messages at this rate).
     tenant.send_rate_per_second = 1_000_000
+    add_domain_of(env.tenant_id, SENDER)
     db.session.commit()
     _make_customers(env, n)
     segment = create_segment(env.tenant_id, "Bench send audience", [{"type": "tag", "value": TAG}])

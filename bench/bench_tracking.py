@@ -1,7 +1,7 @@
 """bench_tracking: the open pixel under load through gunicorn, vs a bare Flask GIF endpoint.
 
 Ours: the real app (`wsgi:app`) served by gunicorn; every request checks the id's
-signature and spools the hit, which the process's shipper thread sends to the Redis
+signature, decrypts the token in it and spools the hit, which the process's shipper thread sends to the Redis
 stream in batches. Baseline: bench/bare_pixel.py, a Flask app that answers the same GIF
 and records nothing, served by gunicorn with the same workers and threads. A small
 multi-process keep-alive HTTP/1.1 client on 127.0.0.1 drives each for the same fixed

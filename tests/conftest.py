@@ -15,6 +15,7 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
+from tests.dns_support import LocalDnsServer, unanswered_address
 from webapp import create_app
 from webapp.extensions import db
 from webapp.testing import PrivateRedis, ThrowawayPostgres
@@ -75,6 +76,10 @@ def app(database_url, redis_server):
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "SERVER_NAME": None,
         "TRACKING_SPOOL_DIR": tempfile.mkdtemp(prefix="crm-test-spool-"),
+        # Sending-domain checks never ask real DNS: a local port nothing answers on (tests
+        # that verify a domain start a DNS server of their own and point here).
+        "DNS_RESOLVER": unanswered_address(),
+        "DNS_TIMEOUT": 1.0,
     })
     app.test_client_class = IsolatedClient
     with app.app_context():
@@ -166,6 +171,15 @@ def live_server(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def dns_server(app, monkeypatch):
+    """A DNS server on 127.0.0.1 that the app asks (DNS_RESOLVER): set
+    `dns_server.records[name] = [txt values]`."""
+    with LocalDnsServer() as server:
+        monkeypatch.setitem(app.config, "DNS_RESOLVER", server.address)
+        yield server
 
 
 @pytest.fixture

@@ -18,13 +18,20 @@ crm = AppGroup("crm", help="Operate the CRM: tenants, workers, demo data.")
 @click.option("--admin-email", required=True, help="Login of the tenant's owner.")
 @click.option("--admin-password", required=True, help="At least 10 characters.")
 @click.option("--timezone", default="UTC", show_default=True)
-def create_tenant_command(name: str, admin_email: str, admin_password: str, timezone: str) -> None:
+@click.option("--sender-email", default=None, help="From address of its mail; its domain becomes a sending "
+                                                   "domain (unverified until its TXT record is checked).")
+@click.option("--sender-name", default=None, help="From name of its mail.")
+@click.option("--postal-address", default=None, help="Shown in every email footer; required to send.")
+def create_tenant_command(name: str, admin_email: str, admin_password: str, timezone: str, sender_email: str | None,
+                          sender_name: str | None, postal_address: str | None) -> None:
     """Create a tenant with its owner and an API token; prints one JSON line."""
     from webapp.services.errors import DomainError
     from webapp.services.tenants import create_tenant
 
     try:
-        tenant, user, secret = create_tenant(name, admin_email, admin_password, timezone=timezone)
+        tenant, user, secret = create_tenant(name, admin_email, admin_password, timezone=timezone,
+                                             sender_email=sender_email, sender_name=sender_name,
+                                             postal_address=postal_address)
     except DomainError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)

@@ -62,8 +62,15 @@ def load_config(instance_path: str) -> dict:
         "TRACKING_WRITER_SECONDS": int(os.environ.get("TRACKING_WRITER_SECONDS", 5)),
         "TRACKING_RECLAIM_IDLE_MS": int(os.environ.get("TRACKING_RECLAIM_IDLE_MS", 30_000)),
         "TRACKING_MACHINE_CLICK_SECONDS": float(os.environ.get("TRACKING_MACHINE_CLICK_SECONDS", 10)),
+        # Tracking ids of the first format (the recipient's token in clear, still in mail sent
+        # before ids were encrypted: webapp/mail/tracking.py) count and redirect; 0: refused like forged ones.
+        "TRACKING_LEGACY_IDS": _truthy(os.environ.get("TRACKING_LEGACY_IDS", "1")),
         # Where web processes spool opens and clicks on their way to Redis (a local disk).
         "TRACKING_SPOOL_DIR": os.environ.get("TRACKING_SPOOL_DIR") or str(Path(instance_path) / "tracking-spool"),
+        # Sending domains are verified by a TXT record: the DNS server asked ("host" or
+        # "host:port"; empty: the system's resolvers) and how long to wait for it, in seconds.
+        "DNS_RESOLVER": os.environ.get("DNS_RESOLVER") or None,
+        "DNS_TIMEOUT": float(os.environ.get("DNS_TIMEOUT", 3)),
         # Workflows: how often due enrollments are swept up, how long a claimed enrollment is a
         # worker's, the first retry delay of a failed step (doubling), the event_day sweep.
         "WORKFLOW_TICK_SECONDS": int(os.environ.get("WORKFLOW_TICK_SECONDS", 10)),

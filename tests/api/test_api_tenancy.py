@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter, Rule
 from webapp.api.registry import ENDPOINTS
 from webapp.extensions import db
 from webapp.models import Tenant
-from webapp.services import activities, campaigns, customers, imports, segments, tenants, workflows
+from webapp.services import activities, campaigns, customers, imports, segments, sending_domains, tenants, workflows
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -36,6 +36,7 @@ def make_segment(tenant_id: int) -> int:
 def make_campaign(tenant_id: int) -> int:
     # A sendable campaign (postal address and sender set), so A's own control calls succeed.
     tenant = db.session.get(Tenant, tenant_id)
+    sending_domains.add_domain(tenant_id, "arena.example.com")
     tenants.update_tenant(tenant, name=tenant.name, timezone="UTC", sender_name="Arena",
                           sender_email="hello@arena.example.com", postal_address="1 High Street, Leeds")
     return campaigns.create_campaign(tenant_id, {"name": "A's launch", "subject": "Hello",
@@ -65,6 +66,10 @@ def make_step(tenant_id: int) -> int:
     return workflows.steps_of(make_workflow(tenant_id))[0].id
 
 
+def make_sending_domain(tenant_id: int) -> int:
+    return sending_domains.add_domain(tenant_id, "mail.arena.example.com").id
+
+
 # How to make a tenant-A object for each kind of id in a URL.
 ID_FACTORIES: dict[str, Callable[[int], int]] = {
     "customer_id": make_customer,
@@ -73,6 +78,7 @@ ID_FACTORIES: dict[str, Callable[[int], int]] = {
     "import_id": make_import,
     "workflow_id": make_workflow,
     "step_id": make_step,
+    "domain_id": make_sending_domain,
 }
 
 # A valid body for each endpoint that takes one, so a 404 proves tenancy, not validation.

@@ -15,6 +15,7 @@ from webapp.extensions import db
 from webapp.models import EmailCampaign, Tenant
 from webapp.models.types import utcnow
 from webapp.services import campaigns, segments
+from webapp.services.sending_domains import add_domain_of
 
 from .conftest import release_database
 
@@ -73,6 +74,7 @@ def sender(tenant_a) -> None:
     tenant = db.session.get(Tenant, tenant_a.id)
     tenant.sender_name, tenant.sender_email = "Arena Alpha Box Office", "tickets@alpha.example.com"
     tenant.postal_address = "1 Arena Way, 10115 Berlin"
+    add_domain_of(tenant_a.id, tenant.sender_email)
     release_database()
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import CampaignRecipient, CustomerActivity, EmailCampaign, Tenant
 from webapp.services import campaigns, customers, segments
+from webapp.services.sending_domains import add_domain_of
 
 POSTAL_ADDRESS = "Arena Alpha, 1 Stage Door, Leeds LS1 1AA"
 SENDER = "news@arena-alpha.example.com"
@@ -21,6 +22,7 @@ def ready_tenant(tenant_id: int, *, rate: int = 1000, postal_address: str | None
     """The settings a tenant needs before it may send (and a rate that does not slow tests)."""
     tenant = db.session.get(Tenant, tenant_id)
     tenant.sender_name, tenant.sender_email = "Arena Alpha", SENDER
+    add_domain_of(tenant_id, SENDER)  # the sender's domain, as create_tenant --sender-email adds it
     tenant.postal_address = postal_address
     tenant.send_rate_per_second = rate
     db.session.commit()

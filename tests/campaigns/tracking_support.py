@@ -3,10 +3,13 @@ the tracking URLs read back from the delivered HTML, hits sent like a mail clien
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
 import re
 from email.policy import default as default_policy
 from html import unescape
+from urllib.parse import unquote
 
 from sqlalchemy import select
 
@@ -90,3 +93,28 @@ def age_delivery(campaign_id: int, minutes: int = 60) -> None:
     db.session.execute(update(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id)
                        .values(sent_at=utcnow() - timedelta(minutes=minutes)))
     db.session.commit()
+
+
+def token_shows_in(url: str, token: str) -> list[str]:
+    """How `token` (32 hex digits) can be read from a tracking URL without any key: as text
+    in the usual encodings (hex either case, base64, base64url, base32), or as bytes (the
+    whole token or either half) in what the URL's last segment decodes to as base64url,
+    read from each of its first four characters. Empty when it cannot."""
+    raw = bytes.fromhex(token)
+    texts = {"hex": token, "HEX": token.upper(),
+             "base64": base64.b64encode(raw).decode().rstrip("="),
+             "base64url": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+             "base32": base64.b32encode(raw).decode().rstrip("=")}
+    plain = unquote(url)
+    found = [name for name, text in texts.items() if text in plain or text.lower() in plain.lower()]
+    segment = plain.rsplit("/", 1)[-1]
+    for start in range(4):
+        chunk = segment[start:]
+        try:
+            decoded = base64.urlsafe_b64decode(chunk + "=" * (-len(chunk) % 4))
+        except (binascii.Error, ValueError):
+            continue
+        found += [f"{what} in the bytes of the id read from character {start}"
+                  for what, part in (("token", raw), ("first half", raw[:8]), ("second half", raw[8:]))
+                  if part in decoded]
+    return found

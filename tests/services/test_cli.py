@@ -80,3 +80,35 @@ def test_two_tenants_get_distinct_slugs_and_tokens(runner):
     assert first["api_token"] != second["api_token"]
     slugs = set(db.session.scalars(select(Tenant.slug)))
     assert len(slugs) == 2
+
+
+def test_a_sender_email_brings_its_domain_along_so_the_new_tenant_can_send_from_it(runner, client):
+    result = create_tenant(runner, "--sender-email", "News@Mail.Venue-One.example.com", "--sender-name", "Venue One",
+                           "--postal-address", "1 Stage Door, Leeds")
+
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    tenant = db.session.get(Tenant, payload["tenant_id"])
+    assert (tenant.sender_email, tenant.sender_name, tenant.postal_address) == (
+        "news@mail.venue-one.example.com", "Venue One", "1 Stage Door, Leeds")
+    headers = {"Authorization": f"Bearer {payload['api_token']}"}
+    [domain] = client.get("/api/crm/sending-domains", headers=headers).get_json()["data"]
+    assert (domain["domain"], domain["status"]) == ("mail.venue-one.example.com", "unverified")
+    created = client.post("/api/crm/campaigns", headers=headers, json={
+        "name": "Hello", "subject": "Hi", "content": "<p>Hi</p>", "from_email": "tickets@mail.venue-one.example.com"})
+    assert created.status_code == 201, created.get_json()
+
+
+def test_a_sender_email_on_a_domain_another_tenant_verified_exits_non_zero_and_writes_nothing(runner):
+    from webapp.models import SendingDomain
+
+    assert create_tenant(runner, "--sender-email", "hi@venue-one.example.com").exit_code == 0
+    db.session.execute(SendingDomain.__table__.update().values(status="verified"))  # proven by the first tenant
+    db.session.commit()
+    before = counts()
+
+    result = create_tenant(runner, "--sender-email", "news@venue-one.example.com", email="other@venue.example.com")
+
+    assert result.exit_code != 0 and result.stdout == ""
+    assert "venue-one.example.com is verified by another organisation" in result.stderr
+    assert counts() == before

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from webapp.extensions import db
-from webapp.models import Customer, CustomerActivity, CustomerTag, Tenant, User
+from webapp.models import Customer, CustomerActivity, CustomerTag, SendingDomain, Tenant, User
 from webapp.services.activities import timeline
 from webapp.services.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_VIEWER_EMAIL, seed_demo
 from webapp.services.demo.catalogue import VENUES, build_events
@@ -34,6 +34,10 @@ def test_seed_demo_creates_the_demo_tenant_and_reports_what_it_made(seeded):
     assert tenant.name == "Demo Venue Group"
     assert tenant.timezone == "Europe/London"
     assert tenant.sender_name and tenant.sender_email and tenant.postal_address
+    # The sender's domain is a sending domain (unverified: nothing proven), so the demo sends.
+    domains = db.session.execute(select(SendingDomain.domain, SendingDomain.status)
+                                 .where(SendingDomain.tenant_id == tenant.id)).all()
+    assert domains == [(tenant.sender_email.rpartition("@")[2], "unverified")]
     roles = dict(db.session.execute(select(User.email, User.role).where(User.tenant_id == tenant.id)).all())
     assert roles == {DEMO_EMAIL: "owner", DEMO_VIEWER_EMAIL: "viewer"}
     assert seeded["login"] == DEMO_EMAIL

@@ -148,7 +148,14 @@ def world_a(tenant_a):
     segment = create_segment(tenant_a.id, "VIPs", VIP_CONDITIONS)
     return {"customer_id": customer.id, "token_id": token_id, "segment_id": segment.id,
             "import_id": _import_world(tenant_a.id), **_campaign_world(tenant_a.id, segment.id),
-            **_workflow_world(tenant_a.id, customer.id)}
+            **_workflow_world(tenant_a.id, customer.id), "domain_id": _domain_world(tenant_a.id)}
+
+
+def _domain_world(tenant_id: int) -> int:
+    """A sending domain nothing uses (so it can be verified and removed)."""
+    from webapp.services.sending_domains import add_domain
+
+    return add_domain(tenant_id, "news.alpha.example.com").id
 
 
 def _import_world(tenant_id: int) -> int:
@@ -188,9 +195,11 @@ def _campaign_world(tenant_id: int, segment_id: int) -> dict[str, int]:
     from webapp.models import OutboxMessage, Tenant
     from webapp.models.types import utcnow
     from webapp.services.campaigns import create_campaign, schedule_campaign
+    from webapp.services.sending_domains import add_domain_of
 
     tenant = db.session.get(Tenant, tenant_id)
     tenant.postal_address, tenant.sender_email = "1 Arena Way, Berlin", "box@alpha.example.com"
+    add_domain_of(tenant_id, tenant.sender_email)
     fields = {"subject": "Hello {{ customer.first_name }}", "html_content": "<p>Hi</p>", "segment_id": segment_id}
     draft = create_campaign(tenant_id, {"name": "Spring draft", **fields})
     scheduled = create_campaign(tenant_id, {"name": "Spring scheduled", **fields})
@@ -225,6 +234,9 @@ VALID_FORM_DATA = {
     "settings.create_token": {"name": "Box office", "role": "admin"},
     "settings.revoke_token": {},
     "settings.change_password": {"current_password": SUITE_PASSWORD, "new_password": "a-brand-new-password"},
+    "settings.add_sending_domain": {"domain": "tickets.alpha.example.com"},
+    "settings.verify_sending_domain": {},
+    "settings.remove_sending_domain": {},
     "segments.new": {"name": "Big spenders", "match": "all", "conditions": json.dumps(VIP_CONDITIONS)},
     "segments.edit": {"name": "Renamed", "match": "any", "conditions": json.dumps(VIP_CONDITIONS)},
     "segments.preview": {"match": "all", "conditions": json.dumps(VIP_CONDITIONS)},
@@ -261,7 +273,8 @@ ROUTE_ARGUMENTS = {("campaigns.cancel", "campaign_id"): "scheduled_campaign_id"}
 # Routes every signed-in user may use on their own account, whatever their role.
 SELF_SERVICE = {"auth.login", "auth.logout", "settings.change_password"}
 # Routes only owners and admins may use.
-ADMIN_ONLY = {"settings.update_tenant", "settings.create_token", "settings.revoke_token"}
+ADMIN_ONLY = {"settings.update_tenant", "settings.create_token", "settings.revoke_token",
+              "settings.add_sending_domain", "settings.verify_sending_domain", "settings.remove_sending_domain"}
 # Pages for the people who receive emails, not for marketers: no session, an unguessable
 # token in the URL instead, and no CSRF token (one-click unsubscribe, RFC 8058, is POSTed by
 # mail providers). The session sweeps skip them; their own tests cover the tokens.

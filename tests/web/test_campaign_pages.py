@@ -18,6 +18,7 @@ from webapp.extensions import db
 from webapp.models import EmailCampaign, OutboxMessage, Tenant
 from webapp.models.types import utcnow
 from webapp.services import campaigns, segments
+from webapp.services.sending_domains import add_domain_of
 
 from .conftest import HX, make_customer, snapshot
 from .pages import field_errors
@@ -42,6 +43,7 @@ def shop_a(tenant_a):
     tenant = db.session.get(Tenant, tenant_a.id)
     tenant.sender_name, tenant.sender_email = "Arena Alpha Box Office", "tickets@alpha.example.com"
     tenant.postal_address, tenant.timezone = "1 Arena Way, Berlin", "Europe/Berlin"
+    add_domain_of(tenant_a.id, tenant.sender_email)
     db.session.commit()
     ids = {
         "ada": make_customer(tenant_a.id, "ada@example.com", first_name="Ada", tags=["vip"]).id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from webapp.extensions import db
+from webapp.services import sending_domains
 
 from .conftest import log_in, snapshot
 from .pages import field_errors
@@ -20,6 +21,7 @@ def tenant_row(tenant_id: int):
 # --- organisation ---------------------------------------------------------------------
 
 def test_settings_save_and_show_the_new_values(owner_a, tenant_a):
+    sending_domains.add_domain(tenant_a.id, "alpha.example.com")  # the sender must be on one of them
     response = owner_a.post("/settings/tenant", {
         "name": "Arena Alpha Live", "timezone": "Europe/Berlin", "sender_name": "Arena Alpha",
         "sender_email": "Tickets@Alpha.example.com", "postal_address": "1 Arena Way, Berlin"})

@@ -422,6 +422,27 @@ def test_workflow_emails_are_tracked_like_campaigns(tenant, client):
     assert (figures["sent"], figures["opened"]) == (1, 1)
 
 
+def test_workflow_email_tracking_urls_do_not_show_the_recipients_token(tenant):
+    import re
+    from email import message_from_bytes, policy
+
+    from tests.campaigns.tracking_support import token_shows_in
+
+    workflow(tenant, [("send_email", {"subject": "Your parking guide",
+                                      "content": '<p><a href="https://arena.example.com/parking">Parking</a></p>'})])
+    workflows.process_trigger(tenant, "purchase", customer(tenant), {"order_total": 150}, now=T0)
+    db.session.commit()
+    run_due(now=T0)
+
+    token = db.session.scalars(select(CampaignRecipient.token)).one()
+    raw = db.session.scalars(select(OutboxMessage)).one().raw
+    html = message_from_bytes(raw, policy=policy.default).get_body(("html",)).get_content()
+    urls = re.findall(r'"(http://crm\.test/api/crm/track/(?:open|click)/[^"]+)"', html)
+    assert len(urls) == 2  # the pixel and the link
+    for url in urls:
+        assert token_shows_in(url, token) == [], url
+
+
 def mailing_enrollments(tenant_id: int, count: int, *, rate: int) -> tuple[int, list[int]]:
     """`count` customers enrolled on a workflow whose first step sends an email, at `rate`."""
     db.session.get(Tenant, tenant_id).send_rate_per_second = rate

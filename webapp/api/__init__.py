@@ -10,6 +10,7 @@ from webapp.api import (  # noqa: E402,F401  (registers the views)
     imports,
     openapi,
     segments,
+    sending_domains,
     tracking,
     workflows,
 )

@@ -232,7 +232,9 @@ class CampaignIn(StrictModel):
     content: Annotated[str, Field(min_length=1, max_length=500_000, description="HTML; Jinja personalisation")]
     segment_id: Id | None = None
     from_name: Annotated[str, Field(max_length=200)] | None = None
-    from_email: Annotated[str, Field(max_length=320)] | None = None
+    from_email: Annotated[str, Field(max_length=320)] | None = Field(
+        default=None, description="On one of your sending domains (exactly: news@mail.venue.com needs "
+                                  "mail.venue.com), else a 422 naming from_email.")
     reply_to: Annotated[str, Field(max_length=320)] | None = None
     preheader: LineText | None = None
     text_content: Annotated[str, Field(max_length=500_000)] | None = Field(
@@ -249,7 +251,9 @@ class CampaignPatch(StrictModel):
     content: Annotated[str, Field(min_length=1, max_length=500_000)] | None = None
     segment_id: Id | None = None
     from_name: Annotated[str, Field(max_length=200)] | None = None
-    from_email: Annotated[str, Field(max_length=320)] | None = None
+    from_email: Annotated[str, Field(max_length=320)] | None = Field(
+        default=None, description="On one of your sending domains (exactly: news@mail.venue.com needs "
+                                  "mail.venue.com), else a 422 naming from_email.")
     reply_to: Annotated[str, Field(max_length=320)] | None = None
     preheader: LineText | None = None
     text_content: Annotated[str, Field(max_length=500_000)] | None = None
@@ -293,6 +297,35 @@ class CampaignPage(BaseModel):
 
 class CampaignListQuery(PageQuery):
     status: CampaignStatus | None = None
+
+
+# --- sending domains ----------------------------------------------------------------------
+
+class SendingDomainIn(StrictModel):
+    domain: Annotated[str, Field(min_length=1, max_length=253, description="e.g. mail.venue.com")]
+
+
+class TxtRecord(BaseModel):
+    type: Literal["TXT"] = "TXT"
+    name: str = Field(description="Where to add it, e.g. _crm.mail.venue.com")
+    value: str = Field(description="crm-verification=<token>")
+
+
+class SendingDomainOut(BaseModel):
+    id: int
+    domain: str
+    status: Literal["unverified", "verified"]
+    verified_at: datetime | None
+    txt_record: TxtRecord = Field(description="The DNS record that proves the domain is yours.")
+    last_checked_at: datetime | None
+    last_check_error: str | None = Field(
+        description="Why the last check did not verify it: the record was not found, or DNS could not be reached.")
+    created_at: datetime
+
+
+class SendingDomainPage(BaseModel):
+    data: list[SendingDomainOut]
+    next_cursor: str | None
 
 
 class ScheduleIn(StrictModel):

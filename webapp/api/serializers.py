@@ -6,7 +6,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from webapp.models import Customer, CustomerActivity, CustomerImport, CustomerSegment, EmailCampaign
+from webapp.models import (
+    Customer,
+    CustomerActivity,
+    CustomerImport,
+    CustomerSegment,
+    EmailCampaign,
+    SendingDomain,
+)
+from webapp.services.sending_domains import record_name, record_value
 
 
 def customer_dict(customer: Customer) -> dict:
@@ -152,3 +160,16 @@ def enrollment_dict(enrollment, trace=None) -> dict:
                          "finished_at": _iso(x.finished_at), "outcome": x.outcome, "detail": x.detail}
                         for x in trace]
     return out
+
+
+def sending_domain_dict(row: SendingDomain) -> dict:
+    return {
+        "id": row.id,
+        "domain": row.domain,
+        "status": row.status,
+        "verified_at": _iso(row.verified_at),
+        "txt_record": {"type": "TXT", "name": record_name(row.domain), "value": record_value(row)},
+        "last_checked_at": _iso(row.last_checked_at),
+        "last_check_error": row.last_check_error,
+        "created_at": _iso(row.created_at),
+    }

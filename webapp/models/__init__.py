@@ -11,6 +11,7 @@ from webapp.models.campaign import (
 from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerTag
 from webapp.models.customer_import import IMPORT_STATUSES, CustomerImport, CustomerImportRejection
 from webapp.models.segment import CustomerSegment, CustomerSegmentMember
+from webapp.models.sending_domain import SENDING_DOMAIN_STATUSES, SendingDomain
 from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User, UserSession
 from webapp.models.tracking import CampaignAttribution, CampaignEngagementHour, CampaignLink, TrackingHit
 from webapp.models.workflow import (
@@ -38,6 +39,7 @@ __all__ = [
     "EMAIL_STATUSES",
     "IMPORT_STATUSES",
     "ROLES",
+    "SENDING_DOMAIN_STATUSES",
     "SYSTEM_ACTIVITY_TYPES",
     "WRITE_ROLES",
     "ApiToken",
@@ -48,6 +50,7 @@ __all__ = [
     "CustomerSegment",
     "CustomerSegmentMember",
     "CustomerTag",
+    "SendingDomain",
     "Tenant",
     "User",
     "UserSession",

@@ -22,6 +22,7 @@ from webapp.models import (
 from webapp.models.types import utcnow
 from webapp.services.errors import Conflict, NotFound, ValidationFailed
 from webapp.services.pagination import Page, keyset_by_id
+from webapp.services.sending_domains import check_from_address
 from webapp.services.tenants import normalise_email
 from webapp.services.tracking import instrumenters
 from webapp.services.validation import utc_moment
@@ -49,7 +50,7 @@ def _template(field: str, source: str | None, *, html: bool) -> None:
         raise ValidationFailed(field, str(exc)) from None
 
 
-def _validate(tenant_id: int, values: dict[str, Any]) -> dict[str, Any]:
+def _validate(tenant_id: int, values: dict[str, Any], *, check_sender: bool = True) -> dict[str, Any]:
     out = dict(values)
     for field in ("name", "subject"):
         if field in out and not (out[field] or "").strip():
@@ -64,6 +65,8 @@ def _validate(tenant_id: int, values: dict[str, Any]) -> dict[str, Any]:
     for field in ("from_email", "reply_to"):
         if out.get(field):
             out[field] = normalise_email(out[field], field)
+    if out.get("from_email") and check_sender:
+        check_from_address(tenant_id, out["from_email"], "from_email")
     _template("subject", out.get("subject"), html=False)
     _template("preheader", out.get("preheader"), html=False)
     _template("html_content", out.get("html_content"), html=True)
@@ -146,6 +149,8 @@ def _check_sendable(campaign: EmailCampaign, tenant: Tenant) -> None:
                                                  "the law requires it in every marketing email")
     if not (campaign.from_email or tenant.sender_email):
         raise ValidationFailed("from_email", "set a from address on the campaign or a sender in Settings")
+    # Checked again at the send: the domain may have been proven another organisation's since.
+    check_from_address(tenant.id, campaign.from_email or tenant.sender_email, "from_email")
 
 
 def schedule_campaign(tenant_id: int, campaign_id: int, send_at: datetime) -> EmailCampaign:
@@ -327,7 +332,9 @@ def preview_campaign(tenant_id: int, campaign_id: int, customer_id: int | None =
 def preview_content(tenant_id: int, data: dict[str, Any], customer_id: int | None = None) -> dict[str, str]:
     """Like preview_campaign, for content not saved yet (the editor's live preview): it is
     checked as a save would check it, and nothing is stored."""
-    values = _validate(tenant_id, {k: data.get(k) for k in TEXT_FIELDS if k in data and k != "segment_id"})
+    # The From domain is the save's and the send's to check: the preview shows the content.
+    values = _validate(tenant_id, {k: data.get(k) for k in TEXT_FIELDS if k in data and k != "segment_id"},
+                       check_sender=False)
     return _preview(tenant_id, EmailCampaign(tenant_id=tenant_id, **values), customer_id)
 
 
@@ -355,6 +362,8 @@ def send_test(tenant_id: int, campaign_id: int, emails: list[str], customer_id: 
     addresses = [normalise_email(e, f"emails[{i}]") for i, e in enumerate(emails)]
     campaign = get_campaign(tenant_id, campaign_id)
     tenant = db.session.get(Tenant, tenant_id)
+    if campaign.from_email or tenant.sender_email:
+        check_from_address(tenant_id, campaign.from_email or tenant.sender_email, "from_email")
     customer = get_customer(tenant_id, customer_id) if customer_id is not None else None
     results = []
     with open_transport(current_app.config["MAIL_URL"], tenant_id=tenant_id) as transport:

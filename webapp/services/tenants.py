@@ -18,6 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from webapp.extensions import db
 from webapp.models import ROLES, ApiToken, Tenant, User, UserSession
 from webapp.models.types import utcnow
+from webapp.services import sending_domains
 from webapp.services.errors import Conflict, NotFound, ValidationFailed
 from webapp.services.webhooks import ip_literal, non_public_reason
 
@@ -54,28 +55,47 @@ def slugify(name: str) -> str:
     return slug[:60] or "tenant"
 
 
-def create_tenant(name: str, admin_email: str, admin_password: str, *,
-                  timezone: str = "UTC") -> tuple[Tenant, User, str]:
+def create_tenant(name: str, admin_email: str, admin_password: str, *, timezone: str = "UTC",
+                  sender_name: str | None = None, sender_email: str | None = None,
+                  postal_address: str | None = None) -> tuple[Tenant, User, str]:
     """Create a tenant with its owner and a first API token; returns the token secret once.
-    Everything is checked before the tenant is added, so refused input leaves nothing behind."""
+    A sender address brings its domain along as a sending domain (unverified), so the new
+    tenant can send at once. Everything is checked before anything is kept, so refused
+    input leaves nothing behind."""
     name = name.strip()
     if not name:
         raise ValidationFailed("name", "must not be empty")
     check_timezone(timezone)
     normalise_email(admin_email)
     check_password_strength(admin_password)
+    sender_name = _sender_name(sender_name)
+    sender_email = normalise_email(sender_email, "sender_email") if sender_email else None
     base = slugify(name)
     slug, n = base, 1
     while db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         n += 1
         slug = f"{base}-{n}"
-    tenant = Tenant(name=name, slug=slug, timezone=timezone)
+    tenant = Tenant(name=name, slug=slug, timezone=timezone, sender_name=sender_name, sender_email=sender_email,
+                    postal_address=(postal_address or "").strip() or None)
     db.session.add(tenant)
     db.session.flush()
+    if sender_email:
+        try:
+            sending_domains.add_domain_of(tenant.id, sender_email)
+        except ValidationFailed:
+            db.session.rollback()
+            raise
     user = _new_user(tenant, admin_email, admin_password, "owner")
     _, secret = _new_token(tenant, "Default", "admin")
     _commit_or_conflict("email", "a user with this email already exists")
     return tenant, user, secret
+
+
+def _sender_name(value: str | None) -> str | None:
+    value = (value or "").strip() or None
+    if value and any(c in value for c in "\r\n"):
+        raise ValidationFailed("sender_name", "must not contain line breaks")
+    return value
 
 
 def _commit_or_conflict(field: str, message: str) -> None:
@@ -222,10 +242,10 @@ def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str 
     if not name:
         raise ValidationFailed("name", "must not be empty")
     check_timezone(timezone)
-    sender_name = (sender_name or "").strip() or None
-    if sender_name and any(c in sender_name for c in "\r\n"):
-        raise ValidationFailed("sender_name", "must not contain line breaks")
+    sender_name = _sender_name(sender_name)
     sender_email = normalise_email(sender_email, "sender_email") if sender_email else None
+    if sender_email:
+        sending_domains.check_from_address(tenant.id, sender_email, "sender_email")
     if attribution_days is not None and not 0 <= attribution_days <= 90:
         raise ValidationFailed("attribution_days", "must be between 0 (no attribution) and 90 days")
     if send_rate_per_second is not None and not 1 <= send_rate_per_second <= MAX_SEND_RATE:

@@ -171,7 +171,7 @@ def _unpack(fields: dict[str, str]) -> dict[str, str]:
 def record_open(open_id: str, *, method: str, ip: str | None, user_agent: str | None,
                 referer: str | None) -> bool:
     """Queue an open if the id is genuine (signature only: no database access)."""
-    token = ids.parse_open_id(_secret(), open_id)
+    token = ids.parse_open_id(_secret(), open_id, legacy=current_app.config["TRACKING_LEGACY_IDS"])
     if token is None:
         return False
     _append("o", token, 0, 0, method=method, ip=ip, user_agent=user_agent, referer=referer)
@@ -182,7 +182,7 @@ def record_click(click_id: str, *, method: str, ip: str | None, user_agent: str 
                  referer: str | None) -> str | None:
     """The stored target of a genuine click id whose link belongs to the recipient's
     campaign (one indexed read), with the click queued; None otherwise."""
-    parsed = ids.parse_click_id(_secret(), click_id)
+    parsed = ids.parse_click_id(_secret(), click_id, legacy=current_app.config["TRACKING_LEGACY_IDS"])
     if parsed is None:
         return None
     token, link_id, links = parsed

@@ -33,7 +33,8 @@ class TenantSettingsForm(FlaskForm):
     timezone = StringField("Timezone", validators=[DataRequired(), Length(max=64)],
                            description="IANA name, e.g. Europe/London")
     sender_name = StringField("Sender name", validators=[Optional(), Length(max=200)])
-    sender_email = EmailField("Sender email", validators=[Optional(), Email(), Length(max=320)])
+    sender_email = EmailField("Sender email", validators=[Optional(), Email(), Length(max=320)],
+                              description="On one of your sending domains.")
     postal_address = TextAreaField("Postal address", validators=[Optional(), Length(max=1000)],
                                    description="Shown in every email footer; required by law to send.")
     attribution_days = IntegerField(
@@ -49,6 +50,11 @@ class TenantSettingsForm(FlaskForm):
                                                   "line; every other webhook needs https. Private, loopback and "
                                                   "link-local addresses stay closed whatever is listed here: only "
                                                   "whoever runs this service can open them.")
+
+
+class SendingDomainForm(FlaskForm):
+    domain = StringField("Domain", id="sending-domain",
+                         validators=[DataRequired(message="Enter a domain, e.g. mail.venue.com."), Length(max=253)])
 
 
 class TokenForm(FlaskForm):
@@ -105,7 +111,8 @@ class CampaignForm(FlaskForm):
     preheader = StringField("Preheader", validators=[Optional(), Length(max=300)],
                             description="The preview text most inboxes show after the subject.")
     from_name = StringField("From name", validators=[Optional(), Length(max=200)])
-    from_email = EmailField("From email", validators=[Optional(), Length(max=320)])
+    from_email = EmailField("From email", validators=[Optional(), Length(max=320)],
+                            description="On one of your sending domains. Empty: the sender in Settings.")
     reply_to = EmailField("Reply-to", validators=[Optional(), Length(max=320)])
     html_content = TextAreaField("HTML content", validators=[DataRequired(message="Write the email's content."),
                                                              Length(max=500_000)])

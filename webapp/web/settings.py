@@ -5,20 +5,24 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
-from webapp.services import tenants
-from webapp.services.errors import ValidationFailed
+from webapp.services import sending_domains, tenants
+from webapp.services.errors import Conflict, ValidationFailed
 from webapp.web import admin_required
-from webapp.web.forms import PasswordForm, TenantSettingsForm, TokenForm, apply_domain_error
+from webapp.web.forms import PasswordForm, SendingDomainForm, TenantSettingsForm, TokenForm, apply_domain_error
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
-def _page(settings_form=None, token_form=None, password_form=None, new_secret=None, status=200):
+def _page(settings_form=None, token_form=None, password_form=None, domain_form=None, new_secret=None, status=200):
     tenant = current_user.tenant
     return render_template(
         "settings/index.html",
         tenant=tenant,
         settings_form=settings_form or TenantSettingsForm(obj=tenant, formdata=None),
+        domain_form=domain_form or SendingDomainForm(formdata=None),
+        domains=sending_domains.list_domains(tenant.id),
+        record_name=sending_domains.record_name,
+        record_value=sending_domains.record_value,
         token_form=token_form or TokenForm(formdata=None),
         password_form=password_form or PasswordForm(formdata=None),
         tokens=tenants.list_api_tokens(tenant),
@@ -51,6 +55,52 @@ def update_tenant():
             flash("Settings saved.", "success")
             return redirect(url_for("settings.index"))
     return _page(settings_form=form, status=422)
+
+
+@bp.post("/sending-domains")
+@login_required
+@admin_required
+def add_sending_domain():
+    form = SendingDomainForm()
+    if form.validate_on_submit():
+        try:
+            row = sending_domains.add_domain(current_user.tenant_id, form.domain.data)
+        except (ValidationFailed, Conflict) as exc:
+            apply_domain_error(form, "domain", exc.details[0]["message"])
+        else:
+            flash(f"{row.domain} added. Add its TXT record at your DNS provider, then press Verify.", "success")
+            return redirect(url_for("settings.index", _anchor="sending-domains"))
+    return _page(domain_form=form, status=422)
+
+
+@bp.post("/sending-domains/<int:domain_id>/verify")
+@login_required
+@admin_required
+def verify_sending_domain(domain_id: int):
+    try:  # another tenant's id: NotFound, a 404 page
+        row = sending_domains.verify_domain(current_user.tenant_id, domain_id)
+    except Conflict as exc:
+        flash(exc.details[0]["message"], "error")
+    else:
+        if row.verified:
+            flash(f"{row.domain} is verified.", "success")
+        else:
+            flash(f"{row.domain} is not verified yet: {row.last_check_error}.", "error")
+    return redirect(url_for("settings.index", _anchor="sending-domains"))
+
+
+@bp.post("/sending-domains/<int:domain_id>/remove")
+@login_required
+@admin_required
+def remove_sending_domain(domain_id: int):
+    name = sending_domains.get_domain(current_user.tenant_id, domain_id).domain  # another tenant's: a 404
+    try:
+        sending_domains.remove_domain(current_user.tenant_id, domain_id)
+    except Conflict as exc:
+        flash(f"{name} was not removed: {exc.details[0]['message']}.", "error")
+    else:
+        flash(f"{name} removed. From addresses on it are refused from now on.", "success")
+    return redirect(url_for("settings.index", _anchor="sending-domains"))
 
 
 @bp.post("/tokens")
