@@ -14,7 +14,7 @@ from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
 from webapp.services import campaigns, customers, segments
 from webapp.services.errors import NotFound, ValidationFailed
 from webapp.web import partial_or_page, write_required
-from webapp.web.forms import CampaignForm, ScheduleForm, TestSendForm, apply_domain_error
+from webapp.web.forms import CampaignForm, ScheduleForm, StorableValues, TestSendForm, apply_domain_error, unstorable
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -165,6 +165,8 @@ def _preview_customer() -> tuple[Any, str]:
     query = (request.values.get("preview_as") or "").strip()[:320]
     if not query:
         return None, ""
+    if unstorable(query):  # no customer's email holds it, and the database cannot even compare it
+        return None, query
     return customers.find_customer(current_user.tenant_id, email=query), query
 
 
@@ -180,7 +182,11 @@ def _preview_response(preview: dict | None, error: dict | None, customer, query:
 def preview():
     """The editor's content as the chosen customer would get it, saving nothing."""
     customer, query = _preview_customer()
-    data = {name: request.form.get(name) for name in ("subject", "html_content", *OPTIONAL_FIELDS)}
+    try:
+        form = StorableValues(request.form)
+        data = {name: form.get(name) for name in ("subject", "html_content", *OPTIONAL_FIELDS)}
+    except ValidationFailed as exc:
+        return _preview_response(None, {"field": exc.field, "message": exc.reason}, customer, query, None)
     for name in OPTIONAL_FIELDS:
         data[name] = data[name] if (data[name] or "").strip() else None
     if not (data["html_content"] or "").strip():
