@@ -168,3 +168,25 @@ def _multipart_with_raw_field(data: dict, raw: bytes) -> bytes:
         body = raw if isinstance(value, tuple) else value.encode()
         parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + body)
     return b"\r\n".join(parts) + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+@pytest.mark.parametrize("path", [
+    "/customers/?q=a%00b", "/customers/?tag=v%00ip", "/customers/{customer_id}?type=note%00",
+    "/customers/{customer_id}/timeline?type=%00", "/campaigns/customers?preview_as=a%00b",
+    "/campaigns/{campaign_id}/preview?preview_as=a%00b", "/segments/?cursor=%00",
+    "/u/tok%00en", "/v/tok%00en",
+])
+def test_nul_in_an_address_is_a_400_not_a_database_error(owner_a, world, path):
+    response = owner_a.get(path.format(**world))
+
+    assert response.status_code == 400
+    assert NUL in response.get_data(as_text=True)
+
+
+def test_one_click_unsubscribe_with_a_nul_in_the_token_is_a_400(client):
+    before = snapshot()
+
+    response = client.post("/u/tok%00en")
+
+    assert response.status_code == 400
+    assert snapshot() == before
