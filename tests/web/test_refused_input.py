@@ -190,3 +190,10 @@ def test_one_click_unsubscribe_with_a_nul_in_the_token_is_a_400(client):
 
     assert response.status_code == 400
     assert snapshot() == before
+
+
+def test_an_out_of_range_segment_id_in_the_audience_box_is_no_segment(owner_a):
+    for segment_id in ("9" * 30, "-" + "9" * 30, "0"):
+        response = owner_a.get(f"/campaigns/audience?segment_id={segment_id}")
+
+        assert response.status_code == 200

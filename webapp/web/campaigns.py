@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from webapp.extensions import htmx
 from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
+from webapp.models.types import MAX_ID
 from webapp.services import campaigns, customers, segments
 from webapp.services.errors import NotFound, ValidationFailed
 from webapp.web import partial_or_page, write_required
@@ -51,7 +52,10 @@ def _form_values(form: CampaignForm) -> dict[str, Any]:
 def _audience(segment_id: Any) -> dict[str, Any] | None:
     """How many people the chosen segment would reach now, or None without a (known) segment."""
     try:
-        segment = segments.get_segment(current_user.tenant_id, int(segment_id))
+        segment_id = int(segment_id)
+        if not 0 < segment_id <= MAX_ID:  # no row has such an id; the database would refuse to compare it
+            return None
+        segment = segments.get_segment(current_user.tenant_id, segment_id)
     except (TypeError, ValueError, NotFound):
         return None
     return {"segment": segment, "count": campaigns.segment_audience(current_user.tenant_id, segment.id)}
