@@ -142,13 +142,23 @@ def _register_error_handlers(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
     from webapp.api.errors import error_response, http_error_response
-    from webapp.extensions import htmx
+    from webapp.extensions import db, htmx
     from webapp.services.errors import DomainError
 
     def wants_json() -> bool:
         return request.path.startswith("/api/")
 
+    def release_session() -> None:
+        """A failed statement leaves the session unusable until it is rolled back, and the error
+        page reads the signed-in user through it. An error response saves nothing, so roll back
+        first, whatever went wrong."""
+        try:
+            db.session.rollback()
+        except Exception:  # the connection itself is gone: the page must still be answered
+            app.logger.exception("rolling back before an error page failed")
+
     def error_page(status: int, message: str):
+        release_session()
         if htmx and not htmx.boosted:
             # A fragment would land wherever the request aimed (inside a tag list, say):
             # show the message in the page's flash area instead. base.html lets htmx swap it.
@@ -165,14 +175,31 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if wants_json():
+            release_session()
             return http_error_response(exc)
         return error_page(exc.code, exc.description)
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
         if wants_json():
+            release_session()
             return error_response(exc.status, exc.code, exc.message, exc.details)
         return error_page(exc.status, exc.message)
+
+    @app.errorhandler(Exception)
+    def _unexpected_error(exc: Exception):
+        """A bug or a failed database: logged with its traceback, answered with the app's own
+        error page (JSON under /api/), which must not fail in turn."""
+        app.logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+        message = "Something went wrong on our side and nothing was saved. Try again in a moment."
+        if wants_json():
+            release_session()
+            return error_response(500, "internal_error", message)
+        try:
+            return error_page(500, message)
+        except Exception:  # the page needs the database too (the signed-in user): say it without
+            app.logger.exception("the error page failed as well")
+            return f"<!doctype html><title>Error 500</title><h1>500</h1><p>{message}</p>", 500
 
 
 # Mail clients fetch these (the open pixel's usual GET never reaches Flask: OpenPixelFastPath):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import Flask, abort
+from flask import Flask, abort, request
 from flask_login import current_user
+
+from webapp.web.forms import unstorable
 
 
 def write_required(view: Callable) -> Callable:
@@ -45,6 +47,14 @@ def partial_or_page(partial_template: str, page_template: str, **context):
     return response
 
 
+def refuse_unstorable_address() -> None:
+    """Query strings and path segments (search boxes, filters, unsubscribe tokens) are read
+    without a form: one the database could not even compare is a bad request, said so."""
+    for name, value in [*request.args.items(multi=True), *(request.view_args or {}).items()]:
+        if isinstance(value, str) and (reason := unstorable(value)):
+            abort(400, f"This address is not valid: “{name}” {reason}.")
+
+
 def register_web(app: Flask) -> None:
     from webapp.extensions import login_manager
     from webapp.web import (
@@ -66,5 +76,7 @@ def register_web(app: Flask) -> None:
     for bp in (auth.bp, dashboard.bp, customers.bp, imports.bp, exports.bp, segments.bp, campaigns.bp, reports.bp,
                workflows.bp, outbox.bp, settings.bp, unsubscribe.bp):
         app.register_blueprint(bp)
+        # On the app, keyed by the blueprint: the blueprints are shared by every app built.
+        app.before_request_funcs.setdefault(bp.name, []).append(refuse_unstorable_address)
     register_filters(app)
     login_manager.unauthorized_handler(auth.unauthorized)

@@ -11,10 +11,11 @@ from flask_login import current_user, login_required
 
 from webapp.extensions import htmx
 from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
+from webapp.models.types import MAX_ID
 from webapp.services import campaigns, customers, segments
 from webapp.services.errors import NotFound, ValidationFailed
 from webapp.web import partial_or_page, write_required
-from webapp.web.forms import CampaignForm, ScheduleForm, TestSendForm, apply_domain_error
+from webapp.web.forms import CampaignForm, ScheduleForm, StorableValues, TestSendForm, apply_domain_error, unstorable
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -51,7 +52,10 @@ def _form_values(form: CampaignForm) -> dict[str, Any]:
 def _audience(segment_id: Any) -> dict[str, Any] | None:
     """How many people the chosen segment would reach now, or None without a (known) segment."""
     try:
-        segment = segments.get_segment(current_user.tenant_id, int(segment_id))
+        segment_id = int(segment_id)
+        if not 0 < segment_id <= MAX_ID:  # no row has such an id; the database would refuse to compare it
+            return None
+        segment = segments.get_segment(current_user.tenant_id, segment_id)
     except (TypeError, ValueError, NotFound):
         return None
     return {"segment": segment, "count": campaigns.segment_audience(current_user.tenant_id, segment.id)}
@@ -165,6 +169,8 @@ def _preview_customer() -> tuple[Any, str]:
     query = (request.values.get("preview_as") or "").strip()[:320]
     if not query:
         return None, ""
+    if unstorable(query):  # no customer's email holds it, and the database cannot even compare it
+        return None, query
     return customers.find_customer(current_user.tenant_id, email=query), query
 
 
@@ -180,7 +186,11 @@ def _preview_response(preview: dict | None, error: dict | None, customer, query:
 def preview():
     """The editor's content as the chosen customer would get it, saving nothing."""
     customer, query = _preview_customer()
-    data = {name: request.form.get(name) for name in ("subject", "html_content", *OPTIONAL_FIELDS)}
+    try:
+        form = StorableValues(request.form)
+        data = {name: form.get(name) for name in ("subject", "html_content", *OPTIONAL_FIELDS)}
+    except ValidationFailed as exc:
+        return _preview_response(None, {"field": exc.field, "message": exc.reason}, customer, query, None)
     for name in OPTIONAL_FIELDS:
         data[name] = data[name] if (data[name] or "").strip() else None
     if not (data["html_content"] or "").strip():

@@ -130,8 +130,9 @@ def add_tag(customer_id: int):
 def remove_tag(customer_id: int):
     customer = customers.get_customer(current_user.tenant_id, customer_id)
     form = TagForm()
-    if form.validate_on_submit():
-        customer = customers.remove_tag(current_user.tenant_id, customer.id, form.tag.data)
+    if not form.validate_on_submit():
+        return _tags_response(customer, form, 422)
+    customer = customers.remove_tag(current_user.tenant_id, customer.id, form.tag.data)
     return _tags_response(customer, TagForm(formdata=None))
 
 

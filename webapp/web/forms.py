@@ -1,34 +1,170 @@
-"""WTForms for the marketer pages (CSRF comes with FlaskForm)."""
+"""WTForms for the marketer pages (CSRF comes with FlaskForm), and the checks every submitted
+value goes through: text the database cannot store, JSON nested past any sense."""
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from werkzeug.datastructures import MultiDict
 from wtforms import DateTimeLocalField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
 
 from webapp.models import EMAIL_STATUSES
+from webapp.services.errors import ValidationFailed
+from webapp.services.validation import field_path
+
+# --- text the database cannot store ------------------------------------------------------
+
+# A lone surrogate is not text: it cannot be encoded as UTF-8 for the database. Form data
+# cannot carry one (werkzeug keeps undecodable bytes percent-quoted in urlencoded bodies and
+# replaces them in multipart ones); a JSON escape ("\ud800") can.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class LoginForm(FlaskForm):
+def unstorable(text: str) -> str | None:
+    """Why the database would refuse `text` (PostgreSQL stores no NUL in text or JSON), or None."""
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    if _LONE_SURROGATE.search(text):
+        return "must not contain unpaired surrogate characters"
+    return None
+
+
+class StorableValues:
+    """request.form for views that read it directly (step editors, previews): reading a value
+    the database cannot store raises ValidationFailed naming the field. Forms built on `Form`
+    check their fields themselves."""
+
+    def __init__(self, values: MultiDict) -> None:
+        self._values = values
+
+    def _checked(self, name: str, value: Any) -> Any:
+        if isinstance(value, str) and (reason := unstorable(value)):
+            raise ValidationFailed(name, reason)
+        return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._checked(name, self._values.get(name, default))
+
+    def __getitem__(self, name: str) -> Any:
+        return self._checked(name, self._values[name])
+
+    def getlist(self, name: str) -> list[Any]:
+        return [self._checked(name, value) for value in self._values.getlist(name)]
+
+
+def _storable(form: FlaskForm, field: Any) -> None:
+    for value in field.raw_data or ():
+        text = value if isinstance(value, str) else getattr(value, "filename", None)  # an upload: its name
+        if isinstance(text, str) and (reason := unstorable(text)):
+            raise StopValidation(reason)
+
+
+class Form(FlaskForm):
+    """The base of every marketer form: each field refuses text the database cannot store
+    before its own validators run, so the message stands beside the field and nothing is saved."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            field = super().bind_field(form, unbound_field, options)
+            field.validators = [_storable, *field.validators]
+            return field
+
+
+# --- JSON typed into a form --------------------------------------------------------------
+
+# A segment definition nests two JSON levels per group (a list in an object), at most
+# segments' MAX_DEPTH groups, plus a condition and its value: about ten. The bound leaves
+# room for the definition's own, clearer message and stops `json.loads` and every recursive
+# walk after it long before Python's recursion limit.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _json_depth_exceeds(text: str, limit: int) -> bool:
+    depth = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+class _Refused(ValueError):
+    """A number JSON text may spell but nothing can store; its message is for the marketer."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Refused(f"must not contain {name}: it is not a number")  # json.loads accepts NaN, Infinity
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):  # 1e999 reads as infinity
+        raise _Refused(f"has a number too large to store ({text[:20]})")
+    return number
+
+
+def _unstorable_path(value: Any, path: str) -> tuple[str, str] | None:
+    """(path, reason) of the first string or key in decoded JSON the database cannot store."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if reason := unstorable(item):
+                return where, reason
+        elif isinstance(item, dict):
+            for key, sub in reversed(list(item.items())):
+                if reason := unstorable(key):
+                    return where, f"keys {reason}"
+                stack.append((sub, field_path((key,), where)))
+        elif isinstance(item, list):
+            stack.extend((sub, f"{where}[{i}]") for i, sub in reversed(list(enumerate(item))))
+    return None
+
+
+def decode_json_field(raw: str | None, field: str, default: str = "[]") -> Any:
+    """The value of a JSON form field, or ValidationFailed naming `field` (or the spot inside it):
+    unreadable, nested deeper than MAX_JSON_DEPTH, NaN or Infinity, or text that cannot be stored."""
+    text = raw if raw and raw.strip() else default
+    if reason := unstorable(text):
+        raise ValidationFailed(field, reason)
+    if _json_depth_exceeds(text, MAX_JSON_DEPTH):
+        raise ValidationFailed(field, f"nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _Refused as exc:
+        raise ValidationFailed(field, str(exc)) from None
+    except ValueError:  # malformed, or an integer of thousands of digits
+        raise ValidationFailed(field, "is not valid JSON") from None
+    if found := _unstorable_path(value, field):
+        raise ValidationFailed(*found)
+    return value
+
+
+class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     text = TextAreaField("Note", validators=[DataRequired(message="Write something first."),
                                              Length(max=5000)])
 
 
-class TagForm(FlaskForm):
+class TagForm(Form):
     tag = StringField("Tag", validators=[DataRequired(message="Enter a tag."), Length(max=100)])
 
 
-class TenantSettingsForm(FlaskForm):
+class TenantSettingsForm(Form):
     name = StringField("Organisation name", validators=[DataRequired(), Length(max=200)])
     timezone = StringField("Timezone", validators=[DataRequired(), Length(max=64)],
                            description="IANA name, e.g. Europe/London")
@@ -57,20 +193,20 @@ class SendingDomainForm(FlaskForm):
                          validators=[DataRequired(message="Enter a domain, e.g. mail.venue.com."), Length(max=253)])
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     # Its own id: the organisation form on the same page has a `name` field too.
     name = StringField("Token name", id="token-name", validators=[DataRequired(), Length(max=100)])
     role = SelectField("Access", choices=[SelectChoice("admin", "Read and write"),
                                           SelectChoice("viewer", "Read only")], default="admin")
 
 
-class PasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired()])
+class PasswordForm(Form):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
     new_password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=200)],
                                  description="At least 10 characters. Your other sessions will be logged out.")
 
 
-class CustomerForm(FlaskForm):
+class CustomerForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=320)])
     first_name = StringField("First name", validators=[Optional(), Length(max=200)])
     last_name = StringField("Last name", validators=[Optional(), Length(max=200)])
@@ -101,7 +237,7 @@ def _tenant_zone() -> ZoneInfo | None:
         return ZoneInfo("UTC")
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(Form):
     name = StringField("Campaign name", validators=[DataRequired(message="Give the campaign a name."),
                                                     Length(max=200)],
                        description="Only your team sees it.")
@@ -125,7 +261,7 @@ class CampaignForm(FlaskForm):
                                description="e.g. summer-line-up")
 
 
-class TestSendForm(FlaskForm):
+class TestSendForm(Form):
     emails = StringField("Send a test to", validators=[DataRequired(message="Enter at least one address."),
                                                        Length(max=4000)],
                          description="Up to 10 addresses, separated by commas. The subject starts with [TEST].")
@@ -141,13 +277,13 @@ def _date_and_time_given(form: FlaskForm, field: DateTimeLocalField) -> None:
         raise StopValidation("Pick a date and time.")
 
 
-class ScheduleForm(FlaskForm):
+class ScheduleForm(Form):
     send_at = DateTimeLocalField("Send at", tz=_tenant_zone, validators=[_date_and_time_given],
                                  format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
                                  invalid_value_message="Pick a date and time.")
 
 
-class ImportUploadForm(FlaskForm):
+class ImportUploadForm(Form):
     file = FileField("CSV file", validators=[FileRequired(message="Choose a CSV file to upload.")],
                      description="A header row, then one customer per row; comma, semicolon or tab "
                                  "separated; up to 50 MB.")

@@ -8,7 +8,6 @@ from typing import Any
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
@@ -26,7 +25,7 @@ from webapp.services import segments
 from webapp.services.errors import ValidationFailed
 from webapp.web import write_required
 from webapp.web.filters import ACTIVITY_LABELS
-from webapp.web.forms import apply_domain_error
+from webapp.web.forms import Form, StorableValues, apply_domain_error, decode_json_field
 
 bp = Blueprint("segments", __name__, url_prefix="/segments")
 
@@ -69,12 +68,13 @@ BUILDER_DEFAULT_OPERATOR = {"total_spent": ">=", "orders_count": ">=", "last_ord
                             "email_engagement": "opened"}
 
 
-class SegmentForm(FlaskForm):
+class SegmentForm(Form):
     name = StringField("Name", validators=[DataRequired(message="Give the segment a name."), Length(max=200)])
     match = SelectField("Customers who match", default="all", choices=[
         SelectChoice("all", "all of these conditions"), SelectChoice("any", "any of these conditions")])
-    # The definition as JSON, written by static/js/segment-builder.js.
-    conditions = HiddenField(default="[]")
+    # The definition as JSON, written by static/js/segment-builder.js. MAX_CONDITIONS conditions
+    # fit in a small part of the bound.
+    conditions = HiddenField(default="[]", validators=[Length(max=200_000)])
 
 
 def builder_schema() -> dict[str, Any]:
@@ -92,13 +92,6 @@ def builder_schema() -> dict[str, Any]:
     }
 
 
-def _decoded_conditions(raw: str | None) -> Any:
-    try:
-        return json.loads(raw or "[]")
-    except ValueError:
-        raise ValidationFailed("conditions", "is not a readable definition; reload the page") from None
-
-
 def _error(exc: ValidationFailed) -> dict[str, str]:
     return {"field": exc.field, "message": exc.reason}
 
@@ -106,6 +99,8 @@ def _error(exc: ValidationFailed) -> dict[str, str]:
 def _render_builder(form: SegmentForm, segment: CustomerSegment | None,
                     definition_error: dict[str, str] | None = None) -> ResponseReturnValue:
     tenant_id = current_user.tenant_id
+    if definition_error is None and form.conditions.errors:  # a hidden field: its message goes to the builder
+        definition_error = {"field": "conditions", "message": form.conditions.errors[0]}
     status = 422 if (form.errors or definition_error) else 200
     return render_template("segments/builder.html", form=form, segment=segment, schema=builder_schema(),
                            definition_error=definition_error, known_tags=segments.known_tags(tenant_id),
@@ -119,7 +114,7 @@ def _save(form: SegmentForm, segment: CustomerSegment | None) -> ResponseReturnV
         return _render_builder(form, segment)
     tenant_id = current_user.tenant_id
     try:
-        conditions = _decoded_conditions(form.conditions.data)
+        conditions = decode_json_field(form.conditions.data, "conditions")
         if segment is None:
             segment = segments.create_segment(tenant_id, form.name.data, conditions, form.match.data)
         else:
@@ -169,10 +164,11 @@ def edit(segment_id: int):
 def preview():
     """Count and sample what the builder's current definition matches, saving nothing."""
     status, result, error = 200, None, None
+    form = StorableValues(request.form)
     try:
-        conditions = _decoded_conditions(request.form.get("conditions"))
+        conditions = decode_json_field(form.get("conditions"), "conditions")
         if conditions != []:
-            result = segments.preview(current_user.tenant_id, conditions, request.form.get("match") or "all")
+            result = segments.preview(current_user.tenant_id, conditions, form.get("match") or "all")
     except ValidationFailed as exc:
         status, error = 422, _error(exc)
     return render_template("segments/_preview.html", result=result, error=error), status

@@ -3,17 +3,15 @@ reordered by dragging and edited inline, per-step figures), enrollments and trac
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from webapp.extensions import htmx
 from webapp.models import AutomationStep, AutomationWorkflow
@@ -23,6 +21,7 @@ from webapp.services.errors import Conflict, ValidationFailed
 from webapp.services.workflow_config import describe_step
 from webapp.services.workflow_engine import step_figures
 from webapp.web import partial_or_page, write_required
+from webapp.web.forms import Form, StorableValues, decode_json_field
 
 bp = Blueprint("workflows", __name__, url_prefix="/workflows")
 
@@ -36,10 +35,14 @@ REENTRY_LABELS = {"one_at_a_time": "Again after finishing", "once": "Only once e
                   "always": "Every time, even while in it"}
 
 
-class NewWorkflowForm(FlaskForm):
+class NewWorkflowForm(Form):
     name = StringField("Name", validators=[DataRequired(message="Give the workflow a name."), Length(max=200)])
     trigger_type = SelectField("Starts with", choices=[SelectChoice(k, v) for k, v in TRIGGER_LABELS.items()],
                                default="purchase")
+
+
+class EnrollForm(Form):
+    email = EmailField("Customer email", id="wf-enroll", validators=[Optional(), Length(max=320)])
 
 
 def trigger_summary(workflow: AutomationWorkflow, segment_names: dict[int, str] | None = None) -> str:
@@ -124,11 +127,12 @@ def _steps_context(workflow: AutomationWorkflow, errors: dict[int, dict[str, str
 
 
 def _builder(workflow: AutomationWorkflow, *, status: int = 200, settings_errors: dict[str, str] | None = None,
-             toggle_error: str | None = None) -> ResponseReturnValue:
+             toggle_error: str | None = None, enroll_form: EnrollForm | None = None) -> ResponseReturnValue:
     return render_template("workflows/builder.html", **_steps_context(workflow), counts=workflows.enrollment_counts(
         [workflow.id])[workflow.id], trigger_labels=TRIGGER_LABELS, reentry_labels=REENTRY_LABELS,
         segment_list=segments.list_segments(current_user.tenant_id), settings_errors=settings_errors or {},
-        toggle_error=toggle_error, trigger_summary=trigger_summary(workflow, _segment_names())), status
+        toggle_error=toggle_error, trigger_summary=trigger_summary(workflow, _segment_names()),
+        enroll_form=enroll_form or EnrollForm(formdata=None)), status
 
 
 @bp.get("/<int:workflow_id>")
@@ -170,7 +174,7 @@ def _trigger_config(trigger_type: str, form) -> dict[str, Any]:
 @write_required
 def update_settings(workflow_id: int):
     workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
-    form = request.form
+    form = StorableValues(request.form)
     try:
         trigger_type = form.get("trigger_type") or workflow.trigger_type
         if trigger_type == workflow.trigger_type:
@@ -279,10 +283,7 @@ def _step_config(step: AutomationStep, form) -> dict[str, Any]:
         except ValueError:
             raise ValidationFailed("config.before_event_hours", "must be a whole number of hours") from None
     if kind == "condition":
-        try:
-            conditions = json.loads(form.get("conditions") or "[]")
-        except ValueError:
-            raise ValidationFailed("config.conditions", "is not valid JSON") from None
+        conditions = decode_json_field(form.get("conditions"), "config.conditions")
         config: dict[str, Any] = {"conditions": conditions, "match": form.get("match") or "all"}
         if (form.get("else_step") or "").strip():
             try:
@@ -307,7 +308,8 @@ def edit_step(workflow_id: int, step_id: int):
     step = workflows.get_step(current_user.tenant_id, workflow_id, step_id)
     workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
     try:
-        workflows.update_step(current_user.tenant_id, workflow.id, step.id, _step_config(step, request.form))
+        config = _step_config(step, StorableValues(request.form))
+        workflows.update_step(current_user.tenant_id, workflow.id, step.id, config)
     except ValidationFailed as exc:
         from webapp.extensions import db
 
@@ -345,7 +347,10 @@ def delete(workflow_id: int):
 @write_required
 def enroll(workflow_id: int):
     workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
-    email = (request.form.get("email") or "").strip()
+    form = EnrollForm()
+    if not form.validate_on_submit():
+        return _builder(workflow, status=422, enroll_form=form)
+    email = (form.email.data or "").strip()
     customer = customers.find_customer(current_user.tenant_id, email=email) if email else None
     if customer is None:
         flash("No customer with that email address.", "error")

@@ -1,0 +1,222 @@
+"""Every form of the marketer pages as data, for the hostile-input tests: where it posts,
+valid values for its fields, what kind of value each field takes, and where the page shows
+a field's message. A new form goes here; test_every_form_route_has_a_spec fails until it does."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import unescape
+from urllib.parse import quote_plus
+
+from webapp.extensions import db
+
+from .conftest import HX, IMPORT_CSV, VIP_CONDITIONS
+from .pages import field_errors
+
+# Field kinds: what a hostile value for the field looks like (see the strategies in the tests).
+TEXT, JSON, NUMBER, DATE, CHOICE, FILE = "text", "json", "number", "date", "choice", "file"
+# Where a refused field's message is shown.
+BESIDE = "beside"          # a .field box holding the control (the _macros.html field, step editors)
+DEFINITION = "definition"  # the segment builder's #definition-error, naming the field in data-error-field
+PREVIEW = "preview"        # a live preview pane: data-error-field on the error
+MAPPING = "mapping"        # the import mapping: the column's own .field-error
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    name: str                       # a test id
+    endpoint: str
+    url: Callable[[dict], str]      # from the hostile world's ids
+    data: dict                      # valid values; a callable is called for a fresh value (files)
+    fields: dict[str, str]          # field name -> kind; the fields a hostile value goes into
+    htmx: bool = False              # posted as the page's htmx does (the token in a header)
+    shown: str = BESIDE
+    refused_with: int = 422
+    signed_in: bool = True
+    # Fields looked up, never stored: a value nothing can match is answered as unknown, not refused.
+    lookups: frozenset[str] = field(default_factory=frozenset)
+    shown_elsewhere: dict[str, str] = field(default_factory=dict)  # fields whose message is not `shown`
+
+    def __str__(self) -> str:
+        return self.name
+
+    def form_data(self) -> dict:
+        return {key: value() if callable(value) else value for key, value in self.data.items()}
+
+
+def message_for(spec: FormSpec, html: str, name: str) -> str:
+    """The messages the page shows for field `name`, joined ("" when none)."""
+    shown = spec.shown_elsewhere.get(name, spec.shown)
+    if shown == BESIDE:
+        return " ".join(field_errors(html).get(name, []))
+    if shown in (DEFINITION, PREVIEW):
+        found = []
+        for match in re.finditer(r'<div[^>]*data-error-field="([^"]*)"[^>]*>([\s\S]*?)</div>', html):
+            where = unescape(match.group(1))
+            if where == name or where.startswith((name + "[", name + ".")):
+                found.append(unescape(match.group(0)))
+        return " ".join(found)
+    if shown == MAPPING:
+        return " ".join(unescape(m) for m in re.findall(r'class="field-error"[^>]*>([^<]*)<', html))
+    raise AssertionError(shown)
+
+
+EDITOR = {"name": TEXT, "subject": TEXT, "preheader": TEXT, "from_name": TEXT, "from_email": TEXT,
+          "reply_to": TEXT, "html_content": TEXT, "text_content": TEXT, "utm_source": TEXT, "utm_medium": TEXT,
+          "utm_campaign": TEXT, "segment_id": CHOICE}
+CAMPAIGN = {"name": "Autumn", "subject": "Hi", "html_content": "<p>Hi</p>"}
+SEGMENT = {"name": "Big spenders", "match": "all", "conditions": json.dumps(VIP_CONDITIONS)}
+MAPPING_DATA = {"map-0": "email", "map-1": "first_name", "map-2": "attribute"}
+MAPPING_FIELDS = {"map-0": CHOICE, "map-1": CHOICE, "map-2": CHOICE}
+
+
+def _step(kind: str) -> Callable[[dict], str]:
+    return lambda w: f"/workflows/{w['workflow_id']}/steps/{w['steps'][kind]}"
+
+
+def _flow(trigger: str) -> Callable[[dict], str]:
+    return lambda w: f"/workflows/{w['workflows'][trigger]}/settings"
+
+
+SPECS: tuple[FormSpec, ...] = (
+    FormSpec("login", "auth.login", lambda w: "/login", {"email": "owner@alpha.example.com", "password": "wrong"},
+             {"email": TEXT, "password": TEXT}, refused_with=401, signed_in=False),
+    FormSpec("organisation settings", "settings.update_tenant", lambda w: "/settings/tenant",
+             {"name": "Arena", "timezone": "Europe/Paris"},
+             {"name": TEXT, "timezone": TEXT, "sender_name": TEXT, "sender_email": TEXT, "postal_address": TEXT,
+              "attribution_days": NUMBER, "send_rate_per_second": NUMBER, "webhook_allowlist": TEXT}),
+    FormSpec("new API token", "settings.create_token", lambda w: "/settings/tokens", {"name": "Box office",
+             "role": "admin"}, {"name": TEXT, "role": CHOICE}),
+    FormSpec("password", "settings.change_password", lambda w: "/settings/password",
+             {"current_password": "correct-horse-battery", "new_password": "a-brand-new-password"},
+             {"current_password": TEXT, "new_password": TEXT}),
+    FormSpec("customer", "customers.edit", lambda w: f"/customers/{w['customer_id']}/edit",
+             {"email": "ada@example.com", "first_name": "Ada", "email_status": "subscribed"},
+             {"email": TEXT, "first_name": TEXT, "last_name": TEXT, "external_id": TEXT, "timezone": TEXT,
+              "email_status": CHOICE}),
+    FormSpec("note", "customers.add_note", lambda w: f"/customers/{w['customer_id']}/notes", {"text": "Called"},
+             {"text": TEXT}, htmx=True),
+    FormSpec("add tag", "customers.add_tag", lambda w: f"/customers/{w['customer_id']}/tags", {"tag": "early"},
+             {"tag": TEXT}, htmx=True),
+    FormSpec("remove tag", "customers.remove_tag", lambda w: f"/customers/{w['customer_id']}/tags/remove",
+             {"tag": "vip"}, {"tag": TEXT}, htmx=True),
+    FormSpec("import upload", "imports.new", lambda w: "/customers/import",
+             {"file": lambda: (io.BytesIO(IMPORT_CSV), "fans.csv")}, {"file": FILE}),
+    FormSpec("import preview", "imports.preview", lambda w: f"/customers/imports/{w['import_id']}/preview",
+             MAPPING_DATA, MAPPING_FIELDS, htmx=True, shown=MAPPING, refused_with=200),
+    FormSpec("import start", "imports.start", lambda w: f"/customers/imports/{w['import_id']}/start",
+             MAPPING_DATA, MAPPING_FIELDS, shown=MAPPING),
+    FormSpec("new segment", "segments.new", lambda w: "/segments/new", SEGMENT,
+             {"name": TEXT, "match": CHOICE, "conditions": JSON}, shown_elsewhere={"conditions": DEFINITION}),
+    FormSpec("segment", "segments.edit", lambda w: f"/segments/{w['segment_id']}/edit", SEGMENT,
+             {"name": TEXT, "match": CHOICE, "conditions": JSON}, shown_elsewhere={"conditions": DEFINITION}),
+    FormSpec("segment preview", "segments.preview", lambda w: "/segments/preview", SEGMENT,
+             {"match": CHOICE, "conditions": JSON}, htmx=True, shown=PREVIEW),
+    FormSpec("new campaign", "campaigns.new", lambda w: "/campaigns/new", CAMPAIGN, EDITOR),
+    FormSpec("campaign", "campaigns.edit", lambda w: f"/campaigns/{w['campaign_id']}/edit", CAMPAIGN, EDITOR),
+    FormSpec("campaign preview", "campaigns.preview", lambda w: "/campaigns/preview",
+             {**CAMPAIGN, "preview_as": "ada@example.com"},
+             {name: kind for name, kind in EDITOR.items() if name not in ("name", "segment_id")} | {"preview_as": TEXT},
+             htmx=True, shown=PREVIEW, lookups=frozenset({"preview_as"})),
+    FormSpec("test send", "campaigns.send_test", lambda w: f"/campaigns/{w['campaign_id']}/test",
+             {"emails": "me@example.com", "preview_as": "ada@example.com"}, {"emails": TEXT, "preview_as": TEXT},
+             htmx=True, lookups=frozenset({"preview_as"})),
+    FormSpec("schedule", "campaigns.schedule", lambda w: f"/campaigns/{w['campaign_id']}/schedule",
+             {"send_at": "2099-01-01T09:00"}, {"send_at": DATE}),
+    FormSpec("new workflow", "workflows.new", lambda w: "/workflows/new", {"name": "After", "trigger_type": "custom"},
+             {"name": TEXT, "trigger_type": CHOICE}),
+    FormSpec("trigger (custom)", "workflows.update_settings", _flow("custom"),
+             {"name": "Flow", "trigger_type": "custom", "reentry": "once"},
+             {"name": TEXT, "trigger_type": CHOICE, "reentry": CHOICE}),
+    FormSpec("trigger (purchase)", "workflows.update_settings", _flow("purchase"),
+             {"name": "Flow", "trigger_type": "purchase", "min_order_total": "10", "event_id": "ev-1"},
+             {"name": TEXT, "min_order_total": NUMBER, "event_id": TEXT, "event_name": TEXT}),
+    FormSpec("trigger (event day)", "workflows.update_settings", _flow("event_day"),
+             {"name": "Flow", "trigger_type": "event_day", "offset_days": "-1", "hour": "9"},
+             {"offset_days": NUMBER, "hour": NUMBER}),
+    FormSpec("trigger (segment)", "workflows.update_settings", _flow("segment_entered"),
+             {"name": "Flow", "trigger_type": "segment_entered"}, {"segment_id": NUMBER}),
+    FormSpec("step: send email", "workflows.edit_step", _step("send_email"),
+             {"subject": "Hi", "content": "<p>Hi</p>"}, {"subject": TEXT, "content": TEXT}, htmx=True),
+    FormSpec("step: wait", "workflows.edit_step", _step("wait"), {"amount": "2", "unit": "days"},
+             {"amount": NUMBER, "unit": CHOICE}, htmx=True),
+    FormSpec("step: wait until", "workflows.edit_step", _step("wait_until"), {"before_event_hours": "24"},
+             {"before_event_hours": NUMBER, "at": DATE}, htmx=True),
+    FormSpec("step: condition", "workflows.edit_step", _step("condition"),
+             {"conditions": json.dumps(VIP_CONDITIONS), "match": "all"},
+             {"conditions": JSON, "match": CHOICE, "else_step": NUMBER}, htmx=True),
+    FormSpec("step: add tag", "workflows.edit_step", _step("add_tag"), {"tag": "welcomed"}, {"tag": TEXT},
+             htmx=True),
+    FormSpec("step: remove tag", "workflows.edit_step", _step("remove_tag"), {"tag": "welcomed"}, {"tag": TEXT},
+             htmx=True),
+    FormSpec("step: set attribute", "workflows.edit_step", _step("update_attribute"), {"key": "seat", "value": "A1"},
+             {"key": TEXT, "value": TEXT}, htmx=True),
+    FormSpec("step: webhook", "workflows.edit_step", _step("webhook"), {"url": "https://hooks.example.com/x"},
+             {"url": TEXT}, htmx=True),
+    FormSpec("enroll", "workflows.enroll", lambda w: f"/workflows/{w['workflow_id']}/enroll",
+             {"email": "ada@example.com"}, {"email": TEXT}),
+)
+
+# Routes whose body carries no field a page fills in (buttons): hostile fields sent to them
+# must change nothing they would not change anyway, and never cause a 5xx.
+BUTTONS: dict[str, Callable[[dict], str]] = {
+    "auth.logout": lambda w: "/logout",
+    "customers.delete": lambda w: f"/customers/{w['customer_id']}/delete",
+    "settings.revoke_token": lambda w: f"/settings/tokens/{w['token_id']}/revoke",
+    "segments.recalculate": lambda w: f"/segments/{w['segment_id']}/recalculate",
+    "segments.delete": lambda w: f"/segments/{w['segment_id']}/delete",
+    "campaigns.send": lambda w: f"/campaigns/{w['campaign_id']}/send",
+    "campaigns.cancel": lambda w: f"/campaigns/{w['scheduled_campaign_id']}/cancel",
+    "campaigns.delete": lambda w: f"/campaigns/{w['campaign_id']}/delete",
+    "workflows.toggle": lambda w: f"/workflows/{w['workflow_id']}/toggle",
+    "workflows.add_step": lambda w: f"/workflows/{w['workflow_id']}/steps",
+    "workflows.reorder": lambda w: f"/workflows/{w['workflow_id']}/steps/order",
+    "workflows.delete_step": lambda w: f"/workflows/{w['workflow_id']}/steps/{w['step_id']}/delete",
+    "workflows.delete": lambda w: f"/workflows/{w['workflow_id']}/delete",
+}
+# What the buttons read from the body, if anything.
+BUTTON_FIELDS = {"segments.recalculate": ["back"], "workflows.add_step": ["type"], "workflows.reorder": ["step_ids"],
+                 "workflows.delete": ["force"]}
+
+
+def hostile_world(tenant_id: int, world: dict) -> dict:
+    """world_a plus a step of every type in its workflow and a workflow for each trigger that
+    has settings of its own."""
+    from webapp.models.workflow import STEP_TYPES
+    from webapp.services import workflows
+
+    steps = {step.type: step.id for step in workflows.steps_of(world["workflow_id"])}
+    for kind in STEP_TYPES:
+        if kind not in steps:
+            steps[kind] = workflows.add_step(tenant_id, world["workflow_id"], kind).id
+    flows = {"custom": world["workflow_id"]}
+    for trigger, config in (("purchase", {}), ("event_day", {}), ("segment_entered",
+                                                                  {"segment_id": world["segment_id"]})):
+        flows[trigger] = workflows.create_workflow(tenant_id, {"name": f"On {trigger}", "trigger_type": trigger,
+                                                               "trigger_config": config}).id
+    db.session.commit()
+    return {**world, "steps": steps, "workflows": flows}
+
+
+def encoded(data: dict) -> bytes:
+    """A urlencoded body. Text is sent as UTF-8, lone surrogates too (as the bytes a client
+    could send), which the test client's own encoding would refuse to build."""
+    pairs = []
+    for key, value in data.items():
+        for item in value if isinstance(value, list) else [value]:
+            pairs.append(f"{quote_plus(key)}={quote_plus(str(item).encode('utf-8', 'surrogatepass'))}")
+    return "&".join(pairs).encode("ascii")
+
+
+def submit(client, token: str, url: str, data: dict, *, htmx: bool = False):
+    """Post `data` as the page would, with the session's CSRF token."""
+    headers = {"X-CSRFToken": token, **HX} if htmx else {}
+    if not htmx:
+        data = {**data, "csrf_token": token}
+    if any(isinstance(value, tuple) for value in data.values()):  # a file: multipart, as the upload form
+        return client.post(url, data=data, headers=headers, content_type="multipart/form-data")
+    return client.post(url, data=encoded(data), headers=headers, content_type="application/x-www-form-urlencoded")
