@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from webapp.segments.definition import OPERATORS
@@ -19,7 +18,7 @@ from .conftest import snapshot, web_routes
 from .form_specs import BUTTON_FIELDS, BUTTONS, CHOICE, DATE, FILE, JSON, NUMBER, SPECS, TEXT, hostile_world, submit
 from .pages import csrf_from
 
-# Derandomized: the same examples on every run, so a case marked xfail(strict) fails every time.
+# Derandomized: the same examples on every run.
 HOSTILE = settings(max_examples=10, deadline=None, derandomize=True, database=None,
                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                           HealthCheck.data_too_large, HealthCheck.large_base_example])
@@ -86,44 +85,12 @@ CLASSES = {
 # are slow to send and all alike.
 EXAMPLES = {"hostile definitions": 25, "huge strings": 5}
 
-# Failures whose cause lies outside the web layer (the segment compiler and services take
-# numbers and dates past what a column or the calendar holds): strict, so each mark has to go
-# once its cause is fixed. (spec, case) -> (the backends it fails on, why).
-BACKEND = "postgresql" if os.environ.get("TEST_DATABASE_URL") else "sqlite"
-BOTH = frozenset({"sqlite", "postgresql"})
-_PAST_BIGINT = ("services.segments.calculate_segment/preview run the compiled statement with an integer past "
-                "BIGINT: OverflowError (SQLite) or DataError integer/bigint out of range (PostgreSQL)")
-_PAST_INTEGER = ("an activity count past INTEGER (2**31) reaches the statement as an integer parameter: DataError "
-                 "integer out of range (PostgreSQL; SQLite's integers are 64-bit)")
-_PAST_DATE_MAX = "segments.compiler._date adds a day to 9999-12-31: OverflowError date value out of range"
-OUTSIDE_THE_WEB_LAYER = {
-    (form, case): (backends, reason)
-    for form in ("new segment", "segment", "segment preview")
-    for case, backends, reason in (
-        ("total_spent 10**30", BOTH, _PAST_BIGINT),
-        ("orders_count 2**63", BOTH, _PAST_BIGINT),
-        ("activity count 2**63", BOTH, _PAST_BIGINT),
-        ("attribute 10**30", BOTH, _PAST_BIGINT),
-        ("engagement of campaign 2**63", frozenset({"sqlite"}), _PAST_BIGINT),
-        ("activity count 2**31", frozenset({"postgresql"}), _PAST_INTEGER),
-        ("created on 9999-12-31", BOTH, _PAST_DATE_MAX),
-        # The property test's definitions hold such numbers too (2**31 counts, on PostgreSQL).
-        ("hostile definitions", frozenset({"postgresql"}), _PAST_INTEGER),
-    )
-}
-
-
-def _outside(form: str, case: str) -> list:
-    backends, reason = OUTSIDE_THE_WEB_LAYER.get((form, case), ((), ""))
-    return [pytest.mark.xfail(strict=True, reason=reason)] if BACKEND in backends else []
-
-
 def _cases():
     for spec in SPECS:
         for name, strategies in CLASSES.items():
             if not set(spec.fields.values()) & set(strategies):
                 continue
-            yield pytest.param(spec, name, id=f"{spec}-{name}", marks=_outside(spec.name, name))
+            yield pytest.param(spec, name, id=f"{spec}-{name}")
 
 
 @pytest.fixture
@@ -160,10 +127,7 @@ def _hostile_data(draw, spec, strategies) -> tuple[dict, list[str]]:
 def test_hostile_values_never_cause_a_5xx_and_a_refusal_changes_nothing(spec, hostility, world, session_for):
     client, token = session_for(spec.signed_in)
 
-    # A known failure (xfail) is not shrunk: only its failing matters, and shrinking takes long.
-    phases = [Phase.generate] if _outside(spec.name, hostility) else HOSTILE.phases
-
-    @settings(HOSTILE, max_examples=EXAMPLES.get(hostility, HOSTILE.max_examples), phases=phases)
+    @settings(HOSTILE, max_examples=EXAMPLES.get(hostility, HOSTILE.max_examples))
     @given(data=st.data())
     def example(data):
         values, chosen = _hostile_data(data.draw, spec, CLASSES[hostility])
@@ -258,8 +222,7 @@ def _edge_cases():
             yield pytest.param(spec, {name: EDGE_NUMBERS + EDGE_DATES for name in edged}, id=f"{spec}-numbers-dates")
         for name in (name for name, kind in spec.fields.items() if kind == JSON):
             for label, definition in EDGE_DEFINITIONS.items():
-                yield pytest.param(spec, {name: [json.dumps(definition)]}, id=f"{spec}-{label}",
-                                   marks=_outside(spec.name, label))
+                yield pytest.param(spec, {name: [json.dumps(definition)]}, id=f"{spec}-{label}")
 
 
 @pytest.mark.parametrize(("spec", "values"), list(_edge_cases()))

@@ -188,7 +188,7 @@ class TenantSettingsForm(Form):
                                                   "whoever runs this service can open them.")
 
 
-class SendingDomainForm(FlaskForm):
+class SendingDomainForm(Form):
     domain = StringField("Domain", id="sending-domain",
                          validators=[DataRequired(message="Enter a domain, e.g. mail.venue.com."), Length(max=253)])
 
