@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import escape
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -201,3 +202,23 @@ def test_trigger_settings_save_and_show_errors_beside_their_field(owner_a, world
     refused = owner_a.post(path, {"name": "Buyers", "trigger_type": "purchase", "min_order_total": "lots"})
     assert refused.status_code == 422
     assert field_errors(refused.get_data(as_text=True))["min_order_total"] == ["must be a number"]
+
+
+def test_a_refused_step_keeps_what_was_typed_beside_the_message(owner_a, world_a):
+    wid = world_a["workflow_id"]
+    owner_a.hx_post(f"/workflows/{wid}/steps", {"type": "condition"})
+    condition = step_ids(wid)[-1]
+    typed = '[{"type": "orders_count", "operator": ">=", "value": 10000000000000}]'
+
+    refused = owner_a.hx_post(f"/workflows/{wid}/steps/{condition}", {"conditions": typed, "match": "all"})
+
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "conditions" in field_errors(page)
+    assert str(escape(typed)) in page
+    owner_a.hx_post(f"/workflows/{wid}/steps", {"type": "send_email"})
+    email = step_ids(wid)[-1]
+    refused = owner_a.hx_post(f"/workflows/{wid}/steps/{email}",
+                              {"subject": "Hi {{ customer.", "content": "<p>Mine</p>"})
+    assert str(escape("Hi {{ customer.")) in refused.get_data(as_text=True)
+    assert str(escape("<p>Mine</p>")) in refused.get_data(as_text=True)

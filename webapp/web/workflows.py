@@ -119,11 +119,12 @@ def _first_segment_id() -> int | None:
 # --- builder ------------------------------------------------------------------------------------
 
 def _steps_context(workflow: AutomationWorkflow, errors: dict[int, dict[str, str]] | None = None,
-                   open_step: int | None = None) -> dict[str, Any]:
+                   open_step: int | None = None, typed: dict[int, dict[str, str]] | None = None) -> dict[str, Any]:
     steps = workflows.steps_of(workflow.id)
     return {"workflow": workflow, "steps": steps, "step_counts": workflows.step_counts(workflow.id),
             "figures": step_figures([s.campaign_id for s in steps if s.campaign_id]), "step_errors": errors or {},
-            "open_step": open_step, "step_types": STEP_TYPES, "step_labels": STEP_LABELS, "describe": describe_step}
+            "open_step": open_step, "step_typed": typed or {}, "step_types": STEP_TYPES, "step_labels": STEP_LABELS,
+            "describe": describe_step}
 
 
 def _builder(workflow: AutomationWorkflow, *, status: int = 200, settings_errors: dict[str, str] | None = None,
@@ -315,7 +316,9 @@ def edit_step(workflow_id: int, step_id: int):
 
         db.session.rollback()
         field = exc.field.split(".", 1)[-1].split("[")[0].split(".")[0]
-        return _steps_response(workflow, status=422, errors={step.id: {field: exc.reason}}, open_step=step.id)
+        # What was typed comes back with the message, so a long condition is fixed, not retyped.
+        return _steps_response(workflow, status=422, errors={step.id: {field: exc.reason}}, open_step=step.id,
+                               typed={step.id: request.form.to_dict()})
     return _steps_response(workflow)
 
 
