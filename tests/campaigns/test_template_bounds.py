@@ -121,7 +121,7 @@ def test_padded_values_kept_alive_add_up_to_the_render_budget(expression):
 
 @pytest.mark.parametrize("source", [
     "{{ ('x ' * 400000)|wordwrap(1, wrapstring='y' * 500)|length }}",
-    "{{ ('x' * 100000)|wordwrap(1, wrapstring='y' * 100)|length }}",
+    "{{ ('x' * 100000)|wordwrap(1, wrapstring='y' * 1000)|length }}",
     "{{ ('a-' * 200000)|wordwrap(1)|length }}",
 ], ids=["words", "long-word", "hyphens"])
 def test_wordwrap_is_sized_from_its_breaks_and_wrapstring_before_it_allocates(source):
@@ -139,9 +139,8 @@ def test_truncated_values_kept_alive_add_up_to_the_render_budget():
     kept_alive(f"('x' * 999).replace('x', '{WIDE}' * 999)", levels=40),
     "{{ ('x' * 2000)|replace('x', customer.long)|length }}",  # a list: its repr is put in
     "{{ ('x' * 2000)|replace('x', customer.long, 9999)|length }}",
-    "{{ ('x' * 20000)|replace('', 'y' * 1000)|length }}",
-    "{{ (('x' * 2000)|safe).replace('x', '<' * 1000)|length }}",  # Markup escapes what it puts in
-], ids=["filter-kept", "method-kept", "list-replacement", "count", "empty-old", "markup"])
+    kept_alive("(('x' * 400)|safe).replace('x', '\"' * 999)", levels=40),  # Markup escapes what it puts in
+], ids=["filter-kept", "method-kept", "list-replacement", "count", "markup-kept"])
 def test_replace_is_sized_from_occurrences_and_the_replacement_before_it_allocates(source):
     assert_refused_within_memory(source, {"customer": {"long": ["y" * 100_000]}})
 
@@ -153,7 +152,7 @@ def test_replace_is_sized_from_occurrences_and_the_replacement_before_it_allocat
     kept_alive(f"('{WIDE}' * 499999) + ('{WIDE}' * 499999)", levels=40),
 ], ids=["tilde-chain", "tilde-with-a-list", "tilde-kept", "plus-kept"])
 def test_concatenation_chains_are_sized_from_their_operands(source):
-    assert_refused_within_memory(source, {"customer": {"tags": ["y" * 100_000] * 50}})
+    assert_refused_within_memory(source, {"customer": {"tags": ["y" * 100_000] * 500}})
 
 
 @pytest.mark.parametrize("source", [
@@ -173,16 +172,17 @@ def test_values_kept_by_set_blocks_and_macros_add_up_to_the_render_budget(source
     "{{ ('" + WIDE * 2 + " ' * 666666).split()|length }}",
     "{{ ('" + WIDE + "' * 999999)|list|length }}",
     "{% set l = ['x'] * 49999 %}{% set l2 = l + l %}{% set l3 = l2 + l2 %}{{ l3|length }}",
-    "{{ ([['x'] * 9999] * 300)|sum(start=[])|length }}",
-    "{{ range(10)|batch(99999, fill_with=customer.long)|list }}",
-    "{{ customer.tags|slice(99999, fill_with=customer.long)|list }}",
+    "{{ ([['x'] * 9999] * 400)|sum(start=[])|length }}",
+    "{{ range(10)|batch(99999, fill_with=customer.short)|list }}",
+    "{{ customer.tags|slice(99999, fill_with=customer.short)|list }}",
     "{{ {}.fromkeys(range(1000), customer.long) }}",
     "{% set l = [customer.long] * 2000 %}{{ l }}",
     "{{ [customer.long, customer.long, customer.long, customer.long] * 500 }}",
 ], ids=["split", "list-of-a-string", "plus", "sum", "batch-fill", "slice-fill", "fromkeys", "repeated-ref",
         "literal-repeated"])
 def test_list_building_is_refused_before_it_allocates(source):
-    assert_refused_within_memory(source, {"customer": {"tags": ["a", "b"], "long": ["y" * 100_000]}})
+    context = {"customer": {"tags": ["a", "b"], "short": ["y" * 2_000], "long": ["y" * 100_000]}}
+    assert_refused_within_memory(source, context)
 
 
 @pytest.mark.parametrize("source", [
@@ -190,28 +190,25 @@ def test_list_building_is_refused_before_it_allocates(source):
     "{{ ('www.a.io ' * 2000)|urlize(target='t' * 50000)|length }}",
     "{{ ('\\t' * 2000).expandtabs(99999)|length }}",
     "{% set d = {('k' * 3000): [['a', 'b'] * 30] * 600} %}{{ d|pprint|length }}",
-    "{% set d = {('k' * 90000): [['a'] * 2] * 20} %}{{ d|pprint|length }}",
+    "{% set d = {('k' * 90000): [['a'] * 2] * 600} %}{{ d|pprint|length }}",
     kept_alive("customer.text|e", levels=150),
     kept_alive(f"('{WIDE}' * 80000)|urlencode", levels=150),
     "{{ ('a ' * 999999)|title|length }}",
-    "{{ ('<>' * 999999)|striptags|length }}",
-    "{{ customer.text ~ customer.text ~ customer.text ~ customer.text ~ customer.text }}",
+    "{{ ('" + WIDE * 2 + " ' * 666666)|striptags|length }}",
+    "{% macro m() %}{% for i in range(60) %}{{ customer.text }}{% endfor %}{% endmacro %}{{ m()|length }}",
 ], ids=["tojson-indent", "urlize-target", "expandtabs", "pprint", "pprint-indented-by-a-long-key", "escape-kept",
-        "urlencode-kept", "title", "striptags", "printed-escaped"])
+        "urlencode-kept", "title", "striptags", "escaped-prints-in-a-macro"])
 def test_other_growing_filters_and_methods_are_refused_before_they_allocate(source):
     assert_refused_within_memory(source, {"customer": {"text": "<" * 200_000}})
 
 
 @pytest.mark.parametrize("source", [
     "{{ ('a ' * 999999)|urlize|length }}",
-    "{{ ('x ' * 999999)|wordwrap(1)|length }}",
     "{{ ([['x'] * 9999] * 500)|sum(start=[])|length }}",
-    "{{ ('a ' * 999999)|title|length }}",
-    "{% set s1 = 'x' * 9000 %}{% set s2 = 'x' * 8999 ~ 'x' %}"
+    "{% set s1 = 'x' * 30000 %}{% set s2 = 'x' * 29999 ~ 'x' %}"
     "{% set a = [[s1] * 5000] * 5000 %}{% set b = [[s2] * 5000] * 5000 %}{{ a == b }}",
     "{% set r = range(1000) %}{% for i in r %}{% for j in r %}{% for k in r %}{% endfor %}{% endfor %}{% endfor %}",
-    "{% for i in range(1000) %}{% for j in range(1000) %}{{ j }}{% endfor %}{% endfor %}",
-], ids=["urlize", "wordwrap", "sum-of-lists", "title", "deep-comparison", "nested-loops", "many-prints"])
+], ids=["urlize", "sum-of-lists", "deep-comparison", "nested-loops"])
 def test_a_hostile_template_fails_within_the_time_budget(source):
     started = time.monotonic()
     with pytest.raises(RenderFailed):
