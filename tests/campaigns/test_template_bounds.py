@@ -83,7 +83,8 @@ def test_join_of_long_items_is_sized_from_the_items_before_joining(count, separa
     "{{ (('%s' * 200) % customer.parts)|length }}",
     "{{ ('%s' * 200)|format(*customer.parts)|length }}",
     "{{ ('%(s)s' * 200)|format(s=customer.parts[0])|length }}",
-], ids=["named", "tuple", "format-filter", "format-filter-named"])
+    "{{ ['%99999999d']|format(1)|length }}",  # a list is formatted as its repr, whose widths were never checked
+], ids=["named", "tuple", "format-filter", "format-filter-named", "format-filter-on-a-list"])
 def test_percent_formatting_with_many_long_arguments_is_refused_before_it_allocates(source):
     failure = assert_refused_within_memory(source, {"customer": {"parts": (HUGE,) * 200}})
     assert "too large" in str(failure)

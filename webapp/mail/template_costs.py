@@ -390,7 +390,11 @@ def escaped(value: Any) -> Cost:
 def _format(value, *args, **kwargs):
     if isinstance(value, str):
         return percent(value, kwargs or args)
-    source = printed(value)  # formats str(value): as if every character were a conversion
+    if isinstance(value, (int, float)) or value is None:  # no % in str(value)
+        return printed(value)
+    # formats str(value), whose widths were never checked (['%999999999d']): as if every
+    # character were a conversion of the widest allowed
+    source = printed(value)
     widest = max((_as_text(arg, False).chars for arg in [*args, *kwargs.values()][:MAX_ITEMS]), default=0)
     return text(source.chars * (widest + 99_999 + 330), value, *args, copies=2) + source
 
