@@ -163,7 +163,10 @@ def test_concatenation_chains_are_sized_from_their_operands(source):
     "{% macro m() %}{% for i in range(40) %}{{ '" + WIDE + "' * 999999 }}{% endfor %}{% endmacro %}{{ m()|length }}",
     "{% filter upper %}{% for i in range(40) %}{{ '" + WIDE + "' * 999999 }}{% endfor %}{% endfilter %}",
     "{% for i in range(100) %}{% set v = '" + WIDE + "' * 499999 ~ i %}{{ v|length }}{% endfor %}",
-], ids=["top-level-sets", "set-block-in-a-loop", "macro-output", "filter-block", "set-in-a-loop"])
+    "{% macro m(n) %}{% if n %}{{ m(n - 1, *varargs) }}{% endif %}{% endmacro %}"
+    "{{ m(100, *((range(1000)|list) * 10)) }}",
+], ids=["top-level-sets", "set-block-in-a-loop", "macro-output", "filter-block", "set-in-a-loop",
+        "arguments-passed-down-a-recursion"])
 def test_values_kept_by_set_blocks_and_macros_add_up_to_the_render_budget(source):
     failure = assert_refused_within_memory(source)
     assert "too large" in str(failure)
@@ -230,6 +233,13 @@ def test_functions_and_internals_print_no_repr_or_address(source, html):
     out = render(source, {"customer": {"tags": ["a"]}}, html=html)
     for leak in ("0x", "function _", "built-in", "generator", "iterator", "bound method", "<class"):
         assert leak not in out, out
+
+
+def test_a_failure_reason_stays_short_enough_to_store_on_the_recipient_row():
+    with pytest.raises(RenderFailed) as failure:
+        render("{{ [].index(customer.text) }}", {"customer": {"text": "x" * 100_000}})
+    assert str(failure.value).startswith("ValueError: 'xxx")
+    assert len(str(failure.value)) <= 1_000  # not the 100,000 characters quoted
 
 
 def test_methods_that_have_no_estimate_are_not_available():

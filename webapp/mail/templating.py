@@ -44,6 +44,7 @@ MAX_OUTPUT = 2_000_000  # characters of one rendered template
 MAX_SECONDS = 2.0
 MAX_ARGUMENT = 99_999  # a width or count given to a filter or method
 MAX_INT_BITS = 100_000
+MAX_REASON = 500  # characters of a RenderFailed message
 # Estimated bytes one render may allocate in all, freed or not: values kept alive by
 # `{% set %}` or a recursive macro can never add up to more.
 MAX_ALLOCATED = 16 * 2**20
@@ -261,7 +262,9 @@ def _spend_on_call(func: Any, args: tuple, kwargs: dict) -> bool:
     """Charges a call before it is made; True when it builds a value (a method with a cost)."""
     if not getattr(func, "takes_values", False):
         _check_numbers((*args, *kwargs.values()))
-    cost = Cost(nbytes=costs.SLOT * (len(args) + len(kwargs)))  # f(*big_list) copies it
+    # On its way into a macro each argument is copied into a new tuple or list about a dozen
+    # times (measured): m(n - 1, *varargs) recursing keeps all those copies alive.
+    cost = Cost(nbytes=12 * costs.SLOT * len(args) + 3 * costs.ENTRY * len(kwargs))
     if _is_data_method(func):
         method_cost = costs.method(func.__name__, func.__self__, args, kwargs)
         if method_cost is None:
@@ -446,6 +449,12 @@ def _compiled(source: str, html: bool):
     return (HTML_ENV if html else TEXT_ENV).from_string(source)
 
 
+def _short(reason: str) -> str:
+    # The reason is stored on the recipient's row; an error can quote a whole value
+    # ([].index(text) says which text is not in the list).
+    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 1] + "…"
+
+
 def render(source: str, context: dict[str, Any], *, html: bool = True) -> str:
     """Render within the time and size budget; raises RenderFailed with a readable reason."""
     deadline = time.monotonic() + MAX_SECONDS
@@ -466,10 +475,10 @@ def render(source: str, context: dict[str, Any], *, html: bool = True) -> str:
     except RenderFailed:
         raise
     except SecurityError as exc:
-        raise RenderFailed(f"not allowed in templates: {exc}") from None
+        raise RenderFailed(_short(f"not allowed in templates: {exc}")) from None
     except TemplateSyntaxError as exc:
         raise RenderFailed(f"line {exc.lineno}: {exc.message}") from None
     except Exception as exc:  # any error inside the marketer's template is that template's fault
-        raise RenderFailed(f"{type(exc).__name__}: {exc}") from None
+        raise RenderFailed(_short(f"{type(exc).__name__}: {exc}")) from None
     finally:
         _rendering.budget = None
