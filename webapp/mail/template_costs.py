@@ -481,9 +481,17 @@ def _string(value):
 
 @_filter("striptags")
 def _striptags(value):
-    source = printed(value)  # a Python step per tag; the words split and rejoined
-    return text(source.chars, value, copies=4) + source + Cost(
-        items=source.chars // 2 + 1, nbytes=(source.chars // 2 + 1) * (STR + SLOT))
+    source = printed(value)  # a Python step per tag; the text between split into words and rejoined
+    tags = value.count("<") + 1 if isinstance(value, str) else source.chars // 2 + 1
+    words = _words(value) if isinstance(value, str) else source.chars // 2 + 1
+    return text(source.chars, value, copies=4) + source + Cost(items=tags, nbytes=(tags + words) * (STR + SLOT))
+
+
+def _words(s: str) -> int:
+    """At most how many words s.split() makes: one more than its whitespace, and one every two characters."""
+    if not s.isascii():  # str.split() also splits on non-ASCII spaces
+        return len(s) // 2 + 1
+    return min(sum(s.count(space) for space in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f") + 1, len(s) // 2 + 1)
 
 
 @_filter("sum")
@@ -557,7 +565,7 @@ def _wordwrap(environment, s, width=79, break_long_words=True, wrapstring=None, 
     breaks = sum(s.count(mark) for mark in "\t\n\x0b\x0c\r -") if isinstance(s, str) else source.chars
     chunks = min(2 * breaks + source.chars // max(_int(width), 1) + 2, source.chars + 1)
     chars = source.chars + chunks * text_len(wrapstring)
-    return text(chars, s, wrapstring, copies=2) + source + Cost(items=chunks, nbytes=chunks * 2 * (STR + SLOT))
+    return text(chars, s, wrapstring, copies=2) + source + Cost(items=chunks, nbytes=chunks * (STR + SLOT))
 
 
 # Methods of strings, lists, dicts, sets and numbers, by name. Those that return a number,
