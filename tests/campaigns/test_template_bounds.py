@@ -344,5 +344,9 @@ def test_size_estimates_are_never_below_what_filters_and_methods_build(text, oth
             assert template_costs.method(name, owner, args, {}).chars >= len(built), (name, type(owner))
         for name, args in {"split": (), "splitlines": (), "rsplit": (other[:1] or None,), "partition": ("a",)}.items():
             assert template_costs.method(name, owner, args, {}).items >= len(getattr(owner, name)(*args)), name
-    assert template_costs.percent(text.replace("%", "%%") + "%s%-9s", (other, text)).chars >= len(
-        (text.replace("%", "%%") + "%s%-9s") % (other, text))
+    for conversions in ("%s%-9s", "%r%a", "%(x)a"):
+        template, args = text.replace("%", "%%") + conversions, (other, text)
+        args = {"x": other} if "(x)" in conversions else args
+        assert template_costs.percent(template, args).chars >= len(template % args), conversions
+    for fields in ("{0}{1:>9}", "{0!r}{1!a}"):
+        assert template_costs.str_format(fields, (other, text), {}).chars >= len(fields.format(other, text))

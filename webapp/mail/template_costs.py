@@ -33,6 +33,7 @@ _CONTAINERS = (list, tuple, dict, set, frozenset, range, type({}.keys()), type({
 # Width and precision of a printf conversion, and the numbers in a str.format spec (templating
 # refuses six digits or more before these run).
 _PRINTF_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d{0,6})(?:\.(\d{0,6}))?")
+_PRINTF_REPR = re.compile(r"%(?:\([^)]*\))?[-#0 +*.\d]*[hlL]?[ra]")  # %r and %a print a repr
 _FORMAT_SPEC = re.compile(r"\{[^{}]*:[^{}\d]*(\d{0,6})[^{}\d]*(\d{0,6})")
 
 
@@ -75,7 +76,7 @@ def footprint(value: Any) -> Footprint:
     chars = items = depth = 0
     wide = False
     stack = [(value, 1)]
-    while stack and items <= MAX_ITEMS and chars <= MAX_VALUE:
+    while stack and items <= MAX_ITEMS:
         value, level = stack.pop()
         if isinstance(value, str):
             chars += len(value)
@@ -103,8 +104,9 @@ def _pairs(mapping: dict):
 
 
 def _wide(*values: Any) -> bool:
+    """Some of the values may print characters of more than one byte (a list's repr may)."""
     for value in values:
-        if isinstance(value, str) and not value.isascii():
+        if isinstance(value, str) and not value.isascii() or not isinstance(value, (str, int, float, type(None))):
             return True
     return False
 
@@ -152,8 +154,12 @@ def escaped_len(value: str) -> int:
         + 3 * (value.count("<") + value.count(">"))
 
 
-def _as_text(value: Any, escape: bool) -> Cost:
-    """What one value adds to a text made from it: str() of it, escaped when it goes into markup."""
+def _as_text(value: Any, escape: bool, *, as_repr: bool = False) -> Cost:
+    """What one value adds to a text made from it: str() of it (or its repr), escaped when it
+    goes into markup."""
+    if isinstance(value, str) and as_repr:
+        chars = len(value) * (4 if value.isascii() else 10) + 2  # '\x00', '\U0001f600'
+        return Cost(chars=chars * (5 if escape else 1))
     if isinstance(value, str):
         return Cost(chars=escaped_len(value) if escape else len(value))
     cost = printed(value)
@@ -216,7 +222,8 @@ def percent(template: Any, args: Any) -> Cost:
     values = list(args.values()) if isinstance(args, dict) else list(args) if isinstance(args, tuple) else [args]
     if conversions > MAX_ITEMS or len(values) > MAX_ITEMS:
         return Cost(items=max(conversions, len(values)))
-    parts = [_as_text(value, isinstance(template, Markup)) for value in values]
+    as_repr = _PRINTF_REPR.search(template) is not None
+    parts = [_as_text(value, isinstance(template, Markup), as_repr=as_repr) for value in values]
     padding = conversions * _widest(_PRINTF_SPEC, template)
     if isinstance(args, tuple):
         chars = sum(part.chars for part in parts) + padding
@@ -233,8 +240,8 @@ def str_format(template: str, args: tuple, kwargs: dict) -> Cost:
     values = [*args, *kwargs.values()]
     if fields > MAX_ITEMS or len(values) > MAX_ITEMS:
         return Cost(items=max(fields, len(values)))
-    escape = isinstance(template, Markup)
-    parts = [printed(value) if "!" in template else _as_text(value, escape) for value in values]
+    escape, as_repr = isinstance(template, Markup), "!" in template  # {0!r}, {0!a}
+    parts = [_as_text(value, escape, as_repr=as_repr) for value in values]
     widest = max((part.chars for part in parts), default=0) + _widest(_FORMAT_SPEC, template)
     items = max(fields, sum(part.items for part in parts))
     return text(len(template) + fields * widest, template, *values, copies=2) + Cost(items=items)
