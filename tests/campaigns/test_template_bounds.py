@@ -250,6 +250,18 @@ def test_methods_that_have_no_estimate_are_not_available():
         render("{{ (1).to_bytes(99999, 'big') }}", {})
 
 
+def test_every_method_a_template_can_reach_is_sized_free_or_not_available():
+    # intersection_update: a mutating set method the immutable sandbox does not know of
+    refused = {"encode", "translate", "maketrans", "to_bytes", "from_bytes", "intersection_update"}
+    wrapped = {"format", "format_map"}  # sized where the sandbox wraps them
+    values = ["s", Markup("m"), [1], (1,), {"k": 1}, {1}.union(), 1, 1.5, range(1), {}.keys()]
+    reachable = {name for value in values for name in dir(value) if callable(getattr(value, name))
+                 and templating.HTML_ENV.is_safe_attribute(value, name, getattr(value, name))}
+    assert reachable - template_costs.FREE_METHODS - template_costs.SIZED_METHODS - wrapped == refused
+    with pytest.raises(RenderFailed, match="'intersection_update' is not available"):
+        render("{{ ({}.keys() - []).intersection_update([1]) }}", {})
+
+
 def test_every_builtin_filter_is_sized_free_or_not_available():
     available = set(jinja2.filters.FILTERS) - templating.BLOCKED_FILTERS - {"d", "default"}
     assert available == set(template_costs.FILTERS) | template_costs.FREE_FILTERS

@@ -413,11 +413,11 @@ def _groupby(environment, value, attribute, default=None, case_sensitive=False):
 
 @_filter("indent")
 def _indent(s, width=4, first=False, blank=False):
-    source = printed(s)
-    indention = width if isinstance(width, str) else " " * max(_int(width), 0)
+    source = printed(s)  # every line gets the indention (a string, or that many spaces) and a newline
+    indention = len(width) if isinstance(width, str) else max(_int(width), 0)
     lines = _line_count(s) if isinstance(s, str) else source.chars + 1
-    chars = source.chars + 1 + lines * (len(indention) + 1)
-    return text(chars, s, indention, copies=3) + listing(lines, each=SLOT + STR) + source
+    chars = source.chars + 1 + lines * (indention + 1)
+    return text(chars, s, width, copies=3) + listing(lines, each=SLOT + STR) + source
 
 
 @_filter("items")
@@ -553,7 +553,7 @@ def _urlencode(value):
 @_filter("urlize")
 def _urlize(eval_ctx, value, trim_url_limit=None, nofollow=False, target=None, rel=None, extra_schemes=None):
     source = printed(value)  # a Python step per word; a word may become <a href="word" ...>word</a>, escaped
-    words = source.chars // 2 + 1
+    words = _words(value) if isinstance(value, str) else source.chars // 2 + 1
     per_link = 60 + text_len(target or "") + text_len(rel or "")
     chars = 10 * source.chars + words * per_link
     return text(chars, value, target, rel, copies=2) + source + Cost(items=words, nbytes=words * (STR + SLOT))
@@ -585,6 +585,9 @@ FREE_METHODS = frozenset({
     "bit_length", "bit_count", "conjugate", "as_integer_ratio", "is_integer", "hex", "fromhex"})
 
 
+_SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_difference"})
+
+
 def method(name: str, owner: Any, args: tuple, kwargs: dict) -> Cost | None:
     """The cost of owner.name(*args, **kwargs); None when the method is not available."""
     if name in FREE_METHODS:
@@ -598,7 +601,7 @@ def method(name: str, owner: Any, args: tuple, kwargs: dict) -> Cost | None:
         return listing(len(owner), each=ENTRY if isinstance(owner, dict) else SLOT)
     if name == "fromkeys" and owner is dict:
         return _fromkeys(*args, **kwargs)
-    if name in ("union", "intersection", "difference", "symmetric_difference") and isinstance(owner, (set, frozenset)):
+    if name in _SET_METHODS and isinstance(owner, (set, frozenset)):
         return listing(len(owner) + sum(map(_len, args)), each=OBJECT)
     return None
 
@@ -665,3 +668,4 @@ _STR_METHODS: dict[str, Callable[..., Cost]] = {
                                                       count, exact=isinstance(old, str) and not isinstance(s, Markup)),
     "striptags": _striptags,
 }
+SIZED_METHODS = frozenset(_STR_METHODS) | _SET_METHODS | {"copy", "fromkeys", "escape"}
