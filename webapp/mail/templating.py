@@ -223,6 +223,9 @@ class _OutputBuffer(list):
 
 
 class _BoundedCodeGenerator(CodeGenerator):
+    """Macros, call, filter and `{% set %}` blocks collect their output in a list joined at
+    the end: here that list is an _OutputBuffer, charged chunk by chunk as it grows."""
+
     def buffer(self, frame) -> None:
         frame.buffer = self.temporary_identifier()
         self.writeline(f"{frame.buffer} = environment.output_buffer()")
@@ -366,8 +369,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         @_takes_values
         @functools.wraps(wrapped)
         def bounded(*args, **kwargs):
-            mapping = args[0] if by_name and args and isinstance(args[0], dict) else kwargs
-            _spend(costs.str_format(template, () if by_name else args, mapping))
+            if by_name:  # format_map(mapping): sized by its values, or whole when it is not a dict
+                mapping = args[0] if args and isinstance(args[0], dict) else {"": args[0] if args else None}
+                _spend(costs.str_format(template, (), mapping))
+            else:
+                _spend(costs.str_format(template, args, kwargs))
             return _checked(wrapped(*args, **kwargs))
         return bounded
 
