@@ -207,12 +207,11 @@ def test_other_growing_filters_and_methods_are_refused_before_they_allocate(sour
 
 
 @pytest.mark.parametrize("source", [
-    "{{ ('a ' * 999999)|urlize|length }}",
-    "{{ ([['x'] * 9999] * 500)|sum(start=[])|length }}",
+    "{{ ([['x'] * 9999] * 1500)|sum(start=[])|length }}",
     "{% set s1 = 'x' * 30000 %}{% set s2 = 'x' * 29999 ~ 'x' %}"
     "{% set a = [[s1] * 5000] * 5000 %}{% set b = [[s2] * 5000] * 5000 %}{{ a == b }}",
     "{% set r = range(1000) %}{% for i in r %}{% for j in r %}{% for k in r %}{% endfor %}{% endfor %}{% endfor %}",
-], ids=["urlize", "sum-of-lists", "deep-comparison", "nested-loops"])
+], ids=["sum-of-lists", "deep-comparison", "nested-loops"])
 def test_a_hostile_template_fails_within_the_time_budget(source):
     started = time.monotonic()
     with pytest.raises(RenderFailed):
