@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
-from webapp.mail import template_costs, templating
+from webapp.mail import template_call_costs, template_costs, templating
 from webapp.mail.templating import MAX_SECONDS, RenderFailed, check_template, render
 
 PEAK_LIMIT = 50 * 2**20  # the old code took 200 to 450 MiB on these templates
@@ -256,14 +256,14 @@ def test_every_method_a_template_can_reach_is_sized_free_or_not_available():
     values = ["s", Markup("m"), [1], (1,), {"k": 1}, {1}.union(), 1, 1.5, range(1), {}.keys()]
     reachable = {name for value in values for name in dir(value) if callable(getattr(value, name))
                  and templating.HTML_ENV.is_safe_attribute(value, name, getattr(value, name))}
-    assert reachable - template_costs.FREE_METHODS - template_costs.SIZED_METHODS - wrapped == refused
+    assert reachable - template_call_costs.FREE_METHODS - template_call_costs.SIZED_METHODS - wrapped == refused
     with pytest.raises(RenderFailed, match="'intersection_update' is not available"):
         render("{{ ({}.keys() - []).intersection_update([1]) }}", {})
 
 
 def test_every_builtin_filter_is_sized_free_or_not_available():
     available = set(jinja2.filters.FILTERS) - templating.BLOCKED_FILTERS - {"d", "default"}
-    assert available == set(template_costs.FILTERS) | template_costs.FREE_FILTERS
+    assert available == set(template_call_costs.FILTERS) | template_call_costs.FREE_FILTERS
     assert not templating.BLOCKED_FILTERS & set(templating.HTML_ENV.filters)
 
 
@@ -345,16 +345,16 @@ def test_size_estimates_are_never_below_what_filters_and_methods_build(text, oth
     }  # not pprint: it indents by its keys' width, so its output is capped as it is written
     for name, args in filters.items():
         built = jinja2.filters.FILTERS[name](*args)
-        assert template_costs.FILTERS[name](*args).chars >= len(built), name
+        assert template_call_costs.FILTERS[name](*args).chars >= len(built), name
     for owner in (text, Markup(text)):
         methods = {"center": (width, "é"), "zfill": (width,), "expandtabs": (width % 20,), "upper": (),
                    "replace": (other[:2], other), "join": ([other, other],), "swapcase": (), "strip": (),
                    "casefold": ()}
         for name, args in methods.items():
             built = getattr(owner, name)(*args)
-            assert template_costs.method(name, owner, args, {}).chars >= len(built), (name, type(owner))
+            assert template_call_costs.method(name, owner, args, {}).chars >= len(built), (name, type(owner))
         for name, args in {"split": (), "splitlines": (), "rsplit": (other[:1] or None,), "partition": ("a",)}.items():
-            assert template_costs.method(name, owner, args, {}).items >= len(getattr(owner, name)(*args)), name
+            assert template_call_costs.method(name, owner, args, {}).items >= len(getattr(owner, name)(*args)), name
     for conversions in ("%s%-9s", "%r%a", "%(x)a"):
         template, args = text.replace("%", "%%") + conversions, (other, text)
         args = {"x": other} if "(x)" in conversions else args

@@ -36,6 +36,7 @@ from jinja2.runtime import Undefined, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.visitor import NodeTransformer
 
+from webapp.mail import template_call_costs as call_costs
 from webapp.mail import template_costs as costs
 from webapp.mail.template_costs import MAX_ITEMS, MAX_VALUE, Cost
 
@@ -269,7 +270,7 @@ def _spend_on_call(func: Any, args: tuple, kwargs: dict) -> bool:
     # times (measured): m(n - 1, *varargs) recursing keeps all those copies alive.
     cost = Cost(nbytes=12 * costs.SLOT * len(args) + 3 * costs.ENTRY * len(kwargs))
     if _is_data_method(func):
-        method_cost = costs.method(func.__name__, func.__self__, args, kwargs)
+        method_cost = call_costs.method(func.__name__, func.__self__, args, kwargs)
         if method_cost is None:
             raise RenderFailed(f"'{func.__name__}' is not available in templates")
         cost += method_cost
@@ -279,8 +280,8 @@ def _spend_on_call(func: Any, args: tuple, kwargs: dict) -> bool:
 
 def _bounded_filter(name: str, func: Any) -> Any:
     value_at = 1 if hasattr(func, "jinja_pass_arg") else 0  # after the context or environment
-    estimate = costs.FILTERS.get(name)
-    make_list = name in costs.LAZY_FILTERS
+    estimate = call_costs.FILTERS.get(name)
+    make_list = name in call_costs.LAZY_FILTERS
 
     @functools.wraps(func)  # keeps the jinja_pass_arg marker
     def bounded(*args, **kwargs):
