@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 from webapp.models import EMAIL_STATUSES
 from webapp.models.types import MAX_ID
 from webapp.services.errors import ValidationFailed
-from webapp.services.validation import check_storable, utc_moment
+from webapp.services.validation import check_storable, read_moment, utc_moment
 
 MAX_DEPTH = 4
 MAX_CONDITIONS = 100
@@ -138,14 +138,9 @@ def _moment(value: Any, path: str, *, end_of_day: bool = False) -> datetime:
     product's calendar (the compiler adds a day to "on" dates; the engine adds windows)."""
     if not isinstance(value, str):
         raise ValidationFailed(path, "must be a date (YYYY-MM-DD) or an ISO 8601 datetime")
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        else:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationFailed(path, f"'{value[:40]}' is not a date (YYYY-MM-DD) or an ISO 8601 datetime") from None
+    moment = read_moment(value)
+    if moment is None:
+        raise ValidationFailed(path, f"'{value[:40]}' is not a date (YYYY-MM-DD) or an ISO 8601 datetime")
     return utc_moment(moment, path)
 
 

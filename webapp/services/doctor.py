@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, or_, select, text
@@ -36,7 +36,7 @@ from webapp.models import (
 )
 from webapp.segments.definition import parse_definition
 from webapp.services.errors import ValidationFailed
-from webapp.services.validation import EARLIEST, LATEST, MAX_JSON_INT, in_calendar, unstorable
+from webapp.services.validation import EARLIEST, LATEST, MAX_JSON_INT, in_calendar, read_moment, unstorable
 from webapp.services.workflow_config import validate_step, validate_trigger
 
 BATCH = 500
@@ -135,15 +135,8 @@ def check_json_documents(repair: bool) -> list[Finding]:
 
 def _edge_for(moment_text: str) -> str | None:
     """The calendar's nearest edge, written like `moment_text`, when it lies outside."""
-    try:
-        if len(moment_text) == 10:
-            day = date.fromisoformat(moment_text)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        else:
-            moment = datetime.fromisoformat(moment_text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None or in_calendar(moment) is not None:
+    moment = read_moment(moment_text)
+    if moment is None or moment.tzinfo is None or in_calendar(moment) is not None:
         return None
     edge = EARLIEST if moment.year < 2000 else LAST_DAY
     return edge.date().isoformat() if len(moment_text) == 10 else edge.isoformat()
@@ -170,19 +163,27 @@ def clamped_dates(value: Any) -> tuple[Any, list[str]]:
     return clamp(value), changes
 
 
-def _mend(check, value: Any) -> tuple[Any, str | None, list[str]]:
-    """(value to keep, the reason it is still invalid or None, the date changes made)."""
+def _mend(row: Any, column: str, check, findings: list[Finding], repair: bool) -> str | None:
+    """Validate `row.column` with `check`; dates outside the calendar are moved to its edge
+    (a finding each, applied when repairing) when that makes it valid. Returns the reason it
+    is still invalid, or None."""
+    value = getattr(row, column)
     try:
         check(value)
-        return value, None, []
+        return None
     except ValidationFailed:
         pass
     clamped, changes = clamped_dates(value)
     try:
         check(clamped)
-        return clamped, None, changes
     except ValidationFailed as exc:
-        return value, exc.message, []
+        return exc.message
+    for change in changes:
+        findings.append(Finding(row.__tablename__, row.id, row.tenant_id, column,
+                                "date outside the calendar (1900-2999)", change, repaired=repair))
+    if repair:
+        setattr(row, column, clamped)
+    return None
 
 
 def _switch_off(workflow: AutomationWorkflow, findings: list[Finding], where: str, reason: str,
@@ -198,36 +199,21 @@ def _switch_off(workflow: AutomationWorkflow, findings: list[Finding], where: st
 def check_definitions(repair: bool) -> list[Finding]:
     findings: list[Finding] = []
     for segment in _rows(CustomerSegment, CustomerSegment.id > 0):
-        kept, reason, changes = _mend(lambda c, s=segment: parse_definition(c, s.match), segment.conditions)
-        for change in changes:
-            findings.append(Finding("customer_segments", segment.id, segment.tenant_id, "conditions",
-                                    "date outside the calendar (1900-2999)", change, repaired=repair))
-        if changes and repair:
-            segment.conditions = kept
+        reason = _mend(segment, "conditions", lambda c, s=segment: parse_definition(c, s.match), findings, repair)
         if reason:
             findings.append(Finding("customer_segments", segment.id, segment.tenant_id, "conditions", reason,
                                     "left as it is: recalculating it answers 422 until someone fixes it"))
     for workflow in _rows(AutomationWorkflow, AutomationWorkflow.id > 0):
-        kept, reason, changes = _mend(lambda c, w=workflow: validate_trigger(w.trigger_type, c),
-                                      workflow.trigger_config)
-        for change in changes:
-            findings.append(Finding("automation_workflows", workflow.id, workflow.tenant_id, "trigger_config",
-                                    "date outside the calendar (1900-2999)", change, repaired=repair))
-        if changes and repair:
-            workflow.trigger_config = kept
+        reason = _mend(workflow, "trigger_config", lambda c, w=workflow: validate_trigger(w.trigger_type, c),
+                       findings, repair)
         if reason:
             _switch_off(workflow, findings, "trigger_config", reason, repair)
         steps = list(db.session.scalars(select(AutomationStep).where(AutomationStep.workflow_id == workflow.id)))
         allowlist = db.session.get(Tenant, workflow.tenant_id).webhook_allowlist
         ids = {s.id for s in steps}
         for step in steps:
-            kept, reason, changes = _mend(
-                lambda c, s=step, a=allowlist, i=ids: validate_step(s.type, c, allowlist=a, step_ids=i), step.config)
-            for change in changes:
-                findings.append(Finding("automation_steps", step.id, step.tenant_id, "config",
-                                        "date outside the calendar (1900-2999)", change, repaired=repair))
-            if changes and repair:
-                step.config = kept
+            reason = _mend(step, "config", lambda c, s=step, a=allowlist, i=ids: validate_step(
+                s.type, c, allowlist=a, step_ids=i), findings, repair)
             if reason:
                 _switch_off(workflow, findings, f"step {step.position + 1} ({step.type})", reason, repair)
         if repair:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ValidationError
@@ -117,6 +117,18 @@ def utc_moment(moment: datetime, field: str) -> datetime:
     if found is None:
         raise ValidationFailed(field, CALENDAR_MESSAGE)
     return found
+
+
+def read_moment(text: str) -> datetime | None:
+    """A date (YYYY-MM-DD, midnight UTC) or an ISO 8601 datetime as written, naive or out of
+    the calendar as it may be; None when it is neither."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def parse_moment(text: Any) -> datetime | None:
