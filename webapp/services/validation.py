@@ -42,7 +42,8 @@ LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 CALENDAR_MESSAGE = "must be between 1900-01-01 and 2999-12-31"
 
 
-def _text_problem(text: str) -> str | None:
+def text_problem(text: str) -> str | None:
+    """Why no database would store `text` as it is (PostgreSQL keeps no NUL), or None."""
     if "\x00" in text:
         return "must not contain NUL characters"
     # A lone surrogate (\ud800 in JSON) is not a character: neither UTF-8 nor PostgreSQL stores it.
@@ -59,7 +60,7 @@ def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
     while stack:
         item, where = stack.pop()
         if isinstance(item, str):
-            reason = _text_problem(item)
+            reason = text_problem(item)
             if reason:
                 return where, reason
         elif isinstance(item, bool) or item is None:
@@ -77,7 +78,7 @@ def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
             children = []
             for key, child in item.items():
                 sub = field_path((key,), where)
-                reason = _text_problem(str(key))
+                reason = text_problem(str(key))
                 if reason:
                     return sub, reason
                 children.append((child, sub))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from flask import Flask, abort, request
 from flask_login import current_user
 
-from webapp.web.forms import unstorable
+from webapp.services.validation import text_problem
 
 
 def write_required(view: Callable) -> Callable:
@@ -51,7 +51,7 @@ def refuse_unstorable_address() -> None:
     """Query strings and path segments (search boxes, filters, unsubscribe tokens) are read
     without a form: one the database could not even compare is a bad request, said so."""
     for name, value in [*request.args.items(multi=True), *(request.view_args or {}).items()]:
-        if isinstance(value, str) and (reason := unstorable(value)):
+        if isinstance(value, str) and (reason := text_problem(value)):
             abort(400, f"This address is not valid: “{name}” {reason}.")
 
 

@@ -14,8 +14,9 @@ from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
 from webapp.models.types import MAX_ID
 from webapp.services import campaigns, customers, segments
 from webapp.services.errors import NotFound, ValidationFailed
+from webapp.services.validation import text_problem
 from webapp.web import partial_or_page, write_required
-from webapp.web.forms import CampaignForm, ScheduleForm, StorableValues, TestSendForm, apply_domain_error, unstorable
+from webapp.web.forms import CampaignForm, ScheduleForm, StorableValues, TestSendForm, apply_domain_error
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -169,7 +170,7 @@ def _preview_customer() -> tuple[Any, str]:
     query = (request.values.get("preview_as") or "").strip()[:320]
     if not query:
         return None, ""
-    if unstorable(query):  # no customer's email holds it, and the database cannot even compare it
+    if text_problem(query):  # no customer's email holds it, and the database cannot even compare it
         return None, query
     return customers.find_customer(current_user.tenant_id, email=query), query
 

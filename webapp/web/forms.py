@@ -18,23 +18,13 @@ from wtforms.validators import DataRequired, Email, Length, Optional, StopValida
 
 from webapp.models import EMAIL_STATUSES
 from webapp.services.errors import ValidationFailed
-from webapp.services.validation import field_path
+from webapp.services.validation import field_path, text_problem
 
 # --- text the database cannot store ------------------------------------------------------
 
-# A lone surrogate is not text: it cannot be encoded as UTF-8 for the database. Form data
-# cannot carry one (werkzeug keeps undecodable bytes percent-quoted in urlencoded bodies and
-# replaces them in multipart ones); a JSON escape ("\ud800") can.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def unstorable(text: str) -> str | None:
-    """Why the database would refuse `text` (PostgreSQL stores no NUL in text or JSON), or None."""
-    if "\x00" in text:
-        return "must not contain NUL characters"
-    if _LONE_SURROGATE.search(text):
-        return "must not contain unpaired surrogate characters"
-    return None
+# Text the database cannot store (services.validation.text_problem): NUL, and a lone
+# surrogate, which a JSON escape ("\ud800") can carry though form data cannot (werkzeug keeps
+# undecodable bytes percent-quoted in urlencoded bodies and replaces them in multipart ones).
 
 
 class StorableValues:
@@ -46,7 +36,7 @@ class StorableValues:
         self._values = values
 
     def _checked(self, name: str, value: Any) -> Any:
-        if isinstance(value, str) and (reason := unstorable(value)):
+        if isinstance(value, str) and (reason := text_problem(value)):
             raise ValidationFailed(name, reason)
         return value
 
@@ -63,7 +53,7 @@ class StorableValues:
 def _storable(form: FlaskForm, field: Any) -> None:
     for value in field.raw_data or ():
         text = value if isinstance(value, str) else getattr(value, "filename", None)  # an upload: its name
-        if isinstance(text, str) and (reason := unstorable(text)):
+        if isinstance(text, str) and (reason := text_problem(text)):
             raise StopValidation(reason)
 
 
@@ -119,11 +109,11 @@ def _unstorable_path(value: Any, path: str) -> tuple[str, str] | None:
     while stack:
         item, where = stack.pop()
         if isinstance(item, str):
-            if reason := unstorable(item):
+            if reason := text_problem(item):
                 return where, reason
         elif isinstance(item, dict):
             for key, sub in reversed(list(item.items())):
-                if reason := unstorable(key):
+                if reason := text_problem(key):
                     return where, f"keys {reason}"
                 stack.append((sub, field_path((key,), where)))
         elif isinstance(item, list):
@@ -135,7 +125,7 @@ def decode_json_field(raw: str | None, field: str, default: str = "[]") -> Any:
     """The value of a JSON form field, or ValidationFailed naming `field` (or the spot inside it):
     unreadable, nested deeper than MAX_JSON_DEPTH, NaN or Infinity, or text that cannot be stored."""
     text = raw if raw and raw.strip() else default
-    if reason := unstorable(text):
+    if reason := text_problem(text):
         raise ValidationFailed(field, reason)
     if _json_depth_exceeds(text, MAX_JSON_DEPTH):
         raise ValidationFailed(field, f"nests deeper than {MAX_JSON_DEPTH} levels")
