@@ -26,13 +26,13 @@ DEEP_OBJECT = '{"a":' * 3000 + "1" + "}" * 3000
 EDGE_DATES = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0001-01-01", "9999-12-31",
               "9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00Z", "2026-02-30", "2026-13-01T00:00:00+00:00",
               "1970-01-01T00:00:00+14:00", "9999-12-31T23:59:59.999999+14:00"]
-# Raw JSON fragments a hostile or careless client sends.
-FRAGMENTS = ["NaN", "-NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e-400", "1" + "0" * 30,
-             "-" + "1" * 30, str(2**31), str(2**31 - 1), str(2**63), str(2**63 - 1), str(-(2**63) - 1),
-             str(2**64), "-1", "0", "-0", "1.7976931348623157e308", "123456789012.345", "0.001", "true",
-             "null", '""', '"\\u0000"', '"a\\u0000b"', '"\\ud800"', '"\\udfff x"', '"' + "x" * 5000 + '"',
-             DEEP, DEEP_OBJECT, "[]", "{}", '{"": 1}', '{"\\u0000": 1}', '[1e400]', '{"n": NaN}',
-             *(json.dumps(d) for d in EDGE_DATES)]
+# Raw JSON fragments a hostile or careless client sends: one or two of each class, sent to
+# every place every run (hypothesis adds its own on top).
+FRAGMENTS = ["NaN", "-Infinity", "1e400", "1e20", "1" + "0" * 30, "-" + "1" * 30, str(2**31), str(2**63),
+             str(-(2**63) - 1), "-1", "0", "1.7976931348623157e308", "true", "null", '"a\\u0000b"', '"\\ud800"',
+             '"' + "x" * 5000 + '"', DEEP, DEEP_OBJECT, '{"n": NaN}', '{"\\u0000": 1}',
+             *(json.dumps(d) for d in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "9999-12-31",
+                                       "0001-01-01", "2026-02-30"))]
 
 
 def _json_number(value: float | int) -> str:
@@ -145,7 +145,8 @@ for i, cond in enumerate(CONDITION_SITES):
         where = ("conditions", 0, key) if not isinstance(cond[key], list) else ("conditions", 0, key, 1)
         site(f"segment[{i}:{cond['type']}].{key}", "POST", "/segments",
              {"name": "S", "conditions": [cond]}, *where)
-        site(f"preview[{i}:{cond['type']}].{key}", "POST", "/segments/preview", {"conditions": [cond]}, *where)
+        if i < 3:  # the same parser as saving: a few are enough to show preview answers alike
+            site(f"preview[{i}:{cond['type']}].{key}", "POST", "/segments/preview", {"conditions": [cond]}, *where)
         site(f"condition-step[{i}:{cond['type']}].{key}", "POST", "/workflows/{workflow}/steps",
              {"type": "condition", "config": {"conditions": [cond]}}, "config", *where)
 site("segment.patch.conditions", "PATCH", "/segments/{segment}", {"conditions": []}, "conditions")
@@ -249,7 +250,7 @@ def _refuse(constant: str):
 
 # Every known-bad value is always sent; hypothesis adds this many of its own per place
 # (CRM_HOSTILE_EXAMPLES=500 for a long hunt).
-HOSTILE = settings(max_examples=int(os.environ.get("CRM_HOSTILE_EXAMPLES", "10")), deadline=None,
+HOSTILE = settings(max_examples=int(os.environ.get("CRM_HOSTILE_EXAMPLES", "5")), deadline=None,
                    derandomize=True, database=None,
                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 

@@ -93,6 +93,13 @@ def _cases():
             yield pytest.param(spec, name, id=f"{spec}-{name}")
 
 
+@pytest.fixture(autouse=True)
+def _dns_answers_nothing_quickly(app, monkeypatch):
+    # Verify buttons ask DNS (a port nothing answers on): a short wait each, not the second
+    # the suite allows, so ten hostile examples do not spend ten seconds waiting.
+    monkeypatch.setitem(app.config, "DNS_TIMEOUT", 0.05)
+
+
 @pytest.fixture
 def world(world_a, tenant_a):
     return hostile_world(tenant_a.id, world_a)
