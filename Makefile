@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 VENDOR := static/vendor
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 BENCH_SIZE ?= medium
+# The suite runs on every core, up to four (pytest-xdist; each worker has its own database and
+# Redis). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: install run test test-pg bench lint clean
 
@@ -29,10 +32,10 @@ run: install
 	$(BIN)/python -m webapp.devrun
 
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-pg: install
-	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench --size $(BENCH_SIZE)
