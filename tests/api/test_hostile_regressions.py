@@ -237,3 +237,23 @@ def test_the_event_day_sweep_survives_an_event_at_the_end_of_the_calendar(api, c
     db.session.commit()
 
     assert enroll_event_day(now=today) == 1
+
+
+# --- templates nested past what Python compiles ------------------------------------------------
+
+@pytest.mark.parametrize("content", [
+    "<p>{{ " + " + ".join(["customer.first_name"] * 200) + " }}</p>",  # Python: too many nested parentheses
+    "<p>{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}</p>",  # the parser's own recursion
+    "{% if customer %}" * 300 + "x" + "{% endif %}" * 300,
+])
+def test_templates_nested_too_deeply_are_a_422_naming_the_field_and_quickly(api, content):
+    import time
+
+    started = time.monotonic()
+    response = api.post("/campaigns", json={"name": "C", "subject": "S", "content": content})
+    assert_error(response, 422, field="html_content")  # the API has always named the column here
+    assert "nest more than" in response.get_json()["error"]["message"]
+    workflow = api.post("/workflows", json={"name": "W", "trigger_type": "purchase"}).get_json()
+    assert_error(api.post(f"/workflows/{workflow['id']}/steps", json={
+        "type": "send_email", "config": {"subject": "Hi", "content": content}}), 422, field="config.content")
+    assert time.monotonic() - started < 2

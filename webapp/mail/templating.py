@@ -428,6 +428,10 @@ def check_template(source: str, *, html: bool = True) -> None:
         tree = env.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateRejected(exc.message or "syntax error", exc.lineno) from None
+    except RecursionError:  # the parser descends once per level: thousands of "(" exhaust it
+        raise TemplateRejected(_TOO_DEEP) from None
+    if _deepest(tree) > MAX_NESTING:
+        raise TemplateRejected(_TOO_DEEP)
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name, nodes.Filter, nodes.Extends,
                                nodes.Include, nodes.Import, nodes.FromImport)):
         line = getattr(node, "lineno", None)
@@ -446,6 +450,25 @@ def check_template(source: str, *, html: bool = True) -> None:
         env.from_string(source)
     except TemplateSyntaxError as exc:  # e.g. an unknown filter, found at compile time
         raise TemplateRejected(exc.message or "syntax error", exc.lineno) from None
+    except (SyntaxError, RecursionError):  # Python's own compiler: "too many nested parentheses"
+        raise TemplateRejected(_TOO_DEEP) from None
+
+
+# Expressions and blocks inside one another. A newsletter nests about twenty; a chain of
+# 200 `+` is 200 deep, took seconds to compile in the web process and then failed with
+# Python's "too many nested parentheses".
+MAX_NESTING = 64
+_TOO_DEEP = f"expressions and blocks nest more than {MAX_NESTING} levels deep: split them into smaller ones"
+
+
+def _deepest(tree: nodes.Node) -> int:
+    """How deep the template's tree goes, walked without recursion (stops past the limit)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack and deepest <= MAX_NESTING:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 @lru_cache(maxsize=256)
