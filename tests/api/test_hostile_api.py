@@ -189,6 +189,7 @@ site("trigger.customer_id", "POST", "/triggers", {"type": "custom", "customer_id
 site("trigger.payload", "POST", "/triggers", {"type": "custom", "customer_id": 1, "payload": {"a": 1}},
      "payload", "a")
 site("toggle.active", "POST", "/workflows/{workflow}/toggle", {"active": False}, "active")
+site("sending-domain.domain", "POST", "/sending-domains", {"domain": "mail.alpha.example.com"}, "domain")
 
 # Query parameters: (name, path, parameter).
 QUERY_SITES = [("timeline.since", "/customers/{customer}/timeline", "since"),
