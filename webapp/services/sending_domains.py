@@ -45,7 +45,10 @@ def normalise_domain(text: str, field: str = "domain") -> str:
     try:
         checked = validate_email(f"postmaster@{value}", check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValidationFailed(field, f"is not a domain you can send from: {exc}") from None
+        # email-validator speaks of "the part after the @-sign": here that part is all they typed.
+        reason = str(exc).replace("The part after the @-sign", "The domain").replace("the part after the @-sign",
+                                                                                     "the domain")
+        raise ValidationFailed(field, f"is not a domain you can send from: {reason}") from None
     return checked.domain.lower()
 
 
