@@ -101,14 +101,20 @@ def _suspects(model, column):
                as_text.like("%\\ud%"), as_text.like("%e+%"), as_text.op("GLOB")("*[0-9]" * 19 + "*"))
 
 
-def _rows(model, condition) -> Iterator[Any]:
+def _batches(model, condition) -> Iterator[list[Any]]:
+    """The matching rows, BATCH at a time by id (a commit between batches reloads nothing)."""
     last = 0
     while True:
         rows = list(db.session.scalars(select(model).where(condition, model.id > last).order_by(model.id).limit(BATCH)))
         if not rows:
             return
-        yield from rows
+        yield rows
         last = rows[-1].id
+
+
+def _rows(model, condition) -> Iterator[Any]:
+    for batch in _batches(model, condition):
+        yield from batch
 
 
 def check_json_documents(repair: bool) -> list[Finding]:
@@ -196,6 +202,20 @@ def _switch_off(workflow: AutomationWorkflow, findings: list[Finding], where: st
             workflow.active = False
 
 
+def _check_workflow(workflow: AutomationWorkflow, steps: list[AutomationStep], findings: list[Finding],
+                    repair: bool) -> None:
+    reason = _mend(workflow, "trigger_config", lambda c: validate_trigger(workflow.trigger_type, c), findings, repair)
+    if reason:
+        _switch_off(workflow, findings, "trigger_config", reason, repair)
+    allowlist = db.session.get(Tenant, workflow.tenant_id).webhook_allowlist  # from the identity map after the first
+    ids = {s.id for s in steps}
+    for step in steps:
+        reason = _mend(step, "config", lambda c, s=step: validate_step(s.type, c, allowlist=allowlist, step_ids=ids),
+                       findings, repair)
+        if reason:
+            _switch_off(workflow, findings, f"step {step.position + 1} ({step.type})", reason, repair)
+
+
 def check_definitions(repair: bool) -> list[Finding]:
     findings: list[Finding] = []
     for segment in _rows(CustomerSegment, CustomerSegment.id > 0):
@@ -203,19 +223,13 @@ def check_definitions(repair: bool) -> list[Finding]:
         if reason:
             findings.append(Finding("customer_segments", segment.id, segment.tenant_id, "conditions", reason,
                                     "left as it is: recalculating it answers 422 until someone fixes it"))
-    for workflow in _rows(AutomationWorkflow, AutomationWorkflow.id > 0):
-        reason = _mend(workflow, "trigger_config", lambda c, w=workflow: validate_trigger(w.trigger_type, c),
-                       findings, repair)
-        if reason:
-            _switch_off(workflow, findings, "trigger_config", reason, repair)
-        steps = list(db.session.scalars(select(AutomationStep).where(AutomationStep.workflow_id == workflow.id)))
-        allowlist = db.session.get(Tenant, workflow.tenant_id).webhook_allowlist
-        ids = {s.id for s in steps}
-        for step in steps:
-            reason = _mend(step, "config", lambda c, s=step, a=allowlist, i=ids: validate_step(
-                s.type, c, allowlist=a, step_ids=i), findings, repair)
-            if reason:
-                _switch_off(workflow, findings, f"step {step.position + 1} ({step.type})", reason, repair)
+    for batch in _batches(AutomationWorkflow, AutomationWorkflow.id > 0):
+        steps_of: dict[int, list[AutomationStep]] = {}
+        for step in db.session.scalars(select(AutomationStep).where(
+                AutomationStep.workflow_id.in_([w.id for w in batch]))):  # one query for the batch's steps
+            steps_of.setdefault(step.workflow_id, []).append(step)
+        for workflow in batch:
+            _check_workflow(workflow, steps_of.get(workflow.id, []), findings, repair)
         if repair:
             db.session.commit()
     for campaign in _rows(EmailCampaign, EmailCampaign.scheduled_at.isnot(None)):
