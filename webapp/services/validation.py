@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -42,14 +43,16 @@ LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 CALENDAR_MESSAGE = "must be between 1900-01-01 and 2999-12-31"
 
 
+# A lone surrogate (\ud800 in JSON) is not a character: neither UTF-8 nor PostgreSQL stores it.
+_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+
+
 def text_problem(text: str) -> str | None:
     """Why no database would store `text` as it is (PostgreSQL keeps no NUL), or None."""
-    if "\x00" in text:
-        return "must not contain NUL characters"
-    # A lone surrogate (\ud800 in JSON) is not a character: neither UTF-8 nor PostgreSQL stores it.
-    if any("\ud800" <= c <= "\udfff" for c in text):
-        return "must not contain unpaired surrogate characters"
-    return None
+    found = _UNSTORABLE_CHARACTER.search(text)  # one C-speed scan: campaign content runs to 500,000 characters
+    if found is None:
+        return None
+    return "must not contain NUL characters" if "\x00" in text else "must not contain unpaired surrogate characters"
 
 
 def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
@@ -65,13 +68,10 @@ def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
                 return where, reason
         elif isinstance(item, bool) or item is None:
             continue
-        elif isinstance(item, float):
-            if not math.isfinite(item):
+        elif isinstance(item, int | float):
+            if isinstance(item, float) and not math.isfinite(item):
                 return where, "must be a finite number (NaN and Infinity are not numbers)"
-            # PostgreSQL's JSON gives 1e20 back as the whole number 100000000000000000000.
-            if not -MAX_JSON_INT <= item <= MAX_JSON_INT:
-                return where, f"must be between {-MAX_JSON_INT} and {MAX_JSON_INT}"
-        elif isinstance(item, int):
+            # Floats too: PostgreSQL's JSON gives 1e20 back as the whole number 100000000000000000000.
             if not -MAX_JSON_INT <= item <= MAX_JSON_INT:
                 return where, f"must be between {-MAX_JSON_INT} and {MAX_JSON_INT}"
         elif isinstance(item, dict):
@@ -86,12 +86,6 @@ def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
         elif isinstance(item, list | tuple):
             stack.extend(reversed([(child, f"{where}[{i}]") for i, child in enumerate(item)]))
     return None
-
-
-def nul_path(value: Any, path: str = "") -> str | None:
-    """The field path of the first string or key PostgreSQL cannot store, else None."""
-    found = unstorable(value, path)
-    return found[0] if found is not None and "characters" in found[1] else None
 
 
 def check_storable(value: Any, field: str) -> None:
