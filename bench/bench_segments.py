@@ -25,7 +25,7 @@ from sqlalchemy import text
 
 from bench.harness import BenchEnvironment, Result, Row, Size, best_of
 from webapp.extensions import db
-from webapp.models.types import utcnow
+from webapp.infra.types import utcnow
 from webapp.services import segments
 
 SEED = [{"type": "total_spent", "operator": ">=", "value": 100},
@@ -52,7 +52,7 @@ DEFINITIONS = {"seed conditions": SEED, "nested any/all": NESTED, "activity in 3
 
 def _moment(dialect: str, days: int, now=None):
     at = (now or utcnow()) - timedelta(days=days)
-    # SQLite stores naive UTC text in this format (webapp.models.types.UTCDateTime).
+    # SQLite stores naive UTC text in this format (webapp.infra.types.UTCDateTime).
     return at.replace(tzinfo=None).isoformat(sep=" ") if dialect == "sqlite" else at
 
 

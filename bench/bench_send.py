@@ -410,8 +410,8 @@ def run_bare(side: Side, sink: Sink, processes: int, messages: list[bytes], reci
 
 def run_ours(env: BenchEnvironment, side: Side, processes: int, campaign_id: int, n: int) -> float:
     """send_campaign + the start job's snapshot here (timed apart), then K burst workers."""
+    from webapp.infra.queues import get_queue
     from webapp.services.campaigns import send_campaign
-    from webapp.tasks import get_queue
     from webapp.tasks.delivery import start_campaign
 
     with Sink() as sink, tempfile.TemporaryDirectory(prefix="crm-bench-workers-") as logs:

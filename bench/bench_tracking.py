@@ -126,9 +126,9 @@ def _stop(server: subprocess.Popen) -> None:
 
 def _recipients(env: BenchEnvironment) -> list[str]:
     """A sent campaign with RECIPIENTS recipients (set-based inserts); their open-pixel paths."""
+    from webapp.infra.types import utcnow
     from webapp.mail.tracking import open_id
     from webapp.models import CampaignRecipient, Customer, EmailCampaign
-    from webapp.models.types import utcnow
 
     now = utcnow()
     campaign = EmailCampaign(tenant_id=env.tenant_id, name="Bench opens", subject="Hi", html_content="<p>Hi</p>",
@@ -153,7 +153,7 @@ def _recipients(env: BenchEnvironment) -> list[str]:
 
 
 def redis_connection_info(env: BenchEnvironment) -> dict:
-    from webapp.tasks import redis_connection
+    from webapp.infra.queues import redis_connection
 
     with env.app.app_context():
         return redis_connection().info("server")
@@ -170,9 +170,9 @@ def _cpu_seconds(pid: int, *, tree: bool = True) -> float:
 
 
 def run(env: BenchEnvironment, size: Size) -> Result:
+    from webapp.infra.queues import redis_connection
     from webapp.models import TrackingHit
     from webapp.services.tracking import STREAM, drain_hits
-    from webapp.tasks import redis_connection
 
     seconds = DURATION_SECONDS.get(size.name, 10.0)
     with env.app.app_context():

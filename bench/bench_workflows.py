@@ -109,8 +109,8 @@ def run(env: BenchEnvironment, size: Size) -> Result:
 
 def _due_enrollments(env: BenchEnvironment, count: int, workflow_id: int, step_id: int) -> None:
     """`count` enrollments sitting on a one-minute wait that ran out a minute ago."""
+    from webapp.infra.types import utcnow
     from webapp.models import AutomationEnrollment, AutomationStepExecution
-    from webapp.models.types import utcnow
 
     now = utcnow()
     customer_ids = list(db.session.scalars(sa.text("SELECT id FROM customers WHERE tenant_id = :t ORDER BY id"),
@@ -130,8 +130,8 @@ def _due_enrollments(env: BenchEnvironment, count: int, workflow_id: int, step_i
 
 
 def _drain(env: BenchEnvironment, count: int) -> tuple[float, float]:
+    from webapp.infra.queues import get_queue
     from webapp.services import workflows
-    from webapp.tasks import get_queue
     from webapp.tasks.workflows import enqueue_due_enrollments
 
     with env.app.app_context():

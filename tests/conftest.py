@@ -108,7 +108,7 @@ def _clean_state(request, app, redis_server):
         db.session.remove()
         # Hits a test answered but never drained (by any app of this process) go to Redis
         # now, before it is emptied, not into the next test's stream.
-        from webapp.services.hit_spool import ship_every_spool
+        from webapp.infra.hit_spool import ship_every_spool
 
         ship_every_spool()
     from redis import Redis

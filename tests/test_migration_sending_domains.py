@@ -14,7 +14,7 @@ from flask_migrate import downgrade, upgrade
 
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models.types import utcnow
+from webapp.infra.types import utcnow
 from webapp.testing import ThrowawayPostgres
 
 BEFORE = "0008_user_sessions"

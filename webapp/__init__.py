@@ -101,7 +101,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _sqlite_checkpoints_back_on(dbapi_connection, record) -> None:
     # Delivery holds SQLite's checkpoints off across a "sent" commit; a connection that comes
     # back without settle_sent() (an exception in between) must not keep them off for good.
-    from webapp.services.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT
+    from webapp.infra.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT
 
     if record.info.pop(CHECKPOINTS_HELD, False) and dbapi_connection is not None:
         dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT}")
@@ -113,7 +113,7 @@ class IdConverter(IntegerConverter):
     `max=` would make werkzeug answer 405 to methods of a sibling rule.)"""
 
     def to_python(self, value: str) -> int:
-        from webapp.models.types import MAX_ID
+        from webapp.infra.types import MAX_ID
 
         try:
             number = super().to_python(value)
@@ -143,7 +143,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     from webapp.api.errors import error_response, http_error_response
     from webapp.extensions import db, htmx
-    from webapp.services.errors import DomainError
+    from webapp.infra.errors import DomainError
 
     def wants_json() -> bool:
         return request.path.startswith("/api/")

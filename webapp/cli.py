@@ -25,7 +25,7 @@ crm = AppGroup("crm", help="Operate the CRM: tenants, workers, demo data.")
 def create_tenant_command(name: str, admin_email: str, admin_password: str, timezone: str, sender_email: str | None,
                           sender_name: str | None, postal_address: str | None) -> None:
     """Create a tenant with its owner and an API token; prints one JSON line."""
-    from webapp.services.errors import DomainError
+    from webapp.infra.errors import DomainError
     from webapp.services.tenants import create_tenant
 
     try:
@@ -55,9 +55,9 @@ def worker_command(burst: bool, no_scheduler: bool) -> None:
 def seed_demo_command(n_customers: int, if_empty: bool, tenant_id: int | None) -> None:
     """Create a demo tenant with realistic ticketing customers, purchases and sign-ups."""
     from webapp.extensions import db
+    from webapp.infra.errors import DomainError
     from webapp.models import Tenant
     from webapp.services.demo import seed_demo
-    from webapp.services.errors import DomainError
 
     if if_empty and db.session.scalar(select(func.count()).select_from(Tenant)):
         click.echo("demo: database already has data, not seeding")

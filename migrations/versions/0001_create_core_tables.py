@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-import webapp.models.types
+import webapp.infra.types
 
 # revision identifiers, used by Alembic.
 revision = '0001_core'
@@ -28,7 +28,7 @@ def upgrade():
     sa.Column('sender_name', sa.String(length=200), nullable=True),
     sa.Column('sender_email', sa.String(length=320), nullable=True),
     sa.Column('postal_address', sa.Text(), nullable=True),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tenants')),
     sa.UniqueConstraint('slug', name=op.f('uq_tenants_slug'))
     )
@@ -39,9 +39,9 @@ def upgrade():
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('role', sa.String(length=20), nullable=False),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_api_tokens_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
@@ -61,9 +61,9 @@ def upgrade():
     sa.Column('email_status', sa.String(length=20), nullable=False),
     sa.Column('total_spent', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('orders_count', sa.Integer(), nullable=False),
-    sa.Column('last_order_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_order_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_customers_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
     sa.UniqueConstraint('tenant_id', 'email', name='uq_customers_tenant_email'),
@@ -78,7 +78,7 @@ def upgrade():
     sa.Column('email', sa.String(length=320), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('role', sa.String(length=20), nullable=False),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_users_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
@@ -92,8 +92,8 @@ def upgrade():
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('type', sa.String(length=64), nullable=False),
     sa.Column('properties', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('occurred_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('idempotency_key', sa.String(length=200), nullable=True),
     sa.Column('order_id', sa.String(length=200), nullable=True),
     sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=True),

@@ -7,7 +7,7 @@ Create Date: 2026-11-24 05:41:00.549493
 """
 from alembic import op
 import sqlalchemy as sa
-import webapp.models.types  # noqa: F401  (custom column types)
+import webapp.infra.types  # noqa: F401  (custom column types)
 
 
 # revision identifiers, used by Alembic.

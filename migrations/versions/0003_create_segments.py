@@ -7,7 +7,7 @@ Create Date: 2026-11-24 05:42:37.832739
 """
 from alembic import op
 import sqlalchemy as sa
-import webapp.models.types  # noqa: F401  (custom column types)
+import webapp.infra.types  # noqa: F401  (custom column types)
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
@@ -28,9 +28,9 @@ def upgrade():
     sa.Column('match', sa.String(length=3), nullable=False),
     sa.Column('time_relative', sa.Boolean(), nullable=False),
     sa.Column('member_count', sa.Integer(), nullable=False),
-    sa.Column('calculated_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('calculated_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_customer_segments_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_segments'))
     )
@@ -41,7 +41,7 @@ def upgrade():
     sa.Column('segment_id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
-    sa.Column('added_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('added_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_segment_members_customer_id_customers'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['segment_id'], ['customer_segments.id'], name=op.f('fk_customer_segment_members_segment_id_customer_segments'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_customer_segment_members_tenant_id_tenants'), ondelete='CASCADE'),

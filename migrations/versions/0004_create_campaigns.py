@@ -7,7 +7,7 @@ Create Date: 2026-11-24 06:19:24.901914
 """
 from alembic import op
 import sqlalchemy as sa
-import webapp.models.types  # noqa: F401  (custom column types)
+import webapp.infra.types  # noqa: F401  (custom column types)
 from sqlalchemy import Text  # noqa: F401  (autogenerate writes JSONB(astext_type=Text()))
 
 
@@ -33,18 +33,18 @@ def upgrade():
     sa.Column('html_content', sa.Text(), nullable=False),
     sa.Column('text_content', sa.Text(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('scheduled_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('started_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('snapshot_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('scheduled_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('snapshot_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('recipients_count', sa.Integer(), nullable=False),
     sa.Column('sent_count', sa.Integer(), nullable=False),
     sa.Column('failed_count', sa.Integer(), nullable=False),
     sa.Column('skipped_count', sa.Integer(), nullable=False),
     sa.Column('batches_count', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['segment_id'], ['customer_segments.id'], name=op.f('fk_email_campaigns_segment_id_customer_segments'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_email_campaigns_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_email_campaigns'))
@@ -63,10 +63,10 @@ def upgrade():
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('token', sa.String(length=64), nullable=False),
     sa.Column('claim_token', sa.String(length=32), nullable=True),
-    sa.Column('claimed_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('message_id', sa.String(length=300), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['campaign_id'], ['email_campaigns.id'], name=op.f('fk_campaign_recipients_campaign_id_email_campaigns'), ondelete='CASCADE'),
@@ -89,7 +89,7 @@ def upgrade():
     sa.Column('subject', sa.String(length=300), nullable=False),
     sa.Column('message_id', sa.String(length=300), nullable=False),
     sa.Column('raw', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['email_campaigns.id'], name=op.f('fk_outbox_messages_campaign_id_email_campaigns'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_outbox_messages_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_messages'))

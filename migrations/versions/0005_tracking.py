@@ -7,7 +7,7 @@ Create Date: 2026-11-24 08:26:41.241020
 """
 from alembic import op
 import sqlalchemy as sa
-import webapp.models.types  # noqa: F401  (custom column types)
+import webapp.infra.types  # noqa: F401  (custom column types)
 from sqlalchemy import Text  # noqa: F401  (autogenerate writes JSONB(astext_type=Text()))
 
 
@@ -27,8 +27,8 @@ def upgrade():
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('touch', sa.String(length=10), nullable=False),
-    sa.Column('touched_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('touched_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['activity_id'], ['customer_activities.id'], name=op.f('fk_campaign_attributions_activity_id_customer_activities'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['campaign_id'], ['email_campaigns.id'], name=op.f('fk_campaign_attributions_campaign_id_email_campaigns'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_campaign_attributions_customer_id_customers'), ondelete='CASCADE'),
@@ -40,7 +40,7 @@ def upgrade():
 
     op.create_table('campaign_engagement_hours',
     sa.Column('campaign_id', sa.Integer(), nullable=False),
-    sa.Column('hour', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('hour', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('opens', sa.Integer(), nullable=False),
     sa.Column('human_opens', sa.Integer(), nullable=False),
@@ -67,7 +67,7 @@ def upgrade():
     sa.Column('human_clicks', sa.Integer(), server_default='0', nullable=False),
     sa.Column('unique_clicks', sa.Integer(), server_default='0', nullable=False),
     sa.Column('human_unique_clicks', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['email_campaigns.id'], name=op.f('fk_campaign_links_campaign_id_email_campaigns'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_campaign_links_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_links')),
@@ -82,7 +82,7 @@ def upgrade():
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('link_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('kind', sa.String(length=10), nullable=False),
-    sa.Column('occurred_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('is_machine', sa.Boolean(), nullable=False),
     sa.Column('machine_reason', sa.String(length=60), nullable=True),
     sa.Column('method', sa.String(length=10), nullable=False),
@@ -106,10 +106,10 @@ def upgrade():
         batch_op.add_column(sa.Column('human_opens', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('clicks', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('human_clicks', sa.Integer(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('first_opened_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('first_human_opened_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('first_clicked_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('first_human_clicked_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('first_opened_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('first_human_opened_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('first_clicked_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('first_human_clicked_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('email_campaigns', schema=None) as batch_op:
         batch_op.add_column(sa.Column('unsubscribed_count', sa.Integer(), server_default='0', nullable=False))

@@ -10,7 +10,7 @@ recipients per enrollment, and the tenant's webhook allowlist.
 """
 from alembic import op
 import sqlalchemy as sa
-import webapp.models.types  # noqa: F401  (custom column types)
+import webapp.infra.types  # noqa: F401  (custom column types)
 from sqlalchemy import Text  # noqa: F401  (autogenerate writes JSONB(astext_type=Text()))
 from sqlalchemy.dialects import postgresql
 
@@ -31,8 +31,8 @@ def upgrade():
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('reentry', sa.String(length=20), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_automation_workflows_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_automation_workflows'))
     )
@@ -47,19 +47,19 @@ def upgrade():
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('current_step_id', sa.Integer(), nullable=True),
-    sa.Column('step_entered_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('next_run_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('step_entered_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_run_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('trigger_type', sa.String(length=32), nullable=False),
     sa.Column('trigger_payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('reentry_key', sa.String(length=20), nullable=True),
     sa.Column('dedupe_key', sa.String(length=200), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('claim_token', sa.String(length=32), nullable=True),
-    sa.Column('claimed_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('exit_reason', sa.Text(), nullable=True),
-    sa.Column('enrolled_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('enrolled_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_automation_enrollments_customer_id_customers'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_automation_enrollments_tenant_id_tenants'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['workflow_id'], ['automation_workflows.id'], name=op.f('fk_automation_enrollments_workflow_id_automation_workflows'), ondelete='CASCADE'),
@@ -79,8 +79,8 @@ def upgrade():
     sa.Column('type', sa.String(length=32), nullable=False),
     sa.Column('config', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['email_campaigns.id'], name=op.f('fk_automation_steps_campaign_id_email_campaigns'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_automation_steps_tenant_id_tenants'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['workflow_id'], ['automation_workflows.id'], name=op.f('fk_automation_steps_workflow_id_automation_workflows'), ondelete='CASCADE'),
@@ -95,8 +95,8 @@ def upgrade():
     sa.Column('enrollment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('step_id', sa.Integer(), nullable=True),
     sa.Column('step_type', sa.String(length=32), nullable=False),
-    sa.Column('started_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('outcome', sa.String(length=20), nullable=False),
     sa.Column('detail', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['enrollment_id'], ['automation_enrollments.id'], name=op.f('fk_automation_step_executions_enrollment_id_automation_enrollments'), ondelete='CASCADE'),

@@ -7,7 +7,7 @@ Create Date: 2026-11-24 08:28:01.433185
 """
 from alembic import op
 import sqlalchemy as sa
-import webapp.models.types  # noqa: F401  (custom column types)
+import webapp.infra.types  # noqa: F401  (custom column types)
 from sqlalchemy import Text  # noqa: F401  (autogenerate writes JSONB(astext_type=Text()))
 from sqlalchemy.dialects import postgresql
 
@@ -37,10 +37,10 @@ def upgrade():
     sa.Column('rejected_count', sa.Integer(), nullable=False),
     sa.Column('claim_token', sa.String(length=32), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('started_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_customer_imports_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_imports'))
     )

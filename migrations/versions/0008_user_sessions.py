@@ -9,7 +9,7 @@ Create Date: 2026-12-03 17:21:59.656479
 """
 from alembic import op
 import sqlalchemy as sa
-import webapp.models.types  # noqa: F401  (custom column types)
+import webapp.infra.types  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
 revision = '0008_user_sessions'
@@ -25,9 +25,9 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('address', sa.String(length=64), nullable=True),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_sessions_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user_sessions')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_user_sessions_token_hash'))

@@ -9,8 +9,8 @@ import secrets
 
 from alembic import op
 import sqlalchemy as sa
-import webapp.models.types  # noqa: F401  (custom column types)
-from webapp.models.types import utcnow
+import webapp.infra.types  # noqa: F401  (custom column types)
+from webapp.infra.types import utcnow
 
 
 # revision identifiers, used by Alembic.
@@ -27,10 +27,10 @@ def upgrade():
     sa.Column('domain', sa.String(length=253), nullable=False),
     sa.Column('verification_token', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('verified_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_checked_at', webapp.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('verified_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_checked_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_check_error', sa.Text(), nullable=True),
-    sa.Column('created_at', webapp.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', webapp.infra.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_sending_domains_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sending_domains')),
     sa.UniqueConstraint('tenant_id', 'domain', name='uq_sending_domains_tenant_domain')
@@ -61,7 +61,7 @@ def _add_domains_of_saved_senders():
         return
     table = sa.table('sending_domains', sa.column('tenant_id', sa.Integer()), sa.column('domain', sa.String()),
                      sa.column('verification_token', sa.String()), sa.column('status', sa.String()),
-                     sa.column('created_at', webapp.models.types.UTCDateTime(timezone=True)))
+                     sa.column('created_at', webapp.infra.types.UTCDateTime(timezone=True)))
     now = utcnow()
     op.bulk_insert(table, [{"tenant_id": tenant_id, "domain": domain[:253], "verification_token": secrets.token_hex(16),
                             "status": "unverified", "created_at": now} for tenant_id, domain in wanted])

@@ -162,7 +162,7 @@ def test_a_campaign_saved_before_another_tenant_verified_its_domain_is_not_sent(
 
 
 def test_the_sender_in_settings_must_be_on_a_domain_of_the_tenant(tenant_a):
-    from webapp.services.errors import ValidationFailed
+    from webapp.infra.errors import ValidationFailed
 
     tenant = db.session.get(Tenant, tenant_a.id)
     with pytest.raises(ValidationFailed) as refused:

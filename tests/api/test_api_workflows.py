@@ -187,8 +187,8 @@ def test_the_hidden_campaign_of_an_email_step_is_not_a_campaign(api, ready):
     assert api.get("/campaigns/stats").get_json()["data"] == []
     assert_error(api.get(f"/campaigns/{step.campaign_id}/stats"), 404)
     # Nor on the dashboard's latest campaigns, even once it has sent something.
+    from webapp.infra.types import utcnow
     from webapp.models import EmailCampaign
-    from webapp.models.types import utcnow
     from webapp.services.campaign_stats import latest_sent_campaigns
 
     hidden = db.session.get(EmailCampaign, step.campaign_id)

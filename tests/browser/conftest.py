@@ -77,7 +77,7 @@ def shop(tenant_a) -> dict[str, int]:
     """Tenant A's customers, by first name: their ids."""
     from datetime import timedelta
 
-    from webapp.models.types import utcnow
+    from webapp.infra.types import utcnow
     from webapp.services.activities import record_activity
 
     ids = {

@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Frame, FrameLocator, Locator, Page, expect
 
 from webapp.extensions import db
+from webapp.infra.types import utcnow
 from webapp.models import EmailCampaign, Tenant
-from webapp.models.types import utcnow
 from webapp.services import campaigns, segments
 from webapp.services.sending_domains import add_domain_of
 

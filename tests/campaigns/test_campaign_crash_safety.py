@@ -118,8 +118,8 @@ def test_a_row_whose_worker_died_max_attempts_times_is_failed_not_retried_foreve
     from sqlalchemy import select
 
     from webapp.extensions import db
+    from webapp.infra.types import utcnow
     from webapp.models import CampaignRecipient
-    from webapp.models.types import utcnow
     from webapp.tasks.delivery import MAX_ATTEMPTS, deliver_batch
 
     app_config(DELIVERY_LEASE_SECONDS=1)

@@ -191,8 +191,8 @@ def test_the_campaign_is_sent_only_when_every_recipient_is_final(
     from sqlalchemy import update
 
     from webapp.extensions import db
+    from webapp.infra.types import utcnow
     from webapp.models import CampaignRecipient
-    from webapp.models.types import utcnow
     from webapp.tasks.delivery import reconcile_campaigns
 
     app_config(DELIVERY_RETRY_BASE_SECONDS=3600)

@@ -18,8 +18,8 @@ from campaign_support import (
 )
 from rq import Worker
 
+from webapp.infra.queues import redis_connection
 from webapp.services import campaigns
-from webapp.tasks import redis_connection
 from webapp.tasks.delivery import SendAllowance, start_campaign
 
 RATE = 8

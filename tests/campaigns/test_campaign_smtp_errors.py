@@ -20,8 +20,8 @@ from campaign_support import (
 from sqlalchemy import update
 
 from webapp.extensions import db
+from webapp.infra.types import utcnow
 from webapp.models import CampaignRecipient, Customer
-from webapp.models.types import utcnow
 from webapp.services import campaigns
 from webapp.tasks.delivery import MAX_ATTEMPTS, reconcile_campaigns
 

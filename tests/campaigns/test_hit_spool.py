@@ -17,10 +17,10 @@ from sqlalchemy import select
 from tests.campaigns.tracking_support import BROWSER_UA, hit, outbox_html, send_to_audience, tracking_urls, write_hits
 from webapp import create_app
 from webapp.extensions import db
+from webapp.infra import hit_spool
+from webapp.infra.queues import redis_connection
 from webapp.models import CampaignRecipient, TrackingHit
-from webapp.services import hit_spool
 from webapp.services.tracking import PIXEL, STREAM, _decode, confirm_hits, write_batch
-from webapp.tasks import redis_connection
 from webapp.testing import PrivateRedis
 
 
@@ -49,7 +49,8 @@ def _web_process(app, pixel: str, count: int, ending: str) -> subprocess.Complet
     script = (
         "import os, signal, sys\n"
         "from webapp import create_app\n"
-        "from webapp.services import hit_spool, tracking\n"
+        "from webapp.infra import hit_spool\n"
+        "from webapp.services import tracking\n"
         f"app = create_app({{'TESTING': True, 'SECRET_KEY': {app.config['SECRET_KEY']!r}, "
         f"'SQLALCHEMY_DATABASE_URI': {app.config['SQLALCHEMY_DATABASE_URI']!r}, "
         f"'REDIS_URL': {app.config['REDIS_URL']!r}, 'RATELIMIT_ENABLED': False, "

@@ -17,11 +17,11 @@ from tests.campaigns.tracking_support import (
     write_hits,
 )
 from webapp.extensions import db
+from webapp.infra.queues import redis_connection
 from webapp.mail import tracking as ids
 from webapp.models import CampaignLink, CampaignRecipient, CustomerActivity, TrackingHit
 from webapp.services import campaigns
 from webapp.services.tracking import PIXEL, STREAM, confirm_hits
-from webapp.tasks import redis_connection
 
 
 def _recipient(campaign_id: int, email: str) -> CampaignRecipient:

@@ -19,11 +19,11 @@ from tests.campaigns.tracking_support import (
     write_hits,
 )
 from webapp.extensions import db
+from webapp.infra.queues import redis_connection
+from webapp.infra.types import utcnow
 from webapp.models import CampaignAttribution, CampaignLink, CampaignRecipient, EmailCampaign, Tenant, TrackingHit
-from webapp.models.types import utcnow
 from webapp.services import activities, campaigns
 from webapp.services.tracking import GROUP, STREAM, _decode, _ensure_group, confirm_hits, drain_hits, write_batch
-from webapp.tasks import redis_connection
 
 MIMECAST = "Mozilla/5.0 (compatible; Mimecast URL Protect)"
 GOOGLE_PROXY = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"

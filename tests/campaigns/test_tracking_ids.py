@@ -24,10 +24,10 @@ from tests.campaigns.tracking_support import (
     write_hits,
 )
 from webapp.extensions import db
+from webapp.infra.queues import redis_connection
 from webapp.mail import tracking as ids
 from webapp.models import CampaignLink, CampaignRecipient
 from webapp.services.tracking import STREAM, confirm_hits
-from webapp.tasks import redis_connection
 
 
 def _b64(raw: bytes) -> str:

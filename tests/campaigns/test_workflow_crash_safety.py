@@ -13,8 +13,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.infra.types import utcnow
 from webapp.models import AutomationEnrollment, AutomationStepExecution, CampaignRecipient, Tenant
-from webapp.models.types import utcnow
 from webapp.services import workflows
 from webapp.services.customers import upsert_customer
 from webapp.services.workflow_engine import run_due

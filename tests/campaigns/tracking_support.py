@@ -87,8 +87,8 @@ def age_delivery(campaign_id: int, minutes: int = 60) -> None:
 
     from sqlalchemy import update
 
+    from webapp.infra.types import utcnow
     from webapp.models import CampaignRecipient
-    from webapp.models.types import utcnow
 
     db.session.execute(update(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id)
                        .values(sent_at=utcnow() - timedelta(minutes=minutes)))

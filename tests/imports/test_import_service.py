@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
+from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.models import Customer, CustomerImport, CustomerSegmentMember
 from webapp.services import imports
 from webapp.services.customers import find_customer, upsert_customer
-from webapp.services.errors import Conflict, ValidationFailed
 from webapp.services.segments import create_segment
 
 from .support import csv_bytes
@@ -280,7 +280,7 @@ def test_a_customer_created_between_lookup_and_insert_is_updated_row_by_row(tena
 def test_lost_imports_are_enqueued_again_by_the_periodic_job(tenant_a, app, monkeypatch):
     from rq import Queue
 
-    from webapp.tasks import redis_connection
+    from webapp.infra.queues import redis_connection
     from webapp.tasks.imports import resume_lost_imports
     from webapp.tasks.schedule import periodic_jobs
 

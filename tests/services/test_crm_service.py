@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from webapp.infra.errors import NotFound, ValidationFailed
 from webapp.services.crm import CRMService
-from webapp.services.errors import NotFound, ValidationFailed
 
 
 @pytest.fixture

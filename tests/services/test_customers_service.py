@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
+from webapp.infra.errors import Conflict, NotFound, ValidationFailed
 from webapp.models import Customer, CustomerActivity, CustomerTag
 from webapp.services import customers
-from webapp.services.errors import Conflict, NotFound, ValidationFailed
 
 
 def count(model, **where) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from webapp.models.types import utcnow
+from webapp.infra.types import utcnow
 from webapp.services.activities import record_activity
 from webapp.services.customers import upsert_customer
 from webapp.services.dashboard import dashboard_figures

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import func, select, text
 
 from webapp.extensions import db
+from webapp.infra.errors import Conflict, NotFound
 from webapp.models import Customer, CustomerActivity, CustomerTag, SendingDomain, Tenant, User
 from webapp.services.activities import timeline
 from webapp.services.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_VIEWER_EMAIL, seed_demo
 from webapp.services.demo.catalogue import VENUES, build_events
 from webapp.services.demo.rows import DemoRows
-from webapp.services.errors import Conflict, NotFound
 
 N = 300
 

@@ -7,9 +7,9 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
+from webapp.infra.sql import insert_ignoring_duplicates, savepoint
 from webapp.models import CustomerTag
 from webapp.services.customers import upsert_customer
-from webapp.services.sql import insert_ignoring_duplicates, savepoint
 
 
 def test_insert_ignoring_duplicates_skips_duplicates_and_is_compiled_once(tenant_a):

@@ -10,7 +10,7 @@ from crm_test_jobs import count_ticks
 from redis import Redis
 from rq import Queue
 
-from webapp.tasks import QUEUE_NAMES
+from webapp.infra.queues import QUEUE_NAMES
 from webapp.tasks.schedule import PeriodicJob, enqueue_due, periodic_jobs
 
 HOURLY = PeriodicJob("test-ticks", count_ticks, interval_seconds=3600)

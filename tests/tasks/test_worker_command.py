@@ -6,8 +6,8 @@ from crm_test_jobs import fail_loudly, record_customer
 from rq.job import Job, JobStatus
 
 from webapp.extensions import db
+from webapp.infra.queues import get_queue, redis_connection
 from webapp.services.customers import find_customer
-from webapp.tasks import get_queue, redis_connection
 
 
 def run_burst_worker(runner):

@@ -121,7 +121,7 @@ def make_customer(tenant_id: int, email: str, **fields):
 
 def add_purchase(tenant_id: int, customer_id: int, total: float, *, order_id: str, days_ago: float = 1,
                  event_name: str = "Summer Festival"):
-    from webapp.models.types import utcnow
+    from webapp.infra.types import utcnow
     from webapp.services.activities import record_activity
 
     activity, _ = record_activity(
@@ -192,8 +192,8 @@ def _workflow_world(tenant_id: int, customer_id: int) -> dict[str, int]:
 def _campaign_world(tenant_id: int, segment_id: int) -> dict[str, int]:
     """A sendable draft to the segment, a scheduled campaign (what Cancel needs) and a
     message in the outbox; the tenant gets the sender and postal address sending requires."""
+    from webapp.infra.types import utcnow
     from webapp.models import OutboxMessage, Tenant
-    from webapp.models.types import utcnow
     from webapp.services.campaigns import create_campaign, schedule_campaign
     from webapp.services.sending_domains import add_domain_of
 

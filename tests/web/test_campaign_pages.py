@@ -15,8 +15,8 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from webapp.extensions import db
+from webapp.infra.types import utcnow
 from webapp.models import EmailCampaign, OutboxMessage, Tenant
-from webapp.models.types import utcnow
 from webapp.services import campaigns, segments
 from webapp.services.sending_domains import add_domain_of
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import update
 
 from webapp.extensions import db
+from webapp.infra.types import utcnow
 from webapp.models import UserSession
-from webapp.models.types import utcnow
 
 from .conftest import log_in
 from .pages import csrf_from

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from webapp.infra.errors import ValidationFailed
 from webapp.segments.definition import MAX_DEPTH
-from webapp.services.errors import ValidationFailed
 
 from .conftest import snapshot, web_routes
 from .form_specs import FILE, JSON, MAPPING, SPECS, FormSpec, hostile_world, message_for, submit

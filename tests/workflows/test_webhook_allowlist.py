@@ -15,12 +15,13 @@ from sqlalchemy import select
 from webapp import create_app
 from webapp.config import ConfigError
 from webapp.extensions import db
+from webapp.infra import outbound as webhooks
+from webapp.infra.errors import ValidationFailed
+from webapp.infra.outbound import WebhookRefused, post_json
 from webapp.models import AutomationEnrollment, AutomationStepExecution, Tenant
-from webapp.services import webhooks, workflows
+from webapp.services import workflows
 from webapp.services.customers import upsert_customer
-from webapp.services.errors import ValidationFailed
 from webapp.services.tenants import update_tenant
-from webapp.services.webhooks import WebhookRefused, post_json
 from webapp.services.workflow_config import validate_step
 from webapp.services.workflow_engine import run_due
 

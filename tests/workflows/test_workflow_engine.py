@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests.workflows.workflow_support import customer
 from webapp.extensions import db
+from webapp.infra.errors import ValidationFailed
 from webapp.models import (
     AutomationEnrollment,
     AutomationStepExecution,
@@ -22,7 +23,6 @@ from webapp.services import workflows
 from webapp.services.activities import record_activity
 from webapp.services.crm import CRMService
 from webapp.services.customers import get_customer
-from webapp.services.errors import ValidationFailed
 from webapp.services.workflow_engine import MAX_ATTEMPTS, due_enrollment_ids, run_batch, run_due
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -356,7 +356,7 @@ def test_segment_entry_enrolls_everyone_who_enters_in_one_recalculation(tenant):
 
 
 def test_the_periodic_sweep_enqueues_due_enrollments_in_batches_and_skips_while_a_backlog_waits(tenant):
-    from webapp.tasks import get_queue
+    from webapp.infra.queues import get_queue
     from webapp.tasks import workflows as jobs
 
     ids = [customer(tenant, f"fan{i}@example.com") for i in range(3)]

@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 
 from tests.workflows.workflow_support import customer
 from webapp.extensions import db
+from webapp.infra.queues import get_queue
 from webapp.models import AutomationEnrollment, AutomationStepExecution, CustomerActivity, OutboxMessage
 from webapp.services import workflows
 from webapp.services.crm import CRMService
 from webapp.services.customers import get_customer
 from webapp.services.workflow_engine import due_enrollment_ids, run_due
-from webapp.tasks import get_queue
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 EVENT = {"id": "gig-7", "name": "Harbour Lights", "starts_at": "2026-06-10T19:00:00+00:00"}

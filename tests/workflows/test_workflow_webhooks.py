@@ -11,11 +11,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from webapp.extensions import db
+from webapp.infra import outbound as webhooks
+from webapp.infra.errors import ValidationFailed
+from webapp.infra.outbound import WebhookFailed, WebhookRefused, post_json
 from webapp.models import AutomationEnrollment
-from webapp.services import webhooks, workflows
+from webapp.services import workflows
 from webapp.services.customers import upsert_customer
-from webapp.services.errors import ValidationFailed
-from webapp.services.webhooks import WebhookFailed, WebhookRefused, post_json
 from webapp.services.workflow_config import validate_step
 from webapp.services.workflow_engine import run_due
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from werkzeug.exceptions import HTTPException
 
-from webapp.services.errors import DomainError
+from webapp.infra.errors import DomainError
 
 # Codes for the HTTP errors Flask raises itself, so clients can branch on them.
 HTTP_CODES = {

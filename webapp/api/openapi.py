@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from webapp.api import bp
 from webapp.api.registry import ENDPOINTS, Endpoint, api_route
 from webapp.api.schemas import ErrorResponse
-from webapp.models.types import MAX_ID
+from webapp.infra.types import MAX_ID
 
 REF = "#/components/schemas/{model}"
 _PARAM_RE = re.compile(r"<(?:(\w+):)?(\w+)>")

@@ -16,7 +16,7 @@ from flask import Blueprint, request
 from pydantic import BaseModel, ValidationError
 
 from webapp.api.errors import ApiError
-from webapp.services.validation import error_details, unstorable
+from webapp.infra.validation import error_details, unstorable
 
 
 @dataclass

@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from webapp.infra.types import MAX_ID
+from webapp.infra.validation import Moment, number_only
 from webapp.models import EMAIL_STATUSES
-from webapp.models.types import MAX_ID
-from webapp.services.validation import Moment, number_only
 
 # Bounds are those of the columns (Numeric(14, 2), integer), so out-of-range input is a
 # 422 naming the field rather than a database error.

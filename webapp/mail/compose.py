@@ -16,8 +16,8 @@ from typing import Any
 
 import css_inline
 
+from webapp.infra.types import utcnow
 from webapp.mail.templating import RenderFailed, render
-from webapp.models.types import utcnow
 
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 _WS = re.compile(r"[ \t]+")

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.types import BigId, JsonDoc, UTCDateTime, utcnow
+from webapp.infra.types import BigId, JsonDoc, UTCDateTime, utcnow
 
 # Written by the product itself; the API refuses them.
 SYSTEM_ACTIVITY_TYPES = frozenset(

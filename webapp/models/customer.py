@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.types import JsonDoc, UTCDateTime, utcnow
+from webapp.infra.types import JsonDoc, UTCDateTime, utcnow
 
 EMAIL_STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
 

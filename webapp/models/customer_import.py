@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.types import BigId, JsonDoc, UTCDateTime, utcnow
+from webapp.infra.types import BigId, JsonDoc, UTCDateTime, utcnow
 
 # uploaded: waiting for its mapping; queued/running: the job's; done or failed at the end.
 IMPORT_STATUSES = ("uploaded", "queued", "running", "done", "failed")

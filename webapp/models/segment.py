@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.types import JsonDoc, UTCDateTime, utcnow
+from webapp.infra.types import JsonDoc, UTCDateTime, utcnow
 
 
 class CustomerSegment(db.Model):

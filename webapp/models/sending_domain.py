@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.types import UTCDateTime, utcnow
+from webapp.infra.types import UTCDateTime, utcnow
 
 SENDING_DOMAIN_STATUSES = ("unverified", "verified")
 

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.types import UTCDateTime, utcnow
+from webapp.infra.types import UTCDateTime, utcnow
 
 ROLES = ("owner", "admin", "marketer", "viewer")
 # Roles that may change data; viewers only read.

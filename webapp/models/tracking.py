@@ -12,7 +12,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.types import BigId, UTCDateTime, utcnow
+from webapp.infra.types import BigId, UTCDateTime, utcnow
 
 HIT_KINDS = ("open", "click")
 

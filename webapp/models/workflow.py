@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.types import BigId, JsonDoc, UTCDateTime, utcnow
+from webapp.infra.types import BigId, JsonDoc, UTCDateTime, utcnow
 
 TRIGGER_TYPES = ("purchase", "signup", "event_day", "custom", "segment_entered")
 REENTRY_POLICIES = ("once", "one_at_a_time", "always")

@@ -32,10 +32,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
+from webapp.infra.sql import like_pattern
+from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import Customer, CustomerActivity, CustomerTag
-from webapp.models.types import UTCDateTime, utcnow
 from webapp.segments.definition import Condition, Group
-from webapp.services.sql import like_pattern
 
 
 class Compiler:

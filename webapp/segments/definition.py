@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from webapp.infra.errors import ValidationFailed
+from webapp.infra.types import MAX_ID
+from webapp.infra.validation import check_storable, read_moment, utc_moment
 from webapp.models import EMAIL_STATUSES
-from webapp.models.types import MAX_ID
-from webapp.services.errors import ValidationFailed
-from webapp.services.validation import check_storable, read_moment, utc_moment
 
 MAX_DEPTH = 4
 MAX_CONDITIONS = 100

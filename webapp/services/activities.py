@@ -12,15 +12,11 @@ from sqlalchemy import case, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.models import SYSTEM_ACTIVITY_TYPES, Customer, CustomerActivity
-from webapp.models.types import UTCDateTime, utcnow
-from webapp.services.customers import MAX_MONEY, find_customer, get_customer
-from webapp.services.errors import NotFound, ValidationFailed
-from webapp.services.pagination import Page, decode_cursor, encode_cursor
-from webapp.services.segments import refresh_customer_segments
-from webapp.services.sql import savepoint
-from webapp.services.tenants import normalise_email
-from webapp.services.validation import (
+from webapp.infra.errors import NotFound, ValidationFailed
+from webapp.infra.pagination import Page, decode_cursor, encode_cursor
+from webapp.infra.sql import savepoint
+from webapp.infra.types import UTCDateTime, utcnow
+from webapp.infra.validation import (
     MAX_JSON_INT,
     LooseMoment,
     check_storable,
@@ -29,6 +25,10 @@ from webapp.services.validation import (
     utc_moment,
     validate,
 )
+from webapp.models import SYSTEM_ACTIVITY_TYPES, Customer, CustomerActivity
+from webapp.services.customers import MAX_MONEY, find_customer, get_customer
+from webapp.services.segments import refresh_customer_segments
+from webapp.services.tenants import normalise_email
 
 ACTIVITY_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 

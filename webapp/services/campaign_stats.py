@@ -163,8 +163,8 @@ RECIPIENT_FILTERS = {
 def recipients_page(tenant_id: int, campaign_id: int, *, status: str | None = None, engagement: str | None = None,
                     limit: int = 50, cursor: str | None = None):
     """The campaign's recipients with their status and engagement, newest id first."""
+    from webapp.infra.pagination import keyset_by_id
     from webapp.models import CampaignRecipient
-    from webapp.services.pagination import keyset_by_id
 
     stmt = select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id,
                                            CampaignRecipient.tenant_id == tenant_id)

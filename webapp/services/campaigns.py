@@ -9,6 +9,10 @@ from flask import current_app
 from sqlalchemy import Select, func, insert, literal, select, update
 
 from webapp.extensions import db
+from webapp.infra.errors import Conflict, NotFound, ValidationFailed
+from webapp.infra.pagination import Page, keyset_by_id
+from webapp.infra.types import utcnow
+from webapp.infra.validation import utc_moment
 from webapp.mail.compose import Envelope, Personal, compose, compose_many, customer_context, tenant_context
 from webapp.mail.templating import RenderFailed, TemplateRejected, check_template
 from webapp.mail.transport import open_transport
@@ -19,13 +23,9 @@ from webapp.models import (
     EmailCampaign,
     Tenant,
 )
-from webapp.models.types import utcnow
-from webapp.services.errors import Conflict, NotFound, ValidationFailed
-from webapp.services.pagination import Page, keyset_by_id
 from webapp.services.sending_domains import check_from_address
 from webapp.services.tenants import normalise_email
 from webapp.services.tracking import instrumenters
-from webapp.services.validation import utc_moment
 
 EDITABLE = ("draft", "scheduled")
 BATCH_SIZE = 250

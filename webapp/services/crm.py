@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from webapp.infra.pagination import Page
 from webapp.models import Customer, CustomerActivity, CustomerSegment, EmailCampaign
 from webapp.services import activities, campaigns, customers, segments, workflows
-from webapp.services.pagination import Page
 
 
 class CRMService:

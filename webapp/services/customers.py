@@ -10,14 +10,14 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
+from webapp.infra.errors import Conflict, NotFound, ValidationFailed
+from webapp.infra.pagination import Page, keyset_by_id
+from webapp.infra.sql import insert_ignoring_duplicates, like_pattern
+from webapp.infra.types import utcnow
+from webapp.infra.validation import check_storable
 from webapp.models import EMAIL_STATUSES, Customer, CustomerActivity, CustomerTag
-from webapp.models.types import utcnow
-from webapp.services.errors import Conflict, NotFound, ValidationFailed
-from webapp.services.pagination import Page, keyset_by_id
 from webapp.services.segments import forget_customer, refresh_customer_segments
-from webapp.services.sql import insert_ignoring_duplicates, like_pattern
 from webapp.services.tenants import check_timezone, normalise_email
-from webapp.services.validation import check_storable
 
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _\-:./]{0,99}$")
 MAX_ATTRIBUTES = 100

@@ -9,8 +9,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from webapp.extensions import db
+from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerActivity
-from webapp.models.types import utcnow
 
 
 @dataclass

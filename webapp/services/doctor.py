@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import String, cast, or_, select, text
 
 from webapp.extensions import db
+from webapp.infra.errors import ValidationFailed
+from webapp.infra.validation import EARLIEST, LATEST, MAX_JSON_INT, in_calendar, read_moment, unstorable
 from webapp.models import (
     AutomationEnrollment,
     AutomationStep,
@@ -35,8 +37,6 @@ from webapp.models import (
     Tenant,
 )
 from webapp.segments.definition import parse_definition
-from webapp.services.errors import ValidationFailed
-from webapp.services.validation import EARLIEST, LATEST, MAX_JSON_INT, in_calendar, read_moment, unstorable
 from webapp.services.workflow_config import validate_step, validate_trigger
 
 BATCH = 500

@@ -29,12 +29,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
+from webapp.infra.errors import Conflict, DomainError, NotFound, ValidationFailed
+from webapp.infra.pagination import Page, keyset_by_id
+from webapp.infra.sql import insert_ignoring_duplicates, savepoint
+from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerImport, CustomerImportRejection, CustomerTag
-from webapp.models.types import utcnow
 from webapp.services.customers import MAX_ATTRIBUTES, clean_customer_data, upsert_customer
-from webapp.services.errors import Conflict, DomainError, NotFound, ValidationFailed
-from webapp.services.pagination import Page, keyset_by_id
-from webapp.services.sql import insert_ignoring_duplicates, savepoint
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_COLUMNS = 100
@@ -365,7 +365,7 @@ def enqueue_import(import_id: int) -> None:
     """Queue the job (its id is per import, so enqueueing twice runs it once at a time)."""
     from rq import Callback
 
-    from webapp.tasks import get_queue
+    from webapp.infra.queues import get_queue
     from webapp.tasks.imports import mark_import_failed, run_import_job
 
     get_queue("bulk").enqueue(run_import_job, import_id, job_id=f"customer-import-{import_id}",

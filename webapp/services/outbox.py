@@ -11,9 +11,9 @@ from email.parser import BytesParser
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.infra.errors import NotFound
+from webapp.infra.pagination import Page, keyset_by_id
 from webapp.models import EmailCampaign, OutboxMessage
-from webapp.services.errors import NotFound
-from webapp.services.pagination import Page, keyset_by_id
 
 
 def outbox_page(tenant_id: int, *, limit: int = 50, cursor: str | None = None) -> Page:

@@ -29,12 +29,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from webapp.extensions import db
+from webapp.infra.errors import NotFound, ValidationFailed
+from webapp.infra.pagination import Page, keyset_by_id
+from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember, CustomerTag
-from webapp.models.types import UTCDateTime, utcnow
 from webapp.segments.compiler import Compiler
 from webapp.segments.definition import Group, parse_definition
-from webapp.services.errors import NotFound, ValidationFailed
-from webapp.services.pagination import Page, keyset_by_id
 
 SCRATCH = "segment_calc_scratch"
 DIFF = "segment_calc_diff"

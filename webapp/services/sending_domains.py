@@ -20,11 +20,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
+from webapp.infra.errors import Conflict, NotFound, ValidationFailed
+from webapp.infra.pagination import Page, keyset_by_id
+from webapp.infra.types import utcnow
 from webapp.mail.txt_records import DnsUnavailable, txt_values
 from webapp.models import EmailCampaign, SendingDomain, Tenant
-from webapp.models.types import utcnow
-from webapp.services.errors import Conflict, NotFound, ValidationFailed
-from webapp.services.pagination import Page, keyset_by_id
 
 MAX_DOMAINS = 100
 RECORD_LABEL = "_crm"

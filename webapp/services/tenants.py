@@ -16,11 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
+from webapp.infra.errors import Conflict, NotFound, ValidationFailed
+from webapp.infra.outbound import ip_literal, non_public_reason
+from webapp.infra.types import utcnow
 from webapp.models import ROLES, ApiToken, Tenant, User, UserSession
-from webapp.models.types import utcnow
 from webapp.services import sending_domains
-from webapp.services.errors import Conflict, NotFound, ValidationFailed
-from webapp.services.webhooks import ip_literal, non_public_reason
 
 TOKEN_PREFIX = "crm_"
 MIN_PASSWORD_LENGTH = 10

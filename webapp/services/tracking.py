@@ -28,13 +28,13 @@ from redis.exceptions import ResponseError
 from sqlalchemy import bindparam, insert, select, update
 
 from webapp.extensions import db
+from webapp.infra import hit_spool
+from webapp.infra.queues import redis_connection
+from webapp.infra.sql import insert_ignoring_duplicates
 from webapp.mail import tracking as ids
 from webapp.models import CampaignLink, CampaignRecipient, CustomerActivity, EmailCampaign, TrackingHit
 from webapp.models.tracking import CampaignEngagementHour
-from webapp.services import hit_spool
 from webapp.services.hit_rules import machine_reason
-from webapp.services.sql import insert_ignoring_duplicates
-from webapp.tasks import redis_connection
 
 STREAM = "crm:tracking:hits"
 GROUP = "writers"

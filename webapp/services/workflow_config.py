@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from webapp.infra.errors import ValidationFailed
+from webapp.infra.outbound import plain_http_allowed
+from webapp.infra.validation import Moment, check_storable, validate
 from webapp.mail.templating import TemplateRejected, check_template
-from webapp.services.errors import ValidationFailed
-from webapp.services.validation import Moment, check_storable, validate
-from webapp.services.webhooks import plain_http_allowed
 
 Days = Annotated[int, Field(ge=1, le=3650)]
 

@@ -22,6 +22,8 @@ from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, up
 from sqlalchemy.exc import DataError
 
 from webapp.extensions import db
+from webapp.infra.types import utcnow
+from webapp.infra.validation import parse_moment
 from webapp.models import (
     AutomationEnrollment,
     AutomationStep,
@@ -34,8 +36,6 @@ from webapp.models import (
     EmailCampaign,
     Tenant,
 )
-from webapp.models.types import utcnow
-from webapp.services.validation import parse_moment
 from webapp.services.workflow_config import describe_step
 from webapp.tasks.delivery import SendAllowance, bump_counters, mark_sent, revert_sent, settle_sent
 
@@ -510,7 +510,7 @@ def _tag_changed(enrollment: AutomationEnrollment, activity_type: str, tag: str,
 
 
 def _add_tag(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
-    from webapp.services.sql import insert_ignoring_duplicates
+    from webapp.infra.sql import insert_ignoring_duplicates
 
     tag = config["tag"]
     added = db.session.execute(insert_ignoring_duplicates(CustomerTag.__table__).values(
@@ -551,7 +551,7 @@ def _update_attribute(runner: Runner, enrollment: AutomationEnrollment, step: Au
 
 def _webhook(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
     from webapp.api.serializers import customer_dict
-    from webapp.services.webhooks import WebhookFailed, WebhookRefused, post_json
+    from webapp.infra.outbound import WebhookFailed, WebhookRefused, post_json
 
     customer = db.session.get(Customer, enrollment.customer_id)
     workflow, _ = runner._workflow_steps(enrollment.workflow_id)
@@ -577,7 +577,7 @@ def _random_token() -> str:
 
 
 def _recipient(campaign_id: int, enrollment: AutomationEnrollment, email: str) -> CampaignRecipient:
-    from webapp.services.sql import insert_ignoring_duplicates
+    from webapp.infra.sql import insert_ignoring_duplicates
 
     created = db.session.execute(insert_ignoring_duplicates(CampaignRecipient.__table__).values(
         campaign_id=campaign_id, tenant_id=enrollment.tenant_id, customer_id=enrollment.customer_id, email=email,

@@ -42,6 +42,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
+from webapp.infra.errors import Conflict, NotFound, ValidationFailed
+from webapp.infra.pagination import Page, keyset_by_id
+from webapp.infra.sql import insert_ignoring_duplicates
+from webapp.infra.types import UTCDateTime, utcnow
+from webapp.infra.validation import parse_moment
 from webapp.models import (
     AutomationEnrollment,
     AutomationStep,
@@ -52,12 +57,7 @@ from webapp.models import (
     EmailCampaign,
     Tenant,
 )
-from webapp.models.types import UTCDateTime, utcnow
 from webapp.models.workflow import FINAL_STATUSES, OPEN_STATUSES, REENTRY_POLICIES
-from webapp.services.errors import Conflict, NotFound, ValidationFailed
-from webapp.services.pagination import Page, keyset_by_id
-from webapp.services.sql import insert_ignoring_duplicates
-from webapp.services.validation import parse_moment
 from webapp.services.workflow_config import DEFAULT_STEP_CONFIG, validate_step, validate_trigger
 from webapp.services.workflow_engine import wait_outcome
 

@@ -23,13 +23,13 @@ from rq.job import Job
 from sqlalchemy import Row, and_, bindparam, case, delete, distinct, insert, or_, select, update
 
 from webapp.extensions import db
+from webapp.infra.queues import get_queue, redis_connection
+from webapp.infra.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT
+from webapp.infra.types import utcnow
 from webapp.mail.compose import Composed, CustomerView
 from webapp.mail.templating import RenderFailed
 from webapp.mail.transport import Outgoing, SendOutcome, open_transport
 from webapp.models import CampaignRecipient, Customer, CustomerActivity, CustomerTag, EmailCampaign, Tenant
-from webapp.models.types import utcnow
-from webapp.services.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT
-from webapp.tasks import get_queue, redis_connection
 
 MAX_ATTEMPTS = 5
 CANCEL_CHECK_SECONDS = 0.5

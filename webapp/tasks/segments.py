@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from webapp.infra.errors import NotFound
+from webapp.infra.queues import get_queue
 from webapp.services import segments
-from webapp.services.errors import NotFound
-from webapp.tasks import get_queue
 
 RECALC_TIMEOUT = 1800
 

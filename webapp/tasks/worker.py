@@ -7,7 +7,7 @@ import multiprocessing
 from flask import Flask
 from rq import SimpleWorker
 
-from webapp.tasks import QUEUE_NAMES, redis_connection
+from webapp.infra.queues import QUEUE_NAMES, redis_connection
 from webapp.tasks.schedule import enqueue_due, periodic_jobs, run_scheduler_loop
 
 

@@ -13,7 +13,7 @@ import time
 
 from redis.exceptions import RedisError
 
-from webapp.tasks import get_queue
+from webapp.infra.queues import get_queue
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def enqueue_run(enrollment_ids: list[int]) -> None:
 def enqueue_due_enrollments() -> int:
     """Periodic: every enrollment due now (a wait ran out, a retry's time came, a job was
     lost), enqueued in batches; returns how many."""
-    from webapp.models.types import utcnow
+    from webapp.infra.types import utcnow
     from webapp.services.workflow_engine import due_enrollment_ids
 
     queue = get_queue("default")

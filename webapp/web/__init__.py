@@ -8,7 +8,7 @@ from collections.abc import Callable
 from flask import Flask, abort, request
 from flask_login import current_user
 
-from webapp.services.validation import text_problem
+from webapp.infra.validation import text_problem
 
 
 def write_required(view: Callable) -> Callable:

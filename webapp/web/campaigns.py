@@ -10,11 +10,11 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from webapp.extensions import htmx
+from webapp.infra.errors import NotFound, ValidationFailed
+from webapp.infra.types import MAX_ID
+from webapp.infra.validation import text_problem
 from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
-from webapp.models.types import MAX_ID
 from webapp.services import campaigns, customers, segments
-from webapp.services.errors import NotFound, ValidationFailed
-from webapp.services.validation import text_problem
 from webapp.web import partial_or_page, write_required
 from webapp.web.forms import CampaignForm, ScheduleForm, StorableValues, TestSendForm, apply_domain_error
 

@@ -6,8 +6,8 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 
 from webapp.extensions import htmx
+from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.services import activities, campaign_stats, customers
-from webapp.services.errors import Conflict, ValidationFailed
 from webapp.web import partial_or_page, write_required
 from webapp.web.forms import CustomerForm, NoteForm, TagForm, apply_domain_error
 

@@ -16,9 +16,9 @@ from wtforms import DateTimeLocalField, EmailField, IntegerField, PasswordField,
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
 
+from webapp.infra.errors import ValidationFailed
+from webapp.infra.validation import field_path, text_problem
 from webapp.models import EMAIL_STATUSES
-from webapp.services.errors import ValidationFailed
-from webapp.services.validation import field_path, text_problem
 
 # --- text the database cannot store ------------------------------------------------------
 

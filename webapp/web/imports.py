@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.services import exports, imports
-from webapp.services.errors import Conflict, ValidationFailed
 from webapp.web import write_required
 from webapp.web.forms import ImportUploadForm, apply_domain_error
 

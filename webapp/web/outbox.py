@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user, login_required
 
+from webapp.infra.errors import ValidationFailed
 from webapp.services import outbox
-from webapp.services.errors import ValidationFailed
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 

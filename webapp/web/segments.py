@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from webapp.extensions import htmx
+from webapp.infra.errors import ValidationFailed
 from webapp.models import EMAIL_STATUSES, CustomerSegment
 from webapp.segments.definition import (
     DEFAULT_OPERATOR,
@@ -22,7 +23,6 @@ from webapp.segments.definition import (
     RELATIVE_OPERATORS,
 )
 from webapp.services import segments
-from webapp.services.errors import ValidationFailed
 from webapp.web import write_required
 from webapp.web.filters import ACTIVITY_LABELS
 from webapp.web.forms import Form, StorableValues, apply_domain_error, decode_json_field

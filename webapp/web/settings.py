@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
+from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.services import sending_domains, tenants
-from webapp.services.errors import Conflict, ValidationFailed
 from webapp.web import admin_required
 from webapp.web.forms import PasswordForm, SendingDomainForm, TenantSettingsForm, TokenForm, apply_domain_error
 

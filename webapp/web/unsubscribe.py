@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, make_response, render_template
 
 from webapp.extensions import csrf, db
+from webapp.infra.errors import NotFound
 from webapp.mail.templating import RenderFailed
 from webapp.models import Customer, EmailCampaign, Tenant
 from webapp.services import campaigns
-from webapp.services.errors import NotFound
 
 bp = Blueprint("unsubscribe", __name__)
 

@@ -14,10 +14,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from webapp.extensions import htmx
+from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.models import AutomationStep, AutomationWorkflow
 from webapp.models.workflow import ENROLLMENT_STATUSES, STEP_TYPES
 from webapp.services import customers, segments, workflows
-from webapp.services.errors import Conflict, ValidationFailed
 from webapp.services.workflow_config import describe_step
 from webapp.services.workflow_engine import step_figures
 from webapp.web import partial_or_page, write_required

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.infra.errors import Conflict, NotFound
 from webapp.models import Tenant, User
 from webapp.services.demo.bulk import BulkLoader
 from webapp.services.demo.catalogue import (
@@ -29,7 +30,6 @@ from webapp.services.demo.catalogue import (
     build_events,
 )
 from webapp.services.demo.rows import ACTIVITY_COLUMNS, CUSTOMER_COLUMNS, TAG_COLUMNS, DemoRows
-from webapp.services.errors import Conflict, NotFound
 
 # The logins `make run` prints (webapp/devrun.py).
 DEMO_EMAIL = "demo@example.com"

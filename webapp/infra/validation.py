@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ValidationError
 
-from webapp.services.errors import ValidationFailed
+from webapp.infra.errors import ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import BigInteger
 
 from webapp.extensions import db
-from webapp.models.types import MAX_ID
-from webapp.services.errors import ValidationFailed
-from webapp.services.validation import MAX_JSON_INT, unstorable
+from webapp.infra.errors import ValidationFailed
+from webapp.infra.types import MAX_ID
+from webapp.infra.validation import MAX_JSON_INT, unstorable
 
 # Our cursors hold an id, or a timestamp and an id: far below this.
 MAX_CURSOR = 200
