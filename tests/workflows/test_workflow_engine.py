@@ -357,6 +357,7 @@ def test_segment_entry_enrolls_everyone_who_enters_in_one_recalculation(tenant):
 
 def test_the_periodic_sweep_enqueues_due_enrollments_in_batches_and_skips_while_a_backlog_waits(tenant):
     from webapp.infra.queues import get_queue
+    from webapp.services.workflow_engine import BACKLOG_JOBS
     from webapp.tasks import workflows as jobs
 
     ids = [customer(tenant, f"fan{i}@example.com") for i in range(3)]
@@ -368,7 +369,7 @@ def test_the_periodic_sweep_enqueues_due_enrollments_in_batches_and_skips_while_
     assert jobs.enqueue_due_enrollments() == 3
     [job] = queue.jobs
     assert sorted(job.args[0]) == sorted(e.id for e in enrollments(flow.id))
-    for _ in range(jobs.BACKLOG_JOBS):
+    for _ in range(BACKLOG_JOBS):
         queue.enqueue(jobs.run_enrollments, [])
     assert jobs.enqueue_due_enrollments() == 0
     assert jobs.run_enrollments(job.args[0]) == {"claimed": 3, "steps": 3}

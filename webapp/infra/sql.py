@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import String, Table, bindparam, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import dml as postgresql_dml
 from sqlalchemy.dialects.sqlite import dml as sqlite_dml
 
@@ -74,3 +77,23 @@ def like_pattern(text: str) -> str:
 # back to the pool should that code never get there (webapp/__init__.py).
 SQLITE_AUTOCHECKPOINT = 1000  # pages: SQLite's default
 CHECKPOINTS_HELD = "crm_sqlite_checkpoints_held"
+
+
+def given_rows(name: str, columns: dict[str, Any], dialect: str):
+    """A FROM of rows passed in as one parameter (see given_rows_params), reading no table:
+    unnest() of one array per column on PostgreSQL, json_each() of a JSON list of rows on
+    SQLite. The statement's text stays the same whatever the count, so it is prepared once,
+    and its plan has no table to misjudge: a prepared INSERT ... SELECT that looked its rows
+    up in automation_enrollments kept the seq scan planned while the table was new and empty."""
+    if dialect == "postgresql":
+        arrays = [bindparam(f"{name}_{column}", type_=postgresql.ARRAY(kind)) for column, kind in columns.items()]
+        return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
+    each = func.json_each(bindparam(name, type_=String())).table_valued("value")
+    return select(*(func.json_extract(each.c.value, f"$[{i}]").label(column) for i, column in enumerate(columns))
+                  ).select_from(each).subquery(name)
+
+
+def given_rows_params(name: str, columns: dict[str, Any], rows: list[tuple]) -> dict[str, Any]:
+    if db.session.get_bind().dialect.name == "postgresql":
+        return {f"{name}_{column}": [row[i] for row in rows] for i, column in enumerate(columns)}
+    return {name: json.dumps(rows)}

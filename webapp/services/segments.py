@@ -35,6 +35,7 @@ from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember, CustomerTag
 from webapp.segments.compiler import Compiler
 from webapp.segments.definition import Group, parse_definition
+from webapp.services.enrollment import enroll_selected
 
 SCRATCH = "segment_calc_scratch"
 DIFF = "segment_calc_diff"
@@ -158,8 +159,6 @@ def _log_segment_changes(segment: CustomerSegment, activity_type: str, customer_
     db.session.execute(insert(CustomerActivity.__table__).from_select(
         ["tenant_id", "customer_id", "type", "properties", "occurred_at", "created_at"], rows))
     if activity_type == "segment_entered":
-        from webapp.services.workflows import enroll_selected
-
         enroll_selected(segment.tenant_id, "segment_entered", customer_ids, {"segment_id": segment.id}, now=now)
 
 

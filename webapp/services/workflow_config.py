@@ -12,6 +12,7 @@ from webapp.infra.errors import ValidationFailed
 from webapp.infra.outbound import plain_http_allowed
 from webapp.infra.validation import Moment, check_storable, validate
 from webapp.mail.templating import TemplateRejected, check_template
+from webapp.services.enrollment.waits import describe_wait
 
 Days = Annotated[int, Field(ge=1, le=3650)]
 
@@ -190,11 +191,8 @@ def describe_step(step_type: str, config: dict[str, Any]) -> str:
     """One line for the builder and the trace."""
     if step_type == "send_email":
         return f"Send “{config.get('subject', '')}”"
-    if step_type == "wait":
-        for unit in ("minutes", "hours", "days"):
-            if unit in config:
-                n = config[unit]
-                return f"Wait {n} {unit if n != 1 else unit[:-1]}"
+    if step_type == "wait" and any(unit in config for unit in ("minutes", "hours", "days")):
+        return describe_wait(config)
     if step_type == "wait_until":
         if "at" in config:
             return f"Wait until {config['at']}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,8 +21,8 @@ from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, up
 from sqlalchemy.exc import DataError
 
 from webapp.extensions import db
+from webapp.infra.queues import enqueue, get_queue
 from webapp.infra.types import utcnow
-from webapp.infra.validation import parse_moment
 from webapp.models import (
     AutomationEnrollment,
     AutomationStep,
@@ -36,10 +35,13 @@ from webapp.models import (
     EmailCampaign,
     Tenant,
 )
-from webapp.services.workflow_config import describe_step
+from webapp.services.enrollment.enroll import RUN_BATCH_SIZE, RUN_JOB_TIMEOUT
+from webapp.services.enrollment.waits import Outcome, wait_outcome
 from webapp.tasks.delivery import SendAllowance, bump_counters, mark_sent, revert_sent, settle_sent
 
 MAX_ATTEMPTS = 5
+# Sweeps skip a round while this many run jobs are still queued.
+BACKLOG_JOBS = 50
 # Errors that mean a step's stored settings or the data it reads are unusable, as opposed to
 # the infrastructure failing (connections, timeouts), which a retry of the job may heal.
 BAD_DATA = (ValueError, TypeError, LookupError, ArithmeticError, DataError)
@@ -54,12 +56,6 @@ class StepFailed(Exception):
         self.retry = retry
 
 
-@dataclass
-class Outcome:
-    kind: str  # done | skipped | waiting | exited | jumped
-    detail: str = ""
-    until: datetime | None = None
-    target: int | None = None
 
 
 def lease() -> timedelta:
@@ -83,6 +79,20 @@ def due_enrollment_ids(now: datetime, limit: int = 100_000) -> list[int]:
     return list(db.session.scalars(select(AutomationEnrollment.id).where(
         _claimable(now), AutomationEnrollment.workflow_id.in_(active))
         .order_by(AutomationEnrollment.next_run_at, AutomationEnrollment.id).limit(limit)))
+
+
+def enqueue_due_runs(now: datetime) -> int:
+    """Every enrollment due now (a wait ran out, a retry's time came, a job was lost), handed
+    to the workers in batches; returns how many."""
+    if get_queue("default").count > BACKLOG_JOBS:
+        # The last sweep's jobs are still queued: enqueueing the same enrollments again would
+        # only pile up duplicates (harmless, claims decide, but slow). The next sweep looks again.
+        return 0
+    ids = due_enrollment_ids(now)
+    for start in range(0, len(ids), RUN_BATCH_SIZE):
+        enqueue("workflows.run_enrollments", ids[start:start + RUN_BATCH_SIZE], queue="default",
+                job_timeout=RUN_JOB_TIMEOUT, result_ttl=60, failure_ttl=86400)
+    return len(ids)
 
 
 def claim(ids: list[int], now: datetime) -> tuple[str, list[int]]:
@@ -427,47 +437,6 @@ def execute_step(runner: Runner, enrollment: AutomationEnrollment, step: Automat
     return handler(runner, enrollment, step, step.config or {})
 
 
-def wait_outcome(step_type: str, config: dict, *, entered_at: datetime, payload: dict | None,
-                 now: datetime) -> Outcome:
-    """What a wait or wait_until step entered at `entered_at` says at `now`: still waiting
-    (until when, and the trace's detail), done, or skipped. Triggers use it to start a
-    workflow that opens with a wait without a job; the runner uses it for every wait."""
-    if step_type == "wait":
-        delta = timedelta(minutes=config.get("minutes", 0), hours=config.get("hours", 0),
-                          days=config.get("days", 0))
-        due = entered_at + delta
-        if now < due:
-            return Outcome("waiting", f"{describe_step('wait', config).lower()}, until {due.isoformat()}", until=due)
-        return Outcome("done", f"waited until {due.isoformat()}")
-    if "at" in config:
-        # Saved steps are checked against the same calendar; one saved by an older version
-        # may lie outside it, and is skipped with the reason rather than failing the trigger.
-        found = parse_moment(config["at"])
-        if found is None:
-            return Outcome("skipped", f"the date to wait until ({str(config['at'])[:40]}) is outside the "
-                                      "calendar (1900-2999): not waited")
-        due = found
-    else:
-        # The trigger's payload is whatever the caller sent (POST /triggers): read it warily.
-        event = (payload or {}).get("event")
-        text = event.get("starts_at") if isinstance(event, dict) else None
-        if text is None:
-            return Outcome("skipped", "no event start time in the trigger: nothing to wait for")
-        try:
-            starts = datetime.fromisoformat(str(text))
-        except ValueError:
-            return Outcome("skipped", "no event start time in the trigger: nothing to wait for")
-        if starts.tzinfo is None:
-            return Outcome("skipped", "the event start time has no timezone: nothing to wait for")
-        starts = parse_moment(text)
-        if starts is None:
-            return Outcome("skipped", "the event start time is out of range: nothing to wait for")
-        due = starts - timedelta(hours=int(config.get("before_event_hours", 0)))
-    if now < due:
-        return Outcome("waiting", f"waiting until {due.isoformat()}", until=due)
-    if entered_at >= due:
-        return Outcome("skipped", f"{due.isoformat()} had passed when the customer reached this step: not waited")
-    return Outcome("done", f"waited until {due.isoformat()}")
 
 
 def _wait(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:

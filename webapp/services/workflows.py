@@ -1,65 +1,53 @@
 """Workflows: CRUD of workflows and their ordered steps, activation, triggers and
 enrollment (set-based, re-entry enforced by unique keys), reading progress and traces.
 
-Running the steps is webapp/services/workflow_engine.py.
-
-Triggers enroll set-based and run no step with effects inline. An enrollment whose
-workflow opens with a wait starts on it at once (status, next_run_at and the trace row
-written with the enrollment, set-based); any other is due at once and a job is enqueued
-after the trigger's transaction commits (the periodic scheduler catches any job Redis
-lost). A purchase POST thus pays for a few INSERTs, never for SMTP or a webhook.
+Enrollment by triggers is services/enrollment/; running the steps is
+webapp/services/workflow_engine.py.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+import time
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    BigInteger,
-    Integer,
-    String,
-    Text,
     and_,
-    bindparam,
     case,
     delete,
-    event,
     func,
-    insert,
     literal,
-    literal_column,
     select,
-    true,
     update,
 )
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.infra.errors import Conflict, NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
-from webapp.infra.sql import insert_ignoring_duplicates
+from webapp.infra.queues import after_commit
 from webapp.infra.types import UTCDateTime, utcnow
-from webapp.infra.validation import parse_moment
 from webapp.models import (
     AutomationEnrollment,
     AutomationStep,
     AutomationStepExecution,
     AutomationWorkflow,
     Customer,
-    CustomerActivity,
     EmailCampaign,
     Tenant,
 )
 from webapp.models.workflow import FINAL_STATUSES, OPEN_STATUSES, REENTRY_POLICIES
+from webapp.services.enrollment import (  # noqa: F401 (re-exported: the workflows API of callers and tests)
+    active_workflows,
+    closed_reentry_key,
+    enroll_event_day,
+    enroll_into,
+    enroll_selected,
+    event_fire_time,
+    log_enrolled,
+    process_trigger,
+)
 from webapp.services.workflow_config import DEFAULT_STEP_CONFIG, validate_step, validate_trigger
-from webapp.services.workflow_engine import wait_outcome
 
 log = logging.getLogger(__name__)
 
@@ -364,14 +352,14 @@ def delete_step(tenant_id: int, workflow_id: int, step_id: int, *, now: datetime
     else:
         db.session.execute(update(AutomationEnrollment).where(on_it).values(
             current_step_id=None, status="completed", finished_at=now, next_run_at=None, claim_token=None,
-            reentry_key=_closed_reentry_key()).execution_options(synchronize_session=False))
+            reentry_key=closed_reentry_key()).execution_options(synchronize_session=False))
     for other in steps:
         if other.type == "condition" and other.config.get("else_step") == step.id:
             other.config = {k: v for k, v in other.config.items() if k != "else_step"}
     db.session.delete(step)
     _renumber([s for s in steps if s.id != step.id])
     _touch(workflow)
-    _enqueue_after_commit([])  # customers moved on from the removed step run at once
+    _sweep_after_commit()  # customers moved on from the removed step run at once
     db.session.commit()
 
 
@@ -431,273 +419,15 @@ def set_active(tenant_id: int, workflow_id: int, active: bool | None = None, *,
     workflow.active = target
     _touch(workflow)
     if target:
-        _enqueue_after_commit([])  # waits that ran out while it was off go on at once
+        _sweep_after_commit()  # waits that ran out while it was off go on at once
     db.session.commit()
     return workflow
 
 
 # --- triggers and enrollment -----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ActiveWorkflow:
-    id: int
-    trigger_type: str
-    config: dict
-    reentry: str
-    first_step_id: int
-    first_step_type: str
-    first_step_config: dict
 
 
-# tenant_id -> (key, {trigger_type: [ActiveWorkflow]}). The key (count, sum of versions,
-# latest update) of the tenant's active workflows moves with every change, so the cache is
-# never stale; checking it is one indexed aggregate instead of loading 50 workflows.
-_ACTIVE_CACHE: dict[int, tuple[tuple, dict[str, list[ActiveWorkflow]]]] = {}
-_ACTIVE_CACHE_SIZE = 1024
-
-
-def active_workflows(tenant_id: int, trigger_type: str) -> list[ActiveWorkflow]:
-    key = tuple(db.session.execute(
-        select(func.count(AutomationWorkflow.id), func.coalesce(func.sum(AutomationWorkflow.version), 0),
-               func.max(AutomationWorkflow.updated_at))
-        .where(AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.active.is_(True))).one())
-    if not key[0]:
-        return []
-    cached = _ACTIVE_CACHE.get(tenant_id)
-    if cached is None or cached[0] != key:
-        first = (select(AutomationStep.workflow_id, func.min(AutomationStep.position).label("position"))
-                 .group_by(AutomationStep.workflow_id).subquery())
-        rows = db.session.execute(
-            select(AutomationWorkflow.id, AutomationWorkflow.trigger_type, AutomationWorkflow.trigger_config,
-                   AutomationWorkflow.reentry, AutomationStep.id, AutomationStep.type, AutomationStep.config)
-            .join(first, first.c.workflow_id == AutomationWorkflow.id)
-            .join(AutomationStep, and_(AutomationStep.workflow_id == AutomationWorkflow.id,
-                                       AutomationStep.position == first.c.position))
-            .where(AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.active.is_(True))
-            .order_by(AutomationWorkflow.id, AutomationStep.id))
-        by_type: dict[str, list[ActiveWorkflow]] = {}
-        seen: set[int] = set()
-        for wid, ttype, config, reentry, step_id, step_type, step_config in rows:
-            if wid not in seen:
-                seen.add(wid)
-                by_type.setdefault(ttype, []).append(ActiveWorkflow(wid, ttype, dict(config or {}), reentry, step_id,
-                                                                    step_type, dict(step_config or {})))
-        if len(_ACTIVE_CACHE) >= _ACTIVE_CACHE_SIZE:
-            _ACTIVE_CACHE.pop(next(iter(_ACTIVE_CACHE)))
-        cached = _ACTIVE_CACHE[tenant_id] = (key, by_type)
-    return cached[1].get(trigger_type, [])
-
-
-def matches(workflow: ActiveWorkflow, payload: dict[str, Any]) -> bool:
-    config = workflow.config
-    if workflow.trigger_type == "purchase":
-        total = payload.get("order_total")
-        if config.get("min_order_total") is not None:
-            if not isinstance(total, int | float) or total < config["min_order_total"]:
-                return False
-        event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
-        if config.get("event_id") is not None and str(event.get("id")) != config["event_id"]:
-            return False
-        if config.get("event_name") is not None and \
-                str(event.get("name") or "").strip().lower() != config["event_name"].strip().lower():
-            return False
-    if workflow.trigger_type == "segment_entered":
-        return payload.get("segment_id") == config.get("segment_id")
-    return True
-
-
-def _closed_reentry_key():
-    """An ended enrollment frees 'one_at_a_time' (NULL), 'once' stays taken."""
-    return case((AutomationEnrollment.reentry_key == "open", None), else_=AutomationEnrollment.reentry_key)
-
-
-def _start(workflow: ActiveWorkflow, payload: dict[str, Any], now: datetime
-           ) -> tuple[str, datetime, str | None, str | None]:
-    """How an enrollment begins: ("waiting", until, the wait's step type, the trace's detail)
-    when the workflow opens with a wait that has not run out (the engine's own rule), else
-    ("active", now, None, None): due at once, for a worker."""
-    if workflow.first_step_type in ("wait", "wait_until"):
-        try:
-            outcome = wait_outcome(workflow.first_step_type, workflow.first_step_config, entered_at=now,
-                                   payload=payload, now=now)
-        except (ValueError, TypeError, LookupError, ArithmeticError):
-            # A wait saved by an older version that this one cannot read: the enrollment
-            # starts due, and the runner fails it with the reason on its row. The purchase
-            # (and every other workflow it starts) goes on.
-            return "active", now, None, None
-        if outcome.kind == "waiting":
-            return "waiting", outcome.until, workflow.first_step_type, outcome.detail
-    return "active", now, None, None
-
-
-def _reentry_key(policy: str) -> str | None:
-    return {"once": "once", "one_at_a_time": "open"}.get(policy)
-
-
-def _given_rows(name: str, columns: dict[str, Any], dialect: str):
-    """A FROM of rows passed in as one parameter (see _given_rows_params), reading no table:
-    unnest() of one array per column on PostgreSQL, json_each() of a JSON list of rows on
-    SQLite. The statement's text stays the same whatever the count, so it is prepared once,
-    and its plan has no table to misjudge: a prepared INSERT ... SELECT that looked its rows
-    up in automation_enrollments kept the seq scan planned while the table was new and empty."""
-    if dialect == "postgresql":
-        arrays = [bindparam(f"{name}_{column}", type_=postgresql.ARRAY(kind)) for column, kind in columns.items()]
-        return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
-    each = func.json_each(bindparam(name, type_=String())).table_valued("value")
-    return select(*(func.json_extract(each.c.value, f"$[{i}]").label(column) for i, column in enumerate(columns))
-                  ).select_from(each).subquery(name)
-
-
-def _given_rows_params(name: str, columns: dict[str, Any], rows: list[tuple]) -> dict[str, Any]:
-    if _dialect() == "postgresql":
-        return {f"{name}_{column}": [row[i] for row in rows] for i, column in enumerate(columns)}
-    return {name: json.dumps(rows)}
-
-
-_CHOSEN = {"workflow_id": Integer(), "step_id": Integer(), "reentry_key": String()}
-_STARTED = {"enrollment_id": BigInteger(), "step_id": Integer()}
-_ENROLL_COLUMNS = ["tenant_id", "workflow_id", "customer_id", "status", "current_step_id", "step_entered_at",
-                   "next_run_at", "trigger_type", "trigger_payload", "reentry_key", "dedupe_key", "attempts",
-                   "enrolled_at"]
-
-
-def _enroll_statement(customers=None):
-    """INSERT ... SELECT of one enrollment per chosen workflow (rows of workflow_id, first
-    step_id, reentry_key), for the customer :customer_id or every row of `customers` (a
-    subquery with a customer_id column). The payload and times are bound once, not once per
-    row; the unique keys skip whom the re-entry policy keeps out; RETURNING (id, workflow_id,
-    customer_id) of those created. The single-customer form is built once per backend."""
-    if customers is None:
-        return _enroll_one_statement(_dialect())
-    return _build_enroll_statement(_dialect(), customers)
-
-
-@functools.cache
-def _enroll_one_statement(dialect: str):
-    return _build_enroll_statement(dialect, None)
-
-
-def _build_enroll_statement(dialect: str, customers):
-    chosen = _given_rows("chosen", _CHOSEN, dialect)
-    at = bindparam("now", type_=UTCDateTime())
-    customer = bindparam("customer_id", type_=Integer()) if customers is None else customers.c.customer_id
-    rows = select(bindparam("tenant_id", type_=Integer()), chosen.c.workflow_id, customer,
-                  bindparam("status", type_=String()), chosen.c.step_id, at,
-                  bindparam("next_run_at", type_=UTCDateTime()), bindparam("trigger_type", type_=String()),
-                  bindparam("payload", type_=AutomationEnrollment.__table__.c.trigger_payload.type),
-                  chosen.c.reentry_key, bindparam("dedupe_key", type_=String()), literal_column("0"), at)
-    # Every customer into every chosen workflow. The WHERE keeps SQLite from reading ON
-    # CONFLICT as a join's ON.
-    rows = rows.select_from(chosen if customers is None else chosen.join(customers, true())).where(true())
-    enrollments = AutomationEnrollment.__table__
-    return insert_ignoring_duplicates(enrollments).from_select(_ENROLL_COLUMNS, rows).returning(
-        enrollments.c.id, enrollments.c.workflow_id, enrollments.c.customer_id)
-
-
-def _record_waits(tenant_id: int, step_type: str, detail: str, started: list[tuple[int, int]],
-                  now: datetime) -> None:
-    """The trace row of the wait that new enrollments (enrollment id, step id) start on, open
-    until the wait is over, as the runner would write it: one INSERT ... SELECT for the lot."""
-    db.session.execute(_record_waits_statement(_dialect()), {
-        "tenant_id": tenant_id, "step_type": step_type, "now": now, "detail": detail[:2000],
-        **_given_rows_params("started", _STARTED, started)})
-
-
-@functools.cache
-def _record_waits_statement(dialect: str):
-    given = _given_rows("started", _STARTED, dialect)
-    rows = select(bindparam("tenant_id", type_=Integer()), given.c.enrollment_id, given.c.step_id,
-                  bindparam("step_type", type_=String()), bindparam("now", type_=UTCDateTime()),
-                  literal_column("'waiting'"), bindparam("detail", type_=Text())).select_from(given)
-    return insert(AutomationStepExecution.__table__).from_select(
-        ["tenant_id", "enrollment_id", "step_id", "step_type", "started_at", "outcome", "detail"], rows)
-
-
-def _enroll(tenant_id: int, chosen: list[ActiveWorkflow], trigger_type: str, payload: dict[str, Any], now: datetime,
-            *, customer_id: int | None = None, customers=None,
-            dedupe_key: str | None = None) -> list[tuple[int, int, int]]:
-    """Enroll one customer (or each of `customers`) into the `chosen` workflows, in the
-    caller's transaction: (enrollment id, workflow id, customer id) of those created.
-
-    Running steps up to the first wait is set-based here: one INSERT ... SELECT per distinct
-    start, and enrollments whose workflow opens with a wait start on it, their trace rows
-    written by one more INSERT ... SELECT (no job, no worker until the wait is over). The
-    rest are due now and go to a worker after commit, one by one, since their steps have
-    effects (mail, tags, webhooks)."""
-    starts: dict[str, tuple[str, datetime, str | None, str | None]] = {}
-    groups: dict[tuple[str, datetime, str | None, str | None], list[ActiveWorkflow]] = {}
-    for workflow in chosen:
-        # Workflows that open with the same wait (or with no wait) start alike: work it out once.
-        key = f"{workflow.first_step_type} {sorted(workflow.first_step_config.items())}" \
-            if workflow.first_step_type in ("wait", "wait_until") else ""
-        if key not in starts:
-            starts[key] = _start(workflow, payload, now)
-        groups.setdefault(starts[key], []).append(workflow)
-    statement = _enroll_statement(customers)
-    first_step = {w.id: w.first_step_id for w in chosen}
-    created: list[tuple[int, int, int]] = []
-    due: list[int] = []
-    for (status, until, step_type, detail), members in groups.items():
-        given = [(w.id, w.first_step_id, _reentry_key(w.reentry)) for w in members]
-        rows = [tuple(r) for r in db.session.execute(statement, {
-            "tenant_id": tenant_id, "customer_id": customer_id, "status": status, "now": now, "next_run_at": until,
-            "trigger_type": trigger_type, "payload": payload, "dedupe_key": dedupe_key,
-            **_given_rows_params("chosen", _CHOSEN, given)})]
-        created += rows
-        if step_type is None:
-            due += [r[0] for r in rows]
-        elif rows:
-            _record_waits(tenant_id, step_type, detail, [(r[0], first_step[r[1]]) for r in rows], now)
-    if due:
-        _enqueue_after_commit(due)
-    created.sort(key=lambda r: (r[1], r[0]))
-    return created
-
-
-def _log_enrolled(tenant_id: int, rows: list[tuple[int, int, int]], now: datetime) -> None:
-    """workflow_enrolled on each new enrollment's timeline: rows of (enrollment, workflow, customer)."""
-    if rows:
-        db.session.execute(insert(CustomerActivity.__table__), [
-            {"tenant_id": tenant_id, "customer_id": customer_id, "type": "workflow_enrolled",
-             "properties": {"workflow_id": workflow_id, "enrollment_id": enrollment_id},
-             "occurred_at": now, "created_at": now} for enrollment_id, workflow_id, customer_id in rows])
-
-
-def process_trigger(tenant_id: int, trigger_type: str, customer: Customer | int, payload: dict[str, Any] | None = None,
-                    *, now: datetime | None = None, workflow_ids: set[int] | None = None) -> list[int]:
-    """Enroll the customer in every active workflow this trigger matches, in the caller's
-    transaction (the caller commits); returns the new enrollments' ids. Re-entry policies
-    are unique keys, so a customer the policy forbids is skipped by the INSERT itself."""
-    now = now or utcnow()
-    payload = dict(payload or {})
-    customer_id = customer if isinstance(customer, int) else customer.id
-    chosen = [w for w in active_workflows(tenant_id, trigger_type)
-              if matches(w, payload) and (workflow_ids is None or w.id in workflow_ids)]
-    if not chosen:
-        return []
-    created = _enroll(tenant_id, chosen, trigger_type, payload, now, customer_id=customer_id)
-    ids = [r[0] for r in created]
-    if created:
-        # One timeline entry for the trigger, however many workflows it started: a purchase
-        # matching 50 workflows writes one row here, not 50.
-        db.session.execute(insert(CustomerActivity.__table__).values(
-            tenant_id=tenant_id, customer_id=customer_id, type="workflow_enrolled",
-            properties={"workflow_ids": [r[1] for r in created], "enrollment_ids": ids, "trigger": trigger_type},
-            occurred_at=now, created_at=now))
-    return ids
-
-
-def enroll_selected(tenant_id: int, trigger_type: str, customer_ids, payload: dict[str, Any],
-                    *, now: datetime | None = None) -> int:
-    """Set-based process_trigger for many customers at once (`customer_ids` is a SELECT
-    subquery with a customer_id column): one INSERT ... SELECT for all matching workflows."""
-    now = now or utcnow()
-    chosen = [w for w in active_workflows(tenant_id, trigger_type) if matches(w, payload)]
-    if not chosen:
-        return 0
-    created = _enroll(tenant_id, chosen, trigger_type, payload, now, customers=customer_ids)
-    _log_enrolled(tenant_id, created, now)
-    return len(created)
 
 
 def enroll_customers(tenant_id: int, workflow_id: int, customer_ids: list[int],
@@ -722,11 +452,23 @@ def enroll_customers(tenant_id: int, workflow_id: int, customer_ids: list[int],
     now = now or utcnow()
     chosen = (select(Customer.id.label("customer_id"))
               .where(Customer.tenant_id == tenant_id, Customer.id.in_(wanted)).subquery())
-    created = _enroll(tenant_id, active, "custom", dict(payload or {}), now, customers=chosen)
-    _log_enrolled(tenant_id, created, now)
+    created = enroll_into(tenant_id, active, "custom", dict(payload or {}), now, customers=chosen)
+    log_enrolled(tenant_id, created, now)
     db.session.commit()
     enrolled = {r[2] for r in created}
     return {"enrolled": [c for c in wanted if c in enrolled], "skipped": [c for c in wanted if c not in enrolled]}
+
+
+
+
+
+
+
+
+def _sweep_after_commit() -> None:
+    """Once this transaction commits, a sweep runs every enrollment due now."""
+    after_commit("workflows.enqueue_due_enrollments", queue="default", job_timeout=1800, result_ttl=60,
+                 job_id=f"workflows-due-now-{int(time.time())}")
 
 
 def fire_trigger(tenant_id: int, trigger_type: str, customer_id: int, payload: dict[str, Any] | None = None,
@@ -741,85 +483,6 @@ def fire_trigger(tenant_id: int, trigger_type: str, customer_id: int, payload: d
     ids = process_trigger(tenant_id, trigger_type, customer, payload, now=now)
     db.session.commit()
     return ids
-
-
-# --- event_day -------------------------------------------------------------------------------------
-
-def _event_starts(tenant_id: int) -> list[tuple[str, str | None, str]]:
-    """(event_id, event_name, starts_at text) of every event in the tenant's purchases."""
-    starts = CustomerActivity.properties[("event", "starts_at")].as_string()
-    return [tuple(r) for r in db.session.execute(
-        select(CustomerActivity.event_id, func.max(CustomerActivity.event_name), func.max(starts))
-        .where(CustomerActivity.tenant_id == tenant_id, CustomerActivity.type == "purchase",
-               CustomerActivity.event_id.isnot(None), starts.isnot(None))
-        .group_by(CustomerActivity.event_id))]
-
-
-def event_fire_time(starts_at: datetime, timezone: str, offset_days: int, hour: int) -> datetime:
-    """When an event_day workflow fires for an event: `hour` o'clock in the tenant's
-    timezone, on the event's local date plus offset_days."""
-    zone = ZoneInfo(timezone or "UTC")
-    day = starts_at.astimezone(zone).date() + timedelta(days=offset_days)
-    return datetime.combine(day, time(hour), tzinfo=zone)
-
-
-def enroll_event_day(*, now: datetime | None = None, late_grace: timedelta = timedelta(days=1)) -> int:
-    """Periodic: enroll ticket holders of each event whose fire time has come (and is at most
-    `late_grace` ago, so a late scheduler still fires). The dedupe key makes it once per
-    customer per event however often this runs."""
-    now = now or utcnow()
-    total = 0
-    workflows = db.session.execute(select(AutomationWorkflow.tenant_id, AutomationWorkflow.id).where(
-        AutomationWorkflow.active.is_(True), AutomationWorkflow.trigger_type == "event_day")).all()
-    tenant_ids = sorted({t for t, _ in workflows})
-    for tenant_id in tenant_ids:
-        tenant = db.session.get(Tenant, tenant_id)
-        events = _event_starts(tenant_id)
-        for workflow in active_workflows(tenant_id, "event_day"):
-            offset, hour = int(workflow.config.get("offset_days", 0)), int(workflow.config.get("hour", 9))
-            for event_id, event_name, starts_text in events:
-                # Event times come from purchases' free-form properties: one the calendar
-                # cannot hold is skipped, never a failed sweep for every tenant.
-                starts_at = parse_moment(starts_text)
-                if starts_at is None:
-                    continue
-                fire_at = event_fire_time(starts_at, tenant.timezone, offset, hour)
-                if not fire_at <= now < fire_at + late_grace:
-                    continue
-                holders = (select(CustomerActivity.customer_id.label("customer_id"))
-                           .where(CustomerActivity.tenant_id == tenant_id, CustomerActivity.type == "purchase",
-                                  CustomerActivity.event_id == event_id).distinct().subquery())
-                payload = {"event": {"id": event_id, "name": event_name, "starts_at": starts_at.isoformat()}}
-                created = _enroll(tenant_id, [workflow], "event_day", payload, now, customers=holders,
-                                  dedupe_key=f"event:{event_id}"[:200])
-                _log_enrolled(tenant_id, created, now)
-                total += len(created)
-        db.session.commit()
-    return total
-
-
-# --- handing new work to the workers ---------------------------------------------------------------
-
-def _enqueue_after_commit(enrollment_ids: list[int]) -> None:
-    """Remember enrollments that are due now; once the transaction commits, a job runs them."""
-    pending = db.session.info.setdefault("workflow_due", [])
-    pending.append(enrollment_ids)
-
-
-@event.listens_for(Session, "after_commit")
-def _hand_over_due_enrollments(session: Session) -> None:
-    batches = session.info.pop("workflow_due", None)
-    if not batches:
-        return
-    ids = [i for batch in batches for i in batch]
-    from webapp.tasks.workflows import enqueue_run
-
-    enqueue_run(ids)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_due_enrollments(session: Session) -> None:
-    session.info.pop("workflow_due", None)
 
 
 def finished_filter():
