@@ -7,33 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 from webapp.models import (
-    Customer,
     CustomerActivity,
     CustomerImport,
     CustomerSegment,
     EmailCampaign,
     SendingDomain,
 )
+from webapp.services.customers import customer_dict  # noqa: F401 (the API's customer; webhooks send it too)
 from webapp.services.sending_domains import record_name, record_value
-
-
-def customer_dict(customer: Customer) -> dict:
-    return {
-        "id": customer.id,
-        "email": customer.email,
-        "first_name": customer.first_name,
-        "last_name": customer.last_name,
-        "external_id": customer.external_id,
-        "timezone": customer.timezone,
-        "tags": customer.tags,
-        "attributes": customer.attributes or {},
-        "email_status": customer.email_status,
-        "total_spent": float(customer.total_spent or 0),
-        "orders_count": customer.orders_count or 0,
-        "last_order_at": _iso(customer.last_order_at),
-        "created_at": _iso(customer.created_at),
-        "updated_at": _iso(customer.updated_at),
-    }
 
 
 def activity_dict(activity: CustomerActivity) -> dict:

@@ -26,8 +26,10 @@ from webapp.infra.validation import (
     validate,
 )
 from webapp.models import SYSTEM_ACTIVITY_TYPES, Customer, CustomerActivity
-from webapp.services.customers import MAX_MONEY, find_customer, get_customer
-from webapp.services.segments import refresh_customer_segments
+from webapp.services.activity_log import log_activity
+from webapp.services.campaign_stats import attribute_purchase
+from webapp.services.changes import customer_changed
+from webapp.services.customers import MAX_MONEY, find_customer, get_customer, upsert_customer
 from webapp.services.tenants import normalise_email
 
 ACTIVITY_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -82,16 +84,6 @@ def check_activity_type(activity_type: str, *, allow_system: bool = False) -> st
     return activity_type
 
 
-def log_activity(customer: Customer, activity_type: str, properties: dict[str, Any] | None = None,
-                 *, occurred_at: datetime | None = None) -> CustomerActivity:
-    """Add a product-recorded activity to the session; the caller commits."""
-    activity = CustomerActivity(tenant_id=customer.tenant_id, customer_id=customer.id,
-                                type=activity_type, properties=properties or {},
-                                occurred_at=occurred_at or utcnow())
-    db.session.add(activity)
-    return activity
-
-
 def _resolve_customer(tenant_id: int, customer_id: int | None,
                       ref: dict[str, Any] | None) -> Customer:
     if customer_id is not None:
@@ -106,8 +98,6 @@ def _resolve_customer(tenant_id: int, customer_id: int | None,
         customer = find_customer(tenant_id, email=email)
         if customer is not None:
             return customer
-        from webapp.services.customers import upsert_customer
-
         data = {k: ref.get(k) for k in ("first_name", "last_name", "external_id", "timezone")}
         data["email"] = email
         customer, _ = upsert_customer(tenant_id, data, commit=False)
@@ -183,15 +173,11 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
 
     if activity_type == "purchase":
         _apply_purchase(target.id, amount, occurred)
-        from webapp.services.campaign_stats import attribute_purchase
-
         attribute_purchase(activity)
-    # Aggregates and activity counts moved: the customer's segments follow in this transaction.
-    refresh_customer_segments(tenant_id, target.id)
-    if activity_type in ("purchase", "signup"):
-        from webapp.services.crm import CRMService
-
-        CRMService().process_trigger(tenant_id, activity_type, target, properties)
+    # Aggregates and activity counts moved: the customer's segments follow in this transaction,
+    # and purchases and sign-ups start their workflows.
+    customer_changed(tenant_id, target.id, trigger=activity_type if activity_type in ("purchase", "signup") else None,
+                     payload=properties)
     db.session.commit()
     return activity, True
 

@@ -395,7 +395,7 @@ def recipient_by_token(token: str) -> CampaignRecipient | None:
 
 def unsubscribe(token: str) -> CampaignRecipient:
     """The recipient's customer stops getting marketing mail; repeated calls change nothing."""
-    from webapp.services.activities import log_activity
+    from webapp.services.activity_log import log_activity
 
     recipient = recipient_by_token(token)
     if recipient is None:

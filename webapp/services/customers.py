@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
@@ -16,7 +17,9 @@ from webapp.infra.sql import insert_ignoring_duplicates, like_pattern
 from webapp.infra.types import utcnow
 from webapp.infra.validation import check_storable
 from webapp.models import EMAIL_STATUSES, Customer, CustomerActivity, CustomerTag
-from webapp.services.segments import forget_customer, refresh_customer_segments
+from webapp.services.activity_log import log_activity
+from webapp.services.changes import customer_changed
+from webapp.services.segments import forget_customer
 from webapp.services.tenants import check_timezone, normalise_email
 
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _\-:./]{0,99}$")
@@ -211,14 +214,12 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
         return upsert_customer(tenant_id, data, commit=commit, _retry=False)
     _set_tags(customer, tags, replace=False)
     if created and data.get("signup"):
-        from webapp.services.activities import log_activity
         log_activity(customer, "signup", {"source": "api"})
-        from webapp.services.crm import CRMService
-
         db.session.flush()
-        CRMService().process_trigger(tenant_id, "signup", customer, {"source": "api"})
+        # Segments follow below when this call commits; a caller's unit of work refreshes them.
+        customer_changed(tenant_id, customer.id, trigger="signup", payload={"source": "api"}, segments=False)
     if commit:
-        refresh_customer_segments(tenant_id, customer.id)
+        customer_changed(tenant_id, customer.id)
         db.session.commit()
     return customer, created
 
@@ -254,7 +255,7 @@ def update_customer(tenant_id: int, customer_id: int, changes: dict[str, Any]) -
     _flush_unique(_UNIQUE_FIELDS)
     if tags is not None:
         _set_tags(customer, tags, replace=True)
-    refresh_customer_segments(tenant_id, customer.id)
+    customer_changed(tenant_id, customer.id)
     db.session.commit()
     return customer
 
@@ -269,21 +270,33 @@ def delete_customer(tenant_id: int, customer_id: int) -> None:
     db.session.commit()
 
 
+def change_tag(tenant_id: int, customer_id: int, tag: str, *, add: bool, properties: dict[str, Any] | None = None,
+               now: datetime | None = None) -> bool:
+    """The one way a tag is added or removed (the profile, the API, workflow steps): the tag
+    row, `tag_added` / `tag_removed` on the timeline (with `properties`, e.g. the workflow),
+    and the customer-changed path; in the caller's transaction. False when nothing changed."""
+    if add:
+        changed = db.session.execute(insert_ignoring_duplicates(CustomerTag.__table__).values(
+            customer_id=customer_id, tenant_id=tenant_id, tag=tag)).rowcount
+    else:
+        changed = db.session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer_id,
+                                                               CustomerTag.tag == tag)).rowcount
+    if not changed:
+        return False
+    now = now or utcnow()
+    db.session.execute(insert(CustomerActivity.__table__).values(
+        tenant_id=tenant_id, customer_id=customer_id, type="tag_added" if add else "tag_removed",
+        properties={"tag": tag, **(properties or {})}, occurred_at=now, created_at=now))
+    db.session.execute(update(Customer).where(Customer.id == customer_id).values(updated_at=now)
+                       .execution_options(synchronize_session=False))
+    customer_changed(tenant_id, customer_id)
+    return True
+
+
 def add_tag(tenant_id: int, customer_id: int, tag: str) -> Customer:
     """Add one tag; logs `tag_added` on the timeline if the customer did not have it."""
-    from webapp.services.activities import log_activity
-
     customer = get_customer(tenant_id, customer_id)
-    tag = normalise_tag(tag)
-    result = db.session.execute(
-        insert_ignoring_duplicates(CustomerTag.__table__).values(
-            customer_id=customer.id, tenant_id=tenant_id, tag=tag)
-    )
-    if result.rowcount:
-        log_activity(customer, "tag_added", {"tag": tag})
-        customer.updated_at = utcnow()
-        db.session.flush()
-        refresh_customer_segments(tenant_id, customer.id)
+    change_tag(tenant_id, customer.id, normalise_tag(tag), add=True)
     db.session.commit()
     db.session.refresh(customer)
     return customer
@@ -291,21 +304,36 @@ def add_tag(tenant_id: int, customer_id: int, tag: str) -> Customer:
 
 def remove_tag(tenant_id: int, customer_id: int, tag: str) -> Customer:
     """Remove one tag; logs `tag_removed` if the customer had it."""
-    from webapp.services.activities import log_activity
-
     customer = get_customer(tenant_id, customer_id)
-    tag = " ".join(str(tag).split()).lower()
-    result = db.session.execute(
-        delete(CustomerTag).where(CustomerTag.customer_id == customer.id, CustomerTag.tag == tag)
-    )
-    if result.rowcount:
-        log_activity(customer, "tag_removed", {"tag": tag})
-        customer.updated_at = utcnow()
-        db.session.flush()
-        refresh_customer_segments(tenant_id, customer.id)
+    change_tag(tenant_id, customer.id, " ".join(str(tag).split()).lower(), add=False)
     db.session.commit()
     db.session.refresh(customer)
     return customer
+
+
+def customer_dict(customer: Customer) -> dict:
+    """A customer as integrators see it: the API's customer, and the one a workflow's
+    webhook step posts."""
+    return {
+        "id": customer.id,
+        "email": customer.email,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "external_id": customer.external_id,
+        "timezone": customer.timezone,
+        "tags": customer.tags,
+        "attributes": customer.attributes or {},
+        "email_status": customer.email_status,
+        "total_spent": float(customer.total_spent or 0),
+        "orders_count": customer.orders_count or 0,
+        "last_order_at": _iso(customer.last_order_at),
+        "created_at": _iso(customer.created_at),
+        "updated_at": _iso(customer.updated_at),
+    }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def list_customers(tenant_id: int, *, q: str | None = None, tag: str | None = None,

@@ -17,24 +17,31 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DataError
 
 from webapp.extensions import db
+from webapp.infra.outbound import WebhookFailed, WebhookRefused, post_json
 from webapp.infra.queues import enqueue, get_queue
+from webapp.infra.sql import insert_ignoring_duplicates
 from webapp.infra.types import utcnow
+from webapp.mail.templating import RenderFailed
 from webapp.models import (
     AutomationEnrollment,
     AutomationStep,
     AutomationStepExecution,
     AutomationWorkflow,
+    CampaignEngagementHour,
     CampaignRecipient,
     Customer,
     CustomerActivity,
-    CustomerTag,
     EmailCampaign,
     Tenant,
 )
+from webapp.segments.compiler import Compiler
+from webapp.segments.definition import parse_definition
+from webapp.services.changes import customer_changed
+from webapp.services.customers import change_tag, customer_dict
 from webapp.services.enrollment.enroll import RUN_BATCH_SIZE, RUN_JOB_TIMEOUT
 from webapp.services.enrollment.waits import Outcome, wait_outcome
 from webapp.tasks.delivery import SendAllowance, bump_counters, mark_sent, revert_sent, settle_sent
@@ -161,8 +168,6 @@ def advance_expired_waits(token: str, ids: list[int], now: datetime) -> list[int
 
     A big "due at once" (a wait shared by thousands) is mostly this; other steps need the
     customer and external effects, and go one by one."""
-    from datetime import timedelta as _td
-
     rows = db.session.execute(select(
         AutomationEnrollment.id, AutomationEnrollment.workflow_id, AutomationEnrollment.current_step_id,
         AutomationEnrollment.step_entered_at, AutomationEnrollment.tenant_id, AutomationEnrollment.customer_id)
@@ -185,7 +190,8 @@ def advance_expired_waits(token: str, ids: list[int], now: datetime) -> list[int
             continue
         config = ordered[index].config or {}
         try:
-            delta = _td(minutes=config.get("minutes", 0), hours=config.get("hours", 0), days=config.get("days", 0))
+            delta = timedelta(minutes=config.get("minutes", 0), hours=config.get("hours", 0),
+                              days=config.get("days", 0))
         except BAD_DATA:
             continue  # a wait it cannot read: the runner fails that enrollment, with the reason
         if row.step_entered_at is None or row.step_entered_at + delta > now:
@@ -450,9 +456,6 @@ def _wait_until(runner: Runner, enrollment: AutomationEnrollment, step: Automati
 
 
 def _condition(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
-    from webapp.segments.compiler import Compiler
-    from webapp.segments.definition import parse_definition
-
     group = parse_definition(config.get("conditions") or [], config.get("match", "all"))
     compiler = Compiler(enrollment.tenant_id, db.session.get_bind().dialect.name, runner.now)
     met = db.session.scalar(select(exists().where(Customer.id == enrollment.customer_id,
@@ -467,43 +470,24 @@ def _condition(runner: Runner, enrollment: AutomationEnrollment, step: Automatio
     return Outcome("exited", "conditions not met")
 
 
-def _tag_changed(enrollment: AutomationEnrollment, activity_type: str, tag: str, now: datetime) -> None:
-    from webapp.services.segments import refresh_customer_segments
-
-    db.session.execute(insert(CustomerActivity.__table__).values(
-        tenant_id=enrollment.tenant_id, customer_id=enrollment.customer_id, type=activity_type,
-        properties={"tag": tag, "workflow_id": enrollment.workflow_id}, occurred_at=now, created_at=now))
-    db.session.execute(update(Customer).where(Customer.id == enrollment.customer_id).values(updated_at=now)
-                       .execution_options(synchronize_session=False))
-    refresh_customer_segments(enrollment.tenant_id, enrollment.customer_id)
-
-
 def _add_tag(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
-    from webapp.infra.sql import insert_ignoring_duplicates
-
     tag = config["tag"]
-    added = db.session.execute(insert_ignoring_duplicates(CustomerTag.__table__).values(
-        customer_id=enrollment.customer_id, tenant_id=enrollment.tenant_id, tag=tag)).rowcount
-    if not added:
+    if not change_tag(enrollment.tenant_id, enrollment.customer_id, tag, add=True,
+                      properties={"workflow_id": enrollment.workflow_id}, now=runner.now):
         return Outcome("done", f"already tagged {tag}")
-    _tag_changed(enrollment, "tag_added", tag, runner.now)
     return Outcome("done", f"tag {tag} added")
 
 
 def _remove_tag(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
     tag = config["tag"]
-    removed = db.session.execute(delete(CustomerTag).where(CustomerTag.customer_id == enrollment.customer_id,
-                                                           CustomerTag.tag == tag)).rowcount
-    if not removed:
+    if not change_tag(enrollment.tenant_id, enrollment.customer_id, tag, add=False,
+                      properties={"workflow_id": enrollment.workflow_id}, now=runner.now):
         return Outcome("done", f"did not have tag {tag}")
-    _tag_changed(enrollment, "tag_removed", tag, runner.now)
     return Outcome("done", f"tag {tag} removed")
 
 
 def _update_attribute(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep,
                       config: dict) -> Outcome:
-    from webapp.services.segments import refresh_customer_segments
-
     customer = db.session.get(Customer, enrollment.customer_id)
     attributes = dict(customer.attributes or {})
     key, value = config["key"], config.get("value")
@@ -514,14 +498,11 @@ def _update_attribute(runner: Runner, enrollment: AutomationEnrollment, step: Au
     customer.attributes = attributes
     customer.updated_at = runner.now
     db.session.flush()
-    refresh_customer_segments(enrollment.tenant_id, customer.id)
+    customer_changed(enrollment.tenant_id, customer.id)
     return Outcome("done", f"{key} set to {value!r}" if value is not None else f"{key} removed")
 
 
 def _webhook(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
-    from webapp.api.serializers import customer_dict
-    from webapp.infra.outbound import WebhookFailed, WebhookRefused, post_json
-
     customer = db.session.get(Customer, enrollment.customer_id)
     workflow, _ = runner._workflow_steps(enrollment.workflow_id)
     body = {"event": "workflow.step", "workflow": {"id": workflow.id, "name": workflow.name},
@@ -546,8 +527,6 @@ def _random_token() -> str:
 
 
 def _recipient(campaign_id: int, enrollment: AutomationEnrollment, email: str) -> CampaignRecipient:
-    from webapp.infra.sql import insert_ignoring_duplicates
-
     created = db.session.execute(insert_ignoring_duplicates(CampaignRecipient.__table__).values(
         campaign_id=campaign_id, tenant_id=enrollment.tenant_id, customer_id=enrollment.customer_id, email=email,
         batch_no=0, status="pending", token=_random_token(), attempts=0, enrollment_id=enrollment.id)).rowcount
@@ -559,7 +538,6 @@ def _recipient(campaign_id: int, enrollment: AutomationEnrollment, email: str) -
 
 
 def _send_email(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
-    from webapp.mail.templating import RenderFailed
     from webapp.services.campaigns import render_for, sender_of
 
     campaign = db.session.get(EmailCampaign, step.campaign_id) if step.campaign_id else None
@@ -635,8 +613,6 @@ HANDLERS: dict[str, Any] = {
 def step_figures(campaign_ids: list[int]) -> dict[int, dict[str, int]]:
     """sent/skipped/failed and people's unique opens and clicks of the steps' hidden
     campaigns: counters and hourly rollups, as the campaign report reads them."""
-    from webapp.models import CampaignEngagementHour
-
     if not campaign_ids:
         return {}
     hours = CampaignEngagementHour
