@@ -1,7 +1,9 @@
-"""CRMService: the one facade both blueprints, jobs and integrators' code call.
+"""CRMService: the facade for integrators' Python code (the specification's usage example).
 
 It mirrors the specification's usage (create_segment, create_campaign, send_campaign,
-process_trigger, ...). Each method delegates to the module that owns the rule.
+process_trigger, ...). Each method delegates to the module that owns the rule. Nothing
+inside the app imports it (the architecture contract in pyproject.toml says so): views,
+the API and jobs call those modules themselves.
 """
 
 from __future__ import annotations
