@@ -24,6 +24,8 @@ from webapp.services.workflows.triggers import check_trigger
 MAX_STEPS = 50
 
 
+# --- writing workflows -----------------------------------------------------------------------------
+
 def _name(value: Any) -> str:
     name = (value or "").strip() if isinstance(value, str) else ""
     if not name:
