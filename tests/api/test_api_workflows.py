@@ -7,7 +7,7 @@ from api_assertions import assert_error
 
 from webapp.extensions import db
 from webapp.models import Tenant
-from webapp.services.workflow_engine import run_due
+from webapp.services.workflows.engine import run_due
 
 
 @pytest.fixture

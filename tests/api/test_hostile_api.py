@@ -222,8 +222,8 @@ def snapshot() -> dict:
 def assert_still_healthy(api, world: dict) -> None:
     """Whatever the hostile requests stored, the tenant keeps working: lists, timelines,
     segment calculation, a purchase through every active workflow, the scheduler's sweeps."""
-    from webapp.services.workflow_engine import run_due
     from webapp.services.workflows import enroll_event_day
+    from webapp.services.workflows.engine import run_due
 
     for path in ("/customers", "/segments", "/campaigns", "/workflows", "/campaigns/stats",
                  f"/customers/{world['customer']}/timeline", f"/workflows/{world['workflow']}/enrollments"):

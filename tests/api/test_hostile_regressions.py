@@ -190,7 +190,7 @@ def test_a_stored_wait_until_the_end_of_the_calendar_does_not_fail_purchases(api
                                              "properties": {"order_total": 30, "order_id": "o-1"}})
 
     assert response.status_code == 201
-    from webapp.services.workflow_engine import run_due
+    from webapp.services.workflows.engine import run_due
 
     run_due(now=datetime.now(UTC) + timedelta(minutes=1))
     db.session.expire_all()
@@ -205,7 +205,7 @@ def test_a_stored_wait_until_the_end_of_the_calendar_does_not_fail_purchases(api
 def test_a_step_that_cannot_run_fails_only_its_enrollment_with_the_reason(api, customer_id):
     other = api.post("/customers", json={"email": "bo@alpha.example.com"}).get_json()["id"]
     legacy = _purchase_workflow_with_stored_step(api, "wait", {"days": "two"})  # a TypeError in the engine
-    from webapp.services.workflow_engine import run_due
+    from webapp.services.workflows.engine import run_due
 
     for cid, order in ((customer_id, "o-1"), (other, "o-2")):
         response = api.post("/activities", json={"customer_id": cid, "type": "purchase",

@@ -13,7 +13,7 @@ from playwright.sync_api import Locator, Page, expect
 from webapp.extensions import db
 from webapp.models import Tenant
 from webapp.services import workflows
-from webapp.services.workflow_engine import run_due
+from webapp.services.workflows.engine import run_due
 
 from .conftest import release_database
 

@@ -17,7 +17,7 @@ from webapp.infra.types import utcnow
 from webapp.models import AutomationEnrollment, AutomationStepExecution, CampaignRecipient, Tenant
 from webapp.services import workflows
 from webapp.services.customers import upsert_customer
-from webapp.services.workflow_engine import run_due
+from webapp.services.workflows.engine import run_due
 from webapp.testing import free_port
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import AutomationWorkflow, Tenant
 from webapp.services import workflows
-from webapp.services.workflow_engine import run_due
+from webapp.services.workflows.engine import run_due
 
 from .pages import field_errors
 

@@ -22,8 +22,8 @@ from webapp.models import AutomationEnrollment, AutomationStepExecution, Tenant
 from webapp.services import workflows
 from webapp.services.customers import upsert_customer
 from webapp.services.tenants import update_tenant
-from webapp.services.workflow_config import validate_step
-from webapp.services.workflow_engine import run_due
+from webapp.services.workflows.engine import run_due
+from webapp.services.workflows.steps import validate_step
 
 
 class Recorder(BaseHTTPRequestHandler):

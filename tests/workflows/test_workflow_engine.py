@@ -23,7 +23,9 @@ from webapp.services import workflows
 from webapp.services.activities import record_activity
 from webapp.services.crm import CRMService
 from webapp.services.customers import get_customer
-from webapp.services.workflow_engine import MAX_ATTEMPTS, due_enrollment_ids, run_batch, run_due
+from webapp.services.workflows.claims import due_enrollment_ids
+from webapp.services.workflows.engine import run_batch, run_due
+from webapp.services.workflows.runner import MAX_ATTEMPTS
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -357,7 +359,7 @@ def test_segment_entry_enrolls_everyone_who_enters_in_one_recalculation(tenant):
 
 def test_the_periodic_sweep_enqueues_due_enrollments_in_batches_and_skips_while_a_backlog_waits(tenant):
     from webapp.infra.queues import get_queue
-    from webapp.services.workflow_engine import BACKLOG_JOBS
+    from webapp.services.workflows.claims import BACKLOG_JOBS
     from webapp.tasks import workflows as jobs
 
     ids = [customer(tenant, f"fan{i}@example.com") for i in range(3)]
@@ -398,7 +400,7 @@ def test_workflow_emails_are_tracked_like_campaigns(tenant, client):
     from email import message_from_bytes, policy
 
     from webapp.services.tracking import drain_hits
-    from webapp.services.workflow_engine import step_figures
+    from webapp.services.workflows.reading import step_figures
 
     ada = customer(tenant)
     flow = workflow(tenant, [("send_email", {"subject": "Your parking guide",

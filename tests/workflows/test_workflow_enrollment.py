@@ -16,7 +16,8 @@ from webapp.models import AutomationEnrollment, AutomationStepExecution, Custome
 from webapp.services import workflows
 from webapp.services.crm import CRMService
 from webapp.services.customers import get_customer
-from webapp.services.workflow_engine import due_enrollment_ids, run_due
+from webapp.services.workflows.claims import due_enrollment_ids
+from webapp.services.workflows.engine import run_due
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 EVENT = {"id": "gig-7", "name": "Harbour Lights", "starts_at": "2026-06-10T19:00:00+00:00"}

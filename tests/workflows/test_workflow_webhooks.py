@@ -17,8 +17,8 @@ from webapp.infra.outbound import WebhookFailed, WebhookRefused, post_json
 from webapp.models import AutomationEnrollment
 from webapp.services import workflows
 from webapp.services.customers import upsert_customer
-from webapp.services.workflow_config import validate_step
-from webapp.services.workflow_engine import run_due
+from webapp.services.workflows.engine import run_due
+from webapp.services.workflows.steps import validate_step
 
 
 @pytest.mark.parametrize("url", [

@@ -15,6 +15,8 @@ from webapp.models import (
 )
 from webapp.services.customers import customer_dict  # noqa: F401 (the API's customer; webhooks send it too)
 from webapp.services.sending_domains import record_name, record_value
+from webapp.services.workflows.reading import step_figures
+from webapp.services.workflows.steps import describe_step
 
 
 def activity_dict(activity: CustomerActivity) -> dict:
@@ -109,8 +111,6 @@ def plain(value: Any) -> Any:
         return float(value)
     return value
 def step_dict(step, counts: dict, figures: dict | None = None) -> dict:
-    from webapp.services.workflow_config import describe_step
-
     mine = counts.get(step.id, {})
     return {"id": step.id, "type": step.type, "position": step.position, "config": step.config or {},
             "summary": describe_step(step.type, step.config or {}), "on_step_now": mine.get("now", 0),
@@ -122,8 +122,6 @@ def workflow_dict(workflow, counts: dict, *, steps=None, step_counts=None) -> di
            "trigger_config": workflow.trigger_config or {}, "active": workflow.active, "reentry": workflow.reentry,
            "counts": counts, "created_at": _iso(workflow.created_at), "updated_at": _iso(workflow.updated_at)}
     if steps is not None:
-        from webapp.services.workflow_engine import step_figures
-
         figures = step_figures([s.campaign_id for s in steps if s.campaign_id])
         out["steps"] = [step_dict(s, step_counts or {}, figures) for s in steps]
     return out

@@ -9,17 +9,18 @@ conditional UPDATEs), so every job here is idempotent.
 from __future__ import annotations
 
 from webapp.infra.types import utcnow
-from webapp.services import enrollment, workflow_engine
+from webapp.services import enrollment
+from webapp.services.workflows import claims, engine
 
 
 def run_enrollments(enrollment_ids: list[int]) -> dict[str, int]:
     """Claim and run those of `enrollment_ids` that are still due."""
-    return workflow_engine.run_batch(list(enrollment_ids))
+    return engine.run_batch(list(enrollment_ids))
 
 
 def enqueue_due_enrollments() -> int:
     """Periodic: every enrollment due now, enqueued in batches; returns how many."""
-    return workflow_engine.enqueue_due_runs(utcnow())
+    return claims.enqueue_due_runs(utcnow())
 
 
 def enroll_event_day() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -13,13 +14,13 @@ from wtforms import EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from webapp.extensions import htmx
+from webapp.extensions import db, htmx
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.models import AutomationStep, AutomationWorkflow
-from webapp.models.workflow import ENROLLMENT_STATUSES, STEP_TYPES
+from webapp.models.workflow import ENROLLMENT_STATUSES
 from webapp.services import customers, segments, workflows
-from webapp.services.workflow_config import describe_step
-from webapp.services.workflow_engine import step_figures
+from webapp.services.workflows.reading import step_figures
+from webapp.services.workflows.steps import STEP_TYPES, describe_step
 from webapp.web import partial_or_page, write_required
 from webapp.web.forms import Form, StorableValues, decode_json_field
 
@@ -28,9 +29,7 @@ bp = Blueprint("workflows", __name__, url_prefix="/workflows")
 PAGE_SIZE = 50
 TRIGGER_LABELS = {"purchase": "A purchase", "signup": "A sign-up", "event_day": "The day of an event",
                   "custom": "Manual enrollment", "segment_entered": "Entering a segment"}
-STEP_LABELS = {"send_email": "Send email", "wait": "Wait", "wait_until": "Wait until", "condition": "Condition",
-               "add_tag": "Add tag", "remove_tag": "Remove tag", "update_attribute": "Set attribute",
-               "webhook": "Webhook"}
+STEP_LABELS = {name: entry.label for name, entry in STEP_TYPES.items()}
 REENTRY_LABELS = {"one_at_a_time": "Again after finishing", "once": "Only once ever",
                   "always": "Every time, even while in it"}
 
@@ -186,8 +185,6 @@ def update_settings(workflow_id: int):
             "name": form.get("name", ""), "trigger_type": trigger_type, "reentry": form.get("reentry") or None,
             "trigger_config": config})
     except ValidationFailed as exc:
-        from webapp.extensions import db
-
         db.session.rollback()
         field = exc.field.split(".")[-1]
         return _builder(workflows.get_workflow(current_user.tenant_id, workflow_id), status=422,
@@ -219,8 +216,6 @@ def toggle(workflow_id: int):
 
 def _same_site(url: str | None) -> bool:
     """Only our own pages are places to go back to (no open redirect)."""
-    from urllib.parse import urlsplit
-
     if not url:
         return False
     parts = urlsplit(url)
@@ -265,41 +260,17 @@ def reorder(workflow_id: int):
     return _steps_response(workflow)
 
 
-def _step_config(step: AutomationStep, form) -> dict[str, Any]:
+class _StepForm(StorableValues):
+    """The inline editor's fields, as the step types' `from_form` reads them."""
+
+    def json(self, name: str, field: str) -> Any:
+        return decode_json_field(self.get(name), field)
+
+
+def _step_config(step: AutomationStep, form: _StepForm) -> dict[str, Any]:
     """The inline editor's fields for this step type, as the config the service validates."""
-    kind = step.type
-    if kind == "send_email":
-        return {"subject": form.get("subject", ""), "content": form.get("content", "")}
-    if kind == "wait":
-        unit = form.get("unit") if form.get("unit") in ("minutes", "hours", "days") else "days"
-        try:
-            return {unit: int(form.get("amount", ""))}
-        except ValueError:
-            raise ValidationFailed("config.amount", "must be a whole number") from None
-    if kind == "wait_until":
-        if (form.get("at") or "").strip():
-            return {"at": form["at"].strip()}
-        try:
-            return {"before_event_hours": int(form.get("before_event_hours", ""))}
-        except ValueError:
-            raise ValidationFailed("config.before_event_hours", "must be a whole number of hours") from None
-    if kind == "condition":
-        conditions = decode_json_field(form.get("conditions"), "config.conditions")
-        config: dict[str, Any] = {"conditions": conditions, "match": form.get("match") or "all"}
-        if (form.get("else_step") or "").strip():
-            try:
-                config["else_step"] = int(form["else_step"])
-            except ValueError:
-                raise ValidationFailed("config.else_step", "choose a step") from None
-        return config
-    if kind in ("add_tag", "remove_tag"):
-        return {"tag": form.get("tag", "")}
-    if kind == "update_attribute":
-        value = form.get("value")
-        return {"key": form.get("key", ""), "value": value if value not in (None, "") else None}
-    if kind == "webhook":
-        return {"url": (form.get("url") or "").strip()}
-    return {}
+    entry = STEP_TYPES.get(step.type)
+    return entry.from_form(form) if entry is not None else {}
 
 
 @bp.post("/<int:workflow_id>/steps/<int:step_id>")
@@ -309,11 +280,9 @@ def edit_step(workflow_id: int, step_id: int):
     step = workflows.get_step(current_user.tenant_id, workflow_id, step_id)
     workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
     try:
-        config = _step_config(step, StorableValues(request.form))
+        config = _step_config(step, _StepForm(request.form))
         workflows.update_step(current_user.tenant_id, workflow.id, step.id, config)
     except ValidationFailed as exc:
-        from webapp.extensions import db
-
         db.session.rollback()
         field = exc.field.split(".", 1)[-1].split("[")[0].split(".")[0]
         # What was typed comes back with the message, so a long condition is fixed, not retyped.

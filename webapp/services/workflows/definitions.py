@@ -1,172 +1,27 @@
-"""Workflows: CRUD of workflows and their ordered steps, activation, triggers and
-enrollment (set-based, re-entry enforced by unique keys), reading progress and traces.
-
-Enrollment by triggers is services/enrollment/; running the steps is
-webapp/services/workflow_engine.py.
-"""
+"""Defining workflows: CRUD of workflows and their ordered steps, and activation. Every
+change moves the workflow's version (the trigger cache notices); customers on a step that
+is removed or moved keep going sensibly (see delete_step, reorder_steps, set_active)."""
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    and_,
-    case,
-    delete,
-    func,
-    literal,
-    select,
-    update,
-)
+from sqlalchemy import and_, case, delete, func, literal, select, update
 
 from webapp.extensions import db
-from webapp.infra.errors import Conflict, NotFound, ValidationFailed
-from webapp.infra.pagination import Page, keyset_by_id
+from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.infra.queues import after_commit
 from webapp.infra.types import UTCDateTime, utcnow
-from webapp.models import (
-    AutomationEnrollment,
-    AutomationStep,
-    AutomationStepExecution,
-    AutomationWorkflow,
-    Customer,
-    EmailCampaign,
-    Tenant,
-)
-from webapp.models.workflow import FINAL_STATUSES, OPEN_STATUSES, REENTRY_POLICIES
-from webapp.services.enrollment import (  # noqa: F401 (re-exported: the workflows API of callers and tests)
-    active_workflows,
-    closed_reentry_key,
-    enroll_event_day,
-    enroll_into,
-    enroll_selected,
-    event_fire_time,
-    log_enrolled,
-    process_trigger,
-)
-from webapp.services.workflow_config import DEFAULT_STEP_CONFIG, validate_step, validate_trigger
-
-log = logging.getLogger(__name__)
+from webapp.models import AutomationEnrollment, AutomationStep, AutomationWorkflow, EmailCampaign, Tenant
+from webapp.models.workflow import OPEN_STATUSES, REENTRY_POLICIES
+from webapp.services.enrollment import closed_reentry_key
+from webapp.services.workflows.reading import get_step, get_workflow, steps_of
+from webapp.services.workflows.steps import DEFAULT_STEP_CONFIG, validate_step
+from webapp.services.workflows.triggers import check_trigger
 
 MAX_STEPS = 50
-ENROLL_MANY_MAX = 1000
-
-
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-# --- reading ----------------------------------------------------------------------------------
-
-def get_workflow(tenant_id: int, workflow_id: int) -> AutomationWorkflow:
-    workflow = db.session.scalar(select(AutomationWorkflow).where(
-        AutomationWorkflow.id == workflow_id, AutomationWorkflow.tenant_id == tenant_id))
-    if workflow is None:
-        raise NotFound("workflow not found")
-    return workflow
-
-
-def steps_of(workflow_id: int) -> list[AutomationStep]:
-    return list(db.session.scalars(select(AutomationStep).where(AutomationStep.workflow_id == workflow_id)
-                                   .order_by(AutomationStep.position, AutomationStep.id)))
-
-
-def get_step(tenant_id: int, workflow_id: int, step_id: int) -> AutomationStep:
-    workflow = get_workflow(tenant_id, workflow_id)
-    step = db.session.scalar(select(AutomationStep).where(AutomationStep.id == step_id,
-                                                          AutomationStep.workflow_id == workflow.id))
-    if step is None:
-        raise NotFound("step not found")
-    return step
-
-
-def workflows_page(tenant_id: int, *, limit: int = 50, cursor: str | None = None) -> Page:
-    stmt = select(AutomationWorkflow).where(AutomationWorkflow.tenant_id == tenant_id)
-    return keyset_by_id(stmt, AutomationWorkflow.id, limit=limit, cursor=cursor)
-
-
-def enrollment_counts(workflow_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{workflow_id: {enrolled, active, completed, exited, failed}} in one grouped query."""
-    counts = {wid: {"enrolled": 0, "active": 0, "completed": 0, "exited": 0, "failed": 0} for wid in workflow_ids}
-    if not workflow_ids:
-        return counts
-    rows = db.session.execute(select(AutomationEnrollment.workflow_id, AutomationEnrollment.status, func.count())
-                              .where(AutomationEnrollment.workflow_id.in_(workflow_ids))
-                              .group_by(AutomationEnrollment.workflow_id, AutomationEnrollment.status))
-    for wid, status, n in rows:
-        bucket = counts[wid]
-        bucket["enrolled"] += n
-        bucket["active" if status in OPEN_STATUSES else status] += n
-    return counts
-
-
-def step_counts(workflow_id: int) -> dict[int, dict[str, int]]:
-    """Per step: customers on it now, and how many passed it (executions that finished)."""
-    out: dict[int, dict[str, int]] = {}
-    for step_id, n in db.session.execute(
-            select(AutomationEnrollment.current_step_id, func.count())
-            .where(AutomationEnrollment.workflow_id == workflow_id, AutomationEnrollment.status.in_(OPEN_STATUSES))
-            .group_by(AutomationEnrollment.current_step_id)):
-        out.setdefault(step_id, {"now": 0, "passed": 0})["now"] = n
-    step_ids = select(AutomationStep.id).where(AutomationStep.workflow_id == workflow_id)
-    for step_id, n in db.session.execute(
-            select(AutomationStepExecution.step_id, func.count(func.distinct(AutomationStepExecution.enrollment_id)))
-            .where(AutomationStepExecution.step_id.in_(step_ids),
-                   AutomationStepExecution.outcome.in_(("done", "skipped", "jumped")))
-            .group_by(AutomationStepExecution.step_id)):
-        out.setdefault(step_id, {"now": 0, "passed": 0})["passed"] = n
-    return out
-
-
-def enrollments_page(tenant_id: int, workflow_id: int, *, status: str | None = None, limit: int = 50,
-                     cursor: str | None = None) -> Page:
-    """A workflow's enrollments, newest first; items are (enrollment, customer) pairs."""
-    workflow = get_workflow(tenant_id, workflow_id)
-    stmt = select(AutomationEnrollment).where(AutomationEnrollment.workflow_id == workflow.id)
-    if status:
-        stmt = stmt.where(AutomationEnrollment.status == status)
-    page = keyset_by_id(stmt, AutomationEnrollment.id, limit=limit, cursor=cursor)
-    ids = {e.customer_id for e in page.items}
-    by_id = {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(ids)))} if ids else {}
-    return Page([(e, by_id[e.customer_id]) for e in page.items], page.next_cursor)
-
-
-def get_enrollment(tenant_id: int, workflow_id: int, enrollment_id: int) -> AutomationEnrollment:
-    workflow = get_workflow(tenant_id, workflow_id)
-    enrollment = db.session.scalar(select(AutomationEnrollment).where(
-        AutomationEnrollment.id == enrollment_id, AutomationEnrollment.workflow_id == workflow.id))
-    if enrollment is None:
-        raise NotFound("enrollment not found")
-    return enrollment
-
-
-def executions_of(enrollment_ids: list[int]) -> dict[int, list[AutomationStepExecution]]:
-    out: dict[int, list[AutomationStepExecution]] = {i: [] for i in enrollment_ids}
-    if enrollment_ids:
-        for row in db.session.scalars(select(AutomationStepExecution)
-                                      .where(AutomationStepExecution.enrollment_id.in_(enrollment_ids))
-                                      .order_by(AutomationStepExecution.id)):
-            out[row.enrollment_id].append(row)
-    return out
-
-
-def customer_enrollments(tenant_id: int, customer_id: int, *, limit: int = 100) -> list[AutomationEnrollment]:
-    """A customer's enrollments, newest first (the customer page and the trace API)."""
-    from webapp.services.customers import get_customer
-
-    customer = get_customer(tenant_id, customer_id)
-    return list(db.session.scalars(select(AutomationEnrollment).where(AutomationEnrollment.customer_id == customer.id)
-                                   .order_by(AutomationEnrollment.id.desc()).limit(limit)))
-
-
-def workflow_names(tenant_id: int, workflow_ids: set[int]) -> dict[int, str]:
-    if not workflow_ids:
-        return {}
-    return dict(db.session.execute(select(AutomationWorkflow.id, AutomationWorkflow.name).where(
-        AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.id.in_(workflow_ids))).all())
 
 
 # --- writing workflows -----------------------------------------------------------------------------
@@ -186,17 +41,6 @@ def _reentry(value: Any) -> str:
     return value
 
 
-def _check_trigger(tenant_id: int, trigger_type: str, config: Any) -> dict[str, Any]:
-    out = validate_trigger(trigger_type, config)
-    if trigger_type == "segment_entered":
-        from webapp.services.segments import get_segment
-
-        try:
-            get_segment(tenant_id, out["segment_id"])
-        except NotFound:
-            raise ValidationFailed("trigger_config.segment_id", "no such segment") from None
-    return out
-
 
 def _touch(workflow: AutomationWorkflow) -> None:
     """Every change moves the version: the trigger cache notices at the next purchase."""
@@ -208,7 +52,7 @@ def create_workflow(tenant_id: int, data: dict[str, Any]) -> AutomationWorkflow:
     """A new workflow, switched off; steps given here are added in order."""
     name = _name(data.get("name"))
     trigger_type = data.get("trigger_type")
-    config = _check_trigger(tenant_id, trigger_type, data.get("trigger_config"))
+    config = check_trigger(tenant_id, trigger_type, data.get("trigger_config"))
     reentry = _reentry(data.get("reentry") or "one_at_a_time")
     tenant = db.session.get(Tenant, tenant_id)
     steps = data.get("steps") or []
@@ -238,7 +82,7 @@ def update_workflow(tenant_id: int, workflow_id: int, changes: dict[str, Any]) -
     name = _name(changes["name"]) if "name" in changes else workflow.name
     trigger_type = changes.get("trigger_type") or workflow.trigger_type
     if "trigger_config" in changes or trigger_type != workflow.trigger_type:
-        config = _check_trigger(tenant_id, trigger_type, changes.get("trigger_config", {}
+        config = check_trigger(tenant_id, trigger_type, changes.get("trigger_config", {}
                                 if trigger_type != workflow.trigger_type else workflow.trigger_config))
     else:
         config = workflow.trigger_config
@@ -394,7 +238,7 @@ def check_activatable(workflow: AutomationWorkflow) -> None:
     if any(s.type == "send_email" for s in steps) and not (tenant.postal_address or "").strip():
         raise ValidationFailed("active", "set your organisation's postal address in Settings before switching "
                                          "on a workflow that sends email: the law requires it in every message")
-    _check_trigger(workflow.tenant_id, workflow.trigger_type, workflow.trigger_config)
+    check_trigger(workflow.tenant_id, workflow.trigger_type, workflow.trigger_config)
 
 
 def set_active(tenant_id: int, workflow_id: int, active: bool | None = None, *,
@@ -424,66 +268,7 @@ def set_active(tenant_id: int, workflow_id: int, active: bool | None = None, *,
     return workflow
 
 
-# --- triggers and enrollment -----------------------------------------------------------------------
-
-
-
-
-
-def enroll_customers(tenant_id: int, workflow_id: int, customer_ids: list[int],
-                     payload: dict[str, Any] | None = None, *, now: datetime | None = None) -> dict[str, list[int]]:
-    """Manual enrollment (the UI, the API, the custom trigger) into one active workflow:
-    {"enrolled": [customer ids], "skipped": [customer ids the re-entry policy kept out]}."""
-    workflow = get_workflow(tenant_id, workflow_id)
-    if not workflow.active:
-        raise Conflict("switch the workflow on before enrolling customers")
-    if not customer_ids:
-        raise ValidationFailed("customer_ids", "give at least one customer id")
-    if len(customer_ids) > ENROLL_MANY_MAX:
-        raise ValidationFailed("customer_ids", f"at most {ENROLL_MANY_MAX} at once")
-    wanted = list(dict.fromkeys(customer_ids))
-    found = set(db.session.scalars(select(Customer.id).where(Customer.tenant_id == tenant_id, Customer.id.in_(wanted))))
-    missing = [c for c in wanted if c not in found]
-    if missing:
-        raise ValidationFailed("customer_ids", f"no such customer: {missing[0]}")
-    active = [w for w in active_workflows(tenant_id, workflow.trigger_type) if w.id == workflow.id]
-    if not active:
-        raise Conflict("the workflow has no steps to run")
-    now = now or utcnow()
-    chosen = (select(Customer.id.label("customer_id"))
-              .where(Customer.tenant_id == tenant_id, Customer.id.in_(wanted)).subquery())
-    created = enroll_into(tenant_id, active, "custom", dict(payload or {}), now, customers=chosen)
-    log_enrolled(tenant_id, created, now)
-    db.session.commit()
-    enrolled = {r[2] for r in created}
-    return {"enrolled": [c for c in wanted if c in enrolled], "skipped": [c for c in wanted if c not in enrolled]}
-
-
-
-
-
-
-
-
 def _sweep_after_commit() -> None:
     """Once this transaction commits, a sweep runs every enrollment due now."""
     after_commit("workflows.enqueue_due_enrollments", queue="default", job_timeout=1800, result_ttl=60,
                  job_id=f"workflows-due-now-{int(time.time())}")
-
-
-def fire_trigger(tenant_id: int, trigger_type: str, customer_id: int, payload: dict[str, Any] | None = None,
-                 *, now: datetime | None = None) -> list[int]:
-    """The API's POST /triggers: process_trigger for one of the tenant's customers, committed."""
-    from webapp.services.customers import get_customer
-
-    if trigger_type not in ("purchase", "signup", "custom", "segment_entered"):
-        raise ValidationFailed("type", "must be one of purchase, signup, custom, segment_entered "
-                                       "(event_day fires from the scheduler)")
-    customer = get_customer(tenant_id, customer_id)
-    ids = process_trigger(tenant_id, trigger_type, customer, payload, now=now)
-    db.session.commit()
-    return ids
-
-
-def finished_filter():
-    return AutomationEnrollment.status.in_(FINAL_STATUSES)

@@ -1,0 +1,150 @@
+"""Reading workflows: pages, steps, enrollments and their traces, the figures the list,
+the builder and the API show (counts per status and per step, the steps' email figures)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.infra.errors import NotFound
+from webapp.infra.pagination import Page, keyset_by_id
+from webapp.models import (
+    AutomationEnrollment,
+    AutomationStep,
+    AutomationStepExecution,
+    AutomationWorkflow,
+    CampaignEngagementHour,
+    Customer,
+    EmailCampaign,
+)
+from webapp.models.workflow import FINAL_STATUSES, OPEN_STATUSES
+from webapp.services.customers import get_customer
+
+
+def get_workflow(tenant_id: int, workflow_id: int) -> AutomationWorkflow:
+    workflow = db.session.scalar(select(AutomationWorkflow).where(
+        AutomationWorkflow.id == workflow_id, AutomationWorkflow.tenant_id == tenant_id))
+    if workflow is None:
+        raise NotFound("workflow not found")
+    return workflow
+
+
+def steps_of(workflow_id: int) -> list[AutomationStep]:
+    return list(db.session.scalars(select(AutomationStep).where(AutomationStep.workflow_id == workflow_id)
+                                   .order_by(AutomationStep.position, AutomationStep.id)))
+
+
+def get_step(tenant_id: int, workflow_id: int, step_id: int) -> AutomationStep:
+    workflow = get_workflow(tenant_id, workflow_id)
+    step = db.session.scalar(select(AutomationStep).where(AutomationStep.id == step_id,
+                                                          AutomationStep.workflow_id == workflow.id))
+    if step is None:
+        raise NotFound("step not found")
+    return step
+
+
+def workflows_page(tenant_id: int, *, limit: int = 50, cursor: str | None = None) -> Page:
+    stmt = select(AutomationWorkflow).where(AutomationWorkflow.tenant_id == tenant_id)
+    return keyset_by_id(stmt, AutomationWorkflow.id, limit=limit, cursor=cursor)
+
+
+def enrollment_counts(workflow_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{workflow_id: {enrolled, active, completed, exited, failed}} in one grouped query."""
+    counts = {wid: {"enrolled": 0, "active": 0, "completed": 0, "exited": 0, "failed": 0} for wid in workflow_ids}
+    if not workflow_ids:
+        return counts
+    rows = db.session.execute(select(AutomationEnrollment.workflow_id, AutomationEnrollment.status, func.count())
+                              .where(AutomationEnrollment.workflow_id.in_(workflow_ids))
+                              .group_by(AutomationEnrollment.workflow_id, AutomationEnrollment.status))
+    for wid, status, n in rows:
+        bucket = counts[wid]
+        bucket["enrolled"] += n
+        bucket["active" if status in OPEN_STATUSES else status] += n
+    return counts
+
+
+def step_counts(workflow_id: int) -> dict[int, dict[str, int]]:
+    """Per step: customers on it now, and how many passed it (executions that finished)."""
+    out: dict[int, dict[str, int]] = {}
+    for step_id, n in db.session.execute(
+            select(AutomationEnrollment.current_step_id, func.count())
+            .where(AutomationEnrollment.workflow_id == workflow_id, AutomationEnrollment.status.in_(OPEN_STATUSES))
+            .group_by(AutomationEnrollment.current_step_id)):
+        out.setdefault(step_id, {"now": 0, "passed": 0})["now"] = n
+    step_ids = select(AutomationStep.id).where(AutomationStep.workflow_id == workflow_id)
+    for step_id, n in db.session.execute(
+            select(AutomationStepExecution.step_id, func.count(func.distinct(AutomationStepExecution.enrollment_id)))
+            .where(AutomationStepExecution.step_id.in_(step_ids),
+                   AutomationStepExecution.outcome.in_(("done", "skipped", "jumped")))
+            .group_by(AutomationStepExecution.step_id)):
+        out.setdefault(step_id, {"now": 0, "passed": 0})["passed"] = n
+    return out
+
+
+def enrollments_page(tenant_id: int, workflow_id: int, *, status: str | None = None, limit: int = 50,
+                     cursor: str | None = None) -> Page:
+    """A workflow's enrollments, newest first; items are (enrollment, customer) pairs."""
+    workflow = get_workflow(tenant_id, workflow_id)
+    stmt = select(AutomationEnrollment).where(AutomationEnrollment.workflow_id == workflow.id)
+    if status:
+        stmt = stmt.where(AutomationEnrollment.status == status)
+    page = keyset_by_id(stmt, AutomationEnrollment.id, limit=limit, cursor=cursor)
+    ids = {e.customer_id for e in page.items}
+    by_id = {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(ids)))} if ids else {}
+    return Page([(e, by_id[e.customer_id]) for e in page.items], page.next_cursor)
+
+
+def get_enrollment(tenant_id: int, workflow_id: int, enrollment_id: int) -> AutomationEnrollment:
+    workflow = get_workflow(tenant_id, workflow_id)
+    enrollment = db.session.scalar(select(AutomationEnrollment).where(
+        AutomationEnrollment.id == enrollment_id, AutomationEnrollment.workflow_id == workflow.id))
+    if enrollment is None:
+        raise NotFound("enrollment not found")
+    return enrollment
+
+
+def executions_of(enrollment_ids: list[int]) -> dict[int, list[AutomationStepExecution]]:
+    out: dict[int, list[AutomationStepExecution]] = {i: [] for i in enrollment_ids}
+    if enrollment_ids:
+        for row in db.session.scalars(select(AutomationStepExecution)
+                                      .where(AutomationStepExecution.enrollment_id.in_(enrollment_ids))
+                                      .order_by(AutomationStepExecution.id)):
+            out[row.enrollment_id].append(row)
+    return out
+
+
+def customer_enrollments(tenant_id: int, customer_id: int, *, limit: int = 100) -> list[AutomationEnrollment]:
+    """A customer's enrollments, newest first (the customer page and the trace API)."""
+    customer = get_customer(tenant_id, customer_id)
+    return list(db.session.scalars(select(AutomationEnrollment).where(AutomationEnrollment.customer_id == customer.id)
+                                   .order_by(AutomationEnrollment.id.desc()).limit(limit)))
+
+
+def workflow_names(tenant_id: int, workflow_ids: set[int]) -> dict[int, str]:
+    if not workflow_ids:
+        return {}
+    return dict(db.session.execute(select(AutomationWorkflow.id, AutomationWorkflow.name).where(
+        AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.id.in_(workflow_ids))).all())
+
+
+
+def step_figures(campaign_ids: list[int]) -> dict[int, dict[str, int]]:
+    """sent/skipped/failed and people's unique opens and clicks of the steps' hidden
+    campaigns: counters and hourly rollups, as the campaign report reads them."""
+    if not campaign_ids:
+        return {}
+    hours = CampaignEngagementHour
+    engaged = {row[0]: (int(row[1]), int(row[2])) for row in db.session.execute(
+        select(hours.campaign_id, func.coalesce(func.sum(hours.human_unique_opens), 0),
+               func.coalesce(func.sum(hours.human_unique_clicks), 0))
+        .where(hours.campaign_id.in_(campaign_ids)).group_by(hours.campaign_id))}
+    out = {}
+    for campaign in db.session.scalars(select(EmailCampaign).where(EmailCampaign.id.in_(campaign_ids))):
+        opened, clicked = engaged.get(campaign.id, (0, 0))
+        out[campaign.id] = {"sent": campaign.sent_count or 0, "skipped": campaign.skipped_count or 0,
+                            "failed": campaign.failed_count or 0, "opened": opened, "clicked": clicked}
+    return out
+
+
+def finished_filter():
+    return AutomationEnrollment.status.in_(FINAL_STATUSES)

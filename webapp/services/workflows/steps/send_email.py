@@ -1,0 +1,140 @@
+"""send_email: the campaign machinery, one recipient row per enrollment. The step's email
+is a hidden campaign (kind "workflow"), so sends, opens and clicks count as a campaign's."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from pydantic import Field
+from sqlalchemy import select, update
+
+from webapp.extensions import db
+from webapp.infra.errors import ValidationFailed
+from webapp.infra.sql import insert_ignoring_duplicates
+from webapp.mail.templating import RenderFailed, TemplateRejected, check_template
+from webapp.models import AutomationEnrollment, AutomationStep, CampaignRecipient, Customer, EmailCampaign
+from webapp.services.enrollment.waits import Outcome
+from webapp.services.workflows.steps.base import FormField, FormValues, RunContext, StepFailed, StepType, Strict
+from webapp.tasks.delivery import bump_counters, mark_sent, revert_sent, settle_sent
+
+
+class SendEmailStep(Strict):
+    subject: Annotated[str, Field(min_length=1, max_length=300)]
+    content: Annotated[str, Field(min_length=1, max_length=500_000)]
+
+
+def check(out: dict[str, Any], *, allowlist: str | None, step_ids: set[int] | None) -> dict[str, Any]:
+    for field, html in (("subject", False), ("content", True)):
+        try:
+            check_template(out[field], html=html)
+        except TemplateRejected as exc:
+            raise ValidationFailed(f"config.{field}", str(exc)) from None
+    if "\r" in out["subject"] or "\n" in out["subject"]:
+        raise ValidationFailed("config.subject", "must not contain line breaks")
+    return out
+
+
+def describe(config: dict[str, Any]) -> str:
+    return f"Send “{config.get('subject', '')}”"
+
+
+def from_form(form: FormValues) -> dict[str, Any]:
+    return {"subject": form.get("subject", ""), "content": form.get("content", "")}
+
+
+def _random_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _recipient(campaign_id: int, enrollment: AutomationEnrollment, email: str) -> CampaignRecipient:
+    created = db.session.execute(insert_ignoring_duplicates(CampaignRecipient.__table__).values(
+        campaign_id=campaign_id, tenant_id=enrollment.tenant_id, customer_id=enrollment.customer_id, email=email,
+        batch_no=0, status="pending", token=_random_token(), attempts=0, enrollment_id=enrollment.id)).rowcount
+    if created:
+        bump_counters(campaign_id, recipients_count=1)
+    return db.session.scalar(select(CampaignRecipient).where(
+        CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.customer_id == enrollment.customer_id,
+        CampaignRecipient.enrollment_id == enrollment.id).execution_options(populate_existing=True))
+
+
+def _skip(campaign: EmailCampaign, enrollment: AutomationEnrollment, customer: Customer) -> Outcome:
+    recipient = _recipient(campaign.id, enrollment, customer.email)
+    if recipient.status not in ("sent", "skipped"):
+        db.session.execute(update(CampaignRecipient).where(CampaignRecipient.id == recipient.id)
+                           .values(status="skipped", error=f"customer is {customer.email_status}"))
+        bump_counters(campaign.id, skipped_count=1)
+    return Outcome("skipped", f"not sent: the customer is {customer.email_status}")
+
+
+def handle(runner: RunContext, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
+    from webapp.services.campaigns import render_for, sender_of  # local: campaigns becomes a package
+
+    campaign = db.session.get(EmailCampaign, step.campaign_id) if step.campaign_id else None
+    if campaign is None:
+        raise StepFailed("the step has no email to send (its campaign is missing)", retry=False)
+    customer = db.session.get(Customer, enrollment.customer_id)
+    if customer.email_status != "subscribed":
+        return _skip(campaign, enrollment, customer)
+    recipient = _recipient(campaign.id, enrollment, customer.email)
+    if recipient.status == "sent":
+        return Outcome("done", f"already sent ({recipient.message_id}); not sent again")
+    runner.allowance(enrollment.tenant_id).wait()
+    claim_token = uuid.uuid4().hex
+    db.session.execute(update(CampaignRecipient).where(CampaignRecipient.id == recipient.id).values(
+        status="sending", claim_token=claim_token, claimed_at=runner.now, attempts=CampaignRecipient.attempts + 1)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    tenant = runner.tenant(enrollment.tenant_id)
+    try:
+        composed = render_for(campaign, tenant, customer, to=recipient.email, token=recipient.token,
+                              extra={"trigger": dict(enrollment.trigger_payload or {})}, track=True)
+    except RenderFailed as exc:
+        _settle(recipient.id, campaign.id, "failed", f"could not render: {exc}")
+        raise StepFailed(f"could not render the email: {exc}", retry=False) from None
+
+    def commit() -> bool:
+        return bool(mark_sent([(recipient, composed.message_id)], claim_token,
+                              {"workflow_id": enrollment.workflow_id, "enrollment_id": enrollment.id}))
+
+    outcome = runner.transport(enrollment.tenant_id).send(
+        sender_of(campaign, tenant)[1], recipient.email, composed.message.as_bytes(), commit=commit,
+        subject=composed.subject, message_id=composed.message_id)
+    settle_sent()
+    if outcome.status == "sent":
+        return Outcome("done", f"sent “{composed.subject}” ({composed.message_id})")
+    return _not_sent(outcome, recipient, campaign, claim_token)
+
+
+def _not_sent(outcome: Any, recipient: CampaignRecipient, campaign: EmailCampaign, claim_token: str) -> Outcome:
+    """The transport did not send: always a StepFailed, after putting the recipient row right."""
+    if outcome.status == "lost":
+        raise StepFailed("another worker took this step over")
+    revert_sent(recipient, claim_token)  # the server refused after the data: undo the "sent"
+    db.session.commit()
+    if outcome.status == "permanent":
+        _settle(recipient.id, campaign.id, "failed", outcome.detail)
+        raise StepFailed(f"the mail server refused the message: {outcome.detail}", retry=False)
+    db.session.execute(update(CampaignRecipient).where(CampaignRecipient.id == recipient.id)
+                       .values(status="pending", claim_token=None, error=outcome.detail[:2000]))
+    db.session.commit()
+    raise StepFailed(f"sending failed: {outcome.detail}")
+
+
+def _settle(recipient_id: int, campaign_id: int, status: str, error: str) -> None:
+    db.session.execute(update(CampaignRecipient).where(CampaignRecipient.id == recipient_id)
+                       .values(status=status, error=error[:2000], claim_token=None))
+    bump_counters(campaign_id, **{f"{status}_count": 1})
+    db.session.commit()
+
+
+STEP = StepType(
+    name="send_email", label="Send email", model=SendEmailStep, check=check, describe=describe,
+    # What "Add step" puts in place before the marketer edits it: valid, so a half-built
+    # workflow never holds an invalid step.
+    default_config={"subject": "Hello {{ customer.first_name | default('there') }}",
+                    "content": "<p>Hello {{ customer.first_name | default('there') }},</p>"},
+    form=(FormField("subject", "Subject", lambda cfg: cfg.get("subject")),
+          FormField("content", "Content (HTML; {{ customer.first_name }}, {{ trigger.order_total }}…)",
+                    lambda cfg: cfg.get("content", ""), kind="textarea", rows=6)),
+    from_form=from_form, handle=handle)
