@@ -1,6 +1,6 @@
 """Enrollment: how triggers put customers into active workflows (set-based), the waits a
 workflow may open with, and the event_day sweep. Below segments and the customer-changed
-path, which call it; running the steps is services/workflow_engine.py."""
+path, which call it; running the steps is services/workflows/ (engine, runner, steps)."""
 
 from webapp.services.enrollment.active import ActiveWorkflow, active_workflows, matches
 from webapp.services.enrollment.enroll import (
