@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.infra.errors import Conflict, DomainError, NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
+from webapp.infra.queues import enqueue
 from webapp.infra.sql import insert_ignoring_duplicates, savepoint
 from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerImport, CustomerImportRejection, CustomerTag
@@ -363,14 +364,9 @@ def start_import(tenant_id: int, import_id: int, mapping: list[str] | dict[str, 
 
 def enqueue_import(import_id: int) -> None:
     """Queue the job (its id is per import, so enqueueing twice runs it once at a time)."""
-    from rq import Callback
-
-    from webapp.infra.queues import get_queue
-    from webapp.tasks.imports import mark_import_failed, run_import_job
-
-    get_queue("bulk").enqueue(run_import_job, import_id, job_id=f"customer-import-{import_id}",
-                              job_timeout=IMPORT_JOB_TIMEOUT, result_ttl=600, failure_ttl=86400,
-                              on_failure=Callback(mark_import_failed))
+    enqueue("imports.run_import_job", import_id, queue="bulk", job_id=f"customer-import-{import_id}",
+            job_timeout=IMPORT_JOB_TIMEOUT, result_ttl=600, failure_ttl=86400,
+            on_failure="imports.mark_import_failed")
 
 
 IMPORT_JOB_TIMEOUT = 3600
