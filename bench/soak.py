@@ -169,7 +169,7 @@ def _tracking_ids(env: BenchEnvironment, campaign_id: int) -> tuple[list[str], l
     """Open and click ids of the campaign's sent messages, as they appear in the mail."""
     from webapp.mail.tracking import click_id, open_id
     from webapp.models import CampaignLink, CampaignRecipient
-    from webapp.services.tracking import _secret
+    from webapp.services.tracking.delivery import _secret
 
     with env.app.app_context():
         tokens = list(db.session.scalars(select(CampaignRecipient.token).where(

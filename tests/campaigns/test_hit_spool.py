@@ -20,7 +20,8 @@ from webapp.extensions import db
 from webapp.infra import hit_spool
 from webapp.infra.queues import redis_connection
 from webapp.models import CampaignRecipient, TrackingHit
-from webapp.services.tracking import PIXEL, STREAM, _decode, confirm_hits, write_batch
+from webapp.services.tracking import PIXEL, STREAM, confirm_hits, write_batch
+from webapp.services.tracking.writer import _decode
 from webapp.testing import PrivateRedis
 
 
@@ -50,7 +51,7 @@ def _web_process(app, pixel: str, count: int, ending: str) -> subprocess.Complet
         "import os, signal, sys\n"
         "from webapp import create_app\n"
         "from webapp.infra import hit_spool\n"
-        "from webapp.services import tracking\n"
+        "from webapp.services.tracking import recording as tracking\n"
         f"app = create_app({{'TESTING': True, 'SECRET_KEY': {app.config['SECRET_KEY']!r}, "
         f"'SQLALCHEMY_DATABASE_URI': {app.config['SQLALCHEMY_DATABASE_URI']!r}, "
         f"'REDIS_URL': {app.config['REDIS_URL']!r}, 'RATELIMIT_ENABLED': False, "

@@ -23,7 +23,8 @@ from webapp.infra.queues import redis_connection
 from webapp.infra.types import utcnow
 from webapp.models import CampaignAttribution, CampaignLink, CampaignRecipient, EmailCampaign, Tenant, TrackingHit
 from webapp.services import activities, campaigns
-from webapp.services.tracking import GROUP, STREAM, _decode, _ensure_group, confirm_hits, drain_hits, write_batch
+from webapp.services.tracking import GROUP, STREAM, confirm_hits, drain_hits, write_batch
+from webapp.services.tracking.writer import _decode, _ensure_group
 
 MIMECAST = "Mozilla/5.0 (compatible; Mimecast URL Protect)"
 GOOGLE_PROXY = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"

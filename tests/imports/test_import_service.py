@@ -14,6 +14,7 @@ from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.models import Customer, CustomerImport, CustomerSegmentMember
 from webapp.services import imports
 from webapp.services.customers import find_customer, upsert_customer
+from webapp.services.imports import lifecycle, runner, writers
 from webapp.services.segments import create_segment
 
 from .support import csv_bytes
@@ -229,11 +230,11 @@ def test_segments_are_recalculated_once_after_the_import(tenant_a):
 
 
 def test_an_interrupted_import_resumes_after_its_last_committed_chunk(tenant_a, monkeypatch, app):
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(runner, "CHUNK_ROWS", 3)
     lines = ["email,orders_count"] + [f"fan{i}@example.com,{i}" for i in range(10)] + ["bad,1"]
     customer_import = imports.create_import(tenant_a.id, "c.csv", csv_bytes(*lines))
     imports.start_import(tenant_a.id, customer_import.id, None)
-    real_write = imports._write_chunk
+    real_write = runner._write_chunk
     calls = []
 
     def dies_on_the_third_chunk(tenant_id, chunk):
@@ -242,7 +243,7 @@ def test_an_interrupted_import_resumes_after_its_last_committed_chunk(tenant_a, 
             raise RuntimeError("worker killed")
         return real_write(tenant_id, chunk)
 
-    monkeypatch.setattr(imports, "_write_chunk", dies_on_the_third_chunk)
+    monkeypatch.setattr(runner, "_write_chunk", dies_on_the_third_chunk)
     with pytest.raises(RuntimeError):
         imports.run_import(customer_import.id)
     db.session.rollback()
@@ -266,7 +267,7 @@ def test_a_customer_created_between_lookup_and_insert_is_updated_row_by_row(tena
     """The race the bulk path cannot see: another request creates the customer after the
     chunk's lookup. The INSERT skips it, and the chunk is redone with the API's upsert."""
     upsert_customer(tenant_a.id, {"email": "ann@example.com", "first_name": "Ann", "tags": ["old"]})
-    monkeypatch.setattr(imports, "_lookup", lambda tenant_id, rows: ({}, {}))  # saw nobody
+    monkeypatch.setattr(writers, "_lookup", lambda tenant_id, rows: ({}, {}))  # saw nobody
 
     result = run(tenant_a.id, csv_bytes("email,first_name,tags", "ann@example.com,Annie,new",
                                         "bo@example.com,Bo,", "bad,x,"))
@@ -289,7 +290,7 @@ def test_lost_imports_are_enqueued_again_by_the_periodic_job(tenant_a, app, monk
     queue.empty()  # Redis lost the job
     assert resume_lost_imports() == 0  # queued a moment ago: its job may still be on the way
 
-    monkeypatch.setattr(imports, "utcnow", lambda: db.session.get(CustomerImport, customer_import.id)
+    monkeypatch.setattr(lifecycle, "utcnow", lambda: db.session.get(CustomerImport, customer_import.id)
                         .updated_at + timedelta(minutes=2))
     assert resume_lost_imports() == 1
 

@@ -121,9 +121,30 @@ class DemoRows:
         return out
 
     def _customer(self, cid: int, out: Chunk) -> None:
-        rng, rand, stamp, now, tenant_id = self.rng, self.rng.random, self.stamp, self.now, self.tenant_id
-        events = self.events
-        acts = out.activities
+        tenant_id, stamp = self.tenant_id, self.stamp
+        first, last, city, genre, status, source, signup, email = self._person(cid)
+        signup_at = stamp(signup)
+        out.activities.append((tenant_id, cid, "signup", self.signup_json[source], signup_at, signup_at,
+                               None, None, None, None))
+        wanted, total, last_order, sport_orders, earliest_lead = self._purchases(cid, signup, genre, out.activities)
+        self._browsing(cid, signup, out.activities)
+        self._tags(cid, status, wanted, total, sport_orders, earliest_lead, out.tags)
+
+        attributes = self.attributes_json.get((city, genre))
+        if attributes is None:
+            attributes = json.dumps({"city": city, "favourite_genre": genre})
+            self.attributes_json[city, genre] = attributes
+        last_order_at = stamp(last_order) if wanted else None
+        out.customers.append((cid, tenant_id, email, first, last, f"TKT-{cid:07d}",
+                              CITY_TIMEZONE.get(city, "Europe/London"), attributes, status,
+                              total, wanted, last_order_at, signup_at, last_order_at or signup_at))
+
+    # The helpers below draw from `rng` in a fixed order (the same seed gives the same data):
+    # each one is called once per customer, in the order _customer calls them.
+
+    def _person(self, cid: int) -> tuple[str, str, str, str, str, str, int, str]:
+        """(first, last, city, genre, status, source, signup, email) of a new customer."""
+        rng, rand, now = self.rng, self.rng.random, self.now
         first, first_slug = self.first_names[int(rand() * len(self.first_names))]
         last, last_slug = self.last_names[int(rand() * len(self.last_names))]
         city = rng.choices(self.cities[0], cum_weights=self.cities[1])[0]
@@ -142,9 +163,12 @@ class DemoRows:
             email = f"{first_slug[0]}.{last_slug}{cid}@{domain}"
         else:
             email = f"{first_slug}_{cid}@{domain}"
-        signup_at = stamp(signup)
-        acts.append((tenant_id, cid, "signup", self.signup_json[source], signup_at, signup_at, None, None, None, None))
+        return first, last, city, genre, status, source, signup, email
 
+    def _purchases(self, cid: int, signup: int, genre: str, acts: list[tuple]) -> tuple[int, float, int, int, int]:
+        """The customer's orders with the activities around them; returns (orders, total,
+        last order, sport orders, longest lead), so the aggregates match by construction."""
+        now, rand = self.now, self.rng.random
         pool, pool_starts = self.pool, self.pool_starts
         lo = bisect_right(pool_starts, signup + 3600)
         hi = bisect_right(pool_starts, now + SALE_WINDOW)
@@ -162,49 +186,63 @@ class DemoRows:
                 index = gpool[glo + int(rand() * (ghi - glo))]
             else:
                 index = pool[lo + int(rand() * (hi - lo))]
-            event = events[index]
-            start = event.starts_at
-            lo_t, hi_t = max(signup + 60, start - SALE_WINDOW), min(start - 1800, now)
-            lead = int(rng.expovariate(1 / (40 * DAY if early_bird else 12 * DAY)))
-            at = start - lead
-            if at > hi_t:
-                at = hi_t - int(rand() * min(hi_t - lo_t, 14 * DAY))
-            if at < lo_t:
-                at = lo_t + int(rand() * (hi_t - lo_t))
-            u = rand()
-            tickets = 1 if u < 0.25 else 2 if u < 0.70 else 3 if u < 0.80 else 4 if u < 0.95 else 5 + int(rand() * 4)
-            prices = PRICES[event.genre]
-            price = prices[int(rand() * len(prices))]
-            order_total = tickets * (price + BOOKING_FEE[event.genre])
+            event = self.events[index]
+            at, order_total = self._order(cid, k, index, signup, early_bird, acts)
             total += order_total
             if at > last_order:
                 last_order = at
             if event.genre == "sport":
                 sport_orders += 1
-            if start - at > earliest_lead:
-                earliest_lead = start - at
-            # Unique per tenant: customer ids are unique and k has a fixed width.
-            order_id = f"ORD-{cid}{k:03d}"
-            at_s = stamp(at)
-            acts.append((tenant_id, cid, "purchase",
-                         f'{{"order_id": "{order_id}", "order_total": {order_total:.2f}, '
-                         f'"currency": "{CURRENCY}", "tickets": {tickets}, "event": {event.json}}}',
-                         at_s, at_s, order_id, order_total, event.id, event.name))
-            # They looked at the event page before buying.
-            for _ in range(1 + (rand() < 0.6) + (rand() < 0.3)):
-                seen = max(signup, at - int(rand() * 3 * DAY))
-                seen_s = stamp(seen)
-                acts.append((tenant_id, cid, "page_view",
-                             self.page_view_json[index, PAGE_SOURCES[int(rand() * 5)]],
-                             seen_s, seen_s, None, None, None, None))
-            # Most ticket holders turn up; the scan is when they came through the gate.
-            if start < now and rand() < 0.92:
-                scan = start - int(rand() * 5400)
-                scan_s = stamp(scan)
-                acts.append((tenant_id, cid, "ticket_scan",
-                             f'{{"event": {event.json}, "gate": "{GATES[int(rand() * 6)]}", '
-                             f'"tickets": {tickets}}}', scan_s, scan_s, None, None, None, None))
-        # Browsing without buying (yet).
+            if event.starts_at - at > earliest_lead:
+                earliest_lead = event.starts_at - at
+        return wanted, total, last_order, sport_orders, earliest_lead
+
+    def _order(self, cid: int, k: int, index: int, signup: int, early_bird: bool,
+               acts: list[tuple]) -> tuple[int, float]:
+        """Order `k` of the customer, for event `index`, with the page views before it and the
+        scan at the gate; returns (when, order total)."""
+        rng, rand, stamp, now, tenant_id = self.rng, self.rng.random, self.stamp, self.now, self.tenant_id
+        event = self.events[index]
+        start = event.starts_at
+        lo_t, hi_t = max(signup + 60, start - SALE_WINDOW), min(start - 1800, now)
+        lead = int(rng.expovariate(1 / (40 * DAY if early_bird else 12 * DAY)))
+        at = start - lead
+        if at > hi_t:
+            at = hi_t - int(rand() * min(hi_t - lo_t, 14 * DAY))
+        if at < lo_t:
+            at = lo_t + int(rand() * (hi_t - lo_t))
+        u = rand()
+        tickets = 1 if u < 0.25 else 2 if u < 0.70 else 3 if u < 0.80 else 4 if u < 0.95 else 5 + int(rand() * 4)
+        prices = PRICES[event.genre]
+        price = prices[int(rand() * len(prices))]
+        order_total = tickets * (price + BOOKING_FEE[event.genre])
+        # Unique per tenant: customer ids are unique and k has a fixed width.
+        order_id = f"ORD-{cid}{k:03d}"
+        at_s = stamp(at)
+        acts.append((tenant_id, cid, "purchase",
+                     f'{{"order_id": "{order_id}", "order_total": {order_total:.2f}, '
+                     f'"currency": "{CURRENCY}", "tickets": {tickets}, "event": {event.json}}}',
+                     at_s, at_s, order_id, order_total, event.id, event.name))
+        # They looked at the event page before buying.
+        for _ in range(1 + (rand() < 0.6) + (rand() < 0.3)):
+            seen = max(signup, at - int(rand() * 3 * DAY))
+            seen_s = stamp(seen)
+            acts.append((tenant_id, cid, "page_view",
+                         self.page_view_json[index, PAGE_SOURCES[int(rand() * 5)]],
+                         seen_s, seen_s, None, None, None, None))
+        # Most ticket holders turn up; the scan is when they came through the gate.
+        if start < now and rand() < 0.92:
+            scan = start - int(rand() * 5400)
+            scan_s = stamp(scan)
+            acts.append((tenant_id, cid, "ticket_scan",
+                         f'{{"event": {event.json}, "gate": "{GATES[int(rand() * 6)]}", '
+                         f'"tickets": {tickets}}}', scan_s, scan_s, None, None, None, None))
+        return at, order_total
+
+    def _browsing(self, cid: int, signup: int, acts: list[tuple]) -> None:
+        """Browsing without buying (yet)."""
+        rng, rand, stamp, now, tenant_id = self.rng, self.rng.random, self.stamp, self.now, self.tenant_id
+        pool = self.pool
         for _ in range(int(rng.expovariate(1 / 2.9))):
             index = pool[int(rand() * len(pool))]
             seen = signup + int(rand() * (now - signup))
@@ -212,7 +250,9 @@ class DemoRows:
             acts.append((tenant_id, cid, "page_view", self.page_view_json[index, PAGE_SOURCES[int(rand() * 5)]],
                          seen_s, seen_s, None, None, None, None))
 
-        tags = out.tags
+    def _tags(self, cid: int, status: str, wanted: int, total: float, sport_orders: int, earliest_lead: int,
+              tags: list[tuple]) -> None:
+        rand, tenant_id = self.rng.random, self.tenant_id
         if total >= 1500 or wanted >= 12 or rand() < 0.01:
             tags.append((cid, "vip", tenant_id))
         if status == "subscribed" and rand() < 0.62:
@@ -223,12 +263,3 @@ class DemoRows:
             tags.append((cid, "early_bird", tenant_id))
         if sport_orders >= 3 or (sport_orders and rand() < 0.05):
             tags.append((cid, "season_ticket", tenant_id))
-
-        attributes = self.attributes_json.get((city, genre))
-        if attributes is None:
-            attributes = json.dumps({"city": city, "favourite_genre": genre})
-            self.attributes_json[city, genre] = attributes
-        last_order_at = stamp(last_order) if wanted else None
-        out.customers.append((cid, tenant_id, email, first, last, f"TKT-{cid:07d}",
-                              CITY_TIMEZONE.get(city, "Europe/London"), attributes, status,
-                              total, wanted, last_order_at, signup_at, last_order_at or signup_at))
