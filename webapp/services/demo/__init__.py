@@ -30,6 +30,8 @@ from webapp.services.demo.catalogue import (
     build_events,
 )
 from webapp.services.demo.rows import ACTIVITY_COLUMNS, CUSTOMER_COLUMNS, TAG_COLUMNS, DemoRows
+from webapp.services.segments import calculate_segment, list_segments
+from webapp.services.tenants import create_tenant, create_user
 
 # The logins `make run` prints (webapp/devrun.py).
 DEMO_EMAIL = "demo@example.com"
@@ -124,8 +126,6 @@ def _load(rows: DemoRows, loader: BulkLoader, n_customers: int, chunk_size: int,
 
 def _recalculate_segments(tenant_id: int, progress: Callable[[str], None] | None) -> None:
     """Bulk rows bypass the per-customer segment refresh: bring the tenant's segments up to date."""
-    from webapp.services.segments import calculate_segment, list_segments
-
     for segment in list_segments(tenant_id):
         if progress is not None:
             progress(f"demo: recalculating segment {segment.name!r}")
@@ -134,8 +134,6 @@ def _recalculate_segments(tenant_id: int, progress: Callable[[str], None] | None
 
 def _create_demo_tenant() -> Tenant:
     """The demo organiser with its owner and a read-only viewer, through the services."""
-    from webapp.services.tenants import create_tenant, create_user
-
     taken = db.session.scalar(select(User.tenant_id).where(User.email.in_([DEMO_EMAIL, DEMO_VIEWER_EMAIL])))
     if taken is not None:
         raise Conflict(f"the demo logins already exist (tenant {taken}); "

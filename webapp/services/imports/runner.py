@@ -21,6 +21,7 @@ from webapp.services.imports.files import _numbered, read_rows
 from webapp.services.imports.lifecycle import _lease
 from webapp.services.imports.mapping import _reason, row_data
 from webapp.services.imports.writers import _bulk_upsert, _Good
+from webapp.services.segments import calculate_segment, list_segments
 
 CHUNK_ROWS = 2000
 
@@ -139,9 +140,6 @@ def _advance(import_id: int, token: str, *, created: int = 0, updated: int = 0, 
 
 def _recalculate_segments(import_id: int, token: str, tenant_id: int) -> None:
     """Every segment of the tenant, once, set-based (each calculation commits)."""
-    # local: rewired with the customer-changed path
-    from webapp.services.segments import calculate_segment, list_segments
-
     for segment_id in [s.id for s in list_segments(tenant_id)]:
         _advance(import_id, token)  # heartbeat: a long recalculation is not a dead worker
         db.session.commit()
