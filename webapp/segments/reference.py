@@ -6,37 +6,14 @@ hypothesis test generates customers, activities and definitions and compares the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from webapp.segments.definition import Condition, Group
+from webapp.segments.facts import ActivityFacts, CustomerFacts
 
-
-@dataclass
-class ActivityFacts:
-    type: str
-    occurred_at: datetime
-    properties: dict[str, Any] = field(default_factory=dict)
-    event_id: str | None = None
-    event_name: str | None = None
-
-
-@dataclass
-class CustomerFacts:
-    id: int
-    email: str
-    first_name: str | None = None
-    last_name: str | None = None
-    email_status: str = "subscribed"
-    total_spent: Decimal = Decimal("0")
-    orders_count: int = 0
-    last_order_at: datetime | None = None
-    created_at: datetime | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    tags: set[str] = field(default_factory=set)
-    activities: list[ActivityFacts] = field(default_factory=list)
+__all__ = ["ActivityFacts", "CustomerFacts", "condition", "matches"]
 
 
 def matches(group: Group, customer: CustomerFacts, now: datetime) -> bool:
