@@ -18,6 +18,7 @@ from webapp.models import EMAIL_STATUSES, CustomerSegment
 from webapp.segments.conditions import (
     CONDITION_TYPES,
     DEFAULT_OPERATOR,
+    FIELD_LABELS,
     NO_VALUE_OPERATORS,
     RELATIVE_OPERATORS,
 )
@@ -33,14 +34,6 @@ bp = Blueprint("segments", __name__, url_prefix="/segments")
 PAGE_SIZE = 50
 MEMBERS_PAGE = 25
 
-# What the builder picks when a marketer chooses a type (the language's defaults where it has them).
-BUILDER_DEFAULT_OPERATOR = {"total_spent": ">=", "orders_count": ">=", "last_order_at": "within_last_days",
-                            "created_at": "within_last_days", "tag": "has", "email": "ends_with",
-                            "first_name": "equals", "last_name": "equals", "email_status": "=",
-                            "attribute": "=", "activity": "at_least", "purchased_event": "name",
-                            "email_engagement": "opened"}
-
-
 class SegmentForm(Form):
     name = StringField("Name", validators=[DataRequired(message="Give the segment a name."), Length(max=200)])
     match = SelectField("Customers who match", default="all", choices=[
@@ -51,17 +44,17 @@ class SegmentForm(Form):
 
 
 def builder_schema() -> dict[str, Any]:
-    """The condition language's types and operators, for the builder's script."""
+    """The condition language's types, operators and inputs, for the builder's script."""
+    types = CONDITION_TYPES.values()
     return {
-        "types": [{"type": kind.name, "label": kind.label,
-                   "operators": [{"value": op, "label": label} for op, label in kind.operators.items()]}
-                  for kind in CONDITION_TYPES.values()],
-        "defaultOperator": BUILDER_DEFAULT_OPERATOR,
+        "types": [kind.form() for kind in types],
+        "defaultOperator": {kind.name: kind.builder_operator for kind in types},
         "languageDefault": DEFAULT_OPERATOR,
         "noValueOperators": sorted(NO_VALUE_OPERATORS),
         "relativeOperators": sorted(RELATIVE_OPERATORS),
         "emailStatuses": list(EMAIL_STATUSES),
         "maxDepth": MAX_DEPTH,
+        "fieldLabels": FIELD_LABELS,
     }
 
 

@@ -1,5 +1,5 @@
 """The segment condition types: one entry per type, from which its parsing, description,
-SQL and reference meaning are all found (see `base.ConditionType`).
+SQL, reference meaning and builder form are all found (see `base.ConditionType`).
 
 To add a type, write its ConditionType subclass in the family module it belongs to and add
 it to that module's TYPES; a new family module also goes into FAMILIES below. The order of
@@ -12,7 +12,7 @@ from webapp.segments.conditions import activities, attributes, contact, dates, e
 from webapp.segments.conditions.base import Condition, ConditionType
 from webapp.segments.conditions.operators import NO_VALUE_OPERATORS, RELATIVE_OPERATORS
 
-__all__ = ["CONDITION_TYPES", "DEFAULT_OPERATOR", "NO_VALUE_OPERATORS", "OPERATORS",
+__all__ = ["CONDITION_TYPES", "DEFAULT_OPERATOR", "FIELD_LABELS", "NO_VALUE_OPERATORS", "OPERATORS",
            "OPERATOR_LABELS", "RELATIVE_OPERATORS", "Condition", "ConditionType"]
 
 FAMILIES = (numbers, dates, tags, contact, attributes, activities, engagement)
@@ -25,3 +25,9 @@ DEFAULT_OPERATOR: dict[str, str] = {name: kind.default_operator for name, kind i
                                     if kind.default_operator is not None}
 OPERATOR_LABELS: dict[str, str] = {op: label for kind in CONDITION_TYPES.values()
                                    for op, label in kind.operators.items()}
+# The names of an item's keys for people, whatever its type (the builder's error messages).
+FIELD_LABELS: dict[str, str] = {
+    "type": "Type", "operator": "Operator", "value": "Value", "value[0]": "From", "value[1]": "To",
+    "match": "Match",
+    **{key: label for kind in CONDITION_TYPES.values() for key, label in kind.settings.items()},
+}

@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.sql import like_pattern
 from webapp.models import Customer, CustomerActivity
+from webapp.segments.conditions import inputs
 from webapp.segments.conditions.base import Condition, ConditionType, SqlContext
 from webapp.segments.conditions.comparisons import json_match
 from webapp.segments.conditions.values import (
@@ -35,7 +36,9 @@ class Activity(ConditionType):
     label = "Activity"
     operators = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}
     default_operator = "at_least"
+    builder_operator = "at_least"
     settings = {"activity_type": "Activity", "within_last_days": "Days", "property": "Property"}
+    leading = (inputs.leading("activity_type", "Activity type", "e.g. purchase", "known-activity-types"),)
 
     def parse(self, raw: dict, operator: str, path: str) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -92,12 +95,16 @@ class Activity(ConditionType):
             text += f" with {prop.get('key')} = {quoted(prop.get('value'))}"
         return text
 
+    def widget(self, operator: str | None) -> dict[str, Any]:
+        return inputs.ACTIVITY
+
 
 class PurchasedEvent(ConditionType):
     name = "purchased_event"
     label = "Bought tickets for"
     operators = {"id": "event id", "name": "event named", "name_contains": "event name contains"}
     default_operator = "id"
+    builder_operator = "name"
     settings = {"from": "From", "to": "To"}
 
     def parse(self, raw: dict, operator: str, path: str) -> dict[str, Any]:
@@ -159,6 +166,12 @@ class PurchasedEvent(ConditionType):
         if raw.get("to"):
             text += f" until {raw['to']}"
         return text
+
+    def widget(self, operator: str | None) -> dict[str, Any]:
+        if operator == "id":
+            return inputs.event("event-id", "Event id", "event id", "known-event-ids")
+        return inputs.event("event-name", "Event name", "event name",
+                            "known-event-names" if operator == "name" else None)
 
 
 TYPES = (Activity(), PurchasedEvent())

@@ -10,6 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.infra.errors import ValidationFailed
 from webapp.models import Customer
+from webapp.segments.conditions import inputs
 from webapp.segments.conditions.base import Condition, ConditionType, SqlContext
 from webapp.segments.conditions.comparisons import json_match
 from webapp.segments.conditions.operators import COMPARISON, NO_VALUE_OPERATORS, PRESENCE
@@ -22,7 +23,9 @@ class Attribute(ConditionType):
     name = "attribute"
     label = "Custom attribute"
     operators = {**COMPARISON, "contains": "contains", **PRESENCE}
+    builder_operator = "="
     settings = {"key": "Attribute name"}
+    leading = (inputs.leading("key", "Attribute name", "attribute, e.g. city"),)
 
     def parse(self, raw: dict, operator: str, path: str) -> dict[str, Any]:
         key = raw.get("key")
@@ -50,6 +53,15 @@ class Attribute(ConditionType):
         subject = f"Attribute {quoted(raw.get('key'))}"
         common = describe_common(self.label, raw, op, op_label, subject=subject)
         return common if common is not None else f"{subject} {op_label} {quoted(raw.get('value'))}"
+
+    def widget(self, operator: str | None) -> dict[str, Any]:
+        if operator in NO_VALUE_OPERATORS:
+            return inputs.NONE
+        if operator in (">", ">=", "<", "<="):
+            return inputs.number("Number", "number", step="any", minimum=None)
+        if operator == "contains":
+            return inputs.text("Value", "text")
+        return inputs.SCALAR
 
 
 TYPES = (Attribute(),)

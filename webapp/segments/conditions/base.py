@@ -2,10 +2,10 @@
 
 A type (total_spent, tag, activity, ...) is one `ConditionType` object that says how it
 reads its JSON item (`parse`), what SQL it compiles to (`compile`), what it means in plain
-Python for the reference evaluator (`evaluate`) and how it reads for people (`label`,
-`operators`, `describe`). The package's `__init__` lists the types; the parser, the
-compiler, the reference evaluator, the describer and the builder page all find a type
-there, by its name.
+Python for the reference evaluator (`evaluate`), how it reads for people (`describe`) and
+what the builder shows for it (`label`, `operators`, `widget`, `leading`). The package's
+`__init__` lists the types; the parser, the compiler, the reference evaluator, the
+describer and the builder page all find a type there, by its name.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.sql.elements import ColumnElement
 
+from webapp.segments.conditions import inputs
 from webapp.segments.conditions.operators import RELATIVE_OPERATORS
 from webapp.segments.conditions.words import describe_plain
 from webapp.segments.facts import CustomerFacts
@@ -52,7 +53,7 @@ class SqlContext(Protocol):
 
 class ConditionType:
     """One condition type. Subclasses set the class attributes and write `parse`, `compile`
-    and `evaluate`; `describe` and `time_relative` have defaults."""
+    and `evaluate`; `describe`, `widget` and `time_relative` have defaults."""
 
     name: str
     # The type's name for people (the builder's type menu, the segment page).
@@ -61,9 +62,14 @@ class ConditionType:
     operators: Mapping[str, str]
     # The operator an item may leave out ("tag": has); None: the item must name one.
     default_operator: str | None = None
+    # What the builder picks when a marketer chooses this type (the language's default
+    # where it has one).
+    builder_operator: str
     # Keys an item may carry besides type, operator and value -> their names for people
     # (the builder puts them before an error message about that key).
     settings: Mapping[str, str] = MappingProxyType({})
+    # Inputs the builder shows before the operator (the attribute's name, the activity's type).
+    leading: tuple[dict[str, Any], ...] = ()
 
     def parse(self, raw: dict, operator: str, path: str) -> dict[str, Any]:
         """The Condition's fields besides type and operator, from an item whose type, operator
@@ -82,7 +88,19 @@ class ConditionType:
         """One line for people, from the stored item (read leniently: it is not parsed again)."""
         return describe_plain(self.label, raw, op, op_label)
 
+    def widget(self, operator: str | None) -> dict[str, Any]:
+        """The value input(s) the builder shows for `operator` (see `inputs`); any operator the
+        type does not list (None included) gets the type's usual input."""
+        return inputs.text("Value")
+
     def time_relative(self, cond: Condition) -> bool:
         """True when the clock alone can change whether a customer matches."""
         return cond.operator in RELATIVE_OPERATORS or cond.within_last_days is not None
 
+    def form(self) -> dict[str, Any]:
+        """The type as the builder's script reads it (static/js/segment-builder.js)."""
+        return {"type": self.name, "label": self.label,
+                "operators": [{"value": op, "label": label} for op, label in self.operators.items()],
+                "widgets": {op: self.widget(op) for op in self.operators},
+                "defaultWidget": self.widget(None),
+                "leading": list(self.leading)}

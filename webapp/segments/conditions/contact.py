@@ -11,6 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.sql import like_pattern
 from webapp.models import EMAIL_STATUSES, Customer
+from webapp.segments.conditions import inputs
 from webapp.segments.conditions.base import Condition, ConditionType, SqlContext
 from webapp.segments.conditions.operators import NO_VALUE_OPERATORS, PRESENCE
 from webapp.segments.conditions.values import quote, read_text
@@ -25,6 +26,7 @@ class Email(ConditionType):
     name = "email"
     label = "Email address"
     operators = {op: TEXT_MATCHES[op] for op in ("equals", "not_equals", "contains", "ends_with")}
+    builder_operator = "ends_with"
 
     def parse(self, raw: dict, operator: str, path: str) -> dict[str, Any]:
         return {"value": read_text(raw.get("value"), path).lower()}
@@ -38,12 +40,16 @@ class Email(ConditionType):
     def describe(self, raw: dict[str, Any], op: str, op_label: str) -> str:
         return describe_plain(self.label, raw, op, op_label, quote=True)
 
+    def widget(self, operator: str | None) -> dict[str, Any]:
+        return inputs.text("Value", "e.g. @example.com")
+
 
 class PersonName(ConditionType):
     """A name column of the customer row, which may be empty; the reference reads the fact
     of the same name."""
 
     operators = {**TEXT_MATCHES, **PRESENCE}
+    builder_operator = "equals"
 
     def __init__(self, name: str, label: str, column):
         self.name = name
@@ -62,12 +68,16 @@ class PersonName(ConditionType):
     def describe(self, raw: dict[str, Any], op: str, op_label: str) -> str:
         return describe_plain(self.label, raw, op, op_label, quote=True)
 
+    def widget(self, operator: str | None) -> dict[str, Any]:
+        return inputs.NONE if operator in NO_VALUE_OPERATORS else inputs.text("Value", "text")
+
 
 class EmailStatus(ConditionType):
     name = "email_status"
     label = "Email status"
     operators = {"=": "is", "!=": "is not", "in": "is one of", "not_in": "is none of"}
     default_operator = "="
+    builder_operator = "="
 
     def parse(self, raw: dict, operator: str, path: str) -> dict[str, Any]:
         value = raw.get("value")
@@ -92,6 +102,9 @@ class EmailStatus(ConditionType):
         status, v = customer.email_status, cond.value
         return {"=": status == v, "!=": status != v,
                 "in": status in (v or ()), "not_in": status not in (v or ())}[cond.operator]
+
+    def widget(self, operator: str | None) -> dict[str, Any]:
+        return inputs.STATUSES if operator in ("in", "not_in") else inputs.STATUS
 
 
 TYPES = (Email(), PersonName("first_name", "First name", Customer.first_name),

@@ -11,6 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.infra.errors import ValidationFailed
 from webapp.models import Customer
+from webapp.segments.conditions import inputs
 from webapp.segments.conditions.base import Condition, ConditionType, SqlContext
 from webapp.segments.conditions.operators import NO_VALUE_OPERATORS, PRESENCE, RELATIVE_OPERATORS
 from webapp.segments.conditions.values import read_date, read_days
@@ -24,6 +25,7 @@ class CustomerDate(ConditionType):
     """A date column of the customer row; the reference reads the fact of the same name."""
 
     operators = DATE_OPERATORS
+    builder_operator = "within_last_days"
 
     def __init__(self, name: str, label: str, column):
         self.name = name
@@ -89,6 +91,16 @@ class CustomerDate(ConditionType):
         if op == "on":
             return v <= value < v + timedelta(days=1)
         return v[0] <= value <= v[1]
+
+    def widget(self, operator: str | None) -> dict[str, Any]:
+        if operator in NO_VALUE_OPERATORS:
+            return inputs.NONE
+        if operator in RELATIVE_OPERATORS:
+            return inputs.number("Number of days", "30",
+                                 unit="days ago" if operator == "more_than_days_ago" else "days")
+        if operator == "between":
+            return inputs.RANGE
+        return inputs.DATE
 
 
 TYPES = (CustomerDate("last_order_at", "Last order date", Customer.last_order_at),

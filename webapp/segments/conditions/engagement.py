@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.types import MAX_ID
 from webapp.models import Customer, CustomerActivity
+from webapp.segments.conditions import inputs
 from webapp.segments.conditions.base import Condition, ConditionType, SqlContext
 from webapp.segments.conditions.comparisons import json_match
 from webapp.segments.conditions.values import read_window
@@ -25,6 +26,7 @@ class EmailEngagement(ConditionType):
     label = "Email engagement"
     operators = {"opened": "opened an email", "clicked": "clicked an email",
                  "not_opened": "did not open an email", "not_clicked": "did not click an email"}
+    builder_operator = "opened"
     settings = {"within_last_days": "Days", "campaign_id": "Campaign"}
 
     def parse(self, raw: dict, operator: str, path: str) -> dict[str, Any]:
@@ -65,6 +67,9 @@ class EmailEngagement(ConditionType):
         if raw.get("within_last_days"):
             text += f" in the last {raw['within_last_days']} days"
         return text
+
+    def widget(self, operator: str | None) -> dict[str, Any]:
+        return inputs.WINDOW
 
     def time_relative(self, cond: Condition) -> bool:
         return True

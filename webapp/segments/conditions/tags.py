@@ -9,6 +9,7 @@ from sqlalchemy import exists, not_
 from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.models import Customer, CustomerTag
+from webapp.segments.conditions import inputs
 from webapp.segments.conditions.base import Condition, ConditionType, SqlContext
 from webapp.segments.conditions.values import read_text
 from webapp.segments.conditions.words import quoted
@@ -20,6 +21,7 @@ class Tag(ConditionType):
     label = "Tag"
     operators = {"has": "has tag", "has_not": "does not have tag"}
     default_operator = "has"
+    builder_operator = "has"
 
     def parse(self, raw: dict, operator: str, path: str) -> dict[str, Any]:
         return {"value": read_text(raw.get("value"), path, 100).lower()}
@@ -33,6 +35,9 @@ class Tag(ConditionType):
 
     def describe(self, raw: dict[str, Any], op: str, op_label: str) -> str:
         return f"{'Has' if op == 'has' else 'Does not have'} tag {quoted(raw.get('value'))}"
+
+    def widget(self, operator: str | None) -> dict[str, Any]:
+        return inputs.text("Tag", "tag, e.g. vip", "known-tags")
 
 
 TYPES = (Tag(),)
