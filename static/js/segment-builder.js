@@ -20,15 +20,11 @@
   const hidden = document.getElementById("segment-conditions");
   const rootMatch = form.elements.namedItem("match");
   const preview = document.getElementById("segment-preview");
+  // Each type says which inputs its operators take (webapp/segments/conditions): this script
+  // only knows how to draw each kind of input.
   const TYPES = new Map(schema.types.map((t) => [t.type, t]));
   const NO_VALUE = new Set(schema.noValueOperators);
-  const RELATIVE = new Set(schema.relativeOperators);
-  const COMPARE = new Set([">", ">=", "<", "<="]);
-  const FIELD_LABELS = {
-    type: "Type", operator: "Operator", value: "Value", "value[0]": "From", "value[1]": "To",
-    key: "Attribute name", activity_type: "Activity", within_last_days: "Days", from: "From", to: "To",
-    match: "Match", property: "Property", campaign_id: "Campaign",
-  };
+  const FIELD_LABELS = schema.fieldLabels;
 
   let conditions = readDefinition(hidden.value);
   // Conditions just added and not touched yet: an error there is a hint, not a red mark.
@@ -93,20 +89,17 @@
     return node.operator ?? schema.languageDefault[node.type] ?? defaultOperator(node.type);
   }
 
-  /** Which value inputs a type and operator take; a change of shape resets the value. */
+  /** The value inputs a type and operator take, from the schema. */
+  function widget(type, op) {
+    if (NO_VALUE.has(op)) return { kind: "none" };
+    const known = TYPES.get(type);
+    if (!known) return { kind: type };
+    return known.widgets[op] || known.defaultWidget;
+  }
+
+  /** Which kind of value inputs a type and operator take; a change of shape resets the value. */
   function shape(type, op) {
-    if (NO_VALUE.has(op)) return "none";
-    switch (type) {
-      case "total_spent": return "money";
-      case "orders_count": return "count";
-      case "last_order_at":
-      case "created_at": return RELATIVE.has(op) ? "days" : op === "between" ? "range" : "date";
-      case "email_status": return op === "in" || op === "not_in" ? "statuses" : "status";
-      case "attribute": return COMPARE.has(op) ? "number" : op === "contains" ? "text" : "scalar";
-      case "purchased_event": return op === "id" ? "event-id" : "event-name";
-      case "tag": case "email": case "first_name": case "last_name": return "text";
-      default: return type;  // activity, email_engagement: the same inputs for every operator
-    }
+    return widget(type, op).kind;
   }
 
   function changeOperator(node, op) {
@@ -173,22 +166,17 @@
 
   function valueInputs(node) {
     const op = operatorOf(node);
+    const input = widget(node.type, op);
     const parts = [];
-    switch (shape(node.type, op)) {
+    switch (input.kind) {
       case "none":
         break;
-      case "money":
-        parts.push(numberInput(node, "value", { label: "Amount", step: "0.01", placeholder: "amount" }));
-        break;
-      case "count":
-        parts.push(numberInput(node, "value", { label: "Number of orders", placeholder: "orders" }));
-        break;
-      case "days":
-        parts.push(numberInput(node, "value", { label: "Number of days", placeholder: "30" }),
-                   words(op === "more_than_days_ago" ? "days ago" : "days"));
+      case "number":
+        parts.push(numberInput(node, "value", input));
+        if (input.unit) parts.push(words(input.unit));
         break;
       case "date":
-        parts.push(dateInput(() => node.value, (v) => { node.value = v; }, { label: "Date", field: "value" }));
+        parts.push(dateInput(() => node.value, (v) => { node.value = v; }, { label: input.label, field: "value" }));
         break;
       case "range": {
         if (!Array.isArray(node.value) || node.value.length !== 2) node.value = [null, null];
@@ -201,21 +189,13 @@
         break;
       }
       case "text":
-        if (node.type === "tag") {
-          parts.push(textInput(node, "value", { label: "Tag", list: "known-tags", placeholder: "tag, e.g. vip" }));
-        } else {
-          const hint = node.type === "email" ? "e.g. @example.com" : "text";
-          parts.push(textInput(node, "value", { label: "Value", placeholder: hint }));
-        }
+        parts.push(textInput(node, "value", input));
         break;
       case "status":
         parts.push(statusSelect(node));
         break;
       case "statuses":
         parts.push(statusChecks(node));
-        break;
-      case "number":
-        parts.push(numberInput(node, "value", { label: "Number", step: "any", min: null, placeholder: "number" }));
         break;
       case "scalar":
         parts.push(...scalarInputs(node));
@@ -230,20 +210,16 @@
         );
         break;
       case "event-id":
-      case "event-name": {
-        const byId = op === "id";
+      case "event-name":
         parts.push(
-          textInput(node, "value", { label: byId ? "Event id" : "Event name",
-                                     list: byId ? "known-event-ids" : (op === "name" ? "known-event-names" : null),
-                                     placeholder: byId ? "event id" : "event name" }),
+          textInput(node, "value", input),
           words("from"),
           dateInput(() => node.from, (v) => { setOptional(node, "from", v); }, { label: "Bought from (optional)", field: "from", optional: true }),
           words("to"),
           dateInput(() => node.to, (v) => { setOptional(node, "to", v); }, { label: "Bought until (optional)", field: "to", optional: true }),
         );
         break;
-      }
-      case "email_engagement":
+      case "window":
         parts.push(
           words("in the last"),
           numberInput(node, "within_last_days", { label: "Within the last days (optional)", min: "1",
@@ -315,14 +291,7 @@
 
   /** Inputs that come before the operator: the attribute's name, the activity's type. */
   function leadingInputs(node) {
-    if (node.type === "attribute") {
-      return [textInput(node, "key", { label: "Attribute name", placeholder: "attribute, e.g. city" })];
-    }
-    if (node.type === "activity") {
-      return [textInput(node, "activity_type", { label: "Activity type", list: "known-activity-types",
-                                                 placeholder: "e.g. purchase" })];
-    }
-    return [];
+    return TYPES.get(node.type).leading.map((input) => textInput(node, input.field, input));
   }
 
   // --- rows and groups ------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Every condition compiles to a two-valued boolean (never NULL), so groups combine with
 plain AND / OR and `!=`-style operators include customers who lack the value, exactly as
 the reference evaluator (`reference.py`) defines them. The same SQL runs on SQLite and
-PostgreSQL; JSON access differs and is built per dialect.
+PostgreSQL; JSON access differs and is built per dialect. Each condition compiles through its
+type's entry (webapp.segments.conditions), which asks this compiler for the evaluation
+instant and JSON access.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    exists,
     false,
     func,
     literal,
@@ -34,8 +35,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.infra.sql import like_pattern
 from webapp.infra.types import UTCDateTime, utcnow
-from webapp.models import Customer, CustomerActivity, CustomerTag
-from webapp.segments.definition import Condition, Group
+from webapp.models import Customer
+from webapp.segments.conditions import CONDITION_TYPES, Condition
+from webapp.segments.conditions.comparisons import compare_sql
+from webapp.segments.definition import Group
 
 
 class Compiler:
@@ -63,117 +66,19 @@ class Compiler:
 
     # --- conditions ----------------------------------------------------------------------
     def condition(self, cond: Condition) -> ColumnElement[bool]:
-        return getattr(self, f"_{cond.type}")(cond)
+        return CONDITION_TYPES[cond.type].compile(self, cond)
 
-    def _total_spent(self, cond: Condition) -> ColumnElement[bool]:
-        return _compare(Customer.total_spent, cond.operator, cond.value)
-
-    def _orders_count(self, cond: Condition) -> ColumnElement[bool]:
-        return _compare(Customer.orders_count, cond.operator, cond.value)
-
-    def _last_order_at(self, cond: Condition) -> ColumnElement[bool]:
-        return self._date(Customer.last_order_at, cond)
-
-    def _created_at(self, cond: Condition) -> ColumnElement[bool]:
-        return self._date(Customer.created_at, cond)
-
-    def _date(self, column, cond: Condition) -> ColumnElement[bool]:
-        op, value = cond.operator, cond.value
-        if op == "is_set":
-            return column.isnot(None)
-        if op == "is_not_set":
-            return column.is_(None)
-        if op == "within_last_days":
-            expr = column >= self._days_ago(value)
-        elif op == "more_than_days_ago":
-            expr = column < self._days_ago(value)
-        elif op == "before":
-            expr = column < self._at(value)
-        elif op == "after":
-            expr = column > self._at(value)
-        elif op == "on":
-            expr = and_(column >= self._at(value), column < self._at(value + timedelta(days=1)))
-        else:  # between, both ends included
-            expr = and_(column >= self._at(value[0]), column <= self._at(value[1]))
-        return and_(column.isnot(None), expr)
-
-    def _tag(self, cond: Condition) -> ColumnElement[bool]:
-        has = exists().where(CustomerTag.customer_id == Customer.id, CustomerTag.tag == cond.value)
-        return has if cond.operator == "has" else not_(has)
-
-    def _email(self, cond: Condition) -> ColumnElement[bool]:
-        return _text_match(Customer.email, cond.operator, cond.value)
-
-    def _first_name(self, cond: Condition) -> ColumnElement[bool]:
-        return _text_match(Customer.first_name, cond.operator, cond.value, nullable=True)
-
-    def _last_name(self, cond: Condition) -> ColumnElement[bool]:
-        return _text_match(Customer.last_name, cond.operator, cond.value, nullable=True)
-
-    def _email_status(self, cond: Condition) -> ColumnElement[bool]:
-        if cond.operator == "=":
-            return Customer.email_status == cond.value
-        if cond.operator == "!=":
-            return Customer.email_status != cond.value
-        if cond.operator == "in":
-            return Customer.email_status.in_(cond.value)
-        return Customer.email_status.notin_(cond.value)
-
-    def _attribute(self, cond: Condition) -> ColumnElement[bool]:
-        return self._json_match(Customer.attributes, cond.key, cond.operator, cond.value)
-
-    def _activity(self, cond: Condition) -> ColumnElement[bool]:
-        criteria = [CustomerActivity.customer_id == Customer.id, CustomerActivity.type == cond.activity_type]
-        if cond.within_last_days is not None:
-            criteria.append(CustomerActivity.occurred_at >= self._days_ago(cond.within_last_days))
-        if cond.property_key is not None:
-            criteria.append(self._json_match(CustomerActivity.properties, cond.property_key, "=",
-                                             cond.property_value))
-        if cond.operator == "at_least" and cond.value <= 1:
-            return exists().where(*criteria) if cond.value == 1 else true()
-        count = select(func.count()).where(*criteria).scalar_subquery()
-        if cond.operator == "at_least":
-            return count >= cond.value
-        if cond.operator == "at_most":
-            return count <= cond.value
-        return count == cond.value
-
-    def _purchased_event(self, cond: Condition) -> ColumnElement[bool]:
-        criteria = [CustomerActivity.customer_id == Customer.id, CustomerActivity.type == "purchase"]
-        if cond.operator == "id":
-            criteria.append(CustomerActivity.event_id == cond.value)
-        elif cond.operator == "name":
-            criteria.append(func.lower(CustomerActivity.event_name) == cond.value.lower())
-        else:
-            criteria.append(func.lower(CustomerActivity.event_name).like(like_pattern(cond.value.lower()),
-                                                                         escape="\\"))
-        if cond.since is not None:
-            criteria.append(CustomerActivity.occurred_at >= self._at(cond.since))
-        if cond.until is not None:
-            criteria.append(CustomerActivity.occurred_at <= self._at(cond.until))
-        return exists().where(*criteria)
-
-    def _email_engagement(self, cond: Condition) -> ColumnElement[bool]:
-        activity_type = "email_opened" if cond.operator in ("opened", "not_opened") else "email_clicked"
-        criteria = [CustomerActivity.customer_id == Customer.id, CustomerActivity.type == activity_type]
-        if cond.within_last_days is not None:
-            criteria.append(CustomerActivity.occurred_at >= self._days_ago(cond.within_last_days))
-        if cond.campaign_id is not None:
-            criteria.append(self._json_match(CustomerActivity.properties, "campaign_id", "=", cond.campaign_id))
-        found = exists().where(*criteria)
-        return found if cond.operator in ("opened", "clicked") else not_(found)
-
-    # --- helpers -------------------------------------------------------------------------
+    # --- what condition types ask of the compiler (conditions.base.SqlContext) ------------
     @staticmethod
-    def _at(moment: datetime):
+    def at(moment: datetime):
         return literal(moment, UTCDateTime)
 
-    def _days_ago(self, days: int):
+    def days_ago(self, days: int):
         if self.now is not None:
-            return self._at(self.now - timedelta(days=days))
+            return self.at(self.now - timedelta(days=days))
         return bindparam(None, callable_=lambda: utcnow() - timedelta(days=days), type_=UTCDateTime, unique=True)
 
-    def _json_match(self, column, key: str, op: str, value: Any) -> ColumnElement[bool]:
+    def json_match(self, column, key: str, op: str, value: Any) -> ColumnElement[bool]:
         """Compare one top-level key of a JSON column; never NULL."""
         if self.dialect == "postgresql":
             doc = type_coerce(column, JSONB)
@@ -211,35 +116,5 @@ class Compiler:
             pattern = like_pattern(str(value).lower())
             return func.coalesce(and_(is_text, func.lower(cast(text_value, String)).like(pattern, escape="\\")),
                                  false())
-        return func.coalesce(and_(number.isnot(None), _compare(number, op, value)), false())
+        return func.coalesce(and_(number.isnot(None), compare_sql(number, op, value)), false())
 
-
-def _compare(column, op: str, value: Any) -> ColumnElement[bool]:
-    return {
-        "=": lambda: column == value,
-        "!=": lambda: column != value,
-        ">": lambda: column > value,
-        ">=": lambda: column >= value,
-        "<": lambda: column < value,
-        "<=": lambda: column <= value,
-    }[op]()
-
-
-def _text_match(column, op: str, value: str | None, *, nullable: bool = False) -> ColumnElement[bool]:
-    lowered = func.lower(column)
-    if op == "is_set":
-        return and_(column.isnot(None), column != "")
-    if op == "is_not_set":
-        return or_(column.is_(None), column == "")
-    if op == "equals":
-        expr = lowered == value.lower()
-    elif op == "not_equals":
-        expr = lowered != value.lower()
-        return or_(column.is_(None), expr) if nullable else expr
-    elif op == "contains":
-        expr = lowered.like(like_pattern(value.lower()), escape="\\")
-    elif op == "starts_with":
-        expr = lowered.like(like_pattern(value.lower())[1:], escape="\\")
-    else:  # ends_with
-        expr = lowered.like(like_pattern(value.lower())[:-1], escape="\\")
-    return and_(column.isnot(None), expr) if nullable else expr

@@ -15,13 +15,15 @@ from wtforms.validators import DataRequired, Length
 from webapp.extensions import htmx
 from webapp.infra.errors import ValidationFailed
 from webapp.models import EMAIL_STATUSES, CustomerSegment
-from webapp.segments.definition import (
+from webapp.segments.conditions import (
+    CONDITION_TYPES,
     DEFAULT_OPERATOR,
-    MAX_DEPTH,
+    FIELD_LABELS,
     NO_VALUE_OPERATORS,
-    OPERATORS,
     RELATIVE_OPERATORS,
 )
+from webapp.segments.definition import MAX_DEPTH
+from webapp.segments.describe import describe_group
 from webapp.services import segments
 from webapp.web import write_required
 from webapp.web.filters import ACTIVITY_LABELS
@@ -31,42 +33,6 @@ bp = Blueprint("segments", __name__, url_prefix="/segments")
 
 PAGE_SIZE = 50
 MEMBERS_PAGE = 25
-
-TYPE_LABELS = {
-    "total_spent": "Total spent",
-    "orders_count": "Number of orders",
-    "last_order_at": "Last order date",
-    "created_at": "Customer since",
-    "tag": "Tag",
-    "email": "Email address",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "email_status": "Email status",
-    "attribute": "Custom attribute",
-    "activity": "Activity",
-    "purchased_event": "Bought tickets for",
-    "email_engagement": "Email engagement",
-}
-OPERATOR_LABELS = {
-    "=": "is", "!=": "is not", ">": "more than", ">=": "at least", "<": "less than", "<=": "at most",
-    "before": "before", "after": "after", "on": "on", "between": "between",
-    "within_last_days": "in the last", "more_than_days_ago": "more than",
-    "is_set": "is set", "is_not_set": "is not set",
-    "equals": "is", "not_equals": "is not", "contains": "contains", "starts_with": "starts with",
-    "ends_with": "ends with", "has": "has tag", "has_not": "does not have tag",
-    "in": "is one of", "not_in": "is none of",
-    "at_least": "at least", "at_most": "at most", "exactly": "exactly",
-    "id": "event id", "name": "event named", "name_contains": "event name contains",
-    "opened": "opened an email", "clicked": "clicked an email",
-    "not_opened": "did not open an email", "not_clicked": "did not click an email",
-}
-# What the builder picks when a marketer chooses a type (the language's defaults where it has them).
-BUILDER_DEFAULT_OPERATOR = {"total_spent": ">=", "orders_count": ">=", "last_order_at": "within_last_days",
-                            "created_at": "within_last_days", "tag": "has", "email": "ends_with",
-                            "first_name": "equals", "last_name": "equals", "email_status": "=",
-                            "attribute": "=", "activity": "at_least", "purchased_event": "name",
-                            "email_engagement": "opened"}
-
 
 class SegmentForm(Form):
     name = StringField("Name", validators=[DataRequired(message="Give the segment a name."), Length(max=200)])
@@ -78,17 +44,17 @@ class SegmentForm(Form):
 
 
 def builder_schema() -> dict[str, Any]:
-    """The condition language's types and operators, for the builder's script."""
+    """The condition language's types, operators and inputs, for the builder's script."""
+    types = CONDITION_TYPES.values()
     return {
-        "types": [{"type": t, "label": TYPE_LABELS.get(t, t),
-                   "operators": [{"value": op, "label": OPERATOR_LABELS.get(op, op)} for op in ops]}
-                  for t, ops in OPERATORS.items()],
-        "defaultOperator": BUILDER_DEFAULT_OPERATOR,
+        "types": [kind.form() for kind in types],
+        "defaultOperator": {kind.name: kind.builder_operator for kind in types},
         "languageDefault": DEFAULT_OPERATOR,
         "noValueOperators": sorted(NO_VALUE_OPERATORS),
         "relativeOperators": sorted(RELATIVE_OPERATORS),
         "emailStatuses": list(EMAIL_STATUSES),
         "maxDepth": MAX_DEPTH,
+        "fieldLabels": FIELD_LABELS,
     }
 
 
@@ -211,68 +177,3 @@ def delete(segment_id: int):
     segments.delete_segment(current_user.tenant_id, segment_id)
     flash("Segment deleted. Its customers are untouched.", "success")
     return redirect(url_for("segments.index"))
-
-
-# --- the definition in words, for the segment page ---------------------------------------
-
-def describe_group(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """[{"text": ...} | {"match": ..., "items": [...]}] for the template to render (escaped)."""
-    items: list[dict[str, Any]] = []
-    for raw in conditions if isinstance(conditions, list) else []:
-        if isinstance(raw, dict) and "conditions" in raw:
-            items.append({"match": raw.get("match", "all"), "items": describe_group(raw["conditions"])})
-        elif isinstance(raw, dict):
-            items.append({"text": describe_condition(raw)})
-    return items
-
-
-def _quoted(value: Any) -> str:
-    return f"“{value}”"
-
-
-def describe_condition(raw: dict[str, Any]) -> str:
-    ctype = raw.get("type", "")
-    op = raw.get("operator") or DEFAULT_OPERATOR.get(ctype, "")
-    value = raw.get("value")
-    label = TYPE_LABELS.get(ctype, str(ctype))
-    op_label = OPERATOR_LABELS.get(op, str(op))
-    if ctype == "tag":
-        return f"{'Has' if op == 'has' else 'Does not have'} tag {_quoted(value)}"
-    if op in NO_VALUE_OPERATORS:
-        subject = f"Attribute {_quoted(raw.get('key'))}" if ctype == "attribute" else label
-        return f"{subject} {op_label}"
-    if op in RELATIVE_OPERATORS:
-        return f"{label} {op_label} {value} days{' ago' if op == 'more_than_days_ago' else ''}"
-    if op == "between" and isinstance(value, list) and len(value) == 2:
-        return f"{label} between {value[0]} and {value[1]}"
-    if ctype == "attribute":
-        return f"Attribute {_quoted(raw.get('key'))} {op_label} {_quoted(value)}"
-    if ctype == "activity":
-        count = 1 if value is None else value
-        text = f"Did {_quoted(raw.get('activity_type'))} {op_label} {count} time{'s' if count != 1 else ''}"
-        if raw.get("within_last_days"):
-            text += f" in the last {raw['within_last_days']} days"
-        prop = raw.get("property")
-        if isinstance(prop, dict):
-            text += f" with {prop.get('key')} = {_quoted(prop.get('value'))}"
-        return text
-    if ctype == "purchased_event":
-        which = {"id": "the event with id", "name": "the event", "name_contains": "an event whose name contains"}
-        text = f"Bought tickets for {which.get(op, op_label)} {_quoted(value)}"
-        if raw.get("from"):
-            text += f" from {raw['from']}"
-        if raw.get("to"):
-            text += f" until {raw['to']}"
-        return text
-    if ctype == "email_engagement":
-        text = op_label[0].upper() + op_label[1:]
-        if raw.get("campaign_id") is not None:
-            text += f" of campaign #{raw['campaign_id']}"
-        if raw.get("within_last_days"):
-            text += f" in the last {raw['within_last_days']} days"
-        return text
-    if isinstance(value, list):
-        value = ", ".join(str(v) for v in value)
-    elif ctype in ("email", "first_name", "last_name"):
-        value = _quoted(value)
-    return f"{label} {op_label} {value}"
