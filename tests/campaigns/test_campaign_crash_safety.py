@@ -21,6 +21,7 @@ from campaign_support import (
 from redis import Redis
 
 from webapp.services import campaigns
+from webapp.services.campaigns import sending
 from webapp.tasks.delivery import reconcile_campaigns, start_campaign
 
 
@@ -28,7 +29,7 @@ from webapp.tasks.delivery import reconcile_campaigns, start_campaign
 def start_sending(app, tenant_a, smtp_mail, monkeypatch):
     """start_sending(count, rate) -> campaign id: `count` fans, snapshotted into batches of
     20 and enqueued (the start job, run here so the batch size can be small), not delivered."""
-    monkeypatch.setattr(campaigns, "BATCH_SIZE", 20)
+    monkeypatch.setattr(sending, "BATCH_SIZE", 20)
 
     def start(count: int, rate: int) -> int:
         ready_tenant(tenant_a.id, rate=rate)

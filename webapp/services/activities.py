@@ -183,7 +183,7 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
 
     if activity_type == "purchase":
         _apply_purchase(target.id, amount, occurred)
-        from webapp.services.campaign_stats import attribute_purchase
+        from webapp.services.campaigns.stats import attribute_purchase
 
         attribute_purchase(activity)
     # Aggregates and activity counts moved: the customer's segments follow in this transaction.
