@@ -121,7 +121,8 @@ def test_a_row_whose_worker_died_max_attempts_times_is_failed_not_retried_foreve
     from webapp.extensions import db
     from webapp.infra.types import utcnow
     from webapp.models import CampaignRecipient
-    from webapp.tasks.delivery import MAX_ATTEMPTS, deliver_batch
+    from webapp.services.campaigns.claims import MAX_ATTEMPTS
+    from webapp.tasks.delivery import deliver_batch
 
     app_config(DELIVERY_LEASE_SECONDS=1)
     ready_tenant(tenant_a.id)

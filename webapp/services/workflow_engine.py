@@ -36,8 +36,9 @@ from webapp.models import (
     EmailCampaign,
     Tenant,
 )
+from webapp.services.campaigns.allowance import SendAllowance
+from webapp.services.campaigns.marks import bump_counters, mark_sent, revert_sent, settle_sent
 from webapp.services.workflow_config import describe_step
-from webapp.tasks.delivery import SendAllowance, bump_counters, mark_sent, revert_sent, settle_sent
 
 MAX_ATTEMPTS = 5
 # Errors that mean a step's stored settings or the data it reads are unusable, as opposed to
@@ -591,7 +592,7 @@ def _recipient(campaign_id: int, enrollment: AutomationEnrollment, email: str) -
 
 def _send_email(runner: Runner, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
     from webapp.mail.templating import RenderFailed
-    from webapp.services.campaigns import render_for, sender_of
+    from webapp.services.campaigns.rendering import render_for, sender_of
 
     campaign = db.session.get(EmailCampaign, step.campaign_id) if step.campaign_id else None
     if campaign is None:

@@ -4,7 +4,15 @@ statistics.
 The modules, each depending only on those listed before it:
   drafts       validation, create, edit, delete, list
   rendering    the sender, unsubscribe links, each recipient's message, preview, test sends
-  sending      schedule, send now, start when due, the recipient snapshot, cancel, progress
+  marks        a group marked sent in one commit, settled after the final "."; the counters
+  claims       claiming a batch's recipients, the claimed rows, how a claim ends
+  jobs         the delivery jobs, enqueued by name (webapp/infra/queues.py)
+  outcomes     what a send's outcome does to its row: retry, fail, bounce
+  allowance    the tenant's sending rate, shared by every worker through Redis
+  sending      schedule, send now, start when due, the recipient snapshot and its fan-out,
+               cancel, progress
+  sender       delivering one batch
+  reconcile    the periodic sweep
   unsubscribe  the unsubscribe link
   stats        figures from counters and rollups, purchase attribution
 
@@ -38,6 +46,7 @@ from webapp.services.campaigns.sending import (
     segment_audience,
     send_campaign,
     snapshot_recipients,
+    start_delivery,
     start_due_campaign,
 )
 from webapp.services.campaigns.unsubscribe import recipient_by_token, unsubscribe
@@ -46,6 +55,6 @@ __all__ = [
     "EDITABLE", "TEXT_FIELDS", "UTM_FIELDS", "campaigns_page", "cancel_campaign", "create_campaign",
     "delete_campaign", "get_campaign", "preview_campaign", "preview_content", "progress", "recipient_by_token",
     "render_for", "render_many", "schedule_campaign", "segment_audience", "send_campaign", "send_test",
-    "sender_of", "snapshot_recipients", "start_due_campaign", "tenant_campaigns", "unsubscribe",
+    "sender_of", "snapshot_recipients", "start_delivery", "start_due_campaign", "tenant_campaigns", "unsubscribe",
     "unsubscribe_url", "update_campaign",
 ]

@@ -1,4 +1,5 @@
-"""Campaign sending: schedule, send now, start when due, the recipient snapshot, cancel, progress."""
+"""Campaign sending: schedule, send now, start when due, the recipient snapshot and the fan-out
+of its batches, cancel, progress."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.infra.types import utcnow
 from webapp.infra.validation import utc_moment
 from webapp.models import CampaignRecipient, Customer, CustomerSegmentMember, EmailCampaign, Tenant
+from webapp.services.campaigns.claims import batches_with_work, finish_if_done
 from webapp.services.campaigns.drafts import EDITABLE, get_campaign
+from webapp.services.campaigns.jobs import enqueue_batch, enqueue_start, enqueue_start_at
 from webapp.services.sending_domains import check_from_address
 
 BATCH_SIZE = 250
@@ -46,8 +49,6 @@ def schedule_campaign(tenant_id: int, campaign_id: int, send_at: datetime) -> Em
     campaign.status = "scheduled"
     campaign.scheduled_at = send_at
     db.session.commit()
-    from webapp.tasks.delivery import enqueue_start_at
-
     enqueue_start_at(campaign.id, send_at)
     return campaign
 
@@ -62,8 +63,6 @@ def send_campaign(tenant_id: int, campaign_id: int) -> EmailCampaign:
     if not _begin_sending(campaign.id):
         raise Conflict("the campaign is already being sent")
     db.session.refresh(campaign)
-    from webapp.tasks.delivery import enqueue_start
-
     enqueue_start(campaign.id)
     return campaign
 
@@ -127,6 +126,19 @@ def snapshot_recipients(campaign_id: int) -> int:
     campaign.snapshot_at = utcnow()
     db.session.commit()
     return count
+
+
+def start_delivery(campaign_id: int) -> int:
+    """Snapshot the recipients (once) and enqueue every batch that has work."""
+    snapshot_recipients(campaign_id)
+    campaign = db.session.get(EmailCampaign, campaign_id)
+    if campaign is None or campaign.status != "sending":
+        return 0
+    batches = batches_with_work(campaign_id)
+    for batch_no in batches:
+        enqueue_batch(campaign_id, batch_no)
+    finish_if_done(campaign_id)
+    return len(batches)
 
 
 def cancel_campaign(tenant_id: int, campaign_id: int) -> EmailCampaign:
