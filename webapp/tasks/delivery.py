@@ -6,7 +6,10 @@ reconcile); jobs are enqueued by name through its jobs module.
 
 from __future__ import annotations
 
-from webapp.services.campaigns import reconcile, sender, sending
+from webapp.extensions import db
+from webapp.models import EmailCampaign
+from webapp.services.campaigns import reconcile, sending
+from webapp.services.campaigns.sender import BatchSender
 
 
 def start_scheduled_campaign(campaign_id: int) -> int:
@@ -23,7 +26,10 @@ def start_campaign(campaign_id: int) -> int:
 def deliver_batch(campaign_id: int, batch_no: int) -> dict:
     """Claim one batch's due recipients, render and send each over one SMTP connection,
     and record every outcome on its row (retried rows come back later, with backoff)."""
-    return sender.deliver_batch(campaign_id, batch_no)
+    campaign = db.session.get(EmailCampaign, campaign_id)
+    if campaign is None or campaign.status != "sending":
+        return {"claimed": 0}
+    return BatchSender(campaign, batch_no).run()
 
 
 def reconcile_campaigns() -> dict[str, int]:
