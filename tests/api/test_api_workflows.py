@@ -189,7 +189,7 @@ def test_the_hidden_campaign_of_an_email_step_is_not_a_campaign(api, ready):
     # Nor on the dashboard's latest campaigns, even once it has sent something.
     from webapp.infra.types import utcnow
     from webapp.models import EmailCampaign
-    from webapp.services.campaign_stats import latest_sent_campaigns
+    from webapp.services.campaigns.stats import latest_sent_campaigns
 
     hidden = db.session.get(EmailCampaign, step.campaign_id)
     hidden.started_at, hidden.sent_count = utcnow(), 3

@@ -21,6 +21,7 @@ from campaign_support import (
 from redis import Redis
 
 from webapp.services import campaigns
+from webapp.services.campaigns import sending
 from webapp.tasks.delivery import reconcile_campaigns, start_campaign
 
 
@@ -28,7 +29,7 @@ from webapp.tasks.delivery import reconcile_campaigns, start_campaign
 def start_sending(app, tenant_a, smtp_mail, monkeypatch):
     """start_sending(count, rate) -> campaign id: `count` fans, snapshotted into batches of
     20 and enqueued (the start job, run here so the batch size can be small), not delivered."""
-    monkeypatch.setattr(campaigns, "BATCH_SIZE", 20)
+    monkeypatch.setattr(sending, "BATCH_SIZE", 20)
 
     def start(count: int, rate: int) -> int:
         ready_tenant(tenant_a.id, rate=rate)
@@ -120,7 +121,8 @@ def test_a_row_whose_worker_died_max_attempts_times_is_failed_not_retried_foreve
     from webapp.extensions import db
     from webapp.infra.types import utcnow
     from webapp.models import CampaignRecipient
-    from webapp.tasks.delivery import MAX_ATTEMPTS, deliver_batch
+    from webapp.services.campaigns.claims import MAX_ATTEMPTS
+    from webapp.tasks.delivery import deliver_batch
 
     app_config(DELIVERY_LEASE_SECONDS=1)
     ready_tenant(tenant_a.id)

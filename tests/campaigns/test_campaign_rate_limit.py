@@ -20,7 +20,8 @@ from rq import Worker
 
 from webapp.infra.queues import redis_connection
 from webapp.services import campaigns
-from webapp.tasks.delivery import SendAllowance, start_campaign
+from webapp.services.campaigns.allowance import SendAllowance
+from webapp.tasks.delivery import start_campaign
 
 RATE = 8
 

@@ -23,7 +23,8 @@ from webapp.extensions import db
 from webapp.infra.types import utcnow
 from webapp.models import CampaignRecipient, Customer
 from webapp.services import campaigns
-from webapp.tasks.delivery import MAX_ATTEMPTS, reconcile_campaigns
+from webapp.services.campaigns.claims import MAX_ATTEMPTS
+from webapp.tasks.delivery import reconcile_campaigns
 
 EVERYONE = {f"fan{i}@example.com" for i in range(5)}
 

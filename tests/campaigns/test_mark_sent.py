@@ -24,7 +24,8 @@ from sqlalchemy import event, func, select, text, update
 from webapp.extensions import db
 from webapp.models import CampaignRecipient, OutboxMessage
 from webapp.services import campaigns
-from webapp.tasks.delivery import _claimed_rows, mark_sent, settle_sent
+from webapp.services.campaigns.claims import claimed_rows as _claimed_rows
+from webapp.services.campaigns.marks import mark_sent, settle_sent
 
 
 def _claimed_group(tenant_id: int, size: int):

@@ -23,7 +23,8 @@ from webapp.api.schemas import (
     TestSendOut,
 )
 from webapp.api.serializers import campaign_dict
-from webapp.services import campaign_stats, campaigns
+from webapp.services import campaigns
+from webapp.services.campaigns import stats as campaign_stats
 
 
 def _fields(body) -> dict:

@@ -73,7 +73,7 @@ def like_pattern(text: str) -> str:
 
 
 # SQLite's automatic checkpoint, held off by delivery between a "sent" commit and the final
-# "." of its messages (webapp/tasks/delivery.py), and turned back on when the connection goes
+# "." of its messages (webapp/services/campaigns/marks.py), and turned back on when the connection goes
 # back to the pool should that code never get there (webapp/__init__.py).
 SQLITE_AUTOCHECKPOINT = 1000  # pages: SQLite's default
 CHECKPOINTS_HELD = "crm_sqlite_checkpoints_held"

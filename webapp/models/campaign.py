@@ -82,7 +82,7 @@ class CampaignRecipient(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     # Opaque, random (128 bits): the recipient's unsubscribe and tracking handle.
     token: Mapped[str] = mapped_column(String(64))
-    # The current claim: only its holder may mark the row sent (see tasks/delivery.py).
+    # The current claim: only its holder may mark the row sent (see services/campaigns/claims.py and marks.py).
     claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -27,7 +27,7 @@ from webapp.infra.validation import (
 )
 from webapp.models import SYSTEM_ACTIVITY_TYPES, Customer, CustomerActivity
 from webapp.services.activity_log import log_activity
-from webapp.services.campaign_stats import attribute_purchase
+from webapp.services.campaigns.stats import attribute_purchase
 from webapp.services.changes import customer_changed
 from webapp.services.customers import MAX_MONEY, find_customer, get_customer, upsert_customer
 from webapp.services.tenants import normalise_email

@@ -7,7 +7,8 @@ from flask_login import current_user, login_required
 
 from webapp.extensions import htmx
 from webapp.infra.errors import Conflict, ValidationFailed
-from webapp.services import activities, campaign_stats, customers
+from webapp.services import activities, customers
+from webapp.services.campaigns import stats as campaign_stats
 from webapp.web import partial_or_page, write_required
 from webapp.web.forms import CustomerForm, NoteForm, TagForm, apply_domain_error
 

@@ -8,7 +8,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp.infra.types import utcnow
-from webapp.services import campaign_stats
+from webapp.services.campaigns import stats as campaign_stats
 from webapp.services.dashboard import dashboard_figures
 from webapp.web.charts import Series, line_chart
 

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from flask import Blueprint, request
 from flask_login import current_user, login_required
 
-from webapp.services import campaign_stats, campaigns
+from webapp.services import campaigns
+from webapp.services.campaigns import stats as campaign_stats
 from webapp.services.hit_rules import REASONS
 from webapp.web import partial_or_page
 from webapp.web.charts import Series, line_chart

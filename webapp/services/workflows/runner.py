@@ -25,10 +25,10 @@ from webapp.models import (
     CustomerActivity,
     Tenant,
 )
+from webapp.services.campaigns.allowance import SendAllowance
 from webapp.services.enrollment.waits import Outcome
 from webapp.services.workflows.steps import STEP_TYPES
 from webapp.services.workflows.steps.base import BAD_DATA, StepFailed
-from webapp.tasks.delivery import SendAllowance
 
 MAX_ATTEMPTS = 5
 # A condition that jumps back could loop: a run stops after this many steps and goes on later.

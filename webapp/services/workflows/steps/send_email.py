@@ -14,9 +14,10 @@ from webapp.infra.errors import ValidationFailed
 from webapp.infra.sql import insert_ignoring_duplicates
 from webapp.mail.templating import RenderFailed, TemplateRejected, check_template
 from webapp.models import AutomationEnrollment, AutomationStep, CampaignRecipient, Customer, EmailCampaign
+from webapp.services.campaigns.marks import bump_counters, mark_sent, revert_sent, settle_sent
+from webapp.services.campaigns.rendering import render_for, sender_of
 from webapp.services.enrollment.waits import Outcome
 from webapp.services.workflows.steps.base import FormField, FormValues, RunContext, StepFailed, StepType, Strict
-from webapp.tasks.delivery import bump_counters, mark_sent, revert_sent, settle_sent
 
 
 class SendEmailStep(Strict):
@@ -68,7 +69,6 @@ def _skip(campaign: EmailCampaign, enrollment: AutomationEnrollment, customer: C
 
 
 def handle(runner: RunContext, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
-    from webapp.services.campaigns import render_for, sender_of  # local: campaigns becomes a package
 
     campaign = db.session.get(EmailCampaign, step.campaign_id) if step.campaign_id else None
     if campaign is None:

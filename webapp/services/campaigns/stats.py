@@ -14,16 +14,18 @@ from typing import Any
 from sqlalchemy import Integer, case, cast, func, select
 
 from webapp.extensions import db
+from webapp.infra.pagination import keyset_by_id
 from webapp.models import (
     CampaignAttribution,
     CampaignEngagementHour,
     CampaignLink,
+    CampaignRecipient,
     CustomerActivity,
     EmailCampaign,
     Tenant,
     TrackingHit,
 )
-from webapp.services.campaigns import tenant_campaigns
+from webapp.services.campaigns.drafts import tenant_campaigns
 
 COUNTERS = ("opens", "human_opens", "unique_opens", "human_unique_opens",
             "clicks", "human_clicks", "unique_clicks", "human_unique_clicks")
@@ -163,9 +165,6 @@ RECIPIENT_FILTERS = {
 def recipients_page(tenant_id: int, campaign_id: int, *, status: str | None = None, engagement: str | None = None,
                     limit: int = 50, cursor: str | None = None):
     """The campaign's recipients with their status and engagement, newest id first."""
-    from webapp.infra.pagination import keyset_by_id
-    from webapp.models import CampaignRecipient
-
     stmt = select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id,
                                            CampaignRecipient.tenant_id == tenant_id)
     if status in RECIPIENT_FILTERS["status"]:

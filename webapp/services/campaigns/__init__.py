@@ -1,0 +1,60 @@
+"""Campaigns: drafts, scheduling, the send snapshot, cancel, preview, test sends, unsubscribe,
+statistics.
+
+The modules, each depending only on those listed before it:
+  drafts       validation, create, edit, delete, list
+  rendering    the sender, unsubscribe links, each recipient's message, preview, test sends
+  marks        a group marked sent in one commit, settled after the final "."; the counters
+  claims       claiming a batch's recipients, the claimed rows, how a claim ends
+  jobs         the delivery jobs, enqueued by name (webapp/infra/queues.py)
+  outcomes     what a send's outcome does to its row: retry, fail, bounce
+  allowance    the tenant's sending rate, shared by every worker through Redis
+  sending      schedule, send now, start when due, the recipient snapshot and its fan-out,
+               cancel, progress
+  sender       delivering one batch
+  reconcile    the periodic sweep
+  unsubscribe  the unsubscribe link
+  stats        figures from counters and rollups, purchase attribution
+
+The names callers use are re-exported here: `campaigns.get_campaign(...)`.
+"""
+
+from webapp.services.campaigns.drafts import (
+    EDITABLE,
+    TEXT_FIELDS,
+    UTM_FIELDS,
+    campaigns_page,
+    create_campaign,
+    delete_campaign,
+    get_campaign,
+    tenant_campaigns,
+    update_campaign,
+)
+from webapp.services.campaigns.rendering import (
+    preview_campaign,
+    preview_content,
+    render_for,
+    render_many,
+    send_test,
+    sender_of,
+    unsubscribe_url,
+)
+from webapp.services.campaigns.sending import (
+    cancel_campaign,
+    progress,
+    schedule_campaign,
+    segment_audience,
+    send_campaign,
+    snapshot_recipients,
+    start_delivery,
+    start_due_campaign,
+)
+from webapp.services.campaigns.unsubscribe import recipient_by_token, unsubscribe
+
+__all__ = [
+    "EDITABLE", "TEXT_FIELDS", "UTM_FIELDS", "campaigns_page", "cancel_campaign", "create_campaign",
+    "delete_campaign", "get_campaign", "preview_campaign", "preview_content", "progress", "recipient_by_token",
+    "render_for", "render_many", "schedule_campaign", "segment_audience", "send_campaign", "send_test",
+    "sender_of", "snapshot_recipients", "start_delivery", "start_due_campaign", "tenant_campaigns", "unsubscribe",
+    "unsubscribe_url", "update_campaign",
+]

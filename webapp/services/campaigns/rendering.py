@@ -1,0 +1,133 @@
+"""Campaign rendering: the sender, unsubscribe links, each recipient's message, previews, test sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from webapp.extensions import db
+from webapp.infra.errors import ValidationFailed
+from webapp.mail.compose import Envelope, Personal, compose, compose_many, customer_context, tenant_context
+from webapp.mail.templating import RenderFailed
+from webapp.mail.transport import open_transport
+from webapp.models import Customer, EmailCampaign, Tenant
+from webapp.services.campaigns.drafts import TEXT_FIELDS, _validate, get_campaign
+from webapp.services.customers import get_customer
+from webapp.services.sending_domains import check_from_address
+from webapp.services.tenants import normalise_email
+from webapp.services.tracking import instrumenters
+
+
+def sender_of(campaign: EmailCampaign, tenant: Tenant) -> tuple[str | None, str]:
+    return (campaign.from_name or tenant.sender_name or tenant.name,
+            campaign.from_email or tenant.sender_email or f"no-reply@{tenant.slug}.invalid")
+
+
+def unsubscribe_url(token: str, base_url: str | None = None) -> str:
+    return f"{base_url or current_app.config['BASE_URL']}/u/{token}"
+
+
+def render_for(campaign: EmailCampaign, tenant: Tenant, customer: Customer | None, *, to: str,
+               token: str, test: bool = False, extra: dict[str, Any] | None = None, track: bool = False):
+    """The composed message; `track` (real deliveries only, never previews or test sends)
+    rewrites links and adds the open pixel for this recipient's token."""
+    person = _Recipients(campaign, tenant, test=test, track=track).personal(customer, to, token, extra)
+    return compose(context=person.context, envelope=person.envelope, instrument=person.instrument,
+                   **_message_source(campaign, tenant))
+
+
+def render_many(campaign: EmailCampaign, tenant: Tenant, recipients: list[tuple[Any, str, str]]) -> list:
+    """render_for(..., track=True) for a group of deliveries, (customer, to, token) each,
+    composed together; a RenderFailed stands in for a message that could not be made."""
+    shared = _Recipients(campaign, tenant, track=True)
+    return compose_many([shared.personal(customer, to, token) for customer, to, token in recipients],
+                        **_message_source(campaign, tenant))
+
+
+def _message_source(campaign: EmailCampaign, tenant: Tenant) -> dict[str, Any]:
+    """What compose() and compose_many() make every recipient's message from."""
+    return {"subject": campaign.subject, "html": campaign.html_content, "text": campaign.text_content,
+            "preheader": campaign.preheader, "postal_address": tenant.postal_address or ""}
+
+
+class _Recipients:
+    """What every recipient's part of a campaign's message is made from, read once."""
+
+    def __init__(self, campaign: EmailCampaign, tenant: Tenant, *, test: bool = False, track: bool = False):
+        self.from_name, self.from_email = sender_of(campaign, tenant)
+        self.reply_to, self.test = campaign.reply_to, test
+        self.base_url = current_app.config["BASE_URL"]
+        self.mailto = current_app.config.get("UNSUBSCRIBE_MAILTO")
+        self.tenant = tenant_context(tenant)
+        self.instrumenter = instrumenters(campaign) if track else None
+
+    def personal(self, customer: Any, to: str, token: str, extra: dict[str, Any] | None = None) -> Personal:
+        envelope = Envelope(from_name=self.from_name, from_email=self.from_email, reply_to=self.reply_to, to=to,
+                            unsubscribe_url=unsubscribe_url(token, self.base_url), unsubscribe_mailto=self.mailto,
+                            test=self.test)
+        context = {"customer": customer_context(customer) if customer is not None else _sample_customer(to),
+                   "tenant": dict(self.tenant), "view_in_browser_url": f"{self.base_url}/v/{token}", **(extra or {})}
+        return Personal(context, envelope, self.instrumenter(token) if self.instrumenter else None)
+
+
+def _sample_customer(email: str) -> dict[str, Any]:
+    return {"email": email, "first_name": None, "last_name": None, "tags": [], "attributes": {},
+            "total_spent": 0.0, "orders_count": 0}
+
+
+def preview_campaign(tenant_id: int, campaign_id: int, customer_id: int | None = None) -> dict[str, str]:
+    """Subject, HTML and text as `customer_id` (or a nameless sample customer) would get them."""
+    return _preview(tenant_id, get_campaign(tenant_id, campaign_id), customer_id)
+
+
+def preview_content(tenant_id: int, data: dict[str, Any], customer_id: int | None = None) -> dict[str, str]:
+    """Like preview_campaign, for content not saved yet (the editor's live preview): it is
+    checked as a save would check it, and nothing is stored."""
+    # The From domain is the save's and the send's to check: the preview shows the content.
+    values = _validate(tenant_id, {k: data.get(k) for k in TEXT_FIELDS if k in data and k != "segment_id"},
+                       check_sender=False)
+    return _preview(tenant_id, EmailCampaign(tenant_id=tenant_id, **values), customer_id)
+
+
+def _preview(tenant_id: int, campaign: EmailCampaign, customer_id: int | None) -> dict[str, str]:
+    tenant = db.session.get(Tenant, tenant_id)
+    customer = get_customer(tenant_id, customer_id) if customer_id is not None else None
+    try:
+        composed = render_for(campaign, tenant, customer, to=customer.email if customer else "preview@example.com",
+                              token="preview")
+    except RenderFailed as exc:
+        raise ValidationFailed("html_content", str(exc)) from None
+    return {"subject": composed.subject, "html": composed.html, "text": composed.text}
+
+
+def send_test(tenant_id: int, campaign_id: int, emails: list[str], customer_id: int | None = None) -> list[dict]:
+    """Send a copy marked [TEST] to each address now: no recipient rows, no stats."""
+    if not emails:
+        raise ValidationFailed("emails", "give at least one address")
+    if len(emails) > 10:
+        raise ValidationFailed("emails", "at most 10 test addresses")
+    addresses = [normalise_email(e, f"emails[{i}]") for i, e in enumerate(emails)]
+    campaign = get_campaign(tenant_id, campaign_id)
+    tenant = db.session.get(Tenant, tenant_id)
+    if campaign.from_email or tenant.sender_email:
+        check_from_address(tenant_id, campaign.from_email or tenant.sender_email, "from_email")
+    customer = get_customer(tenant_id, customer_id) if customer_id is not None else None
+    results = []
+    with open_transport(current_app.config["MAIL_URL"], tenant_id=tenant_id) as transport:
+        for address in addresses:
+            try:
+                composed = render_for(campaign, tenant, customer, to=address, token="test", test=True)
+            except RenderFailed as exc:
+                raise ValidationFailed("html_content", str(exc)) from None
+            # The outbox lists the subject as the inbox shows it, [TEST] mark included.
+            outcome = transport.send(sender_of(campaign, tenant)[1], address, composed.message.as_bytes(),
+                                     commit=_commit_true, subject=f"[TEST] {composed.subject}",
+                                     message_id=composed.message_id)
+            results.append({"email": address, "status": outcome.status, "detail": outcome.detail})
+    return results
+
+
+def _commit_true() -> bool:
+    db.session.commit()
+    return True
