@@ -54,6 +54,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from webapp.cli import register_cli
 
     register_cli(app)
+    # The worker's periodic scheduler runs in a spawn'd child that builds an app of its own:
+    # it takes this factory from the app it is given (a module-level function, so it pickles
+    # by name) instead of importing the app from below.
+    app.extensions["crm_app_factory"] = create_app
     return app
 
 
