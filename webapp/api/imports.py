@@ -6,8 +6,8 @@ import json
 
 from flask import jsonify, request, url_for
 
-from webapp.api import bp
 from webapp.api.auth import current_tenant_id
+from webapp.api.blueprint import bp
 from webapp.api.errors import ApiError
 from webapp.api.registry import api_route
 from webapp.api.schemas import CustomerExportOut, CustomerExportQuery, ImportOut, ImportUpload
