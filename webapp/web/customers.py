@@ -8,8 +8,9 @@ from flask_login import current_user, login_required
 from webapp.extensions import htmx
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.services import activities, campaign_stats, customers
-from webapp.web import partial_or_page, write_required
+from webapp.web.access import write_required
 from webapp.web.forms import CustomerForm, NoteForm, TagForm, apply_domain_error
+from webapp.web.pages import partial_or_page
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.services import exports, imports
-from webapp.web import write_required
+from webapp.web.access import write_required
 from webapp.web.forms import ImportUploadForm, apply_domain_error
 
 bp = Blueprint("imports", __name__, url_prefix="/customers")

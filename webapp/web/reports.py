@@ -10,8 +10,8 @@ from flask_login import current_user, login_required
 
 from webapp.services import campaign_stats, campaigns
 from webapp.services.hit_rules import REASONS
-from webapp.web import partial_or_page
 from webapp.web.charts import Series, line_chart
+from webapp.web.pages import partial_or_page
 
 bp = Blueprint("reports", __name__, url_prefix="/campaigns")
 

@@ -23,7 +23,7 @@ from webapp.segments.definition import (
     RELATIVE_OPERATORS,
 )
 from webapp.services import segments
-from webapp.web import write_required
+from webapp.web.access import write_required
 from webapp.web.filters import ACTIVITY_LABELS
 from webapp.web.forms import Form, StorableValues, apply_domain_error, decode_json_field
 
