@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -13,7 +14,7 @@ from wtforms import EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from webapp.extensions import htmx
+from webapp.extensions import db, htmx
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.models import AutomationStep, AutomationWorkflow
 from webapp.models.workflow import ENROLLMENT_STATUSES, STEP_TYPES
@@ -187,8 +188,6 @@ def update_settings(workflow_id: int):
             "name": form.get("name", ""), "trigger_type": trigger_type, "reentry": form.get("reentry") or None,
             "trigger_config": config})
     except ValidationFailed as exc:
-        from webapp.extensions import db
-
         db.session.rollback()
         field = exc.field.split(".")[-1]
         return _builder(workflows.get_workflow(current_user.tenant_id, workflow_id), status=422,
@@ -220,8 +219,6 @@ def toggle(workflow_id: int):
 
 def _same_site(url: str | None) -> bool:
     """Only our own pages are places to go back to (no open redirect)."""
-    from urllib.parse import urlsplit
-
     if not url:
         return False
     parts = urlsplit(url)
@@ -313,8 +310,6 @@ def edit_step(workflow_id: int, step_id: int):
         config = _step_config(step, StorableValues(request.form))
         workflows.update_step(current_user.tenant_id, workflow.id, step.id, config)
     except ValidationFailed as exc:
-        from webapp.extensions import db
-
         db.session.rollback()
         field = exc.field.split(".", 1)[-1].split("[")[0].split(".")[0]
         # What was typed comes back with the message, so a long condition is fixed, not retyped.
