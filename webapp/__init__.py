@@ -7,12 +7,29 @@ import json
 import os
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, ValidationError
+
+from webapp.api import bp as api_bp
+from webapp.api.errors import error_response, http_error_response
+from webapp.api.tracking import OpenPixelFastPath
+from webapp.cli import register_cli
+from webapp.config import check_config, derive_settings, load_config
+from webapp.extensions import csrf, db, htmx, login_manager, migrate
+from webapp.infra.errors import DomainError
+from webapp.infra.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT
+from webapp.infra.types import MAX_ID
+from webapp.ratelimit import init_rate_limits
+from webapp.services.imports import MAX_FILE_BYTES
+from webapp.services.tenants import load_user
+from webapp.session_cookie import CachedSerializerSessionInterface
+from webapp.web import register_web
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -25,8 +42,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 template_folder=os.path.join(root, "templates"),
                 static_folder=os.path.join(root, "static"))
 
-    from webapp.config import check_config, derive_settings, load_config
-
     app.config.update(load_config(app.instance_path))
     if config:
         app.config.update(config)
@@ -34,33 +49,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     derive_settings(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from webapp.session_cookie import CachedSerializerSessionInterface
-
     app.session_interface = CachedSerializerSessionInterface()
 
     _init_extensions(app)
     _register_blueprints(app)
     _register_error_handlers(app)
     _send_security_headers(app)
-    from webapp.ratelimit import init_rate_limits
-
     init_rate_limits(app)
     _allow_large_uploads(app)
-    from webapp.api.tracking import OpenPixelFastPath
-
     app.wsgi_app = OpenPixelFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
     _trust_proxies(app)  # outermost: the fast path sees the forwarded client address too
 
-    from webapp.cli import register_cli
-
     register_cli(app)
+    # The worker's periodic scheduler runs in a spawn'd child that builds an app of its own:
+    # it takes this factory from the app it is given (a module-level function, so it pickles
+    # by name) instead of importing the app from below.
+    app.extensions["crm_app_factory"] = create_app
     return app
 
 
 def _init_extensions(app: Flask) -> None:
-    from webapp.extensions import csrf, db, htmx, login_manager, migrate
-    from webapp.services.tenants import load_user
-
     options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Writers wait for each other instead of failing at once with "database is locked".
@@ -101,8 +109,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _sqlite_checkpoints_back_on(dbapi_connection, record) -> None:
     # Delivery holds SQLite's checkpoints off across a "sent" commit; a connection that comes
     # back without settle_sent() (an exception in between) must not keep them off for good.
-    from webapp.infra.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT
-
     if record.info.pop(CHECKPOINTS_HELD, False) and dbapi_connection is not None:
         dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT}")
 
@@ -113,8 +119,6 @@ class IdConverter(IntegerConverter):
     `max=` would make werkzeug answer 405 to methods of a sibling rule.)"""
 
     def to_python(self, value: str) -> int:
-        from webapp.infra.types import MAX_ID
-
         try:
             number = super().to_python(value)
         except ValidationError:
@@ -125,10 +129,6 @@ class IdConverter(IntegerConverter):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp.api import bp as api_bp
-    from webapp.extensions import csrf
-    from webapp.web import register_web
-
     app.url_map.converters["int"] = IdConverter
 
     # The API authenticates by bearer token, never by cookie, so CSRF does not apply.
@@ -137,54 +137,51 @@ def _register_blueprints(app: Flask) -> None:
     register_web(app)
 
 
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _release_session(app: Flask) -> None:
+    """A failed statement leaves the session unusable until it is rolled back, and the error
+    page reads the signed-in user through it. An error response saves nothing, so roll back
+    first, whatever went wrong."""
+    try:
+        db.session.rollback()
+    except Exception:  # the connection itself is gone: the page must still be answered
+        app.logger.exception("rolling back before an error page failed")
+
+
+def _error_page(app: Flask, status: int, message: str):
+    _release_session(app)
+    if htmx and not htmx.boosted:
+        # A fragment would land wherever the request aimed (inside a tag list, say):
+        # show the message in the page's flash area instead. base.html lets htmx swap it.
+        response = make_response(render_template("errors/_flash.html", message=message), status)
+        response.headers["HX-Retarget"] = "#flashes"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return render_template("errors/error.html", status=status, message=message), status
+
+
 def _register_error_handlers(app: Flask) -> None:
-    from flask import make_response, render_template
-    from flask_wtf.csrf import CSRFError
-
-    from webapp.api.errors import error_response, http_error_response
-    from webapp.extensions import db, htmx
-    from webapp.infra.errors import DomainError
-
-    def wants_json() -> bool:
-        return request.path.startswith("/api/")
-
-    def release_session() -> None:
-        """A failed statement leaves the session unusable until it is rolled back, and the error
-        page reads the signed-in user through it. An error response saves nothing, so roll back
-        first, whatever went wrong."""
-        try:
-            db.session.rollback()
-        except Exception:  # the connection itself is gone: the page must still be answered
-            app.logger.exception("rolling back before an error page failed")
-
-    def error_page(status: int, message: str):
-        release_session()
-        if htmx and not htmx.boosted:
-            # A fragment would land wherever the request aimed (inside a tag list, say):
-            # show the message in the page's flash area instead. base.html lets htmx swap it.
-            response = make_response(render_template("errors/_flash.html", message=message), status)
-            response.headers["HX-Retarget"] = "#flashes"
-            response.headers["HX-Reswap"] = "innerHTML"
-            return response
-        return render_template("errors/error.html", status=status, message=message), status
-
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
-        return error_page(400, "Your form expired or was not sent from this site. Reload the page and try again.")
+        return _error_page(app, 400, "Your form expired or was not sent from this site. "
+                                     "Reload the page and try again.")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        if wants_json():
-            release_session()
+        if _wants_json():
+            _release_session(app)
             return http_error_response(exc)
-        return error_page(exc.code, exc.description)
+        return _error_page(app, exc.code, exc.description)
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
-        if wants_json():
-            release_session()
+        if _wants_json():
+            _release_session(app)
             return error_response(exc.status, exc.code, exc.message, exc.details)
-        return error_page(exc.status, exc.message)
+        return _error_page(app, exc.status, exc.message)
 
     @app.errorhandler(Exception)
     def _unexpected_error(exc: Exception):
@@ -192,11 +189,11 @@ def _register_error_handlers(app: Flask) -> None:
         error page (JSON under /api/), which must not fail in turn."""
         app.logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
         message = "Something went wrong on our side and nothing was saved. Try again in a moment."
-        if wants_json():
-            release_session()
+        if _wants_json():
+            _release_session(app)
             return error_response(500, "internal_error", message)
         try:
-            return error_page(500, message)
+            return _error_page(app, 500, message)
         except Exception:  # the page needs the database too (the signed-in user): say it without
             app.logger.exception("the error page failed as well")
             return f"<!doctype html><title>Error 500</title><h1>500</h1><p>{message}</p>", 500
@@ -235,8 +232,6 @@ UPLOAD_ENDPOINTS = frozenset({"api.import_customers", "imports.new"})
 
 
 def _allow_large_uploads(app: Flask) -> None:
-    from webapp.services.imports import MAX_FILE_BYTES
-
     def raise_the_limit() -> None:
         if request.endpoint in UPLOAD_ENDPOINTS:
             request.max_content_length = MAX_FILE_BYTES + 64 * 1024  # the file and the form around it
@@ -251,6 +246,4 @@ def _trust_proxies(app: Flask) -> None:
     setting the headers are ignored, so a client cannot choose its own address."""
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops > 0:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

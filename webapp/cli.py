@@ -10,6 +10,13 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from webapp.extensions import db
+from webapp.infra.errors import DomainError
+from webapp.models import Tenant
+from webapp.services.doctor import examine
+from webapp.services.tenants import create_tenant
+from webapp.tasks.worker import run_worker
+
 crm = AppGroup("crm", help="Operate the CRM: tenants, workers, demo data.")
 
 
@@ -25,9 +32,6 @@ crm = AppGroup("crm", help="Operate the CRM: tenants, workers, demo data.")
 def create_tenant_command(name: str, admin_email: str, admin_password: str, timezone: str, sender_email: str | None,
                           sender_name: str | None, postal_address: str | None) -> None:
     """Create a tenant with its owner and an API token; prints one JSON line."""
-    from webapp.infra.errors import DomainError
-    from webapp.services.tenants import create_tenant
-
     try:
         tenant, user, secret = create_tenant(name, admin_email, admin_password, timezone=timezone,
                                              sender_email=sender_email, sender_name=sender_name,
@@ -43,8 +47,6 @@ def create_tenant_command(name: str, admin_email: str, admin_password: str, time
 @click.option("--no-scheduler", is_flag=True, help="Do not run the scheduler in this worker.")
 def worker_command(burst: bool, no_scheduler: bool) -> None:
     """RQ worker for all queues, with the scheduler (run as many as you like)."""
-    from webapp.tasks.worker import run_worker
-
     run_worker(current_app._get_current_object(), burst=burst, with_scheduler=not no_scheduler)
 
 
@@ -54,9 +56,8 @@ def worker_command(burst: bool, no_scheduler: bool) -> None:
 @click.option("--tenant-id", type=int, default=None, help="Add demo customers to this tenant.")
 def seed_demo_command(n_customers: int, if_empty: bool, tenant_id: int | None) -> None:
     """Create a demo tenant with realistic ticketing customers, purchases and sign-ups."""
-    from webapp.extensions import db
-    from webapp.infra.errors import DomainError
-    from webapp.models import Tenant
+    # Local: create_app imports this module, so every `flask` invocation (the web server's
+    # too) would load the demo's catalogue and row builders, which only this command uses.
     from webapp.services.demo import seed_demo
 
     if if_empty and db.session.scalar(select(func.count()).select_from(Tenant)):
@@ -76,8 +77,6 @@ def doctor_command(repair: bool) -> None:
     """Find rows earlier versions accepted that today's rules refuse (NaN in JSON, dates
     outside the calendar, definitions that no longer validate); --repair mends them. Exits
     with 1 when problems remain."""
-    from webapp.services.doctor import examine
-
     findings = examine(repair=repair)
     for finding in findings:
         click.echo(str(finding))

@@ -18,16 +18,9 @@ def _truthy(value: str | None) -> bool:
 
 def load_config(instance_path: str) -> dict:
     """Build the settings mapping from the environment; nothing here connects anywhere."""
-    default_db = "sqlite:///" + str(Path(instance_path) / "crm.sqlite3")
-    database_url = os.environ.get("DATABASE_URL") or default_db
-    # Heroku-style URLs and the plain driver name both mean psycopg 3 here.
-    if database_url.startswith("postgres://"):
-        database_url = "postgresql://" + database_url[len("postgres://"):]
-    if database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
-        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "MAIL_URL": os.environ.get("MAIL_URL", "outbox"),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
@@ -45,6 +38,27 @@ def load_config(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "API_PAGE_LIMIT_DEFAULT": 50,
         "API_PAGE_LIMIT_MAX": 200,
+        **_delivery_settings(),
+        **_rate_limit_settings(),
+        **_tracking_settings(instance_path),
+        **_dns_settings(),
+        **_workflow_settings(),
+    }
+
+
+def _database_url(instance_path: str) -> str:
+    default_db = "sqlite:///" + str(Path(instance_path) / "crm.sqlite3")
+    database_url = os.environ.get("DATABASE_URL") or default_db
+    # Heroku-style URLs and the plain driver name both mean psycopg 3 here.
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    return database_url
+
+
+def _delivery_settings() -> dict:
+    return {
         # Segments with time-relative conditions ("within the last 30 days") are recalculated this often.
         "SEGMENT_RECALC_SECONDS": int(os.environ.get("SEGMENT_RECALC_SECONDS", 3600)),
         # Campaign delivery: the reconciler's period, how long a claimed batch is a worker's
@@ -53,10 +67,20 @@ def load_config(instance_path: str) -> dict:
         "DELIVERY_LEASE_SECONDS": int(os.environ.get("DELIVERY_LEASE_SECONDS", 600)),
         "DELIVERY_RETRY_BASE_SECONDS": float(os.environ.get("DELIVERY_RETRY_BASE_SECONDS", 30)),
         "UNSUBSCRIBE_MAILTO": os.environ.get("UNSUBSCRIBE_MAILTO") or None,
-        # Rate limits (webapp/ratelimit.py), counted in Redis; e.g. RATELIMIT_API="100 per second".
+    }
+
+
+def _rate_limit_settings() -> dict:
+    # Rate limits (webapp/ratelimit.py), counted in Redis; e.g. RATELIMIT_API="100 per second".
+    return {
         "RATELIMIT_ENABLED": not _truthy(os.environ.get("RATELIMIT_DISABLED")),
         **{name: os.environ[name] for name in ("RATELIMIT_API", "RATELIMIT_LOGIN_ACCOUNT", "RATELIMIT_LOGIN_ADDRESS",
                                                "RATELIMIT_PUBLIC", "RATELIMIT_UNSUBSCRIBE") if os.environ.get(name)},
+    }
+
+
+def _tracking_settings(instance_path: str) -> dict:
+    return {
         # Tracking: how often queued hits are written, after how long a dead writer's
         # entries are taken over, and how soon after delivery a click counts as a scanner's.
         "TRACKING_WRITER_SECONDS": int(os.environ.get("TRACKING_WRITER_SECONDS", 5)),
@@ -67,10 +91,20 @@ def load_config(instance_path: str) -> dict:
         "TRACKING_LEGACY_IDS": _truthy(os.environ.get("TRACKING_LEGACY_IDS", "1")),
         # Where web processes spool opens and clicks on their way to Redis (a local disk).
         "TRACKING_SPOOL_DIR": os.environ.get("TRACKING_SPOOL_DIR") or str(Path(instance_path) / "tracking-spool"),
+    }
+
+
+def _dns_settings() -> dict:
+    return {
         # Sending domains are verified by a TXT record: the DNS server asked ("host" or
         # "host:port"; empty: the system's resolvers) and how long to wait for it, in seconds.
         "DNS_RESOLVER": os.environ.get("DNS_RESOLVER") or None,
         "DNS_TIMEOUT": float(os.environ.get("DNS_TIMEOUT", 3)),
+    }
+
+
+def _workflow_settings() -> dict:
+    return {
         # Workflows: how often due enrollments are swept up, how long a claimed enrollment is a
         # worker's, the first retry delay of a failed step (doubling), the event_day sweep.
         "WORKFLOW_TICK_SECONDS": int(os.environ.get("WORKFLOW_TICK_SECONDS", 10)),

@@ -21,6 +21,7 @@ from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from webapp.api.registry import PUBLIC_ENDPOINTS
 from webapp.services.tenants import known_sign_in_network
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,6 @@ def init_rate_limits(app: Flask) -> Limiter:
         # still works out every limit of every request, a fifth of the open pixel's CPU.
         return limiter
     _skip_the_pass_over(app, limiter, SPOOL_COUNTED)
-    from webapp.api.registry import PUBLIC_ENDPOINTS
-
     config = app.config
     for endpoint, view in list(app.view_functions.items()):
         if endpoint == "auth.login":

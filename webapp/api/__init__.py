@@ -1,10 +1,6 @@
 """The JSON API at /api/crm: token-authenticated, JSON in and out."""
 
-from flask import Blueprint
-
-bp = Blueprint("api", __name__, url_prefix="/api/crm")
-
-from webapp.api import (  # noqa: E402,F401  (registers the views)
+from webapp.api import (  # noqa: F401  (registers the views)
     campaigns,
     customers,
     imports,
@@ -14,8 +10,9 @@ from webapp.api import (  # noqa: E402,F401  (registers the views)
     tracking,
     workflows,
 )
-from webapp.api.auth import authenticate_request  # noqa: E402
-from webapp.api.errors import register_error_handlers  # noqa: E402
+from webapp.api.auth import authenticate_request
+from webapp.api.blueprint import bp
+from webapp.api.errors import register_error_handlers
 
 bp.before_request(authenticate_request)
 register_error_handlers(bp)

@@ -6,12 +6,13 @@ import json
 
 from flask import jsonify, request, url_for
 
-from webapp.api import bp
 from webapp.api.auth import current_tenant_id
+from webapp.api.blueprint import bp
 from webapp.api.errors import ApiError
 from webapp.api.registry import api_route
 from webapp.api.schemas import CustomerExportOut, CustomerExportQuery, ImportOut, ImportUpload
 from webapp.api.serializers import customer_dict, import_dict, plain
+from webapp.downloads import csv_response
 from webapp.services import customers, exports, imports
 
 
@@ -64,7 +65,7 @@ def get_import(import_id: int):
            description="Columns: line (in the uploaded file, header = 1), reason, then the row as uploaded.")
 def import_rejected_csv(import_id: int):
     header, rows = imports.rejected_rows(current_tenant_id(), import_id)
-    return exports.csv_response(f"import-{import_id}-rejected.csv", exports.csv_stream(header, rows))
+    return csv_response(f"import-{import_id}-rejected.csv", exports.csv_stream(header, rows))
 
 
 @api_route(bp, "/customers/<int:customer_id>/export", "GET", summary="Everything stored about a customer",
@@ -83,11 +84,11 @@ def export_customer(customer_id: int):
            description="Streamed. Columns: " + ", ".join(exports.CUSTOMER_HEADER) + " (tags comma-separated, "
                        "attributes as JSON). Cells a spreadsheet would run as formulas start with a quote.")
 def export_customers_csv(query: CustomerExportQuery):
-    return exports.csv_response(*exports.export_customers(current_tenant_id(), query.segment_id))
+    return csv_response(*exports.export_customers(current_tenant_id(), query.segment_id))
 
 
 @api_route(bp, "/campaigns/<int:campaign_id>/recipients.csv", "GET", summary="A campaign's recipients (CSV)",
            tag="campaigns", media_type="text/csv", errors=(404,),
            description="Streamed. One row per recipient with the delivery status, sent_at and the error.")
 def export_campaign_recipients_csv(campaign_id: int):
-    return exports.csv_response(*exports.export_recipients(current_tenant_id(), campaign_id))
+    return csv_response(*exports.export_recipients(current_tenant_id(), campaign_id))

@@ -8,7 +8,7 @@ from typing import Any
 from flask import jsonify
 from pydantic import BaseModel
 
-from webapp.api import bp
+from webapp.api.blueprint import bp
 from webapp.api.registry import ENDPOINTS, Endpoint, api_route
 from webapp.api.schemas import ErrorResponse
 from webapp.infra.types import MAX_ID

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from webapp.api import bp
 from webapp.api.auth import current_tenant_id
+from webapp.api.blueprint import bp
 from webapp.api.registry import api_route
 from webapp.api.schemas import (
     CalculationOut,

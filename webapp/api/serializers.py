@@ -15,8 +15,6 @@ from webapp.models import (
 )
 from webapp.services.customers import customer_dict  # noqa: F401 (the API's customer; webhooks send it too)
 from webapp.services.sending_domains import record_name, record_value
-from webapp.services.workflows.reading import step_figures
-from webapp.services.workflows.steps import describe_step
 
 
 def activity_dict(activity: CustomerActivity) -> dict:
@@ -25,13 +23,13 @@ def activity_dict(activity: CustomerActivity) -> dict:
         "customer_id": activity.customer_id,
         "type": activity.type,
         "properties": activity.properties or {},
-        "occurred_at": _iso(activity.occurred_at),
-        "created_at": _iso(activity.created_at),
+        "occurred_at": iso_or_none(activity.occurred_at),
+        "created_at": iso_or_none(activity.created_at),
         "idempotency_key": activity.idempotency_key,
     }
 
 
-def _iso(value) -> str | None:
+def iso_or_none(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
@@ -44,9 +42,9 @@ def segment_dict(segment: CustomerSegment) -> dict:
         "match": segment.match,
         "member_count": segment.member_count,
         "time_relative": segment.time_relative,
-        "calculated_at": _iso(segment.calculated_at),
-        "created_at": _iso(segment.created_at),
-        "updated_at": _iso(segment.updated_at),
+        "calculated_at": iso_or_none(segment.calculated_at),
+        "created_at": iso_or_none(segment.created_at),
+        "updated_at": iso_or_none(segment.updated_at),
     }
 
 
@@ -63,9 +61,9 @@ def campaign_dict(campaign: EmailCampaign) -> dict:
         "from_email": campaign.from_email,
         "reply_to": campaign.reply_to,
         "status": campaign.status,
-        "scheduled_at": _iso(campaign.scheduled_at),
-        "started_at": _iso(campaign.started_at),
-        "finished_at": _iso(campaign.finished_at),
+        "scheduled_at": iso_or_none(campaign.scheduled_at),
+        "started_at": iso_or_none(campaign.started_at),
+        "finished_at": iso_or_none(campaign.finished_at),
         "recipients": campaign.recipients_count or 0,
         "sent": campaign.sent_count or 0,
         "failed": campaign.failed_count or 0,
@@ -74,8 +72,8 @@ def campaign_dict(campaign: EmailCampaign) -> dict:
         "utm_source": campaign.utm_source,
         "utm_medium": campaign.utm_medium,
         "utm_campaign": campaign.utm_campaign,
-        "created_at": _iso(campaign.created_at),
-        "updated_at": _iso(campaign.updated_at),
+        "created_at": iso_or_none(campaign.created_at),
+        "updated_at": iso_or_none(campaign.updated_at),
     }
 
 
@@ -93,9 +91,9 @@ def import_dict(customer_import: CustomerImport, rejected_url: str) -> dict:
         "rejected": customer_import.rejected_count,
         "error": customer_import.error,
         "rejected_csv": rejected_url,
-        "created_at": _iso(customer_import.created_at),
-        "started_at": _iso(customer_import.started_at),
-        "finished_at": _iso(customer_import.finished_at),
+        "created_at": iso_or_none(customer_import.created_at),
+        "started_at": iso_or_none(customer_import.started_at),
+        "finished_at": iso_or_none(customer_import.finished_at),
     }
 
 
@@ -110,45 +108,14 @@ def plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     return value
-def step_dict(step, counts: dict, figures: dict | None = None) -> dict:
-    mine = counts.get(step.id, {})
-    return {"id": step.id, "type": step.type, "position": step.position, "config": step.config or {},
-            "summary": describe_step(step.type, step.config or {}), "on_step_now": mine.get("now", 0),
-            "passed": mine.get("passed", 0), "email": (figures or {}).get(step.campaign_id)}
-
-
-def workflow_dict(workflow, counts: dict, *, steps=None, step_counts=None) -> dict:
-    out = {"id": workflow.id, "name": workflow.name, "trigger_type": workflow.trigger_type,
-           "trigger_config": workflow.trigger_config or {}, "active": workflow.active, "reentry": workflow.reentry,
-           "counts": counts, "created_at": _iso(workflow.created_at), "updated_at": _iso(workflow.updated_at)}
-    if steps is not None:
-        figures = step_figures([s.campaign_id for s in steps if s.campaign_id])
-        out["steps"] = [step_dict(s, step_counts or {}, figures) for s in steps]
-    return out
-
-
-def enrollment_dict(enrollment, trace=None) -> dict:
-    out = {"id": enrollment.id, "workflow_id": enrollment.workflow_id, "customer_id": enrollment.customer_id,
-           "status": enrollment.status, "current_step_id": enrollment.current_step_id,
-           "next_run_at": _iso(enrollment.next_run_at), "trigger_type": enrollment.trigger_type,
-           "trigger_payload": enrollment.trigger_payload or {}, "attempts": enrollment.attempts or 0,
-           "last_error": enrollment.last_error, "exit_reason": enrollment.exit_reason,
-           "enrolled_at": _iso(enrollment.enrolled_at), "finished_at": _iso(enrollment.finished_at)}
-    if trace is not None:
-        out["trace"] = [{"step_id": x.step_id, "step_type": x.step_type, "started_at": _iso(x.started_at),
-                         "finished_at": _iso(x.finished_at), "outcome": x.outcome, "detail": x.detail}
-                        for x in trace]
-    return out
-
-
 def sending_domain_dict(row: SendingDomain) -> dict:
     return {
         "id": row.id,
         "domain": row.domain,
         "status": row.status,
-        "verified_at": _iso(row.verified_at),
+        "verified_at": iso_or_none(row.verified_at),
         "txt_record": {"type": "TXT", "name": record_name(row.domain), "value": record_value(row)},
-        "last_checked_at": _iso(row.last_checked_at),
+        "last_checked_at": iso_or_none(row.last_checked_at),
         "last_check_error": row.last_check_error,
-        "created_at": _iso(row.created_at),
+        "created_at": iso_or_none(row.created_at),
     }

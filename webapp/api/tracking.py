@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from webapp.api import bp
+from webapp.api.blueprint import bp
 from webapp.api.errors import ApiError
 from webapp.api.registry import api_route
 from webapp.services import tracking

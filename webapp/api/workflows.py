@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from webapp.api import bp
 from webapp.api.auth import current_tenant_id
+from webapp.api.blueprint import bp
 from webapp.api.registry import api_route, parse_body
 from webapp.api.schemas import (
     DeleteWorkflowQuery,
@@ -27,7 +27,7 @@ from webapp.api.schemas import (
     WorkflowPage,
     WorkflowPatch,
 )
-from webapp.api.serializers import enrollment_dict, step_dict, workflow_dict
+from webapp.api.workflow_serializers import enrollment_dict, step_dict, workflow_dict
 from webapp.services import workflows
 
 

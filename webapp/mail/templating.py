@@ -4,8 +4,9 @@ Templates come from marketers (and names in the context from the public), so:
 - an ImmutableSandboxedEnvironment with nothing in it but `range` (capped) and the
   allowlisted context (`customer`, `tenant`, `unsubscribe_url`, `view_in_browser_url`,
   `trigger`): no config, environment, models or callables;
-- templates are checked when saved: syntax errors name the line, and constructs that only
-  serve to break out of the sandbox (dunder attributes, `|attr`, `self`, ...) are refused;
+- templates are checked when saved (template_rules): syntax errors name the line, and
+  constructs that only serve to break out of the sandbox (dunder attributes, `|attr`,
+  `self`, ...) are refused;
 - rendering is bounded in time and memory, before anything is allocated: every filter,
   method, operator, `~`, literal, print and block is sized from its inputs first
   (template_costs), no value may exceed MAX_VALUE characters or MAX_ITEMS items, and one
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import io
-import re
 import threading
 import time
 import types
@@ -39,35 +39,17 @@ from jinja2.visitor import NodeTransformer
 from webapp.mail import template_call_costs as call_costs
 from webapp.mail import template_costs as costs
 from webapp.mail.template_costs import MAX_ITEMS, MAX_VALUE, Cost
+from webapp.mail.template_rules import BLOCKED_FILTERS, RenderFailed, check_format, check_numbers, check_source
+from webapp.mail.template_rules import TemplateRejected as TemplateRejected  # re-exported: importers find it here
 
 MAX_RANGE = 1000
 MAX_OUTPUT = 2_000_000  # characters of one rendered template
 MAX_SECONDS = 2.0
-MAX_ARGUMENT = 99_999  # a width or count given to a filter or method
 MAX_INT_BITS = 100_000
 MAX_REASON = 500  # characters of a RenderFailed message
 # Estimated bytes one render may allocate in all, freed or not: values kept alive by
 # `{% set %}` or a recursive macro can never add up to more.
 MAX_ALLOCATED = 16 * 2**20
-# A printf width or precision above MAX_ARGUMENT, or one taken from the arguments ("*"),
-# and the same in str.format specs ("{:>999999}").
-_HUGE_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d{6,}|\d*\.(?:\*|\d{6,}))|\{[^{}]*:[^{}]*(?:\d{6,}|\{)")
-BLOCKED_NAMES = frozenset({"self", "config", "request", "session", "g", "url_for", "get_flashed_messages",
-                           "lipsum", "cycler", "joiner", "namespace", "environment", "loop_controls"})
-BLOCKED_FILTERS = frozenset({"attr", "map", "xmlattr"})
-
-
-class TemplateRejected(ValueError):
-    """A template that cannot be saved; `line` is 1-based when known."""
-
-    def __init__(self, message: str, line: int | None = None):
-        super().__init__(f"line {line}: {message}" if line else message)
-        self.line = line
-        self.reason = message
-
-
-class RenderFailed(RuntimeError):
-    """Rendering one recipient's copy failed; the reason is stored on their row."""
 
 
 class _Budget:
@@ -241,20 +223,6 @@ def _finalize(eval_ctx: Any, value: Any) -> Any:
     return value
 
 
-def _check_numbers(values) -> None:
-    # Widths and counts (center, indent, batch, zfill...) far above any layout need are
-    # refused with their own message before anything is estimated.
-    for value in values:
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARGUMENT:
-            raise RenderFailed(f"{value} is too large a number for a template function")
-
-
-def _check_format(fmt: Any) -> None:
-    if isinstance(fmt, str) and _HUGE_WIDTH.search(fmt):
-        raise RenderFailed(f"format widths above {MAX_ARGUMENT}, or taken from the arguments, are not allowed "
-                           "in templates")
-
-
 def _is_data_method(func: Any) -> bool:
     """Methods of strings, lists, dicts and numbers (and Markup's): each must have an estimate."""
     if isinstance(func, types.BuiltinFunctionType):
@@ -265,7 +233,7 @@ def _is_data_method(func: Any) -> bool:
 def _spend_on_call(func: Any, args: tuple, kwargs: dict) -> bool:
     """Charges a call before it is made; True when it builds a value (a method with a cost)."""
     if not getattr(func, "takes_values", False):
-        _check_numbers((*args, *kwargs.values()))
+        check_numbers((*args, *kwargs.values()))
     # On its way into a macro each argument is copied into a new tuple or list about a dozen
     # times (measured): m(n - 1, *varargs) recursing keeps all those copies alive.
     cost = Cost(nbytes=12 * costs.SLOT * len(args) + 3 * costs.ENTRY * len(kwargs))
@@ -286,9 +254,9 @@ def _bounded_filter(name: str, func: Any) -> Any:
     @functools.wraps(func)  # keeps the jinja_pass_arg marker
     def bounded(*args, **kwargs):
         if name == "format":
-            _check_format(args[value_at] if len(args) > value_at else None)
+            check_format(args[value_at] if len(args) > value_at else None)
         else:
-            _check_numbers((*args[value_at + 1:], *kwargs.values()))
+            check_numbers((*args[value_at + 1:], *kwargs.values()))
         _spend(estimate(*args, **kwargs) if estimate else costs.FREE)  # and the clock
         result = func(*args, **kwargs)
         if estimate is None:
@@ -365,7 +333,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         if wrapped is None:
             return None
         template, by_name = value.__self__, value.__name__ == "format_map"
-        _check_format(template)  # "{:>999999999}".format(...): refused before it allocates
+        check_format(template)  # "{:>999999999}".format(...): refused before it allocates
 
         @_takes_values
         @functools.wraps(wrapped)
@@ -391,7 +359,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 left.bit_length() * (right if operator == "**" else 1) + right.bit_length() > MAX_INT_BITS):
             raise RenderFailed("number too large in template")
         if operator == "%" and isinstance(left, str):
-            _check_format(left)
+            check_format(left)
         cost = costs.binop(operator, left, right)
         _spend(cost)
         result = super().call_binop(context, operator, left, right)
@@ -423,52 +391,7 @@ TEXT_ENV = _make_env(autoescape=False)
 
 def check_template(source: str, *, html: bool = True) -> None:
     """Raise TemplateRejected for syntax errors and sandbox-escape constructs."""
-    env = HTML_ENV if html else TEXT_ENV
-    try:
-        tree = env.parse(source)
-    except TemplateSyntaxError as exc:
-        raise TemplateRejected(exc.message or "syntax error", exc.lineno) from None
-    except RecursionError:  # the parser descends once per level: thousands of "(" exhaust it
-        raise TemplateRejected(_TOO_DEEP) from None
-    if _deepest(tree) > MAX_NESTING:
-        raise TemplateRejected(_TOO_DEEP)
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name, nodes.Filter, nodes.Extends,
-                               nodes.Include, nodes.Import, nodes.FromImport)):
-        line = getattr(node, "lineno", None)
-        if isinstance(node, (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
-            raise TemplateRejected("templates cannot include or import other templates", line)
-        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-            raise TemplateRejected(f"'{node.attr}' is not available in templates", line)
-        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
-                and isinstance(node.arg.value, str) and node.arg.value.startswith("_"):
-            raise TemplateRejected(f"'{node.arg.value}' is not available in templates", line)
-        if isinstance(node, nodes.Name) and node.name in BLOCKED_NAMES:
-            raise TemplateRejected(f"'{node.name}' is not available in templates", line)
-        if isinstance(node, nodes.Filter) and node.name in BLOCKED_FILTERS:
-            raise TemplateRejected(f"the '{node.name}' filter is not available in templates", line)
-    try:
-        env.from_string(source)
-    except TemplateSyntaxError as exc:  # e.g. an unknown filter, found at compile time
-        raise TemplateRejected(exc.message or "syntax error", exc.lineno) from None
-    except (SyntaxError, RecursionError):  # Python's own compiler: "too many nested parentheses"
-        raise TemplateRejected(_TOO_DEEP) from None
-
-
-# Expressions and blocks inside one another. A newsletter nests about twenty; a chain of
-# 200 `+` is 200 deep, took seconds to compile in the web process and then failed with
-# Python's "too many nested parentheses".
-MAX_NESTING = 64
-_TOO_DEEP = f"expressions and blocks nest more than {MAX_NESTING} levels deep: split them into smaller ones"
-
-
-def _deepest(tree: nodes.Node) -> int:
-    """How deep the template's tree goes, walked without recursion (stops past the limit)."""
-    deepest, stack = 0, [(tree, 1)]
-    while stack and deepest <= MAX_NESTING:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
-    return deepest
+    check_source(HTML_ENV if html else TEXT_ENV, source)
 
 
 @lru_cache(maxsize=256)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from webapp.extensions import db
+from webapp.models import OutboxMessage
 
 HARD_BOUNCE_CODES = frozenset({550, 551, 553})
 
@@ -316,8 +317,6 @@ class OutboxTransport:
 
     def send(self, sender: str, recipient: str, message: bytes, commit: Callable[[], bool],
              *, subject: str = "", message_id: str = "") -> SendOutcome:
-        from webapp.models import OutboxMessage
-
         # Stored in the same transaction commit() closes: kept exactly when marked sent.
         db.session.add(OutboxMessage(tenant_id=self.tenant_id, campaign_id=self.campaign_id, recipient=recipient,
                                      sender=sender, subject=subject[:300], message_id=message_id, raw=message))

@@ -16,7 +16,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Response, stream_with_context
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -69,15 +68,6 @@ def csv_stream(header: list[str], rows: Iterable[list[Any]], *, batch: int = 500
             pending = 0
     if pending or buffer.tell():
         yield buffer.getvalue()
-
-
-def csv_response(filename: str, pieces: Iterator[str]) -> Response:
-    """A streamed CSV download for either blueprint: the generator runs while the response
-    is sent, inside the request's context (it reads the database batch by batch)."""
-    response = Response(stream_with_context(pieces), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 # --- customers ---------------------------------------------------------------------------

@@ -33,9 +33,10 @@ class AppWorker(SimpleWorker):
 def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = True) -> bool:
     """Work all queues. With the scheduler, RQ's own scheduler (enqueue_at jobs) runs and
     a child process enqueues periodic jobs; burst mode enqueues due ones once and exits
-    when the queues are empty."""
-    from webapp import create_app
+    when the queues are empty.
 
+    The child builds its own app with the factory that built `app` (create_app leaves itself
+    in app.extensions["crm_app_factory"]): jobs sit below the app and never import it."""
     conn = redis_connection()
     AppWorker.flask_app = app
     worker = AppWorker(list(QUEUE_NAMES), connection=conn)
@@ -45,7 +46,7 @@ def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = True) 
             enqueue_due(conn, periodic_jobs())
         else:
             scheduler = multiprocessing.get_context("spawn").Process(
-                target=run_scheduler_loop, args=(app.config["REDIS_URL"], create_app),
+                target=run_scheduler_loop, args=(app.config["REDIS_URL"], app.extensions["crm_app_factory"]),
                 name="crm-periodic-scheduler", daemon=True)
             scheduler.start()
     try:

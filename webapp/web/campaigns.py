@@ -15,8 +15,9 @@ from webapp.infra.types import MAX_ID
 from webapp.infra.validation import text_problem
 from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
 from webapp.services import campaigns, customers, segments
-from webapp.web import partial_or_page, write_required
+from webapp.web.access import write_required
 from webapp.web.forms import CampaignForm, ScheduleForm, StorableValues, TestSendForm, apply_domain_error
+from webapp.web.pages import partial_or_page
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 

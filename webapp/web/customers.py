@@ -7,10 +7,11 @@ from flask_login import current_user, login_required
 
 from webapp.extensions import htmx
 from webapp.infra.errors import Conflict, ValidationFailed
-from webapp.services import activities, customers
+from webapp.services import activities, customers, workflows
 from webapp.services.campaigns import stats as campaign_stats
-from webapp.web import partial_or_page, write_required
+from webapp.web.access import write_required
 from webapp.web.forms import CustomerForm, NoteForm, TagForm, apply_domain_error
+from webapp.web.pages import partial_or_page
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -51,8 +52,6 @@ def _selected_types() -> list[str]:
 def show(customer_id: int):
     customer = customers.get_customer(current_user.tenant_id, customer_id)
     types = _selected_types()
-    from webapp.services import workflows
-
     enrollments = workflows.customer_enrollments(current_user.tenant_id, customer.id, limit=20)
     names = workflows.workflow_names(current_user.tenant_id, {e.workflow_id for e in enrollments})
     return render_template("customers/show.html", customer=customer, note_form=NoteForm(),

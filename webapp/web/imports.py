@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from webapp.downloads import csv_response
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.services import exports, imports
-from webapp.web import write_required
+from webapp.web.access import write_required
 from webapp.web.forms import ImportUploadForm, apply_domain_error
 
 bp = Blueprint("imports", __name__, url_prefix="/customers")
@@ -114,4 +115,4 @@ def progress(import_id: int):
 @login_required
 def rejected_csv(import_id: int):
     header, rows = imports.rejected_rows(current_user.tenant_id, import_id)
-    return exports.csv_response(f"import-{import_id}-rejected.csv", exports.csv_stream(header, rows))
+    return csv_response(f"import-{import_id}-rejected.csv", exports.csv_stream(header, rows))

@@ -11,8 +11,8 @@ from flask_login import current_user, login_required
 from webapp.services import campaigns
 from webapp.services.campaigns import stats as campaign_stats
 from webapp.services.hit_rules import REASONS
-from webapp.web import partial_or_page
 from webapp.web.charts import Series, line_chart
+from webapp.web.pages import partial_or_page
 
 bp = Blueprint("reports", __name__, url_prefix="/campaigns")
 

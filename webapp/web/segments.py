@@ -25,7 +25,7 @@ from webapp.segments.conditions import (
 from webapp.segments.definition import MAX_DEPTH
 from webapp.segments.describe import describe_group
 from webapp.services import segments
-from webapp.web import write_required
+from webapp.web.access import write_required
 from webapp.web.filters import ACTIVITY_LABELS
 from webapp.web.forms import Form, StorableValues, apply_domain_error, decode_json_field
 

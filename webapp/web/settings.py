@@ -7,7 +7,7 @@ from flask_login import current_user, login_required, login_user
 
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.services import sending_domains, tenants
-from webapp.web import admin_required
+from webapp.web.access import admin_required
 from webapp.web.forms import PasswordForm, SendingDomainForm, TenantSettingsForm, TokenForm, apply_domain_error
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, make_response, render_template
 from webapp.extensions import csrf, db
 from webapp.infra.errors import NotFound
 from webapp.mail.templating import RenderFailed
-from webapp.models import Customer, EmailCampaign, Tenant
+from webapp.models import AutomationEnrollment, Customer, EmailCampaign, Tenant
 from webapp.services import campaigns
 
 bp = Blueprint("unsubscribe", __name__)
@@ -49,8 +49,6 @@ def view_in_browser(token: str):
     customer = db.session.get(Customer, recipient.customer_id)
     extra = None
     if recipient.enrollment_id:  # a workflow's email: rendered with its trigger, as it was sent
-        from webapp.models import AutomationEnrollment
-
         enrollment = db.session.get(AutomationEnrollment, recipient.enrollment_id)
         extra = {"trigger": dict(enrollment.trigger_payload or {})} if enrollment is not None else None
     try:

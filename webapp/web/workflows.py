@@ -21,8 +21,9 @@ from webapp.models.workflow import ENROLLMENT_STATUSES
 from webapp.services import customers, segments, workflows
 from webapp.services.workflows.reading import step_figures
 from webapp.services.workflows.steps import STEP_TYPES, describe_step
-from webapp.web import partial_or_page, write_required
+from webapp.web.access import write_required
 from webapp.web.forms import Form, StorableValues, decode_json_field
+from webapp.web.pages import partial_or_page
 
 bp = Blueprint("workflows", __name__, url_prefix="/workflows")
 
