@@ -40,8 +40,10 @@ test-pg: install
 bench: install
 	$(BIN)/python -m bench --size $(BENCH_SIZE)
 
+# ruff, then the architecture contract in pyproject.toml (layers, no cycles, the facade unused inside).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .ruff_cache

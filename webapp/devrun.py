@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 
+from webapp.testing import PrivateRedis
+
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 
@@ -28,8 +30,6 @@ def _stop(signum, _frame) -> None:
 
 
 def main() -> int:
-    from webapp.testing import PrivateRedis
-
     # Started in the background by a shell, SIGINT arrives ignored: take it back.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop)

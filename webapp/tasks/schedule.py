@@ -12,9 +12,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
+
+from webapp.tasks.delivery import reconcile_campaigns
+from webapp.tasks.imports import resume_lost_imports
+from webapp.tasks.segments import recalculate_time_relative_segments
+from webapp.tasks.tracking import write_tracking_hits
+from webapp.tasks.workflows import enqueue_due_enrollments, enroll_event_day
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +38,6 @@ class PeriodicJob:
 
 def periodic_jobs() -> list[PeriodicJob]:
     """Every periodic job of the product, with stable ids (read inside the app context)."""
-    from flask import current_app
-
-    from webapp.tasks.delivery import reconcile_campaigns
-    from webapp.tasks.imports import resume_lost_imports
-    from webapp.tasks.segments import recalculate_time_relative_segments
-    from webapp.tasks.tracking import write_tracking_hits
-    from webapp.tasks.workflows import enqueue_due_enrollments, enroll_event_day
-
     return [
         PeriodicJob("segments-time-relative", recalculate_time_relative_segments,
                     interval_seconds=int(current_app.config.get("SEGMENT_RECALC_SECONDS", 3600))),
