@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from webapp.infra.errors import NotFound
-from webapp.infra.queues import get_queue
+from webapp.infra.queues import enqueue_unique
 from webapp.services import segments
 
 RECALC_TIMEOUT = 1800
@@ -20,12 +20,13 @@ def recalculate_segment(tenant_id: int, segment_id: int) -> dict | None:
 def recalculate_time_relative_segments() -> int:
     """Enqueue a recalculation of every segment whose membership drifts with the clock.
 
-    The job id is per segment, so a sweep that overlaps a running one does not pile up
-    duplicate work; recalculation itself is idempotent.
+    A segment whose recalculation is still waiting is not queued again (RQ queues a job id
+    given twice twice, so the id alone did not stop the pile-up); recalculation itself is
+    idempotent.
     """
-    queue = get_queue("bulk")
     pairs = segments.time_relative_segment_ids()
     for tenant_id, segment_id in pairs:
-        queue.enqueue(recalculate_segment, tenant_id, segment_id, job_timeout=RECALC_TIMEOUT,
-                      job_id=f"segment-recalc-{segment_id}", result_ttl=600, failure_ttl=86400)
+        enqueue_unique("segments.recalculate_segment", tenant_id, segment_id, job_id=f"segment-recalc-{segment_id}",
+                       queue="bulk", lease_seconds=RECALC_TIMEOUT, job_timeout=RECALC_TIMEOUT, result_ttl=600,
+                       failure_ttl=86400)
     return len(pairs)
