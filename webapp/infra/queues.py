@@ -69,6 +69,12 @@ def enqueue(name: str, *args: Any, queue: str = "default", at: datetime | None =
     return target.enqueue(job_path(name), *args, **options)
 
 
+def enqueue_chunks(name: str, items: list, *, chunk: int, **options: Any) -> None:
+    """Queue `name` once per `chunk` items of `items` (each job takes its slice as one list)."""
+    for start in range(0, len(items), chunk):
+        enqueue(name, items[start:start + chunk], **options)
+
+
 def job_status(job_id: str) -> str | None:
     try:
         return Job.fetch(job_id, connection=redis_connection()).get_status(refresh=False)
@@ -130,11 +136,7 @@ def _enqueue_committed(session: Session) -> None:
     for entry in pending or ():
         try:
             if entry.merge:
-                options = dict(entry.options)
-                chunk = options.pop("chunk")
-                items = entry.args[0]
-                for start in range(0, len(items), chunk):
-                    enqueue(entry.name, items[start:start + chunk], **options)
+                enqueue_chunks(entry.name, entry.args[0], **entry.options)
             else:
                 enqueue(entry.name, *entry.args, **entry.options)
         except RedisError:

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from webapp.extensions import db
-from webapp.infra.queues import enqueue, get_queue
+from webapp.infra.queues import enqueue_chunks, get_queue
 from webapp.models import AutomationEnrollment, AutomationWorkflow
 from webapp.services.enrollment.enroll import RUN_BATCH_SIZE, RUN_JOB_TIMEOUT
 
@@ -43,9 +43,8 @@ def enqueue_due_runs(now: datetime) -> int:
         # only pile up duplicates (harmless, claims decide, but slow). The next sweep looks again.
         return 0
     ids = due_enrollment_ids(now)
-    for start in range(0, len(ids), RUN_BATCH_SIZE):
-        enqueue("workflows.run_enrollments", ids[start:start + RUN_BATCH_SIZE], queue="default",
-                job_timeout=RUN_JOB_TIMEOUT, result_ttl=60, failure_ttl=86400)
+    enqueue_chunks("workflows.run_enrollments", ids, chunk=RUN_BATCH_SIZE, queue="default",
+                   job_timeout=RUN_JOB_TIMEOUT, result_ttl=60, failure_ttl=86400)
     return len(ids)
 
 
