@@ -15,6 +15,11 @@ from sqlalchemy.dialects.sqlite import dml as sqlite_dml
 from webapp.extensions import db
 
 
+def dialect() -> str:
+    """The session's database: "postgresql" or "sqlite"."""
+    return db.session.get_bind().dialect.name
+
+
 # The dialects' own INSERT ... ON CONFLICT opts out of SQLAlchemy's compiled-statement cache
 # (its ON CONFLICT clause may name targets and SET values), so every execution compiled the
 # statement again. Ours is always a bare DO NOTHING, the same clause every time: cacheable.
@@ -40,7 +45,7 @@ def insert_ignoring_duplicates(table: Table):
     """INSERT ... ON CONFLICT DO NOTHING (any unique key) for the session's backend, compiled
     once and cached like any statement; its rowcount tells how many rows were new (psycopg
     loses an INSERT's count unless asked to keep it)."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect() == "postgresql":
         statement, clause = _PostgresInsert(table), _PostgresDoNothing()
     else:
         statement, clause = _SQLiteInsert(table), _SQLiteDoNothing()
@@ -94,6 +99,6 @@ def given_rows(name: str, columns: dict[str, Any], dialect: str):
 
 
 def given_rows_params(name: str, columns: dict[str, Any], rows: list[tuple]) -> dict[str, Any]:
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect() == "postgresql":
         return {f"{name}_{column}": [row[i] for row in rows] for i, column in enumerate(columns)}
     return {name: json.dumps(rows)}

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from webapp.extensions import db
 from webapp.infra.errors import NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
+from webapp.infra.sql import dialect
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember, CustomerTag
 from webapp.segments.compiler import Compiler
@@ -54,12 +55,9 @@ class CalculationResult:
                 "removed": self.removed, "calculated_at": self.calculated_at.isoformat()}
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
 
 def compiler_for(tenant_id: int, now: datetime | None = None) -> Compiler:
-    return Compiler(tenant_id, _dialect(), now or utcnow())
+    return Compiler(tenant_id, dialect(), now or utcnow())
 
 
 def definition_of(segment: CustomerSegment) -> Group:
@@ -143,7 +141,7 @@ def delete_segment(tenant_id: int, segment_id: int) -> None:
 
 def _segment_properties(segment: CustomerSegment):
     props = json.dumps({"segment_id": segment.id, "segment_name": segment.name})
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         return literal(props).cast(JSONB)
     return func.json(literal(props))
 
@@ -164,7 +162,7 @@ def _log_segment_changes(segment: CustomerSegment, activity_type: str, customer_
 
 def _lock_segment(segment_id: int) -> None:
     """Serialise recalculations (and real-time changes) of one segment."""
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         db.session.execute(select(CustomerSegment.id).where(CustomerSegment.id == segment_id)
                            .with_for_update(key_share=True))
     else:
@@ -223,7 +221,7 @@ def calculate_segment(tenant_id: int, segment_id: int, *, now: datetime | None =
 
 def _scratch_tables() -> tuple[Table, Table]:
     """Per-connection temporary tables for one calculation, created on first use."""
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         suffix = "ON COMMIT DELETE ROWS"
         id_type = "bigint"
     else:
@@ -253,10 +251,10 @@ _PROBE_CACHE_SIZE = 256
 
 def _probe_statement(tenant_id: int, segments: list[CustomerSegment], now: datetime | None):
     """SELECT the ids of `segments` that customer :customer_id matches, in one statement."""
-    key = (tenant_id, _dialect(), tuple((s.id, s.updated_at) for s in segments))
+    key = (tenant_id, dialect(), tuple((s.id, s.updated_at) for s in segments))
     if now is None and key in _PROBE_CACHE:
         return _PROBE_CACHE[key]
-    compiler = Compiler(tenant_id, _dialect(), now)
+    compiler = Compiler(tenant_id, dialect(), now)
     customer_id = bindparam("customer_id")
     probes = [select(literal(segment.id).label("segment_id")).where(
         exists().where(Customer.id == customer_id, Customer.tenant_id == tenant_id,
@@ -278,7 +276,7 @@ def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime
     segments = list_segments(tenant_id)
     if not segments:
         return {"entered": [], "exited": []}
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         # One refresh per customer at a time: concurrent activities for the same customer
         # would otherwise both see "not a member yet" and insert the membership twice.
         # NO KEY UPDATE (not UPDATE) so a recalculation inserting this customer's membership

@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, Integer, String, Text, bindparam, case, inser
 
 from webapp.extensions import db
 from webapp.infra.queues import after_commit_merged
-from webapp.infra.sql import given_rows, given_rows_params, insert_ignoring_duplicates
+from webapp.infra.sql import dialect, given_rows, given_rows_params, insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import AutomationEnrollment, AutomationStepExecution, Customer, CustomerActivity
 from webapp.services.enrollment.active import ActiveWorkflow, active_workflows, matches
@@ -29,9 +29,6 @@ from webapp.services.enrollment.waits import wait_outcome
 RUN_BATCH_SIZE = 500
 RUN_JOB_TIMEOUT = 1800
 
-
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
 
 
 def closed_reentry_key():
@@ -76,8 +73,8 @@ def _enroll_statement(customers=None):
     row; the unique keys skip whom the re-entry policy keeps out; RETURNING (id, workflow_id,
     customer_id) of those created. The single-customer form is built once per backend."""
     if customers is None:
-        return _enroll_one_statement(_dialect())
-    return _build_enroll_statement(_dialect(), customers)
+        return _enroll_one_statement(dialect())
+    return _build_enroll_statement(dialect(), customers)
 
 
 @functools.cache
@@ -106,7 +103,7 @@ def _record_waits(tenant_id: int, step_type: str, detail: str, started: list[tup
                   now: datetime) -> None:
     """The trace row of the wait that new enrollments (enrollment id, step id) start on, open
     until the wait is over, as the runner would write it: one INSERT ... SELECT for the lot."""
-    db.session.execute(_record_waits_statement(_dialect()), {
+    db.session.execute(_record_waits_statement(dialect()), {
         "tenant_id": tenant_id, "step_type": step_type, "now": now, "detail": detail[:2000],
         **given_rows_params("started", _STARTED, started)})
 
