@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from webapp.infra.types import iso_or_none
 from webapp.models import (
     CustomerActivity,
     CustomerImport,
@@ -27,10 +28,6 @@ def activity_dict(activity: CustomerActivity) -> dict:
         "created_at": iso_or_none(activity.created_at),
         "idempotency_key": activity.idempotency_key,
     }
-
-
-def iso_or_none(value) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def segment_dict(segment: CustomerSegment) -> dict:

@@ -6,7 +6,7 @@ figures of its emails), which the other resources' dictionaries have no need of.
 
 from __future__ import annotations
 
-from webapp.api.serializers import iso_or_none
+from webapp.infra.types import iso_or_none
 from webapp.services.workflows.reading import step_figures
 from webapp.services.workflows.steps import describe_step
 

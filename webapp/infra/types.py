@@ -23,6 +23,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_or_none(value: datetime | None) -> str | None:
+    """A moment as JSON carries it (ISO 8601), or None."""
+    return value.isoformat() if value is not None else None
+
+
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on every backend.
 

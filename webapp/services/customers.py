@@ -14,7 +14,7 @@ from webapp.extensions import db
 from webapp.infra.errors import Conflict, NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
 from webapp.infra.sql import insert_ignoring_duplicates, like_pattern
-from webapp.infra.types import utcnow
+from webapp.infra.types import iso_or_none, utcnow
 from webapp.infra.validation import check_storable
 from webapp.models import EMAIL_STATUSES, Customer, CustomerActivity, CustomerTag
 from webapp.services.activity_log import log_activity
@@ -326,14 +326,10 @@ def customer_dict(customer: Customer) -> dict:
         "email_status": customer.email_status,
         "total_spent": float(customer.total_spent or 0),
         "orders_count": customer.orders_count or 0,
-        "last_order_at": _iso(customer.last_order_at),
-        "created_at": _iso(customer.created_at),
-        "updated_at": _iso(customer.updated_at),
+        "last_order_at": iso_or_none(customer.last_order_at),
+        "created_at": iso_or_none(customer.created_at),
+        "updated_at": iso_or_none(customer.updated_at),
     }
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def list_customers(tenant_id: int, *, q: str | None = None, tag: str | None = None,
