@@ -10,6 +10,7 @@ from webapp.models.campaign import (
 )
 from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerTag
 from webapp.models.customer_import import IMPORT_STATUSES, CustomerImport, CustomerImportRejection
+from webapp.models.email_content import TEMPLATE_KINDS, EmailAsset, EmailTemplate
 from webapp.models.segment import CustomerSegment, CustomerSegmentMember
 from webapp.models.sending_domain import SENDING_DOMAIN_STATUSES, SendingDomain
 from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User, UserSession
@@ -33,7 +34,10 @@ __all__ = [
     "CampaignLink",
     "CampaignRecipient",
     "TrackingHit",
+    "EmailAsset",
     "EmailCampaign",
+    "EmailTemplate",
+    "TEMPLATE_KINDS",
     "OutboxMessage",
     "ADMIN_ROLES",
     "EMAIL_STATUSES",

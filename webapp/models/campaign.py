@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, Stri
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.infra.types import BigId, UTCDateTime, utcnow
+from webapp.infra.types import BigId, JsonDoc, UTCDateTime, utcnow
 
 CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
 RECIPIENT_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
@@ -33,6 +33,9 @@ class EmailCampaign(db.Model):
     from_email: Mapped[str | None] = mapped_column(String(320))
     reply_to: Mapped[str | None] = mapped_column(String(320))
     html_content: Mapped[str] = mapped_column(Text)
+    # The block tree the builder edits (webapp/mail/design), or None for a raw-HTML campaign.
+    # html_content is what it compiled to when saved: sends never compile.
+    design: Mapped[dict | None] = mapped_column(JsonDoc)
     text_content: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="draft")
     # 'campaign', or 'workflow' for the hidden campaign a workflow's send_email step owns

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.infra.types import UTCDateTime, utcnow
+from webapp.infra.types import JsonDoc, UTCDateTime, utcnow
 
 ROLES = ("owner", "admin", "marketer", "viewer")
 # Roles that may change data; viewers only read.
@@ -35,6 +35,9 @@ class Tenant(db.Model):
     # Public hosts workflow webhooks may call over plain http, one per line (private networks
     # are opened only by the operator's WEBHOOK_PRIVATE_HOSTS, services/webhooks.py).
     webhook_allowlist: Mapped[str | None] = mapped_column(Text)
+    # The brand kit (logo, colours, fonts, button style, default footer) new designs start
+    # from; None until set (webapp/mail/design fills in defaults).
+    brand: Mapped[dict | None] = mapped_column(JsonDoc)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="tenant")
