@@ -24,6 +24,8 @@ $(VENDOR)/.installed: package.json
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
 	cp node_modules/sortablejs/Sortable.min.js $(VENDOR)/Sortable.min.js
+	cp node_modules/quill/dist/quill.js $(VENDOR)/quill.js
+	cp node_modules/quill/dist/quill.snow.css $(VENDOR)/quill.snow.css
 	touch $(VENDOR)/.installed
 
 install: $(STAMP) $(VENDOR)/.installed
