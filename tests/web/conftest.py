@@ -204,12 +204,16 @@ def _campaign_world(tenant_id: int, segment_id: int) -> dict[str, int]:
     draft = create_campaign(tenant_id, {"name": "Spring draft", **fields})
     scheduled = create_campaign(tenant_id, {"name": "Spring scheduled", **fields})
     schedule_campaign(tenant_id, scheduled.id, utcnow() + timedelta(days=7))
+    # Built with the email builder: what "Convert to HTML" acts on.
+    designed = create_campaign(tenant_id, {"name": "Spring blocks", "subject": "Hello", "segment_id": segment_id,
+                                           "design": {"version": 1, "blocks": [{"type": "heading", "text": "Hi"}]}})
     message = OutboxMessage(tenant_id=tenant_id, campaign_id=scheduled.id, recipient="ada@example.com",
                             sender="box@alpha.example.com", subject="Hello", message_id="<m1@alpha.example.com>",
                             raw=b"Subject: Hello\r\n\r\nHi\r\n")
     db.session.add(message)
     db.session.commit()
-    return {"campaign_id": draft.id, "scheduled_campaign_id": scheduled.id, "message_id": message.id}
+    return {"campaign_id": draft.id, "scheduled_campaign_id": scheduled.id, "design_campaign_id": designed.id,
+            "message_id": message.id}
 
 
 # --- routes ---------------------------------------------------------------------------
@@ -250,6 +254,7 @@ VALID_FORM_DATA = {
     "campaigns.send": {},
     "campaigns.cancel": {},
     "campaigns.delete": {},
+    "campaigns.convert_to_html": {},
     # Files are made afresh for every request (a stream is read once).
     "imports.new": {"file": lambda: (io.BytesIO(IMPORT_CSV), "fans.csv")},
     "imports.preview": {"map-0": "email", "map-1": "first_name", "map-2": "attribute"},
@@ -267,8 +272,10 @@ VALID_FORM_DATA = {
 }
 # State-changing routes that change nothing even when allowed (CSRF and roles still apply).
 CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview", "imports.preview"}
-# URL arguments a route takes from another world_a value: only a scheduled campaign can be cancelled.
-ROUTE_ARGUMENTS = {("campaigns.cancel", "campaign_id"): "scheduled_campaign_id"}
+# URL arguments a route takes from another world_a value: only a scheduled campaign can be cancelled,
+# only a design converted to HTML.
+ROUTE_ARGUMENTS = {("campaigns.cancel", "campaign_id"): "scheduled_campaign_id",
+                   ("campaigns.convert_to_html", "campaign_id"): "design_campaign_id"}
 
 # Routes every signed-in user may use on their own account, whatever their role.
 SELF_SERVICE = {"auth.login", "auth.logout", "settings.change_password"}

@@ -160,9 +160,11 @@ def test_viewer_sees_the_list_without_write_controls(viewer_a, tenant_a, draft):
 def test_new_campaign_editor_has_every_field_the_preview_and_sender_placeholders(owner_a, shop_a):
     html = owner_a.get("/campaigns/new").get_data(as_text=True)
 
+    # A new campaign starts as a design (the email builder); its HTML is what the design compiles to.
     for name in ("name", "segment_id", "subject", "preheader", "from_name", "from_email", "reply_to",
-                 "html_content", "text_content"):
+                 "design", "text_content"):
         assert f'name="{name}"' in html, name
+    assert 'name="html_content"' not in html
     assert f'<option value="{shop_a["segment"]}">VIPs</option>' in html
     assert 'placeholder="Arena Alpha Box Office"' in html and 'placeholder="tickets@alpha.example.com"' in html
     assert 'hx-post="/campaigns/preview"' in html and 'hx-trigger="load, input delay:600ms from:#campaign-form' in html

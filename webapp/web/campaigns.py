@@ -3,6 +3,7 @@ sending after a confirmation, and the self-polling progress of a send."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
@@ -13,10 +14,19 @@ from webapp.extensions import htmx
 from webapp.infra.errors import NotFound, ValidationFailed
 from webapp.infra.types import MAX_ID
 from webapp.infra.validation import text_problem
+from webapp.mail.design import brand_of, default_design
 from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
 from webapp.services import campaigns, customers, segments
 from webapp.web.access import write_required
-from webapp.web.forms import CampaignForm, ScheduleForm, StorableValues, TestSendForm, apply_domain_error
+from webapp.web.email_builder import builder_config, describe_design_path, design_problems
+from webapp.web.forms import (
+    CampaignForm,
+    ScheduleForm,
+    StorableValues,
+    TestSendForm,
+    apply_domain_error,
+    decode_json_field,
+)
 from webapp.web.pages import partial_or_page
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -32,23 +42,41 @@ def _segment_choices(tenant_id: int) -> list[tuple[str, str]]:
 
 
 def _campaign_form(campaign: EmailCampaign | None = None) -> CampaignForm:
-    """The editor's form: the stored values, overridden by whatever a POST sends."""
-    data = None
-    if campaign is not None:
+    """The editor's form: the stored values, overridden by whatever a POST sends. New campaigns
+    start as a design in the brand kit; an HTML campaign stays HTML (a design posted to it is
+    ignored: turning HTML into blocks is not something the builder can do)."""
+    tenant = current_user.tenant
+    if campaign is None:
+        # A POST says itself which it is: a design when it sends one, HTML otherwise.
+        data = {"design": json.dumps(default_design(brand_of(tenant.brand))) if request.method == "GET" else ""}
+    else:
         data = {name: getattr(campaign, name) or "" for name in
                 ("name", "subject", "html_content", *OPTIONAL_FIELDS)}
         data["segment_id"] = str(campaign.segment_id) if campaign.segment_id else ""
+        data["design"] = json.dumps(campaign.design) if campaign.design is not None else ""
     form = CampaignForm(data=data)
     form.segment_id.choices = _segment_choices(current_user.tenant_id)
+    if campaign is not None and campaign.design is None:
+        form.design.data = ""
     return form
 
 
 def _form_values(form: CampaignForm) -> dict[str, Any]:
-    values: dict[str, Any] = {name: form[name].data for name in ("name", "subject", "html_content")}
+    """The service's values: a design (decoded; ValidationFailed naming the spot when it is not
+    JSON) or the HTML, never both."""
+    values: dict[str, Any] = {name: form[name].data for name in ("name", "subject")}
+    if _design_mode(form):
+        values["design"] = decode_json_field(form.design.data, "design", default="null")
+    else:
+        values["html_content"] = form.html_content.data
     for name in OPTIONAL_FIELDS:
         values[name] = form[name].data if (form[name].data or "").strip() else None
     values["segment_id"] = int(form.segment_id.data) if form.segment_id.data else None
     return values
+
+
+def _design_mode(form: CampaignForm) -> bool:
+    return bool((form.design.data or "").strip())
 
 
 def _audience(segment_id: Any) -> dict[str, Any] | None:
@@ -65,7 +93,7 @@ def _audience(segment_id: Any) -> dict[str, Any] | None:
 
 def _editor(form: CampaignForm, campaign: EmailCampaign | None, *, status: int | None = None,
             test_form: TestSendForm | None = None, schedule_form: ScheduleForm | None = None,
-            test_results: list[dict] | None = None) -> ResponseReturnValue:
+            test_results: list[dict] | None = None, design_errors: dict[str, str] | None = None) -> ResponseReturnValue:
     test_form = test_form or TestSendForm(formdata=None, data={"emails": current_user.email})
     schedule_form = schedule_form or ScheduleForm(formdata=None, data={
         "send_at": campaign.scheduled_at if campaign is not None else None})
@@ -74,7 +102,9 @@ def _editor(form: CampaignForm, campaign: EmailCampaign | None, *, status: int |
     return render_template("campaigns/editor.html", form=form, campaign=campaign, tenant=current_user.tenant,
                            audience=_audience(form.segment_id.data), test_form=test_form,
                            saved_audience=_audience(campaign.segment_id) if campaign is not None else None,
-                           schedule_form=schedule_form, test_results=test_results), status
+                           schedule_form=schedule_form, test_results=test_results,
+                           builder=builder_config(form.design.data, design_errors) if _design_mode(form) else None,
+                           design_problems=design_problems(form.design.data, design_errors)), status
 
 
 def _save(form: CampaignForm, campaign: EmailCampaign | None) -> ResponseReturnValue:
@@ -83,13 +113,17 @@ def _save(form: CampaignForm, campaign: EmailCampaign | None) -> ResponseReturnV
         return _editor(form, campaign)
     tenant_id = current_user.tenant_id
     try:
+        values = _form_values(form)
         if campaign is None:
-            campaign = campaigns.create_campaign(tenant_id, _form_values(form))
+            campaign = campaigns.create_campaign(tenant_id, values)
             flash("Draft saved. Send yourself a test, then schedule it or send it now.", "success")
         else:
-            campaign = campaigns.update_campaign(tenant_id, campaign.id, _form_values(form))
+            campaign = campaigns.update_campaign(tenant_id, campaign.id, values)
             flash("Changes saved.", "success")
     except ValidationFailed as exc:
+        if exc.field == "design" or exc.field.startswith(("design.", "design[")):
+            form.design.errors = [*form.design.errors, exc.reason]
+            return _editor(form, campaign, design_errors={exc.field: exc.reason})
         apply_domain_error(form, exc.field, exc.reason)
         return _editor(form, campaign)
     return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
@@ -119,7 +153,10 @@ def index():
 @login_required
 @write_required
 def new():
-    return _save(_campaign_form(), None)
+    form = _campaign_form()
+    if request.method == "GET" and request.args.get("content") == "html":
+        form.design.data = ""  # "Write HTML instead": the code editor from the start
+    return _save(form, None)
 
 
 @bp.route("/<int:campaign_id>/edit", methods=["GET", "POST"])
@@ -186,16 +223,21 @@ def _preview_response(preview: dict | None, error: dict | None, customer, query:
 @login_required
 @write_required
 def preview():
-    """The editor's content as the chosen customer would get it, saving nothing."""
+    """The editor's content as the chosen customer would get it, saving nothing: the HTML, or
+    the builder's design compiled as a save would."""
     customer, query = _preview_customer()
+    design = None
     try:
         form = StorableValues(request.form)
         data = {name: form.get(name) for name in ("subject", "html_content", *OPTIONAL_FIELDS)}
+        if (form.get("design") or "").strip():
+            design = decode_json_field(form.get("design"), "design", default="null")
+            data = {**data, "design": design, "html_content": None}
     except ValidationFailed as exc:
-        return _preview_response(None, {"field": exc.field, "message": exc.reason}, customer, query, None)
+        return _preview_response(None, _preview_problem(exc, design), customer, query, None)
     for name in OPTIONAL_FIELDS:
         data[name] = data[name] if (data[name] or "").strip() else None
-    if not (data["html_content"] or "").strip():
+    if design is None and not (data["html_content"] or "").strip():
         return _preview_response(None, None, customer, query, None)
     # A subject is still being written: preview the body under a visible stand-in.
     data["subject"] = data["subject"] if (data["subject"] or "").strip() else "(no subject yet)"
@@ -203,8 +245,15 @@ def preview():
     try:
         result = campaigns.preview_content(current_user.tenant_id, data, customer.id if customer else None)
     except ValidationFailed as exc:
-        return _preview_response(None, {"field": exc.field, "message": exc.reason}, customer, query, sender)
+        return _preview_response(None, _preview_problem(exc, design), customer, query, sender)
     return _preview_response(result, None, customer, query, sender)
+
+
+def _preview_problem(exc: ValidationFailed, design: Any) -> dict[str, str]:
+    """Why the preview cannot be shown; a design's error names its block in words."""
+    if exc.field.startswith("design."):
+        return {"field": describe_design_path(design, exc.field), "message": exc.reason}
+    return {"field": exc.field, "message": exc.reason}
 
 
 @bp.get("/<int:campaign_id>/preview")
@@ -327,6 +376,22 @@ def delete(campaign_id: int):
     campaigns.delete_campaign(current_user.tenant_id, campaign.id)
     flash("Draft deleted.", "success")
     return redirect(url_for("campaigns.index"))
+
+
+@bp.post("/<int:campaign_id>/convert-html")
+@login_required
+@write_required
+def convert_to_html(campaign_id: int):
+    """One way: the design is dropped and the campaign is edited as the HTML it compiled to."""
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    if campaign.status not in campaigns.EDITABLE:
+        return _conflict(campaign, f"This campaign is {campaign.status}: it can no longer be edited.")
+    if campaign.design is None:
+        flash("This campaign is already HTML.", "success")
+    else:
+        campaigns.convert_to_html(current_user.tenant_id, campaign.id)
+        flash("Converted to HTML: edit its code below. The block editor cannot open it again.", "success")
+    return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
 
 
 # --- progress ------------------------------------------------------------------------------

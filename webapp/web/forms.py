@@ -12,7 +12,16 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import MultiDict
-from wtforms import DateTimeLocalField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateTimeLocalField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
 
@@ -227,6 +236,15 @@ def _tenant_zone() -> ZoneInfo | None:
         return ZoneInfo("UTC")
 
 
+def _html_unless_design(form: FlaskForm, field: TextAreaField) -> None:
+    # A campaign is a design (the builder's block tree) or HTML: the HTML is needed only without one.
+    if (form.design.data or "").strip():
+        field.errors = []
+        raise StopValidation()
+    if not (field.data or "").strip():
+        raise StopValidation("Write the email's content.")
+
+
 class CampaignForm(Form):
     name = StringField("Campaign name", validators=[DataRequired(message="Give the campaign a name."),
                                                     Length(max=200)],
@@ -240,8 +258,10 @@ class CampaignForm(Form):
     from_email = EmailField("From email", validators=[Optional(), Length(max=320)],
                             description="On one of your sending domains. Empty: the sender in Settings.")
     reply_to = EmailField("Reply-to", validators=[Optional(), Length(max=320)])
-    html_content = TextAreaField("HTML content", validators=[DataRequired(message="Write the email's content."),
-                                                             Length(max=500_000)])
+    html_content = TextAreaField("HTML content", validators=[_html_unless_design, Length(max=500_000)])
+    # The builder's design as JSON (the builder keeps it up to date; without JavaScript it
+    # travels back unchanged). Empty: an HTML campaign.
+    design = HiddenField("Design", validators=[Optional(), Length(max=2_000_000)])
     text_content = TextAreaField("Plain-text version", validators=[Optional(), Length(max=500_000)],
                                  description="Optional: made from the HTML when left empty.")
     utm_source = StringField("utm_source", validators=[Optional(), Length(max=100)],
