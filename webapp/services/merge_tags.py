@@ -40,11 +40,14 @@ CUSTOMER_FIELDS = (
     ("customer.orders_count", "Number of orders", None),
     ("customer.tags", "Tags", None),
 )
+# The customer's next event, filled at send time from their purchases (services/upcoming_events).
 EVENT_FIELDS = (
     ("next_event.name", "Event name", "our next event"),
-    ("next_event.starts_at", "Date and time", ""),
+    ("next_event.when", "Date and time", ""),
+    ("next_event.starts_at", "Start (date and time to format)", ""),
     ("next_event.venue", "Venue", ""),
     ("next_event.url", "Ticket link", None),
+    ("next_event.image_url", "Event image address", None),
 )
 TENANT_FIELDS = (
     ("tenant.name", "Organisation name", None),
@@ -143,6 +146,8 @@ def _known_paths(tenant_id: int) -> tuple[set[str], list[str]]:
 
 def _is_known(path: str, known: set[str], *, workflow: bool) -> bool:
     if path in known or (workflow and (path == "trigger" or path.startswith("trigger."))):
+        return True
+    if path == "events" or path.startswith("events."):  # an event card naming its event by id
         return True
     parent, _, last = path.rpartition(".")
     return parent in _LISTS and last.isdigit()

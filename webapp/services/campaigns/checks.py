@@ -312,7 +312,7 @@ def _ratio_check(scan: _Scan) -> Check:
 def _merge_tag_check(warnings: list[TagWarning]) -> Check:
     if not warnings:
         return Check("merge_tags", "Personalisation", "ok", "Every merge tag is a field we know.")
-    listed = " ".join(f"{w.message}." for w in warnings[:3])
+    listed = " ".join(w.message + ("" if w.message.endswith("?") else ".") for w in warnings[:3])
     more = f" (and {len(warnings) - 3} more)" if len(warnings) > 3 else ""
     return Check("merge_tags", "Personalisation", "warning", f"{listed}{more}")
 
@@ -384,7 +384,7 @@ def presend_checklist(tenant_id: int, campaign_id: int) -> list[Check]:
 
 def campaign_warnings(tenant_id: int, campaign: EmailCampaign) -> list[str]:
     """What a save flashes after "Saved.": each merge tag that is not a field we know."""
-    return [f"{w.message}." for w in unknown_tags(tenant_id, _template_sources(campaign))]
+    return [w.message for w in unknown_tags(tenant_id, _template_sources(campaign))]
 
 
 def checklist_json(checks: list[Check]) -> list[dict[str, Any]]:
