@@ -209,8 +209,7 @@ def _sender_checks(tenant: Tenant, campaign: EmailCampaign) -> list[Check]:
                                                                   SendingDomain.domain == domain))
     if status != "verified":
         checks.append(Check("sender", "Sender domain", "warning",
-                            f"{domain} is not verified yet: mailbox providers trust verified domains more. "
-                            "Verify it in Settings."))
+                            f"{domain} is not verified yet: mailbox providers trust verified domains more."))
     else:
         checks.append(Check("sender", "Sender domain", "ok", f"Sending from {address} ({domain} is verified)."))
     return checks
