@@ -254,3 +254,12 @@ def test_a_design_campaign_sends_each_fan_their_own_next_event(app, runner, tena
     assert all("@media only screen" in body for body in html.values())
     assert all("{{" not in body and "{%" not in body for body in html.values())
     assert mia  # three distinct fans
+
+
+def test_rich_text_keeps_merge_tags_and_conditions_the_sanitiser_would_escape():
+    html = ('<p>{% if customer.orders_count > 2 %}Thanks for {{ customer.orders_count }} shows &amp; more'
+            '{% endif %} <a href="{{ view_in_browser_url }}">web</a></p>')
+    design = validate_design({"version": 1, "blocks": [{"type": "text", "html": html}]})
+    assert design["blocks"][0]["html"] == html
+    out = personalise(compile_design(design), customer={"orders_count": 3})
+    assert "Thanks for 3 shows &amp; more" in out and 'href="https://crm.test/v/t"' in out
