@@ -177,6 +177,7 @@ BUTTONS: dict[str, Callable[[dict], str]] = {
     "campaigns.cancel": lambda w: f"/campaigns/{w['scheduled_campaign_id']}/cancel",
     "campaigns.delete": lambda w: f"/campaigns/{w['campaign_id']}/delete",
     "campaigns.convert_to_html": lambda w: f"/campaigns/{w['design_campaign_id']}/convert-html",
+    "campaigns.duplicate": lambda w: f"/campaigns/{w['campaign_id']}/duplicate",
     "workflows.toggle": lambda w: f"/workflows/{w['workflow_id']}/toggle",
     "workflows.add_step": lambda w: f"/workflows/{w['workflow_id']}/steps",
     "workflows.reorder": lambda w: f"/workflows/{w['workflow_id']}/steps/order",
