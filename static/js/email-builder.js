@@ -17,7 +17,6 @@
 
   const parts = window.EmailBuilderParts;
   const { el } = parts;
-  const ERROR_PATH = /^design\.blocks\[(\d+)\](?:\.columns\[(\d+)\]\[(\d+)\])?(?:\.([A-Za-z_]+))?/;
   const SETTINGS_FIELDS = [
     { name: "background_color", label: "Background", kind: "color" },
     { name: "content_background", label: "Content background", kind: "color" },
@@ -27,6 +26,7 @@
   let instances = 0;
 
   const clone = (value) => JSON.parse(JSON.stringify(value));
+  const decorative = (node) => parts.decorative(node);
   const newId = () => `b${Math.random().toString(36).slice(2, 9)}`;
 
   function mount(root, options) {
@@ -39,7 +39,7 @@
     const byId = new Map();
     let selectedId = null;
     let sortables = [];
-    let errors = {};   // block id -> {field: message}
+    let errors = {}; // block id -> {field: message}, from the last save
     let designErrors = [];
 
     // --- the tree ------------------------------------------------------------------------
@@ -96,21 +96,6 @@
 
     // --- errors from the server, by block ---------------------------------------------------
 
-    function readErrors(raw) {
-      const entries = Array.isArray(raw) ? raw.map((e) => [e.field, e.message]) : Object.entries(raw || {});
-      for (const [path, message] of entries) {
-        const match = ERROR_PATH.exec(path || "");
-        let block = match ? design.blocks[Number(match[1])] : null;
-        if (block && match[2] !== undefined) block = ((block.columns || [])[Number(match[2])] || [])[Number(match[3])];
-        if (block && block.id) {
-          const field = match[4] || "";
-          errors[block.id] = { ...(errors[block.id] || {}), [field]: message };
-        } else {
-          designErrors.push(message);
-        }
-      }
-    }
-
     // --- the page ------------------------------------------------------------------------
 
     root.classList.add("eb");
@@ -141,7 +126,7 @@
       Object.assign(li.dataset, data);
       const button = el("button", "eb-add");
       button.type = "button";
-      button.append(el("span", "eb-icon", icon), el("span", "eb-add-label", label));
+      button.append(decorative(el("span", "eb-icon", icon)), el("span", "eb-add-label", label));
       button.title = hint;
       li.append(button);
       return li;
@@ -196,63 +181,14 @@
       };
     }
 
-    function card(block, position, total) {
-      const type = typeOf(block);
-      const blockErrors = errors[block.id];
-      const li = el("li", `eb-card eb-card-${block.type}${block.id === selectedId ? " is-selected" : ""}${blockErrors ? " is-invalid" : ""}`);
-      li.dataset.id = block.id;
-      li.dataset.type = block.type;
-      li.tabIndex = 0;
-      li.setAttribute("aria-label", `${position} of ${total}: ${parts.describe(block, type.label, labels)}`);
-      if (block.id === selectedId) li.setAttribute("aria-current", "true");
-      const head = el("div", "eb-card-head");
-      head.append(el("span", "eb-handle", "⠿"), el("span", "eb-icon", type.icon), el("span", "eb-card-type", type.label));
-      const tools = el("span", "eb-tools");
-      for (const [action, label] of [["up", "Move up"], ["down", "Move down"], ["duplicate", "Duplicate"],
-        ["delete", "Delete"]]) {
-        const button = el("button", `eb-tool eb-tool-${action}`);
-        button.append(parts.icon(action));
-        button.type = "button";
-        button.dataset.action = action;
-        button.title = label;
-        button.setAttribute("aria-label", label);
-        tools.append(button);
-      }
-      head.append(tools);
-      li.append(head);
-      const body = el("div", "eb-card-body");
-      if (block.type === "columns") {
-        const columns = el("div", `eb-columns eb-columns-${(block.columns || []).length}`);
-        (block.columns || []).forEach((column, c) => {
-          const list = el("ol", "eb-list eb-column");
-          list.dataset.column = String(c);
-          list.setAttribute("aria-label", `Column ${c + 1}`);
-          column.forEach((inner, i) => list.append(card(inner, i + 1, column.length)));
-          columns.append(list);
-        });
-        body.append(columns);
-      } else {
-        body.append(parts.summary(block, { labels, assets }));
-      }
-      li.append(body);
-      if (blockErrors) {
-        for (const [field, message] of Object.entries(blockErrors)) {
-          const spec = type.fields.find((f) => f.name === field);
-          const note = el("div", "field-error eb-card-error", spec ? `${spec.label}: ${message}` : message);
-          note.dataset.testid = "builder-block-error";
-          li.append(note);
-        }
-      }
-      return li;
-    }
-
     function renderCanvas(focusId) {
       for (const sortable of sortables.splice(0)) sortable.destroy();
       index();
       canvas.replaceChildren();
       const list = el("ol", "eb-list eb-top");
       list.setAttribute("aria-label", "Blocks of the email");
-      design.blocks.forEach((block, i) => list.append(card(block, i + 1, design.blocks.length)));
+      const cardContext = { typeOf, errors, selectedId, labels, assets };
+      design.blocks.forEach((block, i) => list.append(parts.card(block, i + 1, design.blocks.length, cardContext)));
       canvas.append(list);
       if (!design.blocks.length) {
         canvas.append(el("p", "eb-empty", "Your email is empty. Click a block in the palette, or drag one here."));
@@ -314,7 +250,10 @@
       if (opts.saveBlockUrl) {
         const save = el("button", "small", "Save as block…");
         save.type = "button";
-        save.addEventListener("click", () => saveBlockForm(block, head));
+        save.addEventListener("click", () => parts.saveBlockForm(head, {
+          block: reid(block), url: opts.saveBlockUrl, csrfToken: opts.csrfToken,
+          onSaved: (saved) => { opts.savedBlocks.push(saved); renderPalette(); announce(`Saved as ${saved.name}`); },
+        }));
         head.append(save);
       }
       panel.append(head);
@@ -322,7 +261,8 @@
       panel.append(fields);
       const fieldErrors = errors[block.id] || {};
       if (fieldErrors[""]) fields.append(el("div", "field-error", fieldErrors[""]));
-      parts.renderFields(fields, type.fields, block, {
+      // A block from an older design may lack a field: show the type's default for it.
+      parts.renderFields(fields, type.fields, { ...(type.defaults || {}), ...block }, {
         mergeTags: opts.mergeTags, errors: fieldErrors, assets, csrfToken: opts.csrfToken,
         assetsUrl: opts.assetsUrl, uploadUrl: opts.uploadUrl,
         set: (name, value, also, setOpts) => {
@@ -348,51 +288,6 @@
       }
       const label = node.getAttribute("aria-label").replace(/:.*$/, "");
       node.setAttribute("aria-label", `${label}: ${parts.describe(block, labelOf(block), labels)}`);
-    }
-
-    function saveBlockForm(block, head) {
-      if (head.nextElementSibling?.classList.contains("eb-save-block")) return;
-      const form = el("div", "eb-save-block");
-      const name = el("input");
-      name.type = "text";
-      name.maxLength = 200;
-      name.placeholder = "e.g. Header with logo";
-      name.setAttribute("aria-label", "Name of the saved block");
-      const save = el("button", "small primary", "Save block");
-      save.type = "button";
-      const cancel = el("button", "small", "Cancel");
-      cancel.type = "button";
-      const message = el("div", "eb-save-message");
-      message.setAttribute("role", "status");
-      form.append(name, save, cancel, message);
-      head.after(form);
-      name.focus();
-      name.addEventListener("input", (event) => event.stopPropagation());
-      name.addEventListener("keydown", (event) => {
-        if (event.key === "Enter") { event.preventDefault(); save.click(); }
-      });
-      cancel.addEventListener("click", () => form.remove());
-      save.addEventListener("click", async () => {
-        if (!name.value.trim()) { message.textContent = "Give it a name first."; return; }
-        save.disabled = true;
-        try {
-          const body = { name: name.value.trim(), block: reid(block) };
-          delete body.block.id;
-          const response = await fetch(opts.saveBlockUrl, {
-            method: "POST", credentials: "same-origin", body: JSON.stringify(body),
-            headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": opts.csrfToken },
-          });
-          const answer = await response.json().catch(() => ({}));
-          if (!response.ok) throw new Error((answer.error && answer.error.message) || `The server answered ${response.status}.`);
-          opts.savedBlocks.push({ id: answer.id ?? body.name, name: answer.name || body.name, block: answer.block || body.block });
-          renderPalette();
-          form.replaceChildren(el("span", "eb-saved-note", `Saved as “${body.name}”: find it under Saved blocks.`));
-          announce(`Saved as ${body.name}`);
-        } catch (exc) {
-          message.textContent = `Not saved: ${exc.message}`;
-          save.disabled = false;
-        }
-      });
     }
 
     // --- structure: add, move, duplicate, delete ------------------------------------------
@@ -558,7 +453,7 @@
     // --- start -------------------------------------------------------------------------
 
     index();
-    readErrors(opts.errors);
+    ({ errors, designErrors } = parts.errorsByBlock(design, opts.errors));
     renderCanvas();
     const firstInvalid = Object.keys(errors)[0];
     select(firstInvalid || null);

@@ -136,6 +136,7 @@ def test_the_preview_follows_the_typing_the_width_and_the_chosen_customer(page: 
     shot(page, "list-empty")
 
     page.get_by_role("link", name="Write your first campaign").click()
+    page.get_by_role("link", name="Write HTML instead").click()  # new campaigns start in the block builder
     expect(page.get_by_text("Write the HTML content and the email appears here")).to_be_visible()
     page.get_by_label("Campaign name").fill("Summer Jazz Night")
     page.get_by_label("Send to").select_option(label="VIPs")

@@ -257,6 +257,64 @@
     return color.length === 4 ? `#${color[1]}${color[1]}${color[2]}${color[2]}${color[3]}${color[3]}` : color.toLowerCase();
   }
 
+  const ENTITIES = { "&quot;": '"', "&#39;": "'", "&#x27;": "'", "&amp;": "&", "&lt;": "<", "&gt;": ">", "&nbsp;": " " };
+
+  /* Quill's HTML as the email wants it: plain spaces between words (it writes non-breaking
+     ones), and merge tags as written: `default("there")`, not `default(&quot;there&quot;)`,
+     which the server reads as template code. */
+  function emailHtml(html) {
+    return html.replace(/&nbsp;/g, " ").replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g,
+      (tag) => tag.replace(/&(?:quot|#39|#x27|amp|lt|gt|nbsp);/g, (entity) => ENTITIES[entity]));
+  }
+
+  /* Merge tags in the rich text are chips, as on the canvas: one Quill embed each, whose
+     HTML is the tag as written (so the saved HTML holds `{{ customer.first_name }}`). */
+  let tagBlotRegistered = false;
+  function registerTagBlot(Quill) {
+    if (tagBlotRegistered) return;
+    const Embed = Quill.import("blots/embed");
+    class MergeTagBlot extends Embed {
+      static create(value) {
+        const node = super.create(value);
+        node.dataset.tag = value.source;
+        node.dataset.label = value.label;
+        node.textContent = value.label;
+        return node;
+      }
+
+      static value(node) {
+        return { source: node.dataset.tag, label: node.dataset.label };
+      }
+
+      html() {
+        return this.domNode.dataset.tag;
+      }
+    }
+    MergeTagBlot.blotName = "mergetag";
+    MergeTagBlot.tagName = "span";
+    MergeTagBlot.className = "eb-chip";
+    Quill.register(MergeTagBlot);
+    tagBlotRegistered = true;
+  }
+
+  /* A delta with every {{ tag }} of its text made a chip (conditions, {% ... %}, stay text). */
+  function withTagChips(Quill, delta, labels) {
+    const Delta = Quill.import("delta");
+    const out = new Delta();
+    for (const op of delta.ops) {
+      if (typeof op.insert !== "string") {
+        out.insert(op.insert, op.attributes);
+        continue;
+      }
+      op.insert.split(/(\{\{[\s\S]*?\}\})/).forEach((piece, i) => {
+        if (!piece) return;
+        if (i % 2) out.insert({ mergetag: { source: piece, label: parts.tagLabel(piece, labels) } }, op.attributes);
+        else out.insert(piece, op.attributes);
+      });
+    }
+    return out;
+  }
+
   /* The Quill editor for a rich-text field: its HTML goes into the block as it changes. */
   parts.richText = function richText(host, value, ctx, labelId) {
     if (!window.Quill) {
@@ -268,6 +326,8 @@
       host.append(area);
       return;
     }
+    registerTagBlot(window.Quill);
+    const labels = new Map((ctx.mergeTags || []).map((tag) => [tag.tag, tag.label]));
     const editorHost = el("div", "eb-quill");
     host.append(editorHost);
     const quill = new window.Quill(editorHost, {
@@ -294,22 +354,39 @@
     quill.root.setAttribute("aria-labelledby", labelId);
     quill.root.setAttribute("aria-multiline", "true");
     quill.root.setAttribute("role", "textbox");
-    quill.setContents(quill.clipboard.convert({ html: value || "" }), "silent");
+    quill.setContents(withTagChips(window.Quill, quill.clipboard.convert({ html: value || "" }), labels), "silent");
     let lastRange = { index: quill.getLength() - 1, length: 0 };
     quill.on("selection-change", (range) => { if (range) lastRange = range; });
     quill.on("text-change", () => {
       const empty = quill.getText().trim() === "" && !quill.root.querySelector("li");
-      // Quill writes non-breaking spaces between words in its "semantic" HTML; email wants plain ones.
-      ctx.set(empty ? "" : quill.getSemanticHTML().replace(/&nbsp;/g, " "));
+      ctx.set(empty ? "" : emailHtml(quill.getSemanticHTML()));
     });
     function openTags() {
       parts.openMergeTags(tagButton, toolbar, ctx.mergeTags, (tag) => {
-        const text = parts.tagText(tag);
+        const source = parts.tagText(tag);
         quill.focus();
-        quill.insertText(lastRange.index, text, "user");
-        quill.setSelection(lastRange.index + text.length, 0, "user");
+        quill.insertEmbed(lastRange.index, "mergetag", { source, label: tag.label }, "user");
+        quill.setSelection(lastRange.index + 1, 0, "user");
       });
     }
+  };
+
+  const ERROR_PATH = /^design\.blocks\[(\d+)\](?:\.columns\[(\d+)\]\[(\d+)\])?(?:\.([A-Za-z_]+))?/;
+
+  /* The server's errors ({path: message}, paths like design.blocks[3].url or
+     design.blocks[0].columns[1][2].text) by block id and field; the rest are the design's. */
+  parts.errorsByBlock = function errorsByBlock(design, raw) {
+    const errors = {};
+    const designErrors = [];
+    const entries = Array.isArray(raw) ? raw.map((e) => [e.field, e.message]) : Object.entries(raw || {});
+    for (const [path, message] of entries) {
+      const match = ERROR_PATH.exec(path || "");
+      let block = match ? design.blocks[Number(match[1])] : null;
+      if (block && match[2] !== undefined) block = ((block.columns || [])[Number(match[2])] || [])[Number(match[3])];
+      if (block && block.id) errors[block.id] = { ...(errors[block.id] || {}), [match[4] || ""]: message };
+      else designErrors.push(message);
+    }
+    return { errors, designErrors };
   };
 
   /* The fields of a block into `container`. ctx: {mergeTags, errors ({field: message}),

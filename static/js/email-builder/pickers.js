@@ -143,6 +143,51 @@
     return button;
   };
 
+/* "Save as block…": a name, then the block is posted as JSON {name, block} to opts.url;
+   opts = {block, url, csrfToken, onSaved({id, name, block})}. */
+  parts.saveBlockForm = function saveBlockForm(head, opts) {
+    if (head.nextElementSibling?.classList.contains("eb-save-block")) return;
+    const form = el("div", "eb-save-block");
+    const name = el("input");
+    name.type = "text";
+    name.maxLength = 200;
+    name.placeholder = "e.g. Header with logo";
+    name.setAttribute("aria-label", "Name of the saved block");
+    const save = el("button", "small primary", "Save block");
+    save.type = "button";
+    const cancel = el("button", "small", "Cancel");
+    cancel.type = "button";
+    const message = el("div", "eb-save-message");
+    message.setAttribute("role", "status");
+    form.append(name, save, cancel, message);
+    head.after(form);
+    name.focus();
+    name.addEventListener("input", (event) => event.stopPropagation());
+    name.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); save.click(); }
+    });
+    cancel.addEventListener("click", () => form.remove());
+    save.addEventListener("click", async () => {
+      if (!name.value.trim()) { message.textContent = "Give it a name first."; return; }
+      save.disabled = true;
+      try {
+        const body = { name: name.value.trim(), block: { ...opts.block } };
+        delete body.block.id;
+        const response = await fetch(opts.url, {
+          method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+          headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": opts.csrfToken },
+        });
+        const answer = await response.json().catch(() => ({}));
+        if (!response.ok) throw new Error((answer.error && answer.error.message) || `The server answered ${response.status}.`);
+        form.replaceChildren(el("span", "eb-saved-note", `Saved as “${body.name}”: find it under Saved blocks.`));
+        opts.onSaved({ id: answer.id ?? body.name, name: answer.name || body.name, block: answer.block || body.block });
+      } catch (exc) {
+        message.textContent = `Not saved: ${exc.message}`;
+        save.disabled = false;
+      }
+    });
+  };
+
   // --- images ---------------------------------------------------------------------------
 
   async function readError(response) {
@@ -251,6 +296,8 @@
         opts.assets[asset.id] = { filename: file.files[0].name, ...asset };
         opts.onPick(opts.assets[asset.id]);
         showCurrent(asset.id);
+        grid.hidden = true; // the library is read again when opened: the new image is in it
+        browse.setAttribute("aria-expanded", "false");
       } catch (exc) {
         error.textContent = exc.message;
       } finally {

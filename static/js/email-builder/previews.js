@@ -183,6 +183,67 @@
     return svg;
   };
 
+  parts.decorative = function decorative(node) {
+    node.setAttribute("aria-hidden", "true");
+    return node;
+  };
+
+/* A block's card on the canvas: its head (type, drag handle, tools), its likeness, and the
+   errors of the last save. ctx = {typeOf, errors: {id: {field: message}}, selectedId, labels, assets}. */
+  parts.card = function card(block, position, total, ctx) {
+    const { selectedId, labels, assets } = ctx;
+    const type = ctx.typeOf(block);
+    const blockErrors = ctx.errors[block.id];
+    const li = el("li", `eb-card eb-card-${block.type}${block.id === selectedId ? " is-selected" : ""}${blockErrors ? " is-invalid" : ""}`);
+    li.dataset.id = block.id;
+    li.dataset.type = block.type;
+    li.tabIndex = 0;
+    li.setAttribute("aria-label", `${position} of ${total}: ${parts.describe(block, type.label, labels)}`);
+    if (block.id === selectedId) li.setAttribute("aria-current", "true");
+    const head = el("div", "eb-card-head");
+    head.append(parts.decorative(el("span", "eb-handle", "⠿")), parts.decorative(el("span", "eb-icon", type.icon)),
+      el("span", "eb-card-type", type.label));
+    const tools = el("span", "eb-tools");
+    for (const [action, label] of [["up", "Move up"], ["down", "Move down"], ["duplicate", "Duplicate"],
+      ["delete", "Delete"]]) {
+      const button = el("button", `eb-tool eb-tool-${action}`);
+      button.append(parts.icon(action));
+      button.type = "button";
+      button.dataset.action = action;
+      button.title = label;
+      button.setAttribute("aria-label", label);
+      tools.append(button);
+    }
+    head.append(tools);
+    li.append(head);
+    const body = el("div", "eb-card-body");
+    if (block.type === "columns") {
+      const columns = el("div", `eb-columns eb-columns-${(block.columns || []).length}`);
+      (block.columns || []).forEach((column, c) => {
+        const list = el("ol", "eb-list eb-column");
+        list.dataset.column = String(c);
+        list.setAttribute("aria-label", `Column ${c + 1}`);
+        column.forEach((inner, i) => list.append(card(inner, i + 1, column.length, ctx)));
+        columns.append(list);
+      });
+      body.append(columns);
+    } else {
+      body.append(parts.summary(block, { labels, assets }));
+    }
+    li.append(body);
+    if (blockErrors) {
+      for (const [field, message] of Object.entries(blockErrors)) {
+        const spec = type.fields.find((f) => f.name === field);
+        const note = el("div", "field-error eb-card-error", spec ? `${spec.label}: ${message}` : message);
+        note.dataset.testid = "builder-block-error";
+        li.append(note);
+      }
+    }
+    return li;
+  };
+
   parts.el = el;
+  parts.tagLabel = tagLabel;
+  parts.TEMPLATE_PART = TEMPLATE_PART;
   parts.withChips = withChips;
 })();
