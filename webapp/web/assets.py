@@ -86,10 +86,11 @@ def picker():
     return jsonify({"data": [picker_json(a) for a in page.items]})
 
 
-def _upload_error(form: AssetUploadForm, field: str, message: str):
+def _refused(form: AssetUploadForm):
+    """The form again with the message beside its field, or the first one as JSON to fetch."""
     if _wants_json():
-        return jsonify({"error": {"field": field, "message": message}}), 422
-    apply_domain_error(form, field, message)
+        field, messages = next(iter(form.errors.items()))
+        return jsonify({"error": {"field": field, "message": messages[0]}}), 422
     return _page(form, status=422)
 
 
@@ -99,17 +100,15 @@ def _upload_error(form: AssetUploadForm, field: str, message: str):
 def upload():
     form = AssetUploadForm()
     if not form.validate_on_submit():
-        field = next(iter(form.errors), "file")
-        if field == "csrf_token":  # CSRFProtect checked it already; a form without a token field
-            field = "file"
-        return _upload_error(form, field, form.errors.get(field, ["Choose an image to upload."])[0])
+        return _refused(form)
     upload_file = form.file.data
     try:
         asset = assets.upload_asset(current_user.tenant_id, upload_file.filename,
                                     upload_file.read(current_app.config["ASSET_MAX_BYTES"] + 1),
                                     alt=form.alt.data)
     except ValidationFailed as exc:
-        return _upload_error(form, exc.field, exc.reason)
+        apply_domain_error(form, exc.field, exc.reason)
+        return _refused(form)
     if _wants_json():
         return jsonify(picker_json(asset)), 201
     flash(f"Uploaded {asset.filename} ({asset.width}×{asset.height}).", "success")
@@ -141,7 +140,8 @@ def _too_large(exc: RequestEntityTooLarge):
 
 @bp.errorhandler(CSRFError)
 def _csrf_refused(exc: CSRFError):
-    message = "Your page expired or the upload was not sent from this site. Reload the page and try again."
+    # The app's own words for a page (the same as every other form's), JSON for the builder.
+    message = "Your form expired or was not sent from this site. Reload the page and try again."
     if _wants_json():
         return jsonify({"error": {"field": "csrf_token", "message": message}}), 400
     return render_template("errors/error.html", status=400, message=message), 400
