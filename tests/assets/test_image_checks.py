@@ -79,6 +79,15 @@ def test_png_text_chunks_and_colour_profiles_are_dropped():
     assert image.mode == "RGBA"
 
 
+@pytest.mark.parametrize("quality", [50, 75, 95])
+def test_a_jpeg_keeps_its_compression_rather_than_growing(quality):
+    original = encode(picture((800, 600)), "JPEG", quality=quality)
+
+    checked = check_image(original, **LIMITS)
+
+    assert len(checked.data) <= len(original) * 1.05
+
+
 def test_a_cmyk_jpeg_is_stored_as_rgb():
     image = stored(encode(Image.new("CMYK", (30, 20), (0, 80, 80, 0)), "JPEG"))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from flask import current_app
-from PIL import Image, ImageCms, ImageOps, ImageSequence
+from PIL import Image, ImageCms, ImageOps, ImageSequence, JpegImagePlugin
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
@@ -128,15 +128,16 @@ def _reencode(image: Image.Image) -> tuple[bytes, tuple[int, int]]:
     if frames:
         durations = [frame.info.get("duration", 100) for frame in frames]
         frames[0].save(out, format=image_format, save_all=True, append_images=frames[1:], duration=durations,
-                       loop=image.info.get("loop", 0), **_options(image_format))
+                       loop=image.info.get("loop", 0), **_options(image))
         return out.getvalue(), frames[0].size
     image.seek(0)
     image.load()
+    options = _options(image)
     if image_format == "JPEG":
         # Phones store the camera's orientation in EXIF, which goes: turn the pixels instead.
         image = _to_srgb(ImageOps.exif_transpose(image))
     frame = _kept_info(image.copy())
-    frame.save(out, format=image_format, **_options(image_format))
+    frame.save(out, format=image_format, **options)
     return out.getvalue(), frame.size
 
 
@@ -170,9 +171,16 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     return image if image.mode in ("L", "RGB") else image.convert("RGB")
 
 
-def _options(image_format: str) -> dict:
-    return {"JPEG": {"quality": 90, "optimize": True}, "WEBP": {"quality": 90, "method": 4},
-            "PNG": {"optimize": False}, "GIF": {}}[image_format]
+def _options(original: Image.Image) -> dict:
+    """Encoder settings: a JPEG keeps its own quantization tables and chroma subsampling, so
+    re-encoding neither bloats a compressed photo nor blurs a fine one."""
+    if original.format == "JPEG":
+        tables = getattr(original, "quantization", None)
+        if not tables:
+            return {"quality": 90, "optimize": True}
+        sampling = JpegImagePlugin.get_sampling(original)
+        return {"qtables": tables, "optimize": True, **({"subsampling": sampling} if sampling != -1 else {})}
+    return {"WEBP": {"quality": 85, "method": 4}, "PNG": {}, "GIF": {}}[original.format]
 
 
 def safe_filename(original: str | None, extension: str) -> str:
