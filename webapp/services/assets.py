@@ -133,9 +133,10 @@ def _reencode(image: Image.Image) -> tuple[bytes, tuple[int, int]]:
     image.seek(0)
     image.load()
     options = _options(image)
+    # Phones store the camera's orientation in EXIF, which goes: turn the pixels instead.
+    image = ImageOps.exif_transpose(image)
     if image_format == "JPEG":
-        # Phones store the camera's orientation in EXIF, which goes: turn the pixels instead.
-        image = _to_srgb(ImageOps.exif_transpose(image))
+        image = _to_srgb(image)
     frame = _kept_info(image.copy())
     frame.save(out, format=image_format, **options)
     return out.getvalue(), frame.size
