@@ -72,6 +72,13 @@ def make_sending_domain(tenant_id: int) -> int:
     return sending_domains.add_domain(tenant_id, "mail.arena.example.com").id
 
 
+def make_asset(tenant_id: int) -> int:
+    from tests.assets.images import png
+    from webapp.services.assets import upload_asset
+
+    return upload_asset(tenant_id, "logo.png", png()).id
+
+
 # How to make a tenant-A object for each kind of id in a URL.
 ID_FACTORIES: dict[str, Callable[[int], int]] = {
     "customer_id": make_customer,
@@ -81,6 +88,7 @@ ID_FACTORIES: dict[str, Callable[[int], int]] = {
     "workflow_id": make_workflow,
     "step_id": make_step,
     "domain_id": make_sending_domain,
+    "asset_id": make_asset,
 }
 
 # A valid body for each endpoint that takes one, so a 404 proves tenancy, not validation.

@@ -148,7 +148,8 @@ def world_a(tenant_a):
     segment = create_segment(tenant_a.id, "VIPs", VIP_CONDITIONS)
     return {"customer_id": customer.id, "token_id": token_id, "segment_id": segment.id,
             "import_id": _import_world(tenant_a.id), **_campaign_world(tenant_a.id, segment.id),
-            **_workflow_world(tenant_a.id, customer.id), "domain_id": _domain_world(tenant_a.id)}
+            **_workflow_world(tenant_a.id, customer.id), "domain_id": _domain_world(tenant_a.id),
+            "asset_id": _asset_world(tenant_a.id)}
 
 
 def _domain_world(tenant_id: int) -> int:
@@ -156,6 +157,19 @@ def _domain_world(tenant_id: int) -> int:
     from webapp.services.sending_domains import add_domain
 
     return add_domain(tenant_id, "news.alpha.example.com").id
+
+
+def _asset_world(tenant_id: int) -> int:
+    """An uploaded image."""
+    from webapp.services.assets import upload_asset
+
+    return upload_asset(tenant_id, "logo.png", png_image()).id
+
+
+def png_image() -> bytes:
+    from tests.assets.images import png
+
+    return png()
 
 
 def _import_world(tenant_id: int) -> int:
@@ -265,6 +279,8 @@ VALID_FORM_DATA = {
     "workflows.delete_step": {},
     "workflows.delete": {"force": "yes"},
     "workflows.enroll": {"email": "ada@example.com"},
+    "assets.upload": {"file": lambda: (io.BytesIO(png_image()), "stage.png"), "alt": "The stage"},
+    "assets.delete": {},
 }
 # State-changing routes that change nothing even when allowed (CSRF and roles still apply).
 CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview", "imports.preview"}
@@ -279,7 +295,8 @@ ADMIN_ONLY = {"settings.update_tenant", "settings.create_token", "settings.revok
 # Pages for the people who receive emails, not for marketers: no session, an unguessable
 # token in the URL instead, and no CSRF token (one-click unsubscribe, RFC 8058, is POSTed by
 # mail providers). The session sweeps skip them; their own tests cover the tokens.
-PUBLIC_TOKEN_ROUTES = {"unsubscribe.confirm", "unsubscribe.unsubscribe", "unsubscribe.view_in_browser"}
+PUBLIC_TOKEN_ROUTES = {"unsubscribe.confirm", "unsubscribe.unsubscribe", "unsubscribe.view_in_browser",
+                       "assets.serve"}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The JSON API at /api/crm: token-authenticated, JSON in and out."""
 
 from webapp.api import (  # noqa: F401  (registers the views)
+    assets,
     campaigns,
     customers,
     imports,
