@@ -23,6 +23,7 @@ from webapp.api.schemas import (
     TestSendOut,
 )
 from webapp.api.serializers import campaign_dict
+from webapp.infra.errors import ValidationFailed
 from webapp.services import campaigns
 from webapp.services.campaigns import stats as campaign_stats
 
@@ -38,6 +39,8 @@ def _fields(body) -> dict:
            response=CampaignOut, status=201, errors=(422,),
            description="Template syntax errors are a 422 naming the field and line.")
 def create_campaign(body: CampaignIn):
+    if body.content is None and body.design is None:
+        raise ValidationFailed("content", "is required (or give a design)")
     return jsonify(campaign_dict(campaigns.create_campaign(current_tenant_id(), _fields(body)))), 201
 
 

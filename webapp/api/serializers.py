@@ -51,6 +51,7 @@ def campaign_dict(campaign: EmailCampaign) -> dict:
         "name": campaign.name,
         "subject": campaign.subject,
         "content": campaign.html_content,
+        "design": campaign.design,
         "text_content": campaign.text_content,
         "preheader": campaign.preheader,
         "segment_id": campaign.segment_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -12,12 +12,17 @@ from webapp.infra.validation import Moment
 
 CampaignStatus = Literal["draft", "scheduled", "sending", "sent", "cancelled"]
 LineText = Annotated[str, Field(max_length=300)]
+Design = Annotated[dict[str, Any], Field(description=(
+    'The email builder\'s block tree, {"version": 1, "blocks": [...]}, instead of content: compiled to '
+    "responsive HTML (MJML) when saved. Errors name the path, e.g. design.blocks[3].url."))]
 
 
 class CampaignIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     subject: Annotated[str, Field(min_length=1, max_length=300)]
-    content: Annotated[str, Field(min_length=1, max_length=500_000, description="HTML; Jinja personalisation")]
+    content: Annotated[str, Field(min_length=1, max_length=500_000, description=(
+        "HTML; Jinja personalisation. Required unless design is given."))] | None = None
+    design: Design | None = None
     segment_id: Id | None = None
     from_name: Annotated[str, Field(max_length=200)] | None = None
     from_email: Annotated[str, Field(max_length=320)] | None = Field(
@@ -37,6 +42,8 @@ class CampaignPatch(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     subject: Annotated[str, Field(min_length=1, max_length=300)] | None = None
     content: Annotated[str, Field(min_length=1, max_length=500_000)] | None = None
+    design: Design | None = Field(default=None, description=(
+        "A new design; null (with or without content) turns a design campaign into HTML for good."))
     segment_id: Id | None = None
     from_name: Annotated[str, Field(max_length=200)] | None = None
     from_email: Annotated[str, Field(max_length=320)] | None = Field(
@@ -56,6 +63,7 @@ class CampaignOut(BaseModel):
     name: str
     subject: str
     content: str
+    design: dict[str, Any] | None
     text_content: str | None
     preheader: str | None
     segment_id: int | None

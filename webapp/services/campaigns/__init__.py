@@ -24,6 +24,8 @@ from webapp.services.campaigns.drafts import (
     TEXT_FIELDS,
     UTM_FIELDS,
     campaigns_page,
+    compiled_design,
+    convert_to_html,
     create_campaign,
     delete_campaign,
     get_campaign,
@@ -52,7 +54,8 @@ from webapp.services.campaigns.sending import (
 from webapp.services.campaigns.unsubscribe import recipient_by_token, unsubscribe
 
 __all__ = [
-    "EDITABLE", "TEXT_FIELDS", "UTM_FIELDS", "campaigns_page", "cancel_campaign", "create_campaign",
+    "EDITABLE", "TEXT_FIELDS", "UTM_FIELDS", "campaigns_page", "cancel_campaign", "compiled_design",
+    "convert_to_html", "create_campaign",
     "delete_campaign", "get_campaign", "preview_campaign", "preview_content", "progress", "recipient_by_token",
     "render_for", "render_many", "schedule_campaign", "segment_audience", "send_campaign", "send_test",
     "sender_of", "snapshot_recipients", "start_delivery", "start_due_campaign", "tenant_campaigns", "unsubscribe",

@@ -9,15 +9,17 @@ from sqlalchemy import Select, select
 from webapp.extensions import db
 from webapp.infra.errors import Conflict, NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
+from webapp.mail.design import CompileFailed, asset_ids, brand_of, compile_design, validate_design
 from webapp.mail.templating import TemplateRejected, check_template
-from webapp.models import EmailCampaign
+from webapp.models import EmailCampaign, Tenant
+from webapp.services.assets import asset_urls
 from webapp.services.segments import get_segment
 from webapp.services.sending_domains import check_from_address
 from webapp.services.tenants import normalise_email
 
 EDITABLE = ("draft", "scheduled")
 TEXT_FIELDS = ("name", "subject", "preheader", "from_name", "reply_to", "from_email", "html_content",
-               "text_content", "segment_id", "utm_source", "utm_medium", "utm_campaign")
+               "text_content", "segment_id", "utm_source", "utm_medium", "utm_campaign", "design")
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 
 
@@ -58,6 +60,10 @@ def _validate(tenant_id: int, values: dict[str, Any], *, check_sender: bool = Tr
     _template("preheader", out.get("preheader"), html=False)
     _template("html_content", out.get("html_content"), html=True)
     _template("text_content", out.get("text_content"), html=False)
+    if out.get("design") is not None:
+        if out.get("html_content"):
+            raise ValidationFailed("html_content", "give either a design or HTML content, not both")
+        out["design"], out["html_content"] = compiled_design(tenant_id, out["design"])
     if "html_content" in out and not (out["html_content"] or "").strip():
         raise ValidationFailed("html_content", "must not be empty")
     if out.get("segment_id") is not None:
@@ -66,6 +72,33 @@ def _validate(tenant_id: int, values: dict[str, Any], *, check_sender: bool = Tr
         except NotFound:
             raise ValidationFailed("segment_id", "no such segment") from None
     return out
+
+
+def compiled_design(tenant_id: int, raw: Any, field: str = "design") -> tuple[dict[str, Any], str]:
+    """The design checked and compiled with the tenant's brand kit and images: (design, HTML).
+    An image id that is not the tenant's is refused, naming its block."""
+    design = validate_design(raw, field)
+    assets = asset_urls(tenant_id, asset_ids(design))
+    for path, block in _image_blocks(design, field):
+        if block.get("asset_id") and block["asset_id"] not in assets:
+            raise ValidationFailed(f"{path}.asset_id", "no such image: upload it first")
+    tenant = db.session.get(Tenant, tenant_id)
+    try:
+        html = compile_design(design, brand_of(tenant.brand if tenant else None), assets)
+    except CompileFailed as exc:
+        raise ValidationFailed(field, str(exc)) from None
+    _template(field, html, html=True)
+    return design, html
+
+
+def _image_blocks(design: dict[str, Any], field: str):
+    for i, block in enumerate(design["blocks"]):
+        if block["type"] == "image":
+            yield f"{field}.blocks[{i}]", block
+        for c, column in enumerate(block.get("columns", ()) if block["type"] == "columns" else ()):
+            for j, inner in enumerate(column):
+                if inner["type"] == "image":
+                    yield f"{field}.blocks[{i}].columns[{c}][{j}]", inner
 
 
 # --- CRUD -------------------------------------------------------------------------------
@@ -100,8 +133,22 @@ def update_campaign(tenant_id: int, campaign_id: int, changes: dict[str, Any]) -
     if campaign.status not in EDITABLE:
         raise Conflict(f"a {campaign.status} campaign cannot be edited")
     values = _validate(tenant_id, {k: v for k, v in changes.items() if k in TEXT_FIELDS})
+    if campaign.design is not None and values.get("html_content") is not None and "design" not in values:
+        raise ValidationFailed("html_content", "this campaign is built with the email builder: send a design, "
+                                               "or convert it to HTML first (design: null)")
     for key, value in values.items():
         setattr(campaign, key, value)
+    db.session.commit()
+    return campaign
+
+
+def convert_to_html(tenant_id: int, campaign_id: int) -> EmailCampaign:
+    """One way: the campaign keeps the HTML its design compiled to and is edited as HTML
+    from now on; the design is gone."""
+    campaign = get_campaign(tenant_id, campaign_id)
+    if campaign.status not in EDITABLE:
+        raise Conflict(f"a {campaign.status} campaign cannot be edited")
+    campaign.design = None
     db.session.commit()
     return campaign
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from flask import current_app
@@ -17,6 +19,12 @@ from webapp.services.customers import get_customer
 from webapp.services.sending_domains import check_from_address
 from webapp.services.tenants import normalise_email
 from webapp.services.tracking import instrumenters
+from webapp.services.upcoming_events import events_by_id, next_events
+
+# The event card's references (webapp/mail/design/blocks.py): the next event, or one by id.
+SAMPLE_EVENT = {"id": "sample", "name": "Your next event", "when": "Sat 12 Dec 2026, 19:30", "venue": "The venue",
+                "url": "https://example.com/", "image_url": None}
+_NAMED_EVENT = re.compile(r'events\[("(?:[^"\\]|\\.)*")\]')
 
 
 def sender_of(campaign: EmailCampaign, tenant: Tenant) -> tuple[str | None, str]:
@@ -41,6 +49,7 @@ def render_many(campaign: EmailCampaign, tenant: Tenant, recipients: list[tuple[
     """render_for(..., track=True) for a group of deliveries, (customer, to, token) each,
     composed together; a RenderFailed stands in for a message that could not be made."""
     shared = _Recipients(campaign, tenant, track=True)
+    shared.prefetch_events([customer.id for customer, _, _ in recipients if customer is not None])
     return compose_many([shared.personal(customer, to, token) for customer, to, token in recipients],
                         **_message_source(campaign, tenant))
 
@@ -48,7 +57,10 @@ def render_many(campaign: EmailCampaign, tenant: Tenant, recipients: list[tuple[
 def _message_source(campaign: EmailCampaign, tenant: Tenant) -> dict[str, Any]:
     """What compose() and compose_many() make every recipient's message from."""
     return {"subject": campaign.subject, "html": campaign.html_content, "text": campaign.text_content,
-            "preheader": campaign.preheader, "postal_address": tenant.postal_address or ""}
+            "preheader": campaign.preheader, "postal_address": tenant.postal_address or "",
+            # A design compiles to HTML with its styles inline already, and the media queries
+            # that stack its columns on phones must stay in <style>.
+            "inline_css": campaign.design is None}
 
 
 class _Recipients:
@@ -61,13 +73,31 @@ class _Recipients:
         self.mailto = current_app.config.get("UNSUBSCRIBE_MAILTO")
         self.tenant = tenant_context(tenant)
         self.instrumenter = instrumenters(campaign) if track else None
+        # Event cards are filled per recipient from purchases, only when the email shows one.
+        html = campaign.html_content or ""
+        self.tenant_id, self.timezone = tenant.id, tenant.timezone
+        self.wants_next_event = "next_event" in html
+        named = {json.loads(m) for m in _NAMED_EVENT.findall(html)}
+        self.events = events_by_id(tenant.id, named, tenant.timezone) if named else {}
+        self.upcoming: dict[int, dict[str, Any]] | None = None
+
+    def prefetch_events(self, customer_ids: list[int]) -> None:
+        if self.wants_next_event:
+            self.upcoming = next_events(self.tenant_id, customer_ids, self.timezone)
 
     def personal(self, customer: Any, to: str, token: str, extra: dict[str, Any] | None = None) -> Personal:
         envelope = Envelope(from_name=self.from_name, from_email=self.from_email, reply_to=self.reply_to, to=to,
                             unsubscribe_url=unsubscribe_url(token, self.base_url), unsubscribe_mailto=self.mailto,
                             test=self.test)
         context = {"customer": customer_context(customer) if customer is not None else _sample_customer(to),
-                   "tenant": dict(self.tenant), "view_in_browser_url": f"{self.base_url}/v/{token}", **(extra or {})}
+                   "tenant": dict(self.tenant), "view_in_browser_url": f"{self.base_url}/v/{token}",
+                   "events": self.events, **(extra or {})}
+        if self.wants_next_event:
+            customer_id = getattr(customer, "id", None)
+            if self.upcoming is None and customer_id is not None:
+                self.prefetch_events([customer_id])
+            # A preview without a customer shows what the card looks like.
+            context["next_event"] = (self.upcoming or {}).get(customer_id) if customer is not None else SAMPLE_EVENT
         return Personal(context, envelope, self.instrumenter(token) if self.instrumenter else None)
 
 
