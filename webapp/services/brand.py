@@ -15,20 +15,13 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.infra.errors import NotFound, ValidationFailed
 from webapp.infra.validation import text_problem
-from webapp.mail.design import brand_of
+from webapp.mail.design import FONT_STACKS, brand_of
 from webapp.models import EmailAsset, Tenant
 from webapp.services.assets import asset_urls
 
-# Stacks every mail client renders: a web font would need a fallback anyway, and Outlook
-# ignores it. (value, label) pairs; the value is the CSS font-family written into emails.
-FONT_STACKS: tuple[tuple[str, str], ...] = (
-    ("Helvetica, Arial, sans-serif", "Helvetica / Arial (clean sans-serif)"),
-    ("Verdana, Geneva, sans-serif", "Verdana (wide, very legible)"),
-    ("'Trebuchet MS', 'Lucida Grande', sans-serif", "Trebuchet MS (friendly sans-serif)"),
-    ("Georgia, 'Times New Roman', serif", "Georgia (elegant serif)"),
-    ("'Courier New', Courier, monospace", "Courier New (typewriter)"),
-)
-COLOUR_FIELDS = ("primary_color", "text_color", "background_color", "content_background", "button_text_color")
+# The font stacks (FONT_STACKS) are the compiler's: email-safe ones every client has.
+COLOUR_FIELDS = ("primary_color", "button_text_color", "link_color", "text_color", "background_color",
+                 "content_background")
 MAX_FOOTER_TEXT = 500
 MAX_RADIUS = 40
 BRAND_FIELDS = ("logo_asset_id", *COLOUR_FIELDS, "font_family", "button_radius", "footer_text")
@@ -114,6 +107,10 @@ def update_brand(tenant_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply `changes` (any of BRAND_FIELDS) to the tenant's brand kit; returns the full kit."""
     tenant = _tenant(tenant_id)
     values = validate_brand(tenant_id, changes)
+    before = brand_of(tenant.brand)
+    # Links keep following the primary colour until someone gives them a colour of their own.
+    if "primary_color" in values and "link_color" not in values and before["link_color"] == before["primary_color"]:
+        values["link_color"] = values["primary_color"]
     # A new dict, so the JSON column sees the change.
     tenant.brand = {**(tenant.brand or {}), **values}
     db.session.commit()

@@ -292,8 +292,9 @@ class BrandForm(Form):
     logo_asset_id = SelectField("Logo", choices=[], default="", invalid_choice_message="Choose one of your images.",
                                 description="Shown at the top of new emails. Upload images in the email builder.")
     primary_color = StringField("Primary colour", widget=ColorInput(), validators=[DataRequired()],
-                                description="Buttons and links.")
+                                description="Buttons and the event card.")
     button_text_color = StringField("Button text colour", widget=ColorInput(), validators=[DataRequired()])
+    link_color = StringField("Link colour", widget=ColorInput(), validators=[DataRequired()])
     text_color = StringField("Text colour", widget=ColorInput(), validators=[DataRequired()])
     background_color = StringField("Background", widget=ColorInput(), validators=[DataRequired()],
                                    description="Around the email.")
@@ -306,5 +307,5 @@ class BrandForm(Form):
                                              NumberRange(min=0, max=40, message="Enter a number from 0 to 40.")],
                                  description="0 for square corners, 20 or more for pill-shaped buttons.")
     footer_text = TextAreaField("Default footer text", validators=[Optional(), Length(max=500)],
-                                description="Added above the address and unsubscribe link in every footer "
-                                            "block, e.g. why people receive your emails.")
+                                description="Starts the footer of new emails and starter templates, above "
+                                            "your address and the unsubscribe link, e.g. why people get your emails.")

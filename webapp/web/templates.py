@@ -41,8 +41,8 @@ def preview(template_id: str):
     tenant_id = current_user.tenant_id
     template = templates.get_template(tenant_id, template_id)  # another tenant's: a 404
     try:
-        html = campaigns.preview_content(tenant_id, {"subject": template.subject or template.name,
-                                                     "html_content": template.html})["html"]
+        content = {"design": template.design} if template.design is not None else {"html_content": template.html}
+        html = campaigns.preview_content(tenant_id, {"subject": template.subject or template.name, **content})["html"]
     except ValidationFailed as exc:
         html = f"<p style='font-family:sans-serif;color:#b42318'>This template cannot be shown: {exc.reason}</p>"
         html = html.replace("{", "&#123;")  # the reason is text, shown as such

@@ -66,6 +66,7 @@ class BrandPatch(StrictModel):
     background_color: Colour | None = None
     content_background: Colour | None = None
     button_text_color: Colour | None = None
+    link_color: Colour | None = Field(default=None, description="Follows primary_color until set.")
     font_family: Annotated[str, Field(max_length=100)] | None = Field(
         default=None, description="One of the email-safe stacks GET /brand lists in font_stacks.")
     button_radius: Annotated[int, Field(ge=0, le=40)] | None = None
@@ -80,6 +81,7 @@ class BrandOut(BaseModel):
     background_color: str
     content_background: str
     button_text_color: str
+    link_color: str
     font_family: str
     button_radius: int
     footer_text: str

@@ -11,7 +11,6 @@ The names callers use are re-exported here: `templates.get_template(...)`.
 from webapp.services.templates.library import (
     MAX_PER_TENANT,
     TemplateView,
-    compile_for,
     create_template,
     delete_block,
     delete_template,
@@ -30,7 +29,7 @@ from webapp.services.templates.usage import (
 )
 
 __all__ = [
-    "MAX_PER_TENANT", "TemplateView", "campaign_fields", "compile_for", "create_campaign_from_template",
+    "MAX_PER_TENANT", "TemplateView", "campaign_fields", "create_campaign_from_template",
     "create_template", "delete_block", "delete_template", "get_template", "parse_template_id", "save_block",
     "save_campaign_as_template", "saved_blocks", "starter_templates", "templates_page", "update_template",
 ]

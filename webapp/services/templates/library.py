@@ -19,10 +19,10 @@ from webapp.infra.errors import Conflict, NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
 from webapp.infra.types import MAX_ID
 from webapp.infra.validation import text_problem
-from webapp.mail.design import brand_of, compile_design, validate_design
+from webapp.mail.design import brand_of, validate_design
 from webapp.mail.templating import TemplateRejected, check_template
 from webapp.models import EmailTemplate, Tenant
-from webapp.services.assets import asset_urls
+from webapp.services.campaigns import compiled_design
 from webapp.services.templates import starters
 
 MAX_NAME = 200
@@ -46,28 +46,6 @@ class TemplateView:
     description: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
-
-
-# --- compiling ---------------------------------------------------------------------------
-
-def _asset_ids(blocks: list[dict[str, Any]]) -> set[int]:
-    ids: set[int] = set()
-    for block in blocks:
-        if block.get("type") == "image" and isinstance(block.get("asset_id"), int):
-            ids.add(block["asset_id"])
-        for column in block.get("columns") or ():
-            ids |= _asset_ids(column)
-    return ids
-
-
-def compile_for(tenant_id: int, design: dict[str, Any]) -> str:
-    """The design's HTML with the tenant's brand kit and images (merge tags left for the send)."""
-    tenant = db.session.get(Tenant, tenant_id)
-    brand = brand_of(tenant.brand if tenant is not None else None)
-    ids = _asset_ids(design.get("blocks") or [])
-    if isinstance(brand.get("logo_asset_id"), int):
-        ids.add(brand["logo_asset_id"])
-    return compile_design(design, brand=brand, assets=asset_urls(tenant_id, ids))
 
 
 # --- validation --------------------------------------------------------------------------
@@ -128,8 +106,7 @@ def _validated(tenant_id: int, data: dict[str, Any], *, creating: bool) -> dict[
     if creating and not (has_design or has_content):
         raise ValidationFailed("design", "give a design (blocks) or content (HTML)")
     if has_design:
-        out["design"] = validate_design(data["design"], field="design")
-        out["html_content"] = compile_for(tenant_id, out["design"])
+        out["design"], out["html_content"] = compiled_design(tenant_id, data["design"])
     elif has_content:
         out["design"], out["html_content"] = None, _content(data["content"])
     return out
@@ -143,17 +120,36 @@ def _view(row: EmailTemplate) -> TemplateView:
                         updated_at=row.updated_at)
 
 
-def _starter_view(tenant_id: int, key: str) -> TemplateView:
+def _branded(design: dict[str, Any], brand: dict[str, Any]) -> dict[str, Any]:
+    """A starter in the tenant's brand, as a new design would be: the logo on top and the
+    default footer text (colours and font come from the brand when compiled)."""
+    blocks = [dict(block) for block in design["blocks"]]
+    if brand.get("logo_asset_id"):
+        blocks.insert(0, {"type": "image", "asset_id": brand["logo_asset_id"], "alt": "Logo", "width": 160,
+                          "align": "center"})
+    for block in blocks:
+        if block["type"] == "footer" and not block.get("text"):
+            block["text"] = brand.get("footer_text") or ""
+    return {**design, "blocks": blocks}
+
+
+def _starter_view(tenant_id: int, key: str, brand: dict[str, Any]) -> TemplateView:
     found = starters.starter(key)
+    design, html = compiled_design(tenant_id, _branded(found["design"], brand))
     return TemplateView(id=starters.PREFIX + key, name=found["name"], subject=found.get("subject"),
-                        preheader=found.get("preheader"), design=found["design"],
-                        html=compile_for(tenant_id, found["design"]), starter=True,
+                        preheader=found.get("preheader"), design=design, html=html, starter=True,
                         description=found.get("description", ""))
+
+
+def _brand(tenant_id: int) -> dict[str, Any]:
+    tenant = db.session.get(Tenant, tenant_id)
+    return brand_of(tenant.brand if tenant is not None else None)
 
 
 def starter_templates(tenant_id: int) -> list[TemplateView]:
     """The five starters, compiled with this tenant's brand kit."""
-    return [_starter_view(tenant_id, key) for key in starters.starter_keys()]
+    brand = _brand(tenant_id)
+    return [_starter_view(tenant_id, key, brand) for key in starters.starter_keys()]
 
 
 def _rows(tenant_id: int, kind: str):
@@ -199,7 +195,7 @@ def get_template(tenant_id: int, template_id: Any) -> TemplateView:
     """One template, a starter ("starter:on-sale") or the tenant's own (another tenant's: NotFound)."""
     parsed = parse_template_id(template_id)
     if isinstance(parsed, str):
-        return _starter_view(tenant_id, starters.starter_key(parsed))
+        return _starter_view(tenant_id, starters.starter_key(parsed), _brand(tenant_id))
     return _view(_row(tenant_id, parsed))
 
 

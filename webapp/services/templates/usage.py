@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from webapp.infra.errors import NotFound, ValidationFailed
 from webapp.models import EmailCampaign
 from webapp.services import campaigns
 from webapp.services.templates.library import TemplateView, create_template, get_template
@@ -11,7 +12,7 @@ from webapp.services.templates.library import TemplateView, create_template, get
 CONTENT_FIELDS = ("design", "html_content")
 
 
-def campaign_fields(template: TemplateView, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def _fields_from(template: TemplateView, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """A campaign's fields (service names) from a template, `overrides` winning; an explicit
     design or html_content replaces the template's content whichever kind it was."""
     data: dict[str, Any] = {"name": template.name, "subject": template.subject or template.name}
@@ -28,12 +29,23 @@ def campaign_fields(template: TemplateView, overrides: dict[str, Any] | None = N
     return {**data, **explicit}
 
 
+def campaign_fields(tenant_id: int, template_id: Any, overrides: dict[str, Any] | None = None,
+                    field: str = "template_id") -> dict[str, Any]:
+    """The fields of a campaign made from a template (the API's `template_id`), `overrides`
+    winning; a template the tenant cannot see is a ValidationFailed naming `field`."""
+    try:
+        template = get_template(tenant_id, template_id)
+    except NotFound:
+        raise ValidationFailed(field, "no such template") from None
+    return _fields_from(template, overrides)
+
+
 def create_campaign_from_template(tenant_id: int, template_id: Any,
                                   overrides: dict[str, Any] | None = None) -> EmailCampaign:
     """A draft campaign made from a starter or one of the tenant's templates (another
     tenant's id: NotFound); `overrides` are campaign fields that win over the template's."""
     template = get_template(tenant_id, template_id)
-    return campaigns.create_campaign(tenant_id, campaign_fields(template, overrides))
+    return campaigns.create_campaign(tenant_id, _fields_from(template, overrides))
 
 
 def save_campaign_as_template(tenant_id: int, campaign_id: int, name: str) -> TemplateView:
