@@ -142,9 +142,9 @@ def test_a_campaign_with_a_bad_template_id_is_a_422(api, template_id):
 
 
 def test_a_viewer_token_cannot_write_templates(client, tenant_a):
-    from webapp.services.tenants import create_api_token
     from webapp.extensions import db
     from webapp.models import Tenant
+    from webapp.services.tenants import create_api_token
 
     _, secret = create_api_token(db.session.get(Tenant, tenant_a.id), "read", "viewer")
     headers = {"Authorization": f"Bearer {secret}"}
