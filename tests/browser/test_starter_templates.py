@@ -10,6 +10,7 @@ Images are answered from this repository's files (the starter pictures) or with 
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from datetime import timedelta
@@ -98,11 +99,11 @@ def measure(page: Page) -> dict:
 
 
 def side_by_side(columns: list[dict]) -> bool:
-    return all(abs(b["top"] - a["top"]) < 1 and b["left"] >= a["right"] - 1 for a, b in zip(columns, columns[1:]))
+    return all(abs(b["top"] - a["top"]) < 1 and b["left"] >= a["right"] - 1 for a, b in itertools.pairwise(columns))
 
 
 def stacked(columns: list[dict]) -> bool:
-    return all(b["top"] >= a["bottom"] - 1 for a, b in zip(columns, columns[1:]))
+    return all(b["top"] >= a["bottom"] - 1 for a, b in itertools.pairwise(columns))
 
 
 @pytest.mark.parametrize("key", starters.ORDER)
