@@ -8,6 +8,8 @@ from webapp.api.auth import current_tenant_id
 from webapp.api.blueprint import bp
 from webapp.api.registry import api_route, parse_body
 from webapp.api.schemas import (
+    CampaignPreviewIn,
+    CampaignPreviewOut,
     DeleteWorkflowQuery,
     EnrollIn,
     EnrollmentList,
@@ -19,6 +21,8 @@ from webapp.api.schemas import (
     StepOrderIn,
     StepOut,
     StepPatch,
+    TestSendIn,
+    TestSendOut,
     ToggleIn,
     TriggerIn,
     TriggerOut,
@@ -87,6 +91,22 @@ def add_step(workflow_id: int, body: StepIn):
 def patch_step(workflow_id: int, step_id: int, body: StepPatch):
     step = workflows.update_step(current_tenant_id(), workflow_id, step_id, body.config)
     return jsonify(step_dict(step, workflows.step_counts(workflow_id)))
+
+
+@api_route(bp, "/workflows/<int:workflow_id>/steps/<int:step_id>/preview", "POST",
+           summary="Render a send_email step's email as a customer", tag="workflows", body=CampaignPreviewIn,
+           response=CampaignPreviewOut, errors=(404, 422),
+           description="{{ trigger.* }} reads a sample purchase. A step that sends no email is a 404.")
+def preview_step(workflow_id: int, step_id: int, body: CampaignPreviewIn):
+    return jsonify(workflows.preview_step(current_tenant_id(), workflow_id, step_id, body.customer_id))
+
+
+@api_route(bp, "/workflows/<int:workflow_id>/steps/<int:step_id>/test", "POST",
+           summary="Send a [TEST] copy of a send_email step's email", tag="workflows", body=TestSendIn,
+           response=TestSendOut, errors=(404, 422), description="No enrollment, no statistics.")
+def test_step(workflow_id: int, step_id: int, body: TestSendIn):
+    return jsonify({"data": workflows.test_step(current_tenant_id(), workflow_id, step_id, body.emails,
+                                                body.customer_id)})
 
 
 @api_route(bp, "/workflows/<int:workflow_id>/steps/<int:step_id>", "DELETE", summary="Delete a step",

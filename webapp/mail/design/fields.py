@@ -23,6 +23,8 @@ TEMPLATE_PART = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.DOTALL)
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 _LINK_START = re.compile(r"^(?:https?://[^\s/?#]+|mailto:\S|tel:\+?[0-9]|\{\{)", re.IGNORECASE)
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+_PLACEHOLDER = re.compile("[\ue000\ue001]")
+_PLACEHOLDER_REF = re.compile("\ue000([0-9]+)\ue001")
 _ALIGN_CLASS = re.compile(r'\sclass="ql-align-(center|right|justify)"')
 
 RICH_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "s", "a", "ul", "ol", "li", "span"}
@@ -83,8 +85,19 @@ def clean_rich_text(html: str) -> str:
     classes become inline styles, and everything not allowlisted (scripts, handlers, images,
     classes) is dropped by nh3 (the ammonia sanitiser)."""
     html = _ALIGN_CLASS.sub(lambda m: f' style="text-align:{m.group(1)}"', html)
-    return nh3.clean(html, tags=RICH_TAGS, attributes=RICH_ATTRIBUTES, filter_style_properties={"text-align"},
-                     url_schemes={"http", "https", "mailto", "tel"}, link_rel=None)
+    # Merge tags and conditions step aside while the sanitiser runs: it would escape the
+    # ">" of {% if customer.orders_count > 2 %} and break the template.
+    kept: list[str] = []
+
+    def keep(match: re.Match) -> str:
+        kept.append(match.group(0))
+        return f"\ue000{len(kept) - 1}\ue001"
+
+    html = _PLACEHOLDER.sub("", html)  # private-use marks are never the editor's own
+    clean = nh3.clean(TEMPLATE_PART.sub(keep, html), tags=RICH_TAGS, attributes=RICH_ATTRIBUTES,
+                      filter_style_properties={"text-align"}, url_schemes={"http", "https", "mailto", "tel"},
+                      link_rel=None)
+    return _PLACEHOLDER_REF.sub(lambda m: kept[int(m.group(1))], clean)
 
 
 def check_value(spec: Field, value: Any, path: str) -> Any:

@@ -120,12 +120,13 @@ def preview_content(tenant_id: int, data: dict[str, Any], customer_id: int | Non
     return _preview(tenant_id, EmailCampaign(tenant_id=tenant_id, **values), customer_id)
 
 
-def _preview(tenant_id: int, campaign: EmailCampaign, customer_id: int | None) -> dict[str, str]:
+def _preview(tenant_id: int, campaign: EmailCampaign, customer_id: int | None,
+             extra: dict[str, Any] | None = None) -> dict[str, str]:
     tenant = db.session.get(Tenant, tenant_id)
     customer = get_customer(tenant_id, customer_id) if customer_id is not None else None
     try:
         composed = render_for(campaign, tenant, customer, to=customer.email if customer else "preview@example.com",
-                              token="preview")
+                              token="preview", extra=extra)
     except RenderFailed as exc:
         raise ValidationFailed("html_content", str(exc)) from None
     return {"subject": composed.subject, "html": composed.html, "text": composed.text}
@@ -133,12 +134,23 @@ def _preview(tenant_id: int, campaign: EmailCampaign, customer_id: int | None) -
 
 def send_test(tenant_id: int, campaign_id: int, emails: list[str], customer_id: int | None = None) -> list[dict]:
     """Send a copy marked [TEST] to each address now: no recipient rows, no stats."""
+    return send_test_of(tenant_id, get_campaign(tenant_id, campaign_id), emails, customer_id)
+
+
+def preview_email(tenant_id: int, campaign: EmailCampaign, customer_id: int | None = None,
+                  extra: dict[str, Any] | None = None) -> dict[str, str]:
+    """preview_campaign for a campaign already loaded (a workflow step's hidden one)."""
+    return _preview(tenant_id, campaign, customer_id, extra)
+
+
+def send_test_of(tenant_id: int, campaign: EmailCampaign, emails: list[str], customer_id: int | None = None,
+                 extra: dict[str, Any] | None = None) -> list[dict]:
+    """send_test for a campaign already loaded (a workflow step's hidden one)."""
     if not emails:
         raise ValidationFailed("emails", "give at least one address")
     if len(emails) > 10:
         raise ValidationFailed("emails", "at most 10 test addresses")
     addresses = [normalise_email(e, f"emails[{i}]") for i, e in enumerate(emails)]
-    campaign = get_campaign(tenant_id, campaign_id)
     tenant = db.session.get(Tenant, tenant_id)
     if campaign.from_email or tenant.sender_email:
         check_from_address(tenant_id, campaign.from_email or tenant.sender_email, "from_email")
@@ -147,7 +159,7 @@ def send_test(tenant_id: int, campaign_id: int, emails: list[str], customer_id: 
     with open_transport(current_app.config["MAIL_URL"], tenant_id=tenant_id) as transport:
         for address in addresses:
             try:
-                composed = render_for(campaign, tenant, customer, to=address, token="test", test=True)
+                composed = render_for(campaign, tenant, customer, to=address, token="test", test=True, extra=extra)
             except RenderFailed as exc:
                 raise ValidationFailed("html_content", str(exc)) from None
             # The outbox lists the subject as the inbox shows it, [TEST] mark included.

@@ -3,6 +3,7 @@ wait, which sets next_run_at; the scheduler picks up due enrollments.
 
 - definitions.py: CRUD of workflows and their ordered steps, activation
 - reading.py: pages, counts, enrollments, traces, the steps' email figures
+- step_email.py: a send_email step's preview and test sends
 - enrolling.py: manual enrollment and the API's trigger call
 - triggers.py: what a trigger may say
 - steps/: the step types, one module each (config, check, description, form, handler)
@@ -50,12 +51,14 @@ from webapp.services.workflows.reading import (
     workflow_names,
     workflows_page,
 )
+from webapp.services.workflows.step_email import preview_step, preview_step_config, test_step
 
 __all__ = [
     "ENROLL_MANY_MAX", "MAX_STEPS", "active_workflows", "add_step", "check_activatable", "closed_reentry_key",
     "create_workflow", "customer_enrollments", "delete_step", "delete_workflow", "enroll_customers",
     "enroll_event_day", "enroll_into", "enroll_selected", "enrollment_counts", "enrollments_page",
     "event_fire_time", "executions_of", "finished_filter", "fire_trigger", "get_enrollment", "get_step",
-    "get_workflow", "log_enrolled", "process_trigger", "reorder_steps", "set_active", "step_counts",
-    "step_figures", "steps_of", "update_step", "update_workflow", "workflow_names", "workflows_page",
+    "get_workflow", "log_enrolled", "preview_step", "preview_step_config", "process_trigger", "reorder_steps",
+    "set_active", "step_counts",
+    "step_figures", "steps_of", "test_step", "update_step", "update_workflow", "workflow_names", "workflows_page",
 ]

@@ -16,9 +16,13 @@ from webapp.infra.queues import after_commit
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import AutomationEnrollment, AutomationStep, AutomationWorkflow, EmailCampaign, Tenant
 from webapp.models.workflow import OPEN_STATUSES, REENTRY_POLICIES
+from webapp.services.campaigns.drafts import compiled_design
 from webapp.services.enrollment import closed_reentry_key
+from webapp.services.sending_domains import check_from_address
+from webapp.services.tenants import normalise_email
 from webapp.services.workflows.reading import get_step, get_workflow, steps_of
 from webapp.services.workflows.steps import DEFAULT_STEP_CONFIG, validate_step
+from webapp.services.workflows.steps.send_email import SENDER_FIELDS
 from webapp.services.workflows.triggers import check_trigger
 
 MAX_STEPS = 50
@@ -112,15 +116,40 @@ def delete_workflow(tenant_id: int, workflow_id: int, *, force: bool = False) ->
 
 # --- steps -----------------------------------------------------------------------------------------
 
+def _email_config(tenant_id: int, config: dict[str, Any]) -> dict[str, Any]:
+    """A send_email step's config with its design compiled (brand kit, images) into
+    content and its sender checked against the tenant's sending domains."""
+    config = dict(config)
+    if config.get("design") is not None:
+        config["design"], config["content"] = compiled_design(tenant_id, config["design"], "config.design")
+    for field in ("from_email", "reply_to"):
+        if config.get(field):
+            config[field] = normalise_email(config[field], f"config.{field}")
+    if config.get("from_email"):
+        check_from_address(tenant_id, config["from_email"], "config.from_email")
+    return config
+
+
+def _sync_campaign(campaign: EmailCampaign, config: dict[str, Any]) -> None:
+    """The hidden campaign sends what the step says: content, design and sender fields."""
+    campaign.subject, campaign.html_content, campaign.design = config["subject"], config["content"], \
+        config.get("design")
+    for field in SENDER_FIELDS:
+        setattr(campaign, field, config.get(field))
+
+
 def _hidden_campaign(workflow: AutomationWorkflow, config: dict[str, Any]) -> EmailCampaign:
     campaign = EmailCampaign(tenant_id=workflow.tenant_id, kind="workflow", name=f"Workflow: {workflow.name}"[:200],
-                             subject=config["subject"], html_content=config["content"], status="draft")
+                             status="draft")
+    _sync_campaign(campaign, config)
     db.session.add(campaign)
     db.session.flush()
     return campaign
 
 
 def _new_step(workflow: AutomationWorkflow, step_type: str, config: dict[str, Any], position: int) -> AutomationStep:
+    if step_type == "send_email":
+        config = _email_config(workflow.tenant_id, config)
     step = AutomationStep(workflow_id=workflow.id, tenant_id=workflow.tenant_id, position=position, type=step_type,
                           config=config)
     if step_type == "send_email":
@@ -165,6 +194,8 @@ def update_step(tenant_id: int, workflow_id: int, step_id: int, config: dict[str
     tenant = db.session.get(Tenant, tenant_id)
     config = validate_step(step.type, config, allowlist=tenant.webhook_allowlist,
                            step_ids={s.id for s in steps_of(workflow.id)} - {step.id})
+    if step.type == "send_email":
+        config = _email_config(tenant_id, config)
     step.config = config
     step.updated_at = utcnow()
     if step.type == "send_email":
@@ -172,7 +203,7 @@ def update_step(tenant_id: int, workflow_id: int, step_id: int, config: dict[str
         if campaign is None:
             step.campaign_id = _hidden_campaign(workflow, config).id
         else:
-            campaign.subject, campaign.html_content = config["subject"], config["content"]
+            _sync_campaign(campaign, config)
     _touch(workflow)
     db.session.commit()
     return step

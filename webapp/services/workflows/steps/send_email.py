@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.sql import insert_ignoring_duplicates
+from webapp.mail.design import validate_design
 from webapp.mail.templating import RenderFailed, TemplateRejected, check_template
 from webapp.models import AutomationEnrollment, AutomationStep, CampaignRecipient, Customer, EmailCampaign
 from webapp.services.campaigns.marks import bump_counters, mark_sent, revert_sent, settle_sent
@@ -22,17 +23,33 @@ from webapp.services.workflows.steps.base import FormField, FormValues, RunConte
 
 class SendEmailStep(Strict):
     subject: Annotated[str, Field(min_length=1, max_length=300)]
-    content: Annotated[str, Field(min_length=1, max_length=500_000)]
+    # HTML, or the builder's design (compiled into content when the step is saved).
+    content: Annotated[str, Field(min_length=1, max_length=500_000)] | None = None
+    design: dict[str, Any] | None = None
+    preheader: Annotated[str, Field(max_length=300)] | None = None
+    from_name: Annotated[str, Field(max_length=200)] | None = None
+    from_email: Annotated[str, Field(max_length=320)] | None = None
+    reply_to: Annotated[str, Field(max_length=320)] | None = None
+
+
+SENDER_FIELDS = ("preheader", "from_name", "from_email", "reply_to")
 
 
 def check(out: dict[str, Any], *, allowlist: str | None, step_ids: set[int] | None) -> dict[str, Any]:
-    for field, html in (("subject", False), ("content", True)):
+    if out.get("design") is not None:
+        out["design"] = validate_design(out["design"], "config.design")
+    elif not out.get("content"):
+        raise ValidationFailed("config.content", "is required (or give a design)")
+    for field, html in (("subject", False), ("preheader", False), ("content", True)):
+        if out.get(field) is None:
+            continue
         try:
             check_template(out[field], html=html)
         except TemplateRejected as exc:
             raise ValidationFailed(f"config.{field}", str(exc)) from None
-    if "\r" in out["subject"] or "\n" in out["subject"]:
-        raise ValidationFailed("config.subject", "must not contain line breaks")
+    for field in ("subject", *SENDER_FIELDS):
+        if "\r" in (out.get(field) or "") or "\n" in (out.get(field) or ""):
+            raise ValidationFailed(f"config.{field}", "must not contain line breaks")
     return out
 
 
