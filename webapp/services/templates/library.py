@@ -47,6 +47,11 @@ class TemplateView:
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
+    @property
+    def starter_key(self) -> str | None:
+        """"on-sale" for "starter:on-sale"; None for the tenant's own."""
+        return self.id.removeprefix(starters.PREFIX) if isinstance(self.id, str) else None
+
 
 # --- validation --------------------------------------------------------------------------
 
