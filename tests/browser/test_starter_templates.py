@@ -143,3 +143,83 @@ def test_the_reminder_shows_adas_next_event_with_its_picture(page: Page, persona
     assert page.get_by_text("See you soon, Ada").is_visible()
     images = measure(page)["images"]
     assert any(i["src"] == "https://images.example.com/jazz.png" and i["right"] <= 375 for i in images)
+
+
+# --- the pages around templates, as a marketer sees them --------------------------------
+
+def shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (1440, 390):
+        # A viewport as tall as the page: Chromium does not paint sandboxed (out-of-process)
+        # frames that are off screen, which a full-page capture of a short viewport would show blank.
+        page.set_viewport_size({"width": width, "height": 900})
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": width, "height": min(height, 6000)})
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"))
+
+
+def test_the_gallery_shows_each_template_rendered_and_starts_a_campaign(page: Page, log_in, tenant_a):
+    from webapp.services import brand
+
+    brand.update_brand(tenant_a.id, {"primary_color": "#c2185b", "font_family": "Georgia, 'Times New Roman', serif"})
+    templates.create_template(tenant_a.id, {"name": "Our monthly layout", "subject": "This month",
+                                            "design": {"version": 1, "blocks": [
+                                                {"type": "heading", "text": "This month at Arena Alpha"},
+                                                {"type": "text", "html": "<p>Hello {{ customer.first_name }}</p>"},
+                                                {"type": "button", "text": "Book", "url": "https://x.example/"},
+                                                {"type": "footer"}]}})
+    templates.save_block(tenant_a.id, "Arena header", {"type": "heading", "text": "Arena Alpha", "level": 2})
+    log_in(tenant_a.owner_email)
+    page.route("**/static/email/starters/*", serve_images)
+    page.goto("/campaigns/")
+    page.get_by_role("link", name="Start from a template").first.click()
+    page.wait_for_url("**/templates/")
+    cards = page.get_by_test_id("template-card")
+    assert cards.count() == 6
+    # Each thumbnail is the email itself, drawn in its sandboxed frame (the frame is allowed here).
+    for i in range(cards.count()):
+        frame = cards.nth(i).locator("iframe").content_frame
+        frame.locator("body").get_by_text("Unsubscribe").wait_for()
+    on_sale = page.locator('[data-template="on-sale"] iframe').content_frame
+    assert "Georgia" in on_sale.locator("h1").first.evaluate("e => getComputedStyle(e).fontFamily")
+    shoot(page, "gallery")
+
+    page.locator('[data-template="event-reminder"]').get_by_role("button", name="Use this template").click()
+    page.wait_for_url("**/campaigns/*/edit")
+    campaign = db_campaign(tenant_a.id)
+    assert campaign.name == "Event reminder" and campaign.design is not None
+
+
+def db_campaign(tenant_id: int):
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import EmailCampaign
+
+    release_database()
+    return db.session.scalars(select(EmailCampaign).where(EmailCampaign.tenant_id == tenant_id)).one()
+
+
+def test_the_brand_kit_and_save_as_template_pages(page: Page, log_in, tenant_a):
+    campaign = templates.create_campaign_from_template(tenant_a.id, "starter:on-sale")
+    release_database()
+    log_in(tenant_a.owner_email)
+    page.route("**/static/email/starters/*", serve_images)
+    page.goto("/settings/#brand-kit")
+    page.get_by_label("Primary colour").fill("#0f7b6c")
+    sample = page.locator(".brand-sample-button")
+    assert sample.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(15, 123, 108)"
+    page.get_by_label("Font").select_option(label="Georgia (serif)")
+    page.get_by_label("Button corner radius (px)").fill("20")
+    shoot(page, "settings-brand-kit")
+    page.get_by_role("button", name="Save brand kit").click()
+    page.wait_for_url("**/settings/#brand-kit")
+    assert page.get_by_text("Brand kit saved.").is_visible()
+
+    page.goto(f"/campaigns/{campaign.id}")
+    shoot(page, "campaign-save-as-template")
+    page.get_by_label("Template name").fill("Our on-sale layout")
+    page.get_by_role("button", name="Save as template").click()
+    page.wait_for_url("**/templates/#your-templates")
+    assert page.get_by_text("Our on-sale layout").first.is_visible()

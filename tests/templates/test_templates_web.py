@@ -11,7 +11,7 @@ from sqlalchemy import select
 from support import add_image
 
 from webapp.extensions import db
-from webapp.models import EmailCampaign, EmailTemplate
+from webapp.models import EmailCampaign, EmailTemplate, Tenant
 from webapp.services import brand, campaigns, templates
 
 DESIGN = {"version": 1, "blocks": [{"type": "heading", "text": "Hello"}, {"type": "footer"}]}
@@ -181,3 +181,16 @@ def test_a_saved_block_posted_as_json_keeps_its_shape(tenant_a):
     saved = templates.save_block(tenant_a.id, "Social", {"type": "social", "links": [
         {"network": "instagram", "url": "https://instagram.com/alpha"}]})
     assert json.loads(json.dumps(saved))["block"]["links"][0]["network"] == "instagram"
+
+
+def test_the_link_colour_follows_the_primary_when_the_form_leaves_it_alone(owner, tenant_a):
+    page = owner.get("/settings/").get_data(as_text=True)
+    assert 'name="link_color"' in page
+    data = {"logo_asset_id": "", "primary_color": "#0f7b6c", "button_text_color": "#ffffff", "link_color": "#3355ff",
+            "text_color": "#1f2430", "background_color": "#f4f5f7", "content_background": "#ffffff",
+            "font_family": "Helvetica, Arial, sans-serif", "button_radius": "4", "footer_text": "",
+            "csrf_token": csrf(owner, "/settings/")}
+    assert owner.post("/settings/brand", data=data).status_code == 302
+    kit = brand.get_brand(tenant_a.id)
+    assert kit["primary_color"] == kit["link_color"] == "#0f7b6c"
+    assert set(db.session.get(Tenant, tenant_a.id).brand) == {"primary_color", "link_color"}  # nothing else stored

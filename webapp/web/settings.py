@@ -84,8 +84,11 @@ def update_tenant():
 def update_brand():
     form = _brand_form(posted=True)
     if form.validate_on_submit():
-        changes = {name: form[name].data for name in brand.BRAND_FIELDS}
-        changes["logo_asset_id"] = int(form.logo_asset_id.data) if form.logo_asset_id.data else None
+        posted = {name: form[name].data for name in brand.BRAND_FIELDS}
+        posted["logo_asset_id"] = int(form.logo_asset_id.data) if form.logo_asset_id.data else None
+        # Only what changed: a link colour left as it was keeps following the primary colour.
+        kit = brand.get_brand(current_user.tenant_id)
+        changes = {name: value for name, value in posted.items() if value != kit.get(name)}
         try:
             brand.update_brand(current_user.tenant_id, changes)
         except ValidationFailed as exc:
