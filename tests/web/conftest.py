@@ -264,6 +264,7 @@ VALID_FORM_DATA = {
     "campaigns.send": {},
     "campaigns.cancel": {},
     "campaigns.delete": {},
+    "campaigns.duplicate": {},
     # Files are made afresh for every request (a stream is read once).
     "imports.new": {"file": lambda: (io.BytesIO(IMPORT_CSV), "fans.csv")},
     "imports.preview": {"map-0": "email", "map-1": "first_name", "map-2": "attribute"},

@@ -184,6 +184,7 @@ BUTTONS: dict[str, Callable[[dict], str]] = {
     "campaigns.send": lambda w: f"/campaigns/{w['campaign_id']}/send",
     "campaigns.cancel": lambda w: f"/campaigns/{w['scheduled_campaign_id']}/cancel",
     "campaigns.delete": lambda w: f"/campaigns/{w['campaign_id']}/delete",
+    "campaigns.duplicate": lambda w: f"/campaigns/{w['campaign_id']}/duplicate",
     "workflows.toggle": lambda w: f"/workflows/{w['workflow_id']}/toggle",
     "workflows.add_step": lambda w: f"/workflows/{w['workflow_id']}/steps",
     "workflows.reorder": lambda w: f"/workflows/{w['workflow_id']}/steps/order",

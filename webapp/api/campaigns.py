@@ -22,9 +22,11 @@ from webapp.api.schemas import (
     TestSendIn,
     TestSendOut,
 )
+from webapp.api.schemas.campaigns import Checklist
 from webapp.api.serializers import campaign_dict
 from webapp.infra.errors import ValidationFailed
 from webapp.services import campaigns, templates
+from webapp.services.campaigns import checks as campaign_checks
 from webapp.services.campaigns import stats as campaign_stats
 
 
@@ -128,3 +130,21 @@ def preview_campaign(campaign_id: int, body: CampaignPreviewIn):
            description="No recipient rows, no statistics.")
 def test_campaign(campaign_id: int, body: TestSendIn):
     return jsonify({"data": campaigns.send_test(current_tenant_id(), campaign_id, body.emails, body.customer_id)})
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>/duplicate", "POST", summary="Duplicate as a new draft",
+           tag="campaigns", response=CampaignOut, status=201, errors=(404,),
+           description="A draft named “Copy of …” with the content, design, subject, preheader, sender, segment "
+                       "and UTM parameters; never the status, schedule, counters or recipients.")
+def duplicate_campaign(campaign_id: int):
+    return jsonify(campaign_dict(campaigns.duplicate_campaign(current_tenant_id(), campaign_id))), 201
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>/checklist", "GET", summary="What to check before sending",
+           tag="campaigns", response=Checklist, errors=(404,),
+           description="Test sent, subject and preheader, links, alt text, unsubscribe link, capitals, "
+                       "image-to-text ratio, unknown merge tags, recipients and sender domain; each ok, warning "
+                       "or blocker.")
+def campaign_checklist(campaign_id: int):
+    return jsonify({"data": campaign_checks.checklist_json(
+        campaign_checks.presend_checklist(current_tenant_id(), campaign_id))})

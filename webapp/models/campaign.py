@@ -47,6 +47,8 @@ class EmailCampaign(db.Model):
     # lost has none, and the reconciler starts it again.
     snapshot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a [TEST] copy last reached a mail server or the outbox (the pre-send checklist asks).
+    last_test_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Counters move with each recipient's final state, in the same transaction.
     recipients_count: Mapped[int] = mapped_column(Integer, default=0)
     sent_count: Mapped[int] = mapped_column(Integer, default=0)

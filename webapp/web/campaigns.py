@@ -11,10 +11,11 @@ from flask_login import current_user, login_required
 
 from webapp.extensions import htmx
 from webapp.infra.errors import NotFound, ValidationFailed
-from webapp.infra.types import MAX_ID
+from webapp.infra.types import MAX_ID, utcnow
 from webapp.infra.validation import text_problem
 from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
 from webapp.services import campaigns, customers, segments
+from webapp.services.campaigns import checks as campaign_checks
 from webapp.web.access import write_required
 from webapp.web.forms import CampaignForm, ScheduleForm, StorableValues, TestSendForm, apply_domain_error
 from webapp.web.pages import partial_or_page
@@ -284,12 +285,18 @@ def schedule(campaign_id: int):
 @login_required
 @write_required
 def send(campaign_id: int):
-    """GET: the confirmation, saying how many people will get it. POST: send now."""
+    """GET: the confirmation, saying how many people will get it, the checklist and how the
+    inbox shows the message. POST: send now, unless the checklist has blockers."""
     campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
     if campaign.status not in campaigns.EDITABLE:
         return _conflict(campaign, f"This campaign is already {campaign.status}.")
+    review = campaign_checks.presend_review(current_user.tenant_id, campaign.id)
     error = None
-    if request.method == "POST":
+    if request.method == "POST" and review.blockers:
+        first = review.blockers[0]
+        error = {"field": first.key, "message": first.detail if len(review.blockers) == 1 else
+                 f"fix the {len(review.blockers)} items marked “Must fix” first."}
+    elif request.method == "POST":
         try:
             campaigns.send_campaign(current_user.tenant_id, campaign.id)
         except ValidationFailed as exc:
@@ -298,7 +305,9 @@ def send(campaign_id: int):
             flash("Sending has started. This page follows its progress.", "success")
             return redirect(url_for("campaigns.show", campaign_id=campaign.id))
     return render_template("campaigns/confirm_send.html", campaign=campaign, audience=_audience(campaign.segment_id),
-                           sender=_sender(campaign), error=error), 422 if error else 200
+                           sender=_sender(campaign), error=error, review=review,
+                           inbox_time=review.inbox.at if review.inbox and review.inbox.at else utcnow()), \
+        422 if error else 200
 
 
 @bp.post("/<int:campaign_id>/cancel")
@@ -340,3 +349,14 @@ def progress(campaign_id: int):
                                              progress=campaigns.progress(campaign)))
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+@bp.post("/<int:campaign_id>/duplicate")
+@login_required
+@write_required
+def duplicate(campaign_id: int):
+    """A new draft copied from this campaign (any status), opened in the editor."""
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    copy = campaigns.duplicate_campaign(current_user.tenant_id, campaign.id)
+    flash(f"Duplicated: you are editing “{copy.name}”, a new draft.", "success")
+    return redirect(url_for("campaigns.edit", campaign_id=copy.id))

@@ -179,3 +179,16 @@ class CampaignStatsList(BaseModel):
 
 class CampaignStatsQuery(QueryModel):
     campaign_id: Id | None = None
+
+
+class ChecklistItem(BaseModel):
+    key: str = Field(description="audience, postal_address, sender, test_sent, subject, preheader, content, links, "
+                                 "alt_text, unsubscribe, image_ratio, merge_tags")
+    label: str
+    level: Literal["ok", "warning", "blocker"] = Field(
+        description="A blocker stops the send from the confirmation page; warnings never do.")
+    detail: str
+
+
+class Checklist(BaseModel):
+    data: list[ChecklistItem] = Field(description="Blockers first, then warnings, then what passed.")

@@ -28,6 +28,7 @@ from webapp.services.campaigns.drafts import (
     convert_to_html,
     create_campaign,
     delete_campaign,
+    duplicate_campaign,
     get_campaign,
     tenant_campaigns,
     update_campaign,
@@ -60,4 +61,5 @@ __all__ = [
     "render_for", "render_many", "schedule_campaign", "segment_audience", "send_campaign", "send_test",
     "sender_of", "snapshot_recipients", "start_delivery", "start_due_campaign", "tenant_campaigns", "unsubscribe",
     "unsubscribe_url", "update_campaign",
+    "duplicate_campaign",
 ]

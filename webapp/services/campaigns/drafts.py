@@ -169,3 +169,16 @@ def campaigns_page(tenant_id: int, *, status: str | None = None, limit: int = 50
     if status:
         stmt = stmt.where(EmailCampaign.status == status)
     return keyset_by_id(stmt, EmailCampaign.id, limit=limit, cursor=cursor)
+
+
+def duplicate_campaign(tenant_id: int, campaign_id: int) -> EmailCampaign:
+    """A new draft "Copy of …" with the campaign's content, design, sender, audience and
+    UTM parameters; never its status, schedule, counters or recipients (those are the
+    send's, and the copy has not been sent). Whatever state the original is in."""
+    original = get_campaign(tenant_id, campaign_id)
+    copied = {field: getattr(original, field) for field in TEXT_FIELDS if field not in ("name", "design")}
+    copy = EmailCampaign(tenant_id=tenant_id, status="draft", kind="campaign",
+                         name=f"Copy of {original.name}"[:200], design=original.design, **copied)
+    db.session.add(copy)
+    db.session.commit()  # expires both: neither shares the design's dict with the other from here
+    return copy

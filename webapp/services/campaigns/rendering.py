@@ -7,9 +7,11 @@ import re
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import update
 
 from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
+from webapp.infra.types import utcnow
 from webapp.mail.compose import Envelope, Personal, compose, compose_many, customer_context, tenant_context
 from webapp.mail.templating import RenderFailed
 from webapp.mail.transport import open_transport
@@ -167,6 +169,12 @@ def send_test_of(tenant_id: int, campaign: EmailCampaign, emails: list[str], cus
                                      commit=_commit_true, subject=f"[TEST] {composed.subject}",
                                      message_id=composed.message_id)
             results.append({"email": address, "status": outcome.status, "detail": outcome.detail})
+    if any(r["status"] == "sent" for r in results):
+        # For the pre-send checklist; updated_at stays the last edit's.
+        db.session.execute(update(EmailCampaign).where(EmailCampaign.id == campaign.id).values(
+            last_test_sent_at=utcnow(), updated_at=EmailCampaign.updated_at).execution_options(
+            synchronize_session=False))
+        db.session.commit()
     return results
 
 

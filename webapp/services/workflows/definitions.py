@@ -20,6 +20,7 @@ from webapp.services.campaigns.drafts import compiled_design
 from webapp.services.enrollment import closed_reentry_key
 from webapp.services.sending_domains import check_from_address
 from webapp.services.tenants import normalise_email
+from webapp.services.workflows.email_guard import check_email_steps
 from webapp.services.workflows.reading import get_step, get_workflow, steps_of
 from webapp.services.workflows.steps import DEFAULT_STEP_CONFIG, validate_step
 from webapp.services.workflows.steps.send_email import SENDER_FIELDS
@@ -266,6 +267,7 @@ def check_activatable(workflow: AutomationWorkflow) -> None:
             validate_step(step.type, step.config, allowlist=tenant.webhook_allowlist, step_ids=ids)
         except ValidationFailed as exc:
             raise ValidationFailed("active", f"step {n} ({step.type}) is invalid: {exc.message}") from None
+    check_email_steps(workflow.tenant_id, steps)  # the subject, placeholder text and merge tags of each email
     if any(s.type == "send_email" for s in steps) and not (tenant.postal_address or "").strip():
         raise ValidationFailed("active", "set your organisation's postal address in Settings before switching "
                                          "on a workflow that sends email: the law requires it in every message")
