@@ -76,6 +76,7 @@ def app(database_url, redis_server):
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "SERVER_NAME": None,
         "TRACKING_SPOOL_DIR": tempfile.mkdtemp(prefix="crm-test-spool-"),
+        "ASSET_DIR": tempfile.mkdtemp(prefix="crm-test-assets-"),
         # Sending-domain checks never ask real DNS: a local port nothing answers on (tests
         # that verify a domain start a DNS server of their own and point here).
         "DNS_RESOLVER": unanswered_address(),

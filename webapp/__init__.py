@@ -226,15 +226,18 @@ def _send_security_headers(app: Flask) -> None:
     app.after_request(add_headers)
 
 
-# The CSV upload endpoints take files up to the import limit; every other request keeps
-# MAX_CONTENT_LENGTH (1 MiB).
+# The CSV upload endpoints take files up to the import limit, the image uploads up to
+# ASSET_MAX_BYTES; every other request keeps MAX_CONTENT_LENGTH (1 MiB).
 UPLOAD_ENDPOINTS = frozenset({"api.import_customers", "imports.new"})
+IMAGE_UPLOAD_ENDPOINTS = frozenset({"api.upload_asset", "assets.upload"})
 
 
 def _allow_large_uploads(app: Flask) -> None:
     def raise_the_limit() -> None:
         if request.endpoint in UPLOAD_ENDPOINTS:
             request.max_content_length = MAX_FILE_BYTES + 64 * 1024  # the file and the form around it
+        elif request.endpoint in IMAGE_UPLOAD_ENDPOINTS:
+            request.max_content_length = app.config["ASSET_MAX_BYTES"] + 64 * 1024
 
     # First of all before_request hooks: CSRF protection reads the form (and so the body).
     app.before_request_funcs.setdefault(None, []).insert(0, raise_the_limit)

@@ -43,6 +43,7 @@ def load_config(instance_path: str) -> dict:
         **_tracking_settings(instance_path),
         **_dns_settings(),
         **_workflow_settings(),
+        **_asset_settings(instance_path),
     }
 
 
@@ -117,6 +118,23 @@ def _workflow_settings() -> dict:
     }
 
 
+def _asset_settings(instance_path: str) -> dict:
+    return {
+        # Uploaded email images: "local" keeps them in ASSET_DIR, "s3" in an S3-compatible bucket
+        # (credentials from the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE).
+        "ASSET_STORAGE": (os.environ.get("ASSET_STORAGE") or "local").strip().lower(),
+        "ASSET_DIR": os.environ.get("ASSET_DIR") or str(Path(instance_path) / "assets"),
+        "ASSET_S3_BUCKET": os.environ.get("ASSET_S3_BUCKET") or None,
+        "ASSET_S3_ENDPOINT_URL": os.environ.get("ASSET_S3_ENDPOINT_URL") or None,
+        "ASSET_S3_REGION": os.environ.get("ASSET_S3_REGION") or None,
+        # Limits of one image: its file, each side, and the pixels it decodes to (a small file
+        # can decode to gigabytes: the pixel count is checked before any pixel is read).
+        "ASSET_MAX_BYTES": int(os.environ.get("ASSET_MAX_BYTES", 5 * 1024 * 1024)),
+        "ASSET_MAX_SIDE": int(os.environ.get("ASSET_MAX_SIDE", 4000)),
+        "ASSET_MAX_PIXELS": int(os.environ.get("ASSET_MAX_PIXELS", 20_000_000)),
+    }
+
+
 def check_config(config: dict) -> None:
     """Refuse to start with settings that are unsafe in production."""
     if not config.get("SECRET_KEY"):
@@ -133,9 +151,18 @@ def derive_settings(config: dict) -> None:
     """Settings that follow from others or need parsing, worked out once the environment and
     the caller's overrides are merged; ConfigError for a value the app cannot use."""
     config["WEBHOOK_PRIVATE_HOSTS"] = _host_list("WEBHOOK_PRIVATE_HOSTS", config.get("WEBHOOK_PRIVATE_HOSTS"))
+    _check_asset_storage(config)
     if config.get("BASE_URL", "").lower().startswith("https://"):
         # Served over https: the browser must never send the cookies over plain http.
         config["SESSION_COOKIE_SECURE"] = config["REMEMBER_COOKIE_SECURE"] = True
+
+
+def _check_asset_storage(config: dict) -> None:
+    storage = config.get("ASSET_STORAGE", "local")
+    if storage not in ("local", "s3"):
+        raise ConfigError(f"ASSET_STORAGE: '{storage}' is neither 'local' nor 's3'")
+    if storage == "s3" and not config.get("ASSET_S3_BUCKET"):
+        raise ConfigError("ASSET_STORAGE is 's3' but ASSET_S3_BUCKET is not set: name the bucket images go to")
 
 
 def _host_list(name: str, value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:

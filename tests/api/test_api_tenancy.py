@@ -51,7 +51,8 @@ def make_import(tenant_id: int) -> int:
     imports.run_import(customer_import.id)
     return customer_import.id
 def make_workflow(tenant_id: int) -> int:
-    """One workflow with two steps per tenant (step routes need a step of this workflow)."""
+    """One workflow with two steps per tenant (step routes need a step of this workflow; the
+    first sends an email, so the step email routes reach it)."""
     from webapp.models import AutomationWorkflow
 
     existing = db.session.scalar(select(AutomationWorkflow.id).where(AutomationWorkflow.tenant_id == tenant_id))
@@ -59,7 +60,8 @@ def make_workflow(tenant_id: int) -> int:
         return existing
     return workflows.create_workflow(tenant_id, {
         "name": "A's welcome", "trigger_type": "purchase",
-        "steps": [{"type": "add_tag", "config": {"tag": "welcomed"}}, {"type": "wait", "config": {"days": 1}}]}).id
+        "steps": [{"type": "send_email", "config": {"subject": "Welcome", "content": "<p>Welcome</p>"}},
+                  {"type": "wait", "config": {"days": 1}}]}).id
 
 
 def make_step(tenant_id: int) -> int:
@@ -68,6 +70,13 @@ def make_step(tenant_id: int) -> int:
 
 def make_sending_domain(tenant_id: int) -> int:
     return sending_domains.add_domain(tenant_id, "mail.arena.example.com").id
+
+
+def make_asset(tenant_id: int) -> int:
+    from tests.assets.images import png
+    from webapp.services.assets import upload_asset
+
+    return upload_asset(tenant_id, "logo.png", png()).id
 
 
 # How to make a tenant-A object for each kind of id in a URL.
@@ -79,6 +88,7 @@ ID_FACTORIES: dict[str, Callable[[int], int]] = {
     "workflow_id": make_workflow,
     "step_id": make_step,
     "domain_id": make_sending_domain,
+    "asset_id": make_asset,
 }
 
 # A valid body for each endpoint that takes one, so a 404 proves tenancy, not validation.
@@ -91,10 +101,12 @@ SAMPLE_BODIES: dict[str, dict] = {
     "api.test_campaign": {"emails": ["mallory@example.com"]},
     "api.patch_workflow": {"name": "Hijacked"},
     "api.add_step": {"type": "add_tag", "config": {"tag": "pwned"}},
-    "api.patch_step": {"config": {"tag": "pwned"}},
+    "api.patch_step": {"config": {"subject": "Pwned", "content": "<p>pwned</p>"}},
     # The first workflow's steps are the database's first (ids 1 and 2) in every test.
     "api.reorder_steps": {"step_ids": [2, 1]},
     "api.enroll": {"customer_ids": [1]},
+    "api.preview_step": {},
+    "api.test_step": {"emails": ["mallory@example.com"]},
 }
 
 

@@ -73,6 +73,9 @@ def test_build_drag_activate_and_watch_a_purchase_go_through(page: Page, log_in,
     # Edit the email inline: the trigger's data personalises it.
     page.locator("#steps .step").first.get_by_text("Edit").click()
     page.locator("#steps .step").first.get_by_label("Subject").fill("Thanks for order {{ trigger.order_id }}")
+    # The placeholder text would not let the workflow switch on: write the email.
+    page.locator("#steps .step").first.get_by_label("Content").fill(
+        "<p>Hi {{ customer.first_name | default('there') }}, your seats are booked.</p>")
     page.locator("#steps .step").first.get_by_role("button", name="Save step").click()
     settled(page)
     expect(page.locator("#steps .step").first).to_contain_text("Thanks for order {{ trigger.order_id }}")

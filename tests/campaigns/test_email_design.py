@@ -80,6 +80,9 @@ def test_every_block_of_the_contract_is_accepted_and_every_type_is_in_the_schema
      "design.blocks[0].links[0].network"),
     ([{"type": "event", "event": {"id": "bad id with spaces"}}], "design.blocks[0].event"),
     ([{"type": "heading", "text": "a\x00b"}], "design.blocks[0].text"),
+    ([{"type": "heading", "text": "a", "align": ["left"]}], "design.blocks[0].align"),
+    ([{"type": "heading", "text": "a", "level": {"x": 1}}], "design.blocks[0].level"),
+    ([{"type": "heading", "text": "a", "level": True}], "design.blocks[0].level"),
     ([{"type": "heading", "text": "x" * 5000}], "design.blocks[0].text"),
 ])
 def test_an_invalid_design_names_the_path_of_what_is_wrong(blocks, path):

@@ -148,7 +148,18 @@ def world_a(tenant_a):
     segment = create_segment(tenant_a.id, "VIPs", VIP_CONDITIONS)
     return {"customer_id": customer.id, "token_id": token_id, "segment_id": segment.id,
             "import_id": _import_world(tenant_a.id), **_campaign_world(tenant_a.id, segment.id),
-            **_workflow_world(tenant_a.id, customer.id), "domain_id": _domain_world(tenant_a.id)}
+            **_workflow_world(tenant_a.id, customer.id), "domain_id": _domain_world(tenant_a.id),
+            "asset_id": _asset_world(tenant_a.id),
+            **_template_world(tenant_a.id)}
+
+
+def _template_world(tenant_id: int) -> dict[str, int]:
+    """A template and a saved block of the tenant's own."""
+    from webapp.services import templates
+
+    template = templates.create_template(tenant_id, {"name": "Spring layout", "content": "<p>Hi</p>"})
+    block = templates.save_block(tenant_id, "Header", {"type": "heading", "text": "Arena Alpha"})
+    return {"template_id": template.id, "block_id": block["id"]}
 
 
 def _domain_world(tenant_id: int) -> int:
@@ -156,6 +167,19 @@ def _domain_world(tenant_id: int) -> int:
     from webapp.services.sending_domains import add_domain
 
     return add_domain(tenant_id, "news.alpha.example.com").id
+
+
+def _asset_world(tenant_id: int) -> int:
+    """An uploaded image."""
+    from webapp.services.assets import upload_asset
+
+    return upload_asset(tenant_id, "logo.png", png_image()).id
+
+
+def png_image() -> bytes:
+    from tests.assets.images import png
+
+    return png()
 
 
 def _import_world(tenant_id: int) -> int:
@@ -219,6 +243,10 @@ def _campaign_world(tenant_id: int, segment_id: int) -> dict[str, int]:
 # --- routes ---------------------------------------------------------------------------
 
 VIP_CONDITIONS = [{"type": "tag", "operator": "has", "value": "vip"}]
+BRAND_FORM = {"logo_asset_id": "", "primary_color": "#aa0033", "button_text_color": "#ffffff",
+              "link_color": "#aa0033", "text_color": "#1f2430", "background_color": "#f4f5f7",
+              "content_background": "#ffffff", "font_family": "Helvetica, Arial, sans-serif", "button_radius": "8",
+              "footer_text": "You bought tickets from us."}
 SUITE_PASSWORD = "<the password fixture>"  # filled in by form_data
 
 # Valid form data for every state-changing page route: with the right token and role the
@@ -270,6 +298,16 @@ VALID_FORM_DATA = {
     "workflows.delete_step": {},
     "workflows.delete": {"force": "yes"},
     "workflows.enroll": {"email": "ada@example.com"},
+    "assets.upload": {"file": lambda: (io.BytesIO(png_image()), "stage.png"), "alt": "The stage"},
+    "assets.delete": {},
+    "email_templates.use": {},
+    "email_templates.use_starter": {"starter": "on-sale"},
+    "email_templates.rename": {"name": "Renamed layout"},
+    "email_templates.delete": {},
+    "email_templates.save_campaign": {"name": "Spring draft layout"},
+    "email_templates.save_block": {"name": "Footer", "block": json.dumps({"type": "footer", "text": "See you"})},
+    "email_templates.delete_block": {},
+    "settings.update_brand": BRAND_FORM,
 }
 # State-changing routes that change nothing even when allowed (CSRF and roles still apply).
 CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview", "imports.preview"}
@@ -286,7 +324,8 @@ ADMIN_ONLY = {"settings.update_tenant", "settings.create_token", "settings.revok
 # Pages for the people who receive emails, not for marketers: no session, an unguessable
 # token in the URL instead, and no CSRF token (one-click unsubscribe, RFC 8058, is POSTed by
 # mail providers). The session sweeps skip them; their own tests cover the tokens.
-PUBLIC_TOKEN_ROUTES = {"unsubscribe.confirm", "unsubscribe.unsubscribe", "unsubscribe.view_in_browser"}
+PUBLIC_TOKEN_ROUTES = {"unsubscribe.confirm", "unsubscribe.unsubscribe", "unsubscribe.view_in_browser",
+                       "assets.serve"}
 
 
 @dataclass(frozen=True)

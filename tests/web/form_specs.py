@@ -14,7 +14,7 @@ from urllib.parse import quote_plus
 
 from webapp.extensions import db
 
-from .conftest import HX, IMPORT_CSV, VIP_CONDITIONS
+from .conftest import BRAND_FORM, HX, IMPORT_CSV, VIP_CONDITIONS
 from .pages import field_errors
 
 # Field kinds: what a hostile value for the field looks like (see the strategies in the tests).
@@ -72,6 +72,12 @@ CAMPAIGN = {"name": "Autumn", "subject": "Hi", "html_content": "<p>Hi</p>"}
 SEGMENT = {"name": "Big spenders", "match": "all", "conditions": json.dumps(VIP_CONDITIONS)}
 MAPPING_DATA = {"map-0": "email", "map-1": "first_name", "map-2": "attribute"}
 MAPPING_FIELDS = {"map-0": CHOICE, "map-1": CHOICE, "map-2": CHOICE}
+
+
+def _png() -> bytes:
+    from tests.assets.images import png
+
+    return png()
 
 
 def _step(kind: str) -> Callable[[dict], str]:
@@ -159,8 +165,20 @@ SPECS: tuple[FormSpec, ...] = (
              {"key": TEXT, "value": TEXT}, htmx=True),
     FormSpec("step: webhook", "workflows.edit_step", _step("webhook"), {"url": "https://hooks.example.com/x"},
              {"url": TEXT}, htmx=True),
+    # Only the file: the test client cannot put the lone surrogates of the text classes in a
+    # multipart body (tests/web/test_asset_pages.py sends NUL and huge alt text itself).
+    FormSpec("image upload", "assets.upload", lambda w: "/assets",
+             {"file": lambda: (io.BytesIO(_png()), "stage.png"), "alt": "The stage"}, {"file": FILE}),
     FormSpec("enroll", "workflows.enroll", lambda w: f"/workflows/{w['workflow_id']}/enroll",
              {"email": "ada@example.com"}, {"email": TEXT}),
+    FormSpec("rename template", "email_templates.rename", lambda w: f"/templates/{w['template_id']}/rename",
+             {"name": "Renamed"}, {"name": TEXT}),
+    FormSpec("save as template", "email_templates.save_campaign",
+             lambda w: f"/templates/from-campaign/{w['campaign_id']}", {"name": "Layout"}, {"name": TEXT}),
+    FormSpec("brand kit", "settings.update_brand", lambda w: "/settings/brand", BRAND_FORM,
+             {"logo_asset_id": CHOICE, "primary_color": TEXT, "button_text_color": TEXT, "link_color": TEXT,
+              "text_color": TEXT, "background_color": TEXT, "content_background": TEXT, "font_family": CHOICE,
+              "button_radius": NUMBER, "footer_text": TEXT}),
 )
 
 # Routes whose body carries no field a page fills in (buttons): hostile fields sent to them
@@ -183,10 +201,18 @@ BUTTONS: dict[str, Callable[[dict], str]] = {
     "workflows.reorder": lambda w: f"/workflows/{w['workflow_id']}/steps/order",
     "workflows.delete_step": lambda w: f"/workflows/{w['workflow_id']}/steps/{w['step_id']}/delete",
     "workflows.delete": lambda w: f"/workflows/{w['workflow_id']}/delete",
+    "assets.delete": lambda w: f"/assets/{w['asset_id']}/delete",
+    "email_templates.use": lambda w: f"/templates/{w['template_id']}/use",
+    "email_templates.use_starter": lambda w: "/templates/use-starter",
+    "email_templates.delete": lambda w: f"/templates/{w['template_id']}/delete",
+    "email_templates.delete_block": lambda w: f"/templates/blocks/{w['block_id']}/delete",
+    # The builder's JSON endpoint; posted as a form (name, block as JSON text) it answers alike.
+    "email_templates.save_block": lambda w: "/templates/blocks",
 }
 # What the buttons read from the body, if anything.
 BUTTON_FIELDS = {"segments.recalculate": ["back"], "workflows.add_step": ["type"], "workflows.reorder": ["step_ids"],
-                 "workflows.delete": ["force"]}
+                 "workflows.delete": ["force"], "email_templates.use_starter": ["starter"],
+                 "email_templates.save_block": ["name", "block"]}
 
 
 def hostile_world(tenant_id: int, world: dict) -> dict:

@@ -178,12 +178,13 @@ def test_pages_and_exports_take_hostile_query_strings_and_tokens_without_a_5xx(r
     from urllib.parse import quote
 
     path = rule
-    for name in ("<token>",):
+    for name in ("<token>", "<filename>"):
         path = path.replace(name, quote(data.draw(ADDRESS_VALUES, label="token").encode("utf-8", "surrogatepass")))
     for name, key in (("<int:customer_id>", "customer_id"), ("<int:segment_id>", "segment_id"),
                       ("<int:campaign_id>", "campaign_id"), ("<int:workflow_id>", "workflow_id"),
                       ("<int:import_id>", "import_id"), ("<int:message_id>", "message_id"),
-                      ("<int:enrollment_id>", "enrollment_id"), ("<int:token_id>", "token_id")):
+                      ("<int:enrollment_id>", "enrollment_id"), ("<int:token_id>", "token_id"),
+                      ("<int:asset_id>", "asset_id"), ("<int:template_id>", "template_id")):
         path = path.replace(name, str(world[key]))
     assert "<" not in path, f"{rule}: add a value for its URL argument"
     params = data.draw(st.dictionaries(st.sampled_from(["q", "tag", "cursor", "type", "status", "segment_id",

@@ -1,12 +1,14 @@
 """The JSON API at /api/crm: token-authenticated, JSON in and out."""
 
 from webapp.api import (  # noqa: F401  (registers the views)
+    assets,
     campaigns,
     customers,
     imports,
     openapi,
     segments,
     sending_domains,
+    templates,
     tracking,
     workflows,
 )

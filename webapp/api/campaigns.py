@@ -25,7 +25,7 @@ from webapp.api.schemas import (
 from webapp.api.schemas.campaigns import Checklist
 from webapp.api.serializers import campaign_dict
 from webapp.infra.errors import ValidationFailed
-from webapp.services import campaigns
+from webapp.services import campaigns, templates
 from webapp.services.campaigns import checks as campaign_checks
 from webapp.services.campaigns import stats as campaign_stats
 
@@ -34,6 +34,9 @@ def _fields(body) -> dict:
     data = body.model_dump(exclude_unset=True)
     if "content" in data:
         data["html_content"] = data.pop("content")
+    if data.get("template_id") is not None:  # the template's content, subject and preheader, under the body's
+        data = templates.campaign_fields(current_tenant_id(), data.pop("template_id"), data)
+    data.pop("template_id", None)
     return data
 
 
@@ -41,8 +44,8 @@ def _fields(body) -> dict:
            response=CampaignOut, status=201, errors=(422,),
            description="Template syntax errors are a 422 naming the field and line.")
 def create_campaign(body: CampaignIn):
-    if body.content is None and body.design is None:
-        raise ValidationFailed("content", "is required (or give a design)")
+    if body.content is None and body.design is None and body.template_id is None:
+        raise ValidationFailed("content", "is required (or give a design or a template_id)")
     return jsonify(campaign_dict(campaigns.create_campaign(current_tenant_id(), _fields(body)))), 201
 
 

@@ -7,6 +7,7 @@ from flask import Flask, abort, request
 from webapp.extensions import login_manager
 from webapp.infra.validation import text_problem
 from webapp.web import (
+    assets,
     auth,
     campaigns,
     customers,
@@ -17,6 +18,7 @@ from webapp.web import (
     reports,
     segments,
     settings,
+    templates,
     unsubscribe,
     workflows,
 )
@@ -33,7 +35,7 @@ def refuse_unstorable_address() -> None:
 
 def register_web(app: Flask) -> None:
     for bp in (auth.bp, dashboard.bp, customers.bp, imports.bp, exports.bp, segments.bp, campaigns.bp, reports.bp,
-               workflows.bp, outbox.bp, settings.bp, unsubscribe.bp):
+               workflows.bp, outbox.bp, assets.bp, settings.bp, templates.bp, unsubscribe.bp):
         app.register_blueprint(bp)
         # On the app, keyed by the blueprint: the blueprints are shared by every app built.
         app.before_request_funcs.setdefault(bp.name, []).append(refuse_unstorable_address)

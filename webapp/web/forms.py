@@ -23,7 +23,8 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, StopValidation
+from wtforms.widgets import ColorInput, NumberInput
 
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.validation import field_path, text_problem
@@ -297,3 +298,34 @@ class ImportUploadForm(Form):
     file = FileField("CSV file", validators=[FileRequired(message="Choose a CSV file to upload.")],
                      description="A header row, then one customer per row; comma, semicolon or tab "
                                  "separated; up to 50 MB.")
+
+
+# --- templates and the brand kit ---------------------------------------------------------
+
+class TemplateNameForm(Form):
+    name = StringField("Template name", id="template-name",
+                       validators=[DataRequired(message="Give the template a name."), Length(max=200)])
+
+
+class BrandForm(Form):
+    # Choices (the tenant's images, and the font stacks) are set by the view.
+    logo_asset_id = SelectField("Logo", choices=[], default="", invalid_choice_message="Choose one of your images.",
+                                description="Shown at the top of new emails. Upload images in the email builder.")
+    primary_color = StringField("Primary colour", widget=ColorInput(), validators=[DataRequired()],
+                                description="Buttons and the event card.")
+    button_text_color = StringField("Button text colour", widget=ColorInput(), validators=[DataRequired()])
+    link_color = StringField("Link colour", widget=ColorInput(), validators=[DataRequired()])
+    text_color = StringField("Text colour", widget=ColorInput(), validators=[DataRequired()])
+    background_color = StringField("Background", widget=ColorInput(), validators=[DataRequired()],
+                                   description="Around the email.")
+    content_background = StringField("Content background", widget=ColorInput(), validators=[DataRequired()],
+                                     description="Behind the text.")
+    font_family = SelectField("Font", choices=[], invalid_choice_message="Choose one of the fonts offered.",
+                              description="Fonts every mail client has, so the email looks the same everywhere.")
+    button_radius = IntegerField("Button corner radius (px)", widget=NumberInput(min=0, max=40, step=1),
+                                 validators=[InputRequired(message="Enter a number from 0 to 40."),
+                                             NumberRange(min=0, max=40, message="Enter a number from 0 to 40.")],
+                                 description="0 for square corners, 20 or more for pill-shaped buttons.")
+    footer_text = TextAreaField("Default footer text", validators=[Optional(), Length(max=500)],
+                                description="Starts the footer of new emails and starter templates, above "
+                                            "your address and the unsubscribe link, e.g. why people get your emails.")

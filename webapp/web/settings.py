@@ -6,14 +6,33 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from webapp.infra.errors import Conflict, ValidationFailed
-from webapp.services import sending_domains, tenants
-from webapp.web.access import admin_required
-from webapp.web.forms import PasswordForm, SendingDomainForm, TenantSettingsForm, TokenForm, apply_domain_error
+from webapp.services import brand, sending_domains, tenants
+from webapp.web.access import admin_required, write_required
+from webapp.web.forms import (
+    BrandForm,
+    PasswordForm,
+    SendingDomainForm,
+    TenantSettingsForm,
+    TokenForm,
+    apply_domain_error,
+)
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
-def _page(settings_form=None, token_form=None, password_form=None, domain_form=None, new_secret=None, status=200):
+def _brand_form(posted: bool = False) -> BrandForm:
+    """The brand kit form: the stored kit (defaults filled in), or what was just posted."""
+    kit = brand.get_brand(current_user.tenant_id)
+    data = {**kit, "logo_asset_id": str(kit["logo_asset_id"] or "")}
+    form = BrandForm(data=data) if posted else BrandForm(formdata=None, data=data)
+    form.logo_asset_id.choices = [("", "No logo")] + [
+        (str(image_id), filename) for image_id, filename in brand.logo_choices(current_user.tenant_id)]
+    form.font_family.choices = list(brand.FONT_STACKS)
+    return form
+
+
+def _page(settings_form=None, token_form=None, password_form=None, domain_form=None, new_secret=None, status=200,
+          brand_form=None):
     tenant = current_user.tenant
     return render_template(
         "settings/index.html",
@@ -27,6 +46,8 @@ def _page(settings_form=None, token_form=None, password_form=None, domain_form=N
         password_form=password_form or PasswordForm(formdata=None),
         tokens=tenants.list_api_tokens(tenant),
         new_secret=new_secret,
+        brand_form=brand_form or _brand_form(),
+        brand_kit=brand.get_brand(tenant.id),
     ), status
 
 
@@ -55,6 +76,27 @@ def update_tenant():
             flash("Settings saved.", "success")
             return redirect(url_for("settings.index"))
     return _page(settings_form=form, status=422)
+
+
+@bp.post("/brand")
+@login_required
+@write_required
+def update_brand():
+    form = _brand_form(posted=True)
+    if form.validate_on_submit():
+        posted = {name: form[name].data for name in brand.BRAND_FIELDS}
+        posted["logo_asset_id"] = int(form.logo_asset_id.data) if form.logo_asset_id.data else None
+        # Only what changed: a link colour left as it was keeps following the primary colour.
+        kit = brand.get_brand(current_user.tenant_id)
+        changes = {name: value for name, value in posted.items() if value != kit.get(name)}
+        try:
+            brand.update_brand(current_user.tenant_id, changes)
+        except ValidationFailed as exc:
+            apply_domain_error(form, exc.field, exc.reason)
+        else:
+            flash("Brand kit saved. New emails and the starter templates use it.", "success")
+            return redirect(url_for("settings.index", _anchor="brand-kit"))
+    return _page(brand_form=form, status=422)
 
 
 @bp.post("/sending-domains")

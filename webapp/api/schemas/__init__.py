@@ -13,6 +13,7 @@ from webapp.api.schemas.activities import (
     CustomerRef,
     TimelineQuery,
 )
+from webapp.api.schemas.assets import AssetListQuery, AssetOut, AssetPage, AssetUpload
 from webapp.api.schemas.campaigns import (
     AllAndHuman,
     CampaignIn,
@@ -121,5 +122,6 @@ __all__ = [
     "CustomerExportOut", "TriggerType", "StepType", "Reentry", "StepIn", "StepPatch", "StepOut", "WorkflowIn",
     "WorkflowPatch", "WorkflowCounts", "WorkflowOut", "WorkflowPage", "DeleteWorkflowQuery", "ToggleIn",
     "StepOrderIn", "EnrollIn", "EnrollOut", "ExecutionOut", "EnrollmentOut", "EnrollmentPage",
-    "EnrollmentListQuery", "EnrollmentList", "TriggerIn", "TriggerOut",
+    "EnrollmentListQuery", "EnrollmentList", "TriggerIn", "TriggerOut", "AssetUpload", "AssetOut", "AssetPage",
+    "AssetListQuery",
 ]

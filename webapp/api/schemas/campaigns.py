@@ -23,6 +23,7 @@ class CampaignIn(StrictModel):
     content: Annotated[str, Field(min_length=1, max_length=500_000, description=(
         "HTML; Jinja personalisation. Required unless design is given."))] | None = None
     design: Design | None = None
+    template_id: int | Annotated[str, Field(max_length=100)] | None = Field(default=None, description='A template\'s id (or "starter:on-sale"): its design or content, subject and preheader are used where the body gives none.')  # noqa: E501
     segment_id: Id | None = None
     from_name: Annotated[str, Field(max_length=200)] | None = None
     from_email: Annotated[str, Field(max_length=320)] | None = Field(

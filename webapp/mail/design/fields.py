@@ -127,8 +127,10 @@ def check_value(spec: Field, value: Any, path: str) -> Any:
             raise ValidationFailed(path, f"must be between {spec.min} and {spec.max}")
         return value
     if kind == "select":
-        if value not in {o[0] for o in spec.options}:
-            raise ValidationFailed(path, "must be one of " + ", ".join(o[0] for o in spec.options))
+        # Compared one by one: a list or an object from the JSON is not hashable.
+        if not isinstance(value, (str, int)) or isinstance(value, bool) or \
+                not any(value == option for option, _ in spec.options):
+            raise ValidationFailed(path, "must be one of " + ", ".join(str(o[0]) for o in spec.options))
         return value
     if kind == "checkbox":
         if not isinstance(value, bool):
