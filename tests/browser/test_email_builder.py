@@ -294,3 +294,51 @@ def test_at_390_px_the_editor_stacks_in_one_column_and_nothing_overflows(page: P
     layout = page.locator(".editor-layout")
     assert layout.evaluate("el => el.scrollWidth <= el.clientWidth")
     shot(page, "builder-390")
+
+
+def test_an_uploaded_image_and_a_saved_block(page: Page, log_in, tenant_a, audience):
+    from io import BytesIO
+
+    from PIL import Image
+
+    from webapp.models import EmailAsset
+
+    picture = BytesIO()
+    Image.new("RGB", (640, 320), (200, 60, 90)).save(picture, "PNG")
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    log_in(tenant_a.owner_email)
+    page.goto("/campaigns/new")
+    page.get_by_label("Campaign name").fill("With a picture")
+    page.get_by_label("Subject").fill("Look")
+
+    # An image, uploaded from the panel: the card shows it; alt text from the panel.
+    card(page, "heading").click()
+    palette_button(page, "Image").click()
+    panel(page).locator("input[type=file]").set_input_files(
+        {"name": "stage.png", "mimeType": "image/png", "buffer": picture.getvalue()})
+    # (Its public address is on BASE_URL, which is not this test server: the file is not fetched.)
+    expect(card(page, "image").locator("img")).to_have_attribute("src", re.compile(r"/a/[\w-]+/stage\.png$"))
+    panel(page).get_by_label("Alt text").fill("The stage")
+    # A file that is not an image: the upload's own message, beside the field.
+    panel(page).locator("input[type=file]").set_input_files(
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a picture"})
+    expect(panel(page).get_by_role("alert").filter(has_text="image")).to_be_visible()
+
+    # The heading saved as a block, then added from the palette's Saved blocks.
+    card(page, "heading").click()
+    panel(page).get_by_role("button", name="Save as block…").click()
+    panel(page).get_by_label("Name of the saved block").fill("Big headline")
+    panel(page).get_by_role("button", name="Save block").click()
+    expect(panel(page).get_by_text("Saved as “Big headline”")).to_be_visible()
+    page.get_by_role("region", name="Blocks you can add").get_by_role("button", name="Big headline").click()
+    assert block_types(page) == ["heading", "heading", "image", "text", "button", "footer"]
+
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft saved")).to_be_visible()
+    expect(page.get_by_role("region", name="Blocks you can add").get_by_role("button", name="Big headline")) \
+        .to_be_visible()  # saved blocks stay in the palette
+    asset = db.session.query(EmailAsset).one()
+    image = db.session.query(EmailCampaign).one().design["blocks"][2]
+    release_database()
+    assert (image["type"], image["asset_id"], image["alt"]) == ("image", asset.id, "The stage")
+    expect(page.get_by_test_id("preview-frame").content_frame.get_by_role("img", name="The stage")).to_be_attached()

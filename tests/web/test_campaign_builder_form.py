@@ -88,6 +88,19 @@ def test_a_new_campaign_starts_as_the_brand_kits_design_with_the_builder(owner_a
     assert "Write HTML instead" in html
 
 
+def test_the_builder_gets_the_tenants_saved_blocks_images_and_routes(owner_a, tenant_a, tenant_b):
+    from webapp.services import templates
+
+    templates.save_block(tenant_a.id, "Our header", {"type": "heading", "text": "Arena Alpha"})
+    templates.save_block(tenant_b.id, "Their header", {"type": "heading", "text": "Bravo Club"})
+
+    config = builder_config(owner_a.get("/campaigns/new").get_data(as_text=True))
+
+    assert [b["name"] for b in config["savedBlocks"]] == ["Our header"]  # not another tenant's
+    assert (config["assetsUrl"], config["uploadUrl"], config["saveBlockUrl"]) == (
+        "/assets/picker", "/assets", "/templates/blocks")
+
+
 def test_write_html_instead_opens_the_code_editor(owner_a):
     html = owner_a.get("/campaigns/new?content=html").get_data(as_text=True)
 

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from webapp.infra.errors import ValidationFailed
 from webapp.mail.design import BLOCK_TYPES, asset_ids, builder_schema, validate_design
-from webapp.services import merge_tags
+from webapp.services import merge_tags, templates
 from webapp.services.assets import asset_urls
 from webapp.web.forms import decode_json_field
 
@@ -22,8 +22,9 @@ DESIGN_PATH = re.compile(r"^design\.blocks\[(?P<block>\d+)\](?:\.columns\[(?P<co
 
 
 def builder_config(design_json: str | None, errors: dict[str, str] | None = None) -> dict[str, Any]:
-    """The block types, the design's uploaded images, the merge tags, the routes the builder
-    calls (those this server has), and the errors of the last save by path."""
+    """The block types, the design's uploaded images, the merge tags, the tenant's saved
+    blocks, the routes the builder calls (those this server has), and the errors of the last
+    save by path."""
     tenant_id = current_user.tenant_id
     try:
         images = asset_ids(validate_design(decode_json_field(design_json, "design", default="null")))
@@ -32,7 +33,7 @@ def builder_config(design_json: str | None, errors: dict[str, str] | None = None
     return {
         "schema": builder_schema(),
         "mergeTags": merge_tags.available(tenant_id),
-        "savedBlocks": [],
+        "savedBlocks": templates.saved_blocks(tenant_id),
         "assets": {str(k): v for k, v in asset_urls(tenant_id, images).items()},
         "assetsUrl": _url_if("assets.picker"),
         "uploadUrl": _url_if("assets.upload"),
