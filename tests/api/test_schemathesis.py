@@ -31,8 +31,16 @@ def test_the_api_holds_under_schemathesis(live_server, tenant_a, tenant_b, tmp_p
     # A body over MAX_CONTENT_LENGTH is refused with 413 before it is read: a rejection like
     # any 4xx, which negative_data_rejection does not list by default.
     config = tmp_path / "schemathesis.toml"
-    config.write_text('[checks.negative_data_rejection]\nexpected-statuses = ["400", "401", "403", "404", "405", '
-                      '"406", "409", "413", "415", "422", "428", "429", "5xx"]\n')
+    # Every check but two (why below); for one upload, the multipart form cannot say "an array
+    # where a string goes": an empty array is sent as no field at all, a valid upload without
+    # alt text. A check turned off for one operation holds only when the command line does not
+    # name the checks (the command line wins).
+    config.write_text('[checks]\npositive_data_acceptance.enabled = false\n'
+                      'ensure_resource_availability.enabled = false\n'
+                      '[checks.negative_data_rejection]\nexpected-statuses = ["400", "401", "403", "404", "405", '
+                      '"406", "409", "413", "415", "422", "428", "429", "5xx"]\n'
+                      '\n[[operations]]\ninclude-path = "/api/crm/assets"\ninclude-method = "POST"\n'
+                      'checks.negative_data_rejection.enabled = false\n')
     seconds = os.environ.get("CRM_SCHEMATHESIS_SECONDS", "90")
     report = tmp_path / "report"
     # One worker: with two, CPython 3.11's ast module (used by Hypothesis to describe
@@ -43,8 +51,7 @@ def test_the_api_holds_under_schemathesis(live_server, tenant_a, tenant_b, tmp_p
     # get a 422. ensure_resource_availability: it reads any 404 after a create as "the new
     # resource is missing", but a 404 from, say, a preview names the *customer* in the body
     # (another tenant's, or none), which is our rule for ids of things one cannot see.
-    command = [str(ST), "--config-file", str(config), "run", f"{live_server}/api/crm/openapi.json", "--checks", "all",
-               "--exclude-checks", "positive_data_acceptance,ensure_resource_availability",
+    command = [str(ST), "--config-file", str(config), "run", f"{live_server}/api/crm/openapi.json",
                "--auth-wfc", str(auth_file), "--max-time", seconds, "--workers", "1",
                "--phases", "examples,coverage,fuzzing,stateful", "--request-timeout", "10",
                "--generation-database", "none", "--seed", "20261124",
