@@ -1,4 +1,5 @@
-/* Campaign editor.
+/* Campaign editor, and every page that edits an email the same way (a workflow's email
+ * step: its form carries data-email-editor-form).
  *
  * Test sends, scheduling and sending act on the saved campaign, so once the form has
  * unsaved changes the page says so beside them, and leaving the page asks first.
@@ -9,7 +10,7 @@
 (() => {
   "use strict";
 
-  const form = document.getElementById("campaign-form");
+  const form = document.getElementById("campaign-form") || document.querySelector("[data-email-editor-form]");
   if (!form) return;
 
   const notes = document.querySelectorAll("[data-dirty-note]");

@@ -148,7 +148,8 @@ def world_a(tenant_a):
     segment = create_segment(tenant_a.id, "VIPs", VIP_CONDITIONS)
     return {"customer_id": customer.id, "token_id": token_id, "segment_id": segment.id,
             "import_id": _import_world(tenant_a.id), **_campaign_world(tenant_a.id, segment.id),
-            **_workflow_world(tenant_a.id, customer.id), "domain_id": _domain_world(tenant_a.id),
+            **_workflow_world(tenant_a.id, customer.id), **_email_step_world(tenant_a.id),
+            "domain_id": _domain_world(tenant_a.id),
             "asset_id": _asset_world(tenant_a.id),
             **_template_world(tenant_a.id)}
 
@@ -213,6 +214,17 @@ def _workflow_world(tenant_id: int, customer_id: int) -> dict[str, int]:
             "enrollment_id": enrollment_id}
 
 
+def _email_step_world(tenant_id: int) -> dict[str, int]:
+    """A purchase workflow, switched off, whose one step sends an email built with blocks
+    (what the email step's page edits)."""
+    from webapp.services import workflows
+
+    workflow = workflows.create_workflow(tenant_id, {
+        "name": "Thank you", "trigger_type": "purchase",
+        "steps": [{"type": "send_email", "config": {"subject": "Thanks", "design": STEP_DESIGN}}]})
+    return {"email_workflow_id": workflow.id, "email_step_id": workflows.steps_of(workflow.id)[0].id}
+
+
 def _campaign_world(tenant_id: int, segment_id: int) -> dict[str, int]:
     """A sendable draft to the segment, a scheduled campaign (what Cancel needs) and a
     message in the outbox; the tenant gets the sender and postal address sending requires."""
@@ -243,6 +255,9 @@ def _campaign_world(tenant_id: int, segment_id: int) -> dict[str, int]:
 # --- routes ---------------------------------------------------------------------------
 
 VIP_CONDITIONS = [{"type": "tag", "operator": "has", "value": "vip"}]
+# A workflow email step's design ("vip" is where the NUL sweep puts its NUL).
+STEP_DESIGN = {"version": 1, "blocks": [{"type": "heading", "text": "Thanks, vip"},
+                                        {"type": "text", "html": "<p>Your order {{ trigger.order_id }}</p>"}]}
 BRAND_FORM = {"logo_asset_id": "", "primary_color": "#aa0033", "button_text_color": "#ffffff",
               "link_color": "#aa0033", "text_color": "#1f2430", "background_color": "#f4f5f7",
               "content_background": "#ffffff", "font_family": "Helvetica, Arial, sans-serif", "button_radius": "8",
@@ -308,13 +323,22 @@ VALID_FORM_DATA = {
     "email_templates.save_block": {"name": "Footer", "block": json.dumps({"type": "footer", "text": "See you"})},
     "email_templates.delete_block": {},
     "settings.update_brand": BRAND_FORM,
+    "step_email.edit": {"subject": "Thanks for order {{ trigger.order_id }}", "design": json.dumps(STEP_DESIGN)},
+    "step_email.preview": {"subject": "Thanks", "design": json.dumps(STEP_DESIGN)},
+    "step_email.send_test": {"emails": "me@example.com"},
+    "step_email.convert_to_html": {},
 }
 # State-changing routes that change nothing even when allowed (CSRF and roles still apply).
-CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview", "imports.preview"}
+CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview", "imports.preview",
+                  "step_email.preview"}
 # URL arguments a route takes from another world_a value: only a scheduled campaign can be cancelled,
 # only a design converted to HTML.
 ROUTE_ARGUMENTS = {("campaigns.cancel", "campaign_id"): "scheduled_campaign_id",
-                   ("campaigns.convert_to_html", "campaign_id"): "design_campaign_id"}
+                   ("campaigns.convert_to_html", "campaign_id"): "design_campaign_id",
+                   # The email step's page: world_a's email workflow and its step.
+                   **{(f"step_email.{name}", argument): f"email_{argument}"
+                      for name in ("edit", "preview", "send_test", "convert_to_html")
+                      for argument in ("workflow_id", "step_id")}}
 
 # Routes every signed-in user may use on their own account, whatever their role.
 SELF_SERVICE = {"auth.login", "auth.logout", "settings.change_password"}

@@ -14,7 +14,7 @@ from urllib.parse import quote_plus
 
 from webapp.extensions import db
 
-from .conftest import BRAND_FORM, HX, IMPORT_CSV, VIP_CONDITIONS
+from .conftest import BRAND_FORM, HX, IMPORT_CSV, STEP_DESIGN, VIP_CONDITIONS
 from .pages import field_errors
 
 # Field kinds: what a hostile value for the field looks like (see the strategies in the tests).
@@ -84,6 +84,14 @@ def _step(kind: str) -> Callable[[dict], str]:
     return lambda w: f"/workflows/{w['workflow_id']}/steps/{w['steps'][kind]}"
 
 
+def _email(suffix: str = "", kind: str = "send_email") -> Callable[[dict], str]:
+    """The email step's page (of the workflow every step type is added to)."""
+    return lambda w: f"/workflows/{w['workflow_id']}/steps/{w['steps'][kind]}/email{suffix}"
+
+
+STEP_EMAIL = {"subject": TEXT, "preheader": TEXT, "from_name": TEXT, "from_email": TEXT, "reply_to": TEXT}
+
+
 def _flow(trigger: str) -> Callable[[dict], str]:
     return lambda w: f"/workflows/{w['workflows'][trigger]}/settings"
 
@@ -148,8 +156,16 @@ SPECS: tuple[FormSpec, ...] = (
              {"offset_days": NUMBER, "hour": NUMBER}),
     FormSpec("trigger (segment)", "workflows.update_settings", _flow("segment_entered"),
              {"name": "Flow", "trigger_type": "segment_entered"}, {"segment_id": NUMBER}),
-    FormSpec("step: send email", "workflows.edit_step", _step("send_email"),
-             {"subject": "Hi", "content": "<p>Hi</p>"}, {"subject": TEXT, "content": TEXT}, htmx=True),
+    FormSpec("step: send email", "step_email.edit", _email(),
+             {"subject": "Hi", "design": json.dumps(STEP_DESIGN)}, {**STEP_EMAIL, "design": JSON}),
+    FormSpec("step: send email (HTML)", "step_email.edit", _email(kind="send_email_html"),
+             {"subject": "Hi", "content": "<p>Hi</p>"}, {"subject": TEXT, "content": TEXT}),
+    FormSpec("step: send email preview", "step_email.preview", _email("/preview"),
+             {"subject": "Hi", "design": json.dumps(STEP_DESIGN), "preview_as": "ada@example.com"},
+             {**STEP_EMAIL, "preview_as": TEXT}, htmx=True, shown=PREVIEW, lookups=frozenset({"preview_as"})),
+    FormSpec("step: send email test", "step_email.send_test", _email("/test"),
+             {"emails": "me@example.com", "preview_as": "ada@example.com"}, {"emails": TEXT, "preview_as": TEXT},
+             htmx=True, lookups=frozenset({"preview_as"})),
     FormSpec("step: wait", "workflows.edit_step", _step("wait"), {"amount": "2", "unit": "days"},
              {"amount": NUMBER, "unit": CHOICE}, htmx=True),
     FormSpec("step: wait until", "workflows.edit_step", _step("wait_until"), {"before_event_hours": "24"},
@@ -200,6 +216,7 @@ BUTTONS: dict[str, Callable[[dict], str]] = {
     "workflows.add_step": lambda w: f"/workflows/{w['workflow_id']}/steps",
     "workflows.reorder": lambda w: f"/workflows/{w['workflow_id']}/steps/order",
     "workflows.delete_step": lambda w: f"/workflows/{w['workflow_id']}/steps/{w['step_id']}/delete",
+    "step_email.convert_to_html": _email("/convert-html"),
     "workflows.delete": lambda w: f"/workflows/{w['workflow_id']}/delete",
     "assets.delete": lambda w: f"/assets/{w['asset_id']}/delete",
     "email_templates.use": lambda w: f"/templates/{w['template_id']}/use",
@@ -225,6 +242,9 @@ def hostile_world(tenant_id: int, world: dict) -> dict:
     for kind in STEP_TYPES:
         if kind not in steps:
             steps[kind] = workflows.add_step(tenant_id, world["workflow_id"], kind).id
+    # An email written in HTML (a new one starts as blocks).
+    steps["send_email_html"] = workflows.add_step(tenant_id, world["workflow_id"], "send_email",
+                                                  {"subject": "Hi", "content": "<p>Hi</p>"}).id
     flows = {"custom": world["workflow_id"]}
     for trigger, config in (("purchase", {}), ("event_day", {}), ("segment_entered",
                                                                   {"segment_id": world["segment_id"]})):

@@ -186,6 +186,7 @@ def test_pages_and_exports_take_hostile_query_strings_and_tokens_without_a_5xx(r
                       ("<int:enrollment_id>", "enrollment_id"), ("<int:token_id>", "token_id"),
                       ("<int:asset_id>", "asset_id"), ("<int:template_id>", "template_id")):
         path = path.replace(name, str(world[key]))
+    path = path.replace("<int:step_id>", str(world["steps"]["send_email"]))  # a step of world's workflow
     assert "<" not in path, f"{rule}: add a value for its URL argument"
     params = data.draw(st.dictionaries(st.sampled_from(["q", "tag", "cursor", "type", "status", "segment_id",
                                                         "preview_as", "view", "engagement", "next", "period"]),

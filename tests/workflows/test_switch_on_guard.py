@@ -9,10 +9,10 @@ import pytest
 from tests.web.pages import csrf_from
 from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
-from webapp.mail.templating import render
 from webapp.models import AutomationWorkflow
 from webapp.services import workflows
 from webapp.services.workflows.steps import DEFAULT_STEP_CONFIG
+from webapp.services.workflows.steps.send_email import PLACEHOLDER_SUBJECT
 
 WRITTEN = {"subject": "Your tickets for {{ trigger.event.name | default('the show') }}",
            "content": "<p>Hi {{ customer.first_name | default('there') }}, doors open at seven.</p>"}
@@ -39,20 +39,52 @@ def test_the_step_editors_placeholder_is_refused_then_a_written_email_goes_on(te
 
     reason = refusal(tenant, created.id)
 
-    assert reason == "step 2 (send email): the email is still the placeholder text: write the message first"
+    assert reason == "step 2 (send email): the email is not written yet: write its subject and message first"
     step = workflows.steps_of(created.id)[1]
     workflows.update_step(tenant, created.id, step.id, WRITTEN)
     assert workflows.set_active(tenant, created.id, True).active is True
 
 
-def test_the_prefill_renders_well_for_a_customer_without_a_name():
-    rendered = render(DEFAULT_STEP_CONFIG["send_email"]["content"], {"customer": {"first_name": None}})
+def test_a_new_email_step_starts_from_the_brand_kits_design_with_a_subject_to_write(tenant):
+    from webapp.models import Tenant
 
-    assert "Hello there," in rendered and "{{" not in rendered
+    db.session.get(Tenant, tenant).brand = {"primary_color": "#aa0033", "footer_text": "See you at the Arena"}
+    db.session.commit()
+    created = flow(tenant, ("send_email", None))
+
+    config = workflows.steps_of(created.id)[0].config
+    assert config["subject"] == PLACEHOLDER_SUBJECT
+    assert [b["type"] for b in config["design"]["blocks"]] == ["heading", "text", "button", "footer"]
+    assert config["design"]["blocks"][-1]["text"] == "See you at the Arena"  # the tenant's brand kit
+    assert "See you at the Arena" in config["content"]
+
+
+def test_a_written_subject_on_the_starting_design_is_refused_for_its_placeholder_text(tenant):
+    created = flow(tenant, ("send_email", None))
+    step = workflows.steps_of(created.id)[0]
+    workflows.update_step(tenant, created.id, step.id, {"subject": "Your tickets", "design": step.config["design"]})
+
+    assert refusal(tenant, created.id) == ("step 1 (send email): the email is still the placeholder text: "
+                                           "write the message first")
+
+    design = step.config["design"]
+    design["blocks"][0]["text"] = "Doors open at seven"
+    workflows.update_step(tenant, created.id, step.id, {"subject": "Your tickets", "design": design})
+    assert "placeholder text" in refusal(tenant, created.id)  # the paragraph still says "Tell your fans…"
+    design["blocks"][1]["html"] = "<p>Bring your ticket on your phone.</p>"
+    workflows.update_step(tenant, created.id, step.id, {"subject": "Your tickets", "design": design})
+    assert workflows.set_active(tenant, created.id, True).active is True
+
+
+def test_a_written_email_under_the_placeholder_subject_is_refused_for_the_subject(tenant):
+    created = flow(tenant, ("send_email", {**WRITTEN, "subject": PLACEHOLDER_SUBJECT}))
+
+    assert refusal(tenant, created.id) == "step 1 (send email): the subject is not written yet: write one first"
 
 
 @pytest.mark.parametrize("content", ["Hello {{first_name}},", "<p>Hello {{ first_name }},</p>",
-                                     '<p>Hello {{ customer.first_name | default("there") }},</p>'])
+                                     '<p>Hello {{ customer.first_name | default("there") }},</p>',
+                                     "<p>Hello {{ customer.first_name | default('there') }},</p>"])
 def test_old_and_requoted_placeholders_are_refused_too(tenant, content):
     created = flow(tenant, ("send_email", {"subject": "Hi", "content": content}))
 

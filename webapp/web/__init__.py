@@ -18,6 +18,7 @@ from webapp.web import (
     reports,
     segments,
     settings,
+    step_email,
     templates,
     unsubscribe,
     workflows,
@@ -35,7 +36,7 @@ def refuse_unstorable_address() -> None:
 
 def register_web(app: Flask) -> None:
     for bp in (auth.bp, dashboard.bp, customers.bp, imports.bp, exports.bp, segments.bp, campaigns.bp, reports.bp,
-               workflows.bp, outbox.bp, assets.bp, settings.bp, templates.bp, unsubscribe.bp):
+               workflows.bp, step_email.bp, outbox.bp, assets.bp, settings.bp, templates.bp, unsubscribe.bp):
         app.register_blueprint(bp)
         # On the app, keyed by the blueprint: the blueprints are shared by every app built.
         app.before_request_funcs.setdefault(bp.name, []).append(refuse_unstorable_address)

@@ -21,10 +21,11 @@ DESIGN_PATH = re.compile(r"^design\.blocks\[(?P<block>\d+)\](?:\.columns\[(?P<co
                          r"(?:\.(?P<field>[a-z_]+))?")
 
 
-def builder_config(design_json: str | None, errors: dict[str, str] | None = None) -> dict[str, Any]:
-    """The block types, the design's uploaded images, the merge tags, the tenant's saved
-    blocks, the routes the builder calls (those this server has), and the errors of the last
-    save by path."""
+def builder_config(design_json: str | None, errors: dict[str, str] | None = None,
+                   tags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The block types, the design's uploaded images, the merge tags (`tags`, e.g. a
+    workflow's with its trigger's; a campaign's by default), the tenant's saved blocks, the
+    routes the builder calls (those this server has), and the errors of the last save by path."""
     tenant_id = current_user.tenant_id
     try:
         images = asset_ids(validate_design(decode_json_field(design_json, "design", default="null")))
@@ -32,7 +33,7 @@ def builder_config(design_json: str | None, errors: dict[str, str] | None = None
         images = set()  # a design with errors shows its images again once it is fixed
     return {
         "schema": builder_schema(),
-        "mergeTags": merge_tags.available(tenant_id),
+        "mergeTags": merge_tags.available(tenant_id) if tags is None else tags,
         "savedBlocks": templates.saved_blocks(tenant_id),
         "assets": {str(k): v for k, v in asset_urls(tenant_id, images).items()},
         "assetsUrl": _url_if("assets.picker"),

@@ -22,7 +22,7 @@ from webapp.services.sending_domains import check_from_address
 from webapp.services.tenants import normalise_email
 from webapp.services.workflows.email_guard import check_email_steps
 from webapp.services.workflows.reading import get_step, get_workflow, steps_of
-from webapp.services.workflows.steps import DEFAULT_STEP_CONFIG, validate_step
+from webapp.services.workflows.steps import STEP_TYPES, validate_step
 from webapp.services.workflows.steps.send_email import SENDER_FIELDS
 from webapp.services.workflows.triggers import check_trigger
 
@@ -174,9 +174,10 @@ def add_step(tenant_id: int, workflow_id: int, step_type: str, config: dict[str,
     steps = steps_of(workflow.id)
     if len(steps) >= MAX_STEPS:
         raise ValidationFailed("type", f"a workflow has at most {MAX_STEPS} steps")
-    if config is None:
-        config = DEFAULT_STEP_CONFIG.get(step_type, {})
     tenant = db.session.get(Tenant, tenant_id)
+    if config is None:
+        entry = STEP_TYPES.get(step_type)
+        config = entry.starting_config(tenant) if entry is not None else {}
     config = validate_step(step_type, config, allowlist=tenant.webhook_allowlist, step_ids={s.id for s in steps})
     if position is not None and not 0 <= position <= len(steps):
         raise ValidationFailed("position", f"must be between 0 and {len(steps)}")

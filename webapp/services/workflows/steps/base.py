@@ -55,8 +55,10 @@ class FormValues(Protocol):
 
 @dataclass(frozen=True)
 class FormField:
-    """One field of a step's inline editor. `kind`: input, textarea, select or step (a
-    choice among the workflow's other steps); `value` reads the saved config."""
+    """One field of a step's inline editor. `kind`: input, textarea, select, step (a
+    choice among the workflow's other steps) or page (the step is edited on a page of its
+    own, `endpoint`: the builder shows `value`'s summary lines and a link to it); `value`
+    reads the saved config."""
 
     name: str
     label: str
@@ -68,6 +70,7 @@ class FormField:
     options: tuple[tuple[str, str], ...] = ()
     element_id: str | None = None  # the id suffix, when it is not the name
     empty_label: str = ""  # the step choice's "none" option
+    endpoint: str = ""  # a page field's editor (a web endpoint taking workflow_id and step_id)
 
     @property
     def id_suffix(self) -> str:
@@ -96,3 +99,9 @@ class StepType:
     from_form: Callable[[FormValues], dict[str, Any]]
     check: Callable[..., dict[str, Any]] = _no_check
     opens_wait: bool = False  # its trace row opens "waiting" and is closed when the wait ends
+    # What "Add step" starts from for a tenant, when it depends on them (the brand kit);
+    # default_config otherwise.
+    starter: Callable[[Tenant], dict[str, Any]] | None = None
+
+    def starting_config(self, tenant: Tenant) -> dict[str, Any]:
+        return self.starter(tenant) if self.starter is not None else dict(self.default_config)

@@ -12,9 +12,9 @@ from sqlalchemy import select, update
 from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.sql import insert_ignoring_duplicates
-from webapp.mail.design import validate_design
+from webapp.mail.design import brand_of, default_design, validate_design
 from webapp.mail.templating import RenderFailed, TemplateRejected, check_template
-from webapp.models import AutomationEnrollment, AutomationStep, CampaignRecipient, Customer, EmailCampaign
+from webapp.models import AutomationEnrollment, AutomationStep, CampaignRecipient, Customer, EmailCampaign, Tenant
 from webapp.services.campaigns.marks import bump_counters, mark_sent, revert_sent, settle_sent
 from webapp.services.campaigns.rendering import render_for, sender_of
 from webapp.services.enrollment.waits import Outcome
@@ -33,6 +33,10 @@ class SendEmailStep(Strict):
 
 
 SENDER_FIELDS = ("preheader", "from_name", "from_email", "reply_to")
+# The subject "Add step" puts in: a config needs one, and the switch-on guard refuses this
+# one, so a new email step never goes out before someone has written it. The step's page
+# shows an empty Subject field for it.
+PLACEHOLDER_SUBJECT = "(no subject yet)"
 
 
 def check(out: dict[str, Any], *, allowlist: str | None, step_ids: set[int] | None) -> dict[str, Any]:
@@ -54,11 +58,42 @@ def check(out: dict[str, Any], *, allowlist: str | None, step_ids: set[int] | No
 
 
 def describe(config: dict[str, Any]) -> str:
+    if config.get("subject") == PLACEHOLDER_SUBJECT:
+        return "An email not written yet"
     return f"Send “{config.get('subject', '')}”"
 
 
+def summary(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The lines the builder shows for the step (its page edits it)."""
+    subject = config.get("subject")
+    lines = [("Subject", "not written yet" if subject == PLACEHOLDER_SUBJECT or not subject else subject)]
+    if config.get("preheader"):
+        lines.append(("Preheader", config["preheader"]))
+    if config.get("from_email") or config.get("from_name"):
+        lines.append(("From", " ".join(filter(None, (config.get("from_name"),
+                                                     f"<{config['from_email']}>" if config.get("from_email")
+                                                     else None)))))
+    lines.append(("Content", "built with blocks" if config.get("design") is not None else "HTML"))
+    return lines
+
+
 def from_form(form: FormValues) -> dict[str, Any]:
-    return {"subject": form.get("subject", ""), "content": form.get("content", "")}
+    """The step page's fields: the subject, the sender fields given, and the builder's design
+    (JSON) or, without one, the HTML."""
+    config: dict[str, Any] = {"subject": form.get("subject", "")}
+    if (form.get("design") or "").strip():
+        config["design"] = form.json("design", "config.design")
+    else:
+        config["content"] = form.get("content", "")
+    for name in SENDER_FIELDS:
+        if (form.get(name) or "").strip():
+            config[name] = form.get(name)
+    return config
+
+
+def starter(tenant: Tenant) -> dict[str, Any]:
+    """A new email step: the brand kit's starting design and a subject still to write."""
+    return {"subject": PLACEHOLDER_SUBJECT, "design": default_design(brand_of(tenant.brand))}
 
 
 def _random_token() -> str:
@@ -148,10 +183,8 @@ def _settle(recipient_id: int, campaign_id: int, status: str, error: str) -> Non
 STEP = StepType(
     name="send_email", label="Send email", model=SendEmailStep, check=check, describe=describe,
     # What "Add step" puts in place before the marketer edits it: valid, so a half-built
-    # workflow never holds an invalid step.
-    default_config={"subject": "Hello {{ customer.first_name | default('there') }}",
-                    "content": "<p>Hello {{ customer.first_name | default('there') }},</p>"},
-    form=(FormField("subject", "Subject", lambda cfg: cfg.get("subject")),
-          FormField("content", "Content (HTML; {{ customer.first_name }}, {{ trigger.order_total }}…)",
-                    lambda cfg: cfg.get("content", ""), kind="textarea", rows=6)),
+    # workflow never holds an invalid step. `starter` puts the tenant's own brand kit in.
+    default_config={"subject": PLACEHOLDER_SUBJECT, "design": default_design(None)}, starter=starter,
+    # Edited on a page of its own: the email builder, preview as a customer, test sends.
+    form=(FormField("email", "Edit email", summary, kind="page", endpoint="step_email.edit"),),
     from_form=from_form, handle=handle)
