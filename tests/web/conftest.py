@@ -256,7 +256,7 @@ def _campaign_world(tenant_id: int, segment_id: int) -> dict[str, int]:
 
 VIP_CONDITIONS = [{"type": "tag", "operator": "has", "value": "vip"}]
 # A workflow email step's design ("vip" is where the NUL sweep puts its NUL).
-STEP_DESIGN = {"version": 1, "blocks": [{"type": "heading", "text": "Thanks, vip"},
+STEP_DESIGN = {"version": 1, "blocks": [{"type": "heading", "text": "vip"},
                                         {"type": "text", "html": "<p>Your order {{ trigger.order_id }}</p>"}]}
 BRAND_FORM = {"logo_asset_id": "", "primary_color": "#aa0033", "button_text_color": "#ffffff",
               "link_color": "#aa0033", "text_color": "#1f2430", "background_color": "#f4f5f7",

@@ -3,7 +3,9 @@ is a hidden campaign (kind "workflow"), so sends, opens and clicks count as a ca
 
 from __future__ import annotations
 
+import re
 import uuid
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -18,6 +20,14 @@ from webapp.models import AutomationEnrollment, AutomationStep, CampaignRecipien
 from webapp.services.campaigns.marks import bump_counters, mark_sent, revert_sent, settle_sent
 from webapp.services.campaigns.rendering import render_for, sender_of
 from webapp.services.enrollment.waits import Outcome
+from webapp.services.merge_tags import (
+    CUSTOMER_FIELDS,
+    EVENT_FIELDS,
+    GENERIC_TRIGGER_FIELDS,
+    LINK_FIELDS,
+    TENANT_FIELDS,
+    TRIGGER_FIELDS,
+)
 from webapp.services.workflows.steps.base import FormField, FormValues, RunContext, StepFailed, StepType, Strict
 
 
@@ -57,18 +67,39 @@ def check(out: dict[str, Any], *, allowlist: str | None, step_ids: set[int] | No
     return out
 
 
+# A merge tag's path: {{ trigger.order_id }}, {{ customer.first_name | default("there") }}.
+_TAG = re.compile(r"\{\{-?\s*([A-Za-z_][\w.]*)[^{}]*\}\}")
+
+
+@cache
+def _tag_labels() -> dict[str, str]:
+    fields = (*CUSTOMER_FIELDS, *EVENT_FIELDS, *TENANT_FIELDS, *LINK_FIELDS, *GENERIC_TRIGGER_FIELDS,
+              *(field for trigger in TRIGGER_FIELDS.values() for field in trigger))
+    labels: dict[str, str] = {}
+    for tag, label, _ in fields:
+        labels.setdefault(tag, label)
+    return labels
+
+
+def readable(text: str) -> str:
+    """A subject as a marketer reads it: merge tags as their names, "Thanks for order
+    [Order number]", not template code."""
+    labels = _tag_labels()
+    return _TAG.sub(lambda m: f"[{labels.get(m[1]) or m[1].rpartition('.')[2].replace('_', ' ').capitalize()}]",
+                    text)
+
+
 def describe(config: dict[str, Any]) -> str:
     if config.get("subject") == PLACEHOLDER_SUBJECT:
         return "An email not written yet"
-    return f"Send “{config.get('subject', '')}”"
+    return f"Send “{readable(config.get('subject', ''))}”"
 
 
 def summary(config: dict[str, Any]) -> list[tuple[str, str]]:
-    """The lines the builder shows for the step (its page edits it)."""
-    subject = config.get("subject")
-    lines = [("Subject", "not written yet" if subject == PLACEHOLDER_SUBJECT or not subject else subject)]
+    """The lines the builder shows under the step's description (its page edits it)."""
+    lines = []
     if config.get("preheader"):
-        lines.append(("Preheader", config["preheader"]))
+        lines.append(("Preheader", readable(config["preheader"])))
     if config.get("from_email") or config.get("from_name"):
         lines.append(("From", " ".join(filter(None, (config.get("from_name"),
                                                      f"<{config['from_email']}>" if config.get("from_email")
