@@ -266,3 +266,13 @@ def test_rich_text_keeps_merge_tags_and_conditions_the_sanitiser_would_escape():
     assert design["blocks"][0]["html"] == html
     out = personalise(compile_design(design), customer={"orders_count": 3})
     assert "Thanks for 3 shows &amp; more" in out and 'href="https://crm.test/v/t"' in out
+
+
+def test_an_unknown_merge_tag_is_saved_with_a_warning_naming_the_likely_field(api):
+    design = {"version": 1, "blocks": [{"type": "heading", "text": "Hi {{ customer.frist_name }}"}]}
+    created = api.post("/campaigns", json={"name": "n", "subject": "s", "design": design}).get_json()
+    assert created["warnings"] == [
+        "{{ customer.frist_name }} is not a field we know — did you mean customer.first_name?"]
+    assert api.get(f"/campaigns/{created['id']}").get_json()["warnings"] == created["warnings"]
+    fixed = {"version": 1, "blocks": [{"type": "heading", "text": "Hi {{ customer.first_name }}"}]}
+    assert api.patch(f"/campaigns/{created['id']}", json={"design": fixed}).get_json()["warnings"] == []

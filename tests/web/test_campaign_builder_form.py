@@ -318,3 +318,15 @@ def test_any_design_is_saved_or_refused_never_a_server_error(owner_a, design):
 
     assert response.status_code in (302, 422), response.status_code
     assert campaign_count() == before + (1 if response.status_code == 302 else 0)
+
+
+def test_a_save_with_an_unknown_merge_tag_is_kept_and_says_which_field_was_meant(owner_a):
+    typo = copy.deepcopy(DESIGN)
+    typo["blocks"][0]["text"] = "Hello {{ customer.frist_name }}"
+    response = owner_a.post("/campaigns/new", form(typo))
+    assert response.status_code == 302  # saved: a warning never loses the work
+    page = owner_a.get(response.headers["Location"]).get_data(as_text=True)
+    assert "flash-warning" in page
+    assert "did you mean customer.first_name?" in unescape(page)
+    clean = owner_a.get(response.headers["Location"]).get_data(as_text=True)
+    assert "flash-warning" not in clean  # said once, after the save

@@ -40,13 +40,18 @@ def _fields(body) -> dict:
     return data
 
 
+def _with_warnings(campaign) -> dict:
+    """The saved campaign, and what is worth a look: merge tags that are not fields we know."""
+    return {**campaign_dict(campaign), "warnings": campaign_checks.campaign_warnings(campaign.tenant_id, campaign)}
+
+
 @api_route(bp, "/campaigns", "POST", summary="Create a campaign (draft)", tag="campaigns", body=CampaignIn,
            response=CampaignOut, status=201, errors=(422,),
            description="Template syntax errors are a 422 naming the field and line.")
 def create_campaign(body: CampaignIn):
     if body.content is None and body.design is None and body.template_id is None:
         raise ValidationFailed("content", "is required (or give a design or a template_id)")
-    return jsonify(campaign_dict(campaigns.create_campaign(current_tenant_id(), _fields(body)))), 201
+    return jsonify(_with_warnings(campaigns.create_campaign(current_tenant_id(), _fields(body)))), 201
 
 
 @api_route(bp, "/campaigns", "GET", summary="List campaigns", tag="campaigns", query=CampaignListQuery,
@@ -85,13 +90,13 @@ def _stats_json(item: dict) -> dict:
 @api_route(bp, "/campaigns/<int:campaign_id>", "GET", summary="Get a campaign", tag="campaigns",
            response=CampaignOut, errors=(404,))
 def get_campaign(campaign_id: int):
-    return jsonify(campaign_dict(campaigns.get_campaign(current_tenant_id(), campaign_id)))
+    return jsonify(_with_warnings(campaigns.get_campaign(current_tenant_id(), campaign_id)))
 
 
 @api_route(bp, "/campaigns/<int:campaign_id>", "PATCH", summary="Update a draft or scheduled campaign",
            tag="campaigns", body=CampaignPatch, response=CampaignOut, errors=(404, 409, 422))
 def patch_campaign(campaign_id: int, body: CampaignPatch):
-    return jsonify(campaign_dict(campaigns.update_campaign(current_tenant_id(), campaign_id, _fields(body))))
+    return jsonify(_with_warnings(campaigns.update_campaign(current_tenant_id(), campaign_id, _fields(body))))
 
 
 @api_route(bp, "/campaigns/<int:campaign_id>", "DELETE", summary="Delete a draft campaign", tag="campaigns",

@@ -36,6 +36,7 @@ from jinja2.runtime import Undefined, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.visitor import NodeTransformer
 
+from webapp.infra.errors import ValidationFailed
 from webapp.mail import template_call_costs as call_costs
 from webapp.mail import template_costs as costs
 from webapp.mail.template_costs import MAX_ITEMS, MAX_VALUE, Cost
@@ -392,6 +393,15 @@ TEXT_ENV = _make_env(autoescape=False)
 def check_template(source: str, *, html: bool = True) -> None:
     """Raise TemplateRejected for syntax errors and sandbox-escape constructs."""
     check_source(HTML_ENV if html else TEXT_ENV, source)
+
+
+def check_template_field(field: str, source: str | None, *, html: bool = True) -> None:
+    """check_template for a field being saved: its refusal is a ValidationFailed naming it."""
+    if source is not None:
+        try:
+            check_template(source, html=html)
+        except TemplateRejected as exc:
+            raise ValidationFailed(field, str(exc)) from None
 
 
 @lru_cache(maxsize=256)

@@ -121,6 +121,9 @@ def _save(form: CampaignForm, campaign: EmailCampaign | None) -> ResponseReturnV
         else:
             campaign = campaigns.update_campaign(tenant_id, campaign.id, values)
             flash("Changes saved.", "success")
+        # Saved, but a merge tag nobody has would print nothing: say so, with the likely field.
+        for warning in campaign_checks.campaign_warnings(tenant_id, campaign):
+            flash(f"Check: {warning}", "warning")
     except ValidationFailed as exc:
         if exc.field == "design" or exc.field.startswith(("design.", "design[")):
             form.design.errors = [*form.design.errors, exc.reason]

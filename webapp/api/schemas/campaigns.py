@@ -85,6 +85,9 @@ class CampaignOut(BaseModel):
     utm_campaign: str | None
     created_at: datetime
     updated_at: datetime
+    warnings: list[str] = Field(default=[], description=(
+        "One campaign (get, create, update; not in lists): merge tags that are not fields we know, with the likely one "
+        "(\"{{ customer.frist_name }} is not a field we know — did you mean customer.first_name?\")."))
 
 
 class CampaignPage(BaseModel):

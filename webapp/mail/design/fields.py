@@ -16,7 +16,7 @@ import nh3
 
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.types import MAX_ID
-from webapp.mail.templating import TemplateRejected, check_template
+from webapp.mail.templating import check_template_field
 
 # A merge tag or template statement: kept as written when the text around it is escaped.
 TEMPLATE_PART = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.DOTALL)
@@ -73,10 +73,7 @@ def _text(value: Any, path: str, limit: int) -> str:
 
 
 def _template(value: str, path: str) -> str:
-    try:
-        check_template(value, html=True)
-    except TemplateRejected as exc:
-        raise ValidationFailed(path, str(exc)) from None
+    check_template_field(path, value, html=True)
     return value
 
 

@@ -10,7 +10,7 @@ from webapp.extensions import db
 from webapp.infra.errors import Conflict, NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
 from webapp.mail.design import CompileFailed, asset_ids, brand_of, compile_design, validate_design
-from webapp.mail.templating import TemplateRejected, check_template
+from webapp.mail.templating import check_template_field
 from webapp.models import EmailCampaign, Tenant
 from webapp.services.assets import asset_urls
 from webapp.services.segments import get_segment
@@ -30,15 +30,6 @@ def _no_line_breaks(field: str, value: str | None) -> None:
         raise ValidationFailed(field, "must not contain line breaks")
 
 
-def _template(field: str, source: str | None, *, html: bool) -> None:
-    if source is None:
-        return
-    try:
-        check_template(source, html=html)
-    except TemplateRejected as exc:
-        raise ValidationFailed(field, str(exc)) from None
-
-
 def _validate(tenant_id: int, values: dict[str, Any], *, check_sender: bool = True) -> dict[str, Any]:
     out = dict(values)
     for field in ("name", "subject"):
@@ -56,10 +47,10 @@ def _validate(tenant_id: int, values: dict[str, Any], *, check_sender: bool = Tr
             out[field] = normalise_email(out[field], field)
     if out.get("from_email") and check_sender:
         check_from_address(tenant_id, out["from_email"], "from_email")
-    _template("subject", out.get("subject"), html=False)
-    _template("preheader", out.get("preheader"), html=False)
-    _template("html_content", out.get("html_content"), html=True)
-    _template("text_content", out.get("text_content"), html=False)
+    check_template_field("subject", out.get("subject"), html=False)
+    check_template_field("preheader", out.get("preheader"), html=False)
+    check_template_field("html_content", out.get("html_content"), html=True)
+    check_template_field("text_content", out.get("text_content"), html=False)
     if out.get("design") is not None:
         if out.get("html_content"):
             raise ValidationFailed("html_content", "give either a design or HTML content, not both")
@@ -87,7 +78,7 @@ def compiled_design(tenant_id: int, raw: Any, field: str = "design") -> tuple[di
         html = compile_design(design, brand_of(tenant.brand if tenant else None), assets)
     except CompileFailed as exc:
         raise ValidationFailed(field, str(exc)) from None
-    _template(field, html, html=True)
+    check_template_field(field, html, html=True)
     return design, html
 
 

@@ -20,7 +20,7 @@ from webapp.infra.pagination import Page, keyset_by_id
 from webapp.infra.types import MAX_ID
 from webapp.infra.validation import text_problem
 from webapp.mail.design import brand_of, validate_design
-from webapp.mail.templating import TemplateRejected, check_template
+from webapp.mail.templating import check_template_field
 from webapp.models import EmailTemplate, Tenant
 from webapp.services.campaigns import compiled_design
 from webapp.services.templates import starters
@@ -76,15 +76,6 @@ def _line(field: str, value: Any, *, required: bool = False, limit: int = MAX_LI
     return value
 
 
-def _checked_template(field: str, source: str | None, *, html: bool) -> None:
-    if source is None:
-        return
-    try:
-        check_template(source, html=html)
-    except TemplateRejected as exc:
-        raise ValidationFailed(field, str(exc)) from None
-
-
 def _content(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationFailed("content", "must not be empty")
@@ -92,7 +83,7 @@ def _content(value: Any) -> str:
         raise ValidationFailed("content", f"must be at most {MAX_HTML} characters")
     if reason := text_problem(value):
         raise ValidationFailed("content", reason)
-    _checked_template("content", value, html=True)
+    check_template_field("content", value, html=True)
     return value
 
 
@@ -104,7 +95,7 @@ def _validated(tenant_id: int, data: dict[str, Any], *, creating: bool) -> dict[
     for field in ("subject", "preheader"):
         if field in data:
             out[field] = _line(field, data[field])
-            _checked_template(field, out[field], html=False)
+            check_template_field(field, out[field], html=False)
     has_design, has_content = data.get("design") is not None, data.get("content") is not None
     if has_design and has_content:
         raise ValidationFailed("design", "give either design or content, not both")

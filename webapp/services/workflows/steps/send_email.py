@@ -15,7 +15,7 @@ from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.sql import insert_ignoring_duplicates
 from webapp.mail.design import brand_of, default_design, validate_design
-from webapp.mail.templating import RenderFailed, TemplateRejected, check_template
+from webapp.mail.templating import RenderFailed, check_template_field
 from webapp.models import AutomationEnrollment, AutomationStep, CampaignRecipient, Customer, EmailCampaign, Tenant
 from webapp.services.campaigns.marks import bump_counters, mark_sent, revert_sent, settle_sent
 from webapp.services.campaigns.rendering import render_for, sender_of
@@ -55,12 +55,7 @@ def check(out: dict[str, Any], *, allowlist: str | None, step_ids: set[int] | No
     elif not out.get("content"):
         raise ValidationFailed("config.content", "is required (or give a design)")
     for field, html in (("subject", False), ("preheader", False), ("content", True)):
-        if out.get(field) is None:
-            continue
-        try:
-            check_template(out[field], html=html)
-        except TemplateRejected as exc:
-            raise ValidationFailed(f"config.{field}", str(exc)) from None
+        check_template_field(f"config.{field}", out.get(field), html=html)
     for field in ("subject", *SENDER_FIELDS):
         if "\r" in (out.get(field) or "") or "\n" in (out.get(field) or ""):
             raise ValidationFailed(f"config.{field}", "must not contain line breaks")
