@@ -124,6 +124,7 @@ def test_the_menu_button_opens_the_navigation_and_every_link_works(page: Page, l
         expect(link).to_be_visible()
         link.click(trial=True)  # visible, enabled, not covered: a tap would land on it
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    shot(page, "phone-menu-open")
 
     page.locator(".topbar nav a", has_text="Segments").click()
     page.wait_for_url("**/segments/")
