@@ -183,6 +183,7 @@ def test_a_bad_link_is_marked_on_its_block_and_html_can_be_chosen_one_way(page: 
 def test_at_390_px_the_step_email_page_fits_the_screen(page: Page, log_in, tenant_a, box_office):
     page.set_viewport_size({"width": 390, "height": 844})
     log_in(tenant_a.owner_email)
+    page.get_by_role("button", name="Menu").click()  # on a phone the navigation folds behind it
     new_workflow_with_an_email_step(page)
     shot(page, "workflow-builder-390")
     page.locator("#steps .step").first.get_by_role("link", name="Edit email").click()
