@@ -45,7 +45,8 @@ def test_the_nav_links_to_images(owner_a):
     html = owner_a.get("/dashboard").get_data(as_text=True)
 
     assert re.search(r'<a href="/assets/"[^>]*>Images</a>', html)
-    assert re.search(r'<a href="/assets/" class="active"[^>]*>Images</a>', owner_a.get("/assets/").get_data(as_text=True))
+    assets_page = owner_a.get("/assets/").get_data(as_text=True)
+    assert re.search(r'<a href="/assets/" class="active"[^>]*>Images</a>', assets_page)
 
 
 def test_uploading_from_the_page_redirects_with_a_flash_and_shows_the_image(owner_a, tenant_a):
