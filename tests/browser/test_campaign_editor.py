@@ -248,6 +248,7 @@ def test_send_now_confirms_the_count_and_the_progress_updates_itself(page: Page,
     expect(card).to_have_attribute("data-status", "sent", timeout=6000)
     expect(page.get_by_test_id("count-remaining")).to_have_text("0")
     expect(card).not_to_have_attribute("hx-trigger", re.compile(".*"))  # the polling stopped
+    expect(page.get_by_text("Sending has started")).to_have_count(0)  # the notice went with it
     shot(page, "sent")
 
     follow(page.get_by_role("navigation").get_by_role("link", name="Campaigns"))

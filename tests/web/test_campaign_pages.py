@@ -658,3 +658,14 @@ def test_campaign_pages_have_unique_ids_and_labels_that_point_at_controls(owner_
         for target in re.findall(r'<label for="([^"]+)"', html):
             assert target in ids, f"{path}: label for missing #{target}"
         assert '="None"' not in html and ">None<" not in html, path
+
+
+def test_subjects_with_merge_tags_read_as_field_names_in_the_list_and_summary(owner_a, tenant_a):
+    campaign = campaigns.create_campaign(tenant_a.id, {
+        "name": "Presale", "subject": "{{ customer.first_name | default('Hi') }}, your presale code",
+        "preheader": "For {{ next_event.name }} only", "html_content": "<p>Code</p>"})
+    listed = owner_a.get("/campaigns/").get_data(as_text=True)
+    summary = owner_a.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "[First name], your presale code" in listed and "{{" not in listed
+    assert "[First name], your presale code" in summary and "For [Event name] only" in summary
+    assert "{{ customer" not in summary

@@ -193,3 +193,13 @@ def test_short_new_password_is_explained_beside_the_field(owner_a, password):
 
     assert response.status_code == 422
     assert field_errors(response.get_data(as_text=True))["new_password"]
+
+
+def test_the_timezone_is_picked_from_a_searchable_list_of_zones(owner_a):
+    page = owner_a.get("/settings/").get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="timezone"[^>]*>', page).group(0)
+    assert 'list="timezone-choices"' in field
+    choices = re.search(r'<datalist id="timezone-choices">(.*?)</datalist>', page, re.S).group(1)
+    zones = re.findall(r'<option value="([^"]+)"', choices)
+    assert {"Europe/London", "America/New_York", "Asia/Tokyo", "UTC"} <= set(zones) and len(zones) > 300
+    assert zones == sorted(zones)

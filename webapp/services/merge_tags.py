@@ -12,6 +12,7 @@ tag that would render blank, with the field the marketer probably meant: a typo 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -188,3 +189,25 @@ def unknown_tags(tenant_id: int, sources: dict[str, str | None], *, workflow: bo
             if not _is_known(path, known, workflow=workflow):
                 warnings.append(TagWarning(field, path, suggest(path, known, attributes)))
     return warnings
+
+
+# A merge tag's path: {{ trigger.order_id }}, {{ customer.first_name | default("there") }}.
+_TAG = re.compile(r"\{\{-?\s*([A-Za-z_][\w.]*)[^{}]*\}\}")
+
+
+@functools.cache
+def _tag_labels() -> dict[str, str]:
+    fields = (*CUSTOMER_FIELDS, *EVENT_FIELDS, *TENANT_FIELDS, *LINK_FIELDS, *GENERIC_TRIGGER_FIELDS,
+              *(field for trigger in TRIGGER_FIELDS.values() for field in trigger))
+    labels: dict[str, str] = {}
+    for tag, label, _ in fields:
+        labels.setdefault(tag, label)
+    return labels
+
+
+def readable(text: str) -> str:
+    """A subject as a marketer reads it: merge tags as their names, "Thanks for order
+    [Order number]", not template code."""
+    labels = _tag_labels()
+    return _TAG.sub(lambda m: f"[{labels.get(m[1]) or m[1].rpartition('.')[2].replace('_', ' ').capitalize()}]",
+                    text)

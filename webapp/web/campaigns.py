@@ -354,7 +354,8 @@ def send(campaign_id: int):
         except ValidationFailed as exc:
             error = {"field": exc.field, "message": exc.reason}
         else:
-            flash("Sending has started. This page follows its progress.", "success")
+            # Its own kind: the progress card removes it once the send is over.
+            flash("Sending has started. This page follows its progress.", "sending")
             return redirect(url_for("campaigns.show", campaign_id=campaign.id))
     return render_template("campaigns/confirm_send.html", campaign=campaign, audience=_audience(campaign.segment_id),
                            sender=_sender(campaign), error=error, review=review,

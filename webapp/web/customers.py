@@ -10,6 +10,7 @@ from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.services import activities, customers, workflows
 from webapp.services.campaigns import stats as campaign_stats
 from webapp.web.access import write_required
+from webapp.web.filters import activity_label
 from webapp.web.forms import CustomerForm, NoteForm, TagForm, apply_domain_error
 from webapp.web.pages import partial_or_page
 
@@ -36,10 +37,18 @@ def index():
                             page=page, q=q, tag=tag, total=total, appending=bool(cursor))
 
 
+COMMON_TYPES = ("purchase", "signup", "note", "tag_added", "tag_removed", "email_sent", "email_opened",
+                "email_clicked", "segment_entered")
+
+
 def _timeline_context(customer_id: int, types: list[str], cursor: str | None = None) -> dict:
     page = activities.timeline(current_user.tenant_id, customer_id, types=types or None,
                                limit=TIMELINE_PAGE, cursor=cursor)
+    known = activities.activity_types(current_user.tenant_id)
     return {"timeline": page, "types": types,
+            # The usual types and every type the tenant has (ticket scans, page views, custom
+            # ones), by their labels.
+            "type_choices": sorted(set(COMMON_TYPES) | set(known) | set(types), key=activity_label),
             "campaign_names": campaign_stats.campaign_names(current_user.tenant_id, page.items)}
 
 

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
+from webapp.services.merge_tags import readable
+
 ACTIVITY_LABELS = {
     "purchase": "Purchase",
     "signup": "Signed up",
@@ -57,4 +59,6 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(money, "money")
     app.add_template_filter(activity_label, "activity_label")
+    # Subjects and preheaders with merge tags as their names: "Hi [First name]", not "{{ ... }}".
+    app.add_template_filter(readable, "readable_tags")
     app.add_template_filter(duration, "duration")

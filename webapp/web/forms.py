@@ -167,7 +167,8 @@ class TagForm(Form):
 class TenantSettingsForm(Form):
     name = StringField("Organisation name", validators=[DataRequired(), Length(max=200)])
     timezone = StringField("Timezone", validators=[DataRequired(), Length(max=64)],
-                           description="IANA name, e.g. Europe/London")
+                           description="Start typing a city, e.g. London or New York, and pick it from the list",
+                           render_kw={"list": "timezone-choices", "autocomplete": "off", "spellcheck": "false"})
     sender_name = StringField("Sender name", validators=[Optional(), Length(max=200)])
     sender_email = EmailField("Sender email", validators=[Optional(), Email(), Length(max=320)],
                               description="On one of your sending domains.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
@@ -18,6 +20,8 @@ from webapp.web.forms import (
 )
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
+# The timezone field suggests these as one types ("Lon" -> Europe/London): a searchable list.
+TIMEZONES = sorted(zone for zone in zoneinfo.available_timezones() if "/" in zone or zone == "UTC")
 
 
 def _brand_form(posted: bool = False) -> BrandForm:
@@ -48,6 +52,7 @@ def _page(settings_form=None, token_form=None, password_form=None, domain_form=N
         new_secret=new_secret,
         brand_form=brand_form or _brand_form(),
         brand_kit=brand.get_brand(tenant.id),
+        timezones=TIMEZONES,
     ), status
 
 

@@ -3,9 +3,7 @@ is a hidden campaign (kind "workflow"), so sends, opens and clicks count as a ca
 
 from __future__ import annotations
 
-import re
 import uuid
-from functools import cache
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -20,14 +18,7 @@ from webapp.models import AutomationEnrollment, AutomationStep, CampaignRecipien
 from webapp.services.campaigns.marks import bump_counters, mark_sent, revert_sent, settle_sent
 from webapp.services.campaigns.rendering import render_for, sender_of
 from webapp.services.enrollment.waits import Outcome
-from webapp.services.merge_tags import (
-    CUSTOMER_FIELDS,
-    EVENT_FIELDS,
-    GENERIC_TRIGGER_FIELDS,
-    LINK_FIELDS,
-    TENANT_FIELDS,
-    TRIGGER_FIELDS,
-)
+from webapp.services.merge_tags import readable
 from webapp.services.workflows.steps.base import FormField, FormValues, RunContext, StepFailed, StepType, Strict
 
 
@@ -60,28 +51,6 @@ def check(out: dict[str, Any], *, allowlist: str | None, step_ids: set[int] | No
         if "\r" in (out.get(field) or "") or "\n" in (out.get(field) or ""):
             raise ValidationFailed(f"config.{field}", "must not contain line breaks")
     return out
-
-
-# A merge tag's path: {{ trigger.order_id }}, {{ customer.first_name | default("there") }}.
-_TAG = re.compile(r"\{\{-?\s*([A-Za-z_][\w.]*)[^{}]*\}\}")
-
-
-@cache
-def _tag_labels() -> dict[str, str]:
-    fields = (*CUSTOMER_FIELDS, *EVENT_FIELDS, *TENANT_FIELDS, *LINK_FIELDS, *GENERIC_TRIGGER_FIELDS,
-              *(field for trigger in TRIGGER_FIELDS.values() for field in trigger))
-    labels: dict[str, str] = {}
-    for tag, label, _ in fields:
-        labels.setdefault(tag, label)
-    return labels
-
-
-def readable(text: str) -> str:
-    """A subject as a marketer reads it: merge tags as their names, "Thanks for order
-    [Order number]", not template code."""
-    labels = _tag_labels()
-    return _TAG.sub(lambda m: f"[{labels.get(m[1]) or m[1].rpartition('.')[2].replace('_', ' ').capitalize()}]",
-                    text)
 
 
 def describe(config: dict[str, Any]) -> str:
