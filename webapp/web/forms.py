@@ -238,8 +238,8 @@ def _tenant_zone() -> ZoneInfo | None:
         return ZoneInfo("UTC")
 
 
-def _html_unless_design(form: FlaskForm, field: TextAreaField) -> None:
-    # A campaign is a design (the builder's block tree) or HTML: the HTML is needed only without one.
+def html_unless_design(form: FlaskForm, field: TextAreaField) -> None:
+    """An email is a design (the builder's block tree) or HTML: the HTML is needed only without one."""
     if (form.design.data or "").strip():
         field.errors = []
         raise StopValidation()
@@ -247,12 +247,11 @@ def _html_unless_design(form: FlaskForm, field: TextAreaField) -> None:
         raise StopValidation("Write the email's content.")
 
 
-class CampaignForm(Form):
-    name = StringField("Campaign name", validators=[DataRequired(message="Give the campaign a name."),
-                                                    Length(max=200)],
-                       description="Only your team sees it.")
-    # Choices are the tenant's segments, set by the view.
-    segment_id = SelectField("Send to", choices=[], default="", invalid_choice_message="Choose one of your segments.")
+class EmailEnvelopeForm(Form):
+    """What every email has besides its content: subject, preheader, sender and the
+    builder's design as JSON (the builder keeps it up to date; without JavaScript it travels
+    back unchanged; empty: the email is HTML). Campaigns and workflow email steps share it."""
+
     subject = StringField("Subject", validators=[DataRequired(message="Write a subject line."), Length(max=300)])
     preheader = StringField("Preheader", validators=[Optional(), Length(max=300)],
                             description="The preview text most inboxes show after the subject.")
@@ -260,10 +259,16 @@ class CampaignForm(Form):
     from_email = EmailField("From email", validators=[Optional(), Length(max=320)],
                             description="On one of your sending domains. Empty: the sender in Settings.")
     reply_to = EmailField("Reply-to", validators=[Optional(), Length(max=320)])
-    html_content = TextAreaField("HTML content", validators=[_html_unless_design, Length(max=500_000)])
-    # The builder's design as JSON (the builder keeps it up to date; without JavaScript it
-    # travels back unchanged). Empty: an HTML campaign.
     design = HiddenField("Design", validators=[Optional(), Length(max=2_000_000)])
+
+
+class CampaignForm(EmailEnvelopeForm):
+    name = StringField("Campaign name", validators=[DataRequired(message="Give the campaign a name."),
+                                                    Length(max=200)],
+                       description="Only your team sees it.")
+    # Choices are the tenant's segments, set by the view.
+    segment_id = SelectField("Send to", choices=[], default="", invalid_choice_message="Choose one of your segments.")
+    html_content = TextAreaField("HTML content", validators=[html_unless_design, Length(max=500_000)])
     text_content = TextAreaField("Plain-text version", validators=[Optional(), Length(max=500_000)],
                                  description="Optional: made from the HTML when left empty.")
     utm_source = StringField("utm_source", validators=[Optional(), Length(max=100)],

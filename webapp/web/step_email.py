@@ -12,8 +12,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
-from wtforms import EmailField, HiddenField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, StopValidation
+from wtforms import TextAreaField
+from wtforms.validators import Length
 
 from webapp.extensions import db, htmx
 from webapp.infra.errors import NotFound, ValidationFailed
@@ -25,7 +25,14 @@ from webapp.services.workflows.steps.send_email import PLACEHOLDER_SUBJECT, SEND
 from webapp.web.access import write_required
 from webapp.web.campaigns import _preview_customer, _preview_problem, _sender
 from webapp.web.email_builder import builder_config, design_problems
-from webapp.web.forms import Form, StorableValues, TestSendForm, apply_domain_error, decode_json_field
+from webapp.web.forms import (
+    EmailEnvelopeForm,
+    StorableValues,
+    TestSendForm,
+    apply_domain_error,
+    decode_json_field,
+    html_unless_design,
+)
 from webapp.web.workflows import _segment_names, trigger_summary
 
 bp = Blueprint("step_email", __name__, url_prefix="/workflows/<int:workflow_id>/steps/<int:step_id>/email")
@@ -33,26 +40,8 @@ bp = Blueprint("step_email", __name__, url_prefix="/workflows/<int:workflow_id>/
 STEP = STEP_TYPES["send_email"]
 
 
-def _html_unless_design(form: Form, field: TextAreaField) -> None:
-    # A step is a design or HTML: the HTML is needed only without a design.
-    if (form.design.data or "").strip():
-        field.errors = []
-        raise StopValidation()
-    if not (field.data or "").strip():
-        raise StopValidation("Write the email's content.")
-
-
-class StepEmailForm(Form):
-    subject = StringField("Subject", validators=[DataRequired(message="Write a subject line."), Length(max=300)])
-    preheader = StringField("Preheader", validators=[Optional(), Length(max=300)],
-                            description="The preview text most inboxes show after the subject.")
-    from_name = StringField("From name", validators=[Optional(), Length(max=200)])
-    from_email = EmailField("From email", validators=[Optional(), Length(max=320)],
-                            description="On one of your sending domains. Empty: the sender in Settings.")
-    reply_to = EmailField("Reply-to", validators=[Optional(), Length(max=320)])
-    content = TextAreaField("HTML content", validators=[_html_unless_design, Length(max=500_000)])
-    # The builder's design as JSON, kept up to date by the builder. Empty: an HTML step.
-    design = HiddenField("Design", validators=[Optional(), Length(max=2_000_000)])
+class StepEmailForm(EmailEnvelopeForm):
+    content = TextAreaField("HTML content", validators=[html_unless_design, Length(max=500_000)])
 
 
 class _Values(StorableValues):
