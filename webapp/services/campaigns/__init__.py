@@ -34,10 +34,10 @@ from webapp.services.campaigns.drafts import (
     update_campaign,
 )
 from webapp.services.campaigns.rendering import (
+    batch_renderer,
     preview_campaign,
     preview_content,
     render_for,
-    render_many,
     send_test,
     sender_of,
     unsubscribe_url,
@@ -58,7 +58,7 @@ __all__ = [
     "EDITABLE", "TEXT_FIELDS", "UTM_FIELDS", "campaigns_page", "cancel_campaign", "compiled_design",
     "convert_to_html", "create_campaign",
     "delete_campaign", "get_campaign", "preview_campaign", "preview_content", "progress", "recipient_by_token",
-    "render_for", "render_many", "schedule_campaign", "segment_audience", "send_campaign", "send_test",
+    "batch_renderer", "render_for", "schedule_campaign", "segment_audience", "send_campaign", "send_test",
     "sender_of", "snapshot_recipients", "start_delivery", "start_due_campaign", "tenant_campaigns", "unsubscribe",
     "unsubscribe_url", "update_campaign",
     "duplicate_campaign",

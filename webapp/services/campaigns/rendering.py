@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -47,13 +48,20 @@ def render_for(campaign: EmailCampaign, tenant: Tenant, customer: Customer | Non
                    **_message_source(campaign, tenant))
 
 
-def render_many(campaign: EmailCampaign, tenant: Tenant, recipients: list[tuple[Any, str, str]]) -> list:
-    """render_for(..., track=True) for a group of deliveries, (customer, to, token) each,
-    composed together; a RenderFailed stands in for a message that could not be made."""
+def batch_renderer(campaign: EmailCampaign, tenant: Tenant,
+                   customer_ids: list[int]) -> Callable[[list[tuple[Any, str, str]]], list]:
+    """render_for(..., track=True) for the groups of deliveries of one batch, (customer, to,
+    token) each, composed together (a RenderFailed stands in for a message that could not be
+    made); what their messages share (sender, tracking, the event cards of the batch's
+    customers) is read once for all the groups."""
     shared = _Recipients(campaign, tenant, track=True)
-    shared.prefetch_events([customer.id for customer, _, _ in recipients if customer is not None])
-    return compose_many([shared.personal(customer, to, token) for customer, to, token in recipients],
-                        **_message_source(campaign, tenant))
+    shared.prefetch_events(customer_ids)
+    source = _message_source(campaign, tenant)
+
+    def render(recipients: list[tuple[Any, str, str]]) -> list:
+        return compose_many([shared.personal(customer, to, token) for customer, to, token in recipients], **source)
+
+    return render
 
 
 def _message_source(campaign: EmailCampaign, tenant: Tenant) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from webapp.services.campaigns.claims import (
 from webapp.services.campaigns.jobs import enqueue_batch
 from webapp.services.campaigns.marks import mark_sent, settle_sent
 from webapp.services.campaigns.outcomes import record_outcome, retry_delay
-from webapp.services.campaigns.rendering import render_many, sender_of
+from webapp.services.campaigns.rendering import batch_renderer, sender_of
 
 CANCEL_CHECK_SECONDS = 0.5
 
@@ -96,8 +96,10 @@ class BatchSender:
         what their messages are made of."""
         skip_suppressed(self.campaign, self.claim)
         self.tenant = db.session.get(Tenant, self.campaign.tenant_id)
-        self.unrendered = iter(claimed_rows(self.claim))
+        rows = claimed_rows(self.claim)
+        self.unrendered = iter(rows)
         self.sender = sender_of(self.campaign, self.tenant)[1]
+        self.render = batch_renderer(self.campaign, self.tenant, [customer.id for _, customer in rows])
 
     def send_all(self, transport: SmtpTransport | OutboxTransport) -> None:
         """The send loop: each message in turn waits for its slot and joins the group, which
@@ -129,13 +131,12 @@ class BatchSender:
 
     def render_ahead(self) -> bool:
         """Render the next claimed recipients' messages, as many as there is room for, together
-        (render_many); False when there is no room or none left. Rendering reads only what
+        (batch_renderer); False when there is no room or none left. Rendering reads only what
         was loaded above: no database writes (new link rows go in a transaction of their own)."""
         rows = list(islice(self.unrendered, max(self.group_size - len(self.ahead), 0)))
         if not rows:
             return False
-        messages = render_many(self.campaign, self.tenant, [(customer, recipient.email, recipient.token)
-                                                            for recipient, customer in rows])
+        messages = self.render([(customer, recipient.email, recipient.token) for recipient, customer in rows])
         for (recipient, customer), message in zip(rows, messages, strict=True):
             self.ahead.append((recipient, customer, message))
         return True
