@@ -35,8 +35,10 @@ def local_time(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
-def money(value: Decimal | float | int | None) -> str:
-    return f"{Decimal(str(value or 0)):,.2f}"
+def money(value: Decimal | float | int | None, currency: str | None = None) -> str:
+    """An amount for people; `currency` (ISO 4217) when the amount carries its own."""
+    amount = f"{Decimal(str(value or 0)):,.2f}"
+    return f"{amount} {currency.upper()}" if currency else amount
 
 
 def duration(seconds: float) -> str:
