@@ -20,7 +20,8 @@ def line_chart(labels: list[str], series: list[Series], *, title: str, width: in
     """A line chart of `series` over `labels` (x axis), with a title for screen readers.
     `ticks`: the indexes whose labels the axis shows (default: evenly spaced); `dots=False`
     draws lines only (each point keeps its value as a hover title); `mark` draws a dashed
-    vertical line before the point at that index, with its label."""
+    vertical line before the point at that index, labelled at its foot (a cumulative line
+    is high by then, the foot is free)."""
     pad_left, pad_right, pad_top, pad_bottom = 44, 12, 12, 34
     inner_w, inner_h = width - pad_left - pad_right, height - pad_top - pad_bottom
     top = max([1, *[v for s in series for v in s.values]])
@@ -46,7 +47,8 @@ def line_chart(labels: list[str], series: list[Series], *, title: str, width: in
     if mark is not None and 0 < mark[0] < count:
         at = (x(mark[0] - 1) + x(mark[0])) / 2
         parts.append(f'<line class="mark" x1="{at:.1f}" x2="{at:.1f}" y1="{pad_top}" y2="{pad_top + inner_h}"/>'
-                     f'<text class="axis mark-label" x="{at + 4:.1f}" y="{pad_top + 10}">{escape(mark[1])}</text>')
+                     f'<text class="axis mark-label" x="{at - 4:.1f}" y="{pad_top + inner_h - 6}" text-anchor="end">'
+                     f'{escape(mark[1])}</text>')
     for s in series:
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
         parts.append(f'<polyline class="line {escape(s.css_class)}" fill="none" points="{points}">'

@@ -23,7 +23,7 @@ from webapp.web.pages import partial_or_page, wants_partial
 
 bp = Blueprint("reports", __name__, url_prefix="/campaigns")
 
-MAX_LABELS = 9  # x-axis labels that fit the chart's width without touching
+MAX_LABELS = 7  # x-axis labels that fit the chart's width with room between them
 
 
 def _ticks(points: list[campaign_comparison.Point]) -> list[int]:
