@@ -28,7 +28,7 @@ MAX_LABELS = 7  # x-axis labels that fit the chart's width with room between the
 
 def _ticks(points: list[campaign_comparison.Point]) -> list[int]:
     """The points whose time the axis shows: the hours every few hours, the days every day
-    or few days, never closer than the chart's width allows."""
+    or few days, and the last point, never closer than the chart's width allows."""
     hourly = [i for i, p in enumerate(points) if p.hourly]
     daily = [i for i, p in enumerate(points) if not p.hourly]
     wanted = hourly[::max(1, -(-len(hourly) // 6))] + daily[::max(1, -(-len(daily) // 4))]
@@ -37,6 +37,9 @@ def _ticks(points: list[campaign_comparison.Point]) -> list[int]:
     for i in wanted:
         if not ticks or i - ticks[-1] >= gap:
             ticks.append(i)
+    last = len(points) - 1
+    if ticks[-1] != last:  # the latest moment is always named, in place of a neighbour too close
+        ticks[-1:] = [last] if last - ticks[-1] < gap and len(ticks) > 1 else [ticks[-1], last]
     return ticks
 
 
