@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -39,7 +41,8 @@ def test_report_chart_toggle_and_recipient_filter(page: Page, log_in, client, te
     page.goto(f"/campaigns/{cid}/report")
     expect(page.get_by_role("heading", name="Report: Summer line-up")).to_be_visible()
     expect(page.locator("[data-testid=open-rate]")).to_have_text("33.3%")
-    expect(page.get_by_role("img", name="Opens and clicks per hour since sending")).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("^People who opened and clicked since sending started"))) \
+        .to_be_visible()
     expect(page.locator("#report-recipients tbody tr")).to_have_count(3)
 
     page.get_by_label("Engagement").select_option("clicked")

@@ -56,6 +56,8 @@ def everything(tenant_a, shop, runner) -> dict[str, str]:
         "segment builder": "/segments/new",
         "a segment": f"/segments/{vips}",
         "campaigns list": "/campaigns/",
+        "campaigns by open rate": "/campaigns/?sort=open_rate&dir=desc",
+        "customers who ordered lately": "/customers/?ordered=30d",
         "campaign editor": f"/campaigns/{draft}/edit",
         "campaign summary": f"/campaigns/{draft}",
         "campaign review and send": f"/campaigns/{draft}/send",

@@ -58,7 +58,7 @@ def test_report_shows_people_only_or_all_hits(client, owner_a, tenant_a, runner)
 
     assert figure(people, "open-rate") == "50.0%" and figure(everyone, "open-rate") == "100.0%"
     assert figure(people, "click-rate") == "50.0%"
-    assert "<svg" in people and "Opens and clicks per hour since sending" in people
+    assert "<svg" in people and "People who opened and clicked since sending started" in people
     assert "https://tickets.example.com/show?id=7&amp;ref=mail" in people
     assert "Apple Mail Privacy Protection proxy" in people
 

@@ -9,7 +9,9 @@ from .conftest import add_purchase, make_customer
 
 
 def stat(html: str, label: str) -> str:
-    match = re.search(rf'<span class="label">{re.escape(label)}</span>\s*<span class="value"[^>]*>([^<]+)<', html)
+    # The value is the link to what it counts: <a class="value" ...>, its number maybe in a span.
+    match = re.search(rf'<span class="label">{re.escape(label)}</span>\s*<(?:span|a) class="value"[^>]*>'
+                      rf'(?:<span[^>]*>)?([^<]+)<', html)
     assert match, f"no figure labelled {label!r}"
     return match.group(1).strip()
 

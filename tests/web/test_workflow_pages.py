@@ -51,9 +51,12 @@ def test_missing_name_is_shown_beside_the_field(owner_a):
 def test_list_shows_trigger_switch_and_counts(owner_a, world_a):
     html = owner_a.get("/workflows/").get_data(as_text=True)
 
-    row = re.search(rf'<tr data-workflow-id="{world_a["workflow_id"]}">.*?</tr>', html, re.S).group(0)
+    row = re.search(rf'<tr class="workflow-row" data-workflow-id="{world_a["workflow_id"]}">.*?</tr>', html,
+                    re.S).group(0)
     assert "Manual enrollment" in row and 'aria-checked="true"' in row
-    assert [int(n) for n in re.findall(r'class="num">(?:<a[^>]*>)?(\d+)', row)] == [1, 1, 0]
+    figures = dict(re.findall(r'data-testid="([a-z-]+)">(?:<a[^>]*>)?([^<]+)<', row))
+    assert (figures["in-now"], figures["completed"], figures["emails-sent"]) == ("1", "0", "0")
+    assert "1 enrolled in all" in row
 
 
 def test_htmx_switch_flips_and_answers_with_itself(owner_a, world_a):

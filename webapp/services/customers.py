@@ -332,9 +332,8 @@ def customer_dict(customer: Customer) -> dict:
     }
 
 
-def list_customers(tenant_id: int, *, q: str | None = None, tag: str | None = None,
-                   limit: int = 50, cursor: str | None = None) -> Page:
-    """Newest customers first, searched by email or name, filtered by tag; keyset pages."""
+def _matching(tenant_id: int, *, q: str | None = None, tag: str | None = None, email_status: str | None = None,
+              ordered_since: datetime | None = None):
     stmt = select(Customer).where(Customer.tenant_id == tenant_id)
     if q and q.strip():
         pattern = like_pattern(q.strip().lower())
@@ -346,7 +345,29 @@ def list_customers(tenant_id: int, *, q: str | None = None, tag: str | None = No
         stmt = stmt.where(Customer.id.in_(
             select(CustomerTag.customer_id).where(CustomerTag.tenant_id == tenant_id,
                                                   CustomerTag.tag == tag.strip().lower())))
+    if email_status:
+        stmt = stmt.where(Customer.email_status == email_status)
+    if ordered_since is not None:
+        # Who placed an order since then: the purchases the dashboard's revenue counts.
+        stmt = stmt.where(Customer.id.in_(
+            select(CustomerActivity.customer_id).where(CustomerActivity.tenant_id == tenant_id,
+                                                       CustomerActivity.type == "purchase",
+                                                       CustomerActivity.occurred_at >= ordered_since)))
+    return stmt
+
+
+def list_customers(tenant_id: int, *, q: str | None = None, tag: str | None = None, email_status: str | None = None,
+                   ordered_since: datetime | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+    """Newest customers first, searched by email or name, filtered by tag, email status or an
+    order since a moment; keyset pages."""
+    stmt = _matching(tenant_id, q=q, tag=tag, email_status=email_status, ordered_since=ordered_since)
     return keyset_by_id(stmt, Customer.id, limit=limit, cursor=cursor)
+
+
+def count_matching(tenant_id: int, **filters) -> int:
+    """How many customers list_customers would page through with the same filters."""
+    stmt = _matching(tenant_id, **filters)
+    return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
 def count_customers(tenant_id: int) -> int:

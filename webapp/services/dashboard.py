@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerActivity
+
+WINDOW_DAYS = 30
 
 
 @dataclass
@@ -20,10 +22,27 @@ class DashboardFigures:
     revenue_30d: Decimal
     orders_30d: int
     recent: list[tuple[CustomerActivity, Customer]]
+    # The 30 days before those: the revenue trend's baseline.
+    revenue_previous_30d: Decimal = Decimal(0)
+    # Customers who placed an order in the last 30 days (what the revenue link lists).
+    buyers_30d: int = 0
 
     @property
     def subscribed_share(self) -> float:
         return self.subscribed / self.customers if self.customers else 0.0
+
+    @property
+    def revenue_change(self) -> float | None:
+        """The revenue's change against the previous 30 days (0.12 for +12%); None when
+        there was none then (no baseline to compare with)."""
+        if not self.revenue_previous_30d:
+            return None
+        return float((self.revenue_30d - self.revenue_previous_30d) / self.revenue_previous_30d)
+
+
+def window_start(now: datetime | None = None, *, windows: int = 1) -> datetime:
+    """Where the last `windows` periods of 30 days begin: the one rule for "last 30 days"."""
+    return (now or utcnow()) - timedelta(days=WINDOW_DAYS * windows)
 
 
 def dashboard_figures(tenant_id: int, *, recent_limit: int = 15) -> DashboardFigures:
@@ -31,11 +50,15 @@ def dashboard_figures(tenant_id: int, *, recent_limit: int = 15) -> DashboardFig
         select(func.count(), func.count().filter(Customer.email_status == "subscribed"))
         .where(Customer.tenant_id == tenant_id)
     ).one()
-    since = utcnow() - timedelta(days=30)
-    revenue, orders = db.session.execute(
-        select(func.coalesce(func.sum(CustomerActivity.amount), 0), func.count())
+    now = utcnow()
+    since, before = window_start(now), window_start(now, windows=2)
+    current = CustomerActivity.occurred_at >= since
+    revenue, orders, buyers, previous = db.session.execute(
+        select(func.coalesce(func.sum(CustomerActivity.amount).filter(current), 0), func.count().filter(current),
+               func.count(func.distinct(CustomerActivity.customer_id)).filter(current),
+               func.coalesce(func.sum(CustomerActivity.amount).filter(CustomerActivity.occurred_at < since), 0))
         .where(CustomerActivity.tenant_id == tenant_id, CustomerActivity.type == "purchase",
-               CustomerActivity.occurred_at >= since)
+               CustomerActivity.occurred_at >= before)
     ).one()
     recent = db.session.execute(
         select(CustomerActivity, Customer)
@@ -46,4 +69,5 @@ def dashboard_figures(tenant_id: int, *, recent_limit: int = 15) -> DashboardFig
     ).all()
     return DashboardFigures(customers=customers, subscribed=subscribed,
                             revenue_30d=Decimal(str(revenue)), orders_30d=orders,
-                            recent=[(a, c) for a, c in recent])
+                            recent=[(a, c) for a, c in recent], revenue_previous_30d=Decimal(str(previous)),
+                            buyers_30d=buyers)

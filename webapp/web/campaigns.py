@@ -18,6 +18,7 @@ from webapp.mail.design import brand_of, default_design
 from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
 from webapp.services import campaigns, customers, segments
 from webapp.services.campaigns import checks as campaign_checks
+from webapp.services.campaigns import listing as campaign_listing
 from webapp.web.access import write_required
 from webapp.web.email_builder import builder_config, describe_design_path, design_problems
 from webapp.web.forms import (
@@ -135,20 +136,38 @@ def _save(form: CampaignForm, campaign: EmailCampaign | None) -> ResponseReturnV
 
 # --- list -----------------------------------------------------------------------------------
 
+# The figure columns of the list: the sort key, its heading, and the order a first click asks for.
+LIST_COLUMNS = (("recipients", "Recipients", "desc"), ("open_rate", "Open rate", "desc"),
+                ("click_rate", "Click rate", "desc"), ("revenue", "Revenue", "desc"))
+
+
+def _list_query() -> dict[str, str]:
+    """The list's status, search and order from the query string (anything unknown: the default)."""
+    args = request.args
+    status = args.get("status", "") if args.get("status", "") in CAMPAIGN_STATUSES else ""
+    sort = args.get("sort", "") if args.get("sort", "") in campaign_listing.SORTS else "newest"
+    default_dir = "asc" if sort == "name" else "desc"
+    direction = args.get("dir", "") if args.get("dir", "") in campaign_listing.DIRECTIONS else default_dir
+    return {"status": status, "q": args.get("q", "").strip()[:200], "sort": sort, "dir": direction}
+
+
 @bp.get("/")
 @login_required
 def index():
-    status = request.args.get("status", "")
-    status = status if status in CAMPAIGN_STATUSES else ""
+    query = _list_query()
     cursor = request.args.get("cursor") or None
+    options = {"status": query["status"] or None, "q": query["q"] or None, "sort": query["sort"],
+               "direction": query["dir"], "limit": PAGE_SIZE}
     try:
-        page = campaigns.campaigns_page(current_user.tenant_id, status=status or None, limit=PAGE_SIZE, cursor=cursor)
+        page = campaign_listing.campaign_rows(current_user.tenant_id, cursor=cursor, **options)
     except ValidationFailed:
-        page = campaigns.campaigns_page(current_user.tenant_id, status=status or None, limit=PAGE_SIZE)
+        page = campaign_listing.campaign_rows(current_user.tenant_id, **options)
     segment_names = {s.id: s.name for s in segments.list_segments(current_user.tenant_id)}
-    return partial_or_page("campaigns/_rows.html", "campaigns/index.html", page=page, status=status,
-                            statuses=CAMPAIGN_STATUSES, segment_names=segment_names, appending=bool(cursor),
-                            progress=campaigns.progress)
+    # "Load more" appends rows; a search or a tab swaps the tabs and the table under the search box.
+    return partial_or_page("campaigns/_rows.html" if cursor else "campaigns/_list.html", "campaigns/index.html",
+                           page=page, query=query,
+                           status=query["status"], statuses=CAMPAIGN_STATUSES, segment_names=segment_names,
+                           appending=bool(cursor), progress=campaigns.progress, columns=LIST_COLUMNS)
 
 
 # --- editor ---------------------------------------------------------------------------------

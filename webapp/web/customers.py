@@ -7,8 +7,10 @@ from flask_login import current_user, login_required
 
 from webapp.extensions import htmx
 from webapp.infra.errors import Conflict, ValidationFailed
+from webapp.models import EMAIL_STATUSES
 from webapp.services import activities, customers, workflows
 from webapp.services.campaigns import stats as campaign_stats
+from webapp.services.dashboard import window_start
 from webapp.web.access import write_required
 from webapp.web.filters import activity_label
 from webapp.web.forms import CustomerForm, NoteForm, TagForm, apply_domain_error
@@ -20,21 +22,36 @@ PAGE_SIZE = 25
 TIMELINE_PAGE = 20
 
 
+# The list's narrowing filters the dashboard's figures link to: their words and their query.
+ORDERED_WINDOWS = {"30d": "ordered in the last 30 days"}
+
+
+def _list_filters() -> dict:
+    status = request.args.get("status", "")
+    ordered = request.args.get("ordered", "")
+    return {"q": request.args.get("q", "").strip()[:200], "tag": request.args.get("tag", "").strip()[:100],
+            "status": status if status in EMAIL_STATUSES else "",
+            "ordered": ordered if ordered in ORDERED_WINDOWS else ""}
+
+
 @bp.get("/")
 @login_required
 def index():
-    q = request.args.get("q", "").strip()[:200]
-    tag = request.args.get("tag", "").strip()[:100]
+    shown = _list_filters()
+    filters = {"q": shown["q"] or None, "tag": shown["tag"] or None, "email_status": shown["status"] or None,
+               "ordered_since": window_start() if shown["ordered"] else None}
     cursor = request.args.get("cursor") or None
     try:
-        page = customers.list_customers(current_user.tenant_id, q=q or None, tag=tag or None,
-                                        limit=PAGE_SIZE, cursor=cursor)
+        page = customers.list_customers(current_user.tenant_id, limit=PAGE_SIZE, cursor=cursor, **filters)
     except ValidationFailed:
-        page = customers.list_customers(current_user.tenant_id, q=q or None, tag=tag or None,
-                                        limit=PAGE_SIZE)
+        page = customers.list_customers(current_user.tenant_id, limit=PAGE_SIZE, **filters)
     total = customers.count_customers(current_user.tenant_id)
+    narrowed = bool(shown["status"] or shown["ordered"])
     return partial_or_page("customers/_rows.html", "customers/index.html",
-                            page=page, q=q, tag=tag, total=total, appending=bool(cursor))
+                           page=page, q=shown["q"], tag=shown["tag"], status=shown["status"],
+                           ordered=shown["ordered"], ordered_label=ORDERED_WINDOWS.get(shown["ordered"]),
+                           matching=customers.count_matching(current_user.tenant_id, **filters) if narrowed else None,
+                           total=total, appending=bool(cursor))
 
 
 COMMON_TYPES = ("purchase", "signup", "note", "tag_added", "tag_removed", "email_sent", "email_opened",

@@ -1,69 +1,100 @@
-"""Campaign report: headline figures (human-only or all), opens and clicks over time, links,
-recipients with their engagement, attributed revenue, and the latest raw hits."""
+"""Campaign report: headline figures (human-only or all) against the previous five campaigns,
+people's cumulative opens and clicks, mail clients and devices, links, recipients with their
+engagement, attributed revenue, and the latest raw hits."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, request
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
+from webapp.infra.errors import ValidationFailed
+from webapp.infra.types import utcnow
 from webapp.services import campaigns
+from webapp.services.campaigns import clients as campaign_clients
+from webapp.services.campaigns import comparison as campaign_comparison
+from webapp.services.campaigns import recipients as campaign_recipients
 from webapp.services.campaigns import stats as campaign_stats
 from webapp.services.hit_rules import REASONS
 from webapp.web.charts import Series, line_chart
-from webapp.web.pages import partial_or_page
+from webapp.web.pages import partial_or_page, wants_partial
 
 bp = Blueprint("reports", __name__, url_prefix="/campaigns")
 
-MAX_HOURS = 72  # beyond three days the chart shows days
+MAX_LABELS = 7  # x-axis labels that fit the chart's width with room between them
 
 
-def engagement_chart(hours: list[dict], view: str, *, start: datetime | None) -> object | None:
-    """Opens and clicks per hour since sending (per day once the series is long)."""
-    if not hours:
+def _ticks(points: list[campaign_comparison.Point]) -> list[int]:
+    """The points whose time the axis shows: the hours every few hours, the days every day
+    or few days, and the last point, never closer than the chart's width allows."""
+    hourly = [i for i, p in enumerate(points) if p.hourly]
+    daily = [i for i, p in enumerate(points) if not p.hourly]
+    wanted = hourly[::max(1, -(-len(hourly) // 6))] + daily[::max(1, -(-len(daily) // 4))]
+    gap = max(1, len(points) // MAX_LABELS)
+    ticks: list[int] = []
+    for i in wanted:
+        if not ticks or i - ticks[-1] >= gap:
+            ticks.append(i)
+    last = len(points) - 1
+    if ticks[-1] != last:  # the latest moment is always named, in place of a neighbour too close
+        ticks[-1:] = [last] if last - ticks[-1] < gap and len(ticks) > 1 else [ticks[-1], last]
+    return ticks
+
+
+def engagement_chart(points: list[campaign_comparison.Point], view: str, timezone: str) -> Markup | None:
+    """People who had opened and clicked by each hour of the first two days, then each day,
+    on an axis in the tenant's timezone."""
+    if not points:
         return None
-    first = hours[0]["hour"]
-    if start is not None:
-        first = min(first, start.replace(minute=0, second=0, microsecond=0))
-    last = hours[-1]["hour"]
-    span_hours = int((last - first).total_seconds() // 3600) + 1
-    by_day = span_hours > MAX_HOURS
-    step = timedelta(days=1) if by_day else timedelta(hours=1)
-    if by_day:
-        first = first.replace(hour=0)
-    buckets: dict[datetime, list[int]] = {}
-    for row in hours:
-        key = row["hour"].replace(hour=0) if by_day else row["hour"]
-        bucket = buckets.setdefault(key, [0, 0])
-        bucket[0] += row["opens"][view]
-        bucket[1] += row["clicks"][view]
-    keys, at = [], first
-    while at <= last:
-        keys.append(at)
-        at += step
-    labels = [k.strftime("%d %b" if by_day else "%d %b %H:00") for k in keys]
-    who = "people" if view == "human" else "all hits"
-    return line_chart(labels, [Series(f"Opens ({who})", [buckets.get(k, [0, 0])[0] for k in keys], "opens"),
-                               Series(f"Clicks ({who})", [buckets.get(k, [0, 0])[1] for k in keys], "clicks")],
-                      title=f"Opens and clicks per {'day' if by_day else 'hour'} since sending")
+    zone = ZoneInfo(timezone)
+    labels = [p.at.astimezone(zone).strftime("%a %H:%M" if p.hourly else "%a %d %b") for p in points]
+    first_daily = next((i for i, p in enumerate(points) if not p.hourly), None)
+    who = "People who" if view == "human" else "Recipients who (machines included)"
+    return line_chart(labels, [Series(f"{who} opened", [p.opened for p in points], "opens"),
+                               Series(f"{who} clicked", [p.clicked for p in points], "clicks")],
+                      title=f"{who} opened and clicked since sending started, hourly for two days, then daily",
+                      ticks=_ticks(points), dots=False,
+                      mark=(first_daily, "daily from here") if first_daily else None)
+
+
+def _recipient_filters() -> dict[str, str | None]:
+    args = request.args
+    return {"status": args.get("status") if args.get("status") in campaign_recipients.STATUSES else None,
+            "engagement": args.get("engagement") if args.get("engagement") in campaign_recipients.ENGAGEMENT
+            else None,
+            "email": (args.get("email") or "").strip()[:200] or None}
 
 
 @bp.get("/<int:campaign_id>/report")
 @login_required
 def report(campaign_id: int):
-    tenant_id = current_user.tenant_id
-    campaign = campaigns.get_campaign(tenant_id, campaign_id)
+    tenant = current_user.tenant
+    campaign = campaigns.get_campaign(tenant.id, campaign_id)
     view = "all" if request.args.get("view") == "all" else "human"
-    status = request.args.get("status") if request.args.get("status") in campaign_stats.RECIPIENT_FILTERS[
-        "status"] else None
-    engagement = request.args.get("engagement") if request.args.get("engagement") in campaign_stats.RECIPIENT_FILTERS[
-        "engagement"] else None
-    page = campaign_stats.recipients_page(tenant_id, campaign.id, status=status, engagement=engagement,
-                                          cursor=request.args.get("cursor"))
-    [stats] = campaign_stats.campaign_stats(tenant_id, [campaign], detail=True)
-    return partial_or_page(
-        "campaigns/_report_recipients.html", "campaigns/report.html", campaign=campaign, stats=stats, view=view,
-        chart=engagement_chart(stats["hourly"], view, start=campaign.started_at), recipients=page,
-        status=status, engagement=engagement, hits=campaign_stats.recent_hits(campaign.id),
-        filters=campaign_stats.RECIPIENT_FILTERS, machine_reasons=REASONS)
+    filters = _recipient_filters()
+    try:
+        page = campaign_recipients.recipients_page(tenant.id, campaign.id, cursor=request.args.get("cursor"),
+                                                   **filters)
+    except ValidationFailed:
+        page = campaign_recipients.recipients_page(tenant.id, campaign.id, **filters)
+    counts = campaign_recipients.filter_counts(tenant.id, campaign.id, filters["email"])
+    context = {"campaign": campaign, "view": view, "recipients": page, "counts": counts, **filters,
+               "filters": campaign_recipients.RECIPIENT_FILTERS,
+               "engagement_labels": campaign_recipients.engagement_labels()}
+    # The recipients card alone (filters, search, paging) needs none of the rest.
+    if not wants_partial():
+        context.update(_whole_report(tenant, campaign, view))
+    return partial_or_page("campaigns/_report_recipients.html", "campaigns/report.html",
+                           **context)
+
+
+def _whole_report(tenant, campaign, view: str) -> dict:
+    [stats] = campaign_stats.campaign_stats(tenant.id, [campaign], detail=True)
+    points = campaign_comparison.cumulative_engagement(campaign, timezone=tenant.timezone or "UTC", now=utcnow(),
+                                                       people_only=view == "human")
+    return {"stats": stats, "chart": engagement_chart(points, view, tenant.timezone or "UTC"),
+            "comparison": campaign_comparison.compare_with_previous(tenant.id, campaign, stats),
+            "agents": campaign_clients.clients_and_devices(tenant.id, campaign.id, people_only=view == "human"),
+            "hits": campaign_stats.recent_hits(campaign.id), "machine_reasons": REASONS}

@@ -19,7 +19,7 @@ from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.models import AutomationStep, AutomationWorkflow
 from webapp.models.workflow import ENROLLMENT_STATUSES
 from webapp.services import customers, segments, workflows
-from webapp.services.workflows.reading import step_figures
+from webapp.services.workflows.reading import IN_PROGRESS, step_figures
 from webapp.services.workflows.steps import STEP_TYPES, describe_step
 from webapp.web.access import write_required
 from webapp.web.forms import Form, StorableValues, decode_json_field
@@ -83,6 +83,7 @@ def index():
         page = workflows.workflows_page(current_user.tenant_id, limit=PAGE_SIZE)
     return render_template("workflows/index.html", page=page, form=NewWorkflowForm(formdata=None),
                            counts=workflows.enrollment_counts([w.id for w in page.items]),
+                           emails=workflows.email_figures(current_user.tenant_id, [w.id for w in page.items]),
                            trigger_summary=trigger_summary, segment_names=_segment_names())
 
 
@@ -105,6 +106,7 @@ def new():
     page = workflows.workflows_page(current_user.tenant_id, limit=PAGE_SIZE)
     return render_template("workflows/index.html", page=page, form=form,
                            counts=workflows.enrollment_counts([w.id for w in page.items]),
+                           emails=workflows.email_figures(current_user.tenant_id, [w.id for w in page.items]),
                            trigger_summary=trigger_summary, segment_names=_segment_names()), 422
 
 
@@ -346,7 +348,7 @@ def enroll(workflow_id: int):
 def enrollments(workflow_id: int):
     workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
     status = request.args.get("status", "")
-    status = status if status in ENROLLMENT_STATUSES else ""
+    status = status if status in (IN_PROGRESS, *ENROLLMENT_STATUSES) else ""
     cursor = request.args.get("cursor") or None
     try:
         page = workflows.enrollments_page(current_user.tenant_id, workflow.id, status=status or None,
@@ -356,7 +358,7 @@ def enrollments(workflow_id: int):
                                           limit=PAGE_SIZE)
     steps = {s.id: s for s in workflows.steps_of(workflow.id)}
     return partial_or_page("workflows/_enrollment_rows.html", "workflows/enrollments.html", workflow=workflow,
-                           page=page, status=status, statuses=ENROLLMENT_STATUSES, steps=steps,
+                           page=page, status=status, statuses=(IN_PROGRESS, *ENROLLMENT_STATUSES), steps=steps,
                            step_labels=STEP_LABELS, appending=bool(cursor))
 
 

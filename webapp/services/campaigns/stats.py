@@ -14,12 +14,10 @@ from typing import Any
 from sqlalchemy import Integer, case, cast, func, select
 
 from webapp.extensions import db
-from webapp.infra.pagination import keyset_by_id
 from webapp.models import (
     CampaignAttribution,
     CampaignEngagementHour,
     CampaignLink,
-    CampaignRecipient,
     CustomerActivity,
     EmailCampaign,
     Tenant,
@@ -35,12 +33,16 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def _bounced(tenant_id: int, campaign_ids: list[int]) -> dict[int, int]:
+def bounce_campaign_id():
+    """The campaign an email_bounced activity names (properties.campaign_id), as SQL."""
     props = CustomerActivity.properties
     if db.session.get_bind().dialect.name == "postgresql":
-        key = cast(props.op("->>")("campaign_id"), Integer)
-    else:
-        key = cast(func.json_extract(props, "$.campaign_id"), Integer)
+        return cast(props.op("->>")("campaign_id"), Integer)
+    return cast(func.json_extract(props, "$.campaign_id"), Integer)
+
+
+def _bounced(tenant_id: int, campaign_ids: list[int]) -> dict[int, int]:
+    key = bounce_campaign_id()
     rows = db.session.execute(
         select(key, func.count()).where(CustomerActivity.tenant_id == tenant_id,
                                         CustomerActivity.type == "email_bounced", key.in_(campaign_ids))
@@ -155,31 +157,6 @@ def attribute_purchase(activity: CustomerActivity) -> CampaignAttribution | None
 
 
 # --- pages ------------------------------------------------------------------------------
-
-RECIPIENT_FILTERS = {
-    "engagement": ("opened", "clicked", "not_opened", "machine_only"),
-    "status": ("pending", "sending", "sent", "failed", "skipped"),
-}
-
-
-def recipients_page(tenant_id: int, campaign_id: int, *, status: str | None = None, engagement: str | None = None,
-                    limit: int = 50, cursor: str | None = None):
-    """The campaign's recipients with their status and engagement, newest id first."""
-    stmt = select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id,
-                                           CampaignRecipient.tenant_id == tenant_id)
-    if status in RECIPIENT_FILTERS["status"]:
-        stmt = stmt.where(CampaignRecipient.status == status)
-    if engagement == "opened":
-        stmt = stmt.where(CampaignRecipient.human_opens > 0)
-    elif engagement == "clicked":
-        stmt = stmt.where(CampaignRecipient.human_clicks > 0)
-    elif engagement == "not_opened":
-        stmt = stmt.where(CampaignRecipient.status == "sent", CampaignRecipient.human_opens == 0)
-    elif engagement == "machine_only":
-        stmt = stmt.where(CampaignRecipient.human_opens == 0, CampaignRecipient.human_clicks == 0,
-                          (CampaignRecipient.opens + CampaignRecipient.clicks) > 0)
-    return keyset_by_id(stmt, CampaignRecipient.id, limit=limit, cursor=cursor)
-
 
 def recent_hits(campaign_id: int, limit: int = 20) -> list[TrackingHit]:
     """The latest raw hits of a campaign, headers included (shown escaped)."""

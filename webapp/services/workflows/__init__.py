@@ -38,6 +38,7 @@ from webapp.services.workflows.definitions import (
 from webapp.services.workflows.enrolling import ENROLL_MANY_MAX, enroll_customers, fire_trigger
 from webapp.services.workflows.reading import (
     customer_enrollments,
+    email_figures,
     enrollment_counts,
     enrollments_page,
     executions_of,
@@ -56,7 +57,7 @@ from webapp.services.workflows.step_email import preview_step, preview_step_conf
 __all__ = [
     "ENROLL_MANY_MAX", "MAX_STEPS", "active_workflows", "add_step", "check_activatable", "closed_reentry_key",
     "create_workflow", "customer_enrollments", "delete_step", "delete_workflow", "enroll_customers",
-    "enroll_event_day", "enroll_into", "enroll_selected", "enrollment_counts", "enrollments_page",
+    "email_figures", "enroll_event_day", "enroll_into", "enroll_selected", "enrollment_counts", "enrollments_page",
     "event_fire_time", "executions_of", "finished_filter", "fire_trigger", "get_enrollment", "get_step",
     "get_workflow", "log_enrolled", "preview_step", "preview_step_config", "process_trigger", "reorder_steps",
     "set_active", "step_counts",
