@@ -286,3 +286,11 @@ def test_the_page_and_the_api_refuse_with_the_same_words(owner_a, tenant_a, clie
     [detail] = api.get_json()["error"]["details"]
     assert api.status_code == 422 and detail["field"] == "currency"
     assert field_errors(page.get_data(as_text=True))["currency"] == [detail["message"]]
+
+
+def test_a_refused_currency_stays_selected_beside_its_message(owner_a):
+    html = owner_a.post("/settings/tenant", {"name": "Arena", "timezone": "UTC", "currency": "XYZ"}).get_data(
+        as_text=True)
+
+    currency = re.search(r'<select[^>]*name="currency"[^>]*>(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r"<option selected[^>]*>([^<]*)</option>", currency) == ["XYZ"]

@@ -39,6 +39,10 @@ def _page(settings_form=None, token_form=None, password_form=None, domain_form=N
           brand_form=None):
     tenant = current_user.tenant
     settings_form = settings_form or TenantSettingsForm(obj=tenant, formdata=None)
+    for select in (settings_form.currency, settings_form.locale):
+        # A refused value stays on show beside its message, not replaced by the list's first entry.
+        if select.data and select.data not in dict(select.choices):
+            select.choices = [(select.data, select.data), *select.choices]
     return render_template(
         "settings/index.html",
         tenant=tenant,
