@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
-from webapp.services.formatting import format_money, format_number
+from webapp.services.formatting import format_money
 from webapp.services.merge_tags import readable
 
 ACTIVITY_LABELS = {
@@ -48,12 +48,6 @@ def money(value: Decimal | float | int | None, currency: str | None = None) -> s
                         tenant.locale if tenant else None)
 
 
-def number(value: int | float | Decimal | None) -> str:
-    """A count with the tenant's locale's grouping."""
-    tenant = _tenant()
-    return format_number(value, tenant.locale if tenant else None)
-
-
 def duration(seconds: float) -> str:
     """How long something takes, in words a person reads at a glance."""
     if seconds < 60:
@@ -73,7 +67,6 @@ def activity_label(activity_type: str) -> str:
 def register_filters(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(money, "money")
-    app.add_template_filter(number, "number")
     app.add_template_filter(activity_label, "activity_label")
     # Subjects and preheaders with merge tags as their names: "Hi [First name]", not "{{ ... }}".
     app.add_template_filter(readable, "readable_tags")
