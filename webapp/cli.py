@@ -14,6 +14,7 @@ from webapp.extensions import db
 from webapp.infra.errors import DomainError
 from webapp.models import Tenant
 from webapp.services.doctor import examine
+from webapp.services.formatting import DEFAULT_CURRENCY, DEFAULT_LOCALE
 from webapp.services.tenants import create_tenant
 from webapp.tasks.worker import run_worker
 
@@ -29,13 +30,17 @@ crm = AppGroup("crm", help="Operate the CRM: tenants, workers, demo data.")
                                                    "domain (unverified until its TXT record is checked).")
 @click.option("--sender-name", default=None, help="From name of its mail.")
 @click.option("--postal-address", default=None, help="Shown in every email footer; required to send.")
+@click.option("--currency", default=DEFAULT_CURRENCY, show_default=True,
+              help="ISO 4217 code its money is shown in, e.g. EUR.")
+@click.option("--locale", default=DEFAULT_LOCALE, show_default=True,
+              help="How its amounts are written (language_TERRITORY), e.g. de_DE.")
 def create_tenant_command(name: str, admin_email: str, admin_password: str, timezone: str, sender_email: str | None,
-                          sender_name: str | None, postal_address: str | None) -> None:
+                          sender_name: str | None, postal_address: str | None, currency: str, locale: str) -> None:
     """Create a tenant with its owner and an API token; prints one JSON line."""
     try:
         tenant, user, secret = create_tenant(name, admin_email, admin_password, timezone=timezone,
                                              sender_email=sender_email, sender_name=sender_name,
-                                             postal_address=postal_address)
+                                             postal_address=postal_address, currency=currency, locale=locale)
     except DomainError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)

@@ -15,7 +15,16 @@ from werkzeug.routing import IntegerConverter, Rule
 from webapp.api.registry import ENDPOINTS
 from webapp.extensions import db
 from webapp.models import Tenant
-from webapp.services import activities, campaigns, customers, imports, segments, sending_domains, tenants, workflows
+from webapp.services import (
+    activities,
+    campaigns,
+    customers,
+    imports,
+    segments,
+    sending_domains,
+    tenant_settings,
+    workflows,
+)
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -37,8 +46,8 @@ def make_campaign(tenant_id: int) -> int:
     # A sendable campaign (postal address and sender set), so A's own control calls succeed.
     tenant = db.session.get(Tenant, tenant_id)
     sending_domains.add_domain(tenant_id, "arena.example.com")
-    tenants.update_tenant(tenant, name=tenant.name, timezone="UTC", sender_name="Arena",
-                          sender_email="hello@arena.example.com", postal_address="1 High Street, Leeds")
+    tenant_settings.update_settings(tenant, {"sender_name": "Arena", "sender_email": "hello@arena.example.com",
+                                             "postal_address": "1 High Street, Leeds"})
     return campaigns.create_campaign(tenant_id, {"name": "A's launch", "subject": "Hello",
                                                  "html_content": "<p>Hi</p>",
                                                  "segment_id": make_segment(tenant_id)}).id

@@ -190,6 +190,10 @@ site("trigger.payload", "POST", "/triggers", {"type": "custom", "customer_id": 1
      "payload", "a")
 site("toggle.active", "POST", "/workflows/{workflow}/toggle", {"active": False}, "active")
 site("sending-domain.domain", "POST", "/sending-domains", {"domain": "mail.alpha.example.com"}, "domain")
+for field, value in (("name", "Arena"), ("currency", "EUR"), ("locale", "de_DE"), ("timezone", "UTC"),
+                     ("send_rate_per_second", 10), ("attribution_days", 5), ("postal_address", "1 Way"),
+                     ("webhook_allowlist", ["hooks.example.com"])):
+    site(f"settings.{field}", "PATCH", "/settings", {field: value}, field)
 
 # Query parameters: (name, path, parameter).
 QUERY_SITES = [("timeline.since", "/customers/{customer}/timeline", "since"),

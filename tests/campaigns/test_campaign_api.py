@@ -336,13 +336,13 @@ def test_a_cancelled_campaign_can_be_deleted_but_a_sent_one_cannot(api, app, ten
 def test_crm_service_creates_and_sends_a_campaign_like_the_specification(app, tenant_a, smtp_mail):
     from webapp.extensions import db
     from webapp.models import EmailCampaign, Tenant
-    from webapp.services import customers, sending_domains, tenants
+    from webapp.services import customers, sending_domains, tenant_settings
     from webapp.services.crm import CRMService
 
     tenant = db.session.get(Tenant, tenant_a.id)
     sending_domains.add_domain(tenant_a.id, "arena.example.com")
-    tenants.update_tenant(tenant, name=tenant.name, timezone="UTC", sender_name="Arena",
-                          sender_email="hello@arena.example.com", postal_address="1 High Street, Leeds")
+    tenant_settings.update_settings(tenant, {"sender_name": "Arena", "sender_email": "hello@arena.example.com",
+                                             "postal_address": "1 High Street, Leeds"})
     customers.upsert_customer(tenant_a.id, {"email": "rich@example.com", "total_spent": 900})
     service = CRMService()
     segment = service.create_segment({"tenant_id": tenant_a.id, "name": "High Value",

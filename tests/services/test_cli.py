@@ -112,3 +112,24 @@ def test_a_sender_email_on_a_domain_another_tenant_verified_exits_non_zero_and_w
     assert result.exit_code != 0 and result.stdout == ""
     assert "venue-one.example.com is verified by another organisation" in result.stderr
     assert counts() == before
+
+
+def test_the_currency_and_locale_are_options_with_pounds_in_british_english_by_default(runner):
+    default = json.loads(create_tenant(runner).stdout)
+    euro = create_tenant(runner, "--currency", "eur", "--locale", "de_DE", email="euro@venue.example.com")
+
+    assert euro.exit_code == 0, euro.output
+    tenant = db.session.get(Tenant, json.loads(euro.stdout)["tenant_id"])
+    assert (tenant.currency, tenant.locale) == ("EUR", "de_DE")
+    assert db.session.get(Tenant, default["tenant_id"]).currency == "GBP"
+
+
+def test_an_unknown_currency_or_locale_exits_non_zero_and_writes_nothing(runner):
+    before = counts()
+
+    currency = create_tenant(runner, "--currency", "XYZ")
+    locale = create_tenant(runner, "--locale", "xx_YY")
+
+    assert currency.exit_code != 0 and "ISO 4217" in currency.stderr
+    assert locale.exit_code != 0 and "is not a locale" in locale.stderr
+    assert counts() == before

@@ -33,6 +33,7 @@ def test_seed_demo_creates_the_demo_tenant_and_reports_what_it_made(seeded):
     tenant = db.session.get(Tenant, seeded["tenant_id"])
     assert tenant.name == "Demo Venue Group"
     assert tenant.timezone == "Europe/London"
+    assert (tenant.currency, tenant.locale) == ("GBP", "en_GB")  # its purchases are in pounds too
     assert tenant.sender_name and tenant.sender_email and tenant.postal_address
     # The sender's domain is a sending domain (unverified: nothing proven), so the demo sends.
     domains = db.session.execute(select(SendingDomain.domain, SendingDomain.status)

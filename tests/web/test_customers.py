@@ -147,7 +147,7 @@ def test_customer_page_shows_profile_aggregates_tags_and_timeline(owner_a, ada):
 
     assert "Ada Lovelace" in html and "ada@example.com" in html and "tm-1" in html
     assert "favourite_genre" in html and "jazz" in html
-    assert re.search(r'data-testid="total-spent">\s*150\.50', html)
+    assert re.search(r'data-testid="total-spent">\s*£150\.50', html)
     assert re.search(r'data-testid="orders-count">\s*2<', html)
     assert '<span class="tag">vip' in html
     assert timeline_types(html) == ["purchase", "purchase"]

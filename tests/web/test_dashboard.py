@@ -30,7 +30,7 @@ def test_figures_count_customers_subscribers_and_recent_revenue(owner_a, tenant_
     assert stat(html, "Customers") == "4"
     assert stat(html, "Subscribed") == "50%"
     assert "2 can receive email" in html
-    assert stat(html, "Revenue, last 30 days") == "1,300.00"
+    assert stat(html, "Revenue, last 30 days") == "£1,300.00"
     assert stat(html, "Orders, last 30 days") == "2"
     assert "No customers yet" not in html
 
@@ -51,7 +51,7 @@ def test_new_tenant_sees_zeroes_and_how_to_start(owner_a):
 
     assert stat(html, "Customers") == "0"
     assert stat(html, "Subscribed") == "0%"
-    assert stat(html, "Revenue, last 30 days") == "0.00"
+    assert stat(html, "Revenue, last 30 days") == "£0.00"
     assert "No customers yet" in html
     assert 'href="/settings/"' in html and "/api/crm/customers" in html
     assert "Nothing has happened yet" in html

@@ -175,5 +175,5 @@ def test_workflows_list_shows_each_workflows_figures(owner_a, tenant_a):
     row = figures(owner_a.get("/workflows/").get_data(as_text=True), f'data-workflow-id="{workflow.id}"')
 
     assert (row["emails-sent"], row["opened"], row["clicked"]) == ("8", "4", "2")
-    assert row["revenue"].startswith("12.50")
+    assert row["revenue"].startswith("£12.50")
     assert row["in-now"] == "0" and row["completed"] == "0"

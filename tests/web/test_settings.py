@@ -203,3 +203,94 @@ def test_the_timezone_is_picked_from_a_searchable_list_of_zones(owner_a):
     zones = re.findall(r'<option value="([^"]+)"', choices)
     assert {"Europe/London", "America/New_York", "Asia/Tokyo", "UTC"} <= set(zones) and len(zones) > 300
     assert zones == sorted(zones)
+
+
+# --- currency and number format ---------------------------------------------------------------
+
+def test_currency_and_locale_are_picked_by_name_and_show_an_example_amount(owner_a):
+    page = owner_a.get("/settings/").get_data(as_text=True)
+
+    currency = re.search(r'<select[^>]*name="currency"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert re.search(r'<option selected value="GBP">GBP — British Pound</option>', currency)
+    assert '<option value="EUR">EUR — Euro</option>' in currency and currency.count("<option") > 100
+    locale = re.search(r'<select[^>]*name="locale"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert re.search(r'<option selected value="en_GB">English \(United Kingdom\)</option>', locale)
+    assert '<option value="de_DE">German (Germany)</option>' in locale
+    assert re.search(r'data-testid="money-example">£1,234.50<', page)
+
+
+def test_the_example_follows_the_currency_and_locale_being_picked(owner_a):
+    example = owner_a.get("/settings/money-example?currency=EUR&locale=de_DE", headers={"HX-Request": "true"})
+
+    assert example.status_code == 200
+    assert re.search(r'data-testid="money-example">1.234,50\xa0€<', example.get_data(as_text=True))
+    unknown = owner_a.get("/settings/money-example?currency=ZZZ&locale=de_DE").get_data(as_text=True)
+    assert "money-example" in unknown and "Pick a currency" in unknown
+
+
+def test_changing_the_currency_shows_money_in_it_on_the_customer_list_profile_and_dashboard(owner_a, tenant_a):
+    from .conftest import add_purchase, make_customer
+
+    customer = make_customer(tenant_a.id, "ada@example.com", first_name="Ada")
+    add_purchase(tenant_a.id, customer.id, 1234.5, order_id="ORD-1")
+    assert "£1,234.50" in owner_a.get("/customers/").get_data(as_text=True)
+
+    saved = owner_a.post("/settings/tenant", {"name": "Arena Alpha", "timezone": "UTC", "currency": "EUR",
+                                              "locale": "de_DE"})
+
+    assert saved.status_code == 302
+    assert (tenant_row(tenant_a.id).currency, tenant_row(tenant_a.id).locale) == ("EUR", "de_DE")
+    for path in ("/customers/", f"/customers/{customer.id}", "/dashboard"):
+        html = owner_a.get(path).get_data(as_text=True)
+        assert "1.234,50\xa0€" in html, path
+        assert "£" not in html, path
+
+
+def test_a_refused_currency_or_locale_is_explained_beside_its_field_and_nothing_is_saved(owner_a, tenant_a):
+    before = snapshot()
+
+    response = owner_a.post("/settings/tenant", {"name": "Renamed", "timezone": "UTC", "currency": "XYZ",
+                                                 "locale": "xx_YY"})
+
+    assert response.status_code == 422
+    errors = field_errors(response.get_data(as_text=True))
+    assert "ISO 4217" in errors["currency"][0]
+    assert snapshot() == before
+    response = owner_a.post("/settings/tenant", {"name": "Renamed", "timezone": "UTC", "locale": "xx_YY"})
+    assert "is not a locale" in field_errors(response.get_data(as_text=True))["locale"][0]
+    assert snapshot() == before
+
+
+def test_leaving_the_currency_out_keeps_it(owner_a, tenant_a):
+    owner_a.post("/settings/tenant", {"name": "Arena", "timezone": "UTC", "currency": "USD", "locale": "en_US"})
+
+    owner_a.post("/settings/tenant", {"name": "Arena Alpha", "timezone": "UTC"})
+
+    assert (tenant_row(tenant_a.id).currency, tenant_row(tenant_a.id).locale) == ("USD", "en_US")
+
+
+def test_a_viewer_reads_the_currency_and_number_format_in_words(viewer_a, owner_a):
+    owner_a.post("/settings/tenant", {"name": "Arena", "timezone": "UTC", "currency": "EUR", "locale": "fr_FR"})
+
+    page = viewer_a.get("/settings/").get_data(as_text=True)
+
+    assert "EUR — Euro" in page and "French (France)" in page and "1\u202f234,50\xa0€" in page
+    assert '<select' not in page.split("<h2>Organisation</h2>")[1].split("</section>")[0]
+
+
+def test_the_page_and_the_api_refuse_with_the_same_words(owner_a, tenant_a, client):
+    """One service checks both surfaces."""
+    page = owner_a.post("/settings/tenant", {"name": "Arena", "timezone": "UTC", "currency": "XYZ"})
+    api = client.patch("/api/crm/settings", headers=tenant_a.headers, json={"currency": "XYZ"})
+
+    [detail] = api.get_json()["error"]["details"]
+    assert api.status_code == 422 and detail["field"] == "currency"
+    assert field_errors(page.get_data(as_text=True))["currency"] == [detail["message"]]
+
+
+def test_a_refused_currency_stays_selected_beside_its_message(owner_a):
+    html = owner_a.post("/settings/tenant", {"name": "Arena", "timezone": "UTC", "currency": "XYZ"}).get_data(
+        as_text=True)
+
+    currency = re.search(r'<select[^>]*name="currency"[^>]*>(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r"<option selected[^>]*>([^<]*)</option>", currency) == ["XYZ"]

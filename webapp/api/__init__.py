@@ -8,6 +8,7 @@ from webapp.api import (  # noqa: F401  (registers the views)
     openapi,
     segments,
     sending_domains,
+    settings,
     templates,
     tracking,
     workflows,

@@ -25,6 +25,10 @@ class Tenant(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Money on its pages is in this currency (ISO 4217), written the way this Babel locale
+    # (language_TERRITORY) writes numbers: "£1,234.50" for GBP in en_GB.
+    currency: Mapped[str] = mapped_column(String(3), default="GBP", server_default="GBP")
+    locale: Mapped[str] = mapped_column(String(20), default="en_GB", server_default="en_GB")
     sender_name: Mapped[str | None] = mapped_column(String(200))
     sender_email: Mapped[str | None] = mapped_column(String(320))
     postal_address: Mapped[str | None] = mapped_column(Text)

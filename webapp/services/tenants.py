@@ -17,14 +17,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
 from webapp.infra.errors import Conflict, NotFound, ValidationFailed
-from webapp.infra.outbound import ip_literal, non_public_reason
 from webapp.infra.types import utcnow
 from webapp.models import ROLES, ApiToken, Tenant, User, UserSession
-from webapp.services import sending_domains
+from webapp.services import formatting, sending_domains
 
 TOKEN_PREFIX = "crm_"
 MIN_PASSWORD_LENGTH = 10
-MAX_SEND_RATE = 100_000  # messages per second; far above what one mail service takes
 # A session's last_seen_at moves at most this often: one write per few minutes, not per request.
 SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
 # An address the account signed in from within this many days is its own (webapp/ratelimit.py).
@@ -46,8 +44,24 @@ def normalise_email(value: str, field: str = "email") -> str:
 
 def check_timezone(value: str, field: str = "timezone") -> str:
     if value not in _TIMEZONES:
-        raise ValidationFailed(field, f"'{value}' is not an IANA timezone such as 'Europe/Berlin'")
+        raise ValidationFailed(field, f"'{value[:80]}' is not an IANA timezone such as 'Europe/Berlin'")
     return value
+
+
+def check_currency(value: str, field: str = "currency") -> str:
+    """An ISO 4217 code in use today, returned upper-case ("eur" -> "EUR")."""
+    code = value.strip().upper()
+    if not formatting.is_currency(code):
+        raise ValidationFailed(field, f"'{value[:40]}' is not a current ISO 4217 currency code such as GBP or EUR")
+    return code
+
+
+def check_locale(value: str, field: str = "locale") -> str:
+    """A language_TERRITORY locale Babel knows ("de-DE" is taken as "de_DE")."""
+    identifier = value.strip().replace("-", "_")
+    if not formatting.is_locale(identifier):
+        raise ValidationFailed(field, f"'{value[:40]}' is not a locale such as en_GB, de_DE or fr_FR")
+    return identifier
 
 
 def slugify(name: str) -> str:
@@ -57,7 +71,8 @@ def slugify(name: str) -> str:
 
 def create_tenant(name: str, admin_email: str, admin_password: str, *, timezone: str = "UTC",
                   sender_name: str | None = None, sender_email: str | None = None,
-                  postal_address: str | None = None) -> tuple[Tenant, User, str]:
+                  postal_address: str | None = None, currency: str = formatting.DEFAULT_CURRENCY,
+                  locale: str = formatting.DEFAULT_LOCALE) -> tuple[Tenant, User, str]:
     """Create a tenant with its owner and a first API token; returns the token secret once.
     A sender address brings its domain along as a sending domain (unverified), so the new
     tenant can send at once. Everything is checked before anything is kept, so refused
@@ -66,16 +81,18 @@ def create_tenant(name: str, admin_email: str, admin_password: str, *, timezone:
     if not name:
         raise ValidationFailed("name", "must not be empty")
     check_timezone(timezone)
+    currency, locale = check_currency(currency), check_locale(locale)
     normalise_email(admin_email)
     check_password_strength(admin_password)
-    sender_name = _sender_name(sender_name)
+    sender_name = clean_sender_name(sender_name)
     sender_email = normalise_email(sender_email, "sender_email") if sender_email else None
     base = slugify(name)
     slug, n = base, 1
     while db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         n += 1
         slug = f"{base}-{n}"
-    tenant = Tenant(name=name, slug=slug, timezone=timezone, sender_name=sender_name, sender_email=sender_email,
+    tenant = Tenant(name=name, slug=slug, timezone=timezone, currency=currency, locale=locale,
+                    sender_name=sender_name, sender_email=sender_email,
                     postal_address=(postal_address or "").strip() or None)
     db.session.add(tenant)
     db.session.flush()
@@ -91,7 +108,7 @@ def create_tenant(name: str, admin_email: str, admin_password: str, *, timezone:
     return tenant, user, secret
 
 
-def _sender_name(value: str | None) -> str | None:
+def clean_sender_name(value: str | None) -> str | None:
     value = (value or "").strip() or None
     if value and any(c in value for c in "\r\n"):
         raise ValidationFailed("sender_name", "must not contain line breaks")
@@ -230,57 +247,6 @@ def known_sign_in_network(email: str, address: str | None) -> str | None:
         .where(User.email == email.strip().lower(), UserSession.address == network, UserSession.created_at >= since)
         .limit(1))
     return network if found is not None else None
-
-
-def update_tenant(tenant: Tenant, *, name: str, timezone: str, sender_name: str | None,
-                  sender_email: str | None, postal_address: str | None,
-                  attribution_days: int | None = None, webhook_allowlist: str | None = None,
-                  send_rate_per_second: int | None = None) -> Tenant:
-    """Change the organisation's settings; all are checked before any is applied, so a
-    refused change leaves the tenant as it was."""
-    name = name.strip()
-    if not name:
-        raise ValidationFailed("name", "must not be empty")
-    check_timezone(timezone)
-    sender_name = _sender_name(sender_name)
-    sender_email = normalise_email(sender_email, "sender_email") if sender_email else None
-    if sender_email:
-        sending_domains.check_from_address(tenant.id, sender_email, "sender_email")
-    if attribution_days is not None and not 0 <= attribution_days <= 90:
-        raise ValidationFailed("attribution_days", "must be between 0 (no attribution) and 90 days")
-    if send_rate_per_second is not None and not 1 <= send_rate_per_second <= MAX_SEND_RATE:
-        raise ValidationFailed("send_rate_per_second", f"must be between 1 and {MAX_SEND_RATE:,} messages per second")
-    hosts = []
-    for line in (webhook_allowlist or "").splitlines():
-        host = line.strip().lower().rstrip(".")
-        if not host:
-            continue
-        if not re.fullmatch(r"[a-z0-9.\-]{1,253}|\[?[0-9a-f:.]{2,45}\]?", host):
-            raise ValidationFailed("webhook_allowlist", f"'{line.strip()[:60]}' is not a host name or IP address")
-        host = host.strip("[]")
-        literal = ip_literal(host)
-        reason = non_public_reason(literal) if literal is not None else "loopback" if _is_localhost(host) else None
-        if reason:
-            raise ValidationFailed("webhook_allowlist", f"'{host}' is a {reason} address: the allowlist opens "
-                                                        "public hosts only (private networks can be opened only by "
-                                                        "whoever runs this service)")
-        hosts.append(host)
-    tenant.name, tenant.timezone = name, timezone
-    if attribution_days is not None:
-        tenant.attribution_days = attribution_days
-    if send_rate_per_second is not None:
-        tenant.send_rate_per_second = send_rate_per_second
-    if webhook_allowlist is not None:
-        tenant.webhook_allowlist = "\n".join(dict.fromkeys(hosts)) or None
-    tenant.sender_name, tenant.sender_email = sender_name, sender_email
-    tenant.postal_address = (postal_address or "").strip() or None
-    db.session.commit()
-    return tenant
-
-
-def _is_localhost(host: str) -> bool:
-    # Names that always mean this machine (RFC 6761), whatever DNS says.
-    return host == "localhost" or host.endswith(".localhost")
 
 
 # --- API tokens -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
+from webapp.services.formatting import format_money
 from webapp.services.merge_tags import readable
 
 ACTIVITY_LABELS = {
@@ -35,10 +36,16 @@ def local_time(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
+def _tenant():
+    return current_user.tenant if current_user and current_user.is_authenticated else None
+
+
 def money(value: Decimal | float | int | None, currency: str | None = None) -> str:
-    """An amount for people; `currency` (ISO 4217) when the amount carries its own."""
-    amount = f"{Decimal(str(value or 0)):,.2f}"
-    return f"{amount} {currency.upper()}" if currency else amount
+    """An amount in the tenant's currency and locale; `currency` (ISO 4217) when the amount
+    carries its own (a purchase's)."""
+    tenant = _tenant()
+    return format_money(value, currency or (tenant.currency if tenant else None),
+                        tenant.locale if tenant else None)
 
 
 def duration(seconds: float) -> str:

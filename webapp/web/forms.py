@@ -29,6 +29,7 @@ from wtforms.widgets import ColorInput, NumberInput
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.validation import field_path, text_problem
 from webapp.models import EMAIL_STATUSES
+from webapp.services import formatting
 
 # --- text the database cannot store ------------------------------------------------------
 
@@ -169,6 +170,13 @@ class TenantSettingsForm(Form):
     timezone = StringField("Timezone", validators=[DataRequired(), Length(max=64)],
                            description="Start typing a city, e.g. London or New York, and pick it from the list",
                            render_kw={"list": "timezone-choices", "autocomplete": "off", "spellcheck": "false"})
+    # Choices from Babel's data; the service checks the value (so the API refuses the same),
+    # and a missing one leaves the setting as it was.
+    currency = SelectField("Currency", choices=formatting.currency_choices, validate_choice=False,
+                           validators=[Optional()], description="Revenue and order totals are shown in it.")
+    locale = SelectField("Number format", choices=formatting.locale_choices, validate_choice=False,
+                         validators=[Optional()],
+                         description="The language and country whose way of writing amounts you read.")
     sender_name = StringField("Sender name", validators=[Optional(), Length(max=200)])
     sender_email = EmailField("Sender email", validators=[Optional(), Email(), Length(max=320)],
                               description="On one of your sending domains.")

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from webapp.infra.errors import Conflict, ValidationFailed
-from webapp.services import brand, sending_domains, tenants
+from webapp.services import brand, formatting, sending_domains, tenant_settings, tenants
 from webapp.web.access import admin_required, write_required
 from webapp.web.forms import (
     BrandForm,
@@ -38,10 +38,15 @@ def _brand_form(posted: bool = False) -> BrandForm:
 def _page(settings_form=None, token_form=None, password_form=None, domain_form=None, new_secret=None, status=200,
           brand_form=None):
     tenant = current_user.tenant
+    settings_form = settings_form or TenantSettingsForm(obj=tenant, formdata=None)
+    for select in (settings_form.currency, settings_form.locale):
+        # A refused value stays on show beside its message, not replaced by the list's first entry.
+        if select.data and select.data not in dict(select.choices):
+            select.choices = [(select.data, select.data), *select.choices]
     return render_template(
         "settings/index.html",
         tenant=tenant,
-        settings_form=settings_form or TenantSettingsForm(obj=tenant, formdata=None),
+        settings_form=settings_form,
         domain_form=domain_form or SendingDomainForm(formdata=None),
         domains=sending_domains.list_domains(tenant.id),
         record_name=sending_domains.record_name,
@@ -53,7 +58,22 @@ def _page(settings_form=None, token_form=None, password_form=None, domain_form=N
         brand_form=brand_form or _brand_form(),
         brand_kit=brand.get_brand(tenant.id),
         timezones=TIMEZONES,
+        currency_label=formatting.currency_name(tenant.currency),
+        locale_label=formatting.locale_name(tenant.locale),
+        money_example=_money_example(settings_form.currency.data or tenant.currency,
+                                     settings_form.locale.data or tenant.locale),
     ), status
+
+
+# The amount the settings page writes out to show what a currency and locale look like.
+EXAMPLE_AMOUNT = 1234.5
+
+
+def _money_example(currency: str | None, locale: str | None) -> str | None:
+    """EXAMPLE_AMOUNT in `currency` for `locale`, or None when either is not one a tenant may choose."""
+    if not (formatting.is_currency(currency) and formatting.is_locale(locale)):
+        return None
+    return formatting.format_money(EXAMPLE_AMOUNT, currency, locale)
 
 
 @bp.get("/")
@@ -62,19 +82,27 @@ def index():
     return _page()
 
 
+@bp.get("/money-example")
+@login_required
+def money_example():
+    """The settings page's "money will look like" line for the currency and locale picked (htmx)."""
+    currency, locale = request.args.get("currency", ""), request.args.get("locale", "")
+    return render_template("settings/_money_example.html", money_example=_money_example(currency, locale))
+
+
 @bp.post("/tenant")
 @login_required
 @admin_required
 def update_tenant():
     form = TenantSettingsForm()
     if form.validate_on_submit():
+        changes = {name: form[name].data for name in tenant_settings.SETTINGS_FIELDS}
+        # A number or choice left empty (or not sent) keeps its setting; texts are cleared.
+        for name in ("currency", "locale", "attribution_days", "send_rate_per_second"):
+            if changes[name] in (None, ""):
+                del changes[name]
         try:
-            tenants.update_tenant(current_user.tenant, name=form.name.data, timezone=form.timezone.data,
-                                  sender_name=form.sender_name.data, sender_email=form.sender_email.data,
-                                  postal_address=form.postal_address.data,
-                                  attribution_days=form.attribution_days.data,
-                                  send_rate_per_second=form.send_rate_per_second.data,
-                                  webhook_allowlist=form.webhook_allowlist.data)
+            tenant_settings.update_settings(current_user.tenant, changes)
         except ValidationFailed as exc:
             apply_domain_error(form, exc.field, exc.reason)
         else:

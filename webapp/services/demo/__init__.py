@@ -22,6 +22,8 @@ from webapp.infra.errors import Conflict, NotFound
 from webapp.models import Tenant, User
 from webapp.services.demo.bulk import BulkLoader
 from webapp.services.demo.catalogue import (
+    CURRENCY,
+    DEMO_LOCALE,
     DEMO_POSTAL_ADDRESS,
     DEMO_SENDER_EMAIL,
     DEMO_SENDER_NAME,
@@ -141,6 +143,6 @@ def _create_demo_tenant() -> Tenant:
     # The sender's domain comes along as a sending domain (unverified), so the demo can send.
     tenant, _, _ = create_tenant(DEMO_TENANT_NAME, DEMO_EMAIL, DEMO_PASSWORD, timezone=DEMO_TIMEZONE,
                                  sender_name=DEMO_SENDER_NAME, sender_email=DEMO_SENDER_EMAIL,
-                                 postal_address=DEMO_POSTAL_ADDRESS)
+                                 postal_address=DEMO_POSTAL_ADDRESS, currency=CURRENCY, locale=DEMO_LOCALE)
     create_user(tenant, DEMO_VIEWER_EMAIL, DEMO_PASSWORD, role="viewer")
     return tenant

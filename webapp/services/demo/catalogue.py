@@ -17,7 +17,9 @@ DEMO_TIMEZONE = "Europe/London"
 DEMO_SENDER_NAME = "Demo Venue Group"
 DEMO_SENDER_EMAIL = "hello@demo-venues.example.com"
 DEMO_POSTAL_ADDRESS = "Demo Venue Group Ltd, 12 Riverside Walk, London SE1 9XX, United Kingdom"
+# The demo's purchases and its money on the pages: pounds, written the British way.
 CURRENCY = "GBP"
+DEMO_LOCALE = "en_GB"
 
 
 @dataclass(frozen=True)
