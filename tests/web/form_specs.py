@@ -195,6 +195,17 @@ SPECS: tuple[FormSpec, ...] = (
              {"logo_asset_id": CHOICE, "primary_color": TEXT, "button_text_color": TEXT, "link_color": TEXT,
               "text_color": TEXT, "background_color": TEXT, "content_background": TEXT, "font_family": CHOICE,
               "button_radius": NUMBER, "footer_text": TEXT}),
+    FormSpec("invite", "team.invite", lambda w: "/settings/team/invites",
+             {"email": "newcomer@example.com", "role": "marketer"}, {"email": TEXT, "role": CHOICE}),
+    FormSpec("member role", "team.change_role", lambda w: f"/settings/team/members/{w['user_id']}/role",
+             {"role": "admin"}, {"role": CHOICE}),
+    FormSpec("accept invitation", "team.accept", lambda w: f"/invite/{w['invite_token']}",
+             {"name": "Grace Hopper", "password": "a-long-new-password"}, {"name": TEXT, "password": TEXT},
+             signed_in=False),
+    FormSpec("forgot password", "password.forgot", lambda w: "/password/forgot", {"email": "crew@alpha.example.com"},
+             {"email": TEXT}, signed_in=False),
+    FormSpec("reset password", "password.reset", lambda w: f"/password/reset/{w['reset_token']}",
+             {"new_password": "a-long-new-password"}, {"new_password": TEXT}, signed_in=False),
 )
 
 # Routes whose body carries no field a page fills in (buttons): hostile fields sent to them
@@ -225,6 +236,9 @@ BUTTONS: dict[str, Callable[[dict], str]] = {
     "email_templates.delete_block": lambda w: f"/templates/blocks/{w['block_id']}/delete",
     # The builder's JSON endpoint; posted as a form (name, block as JSON text) it answers alike.
     "email_templates.save_block": lambda w: "/templates/blocks",
+    "team.resend_invite": lambda w: f"/settings/team/invites/{w['invite_id']}/resend",
+    "team.revoke_invite": lambda w: f"/settings/team/invites/{w['invite_id']}/revoke",
+    "team.remove_member": lambda w: f"/settings/team/members/{w['user_id']}/remove",
 }
 # What the buttons read from the body, if anything.
 BUTTON_FIELDS = {"segments.recalculate": ["back"], "workflows.add_step": ["type"], "workflows.reorder": ["step_ids"],
