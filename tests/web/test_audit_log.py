@@ -136,7 +136,7 @@ def test_campaigns_scheduled_sent_and_cancelled_are_recorded(owner_a, api, world
     assert only(tenant_a.id, "campaign.sent").target_label == "Spring draft"
     assert only(tenant_a.id, "campaign.scheduled").actor_kind == "token"
     html = owner_a.get("/settings/audit/").get_data(as_text=True)
-    assert "owner@alpha.example.com</strong> cancelled campaign <em class=\"audit-target\">Spring scheduled</em>" in html
+    assert 'owner@alpha.example.com</strong> cancelled campaign <em class="audit-target">Spring scheduled</em>' in html
 
 
 def test_switching_a_workflow_on_and_off_is_recorded(owner_a, api, world_a, tenant_a):

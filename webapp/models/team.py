@@ -55,3 +55,5 @@ class PasswordReset(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set when used, and on every other open link of the user when one is used.
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user = relationship("User")

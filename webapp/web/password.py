@@ -36,7 +36,7 @@ def forgot():
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset(token: str):
     try:
-        password_reset.reset_for_link(token)
+        found = password_reset.reset_for_link(token)
     except LinkUnusable as exc:
         return render_template("team/link_unusable.html", title="Password reset", message=str(exc),
                                retry=url_for("password.forgot")), 410
@@ -58,4 +58,4 @@ def reset(token: str):
             flash("Password changed. Every other session of yours has been logged out.", "success")
             return redirect(url_for("dashboard.index"))
     status = 422 if form.errors else 200
-    return render_template("auth/reset.html", form=form), status
+    return render_template("auth/reset.html", form=form, email=found.user.email), status
