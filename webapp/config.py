@@ -6,6 +6,7 @@ import ipaddress
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(RuntimeError):
@@ -23,6 +24,9 @@ def load_config(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "MAIL_URL": os.environ.get("MAIL_URL", "outbox"),
+        # Invitations and password reset links come from this address (default: no-reply@
+        # BASE_URL's host, see derive_settings).
+        "MAIL_SYSTEM_FROM": os.environ.get("MAIL_SYSTEM_FROM") or None,
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "DEBUG": _truthy(os.environ.get("FLASK_DEBUG")),
         # 1 MiB is far above any legitimate JSON body and keeps abuse cheap to reject.
@@ -76,7 +80,8 @@ def _rate_limit_settings() -> dict:
     return {
         "RATELIMIT_ENABLED": not _truthy(os.environ.get("RATELIMIT_DISABLED")),
         **{name: os.environ[name] for name in ("RATELIMIT_API", "RATELIMIT_LOGIN_ACCOUNT", "RATELIMIT_LOGIN_ADDRESS",
-                                               "RATELIMIT_PUBLIC", "RATELIMIT_UNSUBSCRIBE") if os.environ.get(name)},
+                                               "RATELIMIT_PUBLIC", "RATELIMIT_UNSUBSCRIBE", "RATELIMIT_RESET_ACCOUNT",
+                                               "RATELIMIT_RESET_ADDRESS") if os.environ.get(name)},
     }
 
 
@@ -152,9 +157,20 @@ def derive_settings(config: dict) -> None:
     the caller's overrides are merged; ConfigError for a value the app cannot use."""
     config["WEBHOOK_PRIVATE_HOSTS"] = _host_list("WEBHOOK_PRIVATE_HOSTS", config.get("WEBHOOK_PRIVATE_HOSTS"))
     _check_asset_storage(config)
+    if not config.get("MAIL_SYSTEM_FROM"):
+        config["MAIL_SYSTEM_FROM"] = system_sender(config.get("BASE_URL", ""))
     if config.get("BASE_URL", "").lower().startswith("https://"):
         # Served over https: the browser must never send the cookies over plain http.
         config["SESSION_COOKIE_SECURE"] = config["REMEMBER_COOKIE_SECURE"] = True
+
+
+def system_sender(base_url: str) -> str:
+    """no-reply@ the public host; a bare IP or single-label host (a development machine)
+    has no mail domain, so it becomes localhost."""
+    host = (urlsplit(base_url).hostname or "").rstrip(".")
+    if "." not in host or host.replace(".", "").isdigit():
+        host = "localhost"
+    return f"no-reply@{host}"
 
 
 def _check_asset_storage(config: dict) -> None:

@@ -6,6 +6,7 @@ registered:
 - sign-in attempts, per account and per address, counting failed attempts only; an address
   the account signed in from within the last 30 days has its own per-account budget, so
   failures elsewhere do not lock the owner out (login_account_key);
+- password reset links asked for, per account and per address (every request counts);
 - the public endpoints (tracking, unsubscribe, the OpenAPI document), per address (the
   tracking endpoints' counts travel with the hit spool's batches, see SPOOL_COUNTED).
 A limited request gets 429 with Retry-After (JSON under /api, a page elsewhere). If Redis is
@@ -34,6 +35,10 @@ DEFAULTS = {
     # Mail proxies (Apple's, Google's) fetch pixels for many people from few addresses.
     "RATELIMIT_PUBLIC": "1200 per minute",
     "RATELIMIT_UNSUBSCRIBE": "60 per minute",
+    # Reset links asked for: few per address (each one is an email to someone's inbox), more
+    # per network address (an office shares one).
+    "RATELIMIT_RESET_ACCOUNT": "5 per hour",
+    "RATELIMIT_RESET_ADDRESS": "30 per hour",
 }
 
 
@@ -58,6 +63,10 @@ def login_account_key() -> str:
     email = (request.form.get("email") or "").strip().lower()
     network = known_sign_in_network(email, get_remote_address())
     return f"account:{email}" + (f"|from:{network}" if network else "")
+
+
+def reset_account_key() -> str:
+    return "reset:" + (request.form.get("email") or "").strip().lower()[:320]
 
 
 def _failed_login(response) -> bool:
@@ -91,6 +100,11 @@ def init_rate_limits(app: Flask) -> Limiter:
                                     deduct_when=_failed_login, error_message=_LOGIN_MESSAGE)(view)
             limited = limiter.limit(config["RATELIMIT_LOGIN_ADDRESS"], methods=["POST"],
                                     deduct_when=_failed_login, error_message=_LOGIN_MESSAGE)(limited)
+        elif endpoint == "password.forgot":
+            limited = limiter.limit(config["RATELIMIT_RESET_ACCOUNT"], key_func=reset_account_key, methods=["POST"],
+                                    error_message=_RESET_MESSAGE)(view)
+            limited = limiter.limit(config["RATELIMIT_RESET_ADDRESS"], methods=["POST"],
+                                    error_message=_RESET_MESSAGE)(limited)
         elif endpoint in SPOOL_COUNTED:
             continue
         elif endpoint.startswith("unsubscribe."):
@@ -125,3 +139,4 @@ def _skip_the_pass_over(app: Flask, limiter: Limiter, endpoints: frozenset[str])
 
 
 _LOGIN_MESSAGE = "Too many failed sign-in attempts. Wait a few minutes and try again."
+_RESET_MESSAGE = "Too many reset links were asked for. Wait an hour and try again, or ask an owner of your team."

@@ -73,6 +73,8 @@ def everything(tenant_a, shop, runner) -> dict[str, str]:
         "an import": f"/customers/imports/{upload}",
         "images": "/assets/",
         "settings": "/settings/",
+        "team": "/settings/team",
+        "audit log": "/settings/audit/",
         "outbox": "/outbox/",
         "an outbox message": f"/outbox/{message}",
     }

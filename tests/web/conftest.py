@@ -151,7 +151,38 @@ def world_a(tenant_a):
             **_workflow_world(tenant_a.id, customer.id), **_email_step_world(tenant_a.id),
             "domain_id": _domain_world(tenant_a.id),
             "asset_id": _asset_world(tenant_a.id),
-            **_template_world(tenant_a.id)}
+            **_template_world(tenant_a.id), **_team_world(tenant_a.id)}
+
+
+def _team_world(tenant_id: int) -> dict:
+    """A second member (a marketer, whose role can change and who can be removed), a pending
+    invitation, and the secrets of an invitation link and of a password reset link of the
+    member, read from the outbox as the person would."""
+    from webapp.models import User
+    from webapp.services import password_reset, team
+    from webapp.services.tenants import create_user
+
+    owner = db.session.scalar(select(User).where(User.tenant_id == tenant_id, User.role == "owner"))
+    member = create_user(owner.tenant, "crew@alpha.example.com", "crew-password-123", "marketer")
+    invite = team.invite(tenant_id, owner, "invitee@example.com", "viewer")
+    invite_token = link_secret("/invite/")
+    password_reset.request_reset(member.email, "198.51.100.7")
+    return {"user_id": member.id, "invite_id": invite.id, "invite_token": invite_token,
+            "reset_token": link_secret("/password/reset/")}
+
+
+def link_secret(prefix: str) -> str:
+    """The secret of the newest link starting with `prefix` in the outbox (as the mail says it)."""
+    import re
+
+    from webapp.models import OutboxMessage
+    from webapp.services.outbox import read_message
+
+    for raw in db.session.scalars(select(OutboxMessage.raw).order_by(OutboxMessage.id.desc())):
+        found = re.search(re.escape(prefix) + r"([A-Za-z0-9_\-]+)", read_message(raw).text or "")
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no {prefix} link in the outbox")
 
 
 def _template_world(tenant_id: int) -> dict[str, int]:
@@ -328,6 +359,12 @@ VALID_FORM_DATA = {
     "step_email.preview": {"subject": "Thanks", "design": json.dumps(STEP_DESIGN)},
     "step_email.send_test": {"emails": "me@example.com"},
     "step_email.convert_to_html": {},
+    "team.invite": {"email": "newcomer@example.com", "role": "marketer"},
+    "team.resend_invite": {},
+    "team.revoke_invite": {},
+    "team.change_role": {"role": "admin"},
+    "team.remove_member": {},
+    "password.forgot": {"email": "owner@alpha.example.com"},
 }
 # State-changing routes that change nothing even when allowed (CSRF and roles still apply).
 CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview", "imports.preview",
@@ -342,15 +379,19 @@ ROUTE_ARGUMENTS = {("campaigns.cancel", "campaign_id"): "scheduled_campaign_id",
                       for argument in ("workflow_id", "step_id")}}
 
 # Routes every signed-in user may use on their own account, whatever their role.
-SELF_SERVICE = {"auth.login", "auth.logout", "settings.change_password"}
+SELF_SERVICE = {"auth.login", "auth.logout", "settings.change_password", "password.forgot"}
 # Routes only owners and admins may use.
 ADMIN_ONLY = {"settings.update_tenant", "settings.create_token", "settings.revoke_token",
-              "settings.add_sending_domain", "settings.verify_sending_domain", "settings.remove_sending_domain"}
+              "settings.add_sending_domain", "settings.verify_sending_domain", "settings.remove_sending_domain",
+              "team.invite", "team.resend_invite", "team.revoke_invite", "team.change_role", "team.remove_member"}
+# Pages only owners may open (admins get 403 too).
+OWNER_ONLY = {"audit.index"}
 # Pages for the people who receive emails, not for marketers: no session, an unguessable
 # token in the URL instead, and no CSRF token (one-click unsubscribe, RFC 8058, is POSTed by
-# mail providers). The session sweeps skip them; their own tests cover the tokens.
+# mail providers). The session sweeps skip them; their own tests cover the tokens. The
+# invitation and password reset pages do take a CSRF token: tests/web/test_team.py checks it.
 PUBLIC_TOKEN_ROUTES = {"unsubscribe.confirm", "unsubscribe.unsubscribe", "unsubscribe.view_in_browser",
-                       "assets.serve"}
+                       "assets.serve", "team.accept", "password.reset"}
 
 
 @dataclass(frozen=True)

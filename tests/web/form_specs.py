@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from html import unescape
 from urllib.parse import quote_plus
 
+from sqlalchemy import select
+
 from webapp.extensions import db
 
 from .conftest import BRAND_FORM, HX, IMPORT_CSV, STEP_DESIGN, VIP_CONDITIONS
@@ -196,6 +198,17 @@ SPECS: tuple[FormSpec, ...] = (
              {"logo_asset_id": CHOICE, "primary_color": TEXT, "button_text_color": TEXT, "link_color": TEXT,
               "text_color": TEXT, "background_color": TEXT, "content_background": TEXT, "font_family": CHOICE,
               "button_radius": NUMBER, "footer_text": TEXT}),
+    FormSpec("invite", "team.invite", lambda w: "/settings/team/invites",
+             {"email": "newcomer@example.com", "role": "marketer"}, {"email": TEXT, "role": CHOICE}),
+    FormSpec("member role", "team.change_role", lambda w: f"/settings/team/members/{w['user_id']}/role",
+             {"role": "admin"}, {"role": CHOICE}),
+    FormSpec("accept invitation", "team.accept", lambda w: f"/invite/{_unused(w, 'invite_tokens')}",
+             {"name": "Grace Hopper", "password": "a-long-new-password"}, {"name": TEXT, "password": TEXT},
+             signed_in=False),
+    FormSpec("forgot password", "password.forgot", lambda w: "/password/forgot", {"email": "crew@alpha.example.com"},
+             {"email": TEXT}, signed_in=False),
+    FormSpec("reset password", "password.reset", lambda w: f"/password/reset/{_unused(w, 'reset_tokens')}",
+             {"new_password": "a-long-new-password"}, {"new_password": TEXT}, signed_in=False),
 )
 
 # Routes whose body carries no field a page fills in (buttons): hostile fields sent to them
@@ -226,6 +239,9 @@ BUTTONS: dict[str, Callable[[dict], str]] = {
     "email_templates.delete_block": lambda w: f"/templates/blocks/{w['block_id']}/delete",
     # The builder's JSON endpoint; posted as a form (name, block as JSON text) it answers alike.
     "email_templates.save_block": lambda w: "/templates/blocks",
+    "team.resend_invite": lambda w: f"/settings/team/invites/{w['invite_id']}/resend",
+    "team.revoke_invite": lambda w: f"/settings/team/invites/{w['invite_id']}/revoke",
+    "team.remove_member": lambda w: f"/settings/team/members/{w['user_id']}/remove",
 }
 # What the buttons read from the body, if anything.
 BUTTON_FIELDS = {"segments.recalculate": ["back"], "workflows.add_step": ["type"], "workflows.reorder": ["step_ids"],
@@ -252,7 +268,54 @@ def hostile_world(tenant_id: int, world: dict) -> dict:
         flows[trigger] = workflows.create_workflow(tenant_id, {"name": f"On {trigger}", "trigger_type": trigger,
                                                                "trigger_config": config}).id
     db.session.commit()
-    return {**world, "steps": steps, "workflows": flows}
+    return {**world, "steps": steps, "workflows": flows, **_one_use_links(tenant_id, world)}
+
+
+# An example that a hostile run accepts spends its invitation or reset link; the next example
+# takes a fresh one, so a refusal is still a refusal and not "this link was already used".
+SPARE_LINKS = 15
+
+
+def _one_use_links(tenant_id: int, world: dict) -> dict:
+    """Spare links, written straight to the database in one transaction (the pages' own
+    flow is tested in test_team.py and test_password_reset.py)."""
+    import secrets
+    from datetime import timedelta
+
+    from webapp.infra.types import utcnow
+    from webapp.models import PasswordReset, TeamInvite, User
+    from webapp.services.tenants import hash_token
+
+    now, invites, resets = utcnow(), [world["invite_token"]], [world["reset_token"]]
+    crew_hash = db.session.scalar(select(User.password_hash).where(User.id == world["user_id"]))
+    for i in range(SPARE_LINKS):
+        invites.append(secrets.token_urlsafe(32))
+        db.session.add(TeamInvite(tenant_id=tenant_id, email=f"invitee-{i}@example.com", role="viewer",
+                                  token_hash=hash_token(invites[-1]), invited_by_label="Owner",
+                                  expires_at=now + timedelta(days=7)))
+        # One person each: using a reset link spends every open link of its person.
+        member = User(tenant_id=tenant_id, email=f"crew-{i}@alpha.example.com", role="viewer",
+                      password_hash=crew_hash)
+        db.session.add(member)
+        db.session.flush()
+        resets.append(secrets.token_urlsafe(32))
+        db.session.add(PasswordReset(user_id=member.id, token_hash=hash_token(resets[-1]),
+                                     expires_at=now + timedelta(hours=1)))
+    db.session.commit()
+    return {"invite_tokens": invites, "reset_tokens": resets}
+
+
+def _unused(world: dict, key: str) -> str:
+    """The first of the world's links of this kind that still works (read only)."""
+    from webapp.models import PasswordReset, TeamInvite
+    from webapp.services.tenants import hash_token
+
+    model, spent = (TeamInvite, TeamInvite.accepted_at) if key == "invite_tokens" else \
+        (PasswordReset, PasswordReset.used_at)
+    for secret in world[key]:
+        if db.session.scalar(select(model.id).where(model.token_hash == hash_token(secret), spent.is_(None))):
+            return secret
+    return world[key][-1]
 
 
 def encoded(data: dict) -> bytes:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from .conftest import ADMIN_ONLY, SELF_SERVICE, VALID_FORM_DATA, snapshot
+import pytest
+
+from .conftest import ADMIN_ONLY, OWNER_ONLY, SELF_SERVICE, VALID_FORM_DATA, snapshot, state_changing_routes, web_routes
 
 
 def test_viewer_gets_403_on_every_state_changing_route(viewer_a, world_a, form_data, state_changing_route):
@@ -89,3 +91,40 @@ def test_the_header_shows_who_is_logged_in_and_their_role(viewer_a):
 
     assert "viewer@alpha.example.com" in html
     assert re.search(r'class="role"[^>]*>viewer<', html)
+
+
+@pytest.mark.parametrize("endpoint", sorted(ADMIN_ONLY))
+def test_marketer_gets_403_on_every_admin_only_route(marketer_a, world_a, form_data, endpoint):
+    route = next(r for r in state_changing_routes() if r.endpoint == endpoint)
+    before = snapshot()
+
+    response = marketer_a.client.open(route.url(world_a), method=route.method,
+                                      data={**form_data(route), "csrf_token": marketer_a.csrf()})
+
+    assert response.status_code == 403
+    assert snapshot() == before
+
+
+def test_admin_only_lists_every_team_route_and_the_owner_only_pages_exist():
+    endpoints = {route.endpoint for route in web_routes()}
+
+    assert {e for e in endpoints if e.startswith("team.") and e != "team.accept"} - {"team.index"} <= ADMIN_ONLY
+    assert OWNER_ONLY <= endpoints
+
+
+@pytest.mark.parametrize("role", ["admin", "marketer", "viewer"])
+def test_only_owners_open_the_owner_only_pages(login, add_user, tenant_a, role):
+    someone = login(add_user(tenant_a.id, f"{role}2@alpha.example.com", role).email)
+
+    for endpoint in OWNER_ONLY:
+        rule = next(r.rule for r in web_routes() if r.endpoint == endpoint)
+        assert someone.get(rule).status_code == 403, endpoint
+
+
+def test_team_page_is_for_owners_and_admins(login, add_user, tenant_a, owner_a):
+    assert owner_a.get("/settings/team").status_code == 200
+    for role in ("marketer", "viewer"):
+        someone = login(add_user(tenant_a.id, f"{role}2@alpha.example.com", role).email)
+        assert someone.get("/settings/team").status_code == 403
+    admin = login(add_user(tenant_a.id, "admin2@alpha.example.com", "admin").email)
+    assert admin.get("/settings/team").status_code == 200

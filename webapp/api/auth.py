@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, request
 
 from webapp.api.errors import ApiError
-from webapp.api.registry import PUBLIC_ENDPOINTS
+from webapp.api.registry import ADMIN_ENDPOINTS, PUBLIC_ENDPOINTS
 from webapp.extensions import db
 from webapp.models import Tenant
 from webapp.services.tenants import find_active_token
@@ -26,6 +26,8 @@ def authenticate_request() -> None:
         raise ApiError(401, "unauthorized", "the API token is wrong or has been revoked")
     if request.method not in SAFE_METHODS and not token.can_write:
         raise ApiError(403, "forbidden", "this API token is read-only (viewer)")
+    if request.endpoint in ADMIN_ENDPOINTS and not token.is_admin:
+        raise ApiError(403, "forbidden", f"this route needs an admin token; this one is a {token.role} token")
     g.api_token = token
     g.tenant = db.session.get(Tenant, token.tenant_id)
 

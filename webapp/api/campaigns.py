@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
+from webapp.api.audit_trail import Target, note
 from webapp.api.auth import current_tenant_id
 from webapp.api.blueprint import bp
 from webapp.api.registry import api_route
@@ -109,19 +110,25 @@ def delete_campaign(campaign_id: int):
 @api_route(bp, "/campaigns/<int:campaign_id>/schedule", "POST", summary="Schedule the send", tag="campaigns",
            body=ScheduleIn, response=CampaignOut, errors=(404, 409, 422))
 def schedule_campaign(campaign_id: int, body: ScheduleIn):
-    return jsonify(campaign_dict(campaigns.schedule_campaign(current_tenant_id(), campaign_id, body.send_at)))
+    campaign = campaigns.schedule_campaign(current_tenant_id(), campaign_id, body.send_at)
+    note("campaign.scheduled", Target("campaign", campaign.id, campaign.name))
+    return jsonify(campaign_dict(campaign))
 
 
 @api_route(bp, "/campaigns/<int:campaign_id>/send", "POST", summary="Send now (asynchronously)",
            tag="campaigns", response=CampaignOut, status=202, errors=(404, 409, 422))
 def send_campaign(campaign_id: int):
-    return jsonify(campaign_dict(campaigns.send_campaign(current_tenant_id(), campaign_id))), 202
+    campaign = campaigns.send_campaign(current_tenant_id(), campaign_id)
+    note("campaign.sent", Target("campaign", campaign.id, campaign.name))
+    return jsonify(campaign_dict(campaign)), 202
 
 
 @api_route(bp, "/campaigns/<int:campaign_id>/cancel", "POST", summary="Cancel a scheduled or sending campaign",
            tag="campaigns", response=CampaignOut, errors=(404, 409))
 def cancel_campaign(campaign_id: int):
-    return jsonify(campaign_dict(campaigns.cancel_campaign(current_tenant_id(), campaign_id)))
+    campaign = campaigns.cancel_campaign(current_tenant_id(), campaign_id)
+    note("campaign.cancelled", Target("campaign", campaign.id, campaign.name))
+    return jsonify(campaign_dict(campaign))
 
 
 @api_route(bp, "/campaigns/<int:campaign_id>/preview", "POST", summary="Render as a customer",

@@ -6,6 +6,7 @@ import json
 
 from flask import jsonify, request, url_for
 
+from webapp.api.audit_trail import Target, note
 from webapp.api.auth import current_tenant_id
 from webapp.api.blueprint import bp
 from webapp.api.errors import ApiError
@@ -13,7 +14,7 @@ from webapp.api.registry import api_route
 from webapp.api.schemas import CustomerExportOut, CustomerExportQuery, ImportOut, ImportUpload
 from webapp.api.serializers import customer_dict, import_dict, plain
 from webapp.downloads import csv_response
-from webapp.services import customers, exports, imports
+from webapp.services import campaigns, customers, exports, imports, segments
 
 
 def _mapping_field() -> dict | None:
@@ -46,6 +47,7 @@ def import_customers():
     mapping = _mapping_field()
     customer_import = imports.create_import(current_tenant_id(), upload.filename or "customers.csv",
                                             upload.read(), source="api", start=True, mapping=mapping)
+    note("import.started", Target("import", customer_import.id, customer_import.filename))
     return jsonify(import_dict(customer_import, _rejected_url(customer_import.id))), 202
 
 
@@ -75,7 +77,9 @@ def import_rejected_csv(import_id: int):
 def export_customer(customer_id: int):
     tenant_id = current_tenant_id()
     data = exports.customer_data(tenant_id, customer_id)
-    data["customer"] = customer_dict(customers.get_customer(tenant_id, customer_id))
+    customer = customers.get_customer(tenant_id, customer_id)
+    data["customer"] = customer_dict(customer)
+    note("customers.exported", Target("customer", customer.id, f"everything stored about {customer.email}"))
     return jsonify(plain(data))
 
 
@@ -84,11 +88,20 @@ def export_customer(customer_id: int):
            description="Streamed. Columns: " + ", ".join(exports.CUSTOMER_HEADER) + " (tags comma-separated, "
                        "attributes as JSON). Cells a spreadsheet would run as formulas start with a quote.")
 def export_customers_csv(query: CustomerExportQuery):
-    return csv_response(*exports.export_customers(current_tenant_id(), query.segment_id))
+    download = exports.export_customers(current_tenant_id(), query.segment_id)
+    if query.segment_id is None:
+        note("customers.exported", Target("customers", None, "all customers"))
+    else:
+        segment = segments.get_segment(current_tenant_id(), query.segment_id)
+        note("customers.exported", Target("segment", segment.id, f"the members of segment {segment.name}"))
+    return csv_response(*download)
 
 
 @api_route(bp, "/campaigns/<int:campaign_id>/recipients.csv", "GET", summary="A campaign's recipients (CSV)",
            tag="campaigns", media_type="text/csv", errors=(404,),
            description="Streamed. One row per recipient with the delivery status, sent_at and the error.")
 def export_campaign_recipients_csv(campaign_id: int):
-    return csv_response(*exports.export_recipients(current_tenant_id(), campaign_id))
+    download = exports.export_recipients(current_tenant_id(), campaign_id)
+    campaign = campaigns.get_campaign(current_tenant_id(), campaign_id)
+    note("customers.exported", Target("campaign", campaign.id, f"the recipients of campaign {campaign.name}"))
+    return csv_response(*download)

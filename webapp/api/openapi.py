@@ -91,7 +91,7 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict:
     error_statuses = set(ep.errors)
     if not ep.public:
         error_statuses |= {401, 429}
-        if ep.write:
+        if ep.write or ep.admin:
             error_statuses.add(403)
     if ep.body is not None or ep.form is not None:
         error_statuses |= {400, 413, 415, 422}

@@ -33,6 +33,8 @@ class Endpoint:
     status: int = 200
     public: bool = False
     write: bool = False
+    # Only admin tokens (not marketer or viewer ones): settings-like routes.
+    admin: bool = False
     media_type: str = "application/json"
     errors: tuple[int, ...] = ()
     description: str = ""
@@ -41,6 +43,7 @@ class Endpoint:
 
 ENDPOINTS: list[Endpoint] = []
 PUBLIC_ENDPOINTS: set[str] = set()
+ADMIN_ENDPOINTS: set[str] = set()
 
 
 def _query_data(model: type[BaseModel]) -> dict[str, Any]:
@@ -113,15 +116,16 @@ def refuse_unstorable(data: Any) -> None:
 def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
               body: type[BaseModel] | None = None, form: type[BaseModel] | None = None,
               query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
-              status: int = 200, public: bool = False,
+              status: int = 200, public: bool = False, admin: bool = False,
               media_type: str = "application/json", errors: tuple[int, ...] = (),
               description: str = "", extra_responses: dict[int, str] | None = None) -> Callable:
     """Register `view` on `bp` and in the OpenAPI registry.
 
-    The view gets `body=` and/or `query=` (validated models) plus the URL's arguments.
+    The view gets `body=` and/or `query=` (validated models) plus the URL's arguments. A write
+    needs a token that may write (not a viewer's); `admin=True` needs an admin token.
     """
     endpoint = Endpoint(rule=rule, method=method, summary=summary, tag=tag, body=body, form=form,
-                        query=query, response=response, status=status, public=public,
+                        query=query, response=response, status=status, public=public, admin=admin,
                         write=method not in ("GET", "HEAD", "OPTIONS"), media_type=media_type,
                         errors=errors, description=description,
                         extra_responses=extra_responses or {})
@@ -150,6 +154,8 @@ def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
         bp.add_url_rule(rule, endpoint=name, view_func=wrapper, methods=[method])
         if public:
             PUBLIC_ENDPOINTS.add(f"{bp.name}.{name}")
+        if admin:
+            ADMIN_ENDPOINTS.add(f"{bp.name}.{name}")
         endpoint.view_name = f"{bp.name}.{name}"  # type: ignore[attr-defined]
         return wrapper
 

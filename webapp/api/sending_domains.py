@@ -19,7 +19,8 @@ def list_sending_domains(query: PageQuery):
     return jsonify({"data": [sending_domain_dict(d) for d in page.items], "next_cursor": page.next_cursor})
 
 
-@api_route(bp, "/sending-domains", "POST", summary="Add a sending domain (unverified)", tag="sending-domains",
+@api_route(bp, "/sending-domains", "POST", admin=True,
+           summary="Add a sending domain (unverified)", tag="sending-domains",
            body=SendingDomainIn, response=SendingDomainOut, status=201, errors=(409, 422),
            description="From addresses (campaign from_email, the sender in Settings) must be on one of these "
                        "domains, exactly. Add the returned txt_record to DNS, then call verify. A domain "
@@ -34,7 +35,8 @@ def get_sending_domain(domain_id: int):
     return jsonify(sending_domain_dict(sending_domains.get_domain(current_tenant_id(), domain_id)))
 
 
-@api_route(bp, "/sending-domains/<int:domain_id>/verify", "POST", summary="Check the domain's TXT record now",
+@api_route(bp, "/sending-domains/<int:domain_id>/verify", "POST", admin=True,
+           summary="Check the domain's TXT record now",
            tag="sending-domains", response=SendingDomainOut, errors=(404, 409),
            description="Looks up txt_record in DNS (a few seconds at most). Found: status becomes verified. "
                        "Not found, or DNS unreachable: 200 with status still unverified and the reason in "
@@ -44,7 +46,7 @@ def verify_sending_domain(domain_id: int):
     return jsonify(sending_domain_dict(sending_domains.verify_domain(current_tenant_id(), domain_id)))
 
 
-@api_route(bp, "/sending-domains/<int:domain_id>", "DELETE", summary="Remove a sending domain",
+@api_route(bp, "/sending-domains/<int:domain_id>", "DELETE", admin=True, summary="Remove a sending domain",
            tag="sending-domains", status=204, errors=(404, 409),
            description="A 409 while the sender in Settings or a campaign not sent yet uses it.")
 def delete_sending_domain(domain_id: int):

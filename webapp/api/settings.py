@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import g, jsonify
 
+from webapp.api.audit_trail import note
 from webapp.api.blueprint import bp
-from webapp.api.errors import ApiError
 from webapp.api.registry import api_route
 from webapp.api.schemas.settings import SettingsOut, SettingsPatch
-from webapp.models import ADMIN_ROLES, Tenant
-from webapp.services import tenant_settings
+from webapp.models import Tenant
+from webapp.services import audit, tenant_settings
 
 
 def settings_dict(tenant: Tenant) -> dict[str, Any]:
@@ -26,13 +26,19 @@ def get_settings():
 
 
 @api_route(bp, "/settings", "PATCH", summary="Change the organisation's settings", tag="settings",
-           body=SettingsPatch, response=SettingsOut, errors=(422,),
+           body=SettingsPatch, response=SettingsOut, errors=(422,), admin=True,
            description="Only the fields sent change. Every field is checked before any is saved: a 422 names "
                        "the first refused one and changes nothing. Needs an admin token (403 otherwise).")
 def patch_settings(body: SettingsPatch):
-    if g.api_token.role not in ADMIN_ROLES:
-        raise ApiError(403, "forbidden", "changing settings needs an admin API token")
     changes = body.model_dump(exclude_unset=True)
     if "webhook_allowlist" in changes:
         changes["webhook_allowlist"] = "\n".join(changes["webhook_allowlist"] or [])
-    return jsonify(settings_dict(tenant_settings.update_settings(g.tenant, changes)))
+    before = audit.tenant_snapshot(g.tenant.id, exclude=BRAND_COLUMN)
+    tenant = tenant_settings.update_settings(g.tenant, changes)
+    changed = audit.diff(before, audit.tenant_snapshot(g.tenant.id, exclude=BRAND_COLUMN))
+    if changed:
+        note("settings.changed", changes=changed)
+    return jsonify(settings_dict(tenant))
+
+
+BRAND_COLUMN = frozenset({"brand"})

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import jsonify
 
+from webapp.api.audit_trail import note
 from webapp.api.auth import current_tenant_id
 from webapp.api.blueprint import bp
 from webapp.api.registry import api_route
@@ -19,7 +20,7 @@ from webapp.api.schemas.templates import (
     TemplatePatch,
 )
 from webapp.infra.types import iso_or_none
-from webapp.services import brand, templates
+from webapp.services import audit, brand, templates
 
 
 def template_dict(view: templates.TemplateView) -> dict[str, Any]:
@@ -79,4 +80,12 @@ def get_brand():
 @api_route(bp, "/brand", "PATCH", summary="Change the brand kit", tag="templates", body=BrandPatch,
            response=BrandOut, errors=(422,))
 def patch_brand(body: BrandPatch):
-    return jsonify(brand_dict(brand.update_brand(current_tenant_id(), body.model_dump(exclude_unset=True))))
+    before = audit.tenant_snapshot(current_tenant_id(), only=BRAND_COLUMN)
+    kit = brand.update_brand(current_tenant_id(), body.model_dump(exclude_unset=True))
+    changes = audit.diff(before, audit.tenant_snapshot(current_tenant_id(), only=BRAND_COLUMN))
+    if changes:
+        note("brand.changed", changes=changes)
+    return jsonify(brand_dict(kit))
+
+
+BRAND_COLUMN = frozenset({"brand"})

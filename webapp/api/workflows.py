@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from webapp.api.audit_trail import Target, note
 from webapp.api.auth import current_tenant_id
 from webapp.api.blueprint import bp
 from webapp.api.registry import api_route, parse_body
@@ -126,7 +127,11 @@ def toggle_workflow(workflow_id: int):
     active = None
     if request.get_data(cache=True).strip():
         active = parse_body(ToggleIn).active  # type: ignore[attr-defined]
+    was_active = workflows.get_workflow(current_tenant_id(), workflow_id).active
     workflow = workflows.set_active(current_tenant_id(), workflow_id, active)
+    if workflow.active != was_active:
+        note("workflow.switched_on" if workflow.active else "workflow.switched_off",
+             Target("workflow", workflow.id, workflow.name))
     return jsonify(_full(workflow))
 
 

@@ -1,6 +1,7 @@
 """Models, one module per aggregate; imported here so Alembic sees every table."""
 
 from webapp.models.activity import SYSTEM_ACTIVITY_TYPES, CustomerActivity
+from webapp.models.audit import ACTOR_KINDS, AuditEvent
 from webapp.models.campaign import (
     CAMPAIGN_STATUSES,
     FINAL_RECIPIENT_STATUSES,
@@ -13,7 +14,8 @@ from webapp.models.customer_import import IMPORT_STATUSES, CustomerImport, Custo
 from webapp.models.email_content import TEMPLATE_KINDS, EmailAsset, EmailTemplate
 from webapp.models.segment import CustomerSegment, CustomerSegmentMember
 from webapp.models.sending_domain import SENDING_DOMAIN_STATUSES, SendingDomain
-from webapp.models.tenant import ADMIN_ROLES, ROLES, WRITE_ROLES, ApiToken, Tenant, User, UserSession
+from webapp.models.team import PasswordReset, TeamInvite
+from webapp.models.tenant import ADMIN_ROLES, ROLES, TOKEN_ROLES, WRITE_ROLES, ApiToken, Tenant, User, UserSession
 from webapp.models.tracking import CampaignAttribution, CampaignEngagementHour, CampaignLink, TrackingHit
 from webapp.models.workflow import (
     AutomationEnrollment,
@@ -23,6 +25,11 @@ from webapp.models.workflow import (
 )
 
 __all__ = [
+    "ACTOR_KINDS",
+    "AuditEvent",
+    "PasswordReset",
+    "TeamInvite",
+    "TOKEN_ROLES",
     "AutomationEnrollment",
     "AutomationStep",
     "AutomationStepExecution",

@@ -16,6 +16,8 @@ ROLES = ("owner", "admin", "marketer", "viewer")
 WRITE_ROLES = frozenset({"owner", "admin", "marketer"})
 # Roles that may change tenant settings and tokens.
 ADMIN_ROLES = frozenset({"owner", "admin"})
+# What an API token may be: a token acts for the tenant, never as its owner.
+TOKEN_ROLES = ("admin", "marketer", "viewer")
 
 
 class Tenant(db.Model):
@@ -55,6 +57,8 @@ class User(UserMixin, db.Model):
     # Stored lower-cased: one login per address across the product.
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    # What the team page and the audit log call them; None for owners made before invites.
+    name: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default="marketer")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -75,6 +79,14 @@ class User(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role in ADMIN_ROLES
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
 
 
 class UserSession(db.Model):
@@ -117,3 +129,7 @@ class ApiToken(db.Model):
     @property
     def can_write(self) -> bool:
         return self.role in WRITE_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ADMIN_ROLES

@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from webapp.extensions import db
 from webapp.infra.errors import Conflict, NotFound, ValidationFailed
 from webapp.infra.types import utcnow
-from webapp.models import ROLES, ApiToken, Tenant, User, UserSession
+from webapp.models import ROLES, TOKEN_ROLES, ApiToken, Tenant, User, UserSession
 from webapp.services import formatting, sending_domains
 
 TOKEN_PREFIX = "crm_"
@@ -259,8 +259,9 @@ def _new_token(tenant: Tenant, name: str, role: str) -> tuple[ApiToken, str]:
     name = name.strip()
     if not name:
         raise ValidationFailed("name", "must not be empty")
-    if role not in ("admin", "viewer"):
-        raise ValidationFailed("role", "must be 'admin' (read and write) or 'viewer' (read only)")
+    if role not in TOKEN_ROLES:
+        raise ValidationFailed("role", "must be 'admin' (everything), 'marketer' (everything but settings and "
+                                       "sending domains) or 'viewer' (read only)")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(tenant_id=tenant.id, name=name[:100], role=role,
                      token_hash=hash_token(secret), prefix=secret[:10])

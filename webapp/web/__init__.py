@@ -8,6 +8,7 @@ from webapp.extensions import login_manager
 from webapp.infra.validation import text_problem
 from webapp.web import (
     assets,
+    audit,
     auth,
     campaigns,
     customers,
@@ -15,10 +16,12 @@ from webapp.web import (
     exports,
     imports,
     outbox,
+    password,
     reports,
     segments,
     settings,
     step_email,
+    team,
     templates,
     unsubscribe,
     workflows,
@@ -36,7 +39,8 @@ def refuse_unstorable_address() -> None:
 
 def register_web(app: Flask) -> None:
     for bp in (auth.bp, dashboard.bp, customers.bp, imports.bp, exports.bp, segments.bp, campaigns.bp, reports.bp,
-               workflows.bp, step_email.bp, outbox.bp, assets.bp, settings.bp, templates.bp, unsubscribe.bp):
+               workflows.bp, step_email.bp, outbox.bp, assets.bp, settings.bp, templates.bp, unsubscribe.bp,
+               team.bp, password.bp, audit.bp):
         app.register_blueprint(bp)
         # On the app, keyed by the blueprint: the blueprints are shared by every app built.
         app.before_request_funcs.setdefault(bp.name, []).append(refuse_unstorable_address)

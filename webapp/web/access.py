@@ -25,7 +25,7 @@ def admin_required(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_admin:
-            abort(403, "Only owners and admins can change settings and API tokens.")
+            abort(403, "Only owners and admins can change settings, API tokens and the team.")
         return view(*args, **kwargs)
 
     return wrapper

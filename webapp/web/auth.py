@@ -9,6 +9,7 @@ from flask_login import current_user, login_required, login_url, login_user, log
 
 from webapp.extensions import htmx, login_manager
 from webapp.services.tenants import authenticate, end_session, start_session
+from webapp.web.audit import note
 from webapp.web.forms import LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -36,6 +37,7 @@ def login():
         if user is not None:
             start_session(user, request.remote_addr)
             login_user(user)
+            note("signed_in")
             return redirect(safe_next(request.args.get("next")))
         error = LOGIN_FAILED
     elif request.method == "POST":
@@ -48,6 +50,7 @@ def login():
 @login_required
 def logout():
     # Ended on the server too: a copy of this browser's cookie no longer signs anyone in.
+    note("signed_out")
     end_session(current_user._get_current_object())
     logout_user()
     flash("You have been logged out.", "info")

@@ -17,9 +17,11 @@ from webapp.infra.validation import text_problem
 from webapp.mail.design import brand_of, default_design
 from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
 from webapp.services import campaigns, customers, segments
+from webapp.services.audit import Target
 from webapp.services.campaigns import checks as campaign_checks
 from webapp.services.campaigns import listing as campaign_listing
 from webapp.web.access import write_required
+from webapp.web.audit import note
 from webapp.web.email_builder import builder_config, describe_design_path, design_problems
 from webapp.web.forms import (
     CampaignForm,
@@ -346,6 +348,7 @@ def schedule(campaign_id: int):
         except ValidationFailed as exc:
             apply_domain_error(form, "send_at", exc.reason)
         else:
+            note("campaign.scheduled", Target("campaign", campaign.id, campaign.name))
             flash(f"Scheduled: it goes out on {form.send_at.data.strftime('%d %b %Y at %H:%M')} "
                   f"({current_user.tenant.timezone}). You can still edit it until then.", "success")
             return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
@@ -373,6 +376,7 @@ def send(campaign_id: int):
         except ValidationFailed as exc:
             error = {"field": exc.field, "message": exc.reason}
         else:
+            note("campaign.sent", Target("campaign", campaign.id, campaign.name))
             # Its own kind: the progress card removes it once the send is over.
             flash("Sending has started. This page follows its progress.", "sending")
             return redirect(url_for("campaigns.show", campaign_id=campaign.id))
@@ -391,6 +395,7 @@ def cancel(campaign_id: int):
         return _conflict(campaign, f"A {campaign.status} campaign cannot be cancelled.")
     was = campaign.status
     campaign = campaigns.cancel_campaign(current_user.tenant_id, campaign.id)
+    note("campaign.cancelled", Target("campaign", campaign.id, campaign.name))
     if was == "scheduled":
         flash("Cancelled: the campaign will not be sent.", "success")
     else:

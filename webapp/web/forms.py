@@ -206,6 +206,7 @@ class TokenForm(Form):
     # Its own id: the organisation form on the same page has a `name` field too.
     name = StringField("Token name", id="token-name", validators=[DataRequired(), Length(max=100)])
     role = SelectField("Access", choices=[SelectChoice("admin", "Read and write"),
+                                          SelectChoice("marketer", "Read and write, no settings"),
                                           SelectChoice("viewer", "Read only")], default="admin")
 
 

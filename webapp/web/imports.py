@@ -8,7 +8,9 @@ from flask_login import current_user, login_required
 from webapp.downloads import csv_response
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.services import exports, imports
+from webapp.services.audit import Target
 from webapp.web.access import write_required
+from webapp.web.audit import note
 from webapp.web.forms import ImportUploadForm, apply_domain_error
 
 bp = Blueprint("imports", __name__, url_prefix="/customers")
@@ -98,6 +100,8 @@ def start(import_id: int):
         return render_template("imports/show.html", **_mapping_context(customer_import, targets, exc)), 422
     except Conflict:
         pass  # started already (a double click): its progress is what to show
+    else:
+        note("import.started", Target("import", customer_import.id, customer_import.filename))
     return redirect(url_for("imports.show", import_id=customer_import.id))
 
 

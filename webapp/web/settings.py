@@ -9,7 +9,9 @@ from flask_login import current_user, login_required, login_user
 
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.services import brand, formatting, sending_domains, tenant_settings, tenants
+from webapp.services.audit import Target
 from webapp.web.access import admin_required, write_required
+from webapp.web.audit import audits_tenant_change, note
 from webapp.web.forms import (
     BrandForm,
     PasswordForm,
@@ -93,6 +95,7 @@ def money_example():
 @bp.post("/tenant")
 @login_required
 @admin_required
+@audits_tenant_change("settings.changed", exclude=frozenset({"brand"}))
 def update_tenant():
     form = TenantSettingsForm()
     if form.validate_on_submit():
@@ -114,6 +117,7 @@ def update_tenant():
 @bp.post("/brand")
 @login_required
 @write_required
+@audits_tenant_change("brand.changed", only=frozenset({"brand"}))
 def update_brand():
     form = _brand_form(posted=True)
     if form.validate_on_submit():
@@ -185,10 +189,11 @@ def create_token():
     form = TokenForm()
     if form.validate_on_submit():
         try:
-            _, secret = tenants.create_api_token(current_user.tenant, form.name.data, form.role.data)
+            token, secret = tenants.create_api_token(current_user.tenant, form.name.data, form.role.data)
         except ValidationFailed as exc:
             apply_domain_error(form, exc.field, exc.reason)
         else:
+            note("token.created", Target("token", token.id, token.name), {"role": [None, token.role]})
             # The secret is shown on this response only; it is stored hashed.
             return _page(new_secret=secret)
     return _page(token_form=form, status=422)
@@ -198,7 +203,8 @@ def create_token():
 @login_required
 @admin_required
 def revoke_token(token_id: int):
-    tenants.revoke_api_token(current_user.tenant, token_id)  # another tenant's id: NotFound, a 404 page
+    token = tenants.revoke_api_token(current_user.tenant, token_id)  # another tenant's id: NotFound, a 404 page
+    note("token.revoked", Target("token", token.id, token.name))
     flash("Token revoked. Requests using it now get 401.", "success")
     return redirect(url_for("settings.index"))
 
@@ -217,6 +223,7 @@ def change_password():
             user = current_user._get_current_object()
             tenants.start_session(user, request.remote_addr)
             login_user(user)
+            note("password.changed")
             flash("Password changed. Your other sessions have been logged out.", "success")
             return redirect(url_for("settings.index"))
     return _page(password_form=form, status=422)

@@ -19,9 +19,11 @@ from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.models import AutomationStep, AutomationWorkflow
 from webapp.models.workflow import ENROLLMENT_STATUSES
 from webapp.services import customers, segments, workflows
+from webapp.services.audit import Target
 from webapp.services.workflows.reading import IN_PROGRESS, step_figures
 from webapp.services.workflows.steps import STEP_TYPES, describe_step
 from webapp.web.access import write_required
+from webapp.web.audit import note
 from webapp.web.forms import Form, StorableValues, decode_json_field
 from webapp.web.pages import partial_or_page
 
@@ -206,6 +208,9 @@ def toggle(workflow_id: int):
         workflow = workflows.set_active(current_user.tenant_id, workflow.id)
     except ValidationFailed as exc:
         error = exc.reason
+    else:
+        note("workflow.switched_on" if workflow.active else "workflow.switched_off",
+             Target("workflow", workflow.id, workflow.name))
     if htmx:
         return render_template("workflows/_toggle.html", workflow=workflow, toggle_error=error), 422 if error else 200
     if error:
