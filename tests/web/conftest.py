@@ -287,6 +287,7 @@ VALID_FORM_DATA = {
     "segments.new": {"name": "Big spenders", "match": "all", "conditions": json.dumps(VIP_CONDITIONS)},
     "segments.edit": {"name": "Renamed", "match": "any", "conditions": json.dumps(VIP_CONDITIONS)},
     "segments.preview": {"match": "all", "conditions": json.dumps(VIP_CONDITIONS)},
+    "segments.condition_counts": {"match": "all", "conditions": json.dumps(VIP_CONDITIONS)},
     "segments.recalculate": {},
     "segments.delete": {},
     "campaigns.new": {"name": "Autumn", "subject": "Hi", "html_content": "<p>Hi</p>"},
@@ -329,7 +330,8 @@ VALID_FORM_DATA = {
     "step_email.convert_to_html": {},
 }
 # State-changing routes that change nothing even when allowed (CSRF and roles still apply).
-CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview", "imports.preview",
+CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "segments.condition_counts",
+                  "campaigns.preview", "imports.preview",
                   "step_email.preview"}
 # URL arguments a route takes from another world_a value: only a scheduled campaign can be cancelled,
 # only a design converted to HTML.
