@@ -13,10 +13,11 @@ from webapp.models import Customer, CustomerSegmentMember
 from webapp.segments.definition import Group, parse_definition
 from webapp.services.segments import compiler_for
 
-# Counting every top-level condition reads every customer of the tenant once (one scan,
-# each condition a FILTER over it). Measured on PostgreSQL 2 CPUs: 100k customers, six
-# conditions ≈ 0.2 s. Above this many customers the builder shows the total only.
-CONDITION_COUNT_LIMIT = 1_000_000
+# Counting each top-level condition costs about what the preview's total costs, per condition.
+# Measured on PostgreSQL 15, 2 CPUs, six conditions (spent, tag, last order, event, activity,
+# status; one purchase per customer): 100k customers 0.25 s (the preview 0.1 s), 1M customers
+# 2.1 s (the preview 1.0 s). Above this many customers the builder shows the total only.
+CONDITION_COUNT_LIMIT = 500_000
 
 
 def reachable_counts(tenant_id: int, segment_ids: list[int]) -> dict[int, int]:
@@ -51,8 +52,12 @@ def condition_counts(tenant_id: int, conditions: Any, match: str = "all") -> lis
     compiler = compiler_for(tenant_id)
     keeps = [compiler.group(item) if isinstance(item, Group) else compiler.condition(item)
              for item in group.conditions]
-    row = db.session.execute(select(*[func.count().filter(kept) for kept in keeps])
-                             .select_from(Customer).where(Customer.tenant_id == tenant_id)).one()
+    # One scalar subquery per item, not count(*) FILTER (...) over one scan: each is planned on
+    # its own, so tag, activity and event conditions become semi-joins on their indexes
+    # (2.5x faster on PostgreSQL with six conditions).
+    row = db.session.execute(select(*[
+        select(func.count()).select_from(Customer).where(Customer.tenant_id == tenant_id, kept).scalar_subquery()
+        for kept in keeps])).one()
     return [int(count) for count in row]
 
 
