@@ -68,10 +68,10 @@ def handle(runner: RunContext, enrollment: AutomationEnrollment, step: Automatio
 STEP = StepType(
     name="condition", label="Condition", model=ConditionStep, check=check, describe=describe,
     default_config={"conditions": [{"type": "tag", "operator": "has", "value": "vip"}], "match": "all"},
-    form=(FormField("conditions", "Conditions (the segment language, JSON)", lambda cfg: cfg.get("conditions", []),
-                    kind="textarea", json=True),
-          FormField("match", "Customers who match", lambda cfg: cfg.get("match", "all"), kind="select",
-                    options=(("all", "all of them"), ("any", "any of them"))),
+    # The match comes first: the condition rows read it for their "and" / "or".
+    form=(FormField("match", "Customers who match", lambda cfg: cfg.get("match", "all"), kind="select",
+                    options=(("all", "all of these conditions"), ("any", "any of these conditions"))),
+          FormField("conditions", "Conditions", lambda cfg: cfg.get("conditions", []), kind="conditions"),
           FormField("else_step", "When not met", lambda cfg: cfg.get("else_step"), kind="step", element_id="else",
                     empty_label="exit the workflow")),
     from_form=from_form, handle=handle)
