@@ -34,7 +34,7 @@
   }
 
   const builder = window.SegmentBuilder.mount(mount, {
-    schema, conditions: readDefinition(hidden.value), matchInput: rootMatch, onChange: changed,
+    schema, conditions: readDefinition(hidden.value), matchInput: rootMatch, onChange: changed, counts: Boolean(countsUrl),
   });
 
   function changed() {

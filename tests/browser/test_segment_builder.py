@@ -280,6 +280,7 @@ def test_each_top_level_condition_shows_what_it_keeps_on_its_own(page: Page, log
     starter.get_by_label("Value").fill("Di")
     expect(group.get_by_test_id("condition-keeps")).to_have_text("keeps 1")
     expect(starter.get_by_test_id("condition-keeps")).to_have_count(0)  # nested rows count with their group
+    expect(group).not_to_contain_text("null")
     expect(count(page)).to_have_text("0")
     expect(spent.get_by_test_id("condition-keeps")).to_have_text("keeps 3")
     shot(page, "builder-condition-counts")

@@ -166,7 +166,8 @@ def test_a_condition_step_is_built_with_the_segment_builders_rows_and_saved(page
     assert saved.config == {"conditions": [{"type": "tag", "operator": "has", "value": "student"},
                                            {"type": "total_spent", "operator": ">=", "value": 50}],
                             "match": "any"}
-    expect(page.locator("#steps .step").first.locator(".step-summary")).to_contain_text("any of 2 conditions")
+    expect(page.locator("#steps .step").first.locator(".step-summary")).to_have_text(
+        "Continue if has tag “student” or total spent at least 50, else exit")
 
     # A refused save: the message sits beside the row it is about, what was typed is kept.
     step = page.locator("#steps .step").first

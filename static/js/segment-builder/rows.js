@@ -1,9 +1,10 @@
 /* Segment builder: condition rows and nested groups, mounted on an element.
  *
- *   const builder = SegmentBuilder.mount(element, {schema, conditions, matchInput, onChange})
+ *   const builder = SegmentBuilder.mount(element, {schema, conditions, matchInput, onChange, counts})
  *
  * `conditions` is the definition's list (edited in place), `matchInput` the page's own
- * "all"/"any" select for the top level, `onChange()` is called after every edit. The
+ * "all"/"any" select for the top level, `onChange()` is called after every edit, `counts:
+ * true` gives each top-level item a place for what it keeps on its own. The
  * builder answers `definition()`, `unfinished()` (a new row is not finished yet),
  * `finishedItems()` (the top-level items that can be counted), `setCounts(Map item -> n)`,
  * and places server errors, whose field path such as `conditions[0].conditions[1].value`
@@ -32,18 +33,25 @@
     const schema = options.schema;
     const rootMatch = options.matchInput;
     const onChange = options.onChange || (() => {});
+    const withCounts = Boolean(options.counts);  // the page shows what each top-level item keeps
     const conditions = Array.isArray(options.conditions) ? options.conditions : [];
     // How many customers each top-level item keeps on its own, from the last count.
     let counts = new Map();
 
     // --- rows and groups ----------------------------------------------------------------------
 
+    /** An unknown count keeps its place, invisible: the rows do not jump when counts arrive. */
+    function showCount(label, count) {
+      const known = typeof count === "number";
+      label.classList.toggle("is-unknown", !known);
+      label.textContent = known ? `keeps ${formatCount(count)}` : "keeps —";
+    }
+
     function keepsLabel(item) {
       const count = counts.get(item);
       const label = el("span", { className: "cond-keeps", "data-testid": "condition-keeps",
                                  title: "Customers this condition keeps on its own" });
-      if (typeof count === "number") label.textContent = `keeps ${formatCount(count)}`;
-      else label.hidden = true;
+      showCount(label, count);
       return label;
     }
 
@@ -81,8 +89,9 @@
       // Any edit inside the row: the row is no longer new, and the definition changed.
       row.addEventListener("input", () => touched(row, node));
       row.addEventListener("change", () => touched(row, node));
-      row.append(controls, topLevel ? keepsLabel(node) : null,
-                 removeButton("Remove condition", () => remove(siblings, node)), errorBox());
+      const keeps = topLevel && withCounts ? keepsLabel(node) : null;
+      row.append(...[controls, keeps, removeButton("Remove condition", () => remove(siblings, node)), errorBox()]
+        .filter(Boolean));
       return row;
     }
 
@@ -91,7 +100,7 @@
       row.classList.remove("is-pristine");
       counts.delete(node);  // what it keeps is counted again once the edit is sent
       const label = row.querySelector(":scope > .cond-keeps");
-      if (label) label.hidden = true;
+      if (label) showCount(label, null);
       changed();
     }
 
@@ -115,7 +124,7 @@
           changed();
         });
         box.append(el("div", { className: "group-head" }, [
-          matchSelect, words("of these conditions"), depth === 2 ? keepsLabel(group) : null,
+          matchSelect, words("of these conditions"), depth === 2 && withCounts ? keepsLabel(group) : null,
           removeButton("Remove group", () => remove(siblings, group)),
         ]));
       }
@@ -227,9 +236,7 @@
       root.querySelectorAll(".cond-root > .cond-list > [data-path]").forEach((box, i) => {
         const label = box.querySelector(":scope > .cond-keeps, :scope > .group-head > .cond-keeps");
         if (!label) return;
-        const count = counts.get(conditions[i]);
-        label.hidden = typeof count !== "number";
-        label.textContent = typeof count === "number" ? `keeps ${formatCount(count)}` : "";
+        showCount(label, counts.get(conditions[i]));
       });
     }
 
