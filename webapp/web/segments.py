@@ -141,10 +141,13 @@ def show(segment_id: int):
         members = segments.members_page(current_user.tenant_id, segment.id, limit=MEMBERS_PAGE, cursor=cursor)
     except ValidationFailed:
         members = segments.members_page(current_user.tenant_id, segment.id, limit=MEMBERS_PAGE)
-    context = {"segment": segment, "members": members, "appending": bool(cursor),
-               "reachable": segment_counts.reachable_count(current_user.tenant_id, segment.id)}
-    template = "segments/_members.html" if htmx and not htmx.boosted else "segments/show.html"
-    response = make_response(render_template(template, summary=describe_group(segment.conditions), **context))
+    context = {"segment": segment, "members": members, "appending": bool(cursor)}
+    if htmx and not htmx.boosted:  # "Load more": the next members only
+        response = make_response(render_template("segments/_members.html", **context))
+    else:
+        response = make_response(render_template(
+            "segments/show.html", summary=describe_group(segment.conditions),
+            reachable=segment_counts.reachable_count(current_user.tenant_id, segment.id), **context))
     response.headers["Vary"] = "HX-Request"
     return response
 
