@@ -38,7 +38,8 @@ def everything(tenant_a, shop, runner) -> dict[str, str]:
     flow = workflows.create_workflow(t, {
         "name": "Thank you for your order", "trigger_type": "purchase", "trigger_config": {}, "reentry": "always",
         "steps": [{"type": "wait", "config": {"days": 1}},
-                  {"type": "send_email", "config": {"subject": "Thanks", "content": "<p>Thanks</p>"}}]})
+                  {"type": "send_email", "config": {"subject": "Thanks", "content": "<p>Thanks</p>"}},
+                  {"type": "condition", "config": {"conditions": [{"type": "tag", "value": "vip"}], "match": "all"}}]})
     workflows.set_active(t, flow.id, True)
     CRMService().process_trigger(t, "purchase", shop["ada"], {"order_total": 150, "order_id": "A-1"})
     db.session.commit()
@@ -54,6 +55,7 @@ def everything(tenant_a, shop, runner) -> dict[str, str]:
         "customer profile": f"/customers/{shop['ada']}",
         "segments list": "/segments/",
         "segment builder": "/segments/new",
+        "segment builder, editing": f"/segments/{vips}/edit",
         "a segment": f"/segments/{vips}",
         "campaigns list": "/campaigns/",
         "campaigns by open rate": "/campaigns/?sort=open_rate&dir=desc",

@@ -227,3 +227,60 @@ def test_values_from_the_public_never_become_markup(page: Page, log_in, tenant_a
     expect(page.locator("tr.segment-row")).to_contain_text(hostile)
     assert page.locator("img").count() == 0
     assert page.evaluate("window.__pwned") is None
+
+
+def test_an_unfinished_new_row_keeps_the_last_count_and_sends_nothing(page: Page, log_in, tenant_a, spenders):
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("response", lambda response: problems.append(f"{response.status} {response.url}")
+            if response.status >= 400 else None)
+    log_in(tenant_a.owner_email)
+    page.goto("/segments/new")
+    add_condition(page).get_by_label("Amount").fill("100")
+    expect(count(page)).to_have_text("3")
+
+    new_row = add_condition(page)
+    new_row.get_by_label("Condition type").select_option("tag")
+    new_row.get_by_label("Tag", exact=True).fill("")
+
+    stale = page.get_by_test_id("preview-stale")
+    expect(stale).to_have_text("(finish the new row to update)")
+    expect(count(page)).to_have_text("3")
+    expect(page.locator(".builder-preview .preview-count")).to_have_text(re.compile(r"3\s+matching customers\s+"
+                                                                                    r"\(finish the new row"))
+    page.wait_for_timeout(900)  # longer than the preview's debounce: nothing was sent meanwhile
+    expect(new_row.locator(".cond-error")).to_be_hidden()
+    shot(page, "builder-unfinished-row")
+
+    new_row.get_by_label("Tag", exact=True).fill("vip")
+    expect(count(page)).to_have_text("2")
+    expect(stale).to_have_count(0)
+    assert problems == []
+
+
+def test_each_top_level_condition_shows_what_it_keeps_on_its_own(page: Page, log_in, tenant_a, spenders):
+    log_in(tenant_a.owner_email)
+    page.goto("/segments/new")
+    spent = add_condition(page)
+    spent.get_by_label("Amount").fill("100")
+    expect(spent.get_by_test_id("condition-keeps")).to_have_text("keeps 3")  # Ada, Bo, Cy
+
+    tag = add_condition(page)
+    expect(tag.get_by_test_id("condition-keeps")).to_be_hidden()  # not finished: not counted
+    tag.get_by_label("Condition type").select_option("tag")
+    tag.get_by_label("Tag", exact=True).fill("vip")
+    expect(tag.get_by_test_id("condition-keeps")).to_have_text("keeps 3")  # Ada, Bo, Di
+    expect(count(page)).to_have_text("2")  # both: Ada and Bo
+
+    page.get_by_test_id("root-group").locator(":scope > .group-actions [data-action=add-group]").click()
+    group = page.get_by_test_id("group")
+    starter = group.get_by_test_id("condition")
+    starter.get_by_label("Condition type").select_option("first_name")
+    starter.get_by_label("Value").fill("Di")
+    expect(group.get_by_test_id("condition-keeps")).to_have_text("keeps 1")
+    expect(starter.get_by_test_id("condition-keeps")).to_have_count(0)  # nested rows count with their group
+    expect(group).not_to_contain_text("null")
+    expect(count(page)).to_have_text("0")
+    expect(spent.get_by_test_id("condition-keeps")).to_have_text("keeps 3")
+    shot(page, "builder-condition-counts")

@@ -7,6 +7,7 @@ the outbox."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -19,6 +20,8 @@ from webapp.services.workflows.engine import run_due
 from .conftest import release_database
 
 pytestmark = pytest.mark.browser
+
+SHOTS = "/tmp/shots"
 
 
 def settled(page: Page) -> None:
@@ -123,3 +126,116 @@ def test_build_drag_activate_and_watch_a_purchase_go_through(page: Page, log_in,
     assert errors == []
     [workflow] = workflows.workflows_page(tenant_a.id).items
     assert workflow.active
+
+
+def stored_steps(workflow_id: int) -> list:
+    db.session.rollback()  # read what the live server committed
+    return workflows.steps_of(workflow_id)
+
+
+def test_a_condition_step_is_built_with_the_segment_builders_rows_and_saved(page: Page, log_in, tenant_a):
+    workflow = workflows.create_workflow(tenant_a.id, {"name": "VIP upsell", "trigger_type": "purchase"})
+    release_database()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    log_in(tenant_a.owner_email)
+    page.goto(f"/workflows/{workflow.id}")
+
+    page.get_by_label("Add a step").select_option(label="Condition")
+    page.get_by_role("button", name="Add step").click()
+    settled(page)
+    step = page.locator("#steps .step").first
+    rows = step.get_by_test_id("step-conditions")
+    expect(step.locator("textarea")).to_have_count(0)  # no JSON to type
+    expect(rows.get_by_test_id("condition")).to_have_count(1)
+    first = rows.get_by_test_id("condition").first
+    expect(first.get_by_label("Condition type")).to_have_value("tag")  # the step's starting condition
+    first.get_by_label("Tag", exact=True).fill("student")
+    rows.locator(":scope .cond-root > .group-actions [data-action=add-condition]").click()
+    spent = rows.get_by_test_id("condition").nth(1)
+    expect(spent.get_by_label("Condition type")).to_have_value("total_spent")
+    spent.get_by_label("Amount").fill("50")
+    step.get_by_label("Customers who match").select_option("any")
+    expect(rows.locator(".cond-joiner")).to_have_text("or")
+    page.screenshot(path=f"{SHOTS}/workflow-condition-step.png", full_page=True)
+
+    step.get_by_role("button", name="Save step").click()
+    settled(page)
+    [saved] = stored_steps(workflow.id)
+    assert saved.config == {"conditions": [{"type": "tag", "operator": "has", "value": "student"},
+                                           {"type": "total_spent", "operator": ">=", "value": 50}],
+                            "match": "any"}
+    expect(page.locator("#steps .step").first.locator(".step-summary")).to_have_text(
+        "Continue if has tag “student” or total spent at least 50, else exit")
+
+    # A refused save: the message sits beside the row it is about, what was typed is kept.
+    step = page.locator("#steps .step").first
+    step.get_by_text("Edit", exact=True).click()
+    spent = step.get_by_test_id("condition").nth(1)
+    spent.get_by_label("Amount").fill("")
+    step.get_by_role("button", name="Save step").click()
+    settled(page)
+    step = page.locator("#steps .step").first
+    spent = step.get_by_test_id("condition").nth(1)
+    expect(spent.locator(".cond-error")).to_have_text("Value: must be a number")
+    expect(spent.get_by_label("Amount")).to_have_attribute("aria-invalid", "true")
+    expect(step.get_by_test_id("condition").first.get_by_label("Tag", exact=True)).to_have_value("student")
+    page.screenshot(path=f"{SHOTS}/workflow-condition-step-error.png", full_page=True)
+    [unchanged] = stored_steps(workflow.id)
+    assert unchanged.config == saved.config
+    assert [p for p in problems if "422" not in p] == []  # the refused save itself is the only 4xx
+
+
+def test_steps_reorder_from_the_keyboard_and_the_order_is_saved(page: Page, log_in, tenant_a):
+    workflow = workflows.create_workflow(tenant_a.id, {
+        "name": "Three steps", "trigger_type": "custom",
+        "steps": [{"type": "wait", "config": {"days": 1}}, {"type": "add_tag", "config": {"tag": "a"}},
+                  {"type": "remove_tag", "config": {"tag": "b"}}]})
+    release_database()
+    log_in(tenant_a.owner_email)
+    page.goto(f"/workflows/{workflow.id}")
+    assert step_types(page) == ["Wait", "Add tag", "Remove tag"]
+
+    # Alt+ArrowUp on the third step's handle: it moves to position 2, and keeps the focus.
+    page.locator("#steps .step").nth(2).locator("[data-move-handle]").focus()
+    page.keyboard.press("Alt+ArrowUp")
+    settled(page)
+    expect(page.locator("#steps-announcer")).to_have_text("Step 3 moved to position 2")
+    assert step_types(page) == ["Wait", "Remove tag", "Add tag"]
+    expect(page.locator("#steps .step").nth(1).locator("[data-move-handle]")).to_be_focused()
+
+    # The Move up / Move down buttons do the same.
+    page.get_by_role("button", name="Move step 1 down").click()
+    settled(page)
+    expect(page.locator("#steps-announcer")).to_have_text("Step 1 moved to position 2")
+    assert step_types(page) == ["Remove tag", "Wait", "Add tag"]
+    expect(page.get_by_role("button", name="Move step 2 down")).to_be_focused()
+    expect(page.get_by_role("button", name="Move step 1 up")).to_be_disabled()
+
+    page.reload()
+    assert step_types(page) == ["Remove tag", "Wait", "Add tag"]  # saved, not only moved on screen
+    assert [s.type for s in stored_steps(workflow.id)] == ["remove_tag", "wait", "add_tag"]
+
+
+def test_delete_workflow_sits_in_a_danger_zone_and_remove_step_is_a_button(page: Page, log_in, tenant_a):
+    workflow = workflows.create_workflow(tenant_a.id, {
+        "name": "Short", "trigger_type": "custom", "steps": [{"type": "add_tag", "config": {"tag": "a"}}]})
+    release_database()
+    log_in(tenant_a.owner_email)
+    page.goto(f"/workflows/{workflow.id}")
+
+    trigger_card = page.locator("section.card", has=page.get_by_role("heading", name="Trigger"))
+    expect(trigger_card.get_by_role("button", name="Delete workflow")).to_have_count(0)
+    danger = page.get_by_role("region", name="Delete this workflow")
+    expect(danger.get_by_role("button", name="Delete workflow")).to_be_visible()
+
+    step = page.locator("#steps .step").first
+    step.get_by_text("Edit", exact=True).click()
+    remove = step.get_by_role("button", name="Remove step 1")
+    expect(remove).to_have_class(re.compile(r"\bdanger\b"))
+    page.once("dialog", lambda dialog: dialog.accept())
+    remove.click()
+    settled(page)
+    expect(page.get_by_text("No steps yet")).to_be_visible()
+    assert stored_steps(workflow.id) == []

@@ -14,7 +14,7 @@ from webapp.segments.conditions.base import ConditionType
 from webapp.segments.definition import parse_definition
 from webapp.segments.describe import describe_condition
 from webapp.segments.reference import CustomerFacts, matches
-from webapp.web.segments import builder_schema
+from webapp.web.condition_builder import builder_schema
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 # One valid item per type, as the builder or the API would send it.

@@ -319,6 +319,7 @@ VALID_FORM_DATA = {
     "segments.new": {"name": "Big spenders", "match": "all", "conditions": json.dumps(VIP_CONDITIONS)},
     "segments.edit": {"name": "Renamed", "match": "any", "conditions": json.dumps(VIP_CONDITIONS)},
     "segments.preview": {"match": "all", "conditions": json.dumps(VIP_CONDITIONS)},
+    "segments.condition_counts": {"match": "all", "conditions": json.dumps(VIP_CONDITIONS)},
     "segments.recalculate": {},
     "segments.delete": {},
     "campaigns.new": {"name": "Autumn", "subject": "Hi", "html_content": "<p>Hi</p>"},
@@ -367,7 +368,8 @@ VALID_FORM_DATA = {
     "password.forgot": {"email": "owner@alpha.example.com"},
 }
 # State-changing routes that change nothing even when allowed (CSRF and roles still apply).
-CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "campaigns.preview", "imports.preview",
+CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "segments.condition_counts",
+                  "campaigns.preview", "imports.preview",
                   "step_email.preview"}
 # URL arguments a route takes from another world_a value: only a scheduled campaign can be cancelled,
 # only a design converted to HTML.

@@ -221,6 +221,8 @@ BUTTONS: dict[str, Callable[[dict], str]] = {
     "settings.remove_sending_domain": lambda w: f"/settings/sending-domains/{w['domain_id']}/remove",
     "segments.recalculate": lambda w: f"/segments/{w['segment_id']}/recalculate",
     "segments.delete": lambda w: f"/segments/{w['segment_id']}/delete",
+    # The builder's per-condition counts: JSON out, a refused definition is a 422 naming the item.
+    "segments.condition_counts": lambda w: "/segments/preview/conditions",
     "campaigns.send": lambda w: f"/campaigns/{w['campaign_id']}/send",
     "campaigns.cancel": lambda w: f"/campaigns/{w['scheduled_campaign_id']}/cancel",
     "campaigns.delete": lambda w: f"/campaigns/{w['campaign_id']}/delete",
@@ -244,7 +246,8 @@ BUTTONS: dict[str, Callable[[dict], str]] = {
     "team.remove_member": lambda w: f"/settings/team/members/{w['user_id']}/remove",
 }
 # What the buttons read from the body, if anything.
-BUTTON_FIELDS = {"segments.recalculate": ["back"], "workflows.add_step": ["type"], "workflows.reorder": ["step_ids"],
+BUTTON_FIELDS = {"segments.recalculate": ["back"], "segments.condition_counts": ["conditions", "match"],
+                 "workflows.add_step": ["type"], "workflows.reorder": ["step_ids"],
                  "workflows.delete": ["force"], "email_templates.use_starter": ["starter"],
                  "email_templates.save_block": ["name", "block"]}
 

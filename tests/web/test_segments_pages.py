@@ -118,7 +118,7 @@ def test_builder_carries_the_language_schema_and_suggestions(owner_a, tenant_a, 
 
     html = owner_a.get("/segments/new").get_data(as_text=True)
 
-    schema = json.loads(re.search(r'<script type="application/json" id="segment-schema">(.*?)</script>',
+    schema = json.loads(re.search(r'<script type="application/json" id="condition-schema">(.*?)</script>',
                                   html, re.S).group(1))
     operators = {t["type"]: [o["value"] for o in t["operators"]] for t in schema["types"]}
     assert operators["total_spent"] == ["=", "!=", ">", ">=", "<", "<="]
@@ -303,6 +303,7 @@ def segment_posts(segment_id: int) -> list[tuple[str, dict]]:
         (f"/segments/{segment_id}/recalculate", {}),
         (f"/segments/{segment_id}/delete", {}),
         ("/segments/preview", builder_data("", SPENT_AND_VIP)),
+        ("/segments/preview/conditions", builder_data("", SPENT_AND_VIP)),
     ]
 
 

@@ -6,12 +6,15 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.infra.types import JsonDoc, UTCDateTime, utcnow
 
 EMAIL_STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
+# Who may be emailed: every other status suppresses (unsubscribed, bounced, complained).
+REACHABLE_STATUS = "subscribed"
 
 
 class Customer(db.Model):
@@ -45,6 +48,12 @@ class Customer(db.Model):
         passive_deletes=True,
         order_by="CustomerTag.tag",
     )
+
+    @hybrid_property
+    def is_reachable(self) -> bool:
+        """The suppression rule, in one place: campaign snapshots, claims and the segment
+        pages' reachable counts all read it (in SQL as `Customer.is_reachable`)."""
+        return self.email_status == REACHABLE_STATUS
 
     @property
     def tags(self) -> list[str]:

@@ -181,6 +181,11 @@ def new():
     form = _campaign_form()
     if request.method == "GET" and request.args.get("content") == "html":
         form.design.data = ""  # "Write HTML instead": the code editor from the start
+    if request.method == "GET":
+        # "Send a campaign to this segment": preselected when it is one of the tenant's own.
+        chosen = request.args.get("segment_id", "")
+        if chosen and chosen in {value for value, _ in form.segment_id.choices}:
+            form.segment_id.data = chosen
     return _save(form, None)
 
 

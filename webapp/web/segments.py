@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from wtforms import HiddenField, SelectField, StringField
@@ -14,19 +13,11 @@ from wtforms.validators import DataRequired, Length
 
 from webapp.extensions import htmx
 from webapp.infra.errors import ValidationFailed
-from webapp.models import EMAIL_STATUSES, CustomerSegment
-from webapp.segments.conditions import (
-    CONDITION_TYPES,
-    DEFAULT_OPERATOR,
-    FIELD_LABELS,
-    NO_VALUE_OPERATORS,
-    RELATIVE_OPERATORS,
-)
-from webapp.segments.definition import MAX_DEPTH
+from webapp.models import CustomerSegment
 from webapp.segments.describe import describe_group
-from webapp.services import segments
+from webapp.services import segment_counts, segments
 from webapp.web.access import write_required
-from webapp.web.filters import ACTIVITY_LABELS
+from webapp.web.condition_builder import condition_builder_context
 from webapp.web.forms import Form, StorableValues, apply_domain_error, decode_json_field
 
 bp = Blueprint("segments", __name__, url_prefix="/segments")
@@ -43,21 +34,6 @@ class SegmentForm(Form):
     conditions = HiddenField(default="[]", validators=[Length(max=200_000)])
 
 
-def builder_schema() -> dict[str, Any]:
-    """The condition language's types, operators and inputs, for the builder's script."""
-    types = CONDITION_TYPES.values()
-    return {
-        "types": [kind.form() for kind in types],
-        "defaultOperator": {kind.name: kind.builder_operator for kind in types},
-        "languageDefault": DEFAULT_OPERATOR,
-        "noValueOperators": sorted(NO_VALUE_OPERATORS),
-        "relativeOperators": sorted(RELATIVE_OPERATORS),
-        "emailStatuses": list(EMAIL_STATUSES),
-        "maxDepth": MAX_DEPTH,
-        "fieldLabels": FIELD_LABELS,
-    }
-
-
 def _error(exc: ValidationFailed) -> dict[str, str]:
     return {"field": exc.field, "message": exc.reason}
 
@@ -68,10 +44,8 @@ def _render_builder(form: SegmentForm, segment: CustomerSegment | None,
     if definition_error is None and form.conditions.errors:  # a hidden field: its message goes to the builder
         definition_error = {"field": "conditions", "message": form.conditions.errors[0]}
     status = 422 if (form.errors or definition_error) else 200
-    return render_template("segments/builder.html", form=form, segment=segment, schema=builder_schema(),
-                           definition_error=definition_error, known_tags=segments.known_tags(tenant_id),
-                           known_events=segments.known_events(tenant_id),
-                           activity_types=sorted(ACTIVITY_LABELS)), status
+    return render_template("segments/builder.html", form=form, segment=segment, definition_error=definition_error,
+                           **condition_builder_context(tenant_id)), status
 
 
 def _save(form: SegmentForm, segment: CustomerSegment | None) -> ResponseReturnValue:
@@ -103,7 +77,8 @@ def index():
         page = segments.segments_page(current_user.tenant_id, limit=PAGE_SIZE, cursor=cursor)
     except ValidationFailed:
         page = segments.segments_page(current_user.tenant_id, limit=PAGE_SIZE)
-    return render_template("segments/index.html", page=page)
+    reachable = segment_counts.reachable_counts(current_user.tenant_id, [s.id for s in page.items])
+    return render_template("segments/index.html", page=page, reachable=reachable)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -140,6 +115,23 @@ def preview():
     return render_template("segments/_preview.html", result=result, error=error), status
 
 
+@bp.post("/preview/conditions")
+@login_required
+@write_required
+def condition_counts():
+    """How many customers each top-level condition of the builder's definition keeps on its
+    own, as JSON for the builder's rows: {"counts": [n, ...]} in definition order (null when
+    the tenant is too large to count them quickly), or 422 {"error": {"field", "message"}}."""
+    form = StorableValues(request.form)
+    try:
+        conditions = decode_json_field(form.get("conditions"), "conditions")
+        counts = segment_counts.condition_counts(current_user.tenant_id, conditions, form.get("match") or "all") \
+            if conditions != [] else []
+    except ValidationFailed as exc:
+        return jsonify({"error": _error(exc)}), 422
+    return jsonify({"counts": counts})
+
+
 @bp.get("/<int:segment_id>")
 @login_required
 def show(segment_id: int):
@@ -150,8 +142,12 @@ def show(segment_id: int):
     except ValidationFailed:
         members = segments.members_page(current_user.tenant_id, segment.id, limit=MEMBERS_PAGE)
     context = {"segment": segment, "members": members, "appending": bool(cursor)}
-    template = "segments/_members.html" if htmx and not htmx.boosted else "segments/show.html"
-    response = make_response(render_template(template, summary=describe_group(segment.conditions), **context))
+    if htmx and not htmx.boosted:  # "Load more": the next members only
+        response = make_response(render_template("segments/_members.html", **context))
+    else:
+        response = make_response(render_template(
+            "segments/show.html", summary=describe_group(segment.conditions),
+            reachable=segment_counts.reachable_count(current_user.tenant_id, segment.id), **context))
     response.headers["Vary"] = "HX-Request"
     return response
 
@@ -163,7 +159,8 @@ def recalculate(segment_id: int):
     result = segments.calculate_segment(current_user.tenant_id, segment_id)
     if htmx:
         segment = segments.get_segment(current_user.tenant_id, segment_id)
-        return render_template("segments/_row.html", segment=segment, result=result)
+        return render_template("segments/_row.html", segment=segment, result=result,
+                               reachable=segment_counts.reachable_counts(current_user.tenant_id, [segment.id]))
     flash(f"Recalculated: {result.member_count:,} members (+{result.added:,} / −{result.removed:,}).", "success")
     if request.form.get("back") == "show":
         return redirect(url_for("segments.show", segment_id=segment_id))

@@ -24,6 +24,7 @@ from webapp.services.workflows.reading import IN_PROGRESS, step_figures
 from webapp.services.workflows.steps import STEP_TYPES, describe_step
 from webapp.web.access import write_required
 from webapp.web.audit import note
+from webapp.web.condition_builder import condition_builder_context
 from webapp.web.forms import Form, StorableValues, decode_json_field
 from webapp.web.pages import partial_or_page
 
@@ -123,12 +124,15 @@ def _first_segment_id() -> int | None:
 # --- builder ------------------------------------------------------------------------------------
 
 def _steps_context(workflow: AutomationWorkflow, errors: dict[int, dict[str, str]] | None = None,
-                   open_step: int | None = None, typed: dict[int, dict[str, str]] | None = None) -> dict[str, Any]:
+                   open_step: int | None = None, typed: dict[int, dict[str, str]] | None = None,
+                   error_paths: dict[int, str] | None = None) -> dict[str, Any]:
+    """`error_paths`: the full field path of a refused step's error (`conditions[1].value`),
+    for the condition rows to mark the row it names."""
     steps = workflows.steps_of(workflow.id)
     return {"workflow": workflow, "steps": steps, "step_counts": workflows.step_counts(workflow.id),
             "figures": step_figures([s.campaign_id for s in steps if s.campaign_id]), "step_errors": errors or {},
             "open_step": open_step, "step_typed": typed or {}, "step_types": STEP_TYPES, "step_labels": STEP_LABELS,
-            "describe": describe_step}
+            "describe": describe_step, "step_error_paths": error_paths or {}}
 
 
 def _builder(workflow: AutomationWorkflow, *, status: int = 200, settings_errors: dict[str, str] | None = None,
@@ -137,7 +141,8 @@ def _builder(workflow: AutomationWorkflow, *, status: int = 200, settings_errors
         [workflow.id])[workflow.id], trigger_labels=TRIGGER_LABELS, reentry_labels=REENTRY_LABELS,
         segment_list=segments.list_segments(current_user.tenant_id), settings_errors=settings_errors or {},
         toggle_error=toggle_error, trigger_summary=trigger_summary(workflow, _segment_names()),
-        enroll_form=enroll_form or EnrollForm(formdata=None)), status
+        enroll_form=enroll_form or EnrollForm(formdata=None), **condition_builder_context(current_user.tenant_id)), \
+        status
 
 
 @bp.get("/<int:workflow_id>")
@@ -295,7 +300,8 @@ def edit_step(workflow_id: int, step_id: int):
         field = exc.field.split(".", 1)[-1].split("[")[0].split(".")[0]
         # What was typed comes back with the message, so a long condition is fixed, not retyped.
         return _steps_response(workflow, status=422, errors={step.id: {field: exc.reason}}, open_step=step.id,
-                               typed={step.id: request.form.to_dict()})
+                               typed={step.id: request.form.to_dict()},
+                               error_paths={step.id: exc.field.removeprefix("config.")})
     return _steps_response(workflow)
 
 

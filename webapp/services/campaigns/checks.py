@@ -331,7 +331,7 @@ def _sample_customer(tenant_id: int, segment_id: int | None) -> Customer | None:
     return db.session.scalar(
         select(Customer).join(CustomerSegmentMember, CustomerSegmentMember.customer_id == Customer.id)
         .where(CustomerSegmentMember.segment_id == segment_id, Customer.tenant_id == tenant_id,
-               Customer.email_status == "subscribed")
+               Customer.is_reachable)
         .order_by(Customer.first_name.is_(None), Customer.id).limit(1))
 
 

@@ -95,7 +95,7 @@ def claimed_rows(claim: str) -> list[tuple[Row, CustomerView]]:
 def skip_suppressed(campaign: EmailCampaign, claim: str) -> None:
     """Suppression is checked at claim time: unsubscribed since the snapshot -> skipped."""
     suppressed = select(Customer.id).where(Customer.id == CampaignRecipient.customer_id,
-                                           Customer.email_status != "subscribed").exists()
+                                           ~Customer.is_reachable).exists()
     skipped = db.session.execute(
         update(CampaignRecipient).where(CampaignRecipient.claim_token == claim, CampaignRecipient.status == "sending",
                                         suppressed)

@@ -114,7 +114,7 @@ def snapshot_recipients(campaign_id: int) -> int:
                    literal(0))
             .join(CustomerSegmentMember, CustomerSegmentMember.customer_id == Customer.id)
             .where(CustomerSegmentMember.segment_id == campaign.segment_id,
-                   Customer.tenant_id == campaign.tenant_id, Customer.email_status == "subscribed"))
+                   Customer.tenant_id == campaign.tenant_id, Customer.is_reachable))
     count = db.session.execute(
         insert(CampaignRecipient.__table__).from_select(
             ["campaign_id", "tenant_id", "customer_id", "email", "batch_no", "status", "token", "attempts"], rows)
@@ -181,4 +181,4 @@ def segment_audience(tenant_id: int, segment_id: int) -> int:
         select(func.count()).select_from(CustomerSegmentMember)
         .join(Customer, Customer.id == CustomerSegmentMember.customer_id)
         .where(CustomerSegmentMember.segment_id == segment_id, Customer.tenant_id == tenant_id,
-               Customer.email_status == "subscribed")) or 0
+               Customer.is_reachable)) or 0

@@ -56,9 +56,10 @@ class FormValues(Protocol):
 @dataclass(frozen=True)
 class FormField:
     """One field of a step's inline editor. `kind`: input, textarea, select, step (a
-    choice among the workflow's other steps) or page (the step is edited on a page of its
-    own, `endpoint`: the builder shows `value`'s summary lines and a link to it); `value`
-    reads the saved config."""
+    choice among the workflow's other steps), conditions (the segment builder's condition
+    rows, posting the list as JSON) or page (the step is edited on a page of its own,
+    `endpoint`: the builder shows `value`'s summary lines and a link to it); `value` reads
+    the saved config."""
 
     name: str
     label: str

@@ -13,8 +13,12 @@ from webapp.infra.errors import ValidationFailed
 from webapp.models import AutomationEnrollment, AutomationStep, Customer
 from webapp.segments.compiler import Compiler
 from webapp.segments.definition import parse_definition
+from webapp.segments.describe import describe_condition
 from webapp.services.enrollment.waits import Outcome
 from webapp.services.workflows.steps.base import FormField, FormValues, RunContext, StepType, Strict
+
+# A step's summary says up to this many conditions in words; more are counted.
+MAX_SAID = 3
 
 
 class ConditionStep(Strict):
@@ -34,9 +38,19 @@ def check(out: dict[str, Any], *, allowlist: str | None, step_ids: set[int] | No
 
 
 def describe(config: dict[str, Any]) -> str:
+    """In words when short ("Continue if has tag “vip” or total spent at least 100"), else a count."""
     target = f", else go to step #{config['else_step']}" if config.get("else_step") else ", else exit"
-    return f"Continue if {config.get('match', 'all')} of {len(config.get('conditions') or [])} conditions " \
-           f"match{target}"
+    conditions = config.get("conditions") or []
+    match = config.get("match", "all")
+    plain = isinstance(conditions, list) and all(isinstance(c, dict) and "conditions" not in c for c in conditions)
+    if plain and 0 < len(conditions) <= MAX_SAID:
+        said = (" and " if match == "all" else " or ").join(_lower_first(describe_condition(c)) for c in conditions)
+        return f"Continue if {said}{target}"
+    return f"Continue if {match} of {len(conditions)} conditions match{target}"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def from_form(form: FormValues) -> dict[str, Any]:
@@ -68,10 +82,10 @@ def handle(runner: RunContext, enrollment: AutomationEnrollment, step: Automatio
 STEP = StepType(
     name="condition", label="Condition", model=ConditionStep, check=check, describe=describe,
     default_config={"conditions": [{"type": "tag", "operator": "has", "value": "vip"}], "match": "all"},
-    form=(FormField("conditions", "Conditions (the segment language, JSON)", lambda cfg: cfg.get("conditions", []),
-                    kind="textarea", json=True),
-          FormField("match", "Customers who match", lambda cfg: cfg.get("match", "all"), kind="select",
-                    options=(("all", "all of them"), ("any", "any of them"))),
+    # The match comes first: the condition rows read it for their "and" / "or".
+    form=(FormField("match", "Customers who match", lambda cfg: cfg.get("match", "all"), kind="select",
+                    options=(("all", "all of these conditions"), ("any", "any of these conditions"))),
+          FormField("conditions", "Conditions", lambda cfg: cfg.get("conditions", []), kind="conditions"),
           FormField("else_step", "When not met", lambda cfg: cfg.get("else_step"), kind="step", element_id="else",
                     empty_label="exit the workflow")),
     from_form=from_form, handle=handle)
