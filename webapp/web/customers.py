@@ -7,8 +7,7 @@ from flask_login import current_user, login_required
 
 from webapp.extensions import htmx
 from webapp.infra.errors import Conflict, ValidationFailed
-from webapp.services import activities, customers, workflows
-from webapp.services.campaigns import stats as campaign_stats
+from webapp.services import activities, activity_text, customers, workflows
 from webapp.web.access import write_required
 from webapp.web.filters import activity_label
 from webapp.web.forms import CustomerForm, NoteForm, TagForm, apply_domain_error
@@ -49,7 +48,7 @@ def _timeline_context(customer_id: int, types: list[str], cursor: str | None = N
             # The usual types and every type the tenant has (ticket scans, page views, custom
             # ones), by their labels.
             "type_choices": sorted(set(COMMON_TYPES) | set(known) | set(types), key=activity_label),
-            "campaign_names": campaign_stats.campaign_names(current_user.tenant_id, page.items)}
+            "activity_text": activity_text.for_activities(current_user.tenant_id, page.items)}
 
 
 def _selected_types() -> list[str]:
