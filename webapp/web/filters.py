@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
+from webapp.services.activity_text import with_moments
 from webapp.services.merge_tags import readable
 from webapp.web.times import register_time_filters
 
@@ -81,3 +82,5 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(duration, "duration")
     # "2 hours ago", "Sat 5 Dec, 15:25 (in 2 days)": webapp/web/times.py
     register_time_filters(app)
+    # Text the product wrote with ISO timestamps in it, as parts for _readable.html's macro.
+    app.add_template_filter(with_moments, "moments")

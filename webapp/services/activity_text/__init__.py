@@ -12,6 +12,7 @@ from webapp.services.activity_text.names import Names, lookup_names
 from webapp.services.activity_text.parts import Link, Moment, Money, Part, Text
 from webapp.services.activity_text.sentences import (
     SENTENCES,
+    SHOWN_IN_FULL,
     TRIGGER_WORDS,
     event_name_of,
     order_parts,
@@ -35,7 +36,7 @@ class ActivityText:
         return sentence_for(activity.type, activity.properties, self.names)
 
     def details(self, activity: CustomerActivity) -> list[tuple[str, list[Part]]]:
-        return labelled(activity.properties or {})
+        return [] if activity.type in SHOWN_IN_FULL else labelled(activity.properties or {})
 
     def trigger(self, trigger_type: str, payload: Any) -> list[Part]:
         """What started an enrollment: "Purchase of Jazz Night (£84.00, order 1042)"."""

@@ -24,6 +24,8 @@ SIGNUP_SOURCES = {"api": "through the API", "import": "from an import", "website
                   "box_office": "at the box office", "mobile_app": "in the mobile app", "form": "with a sign-up form"}
 TRIGGER_WORDS = {"purchase": "after a purchase", "signup": "on signing up", "segment_entered": "on entering a segment",
                  "event_day": "on the day of an event", "custom": "by hand"}
+# Types whose sentence shows everything they store: no details disclosure.
+SHOWN_IN_FULL = frozenset({"note"})
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
 

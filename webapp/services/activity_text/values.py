@@ -141,7 +141,8 @@ def summary_of(properties: Any, skip: tuple[str, ...] = (), most: int = 3) -> li
 
 def with_moments(text: str | None) -> list[Part]:
     """Free text the product wrote (a trace's detail, an exit reason) with its ISO
-    timestamps as moments: "until 2026-12-05T15:25:36+00:00" reads as a local time."""
+    timestamps as moments, "until 2026-12-05T15:25:36+00:00" read as a local time, and a
+    capital letter first."""
     if not text:
         return []
     out: list[Part] = []
@@ -156,4 +157,7 @@ def with_moments(text: str | None) -> list[Part]:
         last = found.end()
     if last < len(text):
         out.append(Text(text[last:]))
+    first = out[0]
+    if isinstance(first, Text) and first.text:
+        out[0] = Text(first.text[:1].upper() + first.text[1:])
     return out
