@@ -84,7 +84,11 @@ def scalar_text(value: Any, limit: int = SHORT) -> str:
 
 def _inline_object(value: dict, limit: int) -> str:
     """An object inside a list, on one line: "Type VIP, price 40"."""
-    pairs = [f"{label(k)} {scalar_text(v, limit)}" for k, v in list(value.items())[:MAX_ITEMS]]
+    pairs = []
+    for n, (key, item) in enumerate(list(value.items())[:MAX_ITEMS]):
+        name = label(key)
+        pairs.append(f"{name if n == 0 or name[:2].isupper() else name[:1].lower() + name[1:]} "
+                     f"{scalar_text(item, limit)}")
     return ", ".join(pairs) + (", …" if len(value) > MAX_ITEMS else "")
 
 
