@@ -15,6 +15,7 @@ from webapp.services.activity_text.sentences import (
     SHOWN_IN_FULL,
     TRIGGER_WORDS,
     event_name_of,
+    named,
     order_parts,
     segment_ref,
     sentence_for,
@@ -49,7 +50,7 @@ class ActivityText:
         if trigger_type == "event_day":
             return [Text(f"The day of {event}" if event else "The day of an event")]
         if trigger_type == "segment_entered":
-            return [Text("Entering segment "), *segment_ref(props, self.names)]
+            return named("Entering", "segment", segment_ref(props, self.names))
         if trigger_type == "custom" and not props:
             return [Text("Enrolled by hand")]
         words = "A custom trigger" if trigger_type == "custom" else f"{label(trigger_type)} trigger"

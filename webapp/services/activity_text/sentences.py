@@ -96,11 +96,18 @@ def campaign_ref(props: dict[str, Any], names: Names) -> list[Part]:
     return [Text("a deleted campaign" if cid else "an email")]
 
 
+def named(before: str, noun: str, ref: list[Part]) -> list[Part]:
+    """ "Completed workflow <Post-purchase>", or "Completed a deleted workflow" when the
+    row is not found (deleted, or not the tenant's)."""
+    return [Text(f"{before} {noun} "), *ref] if ref else [Text(f"{before} a deleted {noun}")]
+
+
 def workflow_ref(names: Names, workflow_id: int | None, enrollment_id: int | None = None) -> list[Part]:
-    """The workflow by name: to the customer's trace when the enrollment is known, else its builder."""
+    """The workflow by name: to the customer's trace when the enrollment is known, else its
+    builder; nothing when it is not found."""
     name = names.workflows.get(workflow_id) if workflow_id else None
     if name is None:
-        return [Text("a deleted workflow")]
+        return []
     if enrollment_id and names.enrollments.get(enrollment_id) == workflow_id:
         return [Link(name, "workflows.trace", {"workflow_id": workflow_id, "enrollment_id": enrollment_id})]
     return [Link(name, "workflows.builder", {"workflow_id": workflow_id})]
@@ -111,7 +118,7 @@ def segment_ref(props: dict[str, Any], names: Names) -> list[Part]:
     if sid and sid in names.segments:
         return [Link(names.segments[sid], "segments.show", {"segment_id": sid})]
     stored = _text(props, "segment_name")
-    return [Text(f"{stored} (since deleted)" if stored else "a deleted segment")]
+    return [Text(f"{stored} (since deleted)")] if stored else []
 
 
 def order_parts(props: dict[str, Any]) -> list[Part]:
@@ -126,7 +133,7 @@ def order_parts(props: dict[str, Any]) -> list[Part]:
 
 def _by_workflow(props: dict[str, Any], names: Names) -> list[Part]:
     workflow_id = an_id(props.get("workflow_id"))
-    return [Text(" by workflow "), *workflow_ref(names, workflow_id)] if workflow_id else []
+    return named(" by", "workflow", workflow_ref(names, workflow_id)) if workflow_id else []
 
 
 def _place(url: str) -> str:
@@ -196,7 +203,7 @@ def unsubscribed(props: dict[str, Any], names: Names) -> list[Part]:
 
 def _segment(verb: str) -> Sentence:
     def sentence(props: dict[str, Any], names: Names) -> list[Part]:
-        return [Text(verb), *segment_ref(props, names)]
+        return named(verb, "segment", segment_ref(props, names))
     return sentence
 
 
@@ -211,7 +218,7 @@ def workflow_enrolled(props: dict[str, Any], names: Names) -> list[Part]:
     workflows = _one_or_many(props, "workflow_id", "workflow_ids")
     enrollments = _one_or_many(props, "enrollment_id", "enrollment_ids")
     pairs = [(an_id(w), an_id(enrollments[n]) if n < len(enrollments) else None) for n, w in enumerate(workflows)]
-    refs = [workflow_ref(names, w, e) for w, e in pairs if w][:5]
+    refs = [workflow_ref(names, w, e) or [Text("a deleted workflow")] for w, e in pairs if w][:5]
     more = [Text(f" and {len(pairs) - 5} more")] if len(pairs) > 5 else []
     trigger = props.get("trigger")
     when = [Text(f" {TRIGGER_WORDS[trigger]}")] if isinstance(trigger, str) and trigger in TRIGGER_WORDS else []
@@ -225,15 +232,15 @@ def _workflow_ref_of(props: dict[str, Any], names: Names) -> list[Part]:
 
 
 def workflow_completed(props: dict[str, Any], names: Names) -> list[Part]:
-    return [Text("Completed workflow "), *_workflow_ref_of(props, names)]
+    return named("Completed", "workflow", _workflow_ref_of(props, names))
 
 
 def workflow_exited(props: dict[str, Any], names: Names) -> list[Part]:
     reason = props.get("reason")
     why = [Text(": "), *with_moments(shorten(reason, 160))] if isinstance(reason, str) and reason.strip() else []
     if props.get("status") == "failed":
-        return [Text("Stopped in workflow "), *_workflow_ref_of(props, names), Text(" after an error"), *why]
-    return [Text("Left workflow "), *_workflow_ref_of(props, names), *why]
+        return [*named("Stopped in", "workflow", _workflow_ref_of(props, names)), Text(" after an error"), *why]
+    return [*named("Left", "workflow", _workflow_ref_of(props, names)), *why]
 
 
 def ticket_scan(props: dict[str, Any], names: Names) -> list[Part]:
@@ -278,8 +285,8 @@ SENTENCES: dict[str, Sentence] = {
     "email_failed": _email("Could not send "),
     "unsubscribed": unsubscribed,
     "resubscribed": _plain("Subscribed to emails again"),
-    "segment_entered": _segment("Entered segment "),
-    "segment_exited": _segment("Left segment "),
+    "segment_entered": _segment("Entered"),
+    "segment_exited": _segment("Left"),
     "workflow_enrolled": workflow_enrolled,
     "workflow_completed": workflow_completed,
     "workflow_exited": workflow_exited,
