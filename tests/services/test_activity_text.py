@@ -173,7 +173,7 @@ def test_labels_come_from_keys():
 def test_a_custom_type_shows_its_first_values_labelled_and_flattened():
     props = {"seat_row": "F", "event": {"name": "Jazz Night", "doors": {"open": "19:00"}}, "perks": ["bar", "cloak"]}
     text = plain(summary("wishlist_added", props))
-    assert text == "Seat row: F · Event name: Jazz Night · Event doors open: 19:00 · 1 more in details"
+    assert text == "Seat row: F · Event name: Jazz Night · Event doors open: 19:00 · 1 more"
     details = {name: plain(value) for name, value in labelled(props)}
     assert details == {"Seat row": "F", "Event name": "Jazz Night", "Event doors open": "19:00",
                        "Perks": "bar, cloak"}

@@ -139,7 +139,7 @@ def summary_of(properties: Any, skip: tuple[str, ...] = (), most: int = 3) -> li
     for n, (name, value) in enumerate(pairs[:most]):
         out += [Text((" · " if n else "") + f"{name}: "), *value_parts(value)]
     if len(pairs) > most:
-        out.append(Text(f" · {len(pairs) - most} more in details"))
+        out.append(Text(f" · {len(pairs) - most} more"))
     return out
 
 
