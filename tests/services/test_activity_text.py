@@ -19,7 +19,8 @@ from webapp.web.filters import ACTIVITY_LABELS
 
 UA_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
              "(KHTML, like Gecko) Mobile/15E148")
-NAMES = Names(campaigns={7: CampaignName("Jazz weekly"), 8: CampaignName("Workflow: Post-purchase", workflow_id=3)},
+NAMES = Names(campaigns={7: CampaignName("Jazz weekly"), 8: CampaignName("Workflow: Post-purchase", True, 3),
+                         9: CampaignName("Workflow: Old", True, None)},
               segments={4: "VIPs"}, workflows={3: "Post-purchase", 5: "Welcome"}, enrollments={11: 3})
 TEXT = ActivityText(NAMES)
 
@@ -109,6 +110,8 @@ def test_a_workflows_email_names_the_workflow_not_its_hidden_campaign():
     assert plain(parts) == "Sent an email from workflow Post-purchase"
     assert links(parts) == [("Post-purchase", "workflows.trace", {"workflow_id": 3, "enrollment_id": 11})]
     assert plain(summary("email_opened", {"campaign_id": 8})) == "Opened an email from workflow Post-purchase"
+    # The step (and so its workflow) is gone: no link to a report the hidden campaign does not have.
+    assert plain(summary("email_opened", {"campaign_id": 9})) == "Opened an email from a deleted workflow"
 
 
 def test_a_campaign_that_is_not_found_is_not_linked():

@@ -35,7 +35,9 @@ def ids_in(properties: Any, one: str, many: str | None = None) -> set[int]:
 @dataclass(frozen=True)
 class CampaignName:
     name: str
-    # The workflow whose send_email step owns this (hidden) campaign, when it is one.
+    # A workflow step's hidden campaign (no report of its own), and the workflow whose
+    # send_email step owns it while the step exists.
+    of_workflow: bool = False
     workflow_id: int | None = None
 
 
@@ -61,7 +63,7 @@ def lookup_names(tenant_id: int, properties: Iterable[Any]) -> Names:
                 select(EmailCampaign.id, EmailCampaign.name, EmailCampaign.kind, AutomationStep.workflow_id)
                 .outerjoin(AutomationStep, AutomationStep.campaign_id == EmailCampaign.id)
                 .where(EmailCampaign.tenant_id == tenant_id, EmailCampaign.id.in_(campaign_ids))):
-            names.campaigns[cid] = CampaignName(name, workflow_id if kind == "workflow" else None)
+            names.campaigns[cid] = CampaignName(name, kind == "workflow", workflow_id if kind == "workflow" else None)
             if kind == "workflow" and workflow_id is not None:
                 workflow_ids.add(workflow_id)
     if segment_ids:

@@ -84,10 +84,10 @@ def campaign_ref(props: dict[str, Any], names: Names) -> list[Part]:
     names its workflow. Only the tenant's own campaigns are found by id."""
     cid = an_id(props.get("campaign_id"))
     found = names.campaigns.get(cid) if cid else None
-    if found is not None and found.workflow_id is None:
+    if found is not None and not found.of_workflow:
         return [Link(found.name, "reports.report", {"campaign_id": cid})]
-    workflow_id = found.workflow_id if found is not None else an_id(props.get("workflow_id"))
-    if workflow_id:
+    workflow_id = (found.workflow_id if found is not None else None) or an_id(props.get("workflow_id"))
+    if workflow_id or found is not None:
         if workflow_id not in names.workflows:
             return [Text("an email from a deleted workflow")]
         return [Text("an email from workflow "), *workflow_ref(names, workflow_id, an_id(props.get("enrollment_id")))]
