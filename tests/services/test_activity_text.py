@@ -11,17 +11,20 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from webapp.services.activities import record_activity
 from webapp.services.activity_text import ActivityText, Link, Moment, Money, Text, for_activities, with_moments
 from webapp.services.activity_text.names import CampaignName, Names, lookup_names
 from webapp.services.activity_text.sentences import SENTENCES
 from webapp.services.activity_text.values import label, labelled, summary_of
+from webapp.services.customers import upsert_customer
 from webapp.web.filters import ACTIVITY_LABELS
 
 UA_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
              "(KHTML, like Gecko) Mobile/15E148")
 NAMES = Names(campaigns={7: CampaignName("Jazz weekly"), 8: CampaignName("Workflow: Post-purchase", True, 3),
                          9: CampaignName("Workflow: Old", True, None)},
-              segments={4: "VIPs"}, workflows={3: "Post-purchase", 5: "Welcome"}, enrollments={11: 3})
+              segments={4: "VIPs"}, workflows={3: "Post-purchase", 5: "Welcome"}, enrollments={11: 3},
+              events={"evt_9": "Darts Night"})
 TEXT = ActivityText(NAMES)
 
 
@@ -159,6 +162,13 @@ def test_a_page_view_names_the_page_and_where_they_came_from():
     assert plain(summary("page_view", {"title": "Jazz Night tickets"})) == "Viewed Jazz Night tickets"
 
 
+def test_an_event_named_only_by_its_id_reads_by_the_name_the_tenants_purchases_give_it():
+    props = {"url": "https://tickets.example.com/events/evt_9", "event_id": "evt_9", "source": "social"}
+    assert plain(summary("page_view", props)) == "Viewed Darts Night (from social)"
+    assert plain(summary("ticket_scan", {"event": {"id": "evt_9"}, "gate": "A"})) == \
+        "Scanned in at gate A for Darts Night"
+
+
 def test_every_type_with_a_sentence_has_a_label_in_the_one_label_table():
     assert set(SENTENCES) <= set(ACTIVITY_LABELS)
 
@@ -281,10 +291,18 @@ def test_names_are_looked_up_in_the_tenant_only(tenant_a, tenant_b):
     theirs = segments.create_segment(tenant_b.id, "Their VIPs", vip)
     their_campaign = drafts.create_campaign(tenant_b.id, {"name": "Their news", "subject": "Hi",
                                                           "html_content": "<p>Hi</p>", "segment_id": theirs.id})
+    ada, _ = upsert_customer(tenant_a.id, {"email": "ada@example.com"})
+    bob, _ = upsert_customer(tenant_b.id, {"email": "bob@example.com"})
+    record_activity(tenant_a.id, "purchase", customer_id=ada.id,
+                    properties={"order_total": 5, "event": {"id": "evt_1", "name": "Our gig"}})
+    record_activity(tenant_b.id, "purchase", customer_id=bob.id,
+                    properties={"order_total": 5, "event": {"id": "evt_2", "name": "Their gig"}})
     names = lookup_names(tenant_a.id, [{"segment_id": ours.id}, {"segment_id": theirs.id},
-                                       {"campaign_id": their_campaign.id}, {"campaign_id": True}, "junk"])
+                                       {"campaign_id": their_campaign.id}, {"campaign_id": True}, "junk",
+                                       {"event_id": "evt_1"}, {"event": {"id": "evt_2"}}])
     assert names.segments == {ours.id: "Our VIPs"}
     assert names.campaigns == {}
+    assert names.events == {"evt_1": "Our gig"}
 
 
 def test_a_page_of_activities_reads_its_names_in_one_query_per_kind(tenant_a, app):

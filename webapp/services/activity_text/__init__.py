@@ -42,7 +42,7 @@ class ActivityText:
     def trigger(self, trigger_type: str, payload: Any) -> list[Part]:
         """What started an enrollment: "Purchase of Jazz Night (£84.00, order 1042)"."""
         props = payload if isinstance(payload, dict) else {}
-        event = event_name_of(props)
+        event = event_name_of(props, self.names)
         if trigger_type == "purchase":
             return [Text("Purchase" + (f" of {event}" if event else "")), *order_parts(props)]
         if trigger_type == "signup":

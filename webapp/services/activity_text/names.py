@@ -1,4 +1,5 @@
-"""The names activities refer to by id (campaigns, segments, workflows, enrollments), read
+"""The names activities refer to by id (campaigns, segments, workflows, enrollments, the
+platform's events as the tenant's purchases name them), read
 for a whole page at once: one query per kind, and only the tenant's own rows, so an id
 that belongs to another tenant is simply not found (no link, no name)."""
 
@@ -8,10 +9,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import AutomationEnrollment, AutomationStep, AutomationWorkflow, CustomerSegment, EmailCampaign
+from webapp.models import (
+    AutomationEnrollment,
+    AutomationStep,
+    AutomationWorkflow,
+    CustomerActivity,
+    CustomerSegment,
+    EmailCampaign,
+)
 
 _MAX_ID = 2**63 - 1
 
@@ -48,6 +56,17 @@ class Names:
     workflows: dict[int, str] = field(default_factory=dict)
     # enrollment id -> its workflow id
     enrollments: dict[int, int] = field(default_factory=dict)
+    # the platform's event id -> the event's name, as the tenant's purchases carry it
+    events: dict[str, str] = field(default_factory=dict)
+
+
+def event_ids_in(properties: Any) -> set[str]:
+    """The platform's event ids a page view or a scan names (event_id, or event.id)."""
+    if not isinstance(properties, dict):
+        return set()
+    event = properties.get("event")
+    found = {properties.get("event_id"), event.get("id") if isinstance(event, dict) else None}
+    return {str(v) for v in found if isinstance(v, str | int) and not isinstance(v, bool) and 0 < len(str(v)) <= 200}
 
 
 def lookup_names(tenant_id: int, properties: Iterable[Any]) -> Names:
@@ -74,6 +93,11 @@ def lookup_names(tenant_id: int, properties: Iterable[Any]) -> Names:
             select(AutomationEnrollment.id, AutomationEnrollment.workflow_id).where(
                 AutomationEnrollment.tenant_id == tenant_id, AutomationEnrollment.id.in_(enrollment_ids))).all())
         workflow_ids |= set(names.enrollments.values())
+    if event_ids := set().union(*(event_ids_in(p) for p in rows)):
+        names.events = dict(db.session.execute(
+            select(CustomerActivity.event_id, func.max(CustomerActivity.event_name)).where(
+                CustomerActivity.tenant_id == tenant_id, CustomerActivity.event_id.in_(event_ids),
+                CustomerActivity.event_name.isnot(None)).group_by(CustomerActivity.event_id)).all())
     if workflow_ids:
         names.workflows = dict(db.session.execute(select(AutomationWorkflow.id, AutomationWorkflow.name).where(
             AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.id.in_(workflow_ids))).all())

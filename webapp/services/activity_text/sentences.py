@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from webapp.services.activity_text.devices import device_words
-from webapp.services.activity_text.names import Names, an_id
+from webapp.services.activity_text.names import Names, an_id, event_ids_in
 from webapp.services.activity_text.parts import Link, Money, Part, Text, joined
 from webapp.services.activity_text.values import label, scalar_text, shorten, summary_of, with_moments
 
@@ -40,11 +40,15 @@ def _text(props: dict[str, Any], key: str) -> str | None:
     return None
 
 
-def event_name_of(props: dict[str, Any]) -> str | None:
+def event_name_of(props: dict[str, Any], names: Names | None = None) -> str | None:
+    """The event's name as the activity carries it, else as the tenant's purchases name its id."""
     event = props.get("event")
-    if isinstance(event, dict):
-        return _text(event, "name") or _text(event, "title")
-    return _text(props, "event_name") or (shorten(event) if isinstance(event, str) and event.strip() else None)
+    if isinstance(event, dict) and (name := _text(event, "name") or _text(event, "title")):
+        return name
+    if name := _text(props, "event_name") or (shorten(event) if isinstance(event, str) and event.strip() else None):
+        return name
+    known = [names.events[i] for i in sorted(event_ids_in(props)) if i in names.events] if names else []
+    return shorten(known[0]) if known else None
 
 
 def _amount(value: Any) -> Decimal | None:
@@ -151,7 +155,7 @@ def _place(url: str) -> str:
 # --- the sentences -----------------------------------------------------------------------------
 
 def purchase(props: dict[str, Any], names: Names) -> list[Part]:
-    event = event_name_of(props)
+    event = event_name_of(props, names)
     return [Text(f"Bought {_tickets(_ticket_count(props))}" + (f" for {event}" if event else "")), *order_parts(props)]
 
 
@@ -245,7 +249,7 @@ def workflow_exited(props: dict[str, Any], names: Names) -> list[Part]:
 
 def ticket_scan(props: dict[str, Any], names: Names) -> list[Part]:
     gate = _text(props, "gate") or _text(props, "entrance")
-    event = event_name_of(props)
+    event = event_name_of(props, names)
     words = "Scanned in"
     if gate:
         words += f" at {gate}" if "gate" in gate.lower() else \
@@ -257,9 +261,9 @@ def ticket_scan(props: dict[str, Any], names: Names) -> list[Part]:
 
 
 def page_view(props: dict[str, Any], names: Names) -> list[Part]:
-    title = _text(props, "title")
     url = props.get("url")
-    what = title or (_place(url) if isinstance(url, str) and url.strip() else None) or event_name_of(props) or "a page"
+    what = _text(props, "title") or event_name_of(props, names) or \
+        (_place(url) if isinstance(url, str) and url.strip() else None) or "a page"
     source = _text(props, "source")
     return [Text(f"Viewed {what}" + (f" (from {label(source).lower()})" if source else ""))]
 
