@@ -69,5 +69,6 @@ def test_dashboard_dates_are_in_the_tenants_timezone(owner_a, tenant_a):
 
     html = owner_a.get("/dashboard").get_data(as_text=True)
 
-    local = activity.occurred_at.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%d %b %Y, %H:%M")
-    assert local in html
+    # Shown as a relative time, the exact local time (JST) in its title.
+    local = activity.occurred_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f'title="{local:%a} {local.day} {local:%b %Y, %H:%M:%S} JST"' in html

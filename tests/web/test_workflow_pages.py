@@ -130,10 +130,11 @@ def test_enrollments_and_trace_show_the_path_and_why_it_ended(owner_a, world_a, 
     enrollment_id = world_a["enrollment_id"]
 
     listing = owner_a.get(f"/workflows/{wid}/enrollments?status=exited").get_data(as_text=True)
-    assert f'data-enrollment-id="{enrollment_id}"' in listing and "conditions not met" in listing
+    assert f'data-enrollment-id="{enrollment_id}"' in listing and "Conditions not met" in listing
     trace = owner_a.get(f"/workflows/{wid}/enrollments/{enrollment_id}").get_data(as_text=True)
-    assert re.search(r'data-testid="exit-reason">conditions not met', trace)
-    assert trace.index("Add tag") < trace.index("Condition")
+    assert re.search(r'data-testid="exit-reason">Conditions not met', trace)
+    path = trace[trace.index("<h2>Path</h2>"):]
+    assert path.index("Add tag") < path.index("Condition")
     assert cond.id
     customer_page = owner_a.get(f"/customers/{world_a['customer_id']}").get_data(as_text=True)
     assert f'/workflows/{wid}/enrollments/{enrollment_id}' in customer_page

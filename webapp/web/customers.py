@@ -8,9 +8,8 @@ from flask_login import current_user, login_required
 from webapp.extensions import htmx
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.models import EMAIL_STATUSES
-from webapp.services import activities, customers, workflows
+from webapp.services import activities, activity_text, customers, workflows
 from webapp.services.audit import Target
-from webapp.services.campaigns import stats as campaign_stats
 from webapp.services.dashboard import window_start
 from webapp.web.access import write_required
 from webapp.web.audit import note
@@ -68,7 +67,7 @@ def _timeline_context(customer_id: int, types: list[str], cursor: str | None = N
             # The usual types and every type the tenant has (ticket scans, page views, custom
             # ones), by their labels.
             "type_choices": sorted(set(COMMON_TYPES) | set(known) | set(types), key=activity_label),
-            "campaign_names": campaign_stats.campaign_names(current_user.tenant_id, page.items)}
+            "activity_text": activity_text.for_activities(current_user.tenant_id, page.items)}
 
 
 def _selected_types() -> list[str]:

@@ -8,6 +8,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp.infra.types import utcnow
+from webapp.services import activity_text
 from webapp.services.campaigns import stats as campaign_stats
 from webapp.services.dashboard import dashboard_figures
 from webapp.web.charts import Series, line_chart
@@ -34,4 +35,4 @@ def index():
                            title="Email opens and clicks per day, last 30 days")
     return render_template("dashboard.html", figures=figures, chart=chart,
                            campaigns=campaign_stats.latest_sent_campaigns(tenant_id),
-                           campaign_names=campaign_stats.campaign_names(tenant_id, [a for a, _ in figures.recent]))
+                           activity_text=activity_text.for_activities(tenant_id, [a for a, _ in figures.recent]))

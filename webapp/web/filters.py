@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
+from webapp.services.activity_text import with_moments
 from webapp.services.formatting import format_money
 from webapp.services.merge_tags import readable
+from webapp.web.times import register_time_filters
 
 ACTIVITY_LABELS = {
     "purchase": "Purchase",
@@ -21,9 +23,23 @@ ACTIVITY_LABELS = {
     "email_sent": "Email sent",
     "email_opened": "Email opened",
     "email_clicked": "Email clicked",
+    "email_delivered": "Email delivered",
+    "email_bounced": "Email bounced",
+    "email_complained": "Marked as spam",
+    "email_failed": "Email failed",
     "unsubscribed": "Unsubscribed",
+    "resubscribed": "Resubscribed",
     "segment_entered": "Entered segment",
     "segment_exited": "Left segment",
+    "workflow_enrolled": "Entered workflow",
+    "workflow_completed": "Completed workflow",
+    "workflow_exited": "Left workflow",
+    "workflow_step": "Workflow step",
+    "ticket_scan": "Ticket scanned",
+    "ticket_scanned": "Ticket scanned",
+    "page_view": "Page view",
+    "customer_created": "Profile created",
+    "customer_updated": "Profile updated",
 }
 
 
@@ -71,3 +87,7 @@ def register_filters(app: Flask) -> None:
     # Subjects and preheaders with merge tags as their names: "Hi [First name]", not "{{ ... }}".
     app.add_template_filter(readable, "readable_tags")
     app.add_template_filter(duration, "duration")
+    # "2 hours ago", "Sat 5 Dec, 15:25 (in 2 days)": webapp/web/times.py
+    register_time_filters(app)
+    # Text the product wrote with ISO timestamps in it, as parts for _readable.html's macro.
+    app.add_template_filter(with_moments, "moments")

@@ -18,7 +18,7 @@ from webapp.extensions import db, htmx
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.models import AutomationStep, AutomationWorkflow
 from webapp.models.workflow import ENROLLMENT_STATUSES
-from webapp.services import customers, segments, workflows
+from webapp.services import activity_text, customers, segments, workflows
 from webapp.services.audit import Target
 from webapp.services.workflows.reading import IN_PROGRESS, step_figures
 from webapp.services.workflows.steps import STEP_TYPES, describe_step
@@ -368,8 +368,10 @@ def enrollments(workflow_id: int):
         page = workflows.enrollments_page(current_user.tenant_id, workflow.id, status=status or None,
                                           limit=PAGE_SIZE)
     steps = {s.id: s for s in workflows.steps_of(workflow.id)}
+    text = activity_text.for_triggers(current_user.tenant_id, [e.trigger_payload for e, _ in page.items])
     return partial_or_page("workflows/_enrollment_rows.html", "workflows/enrollments.html", workflow=workflow,
                            page=page, status=status, statuses=(IN_PROGRESS, *ENROLLMENT_STATUSES), steps=steps,
+                           trigger_text=text,
                            step_labels=STEP_LABELS, appending=bool(cursor))
 
 
@@ -380,7 +382,10 @@ def trace(workflow_id: int, enrollment_id: int):
     workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
     customer = customers.get_customer(current_user.tenant_id, enrollment.customer_id)
     steps = workflows.steps_of(workflow.id)
+    text = activity_text.for_triggers(current_user.tenant_id, [enrollment.trigger_payload])
     return render_template("workflows/trace.html", workflow=workflow, enrollment=enrollment, customer=customer,
+                           trigger=text.trigger(enrollment.trigger_type, enrollment.trigger_payload),
+                           trigger_details=activity_text.labelled(enrollment.trigger_payload),
                            executions=workflows.executions_of([enrollment.id])[enrollment.id],
                            steps={s.id: s for s in steps}, positions={s.id: n for n, s in enumerate(steps, 1)},
                            step_labels=STEP_LABELS, describe=describe_step)

@@ -164,19 +164,6 @@ def recent_hits(campaign_id: int, limit: int = 20) -> list[TrackingHit]:
                                    .order_by(TrackingHit.id.desc()).limit(limit)))
 
 
-def campaign_names(tenant_id: int, activities: list[CustomerActivity]) -> dict[int, str]:
-    """Names of the campaigns the given activities mention (one query for a timeline page)."""
-    wanted = set()
-    for activity in activities:
-        value = (activity.properties or {}).get("campaign_id")
-        if isinstance(value, int) and not isinstance(value, bool):
-            wanted.add(value)
-    if not wanted:
-        return {}
-    return dict(db.session.execute(select(EmailCampaign.id, EmailCampaign.name).where(
-        EmailCampaign.tenant_id == tenant_id, EmailCampaign.id.in_(wanted))).all())
-
-
 def latest_sent_campaigns(tenant_id: int, limit: int = 5) -> list[dict[str, Any]]:
     """The tenant's last campaigns that went out, with their figures (dashboard)."""
     rows = list(db.session.scalars(tenant_campaigns(tenant_id).where(EmailCampaign.started_at.isnot(None))
