@@ -15,7 +15,8 @@ from tests.reports.report_support import (
     sent_campaign,
     tracking_hit,
 )
-from webapp.services.campaigns.clients import Agent, clients_and_devices, describe_agent
+from webapp.services.campaigns.clients import clients_and_devices
+from webapp.services.user_agents import Agent, describe_agent, reading_place
 
 OUTLOOK_MAC = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
                "Microsoft Outlook 16.80")
@@ -37,6 +38,15 @@ APPLE_MAIL_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/60
 ])
 def test_real_user_agents_name_the_mail_client_and_the_device(user_agent, expected):
     assert describe_agent(user_agent) == expected
+
+
+@pytest.mark.parametrize(("user_agent", "words"), [
+    (IPHONE_MAIL, "on iPhone"), (IPAD_MAIL, "on iPad"), (APPLE_MAIL_MAC, "on a Mac"), (GMAIL_PROXY, "in Gmail"),
+    (OUTLOOK_MAC, "in Outlook"), (CHROME_ANDROID, "on Android"), (THUNDERBIRD, "in Thunderbird"),
+    ("Mozilla/5.0", None), ("", None), (None, None), (42, None),
+])
+def test_the_timeline_says_where_an_email_was_read_from_the_same_reading(user_agent, words):
+    assert reading_place(user_agent) == words
 
 
 def test_report_counts_people_opens_by_client_and_device_and_leaves_machines_out(tenant_a, tenant_b):

@@ -13,10 +13,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from webapp.services.activity_text.devices import device_words
 from webapp.services.activity_text.names import Names, an_id, event_ids_in
 from webapp.services.activity_text.parts import Link, Money, Part, Text, joined
 from webapp.services.activity_text.values import label, scalar_text, shorten, summary_of, with_moments
+from webapp.services.user_agents import reading_place
 
 Sentence = Callable[[dict[str, Any], Names], list[Part]]
 
@@ -189,7 +189,7 @@ def _email(before: str, after: str = "") -> Sentence:
 
 
 def email_opened(props: dict[str, Any], names: Names) -> list[Part]:
-    where = device_words(props.get("user_agent"))
+    where = reading_place(props.get("user_agent"))
     return [Text("Opened "), *campaign_ref(props, names), *([Text(f" {where}")] if where else [])]
 
 

@@ -1,86 +1,18 @@
 """Mail clients and devices of a campaign's opens and clicks, read from the hits' user agents.
 
-The parsing is ua-parser's (the uap-core regexes, updated monthly in ua-parser-builtins);
-this module only names what it finds the way a marketer reads it. Each distinct user agent
-of a report is fetched once (GROUP BY in SQL) and parsed once per process (LRU cache).
+Each distinct user agent of a report is fetched once (GROUP BY in SQL) and read by
+services/user_agents.py (ua-parser).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy import func, select
-from ua_parser import parse
 
 from webapp.extensions import db
 from webapp.models import CampaignRecipient, TrackingHit
-
-# ua-parser's family -> the mail client a marketer knows. iOS Mail opens show as an in-app
-# WebKit view (no "Safari/" token), which ua-parser calls "Mobile Safari UI/WKWebView".
-CLIENT_BY_FAMILY = {
-    "Apple Mail": "Apple Mail",
-    "Mobile Safari UI/WKWebView": "Apple Mail",
-    "GmailImageProxy": "Gmail",
-    "Outlook": "Outlook",
-    "Windows Live Mail": "Outlook",
-    "YahooMailProxy": "Yahoo Mail",
-    "Yahoo! Mail": "Yahoo Mail",
-    "Thunderbird": "Thunderbird",
-}
-# A browser opening the pixel is someone reading in webmail (Gmail on the web, Outlook.com...).
-BROWSER_FAMILIES = frozenset({
-    "Chrome", "Chrome Mobile", "Chrome Mobile iOS", "Chrome Mobile WebView", "Chromium", "Firefox", "Firefox Mobile",
-    "Firefox iOS", "Safari", "Mobile Safari", "Edge", "Edge Mobile", "Opera", "Opera Mobile", "Samsung Internet",
-    "Brave", "Vivaldi", "Yandex Browser", "UC Browser", "DuckDuckGo Mobile", "IE", "IE Mobile",
-})
-WEBMAIL = "Webmail in a browser"
-OTHER = "Other"
-# Proxies fetch the image for the reader: the device behind them is not known.
-PROXY_FAMILIES = frozenset({"GmailImageProxy", "YahooMailProxy"})
-PHONE_SYSTEMS = frozenset({"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "HarmonyOS"})
-DESKTOP_SYSTEMS = frozenset({"Windows", "Mac OS X", "macOS", "Linux", "Ubuntu", "Chrome OS", "Fedora", "Debian",
-                             "FreeBSD", "OpenBSD"})
-DEVICES = ("Desktop", "Phone", "Tablet", "Unknown")
-
-
-@dataclass(frozen=True)
-class Agent:
-    client: str
-    device: str
-
-
-@lru_cache(maxsize=4096)
-def describe_agent(user_agent: str | None) -> Agent:
-    """The mail client (or browser webmail) and the kind of device of one user agent."""
-    if not user_agent:
-        return Agent(OTHER, "Unknown")
-    result = parse(user_agent)
-    family = result.user_agent.family if result.user_agent else ""
-    system = result.os.family if result.os else ""
-    model = result.device.family if result.device else ""
-    lowered = user_agent.lower()
-    if "outlook" in lowered or "ms-office" in lowered:
-        client = "Outlook"  # Outlook for Mac carries Apple Mail's WebKit tokens too
-    elif family in CLIENT_BY_FAMILY:
-        client = CLIENT_BY_FAMILY[family]
-    elif family in BROWSER_FAMILIES:
-        client = WEBMAIL
-    else:
-        client = OTHER
-    return Agent(client, _device(family, system, model, lowered))
-
-
-def _device(family: str, system: str, model: str, lowered: str) -> str:
-    if family in PROXY_FAMILIES:
-        return "Unknown"
-    if model == "iPad" or "tablet" in lowered or (system == "Android" and "mobile" not in lowered):
-        return "Tablet"
-    if system in PHONE_SYSTEMS or model == "iPhone":
-        return "Phone"
-    if system in DESKTOP_SYSTEMS:
-        return "Desktop"
-    return "Unknown"
+from webapp.services.user_agents import DEVICES, OTHER, describe_agent
 
 
 @dataclass(frozen=True)
