@@ -1,8 +1,9 @@
 """The app's main pages, with a demo-ish tenant behind them: the page-wide browser checks
 (phone layout, accessibility) visit the same list. The data makes every kind of thing render:
 tables with rows, status badges (sent, draft, unsubscribed, active), a report with opens and
-clicks, a workflow with an enrollment, an import with a refused row, an outbox message, and
-empty states where a tenant has nothing yet (images, saved templates)."""
+clicks, a workflow with an enrollment, an import with a refused row, images (with and without
+alt text), an outbox message, and empty states where the tenant has nothing yet (saved
+templates). EMPTY_PAGES are the pages a new account starts on, all empty states."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from tests.assets.images import png
 from tests.campaigns.campaign_support import new_campaign
 from tests.campaigns.tracking_support import age_delivery, hit, outbox_html, send_to_audience, tracking_urls, write_hits
 from webapp.extensions import db
 from webapp.models import AutomationEnrollment, AutomationStep, CampaignRecipient, OutboxMessage
 from webapp.services import campaigns, workflows
+from webapp.services.assets import upload_asset
 from webapp.services.crm import CRMService
 from webapp.services.imports.lifecycle import create_import
 from webapp.services.segments import create_segment
@@ -22,6 +25,11 @@ from webapp.services.segments import create_segment
 from .conftest import release_database
 
 CSV = b"email,first_name,last_name,city,tags\nzoe@example.com,Zoe,Quinn,Leeds,vip\nbad-address,No,One,York,\n"
+
+
+EMPTY_PAGES = {"dashboard": "/dashboard", "customers list": "/customers/", "segments list": "/segments/",
+               "campaigns list": "/campaigns/", "workflows list": "/workflows/", "images": "/assets/",
+               "templates gallery": "/templates/", "outbox": "/outbox/"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ def build_demo(app, tenant_id: int, shop: dict[str, int], runner) -> Demo:
         AutomationStep.workflow_id == flow.id, AutomationStep.type == "send_email"))
     enrollment = db.session.scalar(select(AutomationEnrollment.id).where(AutomationEnrollment.workflow_id == flow.id))
     upload = create_import(tenant_id, "box-office-export.csv", CSV).id
+    upload_asset(tenant_id, "main-stage.png", png(), alt="The main stage at night")
+    upload_asset(tenant_id, "poster.png", png())  # no alt text of its own: its name stands in
     message = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.campaign_id == sent))
     release_database()
     return Demo(pages={

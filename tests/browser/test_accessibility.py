@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import release_database
-from .main_pages import build_demo
+from .main_pages import EMPTY_PAGES, build_demo
 
 pytestmark = pytest.mark.browser
 
@@ -88,6 +88,17 @@ def test_every_main_page_passes_axe(page: Page, log_in, tenant_a, demo, viewport
         response = page.goto(address)
         assert response is not None and response.ok, f"{name} ({address}) answered {response and response.status}"
         problems += check(page, f"{name} ({address}) at {viewport['width']}px")
+    assert_clean(problems)
+
+
+def test_a_new_accounts_empty_pages_pass_axe(page: Page, log_in, tenant_b):
+    """Empty states: what a new account sees on each list before it has anything."""
+    page.set_viewport_size(PHONE)
+    log_in(tenant_b.owner_email)
+    problems: list[str] = []
+    for name, address in EMPTY_PAGES.items():
+        page.goto(address)
+        problems += check(page, f"{name}, empty ({address}) at 390px")
     assert_clean(problems)
 
 
