@@ -1,11 +1,12 @@
-// A table wider than its card scrolls inside it (phones). A keyboard can scroll it only if the
+// A table or chart wider than its card scrolls inside it (phones). A keyboard can scroll it only if the
 // box takes the focus: each box that overflows becomes a focusable, named region; one that
 // fits is left alone (no useless tab stop). Checked on load, after htmx swaps and on resize.
 (() => {
-  const SELECTOR = ".table-scroll, .table-card";
+  // Boxes styled to scroll sideways (app.css); a new one joins here or carries data-scrolls.
+  const SELECTOR = ".table-scroll, .table-card, .chart-figure, [data-scrolls]";
 
   const nameOf = (box) => {
-    const caption = box.querySelector("caption");
+    const caption = box.querySelector("caption, figcaption");
     if (caption) return caption.textContent.trim();
     const section = box.closest("section, .card");
     const heading = section && section.querySelector("h2, h3");
