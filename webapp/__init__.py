@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from flask import Flask, make_response, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -30,6 +31,7 @@ from webapp.services.imports import MAX_FILE_BYTES
 from webapp.services.tenants import load_user
 from webapp.session_cookie import CachedSerializerSessionInterface
 from webapp.web import register_web
+from webapp.web.error_pages import error_page_text
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -135,6 +137,9 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     register_web(app)
+    # Browsers and feed readers ask for /favicon.ico whatever the page links: the static file,
+    # served by the static view (public, cached like every static file).
+    app.add_url_rule("/favicon.ico", endpoint="static", defaults={"filename": "favicon.ico"})
 
 
 def _wants_json() -> bool:
@@ -151,16 +156,27 @@ def _release_session(app: Flask) -> None:
         app.logger.exception("rolling back before an error page failed")
 
 
-def _error_page(app: Flask, status: int, message: str):
+def _error_page(app: Flask, status: int, message: str | None, headers: list[tuple[str, str]] | None = None):
+    """The error page (templates/errors/error.html), or its message alone for htmx. Without a
+    message of our own the page says what its status means in the app's words."""
     _release_session(app)
     if htmx and not htmx.boosted:
         # A fragment would land wherever the request aimed (inside a tag list, say):
         # show the message in the page's flash area instead. base.html lets htmx swap it.
-        response = make_response(render_template("errors/_flash.html", message=message), status)
+        _title, text = error_page_text(status, message)
+        response = make_response(render_template("errors/_flash.html", message=text), status)
         response.headers["HX-Retarget"] = "#flashes"
         response.headers["HX-Reswap"] = "innerHTML"
         return response
-    return render_template("errors/error.html", status=status, message=message), status
+    return render_template("errors/error.html", status=status, message=message), status, headers or []
+
+
+def _own_message(exc: HTTPException) -> str | None:
+    """What the code said when it raised (a role, a limit's advice), or None for Werkzeug's
+    generic wording and a rate limit's bare figures ("10 per 15 minute")."""
+    if isinstance(exc, RateLimitExceeded) and not exc.limit.error_message:
+        return None
+    return exc.description if exc.description != type(exc).description else None
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -174,7 +190,9 @@ def _register_error_handlers(app: Flask) -> None:
         if _wants_json():
             _release_session(app)
             return http_error_response(exc)
-        return _error_page(app, exc.code, exc.description)
+        # Headers the status needs (Allow on a 405) travel with the page; its type does not.
+        headers = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
+        return _error_page(app, exc.code or 500, _own_message(exc), headers)
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):

@@ -9,77 +9,18 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
-from tests.campaigns.campaign_support import new_campaign
-from tests.campaigns.tracking_support import send_to_audience
-from webapp.extensions import db
-from webapp.models import AutomationEnrollment, AutomationStep, OutboxMessage
-from webapp.services import workflows
-from webapp.services.crm import CRMService
-from webapp.services.imports.lifecycle import create_import
-from webapp.services.segments import create_segment
+from .main_pages import build_demo
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
-CSV = b"email,first_name,last_name,city,tags\nzoe@example.com,Zoe,Quinn,Leeds,vip\nbad-address,No,One,York,\n"
 
 
 @pytest.fixture
-def everything(tenant_a, shop, runner) -> dict[str, str]:
+def everything(app, tenant_a, shop, runner) -> dict[str, str]:
     """One of every kind of thing a marketer has, and the address of each main page."""
-    from .conftest import release_database
-
-    t = tenant_a.id
-    sent = send_to_audience(runner, t, 2)
-    vips = create_segment(t, "VIPs", [{"type": "tag", "value": "vip"}]).id
-    draft = new_campaign(t, vips, name="Autumn season announcement with a long name").id
-    flow = workflows.create_workflow(t, {
-        "name": "Thank you for your order", "trigger_type": "purchase", "trigger_config": {}, "reentry": "always",
-        "steps": [{"type": "wait", "config": {"days": 1}},
-                  {"type": "send_email", "config": {"subject": "Thanks", "content": "<p>Thanks</p>"}},
-                  {"type": "condition", "config": {"conditions": [{"type": "tag", "value": "vip"}], "match": "all"}}]})
-    workflows.set_active(t, flow.id, True)
-    CRMService().process_trigger(t, "purchase", shop["ada"], {"order_total": 150, "order_id": "A-1"})
-    db.session.commit()
-    email_step = db.session.scalar(select(AutomationStep.id).where(
-        AutomationStep.workflow_id == flow.id, AutomationStep.type == "send_email"))
-    enrollment = db.session.scalar(select(AutomationEnrollment.id).where(AutomationEnrollment.workflow_id == flow.id))
-    upload = create_import(t, "box-office-export.csv", CSV).id
-    message = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.campaign_id == sent))
-    release_database()
-    return {
-        "dashboard": "/dashboard",
-        "customers list": "/customers/",
-        "customer profile": f"/customers/{shop['ada']}",
-        "segments list": "/segments/",
-        "segment builder": "/segments/new",
-        "segment builder, editing": f"/segments/{vips}/edit",
-        "a segment": f"/segments/{vips}",
-        "campaigns list": "/campaigns/",
-        "campaigns by open rate": "/campaigns/?sort=open_rate&dir=desc",
-        "customers who ordered lately": "/customers/?ordered=30d",
-        "campaign editor": f"/campaigns/{draft}/edit",
-        "campaign summary": f"/campaigns/{draft}",
-        "campaign review and send": f"/campaigns/{draft}/send",
-        "sent campaign": f"/campaigns/{sent}",
-        "campaign report": f"/campaigns/{sent}/report",
-        "templates gallery": "/templates/",
-        "workflows list": "/workflows/",
-        "workflow builder": f"/workflows/{flow.id}",
-        "workflow enrollments": f"/workflows/{flow.id}/enrollments",
-        "an enrollment's trace": f"/workflows/{flow.id}/enrollments/{enrollment}",
-        "step email": f"/workflows/{flow.id}/steps/{email_step}/email",
-        "new import": "/customers/import",
-        "an import": f"/customers/imports/{upload}",
-        "images": "/assets/",
-        "settings": "/settings/",
-        "team": "/settings/team",
-        "audit log": "/settings/audit/",
-        "outbox": "/outbox/",
-        "an outbox message": f"/outbox/{message}",
-    }
+    return build_demo(app, tenant_a.id, shop, runner).pages
 
 
 def shot(page: Page, name: str) -> None:

@@ -26,6 +26,7 @@ from webapp.web import (
     unsubscribe,
     workflows,
 )
+from webapp.web.error_pages import error_page_text
 from webapp.web.filters import register_filters
 
 
@@ -45,4 +46,5 @@ def register_web(app: Flask) -> None:
         # On the app, keyed by the blueprint: the blueprints are shared by every app built.
         app.before_request_funcs.setdefault(bp.name, []).append(refuse_unstorable_address)
     register_filters(app)
+    app.jinja_env.globals["error_page_text"] = error_page_text
     login_manager.unauthorized_handler(auth.unauthorized)
