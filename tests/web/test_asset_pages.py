@@ -156,7 +156,7 @@ def test_delete_asks_for_confirmation_and_removes_the_image(owner_a, tenant_a, c
     [asset] = assets_of(tenant_a.id)
     asset_id, token = asset.id, asset.token
     html = owner_a.get("/assets/").get_data(as_text=True)
-    assert "return confirm('Delete logo.png?" in html
+    assert 'data-confirm="Delete logo.png?' in html
 
     response = owner_a.post(f"/assets/{asset_id}/delete")
 
