@@ -13,7 +13,6 @@ from flask_login import current_user, login_required
 from webapp.extensions import htmx
 from webapp.infra.errors import NotFound, ValidationFailed
 from webapp.infra.types import MAX_ID, utcnow
-from webapp.infra.validation import text_problem
 from webapp.mail.design import brand_of, default_design
 from webapp.models import CAMPAIGN_STATUSES, EmailCampaign
 from webapp.services import campaigns, customers, segments
@@ -22,7 +21,8 @@ from webapp.services.campaigns import checks as campaign_checks
 from webapp.services.campaigns import listing as campaign_listing
 from webapp.web.access import write_required
 from webapp.web.audit import note
-from webapp.web.email_builder import builder_config, describe_design_path, design_problems
+from webapp.web.campaign_previews import preview_customer, preview_problem, preview_response, sender_line
+from webapp.web.email_builder import builder_config, design_problems
 from webapp.web.forms import (
     CampaignForm,
     ScheduleForm,
@@ -223,31 +223,12 @@ def show(campaign_id: int):
     segment = _audience(campaign.segment_id)
     return render_template("campaigns/show.html", campaign=campaign, progress=campaigns.progress(campaign),
                            segment=segment["segment"] if segment else None, preview=preview,
-                           preview_error=preview_error, sender=_sender(campaign), customer=None, query="")
+                           preview_error=preview_error, sender=sender_line(campaign), customer=None, query="")
 
 
-def _sender(campaign: EmailCampaign) -> str:
-    name, email = campaigns.sender_of(campaign, current_user.tenant)
-    return f"{name} <{email}>" if name else email
 
 
 # --- live preview, audience, customer suggestions --------------------------------------------
-
-def _preview_customer() -> tuple[Any, str]:
-    """The customer chosen in "Preview as" (by email), and what was typed."""
-    query = (request.values.get("preview_as") or "").strip()[:320]
-    if not query:
-        return None, ""
-    if text_problem(query):  # no customer's email holds it, and the database cannot even compare it
-        return None, query
-    return customers.find_customer(current_user.tenant_id, email=query), query
-
-
-def _preview_response(preview: dict | None, error: dict | None, customer, query: str,
-                      sender: str | None) -> ResponseReturnValue:
-    return render_template("campaigns/_preview.html", preview=preview, preview_error=error, customer=customer,
-                           query=query, sender=sender), 422 if error else 200
-
 
 @bp.post("/preview")
 @login_required
@@ -255,7 +236,7 @@ def _preview_response(preview: dict | None, error: dict | None, customer, query:
 def preview():
     """The editor's content as the chosen customer would get it, saving nothing: the HTML, or
     the builder's design compiled as a save would."""
-    customer, query = _preview_customer()
+    customer, query = preview_customer()
     design = None
     try:
         form = StorableValues(request.form)
@@ -264,26 +245,19 @@ def preview():
             design = decode_json_field(form.get("design"), "design", default="null")
             data = {**data, "design": design, "html_content": None}
     except ValidationFailed as exc:
-        return _preview_response(None, _preview_problem(exc, design), customer, query, None)
+        return preview_response(None, preview_problem(exc, design), customer, query, None)
     for name in OPTIONAL_FIELDS:
         data[name] = data[name] if (data[name] or "").strip() else None
     if design is None and not (data["html_content"] or "").strip():
-        return _preview_response(None, None, customer, query, None)
+        return preview_response(None, None, customer, query, None)
     # A subject is still being written: preview the body under a visible stand-in.
     data["subject"] = data["subject"] if (data["subject"] or "").strip() else "(no subject yet)"
-    sender = _sender(EmailCampaign(from_name=data["from_name"], from_email=data["from_email"]))
+    sender = sender_line(EmailCampaign(from_name=data["from_name"], from_email=data["from_email"]))
     try:
         result = campaigns.preview_content(current_user.tenant_id, data, customer.id if customer else None)
     except ValidationFailed as exc:
-        return _preview_response(None, _preview_problem(exc, design), customer, query, sender)
-    return _preview_response(result, None, customer, query, sender)
-
-
-def _preview_problem(exc: ValidationFailed, design: Any) -> dict[str, str]:
-    """Why the preview cannot be shown; a design's error names its block in words."""
-    if exc.field.startswith("design."):
-        return {"field": describe_design_path(design, exc.field), "message": exc.reason}
-    return {"field": exc.field, "message": exc.reason}
+        return preview_response(None, preview_problem(exc, design), customer, query, sender)
+    return preview_response(result, None, customer, query, sender)
 
 
 @bp.get("/<int:campaign_id>/preview")
@@ -291,13 +265,13 @@ def _preview_problem(exc: ValidationFailed, design: Any) -> dict[str, str]:
 def saved_preview(campaign_id: int):
     """A saved campaign as the chosen customer gets it (the read-only view's preview)."""
     campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
-    customer, query = _preview_customer()
+    customer, query = preview_customer()
     try:
         result = campaigns.preview_campaign(current_user.tenant_id, campaign.id, customer.id if customer else None)
     except ValidationFailed as exc:
-        return _preview_response(None, {"field": exc.field, "message": exc.reason}, customer, query,
-                                 _sender(campaign))
-    return _preview_response(result, None, customer, query, _sender(campaign))
+        return preview_response(None, {"field": exc.field, "message": exc.reason}, customer, query,
+                                 sender_line(campaign))
+    return preview_response(result, None, customer, query, sender_line(campaign))
 
 
 @bp.get("/audience")
@@ -325,7 +299,7 @@ def send_test(campaign_id: int):
     form = TestSendForm()
     results = None
     if form.validate_on_submit():
-        customer, _ = _preview_customer()
+        customer, _ = preview_customer()
         try:
             results = campaigns.send_test(current_user.tenant_id, campaign.id, form.addresses(),
                                           customer.id if customer else None)
@@ -386,7 +360,7 @@ def send(campaign_id: int):
             flash("Sending has started. This page follows its progress.", "sending")
             return redirect(url_for("campaigns.show", campaign_id=campaign.id))
     return render_template("campaigns/confirm_send.html", campaign=campaign, audience=_audience(campaign.segment_id),
-                           sender=_sender(campaign), error=error, review=review,
+                           sender=sender_line(campaign), error=error, review=review,
                            inbox_time=review.inbox.at if review.inbox and review.inbox.at else utcnow()), \
         422 if error else 200
 

@@ -23,7 +23,7 @@ from webapp.services.workflows.step_email import SAMPLE_TRIGGER
 from webapp.services.workflows.steps import STEP_TYPES
 from webapp.services.workflows.steps.send_email import PLACEHOLDER_SUBJECT, SENDER_FIELDS
 from webapp.web.access import write_required
-from webapp.web.campaigns import _preview_customer, _preview_problem, _sender
+from webapp.web.campaign_previews import preview_customer, preview_problem, sender_line
 from webapp.web.email_builder import builder_config, design_problems
 from webapp.web.forms import (
     EmailEnvelopeForm,
@@ -178,7 +178,7 @@ def preview(workflow_id: int, step_id: int):
     """The page's email, not saved, as the chosen customer would get it after a sample of the
     trigger (a purchase); saving nothing."""
     _load(workflow_id, step_id)
-    customer, query = _preview_customer()
+    customer, query = preview_customer()
     design = None
     try:
         values = StorableValues(request.form)
@@ -186,19 +186,19 @@ def preview(workflow_id: int, step_id: int):
         if typed["design"].strip():
             design = decode_json_field(typed["design"], "design", default="null")
     except ValidationFailed as exc:
-        return _preview_response(None, _preview_problem(exc, design), customer, query, None)
+        return _preview_response(None, preview_problem(exc, design), customer, query, None)
     if design is None and not typed["content"].strip():
         return _preview_response(None, None, customer, query, None)
     config: dict[str, Any] = {name: typed[name] for name in SENDER_FIELDS if typed[name].strip()}
     # A subject is still being written: preview the body under a visible stand-in.
     config["subject"] = typed["subject"] if typed["subject"].strip() else PLACEHOLDER_SUBJECT
     config.update({"design": design} if design is not None else {"content": typed["content"]})
-    sender = _sender(EmailCampaign(from_name=config.get("from_name"), from_email=config.get("from_email")))
+    sender = sender_line(EmailCampaign(from_name=config.get("from_name"), from_email=config.get("from_email")))
     try:
         result = workflows.preview_step_config(current_user.tenant_id, config, customer.id if customer else None)
     except ValidationFailed as exc:
         problem = ValidationFailed(exc.field.removeprefix("config."), exc.reason)
-        return _preview_response(None, _preview_problem(problem, design), customer, query, sender)
+        return _preview_response(None, preview_problem(problem, design), customer, query, sender)
     return _preview_response(result, None, customer, query, sender)
 
 
@@ -211,7 +211,7 @@ def send_test(workflow_id: int, step_id: int):
     form = TestSendForm()
     results = None
     if form.validate_on_submit():
-        customer, _ = _preview_customer()
+        customer, _ = preview_customer()
         try:
             results = workflows.test_step(current_user.tenant_id, workflow.id, step.id, form.addresses(),
                                           customer.id if customer else None)
