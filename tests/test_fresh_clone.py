@@ -20,7 +20,11 @@ def test_make_on_a_fresh_clone_installs_what_the_tests_need(tmp_path):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)], check=True)
     assert not (clone / ".venv").exists() and not (clone / "static" / "vendor").exists()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTEST"))}
+    # Nothing of the make or pytest running this test may reach the clone's: a make variable
+    # given on the outer command line (PYTEST_ARGS=...) travels in MAKEFLAGS and would make the
+    # clone run the whole suite, this test included, again and again.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VIRTUAL_ENV", "PYTEST", "MAKE", "MFLAGS"))}
     env["PYTEST_ARGS"] = "-q -p no:cacheprovider tests/test_smoke.py"
     result = subprocess.run(["make", "test"], cwd=clone, env=env, capture_output=True, text=True,
                             timeout=900)
