@@ -332,6 +332,11 @@ def _prepare_campaign(env: BenchEnvironment, n: int, design: bool = False) -> in
     # The benchmark measures delivery, not the tenant's rate limit (whose Redis check
     # still runs: one round trip per 20 messages at this rate).
     tenant.send_rate_per_second = 1_000_000
+    # BENCH_SEND_CAP=N/D turns the frequency cap on (N marketing emails per person in D days),
+    # so its claim-time check (one UPDATE per batch, a count per recipient) is in the figures.
+    if os.environ.get("BENCH_SEND_CAP"):
+        emails, days = (int(part) for part in os.environ["BENCH_SEND_CAP"].split("/"))
+        tenant.frequency_cap = {"max_emails": emails, "days": days}
     add_domain_of(env.tenant_id, SENDER)
     db.session.commit()
     # The design variant after the HTML one in the same run sends to the same customers.
@@ -341,10 +346,21 @@ def _prepare_campaign(env: BenchEnvironment, n: int, design: bool = False) -> in
     segment = create_segment(env.tenant_id, "Bench send audience", [{"type": "tag", "value": TAG}])
     db.session.commit()
     content = {"design": DESIGN} if design else {"html_content": HTML}
+    # BENCH_SEND_TOPIC=1 sends under an opt-out topic, so the snapshot's topic filter and the
+    # claim-time check of who left it are in the figures (everyone still gets it).
+    topic = {"topic_id": _bench_topic(env.tenant_id)} if os.environ.get("BENCH_SEND_TOPIC") else {}
     campaign = create_campaign(env.tenant_id, {
         "name": "Bench summer line-up", "subject": SUBJECT, "preheader": PREHEADER, "segment_id": segment.id,
-        **content})
+        **content, **topic})
     return campaign.id
+
+
+def _bench_topic(tenant_id: int) -> int:
+    from webapp.models import Topic
+    from webapp.services.topics import create_topic
+
+    existing = db.session.scalar(select(Topic.id).where(Topic.tenant_id == tenant_id, Topic.name == "Bench line-ups"))
+    return existing or create_topic(tenant_id, {"name": "Bench line-ups", "default_subscribed": True}).id
 
 
 def _prerender(env: BenchEnvironment, campaign_id: int, count: int) -> list[bytes]:

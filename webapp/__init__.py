@@ -233,8 +233,11 @@ def _send_security_headers(app: Flask) -> None:
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
         if response.mimetype == "text/html":
-            headers.setdefault("X-Frame-Options", "DENY")
             policy = headers.get("Content-Security-Policy")
+            # A page that says who may frame it (the hosted signup form: any website) is
+            # not overruled by the older header.
+            if policy is None or "frame-ancestors" not in policy:
+                headers.setdefault("X-Frame-Options", "DENY")
             if policy is None:
                 headers["Content-Security-Policy"] = "frame-ancestors 'none'"
             elif "frame-ancestors" not in policy:

@@ -16,6 +16,7 @@ from webapp.models import Tenant
 from webapp.services.doctor import examine
 from webapp.services.formatting import DEFAULT_CURRENCY, DEFAULT_LOCALE
 from webapp.services.tenants import create_tenant
+from webapp.tasks.attendance import settle_ended_events
 from webapp.tasks.worker import run_worker
 
 crm = AppGroup("crm", help="Operate the CRM: tenants, workers, demo data.")
@@ -90,6 +91,17 @@ def doctor_command(repair: bool) -> None:
                + ("" if repair or not findings else "; run with --repair to mend them"))
     if left:
         sys.exit(1)
+
+
+@crm.command("settle-events")
+@click.option("--lookback-days", type=click.IntRange(1, 3650), default=None,
+              help="Settle events that started up to this many days ago (default EVENT_SETTLE_LOOKBACK_DAYS, 14). "
+                   "Their no-shows are told too (event_ended).")
+def settle_events_command(lookback_days: int | None) -> None:
+    """Settle the attendance of events that are over, once (the scheduler does this every few
+    minutes): no_show for holders never scanned in, status ended, event_ended fired. Prints
+    one JSON line."""
+    click.echo(json.dumps({"settled": settle_ended_events(lookback_days)}))
 
 
 def register_cli(app: Flask) -> None:

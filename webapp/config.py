@@ -106,6 +106,9 @@ def _dns_settings() -> dict:
         # "host:port"; empty: the system's resolvers) and how long to wait for it, in seconds.
         "DNS_RESOLVER": os.environ.get("DNS_RESOLVER") or None,
         "DNS_TIMEOUT": float(os.environ.get("DNS_TIMEOUT", 3)),
+        # The SPF include of the mail server MAIL_URL sends through (e.g. _spf.mailhost.net),
+        # shown in Settings › Deliverability; unset: "v=spf1 a mx ~all" is suggested.
+        "MAIL_SPF_INCLUDE": os.environ.get("MAIL_SPF_INCLUDE") or None,
     }
 
 
@@ -117,9 +120,22 @@ def _workflow_settings() -> dict:
         "WORKFLOW_LEASE_SECONDS": int(os.environ.get("WORKFLOW_LEASE_SECONDS", 300)),
         "WORKFLOW_RETRY_BASE_SECONDS": float(os.environ.get("WORKFLOW_RETRY_BASE_SECONDS", 60)),
         "WORKFLOW_EVENT_DAY_SECONDS": int(os.environ.get("WORKFLOW_EVENT_DAY_SECONDS", 300)),
+        # Attendance: how often ended events are settled; how long after an event's end late
+        # scans may still arrive; how long an event without an end is taken to last; how far
+        # back the sweep looks (older events are never settled: history loaded late).
+        "EVENT_SETTLE_SECONDS": int(os.environ.get("EVENT_SETTLE_SECONDS", 300)),
+        "EVENT_SETTLE_GRACE_MINUTES": int(os.environ.get("EVENT_SETTLE_GRACE_MINUTES", 120)),
+        "EVENT_ASSUMED_LENGTH_MINUTES": int(os.environ.get("EVENT_ASSUMED_LENGTH_MINUTES", 240)),
+        "EVENT_SETTLE_LOOKBACK_DAYS": int(os.environ.get("EVENT_SETTLE_LOOKBACK_DAYS", 14)),
+        # The event_reminder sweep: reminders go out within this of their time.
+        "EVENT_REMINDER_SECONDS": int(os.environ.get("EVENT_REMINDER_SECONDS", 60)),
         # Host names and networks (10.0.0.0/8) webhooks may reach although they are private,
         # loopback or link-local; comma or space separated. Tenants cannot open these.
         "WEBHOOK_PRIVATE_HOSTS": os.environ.get("WEBHOOK_PRIVATE_HOSTS", ""),
+        # Outbound webhooks: how often due deliveries are swept up; after how many days of
+        # nothing but failures an endpoint is disabled (and its owner emailed).
+        "WEBHOOK_SWEEP_SECONDS": int(os.environ.get("WEBHOOK_SWEEP_SECONDS", 15)),
+        "WEBHOOK_DISABLE_AFTER_DAYS": float(os.environ.get("WEBHOOK_DISABLE_AFTER_DAYS", 5)),
     }
 
 

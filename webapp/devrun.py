@@ -22,7 +22,17 @@ DEMO_PASSWORD = "demo-password"
 
 
 def _flask(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "flask", *args], env=env)
+    # Each in a process group of its own, so that stopping it reaches what it starts too (the
+    # worker's scheduler process and work horses), also when it has to be killed: killing
+    # the worker alone left those running.
+    return subprocess.Popen([sys.executable, "-m", "flask", *args], env=env, start_new_session=True)
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(child.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass  # the whole group is gone already
 
 
 def _stop(signum, _frame) -> None:
@@ -72,13 +82,14 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up short
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+            _signal_group(child, signal.SIGTERM)
         for child in children:
             try:
                 child.wait(10)
             except subprocess.TimeoutExpired:
-                child.kill()
+                pass
+            _signal_group(child, signal.SIGKILL)  # what is left of it after a clean stop, or all of it
+            child.wait()
         if redis is not None:
             redis.stop()
 

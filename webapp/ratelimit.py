@@ -7,6 +7,7 @@ registered:
   the account signed in from within the last 30 days has its own per-account budget, so
   failures elsewhere do not lock the owner out (login_account_key);
 - password reset links asked for, per account and per address (every request counts);
+- signup form submissions, per email address typed and per address (every request counts);
 - the public endpoints (tracking, unsubscribe, the OpenAPI document), per address (the
   tracking endpoints' counts travel with the hit spool's batches, see SPOOL_COUNTED).
 A limited request gets 429 with Retry-After (JSON under /api, a page elsewhere). If Redis is
@@ -39,6 +40,10 @@ DEFAULTS = {
     # per network address (an office shares one).
     "RATELIMIT_RESET_ACCOUNT": "5 per hour",
     "RATELIMIT_RESET_ADDRESS": "30 per hour",
+    # Signup form submissions: per email address typed (each may mean a confirmation email to
+    # someone's inbox) and per network address (a script posting many addresses).
+    "RATELIMIT_SIGNUP_EMAIL": "5 per hour",
+    "RATELIMIT_SIGNUP_ADDRESS": "30 per 10 minutes",
 }
 
 
@@ -67,6 +72,15 @@ def login_account_key() -> str:
 
 def reset_account_key() -> str:
     return "reset:" + (request.form.get("email") or "").strip().lower()[:320]
+
+
+def signup_email_key() -> str:
+    """The typed address, per form (a stranger typing someone's address into one
+    organisation's form does not lock them out of others'); without one, the network address,
+    so that people who forgot to type one do not share a budget."""
+    email = (request.form.get("email") or "").strip().lower()[:320]
+    form = str((request.view_args or {}).get("public_id", ""))[:32]
+    return f"signup:{form}:{email}" if email else f"signup:{form}:from:{get_remote_address() or ''}"
 
 
 def _failed_login(response) -> bool:
@@ -105,6 +119,21 @@ def init_rate_limits(app: Flask) -> Limiter:
                                     error_message=_RESET_MESSAGE)(view)
             limited = limiter.limit(config["RATELIMIT_RESET_ADDRESS"], methods=["POST"],
                                     error_message=_RESET_MESSAGE)(limited)
+        elif endpoint == "hosted_forms.submit":
+            limited = limiter.limit(config["RATELIMIT_SIGNUP_EMAIL"], key_func=signup_email_key, methods=["POST"],
+                                    error_message=_SIGNUP_MESSAGE)(view)
+            limited = limiter.limit(config["RATELIMIT_SIGNUP_ADDRESS"], methods=["POST"],
+                                    error_message=_SIGNUP_MESSAGE)(limited)
+        elif endpoint == "waitlist_pages.join":
+            # Joining a waitlist from its page: the signup limits, keyed the same way.
+            limited = limiter.limit(config["RATELIMIT_SIGNUP_EMAIL"], key_func=signup_email_key, methods=["POST"],
+                                    error_message=_SIGNUP_MESSAGE)(view)
+            limited = limiter.limit(config["RATELIMIT_SIGNUP_ADDRESS"], methods=["POST"],
+                                    error_message=_SIGNUP_MESSAGE)(limited)
+        elif endpoint.startswith("waitlist_pages."):
+            limited = limiter.limit(config["RATELIMIT_PUBLIC"])(view)
+        elif endpoint.startswith("hosted_forms."):
+            limited = limiter.limit(config["RATELIMIT_PUBLIC"])(view)
         elif endpoint in SPOOL_COUNTED:
             continue
         elif endpoint.startswith("unsubscribe."):
@@ -139,4 +168,5 @@ def _skip_the_pass_over(app: Flask, limiter: Limiter, endpoints: frozenset[str])
 
 
 _LOGIN_MESSAGE = "Too many failed sign-in attempts. Wait a few minutes and try again."
+_SIGNUP_MESSAGE = "Too many signups were sent from here. Wait a while and try again."
 _RESET_MESSAGE = "Too many reset links were asked for. Wait an hour and try again, or ask an owner of your team."

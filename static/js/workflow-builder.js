@@ -11,7 +11,10 @@
     root.querySelectorAll("ol.steps.sortable").forEach(function (list) {
       if (list._sortable) return;
       list._sortable = new Sortable(list, {
-        handle: ".drag-handle",
+        // Each path is its own list and group: a step is dragged by its own list's handle
+        // (not a handle of a path nested inside it) and stays on its path.
+        group: list.id,
+        handle: '.drag-handle[data-list="' + list.id + '"]',
         animation: 150,
         // Mouse events rather than HTML5 drag and drop: works the same in every browser.
         forceFallback: true,

@@ -74,7 +74,7 @@ def test_upsert_answers_with_the_whole_customer(api):
 
     assert set(body) == {"id", "email", "first_name", "last_name", "external_id", "timezone", "tags",
                          "attributes", "email_status", "total_spent", "orders_count", "last_order_at",
-                         "created_at", "updated_at"}
+                         "created_at", "updated_at", "topics"}
     assert body["email_status"] == "subscribed"
     assert body["total_spent"] == 0 and body["orders_count"] == 0 and body["last_order_at"] is None
 

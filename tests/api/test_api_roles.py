@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 from api_assertions import assert_error
-from conftest import ApiClient, TenantFixture
 from sqlalchemy import select
 
+from tests.conftest import ApiClient, TenantFixture
 from webapp.api.registry import ENDPOINTS
 from webapp.extensions import db
 from webapp.models import Tenant
@@ -33,7 +33,8 @@ def token_client(app, tenant_a, role: str) -> ApiClient:
 def path_of(endpoint) -> str:
     path = endpoint.rule
     for name in ("customer_id", "segment_id", "campaign_id", "import_id", "workflow_id", "step_id", "domain_id",
-                 "asset_id", "template_id"):
+                 "asset_id", "template_id", "topic_id", "form_id", "event_id", "entry_id", "endpoint_id",
+                 "delivery_id"):
         path = path.replace(f"<int:{name}>", "1").replace(f"<{name}>", "1")
     assert "<" not in path, f"{endpoint.rule}: give the role sweep a value for its argument"
     return path
@@ -48,7 +49,19 @@ def test_the_sweep_sees_the_writes_and_the_admin_routes():
     assert {(ep.method, ep.rule) for ep in ADMIN} == {("POST", "/sending-domains"),
                                                       ("POST", "/sending-domains/<int:domain_id>/verify"),
                                                       ("DELETE", "/sending-domains/<int:domain_id>"),
-                                                      ("PATCH", "/settings")}
+                                                      ("PATCH", "/settings"),
+                                                      ("GET", "/settings/provider-webhooks"),
+                                                      ("PATCH", "/settings/provider-webhooks"),
+                                                      ("POST", "/settings/provider-webhooks/new-key"),
+                                                      # Outbound webhooks carry signing secrets and
+                                                      # customer data to outside URLs: admins only.
+                                                      ("GET", "/webhook-endpoints"),
+                                                      ("POST", "/webhook-endpoints"),
+                                                      ("PATCH", "/webhook-endpoints/<int:endpoint_id>"),
+                                                      ("DELETE", "/webhook-endpoints/<int:endpoint_id>"),
+                                                      ("GET", "/webhook-endpoints/<int:endpoint_id>/deliveries"),
+                                                      ("POST", "/webhook-endpoints/<int:endpoint_id>/deliveries/"
+                                                               "<int:delivery_id>/resend")}
 
 
 @pytest.mark.parametrize("endpoint", WRITES, ids=lambda ep: f"{ep.method} {ep.rule}")

@@ -17,7 +17,7 @@ from webapp.services import sending_domains
 from webapp.services.tenants import create_api_token
 
 SETTINGS = {"name", "timezone", "currency", "locale", "sender_name", "sender_email", "postal_address",
-            "send_rate_per_second", "attribution_days", "webhook_allowlist"}
+            "send_rate_per_second", "attribution_days", "webhook_allowlist", "frequency_cap", "quiet_hours"}
 
 
 def stored(tenant_id: int) -> dict:
@@ -36,6 +36,7 @@ def test_get_returns_every_setting_with_the_defaults_of_a_new_tenant(api):
     assert (body["currency"], body["locale"]) == ("GBP", "en_GB")
     assert (body["sender_name"], body["sender_email"], body["postal_address"]) == (None, None, None)
     assert (body["send_rate_per_second"], body["attribution_days"], body["webhook_allowlist"]) == (50, 5, [])
+    assert (body["frequency_cap"], body["quiet_hours"]) == (None, None)
 
 
 @pytest.mark.parametrize(("field", "sent", "kept"), [

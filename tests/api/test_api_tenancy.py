@@ -88,6 +88,60 @@ def make_asset(tenant_id: int) -> int:
     return upload_asset(tenant_id, "logo.png", png()).id
 
 
+def make_topic(tenant_id: int) -> int:
+    from webapp.services.topics import create_topic
+
+    return create_topic(tenant_id, {"name": "A's jazz listings", "description": "A only"}).id
+
+
+def make_signup_form(tenant_id: int) -> int:
+    from webapp.services.signup_forms import create_form
+
+    return create_form(tenant_id, {"name": "A's newsletter"}).id
+
+
+def make_event(tenant_id: int) -> int:
+    from webapp.services.events.catalogue import upsert_event
+
+    event = upsert_event(tenant_id, {"external_id": "a-show-1", "name": "A's show",
+                                     "starts_at": "2099-05-01T19:30:00+01:00", "capacity": 100}).event
+    activities.record_activity(tenant_id, "purchase", customer={"email": "holder@a.example.com"},
+                               properties={"order_total": 40, "order_id": "a-show-order",
+                                           "event": {"id": "a-show-1"}})
+    return event.id
+
+
+def make_waitlist_entry(tenant_id: int) -> int:
+    from webapp.services.customers import upsert_customer
+    from webapp.services.events import catalogue, waitlist
+
+    event = catalogue.find_event(tenant_id, "a-show-1") or catalogue.get_event(tenant_id, make_event(tenant_id))
+    fan, _ = upsert_customer(tenant_id, {"email": "waiting@a.example.com"})
+    entry, _ = waitlist.join(tenant_id, event, fan.id, quantity=2)
+    db.session.commit()
+    return entry.id
+
+
+def make_webhook_endpoint(tenant_id: int) -> int:
+    from webapp.models import WebhookEndpoint
+    from webapp.services.webhooks import create_endpoint
+
+    existing = db.session.scalar(select(WebhookEndpoint.id).where(WebhookEndpoint.tenant_id == tenant_id))
+    if existing is not None:
+        return existing
+    return create_endpoint(tenant_id, {"url": "https://hooks.a.example.com/in", "event_types": ["email.sent"]})[0].id
+
+
+def make_webhook_delivery(tenant_id: int) -> int:
+    from webapp.models import WebhookDelivery
+    from webapp.services.webhooks import emit
+
+    make_webhook_endpoint(tenant_id)
+    emit(tenant_id, "email.sent", {"campaign": {"name": "A only"}})
+    db.session.commit()
+    return db.session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.tenant_id == tenant_id))
+
+
 # How to make a tenant-A object for each kind of id in a URL.
 ID_FACTORIES: dict[str, Callable[[int], int]] = {
     "customer_id": make_customer,
@@ -98,6 +152,12 @@ ID_FACTORIES: dict[str, Callable[[int], int]] = {
     "step_id": make_step,
     "domain_id": make_sending_domain,
     "asset_id": make_asset,
+    "topic_id": make_topic,
+    "form_id": make_signup_form,
+    "event_id": make_event,
+    "entry_id": make_waitlist_entry,
+    "endpoint_id": make_webhook_endpoint,
+    "delivery_id": make_webhook_delivery,
 }
 
 # A valid body for each endpoint that takes one, so a 404 proves tenancy, not validation.
@@ -105,6 +165,7 @@ SAMPLE_BODIES: dict[str, dict] = {
     "api.patch_customer": {"first_name": "Mallory", "tags": ["pwned"], "attributes": {"seat": None}},
     "api.patch_segment": {"name": "Hijacked"},
     "api.patch_campaign": {"name": "Hijacked"},
+    "api.choose_winner": {"variant": "B"},
     "api.schedule_campaign": {"send_at": "2099-01-01T09:00:00+00:00"},
     "api.preview_campaign": {},
     "api.test_campaign": {"emails": ["mallory@example.com"]},
@@ -116,6 +177,13 @@ SAMPLE_BODIES: dict[str, dict] = {
     "api.enroll": {"customer_ids": [1]},
     "api.preview_step": {},
     "api.test_step": {"emails": ["mallory@example.com"]},
+    "api.patch_topic": {"name": "Hijacked", "default_subscribed": False},
+    "api.patch_form": {"name": "Hijacked", "status": "archived"},
+    "api.patch_event": {"name": "Hijacked", "status": "cancelled"},
+    "api.report_inventory": {"available": 0, "capacity": 100},
+    "api.join_waitlist": {"customer": {"email": "mallory@example.com"}, "quantity": 2},
+    "api.update_waitlist": {"offer_minutes": 5},
+    "api.patch_webhook_endpoint": {"url": "https://mallory.example.com/in", "enabled": False},
 }
 
 

@@ -180,6 +180,17 @@ for stype, config, key in (("wait", {"days": 1}, "days"), ("wait", {"minutes": 1
          "config", key)
     site(f"step-patch.{stype}.{key}", "PATCH", "/workflows/{workflow}/steps/{step}", {"config": config},
          "config", key)
+GOAL = {"conditions": [{"type": "purchased_since_entry"}, {"type": "total_spent", "operator": ">=", "value": 10}],
+        "match": "any", "within_days": 30}
+for where in (("goal",), ("goal", "within_days"), ("goal", "match"), ("goal", "conditions"),
+              ("goal", "conditions", 0), ("goal", "conditions", 1, "value")):
+    site("workflow." + ".".join(map(str, where)), "POST", "/workflows", {**WORKFLOW, "goal": GOAL}, *where)
+    site("workflow-patch." + ".".join(map(str, where)), "PATCH", "/workflows/{workflow}", {"goal": GOAL}, *where)
+site("workflow.exit_conditions.value", "POST", "/workflows",
+     {**WORKFLOW, "exit_conditions": {"conditions": [{"type": "tag", "value": "stop"}]}},
+     "exit_conditions", "conditions", 0, "value")
+site("step.holdout.percent", "POST", "/workflows/{workflow}/steps", {"type": "holdout", "config": {"percent": 10}},
+     "config", "percent")
 site("step.position", "POST", "/workflows/{workflow}/steps", {"type": "add_tag", "config": {"tag": "x"}},
      "position")
 site("step.order", "PUT", "/workflows/{workflow}/steps/order", {"step_ids": [1]}, "step_ids", 0)

@@ -37,6 +37,9 @@ def test_log_in_search_open_a_customer_note_and_tag_without_reload(page: Page, l
     page.get_by_role("link", name="Customers").click()
     rows = page.locator("#customer-rows tr.customer-row")
     expect(rows).to_have_count(3)
+    # The rows arrive with the HTML, before the deferred htmx has wired the search box up;
+    # a person does not type within those milliseconds, the test must not either.
+    page.wait_for_load_state("load")
     mark(page)
 
     page.get_by_role("searchbox", name="Search customers").fill("hopper")

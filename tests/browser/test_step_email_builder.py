@@ -131,6 +131,9 @@ def test_write_a_workflow_email_with_the_builder_preview_test_and_switch_it_on(
     page.get_by_role("button", name="Send test").click()
     expect(page.get_by_test_id("test-results")).to_contain_text(tenant_a.owner_email)
 
+    # Up to the top bar first, as a person would: scrolled down, the editor's sticky preview
+    # column lies over the bar's right-hand links, and a click there lands in the preview.
+    page.evaluate("window.scrollTo(0, 0)")
     page.get_by_role("navigation").get_by_role("link", name="Outbox").click()
     row = page.locator("tr.outbox-row").first
     expect(row).to_contain_text("[TEST] Thanks for order ORDER-1001")

@@ -16,6 +16,8 @@ from webapp.services.sending_domains import add_domain_of
 POSTAL_ADDRESS = "Arena Alpha, 1 Stage Door, Leeds LS1 1AA"
 SENDER = "news@arena-alpha.example.com"
 AUDIENCE_TAG = "fans"
+# What a mail provider POSTs to the List-Unsubscribe URL for RFC 8058 one-click.
+ONE_CLICK = {"data": "List-Unsubscribe=One-Click", "content_type": "application/x-www-form-urlencoded"}
 
 
 def ready_tenant(tenant_id: int, *, rate: int = 1000, postal_address: str | None = POSTAL_ADDRESS) -> Tenant:

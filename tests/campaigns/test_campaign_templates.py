@@ -182,7 +182,9 @@ def test_a_customer_name_with_a_line_break_cannot_add_a_header(runner, tenant_a,
     assert "evil@example.com" not in smtp_mail.per_recipient()
     message = received.message
     assert sorted(message.keys()) == sorted(["From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe",
-                                             "List-Unsubscribe-Post", "MIME-Version", "Content-Type"])
+                                             "List-Unsubscribe-Post", "MIME-Version", "Content-Type", "List-Id",
+                                             "Feedback-ID", "X-CRM-Message", "X-SMTPAPI", "X-Mailgun-Variables",
+                                             "X-PM-Metadata-crm-message"])
     assert message["Bcc"] is None
     assert message["Subject"] == "Hello Mal Bcc: evil@example.com!"
     head = received.data.split(b"\r\n\r\n", 1)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from campaign_support import (
+    ONE_CLICK,
     activities_of,
     add_audience,
     assert_counters_match_rows,
@@ -18,9 +19,8 @@ from campaign_support import (
 from webapp.extensions import db
 from webapp.models import Customer
 from webapp.services import campaigns
+from webapp.services.preferences import mask_email
 from webapp.tasks.delivery import start_campaign
-
-ONE_CLICK = {"data": "List-Unsubscribe=One-Click", "content_type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
@@ -41,14 +41,15 @@ def customer_of(recipient) -> Customer:
     return customer
 
 
-def test_a_get_shows_a_confirmation_page_and_changes_nothing(app, snapshotted):
+def test_a_get_shows_the_preference_centre_and_changes_nothing(app, snapshotted):
     recipient = recipient_rows(snapshotted)[0]
 
     response = app.test_client().get(f"/u/{recipient.token}")
 
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert recipient.email in page and 'method="post"' in page
+    # The address masked (a forwarded email must not reveal it), and a form to post.
+    assert recipient.email not in page and mask_email(recipient.email) in page and 'method="post"' in page
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert customer_of(recipient).email_status == "subscribed"
     assert activities_of(recipient.customer_id, "unsubscribed") == []
@@ -71,7 +72,7 @@ def test_unsubscribing_twice_changes_nothing_more(app, snapshotted):
     client = app.test_client(use_cookies=False)
 
     first = client.post(f"/u/{recipient.token}", **ONE_CLICK)
-    second = client.post(f"/u/{recipient.token}")  # the confirmation page's own form
+    second = client.post(f"/u/{recipient.token}")  # a bare POST is one-click too
 
     assert first.status_code == second.status_code == 200
     assert len(activities_of(recipient.customer_id, "unsubscribed")) == 1

@@ -65,7 +65,8 @@ def test_recipients_filters_and_their_counts(tenant_a, five_recipients):
     counts = filter_counts(tenant_a.id, five_recipients.id)
     assert counts["all"] == 5
     assert counts["status"] == {"pending": 0, "sending": 0, "sent": 4, "failed": 1, "skipped": 0}
-    assert counts["engagement"] == {"opened": 2, "clicked": 1, "not_opened": 2, "machine_only": 1, "bounced": 1}
+    assert counts["engagement"] == {"opened": 2, "clicked": 1, "not_opened": 2, "machine_only": 1, "bounced": 1,
+                                   "complained": 0}
     assert filter_counts(tenant_a.id, five_recipients.id, email="other.org")["all"] == 1
 
 

@@ -35,6 +35,15 @@ EXAMPLES = {
                         "from": "2026-01-01"},
     "email_engagement": {"type": "email_engagement", "operator": "opened", "campaign_id": 3,
                          "within_last_days": 7},
+    "topic": {"type": "topic", "operator": "not_subscribed", "value": 2},
+    "ticket": {"type": "ticket", "operator": "bought", "tier": "VIP", "quantity_at_least": 4, "price_at_least": 50,
+               "event_tag": {"kind": "genre", "value": "jazz"}, "from": "2026-01-01"},
+    "upcoming_event": {"type": "upcoming_event", "operator": "holds", "venue": "Village Vanguard"},
+    "days_until_next_event": {"type": "days_until_next_event", "operator": "between", "value": [1, 7]},
+    "attendance": {"type": "attendance", "operator": "no_show", "event": 3, "event_name": "Jazz Night"},
+    "attendance_rate": {"type": "attendance_rate", "operator": ">=", "value": 80, "within_last_months": 12},
+    "attended_events": {"type": "attended_events", "operator": "at_least", "value": 3,
+                        "event_tag": {"kind": "artist", "value": "Nina Simone"}},
 }
 
 

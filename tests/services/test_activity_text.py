@@ -69,6 +69,9 @@ def test_signups_say_where_people_signed_up():
     assert plain(summary("signup", {"source": "box_office"})) == "Signed up at the box office"
     assert plain(summary("signup", {"source": "summer_fair"})) == "Signed up via summer fair"
     assert plain(summary("signup", {})) == "Signed up"
+    assert plain(summary("signup", {"source": "form", "form_id": 3, "form_name": "Jazz club"})) == \
+        "Signed up with the form “Jazz club”"
+    assert plain(summary("signup", {"source": "form"})) == "Signed up with a sign-up form"
 
 
 def test_a_note_shows_its_text_and_author_and_no_details_list():
@@ -122,8 +125,22 @@ def test_a_campaign_that_is_not_found_is_not_linked():
     assert links(summary("email_sent", {"campaign_id": 99})) == []
     assert plain(summary("unsubscribed", {"campaign_id": 99, "campaign_name": "Old news"})) == \
         "Unsubscribed from Old news"
-    assert plain(summary("unsubscribed", {})) == "Unsubscribed from emails"
-    assert plain(summary("resubscribed", {})) == "Subscribed to emails again"
+    # With topics, "emails" alone would be ambiguous: all marketing, or one topic.
+    assert plain(summary("unsubscribed", {})) == "Unsubscribed from all marketing emails"
+    assert plain(summary("resubscribed", {})) == "Subscribed to marketing emails again"
+
+
+def test_topic_and_consent_changes_say_the_topic_and_where_they_came_from():
+    assert plain(summary("topic_unsubscribed", {"topic_id": 3, "topic_name": "Jazz listings",
+                                                "source": "preference_centre"})) == \
+        "Unsubscribed from Jazz listings on the preference page"
+    assert plain(summary("topic_subscribed", {"topic_name": "Surveys", "source": "api"})) == \
+        "Subscribed to Surveys through the API"
+    assert plain(summary("topic_subscribed", {})) == "Subscribed to a topic"
+    assert plain(summary("unsubscribed", {"source": "import"})) == "Unsubscribed from all marketing emails by an import"
+    assert plain(summary("resubscribed", {"source": "<script>"})) == "Subscribed to marketing emails again"
+    assert plain(summary("resubscribed", {"source": "form", "form_name": "Jazz club"})) == \
+        "Subscribed to marketing emails again, confirmed with the form “Jazz club”"
 
 
 def test_segments_link_their_page():
@@ -320,3 +337,20 @@ def test_a_page_of_activities_reads_its_names_in_one_query_per_kind(tenant_a, ap
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
     assert len(statements) == 2
+
+
+def test_relay_bounces_and_complaints_say_who_reported_them_and_why():
+    assert plain(summary("email_bounced", {"campaign_id": 7, "bounce": "hard", "provider": "SendGrid",
+                                           "reason": "550 5.1.1 user unknown"})) == \
+        "Could not deliver Jazz weekly: the address bounced (SendGrid: 550 5.1.1 user unknown)"
+    assert plain(summary("email_bounced", {"campaign_id": 7, "bounce": "soft", "provider": "Mailgun",
+                                           "reason": "3 soft bounces within 30 days"})) == \
+        "Could not deliver Jazz weekly: the address kept bouncing (Mailgun: 3 soft bounces within 30 days)"
+    assert plain(summary("email_soft_bounced", {"campaign_id": 8, "provider": "Postmark",
+                                                "reason": "Mailbox full"})) == \
+        "Temporary bounce of an email from workflow Post-purchase (Postmark: Mailbox full)"
+    assert plain(summary("email_complained", {"provider": "Amazon SES", "reason": "abuse"})) == \
+        "Marked an email as spam (Amazon SES: abuse)"
+    assert ACTIVITY_LABELS["email_soft_bounced"] == "Soft bounce"
+    assert plain(summary("email_complained", {"campaign_id": 7, "provider": "SendGrid",
+                                              "reason": "reported as spam"})) == "Marked Jazz weekly as spam (SendGrid)"

@@ -11,10 +11,21 @@ from sqlalchemy import func, select, text
 
 from webapp.extensions import db
 from webapp.infra.errors import Conflict, NotFound
-from webapp.models import Customer, CustomerActivity, CustomerTag, SendingDomain, Tenant, User
+from webapp.models import (
+    Customer,
+    CustomerActivity,
+    CustomerTag,
+    Event,
+    EventAttendance,
+    EventTag,
+    PurchaseItem,
+    SendingDomain,
+    Tenant,
+    User,
+)
 from webapp.services.activities import timeline
 from webapp.services.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_VIEWER_EMAIL, seed_demo
-from webapp.services.demo.catalogue import VENUES, build_events
+from webapp.services.demo.catalogue import EVENT_TITLES, VENUES, build_events
 from webapp.services.demo.rows import DemoRows
 
 N = 300
@@ -59,7 +70,8 @@ def test_every_demo_customer_has_one_signup_and_most_buy(seeded):
     # Skewed: a few customers buy far more often than the typical one.
     assert scalar("SELECT max(orders_count) FROM customers") >= 8
     types = set(db.session.scalars(select(CustomerActivity.type).distinct()))
-    assert {"signup", "purchase", "page_view", "ticket_scan"} <= types
+    # Scans at the gate are the issue's `ticket_scanned` activities.
+    assert {"signup", "purchase", "page_view", "ticket_scanned"} <= types
 
 
 def test_demo_emails_and_external_ids_are_unique_and_safe(seeded):
@@ -119,6 +131,81 @@ def test_demo_events_are_spread_over_venues_and_dates(seeded):
     now = datetime.now(UTC)
     assert min(starts) < now - timedelta(days=300)
     assert max(starts) > now + timedelta(days=30)
+
+
+def test_demo_events_are_rows_with_venue_zones_doors_statuses_and_tags(seeded):
+    events = list(db.session.scalars(select(Event).where(Event.tenant_id == seeded["tenant_id"])))
+    assert len(events) == len(EVENT_TITLES)
+    zones = [e.timezone for e in events]
+    assert zones.count("Europe/London") > len(events) / 2 and {"Europe/Dublin", "Europe/Amsterdam"} <= set(zones)
+    for event in events:
+        assert event.venue_name and event.venue_city and event.url.startswith("https://")
+        assert timedelta(minutes=30) <= event.starts_at - event.doors_at <= timedelta(minutes=60)
+        assert event.ends_at > event.starts_at
+    statuses = [e.status for e in events]
+    assert statuses.count("sold_out") == statuses.count("cancelled") == statuses.count("rescheduled") == 1
+    now = datetime.now(UTC)
+    assert all(e.status == "ended" and e.settled_at for e in events if e.ends_at < now)
+    kinds = set(db.session.scalars(select(EventTag.kind).where(EventTag.tenant_id == seeded["tenant_id"])))
+    assert kinds == {"genre", "artist", "series"}
+
+
+def test_demo_purchases_have_line_items_that_add_up_to_the_order(seeded):
+    mismatched = scalar("""
+        SELECT count(*) FROM customer_activities a
+        LEFT JOIN (SELECT activity_id, SUM(quantity * price) AS total, SUM(quantity) AS tickets, MIN(event_id) AS ev
+                   FROM purchase_items GROUP BY activity_id) i ON i.activity_id = a.id
+        LEFT JOIN events e ON e.id = i.ev
+        WHERE a.type = 'purchase'
+          AND (i.total IS NULL OR ROUND(i.total, 2) <> ROUND(a.amount, 2) OR e.external_id <> a.event_id)""")
+    assert mismatched == 0
+    assert scalar("SELECT count(*) FROM purchase_items") == seeded["line_items"] > 0
+    assert scalar("SELECT count(*) FROM event_attendance") == seeded["attendance"] > 0
+    items = list(db.session.scalars(select(PurchaseItem)))
+    assert {"Early bird", "Standard", "Concession"} <= {i.tier for i in items}
+    seated = [i for i in items if i.ticket_type in ("Seated", "Stalls", "Circle", "Grandstand")]
+    assert seated and all(i.section and i.seat for i in seated)
+    assert all(i.section is None for i in items if i.ticket_type in ("Standing", "Terrace"))
+    # The purchase says the same as its rows, as the API receives it.
+    purchase = db.session.scalar(select(CustomerActivity).where(CustomerActivity.type == "purchase").limit(1))
+    assert sum(i["quantity"] for i in purchase.properties["items"]) == purchase.properties["tickets"]
+
+
+def test_demo_attendance_settles_past_shows_with_most_holders_there(seeded):
+    came = dict(db.session.execute(select(EventAttendance.status, func.count())
+                                   .group_by(EventAttendance.status)).all())
+    assert 0.83 <= came["attended"] / (came["attended"] + came["no_show"]) <= 0.95
+    # Every holder of a show that is over has a verdict, and only they do.
+    missing = scalar("""
+        SELECT count(*) FROM (SELECT DISTINCT a.customer_id, e.id AS event_id FROM customer_activities a
+                              JOIN events e ON e.external_id = a.event_id AND e.tenant_id = a.tenant_id
+                              WHERE a.type = 'purchase' AND e.status = 'ended') h
+        WHERE NOT EXISTS (SELECT 1 FROM event_attendance t WHERE t.event_id = h.event_id
+                          AND t.customer_id = h.customer_id)""")
+    assert missing == 0
+    assert scalar("SELECT count(*) FROM event_attendance t JOIN events e ON e.id = t.event_id "
+                  "WHERE e.starts_at > :now", now=datetime.now(UTC)) == 0
+    # Attended means scanned at the gate: a ticket_scanned activity for that customer.
+    attended = db.session.scalars(select(EventAttendance).where(EventAttendance.status == "attended").limit(20))
+    for row in attended:
+        assert row.scans >= 1 and row.first_scanned_at <= row.event_starts_at
+    assert scalar("SELECT count(*) FROM event_attendance WHERE status = 'no_show' AND scans <> 0") == 0
+
+
+def test_demo_inventory_agrees_with_the_tickets_sold(seeded):
+    sold = dict(db.session.execute(select(PurchaseItem.event_id, func.sum(PurchaseItem.quantity))
+                                   .group_by(PurchaseItem.event_id)).all())
+    events = list(db.session.scalars(select(Event)))
+    for event in events:
+        if event.id in sold:
+            assert event.capacity - event.available == sold[event.id], event.name
+    [sold_out] = [e for e in events if e.status == "sold_out"]
+    assert sold_out.available == 0
+    # Two popular upcoming shows are nearly gone: at most 5% of the house left, or the last
+    # ticket when a show sold so few that 5% is under one.
+    nearly = [e for e in events if e.status == "on_sale" and e.capacity
+              and 0 < e.available <= max(1, 0.05 * e.capacity)]
+    assert len(nearly) >= 2
 
 
 def test_demo_tags_have_realistic_frequencies(seeded):

@@ -150,8 +150,49 @@ def world_a(tenant_a):
             "import_id": _import_world(tenant_a.id), **_campaign_world(tenant_a.id, segment.id),
             **_workflow_world(tenant_a.id, customer.id), **_email_step_world(tenant_a.id),
             "domain_id": _domain_world(tenant_a.id),
-            "asset_id": _asset_world(tenant_a.id),
-            **_template_world(tenant_a.id), **_team_world(tenant_a.id)}
+            "asset_id": _asset_world(tenant_a.id), "topic_id": _topic_world(tenant_a.id),
+            **_template_world(tenant_a.id), **_team_world(tenant_a.id),
+            **_signup_form_world(tenant_a.id), "event_id": _event_world(tenant_a.id),
+            **_webhook_world(tenant_a.id)}
+
+
+def _webhook_world(tenant_id: int) -> dict:
+    """A webhook endpoint and one failed delivery to it (what Resend takes)."""
+    from webapp.models import WebhookDelivery
+    from webapp.services import webhooks
+
+    endpoint, _ = webhooks.create_endpoint(tenant_id, {"url": "https://hooks.alpha.example.com/in",
+                                                       "event_types": ["email.sent"]})
+    webhooks.emit(tenant_id, "email.sent", {"campaign": {"id": 1, "name": "Spring"}})
+    db.session.execute(WebhookDelivery.__table__.update().values(status="failed", attempts=8,
+                                                                 last_error="HTTP 500 Internal Server Error"))
+    db.session.commit()
+    delivery_id = db.session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint.id))
+    return {"endpoint_id": endpoint.id, "delivery_id": delivery_id}
+
+
+def _event_world(tenant_id: int) -> int:
+    """The event Ada's purchase named (purchases create the events they name)."""
+    from webapp.models import Event
+
+    return db.session.scalar(select(Event.id).where(Event.tenant_id == tenant_id, Event.external_id == "ev-1"))
+
+
+def _signup_form_world(tenant_id: int) -> dict:
+    """A signup form (what the form builder's pages edit) and its hosted page's id."""
+    from webapp.services.signup_forms import create_form
+
+    form = create_form(tenant_id, {"name": "Newsletter"})
+    return {"form_id": form.id, "form_public_id": form.public_id}
+
+
+def _topic_world(tenant_id: int) -> int:
+    """Two topics (so one can move), the first the database's first (id 1) in every test."""
+    from webapp.services.topics import create_topic
+
+    topic = create_topic(tenant_id, {"name": "Jazz listings"})
+    create_topic(tenant_id, {"name": "Surveys", "default_subscribed": False})
+    return topic.id
 
 
 def _team_world(tenant_id: int) -> dict:
@@ -293,6 +334,9 @@ BRAND_FORM = {"logo_asset_id": "", "primary_color": "#aa0033", "button_text_colo
               "link_color": "#aa0033", "text_color": "#1f2430", "background_color": "#f4f5f7",
               "content_background": "#ffffff", "font_family": "Helvetica, Arial, sans-serif", "button_radius": "8",
               "footer_text": "You bought tickets from us."}
+SIGNUP_FORM = {"name": "Festival news", "first_name": "optional", "last_name": "off", "consent_text": "Yes please",
+               "double_opt_in": "y", "confirmation_subject": "Confirm", "confirmation_body": "Press the button.",
+               "success_message": "Thanks!", "status": "active", "custom-0-label": "Favourite genre"}
 SUITE_PASSWORD = "<the password fixture>"  # filled in by form_data
 
 # Valid form data for every state-changing page route: with the right token and role the
@@ -332,6 +376,9 @@ VALID_FORM_DATA = {
     "campaigns.delete": {},
     "campaigns.convert_to_html": {},
     "campaigns.duplicate": {},
+    "reports.choose_winner": {"variant": "B"},
+    "ab_tests.edit": {"share_percent": "20", "duration_minutes": "240", "metric": "opens",
+                      "variants-0-subject": "A", "variants-1-subject": "B", "action": "save"},
     # Files are made afresh for every request (a stream is read once).
     "imports.new": {"file": lambda: (io.BytesIO(IMPORT_CSV), "fans.csv")},
     "imports.preview": {"map-0": "email", "map-1": "first_name", "map-2": "attribute"},
@@ -340,6 +387,9 @@ VALID_FORM_DATA = {
     "workflows.update_settings": {"name": "Renamed flow", "trigger_type": "custom", "reentry": "once"},
     "workflows.toggle": {},
     "workflows.add_step": {"type": "wait"},
+    "workflow_goals.save_goal": {"goal_on": "yes", "goal_match": "all", "within_days": "30",
+                                 "goal_conditions": json.dumps(VIP_CONDITIONS)},
+    "workflow_goals.save_exit": {"exit_on": "yes", "exit_match": "all", "exit_conditions": json.dumps(VIP_CONDITIONS)},
     # world_a's workflow has the database's first two steps (ids 1 and 2) in every test.
     "workflows.reorder": {"step_ids": ["2", "1"]},
     "workflows.edit_step": {"tag": "renamed"},
@@ -366,11 +416,33 @@ VALID_FORM_DATA = {
     "team.change_role": {"role": "admin"},
     "team.remove_member": {},
     "password.forgot": {"email": "owner@alpha.example.com"},
+    "topics.create": {"name": "Festival news", "description": "Line-ups first", "default_subscribed": "no"},
+    "topics.edit": {"name": "Renamed topic", "description": "", "default_subscribed": "yes"},
+    "topics.move": {"direction": "down"},
+    "topics.delete": {},
+    "customers.set_topics": {"topics": ["1"]},
+    "deliverability.save_provider": {"provider": "mailgun", "mailgun_signing_key": "key-3ax6xnjp29jd6fds4gc373sgvjx"},
+    "deliverability.new_key": {},
+    "deliverability.create_dkim_key": {"selector": "crm1"},
+    "signup_forms.new": SIGNUP_FORM,
+    "signup_forms.edit": {**SIGNUP_FORM, "name": "Renamed form"},
+    "signup_forms.preview_email": SIGNUP_FORM,
+    "signup_forms.delete": {},
+    "webhook_endpoints.create": {"url": "https://hooks.alpha.example.com/crm", "event_types": ["customer.created"]},
+    "webhook_endpoints.update": {"url": "https://hooks.alpha.example.com/v2", "description": "Warehouse",
+                                 "event_types": ["email.sent", "email.opened"]},
+    "webhook_endpoints.set_enabled": {"enabled": "0"},
+    "webhook_endpoints.delete": {},
+    "webhook_endpoints.reveal": {},
+    "webhook_endpoints.resend": {},
 }
 # State-changing routes that change nothing even when allowed (CSRF and roles still apply).
 CHANGE_NOTHING = {"auth.login", "auth.logout", "segments.preview", "segments.condition_counts",
                   "campaigns.preview", "imports.preview",
-                  "step_email.preview"}
+                  "step_email.preview", "signup_forms.preview_email",
+                  # world_a's campaign runs no A/B test: the pick is refused with a message (the
+                  # winner's own tests, tests/web/test_ab_report.py, cover a pick that changes things).
+                  "reports.choose_winner"}
 # URL arguments a route takes from another world_a value: only a scheduled campaign can be cancelled,
 # only a design converted to HTML.
 ROUTE_ARGUMENTS = {("campaigns.cancel", "campaign_id"): "scheduled_campaign_id",
@@ -385,7 +457,10 @@ SELF_SERVICE = {"auth.login", "auth.logout", "settings.change_password", "passwo
 # Routes only owners and admins may use.
 ADMIN_ONLY = {"settings.update_tenant", "settings.create_token", "settings.revoke_token",
               "settings.add_sending_domain", "settings.verify_sending_domain", "settings.remove_sending_domain",
-              "team.invite", "team.resend_invite", "team.revoke_invite", "team.change_role", "team.remove_member"}
+              "team.invite", "team.resend_invite", "team.revoke_invite", "team.change_role", "team.remove_member",
+              "deliverability.save_provider", "deliverability.new_key", "deliverability.create_dkim_key",
+              "webhook_endpoints.create", "webhook_endpoints.update", "webhook_endpoints.set_enabled",
+              "webhook_endpoints.delete", "webhook_endpoints.reveal", "webhook_endpoints.resend"}
 # Pages only owners may open (admins get 403 too).
 OWNER_ONLY = {"audit.index"}
 # Pages for the people who receive emails, not for marketers: no session, an unguessable
@@ -393,7 +468,13 @@ OWNER_ONLY = {"audit.index"}
 # mail providers). The session sweeps skip them; their own tests cover the tokens. The
 # invitation and password reset pages do take a CSRF token: tests/web/test_team.py checks it.
 PUBLIC_TOKEN_ROUTES = {"unsubscribe.confirm", "unsubscribe.unsubscribe", "unsubscribe.view_in_browser",
-                       "assets.serve", "team.accept", "password.reset"}
+                       "assets.serve", "team.accept", "password.reset", "unsubscribe.save",
+                       # Signup forms' hosted page and confirmation link (tests/signup_forms covers them).
+                       "hosted_forms.show", "hosted_forms.submit", "hosted_forms.confirm_page", "hosted_forms.confirm",
+                       # An event's calendar file by its signed link (tests/events/clock covers it).
+                       "calendar_files.event_file",
+                       # Waitlists' join page and offer link (tests/events/test_waitlist_pages.py covers them).
+                       "waitlist_pages.show", "waitlist_pages.join", "waitlist_pages.offer", "waitlist_pages.claim"}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 
-from .conftest import BRAND_FORM, HX, IMPORT_CSV, STEP_DESIGN, VIP_CONDITIONS
+from .conftest import BRAND_FORM, HX, IMPORT_CSV, SIGNUP_FORM, STEP_DESIGN, VIP_CONDITIONS
 from .pages import field_errors
 
 # Field kinds: what a hostile value for the field looks like (see the strategies in the tests).
@@ -98,6 +98,11 @@ def _flow(trigger: str) -> Callable[[dict], str]:
     return lambda w: f"/workflows/{w['workflows'][trigger]}/settings"
 
 
+SIGNUP_FORM_FIELDS = {"name": TEXT, "first_name": CHOICE, "last_name": CHOICE, "consent_text": TEXT,
+                      "confirmation_subject": TEXT, "confirmation_body": TEXT, "success_message": TEXT,
+                      "status": CHOICE, "custom-0-label": TEXT, "custom-0-key": TEXT, "custom-0-kind": CHOICE,
+                      "custom-0-options": TEXT}
+
 SPECS: tuple[FormSpec, ...] = (
     FormSpec("login", "auth.login", lambda w: "/login", {"email": "owner@alpha.example.com", "password": "wrong"},
              {"email": TEXT, "password": TEXT}, refused_with=401, signed_in=False),
@@ -105,11 +110,31 @@ SPECS: tuple[FormSpec, ...] = (
              {"name": "Arena", "timezone": "Europe/Paris", "currency": "EUR", "locale": "fr_FR"},
              {"name": TEXT, "timezone": TEXT, "currency": CHOICE, "locale": CHOICE, "sender_name": TEXT,
               "sender_email": TEXT, "postal_address": TEXT,
-              "attribution_days": NUMBER, "send_rate_per_second": NUMBER, "webhook_allowlist": TEXT}),
+              "attribution_days": NUMBER, "send_rate_per_second": NUMBER, "webhook_allowlist": TEXT,
+              "frequency_cap_emails": NUMBER, "frequency_cap_days": NUMBER, "quiet_hours_start": TEXT,
+              "quiet_hours_end": TEXT}),
     FormSpec("new API token", "settings.create_token", lambda w: "/settings/tokens", {"name": "Box office",
              "role": "admin"}, {"name": TEXT, "role": CHOICE}),
     FormSpec("sending domain", "settings.add_sending_domain", lambda w: "/settings/sending-domains",
              {"domain": "tickets.alpha.example.com"}, {"domain": TEXT}),
+    FormSpec("new webhook endpoint", "webhook_endpoints.create", lambda w: "/settings/webhooks",
+             {"url": "https://hooks.alpha.example.com/crm", "event_types": ["email.sent"]},
+             {"url": TEXT, "description": TEXT, "event_types": CHOICE}),
+    FormSpec("webhook endpoint", "webhook_endpoints.update", lambda w: f"/settings/webhooks/{w['endpoint_id']}",
+             {"url": "https://hooks.alpha.example.com/v2", "event_types": ["email.sent"]},
+             {"url": TEXT, "description": TEXT, "event_types": CHOICE}),
+    FormSpec("SES webhook", "deliverability.save_provider", lambda w: "/settings/deliverability/webhooks",
+             {"provider": "ses", "ses_topic_arns": "arn:aws:sns:eu-west-1:123456789012:bounces"},
+             {"ses_topic_arns": TEXT}),
+    FormSpec("Postmark webhook", "deliverability.save_provider", lambda w: "/settings/deliverability/webhooks",
+             {"provider": "postmark", "postmark_username": "hook", "postmark_password": "a-long-postmark-password"},
+             {"postmark_username": TEXT, "postmark_password": TEXT}),
+    FormSpec("Mailgun webhook", "deliverability.save_provider", lambda w: "/settings/deliverability/webhooks",
+             {"provider": "mailgun", "mailgun_signing_key": "key-3ax6xnjp29jd6fds4gc373sgvjx"},
+             {"mailgun_signing_key": TEXT}),
+    FormSpec("DKIM key", "deliverability.create_dkim_key",
+             lambda w: f"/settings/deliverability/domains/{w['domain_id']}/dkim", {"selector": "crm1"},
+             {"selector": TEXT}),
     FormSpec("password", "settings.change_password", lambda w: "/settings/password",
              {"current_password": "correct-horse-battery", "new_password": "a-brand-new-password"},
              {"current_password": TEXT, "new_password": TEXT}),
@@ -137,6 +162,12 @@ SPECS: tuple[FormSpec, ...] = (
              {"match": CHOICE, "conditions": JSON}, htmx=True, shown=PREVIEW),
     FormSpec("new campaign", "campaigns.new", lambda w: "/campaigns/new", CAMPAIGN, EDITOR),
     FormSpec("campaign", "campaigns.edit", lambda w: f"/campaigns/{w['campaign_id']}/edit", CAMPAIGN, EDITOR),
+    FormSpec("campaign A/B test", "ab_tests.edit", lambda w: f"/campaigns/{w['campaign_id']}/ab-test",
+             {"share_percent": "20", "duration_minutes": "240", "metric": "opens", "variants-0-subject": "A",
+              "variants-1-subject": "B", "variants-1-html_content": "<p>B</p>", "action": "save"},
+             {"share_percent": NUMBER, "duration_minutes": CHOICE, "metric": CHOICE, "variants-0-subject": TEXT,
+              "variants-1-subject": TEXT, "variants-1-preheader": TEXT, "variants-1-from_name": TEXT,
+              "variants-1-html_content": TEXT}),
     FormSpec("campaign preview", "campaigns.preview", lambda w: "/campaigns/preview",
              {**CAMPAIGN, "preview_as": "ada@example.com"},
              {name: kind for name, kind in EDITOR.items() if name not in ("name", "segment_id")} | {"preview_as": TEXT},
@@ -145,7 +176,7 @@ SPECS: tuple[FormSpec, ...] = (
              {"emails": "me@example.com", "preview_as": "ada@example.com"}, {"emails": TEXT, "preview_as": TEXT},
              htmx=True, lookups=frozenset({"preview_as"})),
     FormSpec("schedule", "campaigns.schedule", lambda w: f"/campaigns/{w['campaign_id']}/schedule",
-             {"send_at": "2099-01-01T09:00"}, {"send_at": DATE}),
+             {"send_at": "2099-01-01T09:00"}, {"send_at": DATE, "per_customer_timezone": TEXT}),
     FormSpec("new workflow", "workflows.new", lambda w: "/workflows/new", {"name": "After", "trigger_type": "custom"},
              {"name": TEXT, "trigger_type": CHOICE}),
     FormSpec("trigger (custom)", "workflows.update_settings", _flow("custom"),
@@ -159,8 +190,17 @@ SPECS: tuple[FormSpec, ...] = (
              {"offset_days": NUMBER, "hour": NUMBER}),
     FormSpec("trigger (segment)", "workflows.update_settings", _flow("segment_entered"),
              {"name": "Flow", "trigger_type": "segment_entered"}, {"segment_id": NUMBER}),
+    FormSpec("trigger (topic)", "workflows.update_settings", _flow("topic_unsubscribed"),
+             {"name": "Flow", "trigger_type": "topic_unsubscribed"}, {"topic_id": NUMBER}),
+    FormSpec("new topic", "topics.create", lambda w: "/topics",
+             {"name": "Festival news", "description": "Line-ups first", "default_subscribed": "no"},
+             {"name": TEXT, "description": TEXT, "default_subscribed": CHOICE}),
+    FormSpec("topic", "topics.edit", lambda w: f"/topics/{w['topic_id']}/edit",
+             {"name": "Jazz", "description": "", "default_subscribed": "yes"},
+             {"name": TEXT, "description": TEXT, "default_subscribed": CHOICE}),
     FormSpec("step: send email", "step_email.edit", _email(),
-             {"subject": "Hi", "design": json.dumps(STEP_DESIGN)}, {**STEP_EMAIL, "design": JSON}),
+             {"subject": "Hi", "design": json.dumps(STEP_DESIGN)},
+             {**STEP_EMAIL, "transactional": TEXT, "attach_calendar": TEXT, "design": JSON}),
     FormSpec("step: send email (HTML)", "step_email.edit", _email(kind="send_email_html"),
              {"subject": "Hi", "content": "<p>Hi</p>"}, {"subject": TEXT, "content": TEXT}),
     FormSpec("step: send email preview", "step_email.preview", _email("/preview"),
@@ -173,6 +213,13 @@ SPECS: tuple[FormSpec, ...] = (
              {"amount": NUMBER, "unit": CHOICE}, htmx=True),
     FormSpec("step: wait until", "workflows.edit_step", _step("wait_until"), {"before_event_hours": "24"},
              {"before_event_hours": NUMBER, "at": DATE}, htmx=True),
+    FormSpec("workflow goal", "workflow_goals.save_goal", lambda w: f"/workflows/{w['workflow_id']}/goal",
+             {"goal_on": "yes", "goal_match": "all", "within_days": "30",
+              "goal_conditions": json.dumps(VIP_CONDITIONS)},
+             {"goal_conditions": JSON, "goal_match": CHOICE, "within_days": NUMBER}, htmx=True),
+    FormSpec("workflow exits", "workflow_goals.save_exit", lambda w: f"/workflows/{w['workflow_id']}/exit",
+             {"exit_on": "yes", "exit_match": "all", "exit_conditions": json.dumps(VIP_CONDITIONS)},
+             {"exit_conditions": JSON, "exit_match": CHOICE}, htmx=True),
     FormSpec("step: condition", "workflows.edit_step", _step("condition"),
              {"conditions": json.dumps(VIP_CONDITIONS), "match": "all"},
              {"conditions": JSON, "match": CHOICE, "else_step": NUMBER}, htmx=True),
@@ -207,6 +254,8 @@ SPECS: tuple[FormSpec, ...] = (
              signed_in=False),
     FormSpec("forgot password", "password.forgot", lambda w: "/password/forgot", {"email": "crew@alpha.example.com"},
              {"email": TEXT}, signed_in=False),
+    FormSpec("new signup form", "signup_forms.new", lambda w: "/forms/new", SIGNUP_FORM, SIGNUP_FORM_FIELDS),
+    FormSpec("signup form", "signup_forms.edit", lambda w: f"/forms/{w['form_id']}", SIGNUP_FORM, SIGNUP_FORM_FIELDS),
     FormSpec("reset password", "password.reset", lambda w: f"/password/reset/{_unused(w, 'reset_tokens')}",
              {"new_password": "a-long-new-password"}, {"new_password": TEXT}, signed_in=False),
 )
@@ -219,6 +268,7 @@ BUTTONS: dict[str, Callable[[dict], str]] = {
     "settings.revoke_token": lambda w: f"/settings/tokens/{w['token_id']}/revoke",
     "settings.verify_sending_domain": lambda w: f"/settings/sending-domains/{w['domain_id']}/verify",
     "settings.remove_sending_domain": lambda w: f"/settings/sending-domains/{w['domain_id']}/remove",
+    "deliverability.new_key": lambda w: "/settings/deliverability/new-key",
     "segments.recalculate": lambda w: f"/segments/{w['segment_id']}/recalculate",
     "segments.delete": lambda w: f"/segments/{w['segment_id']}/delete",
     # The builder's per-condition counts: JSON out, a refused definition is a 422 naming the item.
@@ -228,6 +278,7 @@ BUTTONS: dict[str, Callable[[dict], str]] = {
     "campaigns.delete": lambda w: f"/campaigns/{w['campaign_id']}/delete",
     "campaigns.convert_to_html": lambda w: f"/campaigns/{w['design_campaign_id']}/convert-html",
     "campaigns.duplicate": lambda w: f"/campaigns/{w['campaign_id']}/duplicate",
+    "reports.choose_winner": lambda w: f"/campaigns/{w['campaign_id']}/winner",
     "workflows.toggle": lambda w: f"/workflows/{w['workflow_id']}/toggle",
     "workflows.add_step": lambda w: f"/workflows/{w['workflow_id']}/steps",
     "workflows.reorder": lambda w: f"/workflows/{w['workflow_id']}/steps/order",
@@ -244,12 +295,36 @@ BUTTONS: dict[str, Callable[[dict], str]] = {
     "team.resend_invite": lambda w: f"/settings/team/invites/{w['invite_id']}/resend",
     "team.revoke_invite": lambda w: f"/settings/team/invites/{w['invite_id']}/revoke",
     "team.remove_member": lambda w: f"/settings/team/members/{w['user_id']}/remove",
+    "topics.move": lambda w: f"/topics/{w['topic_id']}/move",
+    "topics.delete": lambda w: f"/topics/{w['topic_id']}/delete",
+    "customers.set_topics": lambda w: f"/customers/{w['customer_id']}/topics",
+    # The preference centre (a recipient's token, no session): hostile topic ids and actions.
+    "unsubscribe.save": lambda w: f"/u/{w['recipient_token']}/preferences",
+    "signup_forms.delete": lambda w: f"/forms/{w['form_id']}/delete",
+    # The confirmation email's live preview: shows what is typed, saves nothing.
+    "signup_forms.preview_email": lambda w: "/forms/preview-email",
+    # The public pages (no token from a GET here: refused without storing; tests/signup_forms
+    # posts them as people do).
+    "hosted_forms.submit": lambda w: f"/f/{w['form_public_id']}",
+    "hosted_forms.confirm": lambda w: "/f/confirm/not-a-link",
+    # Waitlists' public pages likewise (tests/events/test_waitlist_pages.py posts them as people do).
+    "waitlist_pages.join": lambda w: "/w/not-a-waitlist",
+    "waitlist_pages.claim": lambda w: "/w/offer/not-a-link",
+    "webhook_endpoints.set_enabled": lambda w: f"/settings/webhooks/{w['endpoint_id']}/enabled",
+    "webhook_endpoints.delete": lambda w: f"/settings/webhooks/{w['endpoint_id']}/delete",
+    "webhook_endpoints.reveal": lambda w: f"/settings/webhooks/{w['endpoint_id']}/reveal",
+    "webhook_endpoints.resend": lambda w: f"/settings/webhooks/{w['endpoint_id']}/deliveries/{w['delivery_id']}/resend",
 }
 # What the buttons read from the body, if anything.
-BUTTON_FIELDS = {"segments.recalculate": ["back"], "segments.condition_counts": ["conditions", "match"],
+BUTTON_FIELDS = {"segments.recalculate": ["back"], "webhook_endpoints.set_enabled": ["enabled"],
+                 "segments.condition_counts": ["conditions", "match"],
                  "workflows.add_step": ["type"], "workflows.reorder": ["step_ids"],
                  "workflows.delete": ["force"], "email_templates.use_starter": ["starter"],
-                 "email_templates.save_block": ["name", "block"]}
+                 "email_templates.save_block": ["name", "block"], "topics.move": ["direction"],
+                 "customers.set_topics": ["topics"], "unsubscribe.save": ["topics", "action"],
+                 "signup_forms.preview_email": ["confirmation_subject", "confirmation_body"],
+                 "hosted_forms.submit": ["email", "first_name", "form_token", "website", "topic"],
+                 "waitlist_pages.join": ["email", "quantity", "form_token", "website"]}
 
 
 def hostile_world(tenant_id: int, world: dict) -> dict:
@@ -267,11 +342,19 @@ def hostile_world(tenant_id: int, world: dict) -> dict:
                                                   {"subject": "Hi", "content": "<p>Hi</p>"}).id
     flows = {"custom": world["workflow_id"]}
     for trigger, config in (("purchase", {}), ("event_day", {}), ("segment_entered",
-                                                                  {"segment_id": world["segment_id"]})):
+                                                                  {"segment_id": world["segment_id"]}),
+                            ("topic_unsubscribed", {"topic_id": world["topic_id"]})):
         flows[trigger] = workflows.create_workflow(tenant_id, {"name": f"On {trigger}", "trigger_type": trigger,
                                                                "trigger_config": config}).id
+    # A message the customer got, whose unsubscribe link opens the preference centre.
+    from webapp.models import CampaignRecipient
+
+    db.session.add(CampaignRecipient(campaign_id=world["scheduled_campaign_id"], tenant_id=tenant_id,
+                                     customer_id=world["customer_id"], email="ada@example.com", status="sent",
+                                     token="5f0c8e2a9b7d41c6a3e2f19d8b6c4a71"))
     db.session.commit()
-    return {**world, "steps": steps, "workflows": flows, **_one_use_links(tenant_id, world)}
+    return {**world, "steps": steps, "workflows": flows, "recipient_token": "5f0c8e2a9b7d41c6a3e2f19d8b6c4a71",
+            **_one_use_links(tenant_id, world)}
 
 
 # An example that a hostile run accepts spends its invitation or reset link; the next example

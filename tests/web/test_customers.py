@@ -377,7 +377,7 @@ def test_erase_removes_the_customer_and_everything_about_them(owner_a, ada, tena
 def test_the_timeline_filter_offers_every_type_the_tenant_has_and_no_other_tenants(owner_a, ada, tenant_b):
     from webapp.services.activities import record_activity
 
-    record_activity(tenant_a_id := db.session.get(Customer, ada).tenant_id, "ticket_scanned", customer_id=ada,
+    record_activity(tenant_a_id := db.session.get(Customer, ada).tenant_id, "ticket_scan", customer_id=ada,
                     properties={"gate": "North"})
     record_activity(tenant_a_id, "page_view", customer_id=ada, properties={"url": "https://venue.example/jazz"})
     other = make_customer(tenant_b.id, "bo@example.com")
@@ -386,7 +386,7 @@ def test_the_timeline_filter_offers_every_type_the_tenant_has_and_no_other_tenan
 
     page = owner_a.get(f"/customers/{ada}").get_data(as_text=True)
     options = re.findall(r'<option value="([a-z_]*)"', page.split('name="type"', 1)[1].split("</select>", 1)[0])
-    assert {"purchase", "ticket_scanned", "page_view"} <= set(options)
+    assert {"purchase", "ticket_scan", "page_view"} <= set(options)
     assert "loyalty_points_earned" not in options  # another tenant's custom type
-    filtered = owner_a.get(f"/customers/{ada}/timeline?type=ticket_scanned").get_data(as_text=True)
+    filtered = owner_a.get(f"/customers/{ada}/timeline?type=ticket_scan").get_data(as_text=True)
     assert "North" in filtered and "ORD-1" not in filtered

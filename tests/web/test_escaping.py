@@ -27,7 +27,7 @@ def hostile_customer(tenant_a):
     customer = make_customer(tenant_a.id, "mallory@example.com", first_name=NAME,
                              attributes={"seat": ATTRIBUTE})
     add_note(tenant_a.id, customer.id, NOTE, author=tenant_a.owner_email)
-    record_activity(tenant_a.id, "ticket_scanned", customer_id=customer.id, properties={"gate": PROPERTY})
+    record_activity(tenant_a.id, "ticket_scan", customer_id=customer.id, properties={"gate": PROPERTY})
     return customer.id
 
 

@@ -184,12 +184,17 @@ def test_pages_and_exports_take_hostile_query_strings_and_tokens_without_a_5xx(r
                       ("<int:campaign_id>", "campaign_id"), ("<int:workflow_id>", "workflow_id"),
                       ("<int:import_id>", "import_id"), ("<int:message_id>", "message_id"),
                       ("<int:enrollment_id>", "enrollment_id"), ("<int:token_id>", "token_id"),
-                      ("<int:asset_id>", "asset_id"), ("<int:template_id>", "template_id")):
+                      ("<int:asset_id>", "asset_id"), ("<int:template_id>", "template_id"),
+                      ("<int:topic_id>", "topic_id"), ("<int:domain_id>", "domain_id"),
+                      ("<int:form_id>", "form_id"), ("<public_id>", "form_public_id"),
+                      ("<int:event_id>", "event_id"), ("<int:endpoint_id>", "endpoint_id"),
+                      ("<int:delivery_id>", "delivery_id")):
         path = path.replace(name, str(world[key]))
     path = path.replace("<int:step_id>", str(world["steps"]["send_email"]))  # a step of world's workflow
     assert "<" not in path, f"{rule}: add a value for its URL argument"
     params = data.draw(st.dictionaries(st.sampled_from(["q", "tag", "cursor", "type", "status", "segment_id",
-                                                        "preview_as", "view", "engagement", "next", "period"]),
+                                                        "preview_as", "view", "engagement", "next", "period",
+                                                        "when"]),
                                        ADDRESS_VALUES, min_size=1, max_size=3), label="query")
     query = "&".join(f"{k}={quote(v.encode('utf-8', 'surrogatepass'))}" for k, v in params.items())
 

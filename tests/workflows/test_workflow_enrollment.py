@@ -224,3 +224,17 @@ def test_a_trigger_starts_only_its_own_tenants_workflows(tenant, tenant_b):
     workflows.process_trigger(tenant_b.id, "purchase", bea, {"order_total": 5}, now=T0)
     db.session.commit()
     assert (enrollment_of(theirs).customer_id, enrollment_of(mine).customer_id) == (bea, ada)
+
+
+@pytest.mark.parametrize("key", ["id", "external_id"])
+def test_a_purchase_workflow_for_one_event_knows_it_by_either_name_of_the_platforms_id(tenant, key):
+    ada = customer(tenant, "ada@example.com")
+    gig = workflow(tenant, "Gig 7 buyers", [("wait", {"days": 1})], config={"event_id": "gig-7"})
+    other = workflow(tenant, "Gig 8 buyers", [("wait", {"days": 1})], config={"event_id": "gig-8"})
+
+    CRMService().process_trigger(tenant, "purchase", get_customer(tenant, ada),
+                                 {"order_total": 20, "event": {key: "gig-7", "name": "Harbour Lights"}}, now=T0)
+    db.session.commit()
+
+    assert enrollment_of(gig).status == "waiting"
+    assert db.session.scalar(select(AutomationEnrollment.id).where(AutomationEnrollment.workflow_id == other)) is None

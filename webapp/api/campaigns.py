@@ -23,10 +23,11 @@ from webapp.api.schemas import (
     TestSendIn,
     TestSendOut,
 )
-from webapp.api.schemas.campaigns import Checklist
+from webapp.api.schemas.campaigns import Checklist, WinnerIn
 from webapp.api.serializers import campaign_dict
 from webapp.infra.errors import ValidationFailed
 from webapp.services import campaigns, templates
+from webapp.services.campaigns import ab_winner
 from webapp.services.campaigns import checks as campaign_checks
 from webapp.services.campaigns import stats as campaign_stats
 
@@ -38,6 +39,9 @@ def _fields(body) -> dict:
     if data.get("template_id") is not None:  # the template's content, subject and preheader, under the body's
         data = templates.campaign_fields(current_tenant_id(), data.pop("template_id"), data)
     data.pop("template_id", None)
+    for variant in data.get("variants") or ():
+        if "content" in variant:
+            variant["html_content"] = variant.pop("content")
     return data
 
 
@@ -108,9 +112,21 @@ def delete_campaign(campaign_id: int):
 
 
 @api_route(bp, "/campaigns/<int:campaign_id>/schedule", "POST", summary="Schedule the send", tag="campaigns",
-           body=ScheduleIn, response=CampaignOut, errors=(404, 409, 422))
+           body=ScheduleIn, response=CampaignOut, errors=(404, 409, 422),
+           description="Exactly one of send_at (a moment) or local_time (a wall-clock time; with "
+                       "per_customer_timezone, in each recipient's timezone, in waves).")
 def schedule_campaign(campaign_id: int, body: ScheduleIn):
-    campaign = campaigns.schedule_campaign(current_tenant_id(), campaign_id, body.send_at)
+    if body.send_at is not None and body.local_time is not None:
+        raise ValidationFailed("local_time", "give send_at or local_time, not both")
+    if body.per_customer_timezone and body.local_time is None:
+        raise ValidationFailed("per_customer_timezone", "goes with local_time (a wall-clock time), not send_at")
+    if body.local_time is not None:
+        campaign = campaigns.schedule_local(current_tenant_id(), campaign_id, body.local_time,
+                                            per_customer_timezone=body.per_customer_timezone)
+    elif body.send_at is not None:
+        campaign = campaigns.schedule_campaign(current_tenant_id(), campaign_id, body.send_at)
+    else:
+        raise ValidationFailed("send_at", "is required (or give local_time, a wall-clock time)")
     note("campaign.scheduled", Target("campaign", campaign.id, campaign.name))
     return jsonify(campaign_dict(campaign))
 
@@ -160,3 +176,14 @@ def duplicate_campaign(campaign_id: int):
 def campaign_checklist(campaign_id: int):
     return jsonify({"data": campaign_checks.checklist_json(
         campaign_checks.presend_checklist(current_tenant_id(), campaign_id))})
+
+
+@api_route(bp, "/campaigns/<int:campaign_id>/winner", "POST", summary="Choose an A/B test's winner by hand",
+           tag="campaigns", body=WinnerIn, response=CampaignOut, errors=(404, 409, 422),
+           description="While the test runs: the variant (its letter, A to D) goes to the rest of the "
+                       "recipients at once. 409 once a winner exists (chosen automatically or by hand) or when "
+                       "no test runs; 422 for a letter the test has no variant for.")
+def choose_winner(campaign_id: int, body: WinnerIn):
+    campaign = ab_winner.pick_winner(current_tenant_id(), campaign_id, body.variant)
+    note("campaign.winner_chosen", Target("campaign", campaign.id, campaign.name))
+    return jsonify(campaign_dict(campaign))

@@ -21,6 +21,7 @@ from webapp.api.schemas import (
 )
 from webapp.api.serializers import activity_dict, customer_dict
 from webapp.services import activities, customers
+from webapp.services.consent import topic_ids_by_customer
 
 
 @api_route(bp, "/customers", "POST", summary="Create or update a customer (upsert)", tag="customers",
@@ -37,7 +38,8 @@ def upsert_customer(body: CustomerIn):
 def list_customers(query: CustomerListQuery):
     page = customers.list_customers(current_tenant_id(), q=query.q, tag=query.tag,
                                     limit=query.limit, cursor=query.cursor)
-    return jsonify({"data": [customer_dict(c) for c in page.items], "next_cursor": page.next_cursor})
+    topics = topic_ids_by_customer(current_tenant_id(), [c.id for c in page.items])
+    return jsonify({"data": [customer_dict(c, topics[c.id]) for c in page.items], "next_cursor": page.next_cursor})
 
 
 @api_route(bp, "/customers/<int:customer_id>", "GET", summary="Get a customer", tag="customers",

@@ -73,7 +73,7 @@ def import_rejected_csv(import_id: int):
 @api_route(bp, "/customers/<int:customer_id>/export", "GET", summary="Everything stored about a customer",
            tag="customers", response=CustomerExportOut, errors=(404,),
            description="For data-access requests: the profile, every activity, segment memberships "
-                       "and the campaign emails sent to the customer.")
+                       "and the campaign emails sent to the customer, their topics and every consent record.")
 def export_customer(customer_id: int):
     tenant_id = current_tenant_id()
     data = exports.customer_data(tenant_id, customer_id)

@@ -14,6 +14,7 @@ from webapp.models import (
     EmailCampaign,
     SendingDomain,
 )
+from webapp.services.campaigns.variants import letter, testing, variants_of
 from webapp.services.customers import customer_dict  # noqa: F401 (the API's customer; webhooks send it too)
 from webapp.services.sending_domains import record_name, record_value
 
@@ -55,11 +56,14 @@ def campaign_dict(campaign: EmailCampaign) -> dict:
         "text_content": campaign.text_content,
         "preheader": campaign.preheader,
         "segment_id": campaign.segment_id,
+        "topic_id": campaign.topic_id,
         "from_name": campaign.from_name,
         "from_email": campaign.from_email,
         "reply_to": campaign.reply_to,
-        "status": campaign.status,
+        # "testing": an A/B test's sample is out and its winner not chosen (stored as sending).
+        "status": "testing" if testing(campaign) else campaign.status,
         "scheduled_at": iso_or_none(campaign.scheduled_at),
+        "local_time": campaign.local_send_time,
         "started_at": iso_or_none(campaign.started_at),
         "finished_at": iso_or_none(campaign.finished_at),
         "recipients": campaign.recipients_count or 0,
@@ -72,6 +76,23 @@ def campaign_dict(campaign: EmailCampaign) -> dict:
         "utm_campaign": campaign.utm_campaign,
         "created_at": iso_or_none(campaign.created_at),
         "updated_at": iso_or_none(campaign.updated_at),
+        **ab_test_dict(campaign),
+    }
+
+
+def ab_test_dict(campaign: EmailCampaign) -> dict:
+    """A campaign's A/B test: its variants and settings ([] and None without one)."""
+    if campaign.ab_share_percent is None:
+        return {"variants": [], "ab_test": None}
+    return {
+        "variants": [{"variant": letter(v.position), "subject": v.subject, "preheader": v.preheader,
+                      "from_name": v.from_name, "content": v.html_content, "design": v.design}
+                     for v in variants_of(campaign.id)],
+        "ab_test": {"share_percent": campaign.ab_share_percent, "duration_minutes": campaign.ab_duration_minutes,
+                    "metric": campaign.ab_metric, "test_ends_at": iso_or_none(campaign.ab_test_ends_at),
+                    "winner": letter(campaign.ab_winner) if campaign.ab_winner is not None else None,
+                    "winner_chosen_at": iso_or_none(campaign.ab_winner_chosen_at),
+                    "winner_chosen_by": campaign.ab_winner_chosen_by, "verdict": campaign.ab_verdict},
     }
 
 

@@ -73,25 +73,37 @@ def patch_workflow(workflow_id: int, body: WorkflowPatch):
 
 @api_route(bp, "/workflows/<int:workflow_id>/steps/order", "PUT", summary="Reorder the steps", tag="workflows",
            body=StepOrderIn, response=WorkflowOut, errors=(404, 422),
-           description="Every step id exactly once. Customers keep their step; the order applies to steps "
+           description="Every step id of one path exactly once (the main path, or parent_step_id + branch: "
+                       "a split's or wait_for's path). Customers keep their step; the order applies to steps "
                        "they have not run yet.")
 def reorder_steps(workflow_id: int, body: StepOrderIn):
-    workflows.reorder_steps(current_tenant_id(), workflow_id, body.step_ids)
+    workflows.reorder_steps(current_tenant_id(), workflow_id, body.step_ids, parent_step_id=body.parent_step_id,
+                            branch=body.branch)
     return jsonify(_full(workflows.get_workflow(current_tenant_id(), workflow_id)))
 
 
 @api_route(bp, "/workflows/<int:workflow_id>/steps", "POST", summary="Add a step (append, or insert at position)",
-           tag="workflows", body=StepIn, response=StepOut, status=201, errors=(404, 422))
+           tag="workflows", body=StepIn, response=StepOut, status=201, errors=(404, 422),
+           description="parent_step_id + branch put the step on a path of a split (branch 0..3) or wait_for "
+                       "(0 happened, 1 timed out); at a path's end the flow continues after its parent.")
 def add_step(workflow_id: int, body: StepIn):
-    step = workflows.add_step(current_tenant_id(), workflow_id, body.type, body.config, body.position)
-    return jsonify(step_dict(step, {})), 201
+    step = workflows.add_step(current_tenant_id(), workflow_id, body.type, body.config, body.position,
+                              parent_step_id=body.parent_step_id, branch=body.branch)
+    return jsonify(step_dict(step, {}, steps=workflows.steps_of(workflow_id))), 201
+
+
+@api_route(bp, "/workflows/<int:workflow_id>/steps/<int:step_id>", "GET", summary="Get a step", tag="workflows",
+           response=StepOut, errors=(404,))
+def get_step(workflow_id: int, step_id: int):
+    step = workflows.get_step(current_tenant_id(), workflow_id, step_id)
+    return jsonify(step_dict(step, workflows.step_counts(workflow_id), steps=workflows.steps_of(workflow_id)))
 
 
 @api_route(bp, "/workflows/<int:workflow_id>/steps/<int:step_id>", "PATCH", summary="Change a step's config",
            tag="workflows", body=StepPatch, response=StepOut, errors=(404, 422))
 def patch_step(workflow_id: int, step_id: int, body: StepPatch):
     step = workflows.update_step(current_tenant_id(), workflow_id, step_id, body.config)
-    return jsonify(step_dict(step, workflows.step_counts(workflow_id)))
+    return jsonify(step_dict(step, workflows.step_counts(workflow_id), steps=workflows.steps_of(workflow_id)))
 
 
 @api_route(bp, "/workflows/<int:workflow_id>/steps/<int:step_id>/preview", "POST",

@@ -22,6 +22,7 @@ import json
 import socket
 import ssl
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -108,6 +109,19 @@ def plain_http_allowed(host: str, allowlist: str | None) -> bool:
     return literal is not None and _inside(literal, networks)
 
 
+def url_problem(url: str, allowlist: str | None) -> str | None:
+    """Why `url` cannot be a webhook URL when it is saved (None: it can). The address itself
+    is checked when it is called (resolve_checked): DNS may change in between."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "must be an https:// URL"
+    if parts.username or parts.password:
+        return "must not contain a user name or password"
+    if parts.scheme == "http" and not plain_http_allowed(parts.hostname, allowlist):
+        return "must be https (plain http only for hosts in the webhook allowlist in Settings)"
+    return None
+
+
 def resolve_checked(host: str, port: int, *, tenant_allowlisted: bool = False) -> str:
     """The address to connect to: every address the host resolves to must be public, or
     opened by the operator (the host by name, or the address's network)."""
@@ -152,9 +166,16 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
-def post_json(url: str, body: dict[str, Any], *, allowlist: str | None) -> str:
-    """POST `body`; returns a short description of the answer, or raises WebhookRefused /
-    WebhookFailed."""
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    reason: str
+
+
+def post(url: str, data: bytes, headers: dict[str, str], *, allowlist: str | None) -> Answer:
+    """POST `data` with `headers` (plus our User-Agent and Host) through the checks above;
+    the answer's status, whatever it is. Raises WebhookRefused, or WebhookFailed when no
+    answer came (network, timeout)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower().rstrip(".")
     if parts.scheme not in ("http", "https") or not host:
@@ -166,18 +187,55 @@ def post_json(url: str, body: dict[str, Any], *, allowlist: str | None) -> str:
     cls = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = cls(host, address, port, timeout=TIMEOUT_SECONDS)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    data = json.dumps(body, default=str).encode()
     try:
         connection.request("POST", path, body=data, headers={
-            "Content-Type": "application/json", "User-Agent": USER_AGENT, "Host": parts.netloc.split("@")[-1]})
+            **headers, "User-Agent": USER_AGENT, "Host": parts.netloc.split("@")[-1]})
         response = connection.getresponse()
         response.read(64 * 1024)
     except (OSError, http.client.HTTPException) as exc:
         raise WebhookFailed(f"request failed: {exc}") from None
     finally:
         connection.close()
-    if 200 <= response.status < 300:
-        return f"HTTP {response.status}"
-    if 300 <= response.status < 400:
-        raise WebhookFailed(f"HTTP {response.status}: redirects are not followed")
-    raise WebhookFailed(f"HTTP {response.status} {response.reason}")
+    return Answer(response.status, response.reason)
+
+
+def post_json(url: str, body: dict[str, Any], *, allowlist: str | None) -> str:
+    """POST `body`; returns a short description of the answer, or raises WebhookRefused /
+    WebhookFailed."""
+    answer = post(url, json.dumps(body, default=str).encode(), {"Content-Type": "application/json"},
+                  allowlist=allowlist)
+    if 200 <= answer.status < 300:
+        return f"HTTP {answer.status}"
+    if 300 <= answer.status < 400:
+        raise WebhookFailed(f"HTTP {answer.status}: redirects are not followed")
+    raise WebhookFailed(f"HTTP {answer.status} {answer.reason}")
+
+
+def fetch(url: str, *, max_bytes: int = 64 * 1024, trusted_test_host: str | None = None) -> bytes:
+    """GET an https URL on a public address (the same pinning as post_json: resolved once,
+    every address public, connected to the checked one); the body, at most `max_bytes`.
+    Raises WebhookRefused / WebhookFailed. `trusted_test_host` ("127.0.0.1:8443", only ever
+    passed in testing) is reached over plain http on whatever address it has."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if trusted_test_host and parts.netloc.lower() == trusted_test_host.lower() and parts.scheme == "http":
+        address, cls = host, _PinnedHTTPConnection
+    elif parts.scheme == "https" and host:
+        address, cls = resolve_checked(host, parts.port or 443), _PinnedHTTPSConnection
+    else:
+        raise WebhookRefused("the URL must be https://host/...")
+    connection = cls(host, address, parts.port or (443 if parts.scheme == "https" else 80), timeout=TIMEOUT_SECONDS)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("GET", path, headers={"User-Agent": USER_AGENT, "Host": parts.netloc.split("@")[-1]})
+        response = connection.getresponse()
+        body = response.read(max_bytes + 1)
+    except (OSError, http.client.HTTPException) as exc:
+        raise WebhookFailed(f"request failed: {exc}") from None
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise WebhookFailed(f"HTTP {response.status} {response.reason}")
+    if len(body) > max_bytes:
+        raise WebhookFailed(f"the answer is larger than {max_bytes:,} bytes")
+    return body

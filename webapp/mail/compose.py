@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
 import functools
 import re
@@ -43,6 +44,15 @@ class Composed:
     message_id: str
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file carried beside the message's text and HTML (a calendar's .ics)."""
+
+    filename: str
+    content_type: str  # with its parameters: "text/calendar; method=PUBLISH"
+    data: bytes
+
+
 @dataclass
 class Envelope:
     """Who the message is from and to; validated when the campaign is saved."""
@@ -54,6 +64,14 @@ class Envelope:
     unsubscribe_url: str
     unsubscribe_mailto: str | None = None
     test: bool = False
+    # List-Id and Feedback-ID, the same for every message of a campaign (list_id_header,
+    # feedback_id_header); None leaves the header out.
+    list_id: str | None = None
+    feedback_id: str | None = None
+    # The recipient's token, in headers each relay echoes back with a bounce or complaint
+    # (relay_headers), for real deliveries only.
+    message_token: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(slots=True)
@@ -215,21 +233,77 @@ def build_message(envelope: Envelope, subject: str, text: str, html: str) -> tup
     ]
     if envelope.reply_to:
         headers.append(("Reply-To", envelope.reply_to))
+    if envelope.list_id:
+        headers.append(("List-Id", envelope.list_id))
+    if envelope.feedback_id:
+        headers.append(("Feedback-ID", envelope.feedback_id))
+    if envelope.message_token:
+        headers += relay_headers(envelope.message_token)
     headers += [("List-Unsubscribe", ", ".join(targets)),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 ("MIME-Version", "1.0")]
     # "=_" never occurs in quoted-printable text ("=" is always written "=3D"), so the
     # boundary cannot collide with the bodies.
     boundary = f"=_{secrets.token_hex(12)}"
-    parts = [b"".join(_header(name, value) for name, value in headers),
-             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode()]
+    parts = [b"".join(_header(name, value) for name, value in headers)]
+    mixed = f"=_{secrets.token_hex(12)}" if envelope.attachments else None
+    if mixed:
+        # Attachments: multipart/mixed around the text/HTML alternative, then each file.
+        parts.append(f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n\r\n--{mixed}\r\n'.encode())
+    parts.append(f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode())
     for subtype, body in (("plain", text), ("html", html)):
         parts.append(f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
                      f"Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode())
         parts.append(_quoted_printable(body))
         parts.append(b"\r\n")
     parts.append(f"--{boundary}--\r\n".encode())
+    if mixed:
+        parts += [_attachment_part(mixed, attachment) for attachment in envelope.attachments]
+        parts.append(f"--{mixed}--\r\n".encode())
     return RawMessage(b"".join(parts)), message_id
+
+
+def _attachment_part(boundary: str, attachment: Attachment) -> bytes:
+    """One attached file, base64 in lines of 76 ("=_" never occurs in base64, so the boundary
+    cannot collide). Names are ours (event.ics): plain ASCII, no quoting needed."""
+    name = single_line(attachment.filename).replace('"', "")
+    encoded = base64.b64encode(attachment.data)
+    lines = b"\r\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
+    return (f'--{boundary}\r\nContent-Type: {single_line(attachment.content_type)}; charset="utf-8"; '
+            f'name="{name}"\r\nContent-Disposition: attachment; filename="{name}"\r\n'
+            f"Content-Transfer-Encoding: base64\r\n\r\n").encode() + lines + b"\r\n"
+
+
+# The recipient's token rides in one header of ours and in the one each relay copies into
+# its bounce and complaint events: SES echoes the original headers (mail.headers), SendGrid
+# the unique_args of X-SMTPAPI, Mailgun the X-Mailgun-Variables, Postmark X-PM-Metadata-*.
+# Each relay strips its own header before delivery.
+MESSAGE_HEADER = "X-CRM-Message"
+
+
+def relay_headers(token: str) -> list[tuple[str, str]]:
+    return [(MESSAGE_HEADER, token),
+            ("X-SMTPAPI", f'{{"unique_args": {{"crm_message": "{token}"}}}}'),
+            ("X-Mailgun-Variables", f'{{"crm_message": "{token}"}}'),
+            ("X-PM-Metadata-crm-message", token)]
+
+
+def list_id_header(name: str, slug: str, host: str, topic: tuple[int, str] | None = None) -> str:
+    """List-Id (RFC 2919): the organisation's name as the phrase, and an id under our host
+    that stays the same for all its mail (filters and SpamAssassin key on it). A campaign
+    under a topic is its own list ("Arena: Jazz listings", topic-3.arena.list-id.host), so a
+    reader's filter can tell the topics apart."""
+    label = re.sub(r"[^a-z0-9-]+", "-", slug.lower()).strip("-") or "list"
+    if topic is not None:
+        return formataddr((single_line(f"{name}: {topic[1]}"), f"topic-{topic[0]}.{label}.list-id.{host.lower()}"),
+                          charset="utf-8")
+    return formataddr((single_line(name), f"{label}.list-id.{host.lower()}"), charset="utf-8")
+
+
+def feedback_id_header(campaign_id: int, kind: str, tenant_id: int, sender: str) -> str:
+    """Gmail's Feedback-ID, most specific first: campaign:kind:tenant:sender (its feedback
+    loop reports spam rates per value of each field)."""
+    return ":".join(re.sub(r"[^A-Za-z0-9._-]", "", str(part)) or "0" for part in (campaign_id, kind, tenant_id, sender))
 
 
 def _header(name: str, value: str) -> bytes:

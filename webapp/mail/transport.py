@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from webapp.extensions import db
+from webapp.mail.dkim import DkimSigner, tenant_signer
 from webapp.models import OutboxMessage
 
 HARD_BOUNCE_CODES = frozenset({550, 551, 553})
@@ -95,7 +96,9 @@ class SmtpTransport:
     body), records all of them as sent in one database commit, and then writes every
     final ".": one commit per group instead of one per message, with the same guarantee."""
 
-    def __init__(self, url: str, timeout: float = 30.0):
+    def __init__(self, url: str, timeout: float = 30.0, signer: DkimSigner | None = None):
+        # DKIM-signs messages from the tenant's domains that have a key (mail/dkim.py).
+        self.signer = signer
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps"):
             raise MailConfigError(f"MAIL_URL scheme must be smtp, smtps or outbox, not {parts.scheme!r}")
@@ -230,7 +233,8 @@ class SmtpTransport:
         for slot, outgoing in enumerate(messages):
             if outcomes[slot] is None:
                 # What smtplib.data() does, minus the final ".": dot-stuffing, CRLF at the end.
-                payload = _dot_stuffed(outgoing.message)
+                message = self.signer(outgoing.sender, outgoing.message) if self.signer else outgoing.message
+                payload = _dot_stuffed(message)
                 if not payload.endswith(b"\r\n"):
                     payload += b"\r\n"
                 try:
@@ -336,4 +340,4 @@ def open_transport(mail_url: str, *, tenant_id: int | None = None, campaign_id: 
     """The transport for MAIL_URL; use it as a context manager around one batch."""
     if mail_url == "outbox":
         return OutboxTransport(tenant_id, campaign_id)
-    return SmtpTransport(mail_url)
+    return SmtpTransport(mail_url, signer=tenant_signer(tenant_id))

@@ -20,6 +20,7 @@ SYSTEM_ACTIVITY_TYPES = frozenset(
         "email_clicked",
         "email_bounced",
         "email_complained",
+        "email_soft_bounced",
         "email_failed",
         "unsubscribed",
         "resubscribed",
@@ -33,6 +34,9 @@ SYSTEM_ACTIVITY_TYPES = frozenset(
         "tag_removed",
         "customer_created",
         "customer_updated",
+        "topic_subscribed",
+        "topic_unsubscribed",
+        "waitlist_joined",
     }
 )
 

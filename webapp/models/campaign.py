@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false as sa_false
 
 from webapp.extensions import db
 from webapp.infra.types import BigId, JsonDoc, UTCDateTime, utcnow
 
 CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
-RECIPIENT_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
+# 'held': an A/B test's remainder, waiting for the winner (delivery claims never take it).
+RECIPIENT_STATUSES = ("pending", "sending", "sent", "failed", "skipped", "held")
+AB_METRICS = ("opens", "clicks", "revenue")
 FINAL_RECIPIENT_STATUSES = ("sent", "failed", "skipped")
 
 
@@ -26,6 +40,8 @@ class EmailCampaign(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("customer_segments.id", ondelete="SET NULL"))
+    # Sent under this topic: only its subscribers get it. None: all marketing.
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(300))
     preheader: Mapped[str | None] = mapped_column(String(300))
@@ -42,6 +58,12 @@ class EmailCampaign(db.Model):
     # (its recipients and counters track the step; campaign lists and routes never show it).
     kind: Mapped[str] = mapped_column(String(20), default="campaign", server_default="campaign")
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Sent at this wall-clock time ("2026-12-10T10:00") in each recipient's timezone: the
+    # snapshot gives every row its wave (services/campaigns/waves.py); None: all at once.
+    local_send_time: Mapped[str | None] = mapped_column(String(16))
+    # A workflow step's email marked transactional (an order confirmation, a ticket): it
+    # neither counts towards the frequency cap nor waits for quiet hours.
+    transactional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set in the transaction that wrote the recipient snapshot: a send whose start job was
     # lost has none, and the reconciler starts it again.
@@ -62,8 +84,38 @@ class EmailCampaign(db.Model):
     utm_source: Mapped[str | None] = mapped_column(String(100))
     utm_medium: Mapped[str | None] = mapped_column(String(100))
     utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    # An A/B test (services/campaigns/variants.py), set with its campaign_variants rows:
+    # the share of recipients in the test, how long it runs, the metric that decides it.
+    ab_share_percent: Mapped[int | None] = mapped_column(Integer)
+    ab_duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    ab_metric: Mapped[str | None] = mapped_column(String(20))
+    # Set by the snapshot (the test starts when its sample is written).
+    ab_test_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The winner's position (0 = variant A), set once, with the release of the remainder.
+    ab_winner: Mapped[int | None] = mapped_column(SmallInteger)
+    ab_winner_chosen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ab_winner_chosen_by: Mapped[str | None] = mapped_column(String(10))  # 'auto' | 'manual'
+    # The verdict in words when the winner was chosen ("No clear winner: sending variant A, ...").
+    ab_verdict: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CampaignVariant(db.Model):
+    """One version of an A/B-tested campaign: what it changes (None inherits the campaign's)."""
+
+    __tablename__ = "campaign_variants"
+    __table_args__ = (UniqueConstraint("campaign_id", "position", name="uq_campaign_variants_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("email_campaigns.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(SmallInteger)  # 0 = variant A, the control
+    subject: Mapped[str | None] = mapped_column(String(300))
+    preheader: Mapped[str | None] = mapped_column(String(300))
+    from_name: Mapped[str | None] = mapped_column(String(200))
+    html_content: Mapped[str | None] = mapped_column(Text)
+    design: Mapped[dict | None] = mapped_column(JsonDoc)
 
 
 class CampaignRecipient(db.Model):
@@ -76,6 +128,8 @@ class CampaignRecipient(db.Model):
         # Delivery claims one batch's pending rows; progress counts by status.
         Index("ix_campaign_recipients_batch", "campaign_id", "batch_no", "status"),
         Index("ix_campaign_recipients_customer", "customer_id"),
+        # Bounces and complaints a relay reports are matched by the Message-ID we sent.
+        Index("ix_campaign_recipients_message_id", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -92,6 +146,9 @@ class CampaignRecipient(db.Model):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A local-time campaign's wave: when this row's wall-clock time comes in its customer's
+    # zone (next_attempt_at starts there, and moves on retries; this stays for the waves' view).
+    wave_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str | None] = mapped_column(String(300))
     error: Mapped[str | None] = mapped_column(Text)
@@ -105,6 +162,9 @@ class CampaignRecipient(db.Model):
     first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_human_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enrollment_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The A/B test variant this row was sampled into (0 = A); None outside the sample (the
+    # remainder gets the winner) or when the campaign has no test.
+    variant: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class OutboxMessage(db.Model):

@@ -37,6 +37,13 @@ class SendingDomain(db.Model):
     # Why the last check did not verify the domain (record missing, DNS unreachable).
     last_check_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # DKIM (optional): the selector the public key is published under
+    # (<selector>._domainkey.<domain>), the RSA private key sealed (webapp/infra/sealed.py,
+    # never shown again) and the public key as the record's p= value.
+    dkim_selector: Mapped[str | None] = mapped_column(String(63))
+    dkim_private_key: Mapped[str | None] = mapped_column(Text)
+    dkim_public_key: Mapped[str | None] = mapped_column(Text)
+    dkim_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def verified(self) -> bool:

@@ -44,9 +44,40 @@ class Tenant(db.Model):
     # The brand kit (logo, colours, fonts, button style, default footer) new designs start
     # from; None until set (webapp/mail/design fills in defaults).
     brand: Mapped[dict | None] = mapped_column(JsonDoc)
+    # Frequency cap: at most this many marketing emails per person in this many days (both
+    # None: no cap). Workflow emails marked transactional neither count nor are held back.
+    frequency_cap_emails: Mapped[int | None] = mapped_column(Integer)
+    frequency_cap_days: Mapped[int | None] = mapped_column(Integer)
+    # Quiet hours ("HH:MM", both None: none): workflow emails coming due between start and
+    # end in the customer's local time are held until end (the window may cross midnight).
+    quiet_hours_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_hours_end: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="tenant")
+
+    # The settings' shapes (GET/PATCH /settings): one value each, stored as two columns.
+    @property
+    def frequency_cap(self) -> dict[str, int] | None:
+        if self.frequency_cap_emails is None or self.frequency_cap_days is None:
+            return None
+        return {"max_emails": self.frequency_cap_emails, "days": self.frequency_cap_days}
+
+    @frequency_cap.setter
+    def frequency_cap(self, value: dict[str, int] | None) -> None:
+        self.frequency_cap_emails = value["max_emails"] if value else None
+        self.frequency_cap_days = value["days"] if value else None
+
+    @property
+    def quiet_hours(self) -> dict[str, str] | None:
+        if self.quiet_hours_start is None or self.quiet_hours_end is None:
+            return None
+        return {"start": self.quiet_hours_start, "end": self.quiet_hours_end}
+
+    @quiet_hours.setter
+    def quiet_hours(self, value: dict[str, str] | None) -> None:
+        self.quiet_hours_start = value["start"] if value else None
+        self.quiet_hours_end = value["end"] if value else None
 
 
 class User(UserMixin, db.Model):

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
 from webapp.infra.types import BigId, JsonDoc, UTCDateTime, utcnow
 
-TRIGGER_TYPES = ("purchase", "signup", "event_day", "custom", "segment_entered")
 REENTRY_POLICIES = ("once", "one_at_a_time", "always")
 STEP_TYPES = ("send_email", "wait", "wait_until", "condition", "add_tag", "remove_tag", "update_attribute",
-              "webhook")
+              "webhook", "split", "wait_for", "holdout")
+# Steps that own paths: a split's paths (0..3) and a wait_for's (0 happened, 1 timed out).
+PATH_STEP_TYPES = ("split", "wait_for")
 # active: due to run its current step; waiting: on a wait step until next_run_at; held: its
 # workflow was switched off; the rest are final.
 ENROLLMENT_STATUSES = ("active", "waiting", "held", "completed", "exited", "failed")
@@ -37,6 +38,10 @@ class AutomationWorkflow(db.Model):
     trigger_config: Mapped[dict] = mapped_column(JsonDoc, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     reentry: Mapped[str] = mapped_column(String(20), default="one_at_a_time")
+    # {conditions, match, within_days}: what counts as a conversion (services/enrollment/goals.py).
+    goal: Mapped[dict | None] = mapped_column(JsonDoc)
+    # {conditions, match}: who leaves at once, checked before every step.
+    exit_conditions: Mapped[dict | None] = mapped_column(JsonDoc)
     # Moves with every change to the workflow or its steps: the trigger cache's key.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -45,11 +50,19 @@ class AutomationWorkflow(db.Model):
 
 class AutomationStep(db.Model):
     __tablename__ = "automation_steps"
-    __table_args__ = (Index("ix_automation_steps_workflow_position", "workflow_id", "position"),)
+    __table_args__ = (
+        Index("ix_automation_steps_workflow_position", "workflow_id", "position"),
+        # A split's or wait_for's paths: deleting the step deletes its paths' steps.
+        Index("ix_automation_steps_parent", "parent_step_id", "branch", "position"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workflow_id: Mapped[int] = mapped_column(ForeignKey("automation_workflows.id", ondelete="CASCADE"))
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # The split or wait_for step whose path this step is on (NULL: the main path), and which
+    # of its paths (split: 0..3; wait_for: 0 happened, 1 timed out). Positions count within a path.
+    parent_step_id: Mapped[int | None] = mapped_column(ForeignKey("automation_steps.id", ondelete="CASCADE"))
+    branch: Mapped[int | None] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(32))
     config: Mapped[dict] = mapped_column(JsonDoc, default=dict)
@@ -96,8 +109,22 @@ class AutomationEnrollment(db.Model):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     exit_reason: Mapped[str | None] = mapped_column(Text)
+    # The paths taken at splits and wait_for steps, in order ("B", "B / happened").
+    path: Mapped[str | None] = mapped_column(String(200))
+    # On a wait_for step: the activity type awaited (NULL otherwise), so recording an activity
+    # finds whom it wakes by the customer's index; awaited_at is when it happened.
+    waiting_for: Mapped[str | None] = mapped_column(String(64))
+    awaited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the customer met the workflow's goal within its window (any status: completed and
+    # held-out enrollments convert too, which makes treated vs held out comparable).
+    converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The goal was already true at entry: not a conversion; cleared once it stops being true,
+    # so only a later change that makes it true again counts.
+    goal_met_at_entry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A holdout step put this enrollment in the control group: it got nothing more.
+    held_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AutomationStepExecution(db.Model):
@@ -117,6 +144,6 @@ class AutomationStepExecution(db.Model):
     step_type: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # done | waiting | skipped | exited | jumped | failed | retry
+    # done | waiting | skipped | exited | jumped | failed | retry | held | cancelled
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)

@@ -38,6 +38,7 @@ from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import Customer
 from webapp.segments.conditions import CONDITION_TYPES, Condition
 from webapp.segments.conditions.comparisons import compare_sql
+from webapp.segments.conditions.values import months_before
 from webapp.segments.definition import Group
 
 
@@ -77,6 +78,12 @@ class Compiler:
         if self.now is not None:
             return self.at(self.now - timedelta(days=days))
         return bindparam(None, callable_=lambda: utcnow() - timedelta(days=days), type_=UTCDateTime, unique=True)
+
+    def months_ago(self, months: int):
+        """The same instant `months` calendar months back (a shorter month ends the day)."""
+        if self.now is not None:
+            return self.at(months_before(self.now, months))
+        return bindparam(None, callable_=lambda: months_before(utcnow(), months), type_=UTCDateTime, unique=True)
 
     def json_match(self, column, key: str, op: str, value: Any) -> ColumnElement[bool]:
         """Compare one top-level key of a JSON column; never NULL."""

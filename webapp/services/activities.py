@@ -30,6 +30,10 @@ from webapp.services.activity_log import log_activity
 from webapp.services.campaigns.stats import attribute_purchase
 from webapp.services.changes import customer_changed
 from webapp.services.customers import MAX_MONEY, find_customer, get_customer, upsert_customer
+from webapp.services.enrollment import wake_awaiting
+from webapp.services.events.attendance import mark_attended, read_scan
+from webapp.services.events.purchases import MAX_ITEMS, LineItem, link_event, store_items
+from webapp.services.events.reminders import remind_late_buyer
 from webapp.services.tenants import normalise_email
 
 ACTIVITY_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -48,6 +52,8 @@ ExternalKey = Annotated[str | int, AfterValidator(_fits_key_column)]
 class EventInfo(BaseModel):
     model_config = ConfigDict(extra="allow")
 
+    # The platform's id of the event: `external_id`, or `id` as purchases have always said.
+    external_id: ExternalKey | None = None
     id: ExternalKey | None = None
     name: str | None = Field(default=None, max_length=300)
     starts_at: LooseMoment | None = None
@@ -65,6 +71,7 @@ class PurchaseProperties(BaseModel):
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
     tickets: int | list[dict[str, Any]] | None = None
     event: EventInfo | None = None
+    items: Annotated[list[LineItem], Field(max_length=MAX_ITEMS)] | None = None
 
     @field_validator("tickets")
     @classmethod
@@ -108,6 +115,13 @@ def _resolve_customer(tenant_id: int, customer_id: int | None,
     raise ValidationFailed("customer_id", "give customer_id, or customer with email or external_id")
 
 
+def resolve_customer(tenant_id: int, customer_id: int | None, ref: dict[str, Any] | None) -> Customer:
+    """The customer an API body names, as activities find it: by customer_id, else by
+    customer.external_id, else by customer.email (created from the reference when unknown);
+    the caller commits."""
+    return _resolve_customer(tenant_id, customer_id, ref)
+
+
 def _existing(tenant_id: int, idempotency_key: str | None, order_id: str | None) -> CustomerActivity | None:
     conditions = []
     if idempotency_key:
@@ -142,14 +156,26 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
         # with "" would be a retry of the first).
         order_id = str(purchase.order_id).strip() or None if purchase.order_id is not None else None
         if purchase.event is not None:
-            event_id = str(purchase.event.id) if purchase.event.id is not None else None
+            platform_id = purchase.event.external_id if purchase.event.external_id is not None else purchase.event.id
+            event_id = str(platform_id).strip() or None if platform_id is not None else None
             event_name = purchase.event.name
+        for index, item in enumerate(purchase.items or ()):
+            if item.attendee is not None and item.attendee.email:
+                normalise_email(item.attendee.email, f"properties.items[{index}].attendee.email")
         # Keep the number the platform sent, as a JSON number.
         properties["order_total"] = float(amount)
+    scan = read_scan(tenant_id, properties) if activity_type == "ticket_scanned" else None
+    if scan is not None:
+        event_id, event_name = scan.event.external_id, scan.event.name
+        occurred_at = occurred_at or scan.scanned_at
     if occurred_at is not None:
         occurred_at = utc_moment(occurred_at, "occurred_at")
 
     existing = _existing(tenant_id, idempotency_key, order_id)
+    if existing is None and scan is not None and scan.key is not None:
+        # A ticket scanned again is the same scan (services/events/attendance.py): its key is the ticket's.
+        existing = _existing(tenant_id, scan.key, None)
+        idempotency_key = scan.key
     if existing is not None:
         return existing, False
 
@@ -171,13 +197,30 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
         db.session.commit()
         return existing, False
 
+    guests: set[int] = set()
     if activity_type == "purchase":
         _apply_purchase(target.id, amount, occurred)
         attribute_purchase(activity)
+        event = None
+        if event_id is not None:
+            raw = properties.get("event") if isinstance(properties.get("event"), dict) else {}
+            event = link_event(tenant_id, event_id, raw, purchase.event.starts_at if purchase.event.starts_at
+                               and purchase.event.starts_at.tzinfo is not None else None)
+        guests = store_items(activity, event, purchase.items, purchase.tickets)
+        if event is not None:
+            # A reminder whose time passed before this purchase: sent now, or not, as its workflow says.
+            remind_late_buyer(activity, event)
+    if scan is not None:
+        mark_attended(tenant_id, target.id, scan.event, occurred)
     # Aggregates and activity counts moved: the customer's segments follow in this transaction,
     # and purchases and sign-ups start their workflows.
     customer_changed(tenant_id, target.id, trigger=activity_type if activity_type in ("purchase", "signup") else None,
                      payload=properties)
+    # Customers waiting for this activity (wait_for steps) go on at once, on "happened".
+    wake_awaiting(tenant_id, target.id, activity_type, properties, occurred)
+    # Guests named on the tickets hold them now: their ticket segments follow too.
+    for guest_id in sorted(guests):
+        customer_changed(tenant_id, guest_id)
     db.session.commit()
     return activity, True
 

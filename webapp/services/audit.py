@@ -42,11 +42,22 @@ ACTIONS: dict[str, Action] = {
     "campaign.sent": Action("sent campaign", "Campaign sent"),
     "campaign.scheduled": Action("scheduled campaign", "Campaign scheduled"),
     "campaign.cancelled": Action("cancelled campaign", "Campaign cancelled"),
+    "campaign.winner_chosen": Action("chose the A/B test winner of campaign", "A/B test winner chosen"),
     "workflow.switched_on": Action("switched on workflow", "Workflow switched on"),
     "workflow.switched_off": Action("switched off workflow", "Workflow switched off"),
     "import.started": Action("started importing customers from", "Import started"),
     "customers.exported": Action("exported", "Customers exported"),
     "customer.erased": Action("erased customer", "Customer erased"),
+    "provider_webhooks.changed": Action("changed the bounce and complaint webhook credentials",
+                                        "Bounce webhooks changed"),
+    "provider_webhooks.new_key": Action("replaced the bounce and complaint webhook URLs",
+                                        "Bounce webhook URLs replaced"),
+    "dkim.key_created": Action("created a DKIM key for", "DKIM key created"),
+    "webhook_endpoint.created": Action("added webhook endpoint", "Webhook endpoint added"),
+    "webhook_endpoint.changed": Action("changed webhook endpoint", "Webhook endpoint changed"),
+    "webhook_endpoint.deleted": Action("deleted webhook endpoint", "Webhook endpoint deleted"),
+    "webhook_endpoint.secret_revealed": Action("revealed the signing secret of webhook endpoint",
+                                               "Webhook secret revealed"),
 }
 
 # A field whose name holds one of these is recorded as changed, never with its values.

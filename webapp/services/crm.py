@@ -96,8 +96,11 @@ class CRMService:
     def create_workflow(self, tenant_id: int, data: dict[str, Any]):
         return workflows.create_workflow(tenant_id, data)
 
-    def add_workflow_step(self, tenant_id: int, workflow_id: int, step_type: str, config: dict[str, Any]):
-        return workflows.add_step(tenant_id, workflow_id, step_type, config)
+    def add_workflow_step(self, tenant_id: int, workflow_id: int, step_type: str, config: dict[str, Any], *,
+                          parent_step_id: int | None = None, branch: int | None = None):
+        """A step on the main path, or on path `branch` of the split or wait_for `parent_step_id`."""
+        return workflows.add_step(tenant_id, workflow_id, step_type, config, parent_step_id=parent_step_id,
+                                  branch=branch)
 
     def toggle_workflow(self, tenant_id: int, workflow_id: int, active: bool | None = None):
         return workflows.set_active(tenant_id, workflow_id, active)

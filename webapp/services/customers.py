@@ -17,10 +17,19 @@ from webapp.infra.sql import insert_ignoring_duplicates, like_pattern
 from webapp.infra.types import iso_or_none, utcnow
 from webapp.infra.validation import check_storable
 from webapp.models import EMAIL_STATUSES, Customer, CustomerActivity, CustomerTag
+from webapp.services import webhooks
 from webapp.services.activity_log import log_activity
 from webapp.services.changes import customer_changed
+from webapp.services.consent import (
+    Evidence,
+    check_topic_ids,
+    email_status_changed,
+    set_subscribed_topics,
+    topic_ids_by_customer,
+)
 from webapp.services.segments import forget_customer
 from webapp.services.tenants import check_timezone, normalise_email
+from webapp.services.webhooks import customer_ref
 
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _\-:./]{0,99}$")
 MAX_ATTRIBUTES = 100
@@ -163,15 +172,21 @@ def clean_customer_data(data: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+API_EVIDENCE = Evidence("api")
+
+
 def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True,
-                    _retry: bool = True) -> tuple[Customer, bool]:
+                    _retry: bool = True, evidence: Evidence = API_EVIDENCE) -> tuple[Customer, bool]:
     """Create or update a customer found by external_id, else by email.
 
-    Tags in `data` are added to the customer's tags, attributes are merged; returns
-    (customer, created). Concurrent upserts of one new customer create it once. With
-    commit=False the caller finishes the transaction (one unit of work with its own rows).
+    Tags in `data` are added to the customer's tags, attributes are merged; `topics` (ids)
+    become exactly the topics they get; returns (customer, created). Concurrent upserts of
+    one new customer create it once. With commit=False the caller finishes the transaction
+    (one unit of work with its own rows). A change of email status or topics is recorded as
+    consent with `evidence`.
     """
     clean = clean_customer_data(data)
+    topic_ids = check_topic_ids(tenant_id, data["topics"]) if data.get("topics") is not None else None
     email, external_id = clean.get("email"), data.get("external_id")
     values = {k: clean[k] for k in PROFILE_FIELDS if k in clean}
     tags, attributes = clean["tags"], clean["attributes"]
@@ -185,6 +200,7 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
             raise Conflict("external_id: this email belongs to a customer with another external_id",
                            details=[{"field": "external_id", "message": "does not match the email's customer"}])
     created = customer is None
+    status_before = None if created else customer.email_status
     if created:
         if email is None:
             raise ValidationFailed("email", "is required to create a customer")
@@ -211,8 +227,16 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
         if not created or not _retry:
             raise
         # Another request created the same customer first: update that one instead.
-        return upsert_customer(tenant_id, data, commit=commit, _retry=False)
+        return upsert_customer(tenant_id, data, commit=commit, _retry=False, evidence=evidence)
     _set_tags(customer, tags, replace=False)
+    if created:
+        webhooks.emit(tenant_id, "customer.created", lambda: {
+            "customer": {**customer_ref(customer), "email_status": customer.email_status or "subscribed",
+                         "tags": sorted(tags)}, "source": evidence.source})
+    if "email_status" in values:  # a new customer's default status is nobody's say
+        email_status_changed(customer, status_before, evidence)
+    if topic_ids is not None:
+        set_subscribed_topics(customer, topic_ids, evidence)
     if created and data.get("signup"):
         log_activity(customer, "signup", {"source": "api"})
         db.session.flush()
@@ -224,10 +248,17 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
     return customer, created
 
 
-def update_customer(tenant_id: int, customer_id: int, changes: dict[str, Any]) -> Customer:
+def update_customer(tenant_id: int, customer_id: int, changes: dict[str, Any],
+                    evidence: Evidence = API_EVIDENCE) -> Customer:
     """Apply a partial update: given keys change, attributes merge (null removes a key),
-    tags replace the list. Everything is checked before anything is applied."""
+    tags replace the list, `topics` (ids) become exactly the topics they get. Everything is
+    checked before anything is applied; a change of email status or topics is recorded as
+    consent with `evidence`."""
     customer = get_customer(tenant_id, customer_id)
+    if changes.get("topics") is None and "topics" in changes:
+        raise ValidationFailed("topics", "must be a list of topic ids ([] for none)")
+    topic_ids = check_topic_ids(tenant_id, changes["topics"]) if changes.get("topics") is not None else None
+    status_before = customer.email_status
     values = {k: changes[k] for k in PROFILE_FIELDS if k in changes}
     if "email_status" in values and values["email_status"] is None:
         raise ValidationFailed("email_status", "must not be null")
@@ -255,6 +286,9 @@ def update_customer(tenant_id: int, customer_id: int, changes: dict[str, Any]) -
     _flush_unique(_UNIQUE_FIELDS)
     if tags is not None:
         _set_tags(customer, tags, replace=True)
+    email_status_changed(customer, status_before, evidence)
+    if topic_ids is not None:
+        set_subscribed_topics(customer, topic_ids, evidence)
     customer_changed(tenant_id, customer.id)
     db.session.commit()
     return customer
@@ -311,9 +345,11 @@ def remove_tag(tenant_id: int, customer_id: int, tag: str) -> Customer:
     return customer
 
 
-def customer_dict(customer: Customer) -> dict:
+def customer_dict(customer: Customer, topics: list[int] | None = None) -> dict:
     """A customer as integrators see it: the API's customer, and the one a workflow's
-    webhook step posts."""
+    webhook step posts. `topics`: the topic ids they get, when the caller read a page's."""
+    if topics is None:
+        topics = topic_ids_by_customer(customer.tenant_id, [customer.id])[customer.id]
     return {
         "id": customer.id,
         "email": customer.email,
@@ -329,6 +365,7 @@ def customer_dict(customer: Customer) -> dict:
         "last_order_at": iso_or_none(customer.last_order_at),
         "created_at": iso_or_none(customer.created_at),
         "updated_at": iso_or_none(customer.updated_at),
+        "topics": topics,
     }
 
 

@@ -37,8 +37,8 @@ from webapp.models import (
     Tenant,
 )
 from webapp.segments.definition import parse_definition
+from webapp.services.triggers import validate_trigger
 from webapp.services.workflows.steps import validate_step
-from webapp.services.workflows.triggers import validate_trigger
 
 BATCH = 500
 LAST_DAY = LATEST - timedelta(days=1)

@@ -26,9 +26,11 @@ from webapp.models import (
     CustomerSegment,
     CustomerSegmentMember,
     CustomerTag,
+    CustomerTopic,
     EmailCampaign,
 )
 from webapp.services.campaigns import get_campaign
+from webapp.services.consent import consent_history, tenant_topics, topic_ids_by_customer
 from webapp.services.customers import get_customer
 from webapp.services.segments import get_segment
 
@@ -74,7 +76,8 @@ def csv_stream(header: list[str], rows: Iterable[list[Any]], *, batch: int = 500
 
 CUSTOMER_COLUMNS = ("id", "email", "first_name", "last_name", "external_id", "timezone", "email_status",
                     "total_spent", "orders_count", "last_order_at", "created_at", "updated_at")
-CUSTOMER_HEADER = [*CUSTOMER_COLUMNS, "tags", "attributes"]
+# topics: the names of the topics each customer gets, separated by "; " (an import reads them back).
+CUSTOMER_HEADER = [*CUSTOMER_COLUMNS, "tags", "attributes", "topics"]
 
 
 def _tags_by_customer(ids: list[int]) -> dict[int, list[str]]:
@@ -90,6 +93,7 @@ def _customer_rows(tenant_id: int, segment_id: int | None) -> Iterator[list[Any]
     table = Customer.__table__
     columns = [table.c[name] for name in CUSTOMER_COLUMNS] + [table.c.attributes]
     after = 0
+    names = {topic.id: topic.name for topic in tenant_topics(tenant_id)}
     while True:
         stmt = select(*columns).where(table.c.tenant_id == tenant_id, table.c.id > after)
         if segment_id is not None:
@@ -99,10 +103,12 @@ def _customer_rows(tenant_id: int, segment_id: int | None) -> Iterator[list[Any]
         if not batch:
             return
         tags = _tags_by_customer([row.id for row in batch])
+        topics = topic_ids_by_customer(tenant_id, [row.id for row in batch])
         for row in batch:
             values = list(row)
             attributes = values.pop()
-            yield [*values, ", ".join(tags.get(row.id, [])), attributes or {}]
+            yield [*values, ", ".join(tags.get(row.id, [])), attributes or {},
+                   "; ".join(names[topic_id] for topic_id in topics[row.id])]
         after = batch[-1].id
         db.session.commit()  # end the batch's read transaction: a long download holds no snapshot
 
@@ -198,12 +204,29 @@ def _activity_dict(activity: CustomerActivity) -> dict[str, Any]:
             "idempotency_key": activity.idempotency_key}
 
 
+def _topics(customer: Customer) -> list[dict[str, Any]]:
+    """Each of the tenant's topics: whether they get it, and whether by their own choice."""
+    chosen = dict(db.session.execute(select(CustomerTopic.topic_id, CustomerTopic.subscribed).where(
+        CustomerTopic.customer_id == customer.id)).all())
+    return [{"topic_id": topic.id, "topic": topic.name, "subscribed": chosen.get(topic.id, topic.default_subscribed),
+             "their_choice": topic.id in chosen} for topic in tenant_topics(customer.tenant_id)]
+
+
+def _consent(customer: Customer) -> list[dict[str, Any]]:
+    return [{"id": r.id, "what": r.topic_name or "all marketing", "topic_id": r.topic_id, "granted": r.granted,
+             "source": r.source, "occurred_at": r.occurred_at, "ip_address": r.ip_address,
+             "user_agent": r.user_agent, "wording": r.wording, "context": r.context}
+            for r in reversed(consent_history(customer.tenant_id, customer.id, limit=10_000))]
+
+
 def customer_data(tenant_id: int, customer_id: int) -> dict[str, Any]:
-    """Everything stored about one customer: profile, activities, segments, emails."""
+    """Everything stored about one customer: profile, activities, segments, emails, topic
+    choices and consent records."""
     customer = get_customer(tenant_id, customer_id)
     return {"customer": _profile(customer),
             "activities": [_activity_dict(a) for a in _activities(customer.id)],
-            "segments": _segments(customer), "emails": _emails(customer)}
+            "segments": _segments(customer), "emails": _emails(customer),
+            "topics": _topics(customer), "consent": _consent(customer)}
 
 
 CUSTOMER_DATA_HEADER = ["record", "id", "type", "at", "field", "value"]
@@ -223,6 +246,13 @@ def export_customer_data(tenant_id: int, customer_id: int) -> tuple[str, Iterato
             yield ["customer", customer.id, None, None, name, value]
         for seg in _segments(customer):
             yield ["segment", seg["segment_id"], None, seg["since"], "name", seg["segment"]]
+        for topic in _topics(customer):
+            yield ["topic", topic["topic_id"], "their choice" if topic["their_choice"] else "default", None,
+                   topic["topic"], "subscribed" if topic["subscribed"] else "not subscribed"]
+        for record in _consent(customer):
+            yield ["consent", record["id"], "granted" if record["granted"] else "withdrawn", record["occurred_at"],
+                   record["what"], {key: record[key] for key in ("source", "ip_address", "user_agent", "wording",
+                                                                  "context")}]
         for mail in _emails(customer):
             yield ["email", mail["campaign_id"], mail["status"], mail["sent_at"], "subject", mail["subject"]]
         for activity in _activities(customer.id):

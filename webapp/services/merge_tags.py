@@ -25,6 +25,7 @@ from webapp.extensions import db
 from webapp.infra.sql import dialect
 from webapp.mail.merge_tags import parse_tags
 from webapp.models import Customer
+from webapp.services.triggers import TRIGGER_TYPES
 
 ATTRIBUTE_SAMPLE = 2_000  # the latest customers whose attribute keys are listed
 MAX_ATTRIBUTES = 200  # distinct keys listed at most
@@ -58,15 +59,11 @@ LINK_FIELDS = (
     ("unsubscribe_url", "Unsubscribe link", None),
     ("view_in_browser_url", "View in browser link", None),
 )
-# What each trigger's payload carries (activity properties, the event_day sweep's event).
+# What each trigger's payload carries (services/triggers: each type's merge_fields).
 # Payloads are the ticketing platform's own JSON, so any trigger.* is accepted: these are
 # the keys worth offering.
 TRIGGER_FIELDS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
-    "purchase": (("trigger.order_id", "Order number", None), ("trigger.order_total", "Order total", None),
-                 ("trigger.event.name", "Event bought", ""), ("trigger.event.starts_at", "Event date", ""),
-                 ("trigger.event.venue", "Event venue", ""), ("trigger.tickets", "Tickets", None)),
-    "event_day": (("trigger.event.name", "Event name", ""), ("trigger.event.starts_at", "Event date", "")),
-}
+    name: kind.merge_fields for name, kind in TRIGGER_TYPES.items() if kind.merge_fields}
 GENERIC_TRIGGER_FIELDS = (("trigger.event.name", "Event name (from the trigger)", ""),)
 # Values a template may read whole ({% if customer %}, {% for k, v in customer.attributes.items() %}).
 _CONTAINERS = frozenset({"customer", "customer.attributes", "tenant", "next_event"})

@@ -36,7 +36,9 @@ from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember, CustomerTag
 from webapp.segments.compiler import Compiler
 from webapp.segments.definition import Group, parse_definition
+from webapp.services import webhooks
 from webapp.services.enrollment import enroll_selected
+from webapp.services.webhooks import customer_refs
 
 SCRATCH = "segment_calc_scratch"
 DIFF = "segment_calc_diff"
@@ -156,6 +158,10 @@ def _log_segment_changes(segment: CustomerSegment, activity_type: str, customer_
                   _segment_properties(segment), at, at).select_from(customer_ids)
     db.session.execute(insert(CustomerActivity.__table__).from_select(
         ["tenant_id", "customer_id", "type", "properties", "occurred_at", "created_at"], rows))
+    segment_ref = {"id": segment.id, "name": segment.name}
+    webhooks.emit_many(segment.tenant_id, activity_type.replace("_", "."), lambda: [
+        {"segment": segment_ref, "customer": ref}
+        for ref in customer_refs(segment.tenant_id, customer_ids).values()])
     if activity_type == "segment_entered":
         enroll_selected(segment.tenant_id, "segment_entered", customer_ids, {"segment_id": segment.id}, now=now)
 

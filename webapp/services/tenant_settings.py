@@ -22,9 +22,12 @@ from webapp.services.tenants import (
 
 MAX_SEND_RATE = 100_000  # messages per second; far above what one mail service takes
 MAX_ATTRIBUTION_DAYS = 90
+# The frequency cap's bounds: emails per person, and the window in days.
+CAP_EMAILS = (1, 100)
+CAP_DAYS = (1, 90)
 # What a tenant sets (and the API reads and patches), in the order the API lists them.
 SETTINGS_FIELDS = ("name", "timezone", "currency", "locale", "sender_name", "sender_email", "postal_address",
-                   "send_rate_per_second", "attribution_days", "webhook_allowlist")
+                   "send_rate_per_second", "attribution_days", "webhook_allowlist", "frequency_cap", "quiet_hours")
 # Settings that always have a value: null or empty is refused, not a way to clear them.
 _REQUIRED = frozenset({"name", "timezone", "currency", "locale", "send_rate_per_second", "attribution_days"})
 # Longest text each setting takes (the columns' sizes, or what a person writes); others 100.
@@ -123,6 +126,40 @@ def _webhook_allowlist(tenant: Tenant, value: str | None) -> str | None:
     return "\n".join(dict.fromkeys(hosts)) or None
 
 
+def _whole_number(value: Any, field: str, bounds: tuple[int, int], unit: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
+        raise ValidationFailed(field, f"must be a whole number of {unit} from {bounds[0]} to {bounds[1]}")
+    return value
+
+
+def _frequency_cap(tenant: Tenant, value: Any) -> dict[str, int] | None:
+    """{"max_emails": N, "days": D}: at most N marketing emails per person in D days; None: no cap."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"max_emails", "days"}:
+        raise ValidationFailed("frequency_cap", 'must be {"max_emails": N, "days": D} or null')
+    return {"max_emails": _whole_number(value["max_emails"], "frequency_cap.max_emails", CAP_EMAILS, "emails"),
+            "days": _whole_number(value["days"], "frequency_cap.days", CAP_DAYS, "days")}
+
+
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+def _quiet_hours(tenant: Tenant, value: Any) -> dict[str, str] | None:
+    """{"start": "21:00", "end": "08:00"} (24-hour HH:MM, local to each customer; it may cross
+    midnight); None: no quiet hours."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"start", "end"}:
+        raise ValidationFailed("quiet_hours", 'must be {"start": "HH:MM", "end": "HH:MM"} or null')
+    for part in ("start", "end"):
+        if not isinstance(value[part], str) or not _CLOCK.fullmatch(value[part]):
+            raise ValidationFailed(f"quiet_hours.{part}", "must be a time of day as HH:MM (24-hour), e.g. 21:00")
+    if value["start"] == value["end"]:
+        raise ValidationFailed("quiet_hours.end", "must differ from the start (a window of no length holds nothing)")
+    return {"start": value["start"], "end": value["end"]}
+
+
 def _is_localhost(host: str) -> bool:
     # Names that always mean this machine (RFC 6761), whatever DNS says.
     return host == "localhost" or host.endswith(".localhost")
@@ -140,4 +177,6 @@ _CHECKS = {
     "send_rate_per_second": _send_rate,
     "attribution_days": _attribution_days,
     "webhook_allowlist": _webhook_allowlist,
+    "frequency_cap": _frequency_cap,
+    "quiet_hours": _quiet_hours,
 }

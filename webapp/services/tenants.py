@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from webapp.extensions import db
 from webapp.infra.errors import Conflict, NotFound, ValidationFailed
 from webapp.infra.types import utcnow
-from webapp.models import ROLES, TOKEN_ROLES, ApiToken, Tenant, User, UserSession
+from webapp.models import ROLES, TOKEN_ROLES, ApiToken, ProviderWebhookSettings, Tenant, User, UserSession
 from webapp.services import formatting, sending_domains
 
 TOKEN_PREFIX = "crm_"
@@ -104,6 +104,9 @@ def create_tenant(name: str, admin_email: str, admin_password: str, *, timezone:
             raise
     user = _new_user(tenant, admin_email, admin_password, "owner")
     _, secret = _new_token(tenant, "Default", "admin")
+    # The random key of its relay webhook URLs (services/deliverability/credentials.py), made
+    # now so that opening Settings never writes.
+    db.session.add(ProviderWebhookSettings(tenant_id=tenant.id, key=secrets.token_hex(20)))
     _commit_or_conflict("email", "a user with this email already exists")
     return tenant, user, secret
 

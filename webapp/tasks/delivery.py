@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from webapp.extensions import db
 from webapp.models import EmailCampaign
-from webapp.services.campaigns import reconcile, sending
+from webapp.services.campaigns import ab_winner, reconcile, sending
 from webapp.services.campaigns.sender import BatchSender
 
 
@@ -30,6 +30,11 @@ def deliver_batch(campaign_id: int, batch_no: int) -> dict:
     if campaign is None or campaign.status != "sending":
         return {"claimed": 0}
     return BatchSender(campaign, batch_no).run()
+
+
+def choose_ab_winner(campaign_id: int) -> str | None:
+    """An A/B test's end: record its winner and release the remainder to it (once)."""
+    return ab_winner.decide_winner(campaign_id)
 
 
 def reconcile_campaigns() -> dict[str, int]:

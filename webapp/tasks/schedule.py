@@ -17,11 +17,15 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 
+from webapp.tasks.attendance import settle_ended_events
 from webapp.tasks.delivery import reconcile_campaigns
 from webapp.tasks.imports import resume_lost_imports
 from webapp.tasks.segments import recalculate_time_relative_segments
+from webapp.tasks.signup_forms import forget_unconfirmed_signups, send_unsent_confirmations
 from webapp.tasks.tracking import write_tracking_hits
-from webapp.tasks.workflows import enqueue_due_enrollments, enroll_event_day
+from webapp.tasks.waitlists import expire_waitlist_offers
+from webapp.tasks.webhooks import enqueue_due_deliveries
+from webapp.tasks.workflows import enqueue_due_enrollments, enroll_event_day, send_event_reminders
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,23 @@ def periodic_jobs() -> list[PeriodicJob]:
                     interval_seconds=int(current_app.config.get("WORKFLOW_TICK_SECONDS", 10))),
         PeriodicJob("workflows-event-day", enroll_event_day, queue="bulk",
                     interval_seconds=int(current_app.config.get("WORKFLOW_EVENT_DAY_SECONDS", 300))),
+        # Events past their end (plus the grace for late scans): no-shows written, event_ended fired.
+        PeriodicJob("events-settle-attendance", settle_ended_events, queue="bulk",
+                    interval_seconds=int(current_app.config.get("EVENT_SETTLE_SECONDS", 300))),
+        PeriodicJob("events-reminders", send_event_reminders, queue="bulk",
+                    interval_seconds=int(current_app.config.get("EVENT_REMINDER_SECONDS", 60))),
+        # Waitlist offers that ran out pass to the next in line (an indexed probe when none did).
+        PeriodicJob("waitlist-offers-expire", expire_waitlist_offers, queue="bulk",
+                    interval_seconds=int(current_app.config.get("WAITLIST_SWEEP_SECONDS", 60))),
+        # Webhook deliveries whose retry came due, or whose job Redis lost.
+        PeriodicJob("webhooks-due", enqueue_due_deliveries, timeout=120,
+                    interval_seconds=int(current_app.config.get("WEBHOOK_SWEEP_SECONDS", 15))),
+        # Signup confirmation emails whose job Redis lost.
+        PeriodicJob("signup-confirmations", send_unsent_confirmations, queue="mail", timeout=300,
+                    interval_seconds=int(current_app.config.get("SIGNUP_SWEEP_SECONDS", 60))),
+        # Signups never confirmed: what they hold was never consented to, so it is not kept.
+        PeriodicJob("signup-forget-unconfirmed", forget_unconfirmed_signups, queue="bulk",
+                    interval_seconds=int(current_app.config.get("SIGNUP_FORGET_SECONDS", 3600))),
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from webapp.infra.types import utcnow
 from webapp.services import enrollment
+from webapp.services.events import reminders
 from webapp.services.workflows import claims, engine
 
 
@@ -26,3 +27,8 @@ def enqueue_due_enrollments() -> int:
 def enroll_event_day() -> int:
     """Periodic: enroll ticket holders into event_day workflows whose time has come."""
     return enrollment.enroll_event_day()
+
+
+def send_event_reminders() -> int:
+    """Periodic: enroll ticket holders into event_reminder workflows whose time has come."""
+    return reminders.send_due_reminders()

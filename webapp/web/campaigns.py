@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import htmx
 from webapp.infra.errors import NotFound, ValidationFailed
@@ -19,6 +20,9 @@ from webapp.services import campaigns, customers, segments
 from webapp.services.audit import Target
 from webapp.services.campaigns import checks as campaign_checks
 from webapp.services.campaigns import listing as campaign_listing
+from webapp.services.campaigns import variants, waves
+from webapp.services.consent import tenant_topics
+from webapp.services.topics import topic_names
 from webapp.web.access import write_required
 from webapp.web.audit import note
 from webapp.web.campaign_previews import preview_customer, preview_problem, preview_response, sender_line
@@ -57,9 +61,12 @@ def _campaign_form(campaign: EmailCampaign | None = None) -> CampaignForm:
         data = {name: getattr(campaign, name) or "" for name in
                 ("name", "subject", "html_content", *OPTIONAL_FIELDS)}
         data["segment_id"] = str(campaign.segment_id) if campaign.segment_id else ""
+        data["topic_id"] = str(campaign.topic_id) if campaign.topic_id else ""
         data["design"] = json.dumps(campaign.design) if campaign.design is not None else ""
     form = CampaignForm(data=data)
     form.segment_id.choices = _segment_choices(current_user.tenant_id)
+    form.topic_id.choices = [SelectChoice("", "All marketing (no topic)")] + [
+        SelectChoice(str(t.id), t.name) for t in tenant_topics(current_user.tenant_id)]
     if campaign is not None and campaign.design is None:
         form.design.data = ""
     return form
@@ -76,6 +83,7 @@ def _form_values(form: CampaignForm) -> dict[str, Any]:
     for name in OPTIONAL_FIELDS:
         values[name] = form[name].data if (form[name].data or "").strip() else None
     values["segment_id"] = int(form.segment_id.data) if form.segment_id.data else None
+    values["topic_id"] = int(form.topic_id.data) if form.topic_id.data else None
     return values
 
 
@@ -99,14 +107,14 @@ def _editor(form: CampaignForm, campaign: EmailCampaign | None, *, status: int |
             test_form: TestSendForm | None = None, schedule_form: ScheduleForm | None = None,
             test_results: list[dict] | None = None, design_errors: dict[str, str] | None = None) -> ResponseReturnValue:
     test_form = test_form or TestSendForm(formdata=None, data={"emails": current_user.email})
-    schedule_form = schedule_form or ScheduleForm(formdata=None, data={
-        "send_at": campaign.scheduled_at if campaign is not None else None})
+    schedule_form = schedule_form or ScheduleForm.as_saved(campaign)
     if status is None:
         status = 422 if (form.errors or test_form.errors or schedule_form.errors) else 200
     return render_template("campaigns/editor.html", form=form, campaign=campaign, tenant=current_user.tenant,
                            audience=_audience(form.segment_id.data), test_form=test_form,
                            saved_audience=_audience(campaign.segment_id) if campaign is not None else None,
                            schedule_form=schedule_form, test_results=test_results,
+                           ab_summary=variants.test_summary(campaign) if campaign is not None else None,
                            builder=builder_config(form.design.data, design_errors) if _design_mode(form) else None,
                            design_problems=design_problems(form.design.data, design_errors)), status
 
@@ -222,7 +230,9 @@ def show(campaign_id: int):
         preview_error = exc.reason
     segment = _audience(campaign.segment_id)
     return render_template("campaigns/show.html", campaign=campaign, progress=campaigns.progress(campaign),
+                           waves=waves.waves_of(campaign),
                            segment=segment["segment"] if segment else None, preview=preview,
+                           topic_name=topic_names(current_user.tenant_id).get(campaign.topic_id),
                            preview_error=preview_error, sender=sender_line(campaign), customer=None, query="")
 
 
@@ -322,14 +332,17 @@ def schedule(campaign_id: int):
     campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
     form = ScheduleForm()
     if form.validate_on_submit():
-        try:
-            campaign = campaigns.schedule_campaign(current_user.tenant_id, campaign.id, form.send_at.data)
+        try:  # the wall-clock time typed: in the organisation's timezone, or in each recipient's
+            campaign = campaigns.schedule_local(current_user.tenant_id, campaign.id, form.send_at.data.replace(
+                tzinfo=None), per_customer_timezone=bool(form.per_customer_timezone.data))
         except ValidationFailed as exc:
             apply_domain_error(form, "send_at", exc.reason)
         else:
             note("campaign.scheduled", Target("campaign", campaign.id, campaign.name))
-            flash(f"Scheduled: it goes out on {form.send_at.data.strftime('%d %b %Y at %H:%M')} "
-                  f"({current_user.tenant.timezone}). You can still edit it until then.", "success")
+            where = "in each recipient’s own timezone" if campaign.local_send_time else \
+                f"({current_user.tenant.timezone})"
+            flash(f"Scheduled: it goes out on {form.send_at.data.strftime('%d %b %Y at %H:%M')} {where}. You can "
+                  "still edit it until it starts.", "success")
             return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
     return _editor(_campaign_form(campaign), campaign, schedule_form=form)
 
@@ -359,7 +372,10 @@ def send(campaign_id: int):
             # Its own kind: the progress card removes it once the send is over.
             flash("Sending has started. This page follows its progress.", "sending")
             return redirect(url_for("campaigns.show", campaign_id=campaign.id))
-    return render_template("campaigns/confirm_send.html", campaign=campaign, audience=_audience(campaign.segment_id),
+    audience = _audience(campaign.segment_id)
+    return render_template("campaigns/confirm_send.html", campaign=campaign, audience=audience,
+                           ab_plan=variants.plan_in_words(campaign, audience["count"])
+                           if audience and campaign.ab_share_percent is not None else None,
                            sender=sender_line(campaign), error=error, review=review,
                            inbox_time=review.inbox.at if review.inbox and review.inbox.at else utcnow()), \
         422 if error else 200
@@ -418,7 +434,7 @@ def progress(campaign_id: int):
     """The delivery card; it polls itself while the campaign is sending."""
     campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
     response = make_response(render_template("campaigns/_progress.html", campaign=campaign,
-                                             progress=campaigns.progress(campaign)))
+                                             progress=campaigns.progress(campaign), waves=waves.waves_of(campaign)))
     response.headers["Vary"] = "HX-Request"
     return response
 

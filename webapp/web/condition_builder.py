@@ -5,7 +5,9 @@ tenant's tags, events and activity types the rows suggest."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from webapp.infra.types import utcnow
 from webapp.models import EMAIL_STATUSES
 from webapp.segments.conditions import (
     CONDITION_TYPES,
@@ -16,7 +18,10 @@ from webapp.segments.conditions import (
 )
 from webapp.segments.definition import MAX_DEPTH
 from webapp.services import segments
+from webapp.services.condition_choices import event_choices, ticket_suggestions
+from webapp.services.consent import tenant_topics
 from webapp.web.filters import ACTIVITY_LABELS
+from webapp.web.times import day_and_time, tenant_zone
 
 
 def builder_schema() -> dict[str, Any]:
@@ -36,5 +41,22 @@ def builder_schema() -> dict[str, Any]:
 
 def condition_builder_context(tenant_id: int) -> dict[str, Any]:
     """The template context templates/_condition_builder.html reads."""
-    return {"condition_schema": builder_schema(), "known_tags": segments.known_tags(tenant_id),
-            "known_events": segments.known_events(tenant_id), "activity_types": sorted(ACTIVITY_LABELS)}
+    schema = builder_schema()
+    # The topic condition's menu: the tenant's topics by name (the value is the id).
+    schema["topics"] = [{"value": topic.id, "label": topic.name} for topic in tenant_topics(tenant_id)]
+    # The ticket and attendance conditions' event menu: name, date on the venue's clock, venue.
+    schema["events"] = [{"value": e["value"], "name": e["name"], "label": _event_label(e)}
+                        for e in event_choices(tenant_id)]
+    return {"condition_schema": schema, "known_tags": segments.known_tags(tenant_id),
+            "known_events": segments.known_events(tenant_id), "activity_types": sorted(ACTIVITY_LABELS),
+            "ticket_suggestions": ticket_suggestions(tenant_id)}
+
+
+def _event_label(event: dict[str, Any]) -> str:
+    parts = [event["name"]]
+    if event["starts_at"] is not None:
+        zone = ZoneInfo(event["timezone"]) if event["timezone"] else tenant_zone()
+        parts.append(day_and_time(event["starts_at"], zone, utcnow()))
+    if event["venue"]:
+        parts.append(event["venue"])
+    return " · ".join(parts)

@@ -8,18 +8,22 @@ from flask_login import current_user, login_required
 from webapp.extensions import htmx
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.models import EMAIL_STATUSES
-from webapp.services import activities, activity_text, customers, workflows
+from webapp.services import activities, activity_text, consent, customers, workflows
 from webapp.services.audit import Target
 from webapp.services.dashboard import window_start
+from webapp.services.events.overview import upcoming_tickets
 from webapp.web.access import write_required
 from webapp.web.audit import note
 from webapp.web.filters import activity_label
-from webapp.web.forms import CustomerForm, NoteForm, TagForm, apply_domain_error
+from webapp.web.forms import CustomerForm, Form, NoteForm, TagForm, apply_domain_error
 from webapp.web.pages import partial_or_page
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
 PAGE_SIZE = 25
+CONSENT_SOURCE_LABELS = {"form": "signup form", "api": "API", "import": "import",
+                         "preference_centre": "preference page", "admin": "changed by your team",
+                         "complaint": "spam complaint", "bounce": "bounce", "unsubscribe_link": "unsubscribe link"}
 TIMELINE_PAGE = 20
 
 
@@ -83,7 +87,30 @@ def show(customer_id: int):
     names = workflows.workflow_names(current_user.tenant_id, {e.workflow_id for e in enrollments})
     return render_template("customers/show.html", customer=customer, note_form=NoteForm(),
                            tag_form=TagForm(), enrollments=enrollments, workflow_names=names,
+                           topics=consent.tenant_topics(current_user.tenant_id),
+                           topic_states=consent.topic_states(current_user.tenant_id, customer.id),
+                           consent_records=consent.consent_history(current_user.tenant_id, customer.id),
+                           topics_form=Form(), consent_source_labels=CONSENT_SOURCE_LABELS,
+                           tickets=upcoming_tickets(current_user.tenant_id, customer.id),
                            **_timeline_context(customer.id, types))
+
+
+def _admin_evidence(wording: str) -> consent.Evidence:
+    return consent.Evidence("admin", wording=f"{wording} by {current_user.display_name} on the customer's page",
+                            ip_address=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+
+
+@bp.post("/<int:customer_id>/topics")
+@login_required
+@write_required
+def set_topics(customer_id: int):
+    customer = customers.get_customer(current_user.tenant_id, customer_id)
+    if Form().validate_on_submit():
+        known = {t.id for t in consent.tenant_topics(current_user.tenant_id)}
+        chosen = [int(v) for v in request.form.getlist("topics") if v.isascii() and v.isdigit() and int(v) in known]
+        changes = consent.set_topics_by_admin(customer, chosen, _admin_evidence("Topics changed"))
+        flash("Topics saved." if changes else "No change to the topics.", "success")
+    return redirect(url_for("customers.show", customer_id=customer.id) + "#topics")
 
 
 @bp.get("/<int:customer_id>/timeline")
@@ -176,7 +203,8 @@ def edit(customer_id: int):
         changes["email"] = form.email.data
         changes["email_status"] = form.email_status.data
         try:
-            customers.update_customer(current_user.tenant_id, customer.id, changes)
+            customers.update_customer(current_user.tenant_id, customer.id, changes,
+                                      evidence=_admin_evidence("Email status changed"))
         except ValidationFailed as exc:
             apply_domain_error(form, exc.field, exc.reason)
         except Conflict as exc:

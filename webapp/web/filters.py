@@ -26,9 +26,12 @@ ACTIVITY_LABELS = {
     "email_delivered": "Email delivered",
     "email_bounced": "Email bounced",
     "email_complained": "Marked as spam",
+    "email_soft_bounced": "Soft bounce",
     "email_failed": "Email failed",
     "unsubscribed": "Unsubscribed",
     "resubscribed": "Resubscribed",
+    "topic_subscribed": "Subscribed to a topic",
+    "topic_unsubscribed": "Unsubscribed from a topic",
     "segment_entered": "Entered segment",
     "segment_exited": "Left segment",
     "workflow_enrolled": "Entered workflow",
@@ -39,6 +42,7 @@ ACTIVITY_LABELS = {
     "ticket_scanned": "Ticket scanned",
     "page_view": "Page view",
     "customer_created": "Profile created",
+    "waitlist_joined": "Joined a waitlist",
     "customer_updated": "Profile updated",
 }
 

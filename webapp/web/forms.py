@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_login import current_user
@@ -13,6 +15,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import MultiDict
 from wtforms import (
+    BooleanField,
     DateTimeLocalField,
     EmailField,
     HiddenField,
@@ -22,14 +25,18 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms import Form as WtfForm
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, StopValidation
 from wtforms.widgets import ColorInput, NumberInput
 
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.validation import field_path, text_problem
-from webapp.models import EMAIL_STATUSES
+from webapp.models import EMAIL_STATUSES, EmailCampaign
 from webapp.services import formatting
+from webapp.services.campaigns.waves import LOCAL_TIME_FORMAT
+
+T = TypeVar("T")
 
 # --- text the database cannot store ------------------------------------------------------
 
@@ -71,6 +78,17 @@ def _storable(form: FlaskForm, field: Any) -> None:
 class Form(FlaskForm):
     """The base of every marketer form: each field refuses text the database cannot store
     before its own validators run, so the message stands beside the field and nothing is saved."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            field = super().bind_field(form, unbound_field, options)
+            field.validators = [_storable, *field.validators]
+            return field
+
+
+class SubForm(WtfForm):
+    """A form nested in a Form (a FieldList row): the same check of every field, no CSRF
+    token of its own (the page's covers it)."""
 
     class Meta:
         def bind_field(self, form, unbound_field, options):
@@ -195,6 +213,42 @@ class TenantSettingsForm(Form):
                                                   "line; every other webhook needs https. Private, loopback and "
                                                   "link-local addresses stay closed whatever is listed here: only "
                                                   "whoever runs this service can open them.")
+    # When people get mail. Both of a pair empty: no cap / no quiet hours (the service checks values).
+    frequency_cap_emails = IntegerField("Frequency cap: most emails per person", validators=[Optional()],
+                                        widget=NumberInput(min=1, max=100),
+                                        description="Marketing emails, 1 to 100. Leave both empty for no cap.")
+    frequency_cap_days = IntegerField("Frequency cap: in how many days", validators=[Optional()],
+                                      widget=NumberInput(min=1, max=90),
+                                      description="1 to 90. Campaign recipients at the cap are skipped, with the "
+                                                  "reason in the report; transactional workflow emails neither count "
+                                                  "nor are capped.")
+    quiet_hours_start = StringField("Quiet hours start", validators=[Optional(), Length(max=5)],
+                                    render_kw={"type": "time"},
+                                    description="e.g. 21:00. Leave both empty for no quiet hours.")
+    quiet_hours_end = StringField("Quiet hours end", validators=[Optional(), Length(max=5)],
+                                  render_kw={"type": "time"},
+                                  description="e.g. 08:00. Workflow emails coming due in between, in each "
+                                              "customer's local time, wait until then; transactional ones don't.")
+
+    # Each pair is one setting; the service's field names map back to the inputs.
+    SEND_WINDOW_FIELDS = {"frequency_cap.max_emails": "frequency_cap_emails",
+                          "frequency_cap.days": "frequency_cap_days", "frequency_cap": "frequency_cap_emails",
+                          "quiet_hours.start": "quiet_hours_start", "quiet_hours.end": "quiet_hours_end",
+                          "quiet_hours": "quiet_hours_start"}
+
+    def send_windows(self) -> dict[str, Any]:
+        """The frequency cap and quiet hours as the settings service takes them; a pair
+        half filled in names the missing half (ValidationFailed)."""
+        cap = (self.frequency_cap_emails.data, self.frequency_cap_days.data)
+        quiet = ((self.quiet_hours_start.data or "").strip(), (self.quiet_hours_end.data or "").strip())
+        if (cap[0] is None) != (cap[1] is None):
+            raise ValidationFailed("frequency_cap.days" if cap[1] is None else "frequency_cap.max_emails",
+                                   "fill in both numbers, or neither for no cap")
+        if bool(quiet[0]) != bool(quiet[1]):
+            raise ValidationFailed("quiet_hours.end" if not quiet[1] else "quiet_hours.start",
+                                   "fill in both times, or neither for no quiet hours")
+        return {"frequency_cap": {"max_emails": cap[0], "days": cap[1]} if cap[0] is not None else None,
+                "quiet_hours": {"start": quiet[0], "end": quiet[1]} if quiet[0] else None}
 
 
 class SendingDomainForm(Form):
@@ -233,6 +287,19 @@ def apply_domain_error(form: FlaskForm, field: str, message: str) -> None:
         target.errors = list(target.errors) + [message]
     else:
         form.form_errors.append(message)
+
+
+def run_form(form: FlaskForm, action: Callable[[], T], *, field: str | None = None) -> T | None:
+    """`action()` when the form validates: its result, or None when the form or the service
+    refused (the service's ValidationFailed shows beside the field it names, or `field`), for
+    the view to render the page again with the messages and a 422."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        return action()
+    except ValidationFailed as exc:
+        apply_domain_error(form, field or exc.field, exc.reason)
+        return None
 
 
 # --- campaigns ---------------------------------------------------------------------------
@@ -277,6 +344,9 @@ class CampaignForm(EmailEnvelopeForm):
                        description="Only your team sees it.")
     # Choices are the tenant's segments, set by the view.
     segment_id = SelectField("Send to", choices=[], default="", invalid_choice_message="Choose one of your segments.")
+    # Choices are the tenant's topics, set by the view; "" is all marketing.
+    topic_id = SelectField("Topic", choices=[], default="", invalid_choice_message="Choose one of your topics.",
+                           description="Only people subscribed to the topic get the campaign.")
     html_content = TextAreaField("HTML content", validators=[html_unless_design, Length(max=500_000)])
     text_content = TextAreaField("Plain-text version", validators=[Optional(), Length(max=500_000)],
                                  description="Optional: made from the HTML when left empty.")
@@ -307,6 +377,19 @@ class ScheduleForm(Form):
     send_at = DateTimeLocalField("Send at", tz=_tenant_zone, validators=[_date_and_time_given],
                                  format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
                                  invalid_value_message="Pick a date and time.")
+    per_customer_timezone = BooleanField(
+        "At this time in each recipient’s timezone",
+        description="Sent in waves: 10:00 in Sydney, then in London, then in New York. People without a "
+                    "timezone get it at this time in yours. Schedule it a day ahead: where the time has "
+                    "already passed when the first wave starts, people get it straight away.")
+
+    @classmethod
+    def as_saved(cls, campaign: EmailCampaign | None) -> ScheduleForm:
+        """The schedule as saved: a local-time campaign shows its wall-clock time, ticked."""
+        if campaign is not None and campaign.local_send_time:
+            return cls(formdata=None, data={"send_at": datetime.strptime(campaign.local_send_time, LOCAL_TIME_FORMAT),
+                                            "per_customer_timezone": True})
+        return cls(formdata=None, data={"send_at": campaign.scheduled_at if campaign is not None else None})
 
 
 class ImportUploadForm(Form):

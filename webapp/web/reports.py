@@ -6,20 +6,27 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, request
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from webapp.infra.errors import ValidationFailed
+from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.infra.types import utcnow
 from webapp.services import campaigns
+from webapp.services.audit import Target
+from webapp.services.campaigns import ab_winner, variant_stats
 from webapp.services.campaigns import clients as campaign_clients
 from webapp.services.campaigns import comparison as campaign_comparison
 from webapp.services.campaigns import recipients as campaign_recipients
 from webapp.services.campaigns import stats as campaign_stats
 from webapp.services.hit_rules import REASONS
+from webapp.services.topics import topic_names
+from webapp.web.ab_forms import WinnerForm
+from webapp.web.access import write_required
+from webapp.web.audit import note
 from webapp.web.charts import Series, line_chart
 from webapp.web.pages import partial_or_page, wants_partial
+from webapp.web.times import distance_words, tenant_zone
 
 bp = Blueprint("reports", __name__, url_prefix="/campaigns")
 
@@ -97,4 +104,41 @@ def _whole_report(tenant, campaign, view: str) -> dict:
     return {"stats": stats, "chart": engagement_chart(points, view, tenant.timezone or "UTC"),
             "comparison": campaign_comparison.compare_with_previous(tenant.id, campaign, stats),
             "agents": campaign_clients.clients_and_devices(tenant.id, campaign.id, people_only=view == "human"),
-            "hits": campaign_stats.recent_hits(campaign.id), "machine_reasons": REASONS}
+            "hits": campaign_stats.recent_hits(campaign.id), "machine_reasons": REASONS,
+            "ab": _ab_card(campaign, tenant), "winner_form": WinnerForm(),
+            "topic_name": topic_names(tenant.id).get(campaign.topic_id) if campaign.topic_id else None}
+
+
+def _ab_card(campaign, tenant) -> dict | None:
+    """The A/B test card's figures, and the winner's time as people read it: "14:30" today,
+    "Sat 5 Dec, 14:30" on another day, in the tenant's zone; and how far off it is."""
+    ab = variant_stats.ab_report(campaign, tenant)
+    if ab is None or ab["ends_at"] is None:
+        return ab
+    zone, now = tenant_zone(), utcnow()
+    local = ab["ends_at"].astimezone(zone)
+    same_day = local.date() == now.astimezone(zone).date()
+    ab["ends_at_words"] = f"{local:%H:%M}" if same_day else f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+    ab["ends_in"] = distance_words(ab["ends_at"], now, zone)
+    return ab
+
+
+@bp.post("/<int:campaign_id>/winner")
+@login_required
+@write_required
+def choose_winner(campaign_id: int):
+    """"Send variant X to the rest" on the report, while the test runs."""
+    campaign = campaigns.get_campaign(current_user.tenant_id, campaign_id)
+    form = WinnerForm()
+    back = redirect(url_for("reports.report", campaign_id=campaign.id))
+    if not form.validate_on_submit():
+        flash("Choose one of the variants.", "error")
+        return back
+    try:
+        campaign = ab_winner.pick_winner(current_user.tenant_id, campaign.id, form.variant.data)
+    except (Conflict, ValidationFailed) as exc:
+        flash(f"Not sent: {exc}.", "error")
+        return back
+    note("campaign.winner_chosen", Target("campaign", campaign.id, campaign.name))
+    flash(f"Variant {form.variant.data} is the winner: it goes to the rest of the recipients now.", "success")
+    return back

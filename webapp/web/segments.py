@@ -16,6 +16,8 @@ from webapp.infra.errors import ValidationFailed
 from webapp.models import CustomerSegment
 from webapp.segments.describe import describe_group
 from webapp.services import segment_counts, segments
+from webapp.services.condition_choices import event_names
+from webapp.services.topics import topic_names
 from webapp.web.access import write_required
 from webapp.web.condition_builder import condition_builder_context
 from webapp.web.forms import Form, StorableValues, apply_domain_error, decode_json_field
@@ -146,7 +148,8 @@ def show(segment_id: int):
         response = make_response(render_template("segments/_members.html", **context))
     else:
         response = make_response(render_template(
-            "segments/show.html", summary=describe_group(segment.conditions),
+            "segments/show.html", summary=describe_group(segment.conditions, topic_names(current_user.tenant_id),
+                                   event_names(current_user.tenant_id, segment.conditions)),
             reachable=segment_counts.reachable_count(current_user.tenant_id, segment.id), **context))
     response.headers["Vary"] = "HX-Request"
     return response

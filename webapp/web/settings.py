@@ -99,15 +99,16 @@ def money_example():
 def update_tenant():
     form = TenantSettingsForm()
     if form.validate_on_submit():
-        changes = {name: form[name].data for name in tenant_settings.SETTINGS_FIELDS}
+        changes = {name: form[name].data for name in tenant_settings.SETTINGS_FIELDS if name in form}
         # A number or choice left empty (or not sent) keeps its setting; texts are cleared.
         for name in ("currency", "locale", "attribution_days", "send_rate_per_second"):
             if changes[name] in (None, ""):
                 del changes[name]
         try:
+            changes.update(form.send_windows())
             tenant_settings.update_settings(current_user.tenant, changes)
         except ValidationFailed as exc:
-            apply_domain_error(form, exc.field, exc.reason)
+            apply_domain_error(form, form.SEND_WINDOW_FIELDS.get(exc.field, exc.field), exc.reason)
         else:
             flash("Settings saved.", "success")
             return redirect(url_for("settings.index"))

@@ -12,7 +12,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
-from wtforms import TextAreaField
+from wtforms import BooleanField, TextAreaField
 from wtforms.validators import Length
 
 from webapp.extensions import db, htmx
@@ -33,7 +33,7 @@ from webapp.web.forms import (
     decode_json_field,
     html_unless_design,
 )
-from webapp.web.workflows import _segment_names, trigger_summary
+from webapp.web.workflows import trigger_summary
 
 bp = Blueprint("step_email", __name__, url_prefix="/workflows/<int:workflow_id>/steps/<int:step_id>/email")
 
@@ -42,6 +42,15 @@ STEP = STEP_TYPES["send_email"]
 
 class StepEmailForm(EmailEnvelopeForm):
     content = TextAreaField("HTML content", validators=[html_unless_design, Length(max=500_000)])
+    transactional = BooleanField(
+        "Transactional email", description="An order confirmation, a ticket, a receipt: sent even at night "
+                                           "(quiet hours) and to people at the frequency cap, and not counted "
+                                           "towards it. Leave it off for marketing.")
+    attach_calendar = BooleanField(
+        "Attach the event to add to a calendar (.ics)",
+        description="When what starts the workflow names an event (a reminder, a change, a purchase), the email "
+                    "carries it as a calendar file in the venue's time; a changed event updates the same entry. "
+                    "For a button, link to {{ trigger.event.calendar_url }}.")
 
 
 class _Values(StorableValues):
@@ -68,6 +77,8 @@ def _form(step: AutomationStep) -> StepEmailForm:
     (a design posted to it is ignored: HTML cannot become blocks)."""
     config = step.config or {}
     data = {name: config.get(name) or "" for name in ("subject", "content", *SENDER_FIELDS)}
+    data["transactional"] = bool(config.get("transactional"))
+    data["attach_calendar"] = bool(config.get("attach_calendar"))
     if data["subject"] == PLACEHOLDER_SUBJECT:
         data["subject"] = ""  # "Add step" had to put something in: the marketer sees an empty field
     is_design = config.get("design") is not None
@@ -99,7 +110,7 @@ def _page(workflow: AutomationWorkflow, step: AutomationStep, form: StepEmailFor
     return render_template(
         "workflows/step_email.html", workflow=workflow, step=step, form=form, test_form=test_form,
         test_results=test_results, tenant=current_user.tenant, position=_position(workflow, step),
-        trigger_summary=trigger_summary(workflow, _segment_names()),
+        trigger_summary=trigger_summary(workflow),
         trigger_tags=[t for t in tags if t["group"] == "Trigger"], sample_trigger=SAMPLE_TRIGGER,
         builder=builder_config(form.design.data, design_errors, tags) if is_design else None,
         design_problems=design_problems(form.design.data, design_errors),
@@ -128,7 +139,9 @@ def edit(workflow_id: int, step_id: int):
 
 
 def _submitted(form: StepEmailForm) -> MultiDict:
-    return MultiDict({name: form[name].data or "" for name in ("subject", "content", "design", *SENDER_FIELDS)})
+    return MultiDict({**{name: form[name].data or "" for name in ("subject", "content", "design", *SENDER_FIELDS)},
+                      "transactional": "y" if form.transactional.data else "",
+                      "attach_calendar": "y" if form.attach_calendar.data else ""})
 
 
 def _refused(workflow: AutomationWorkflow, step: AutomationStep, form: StepEmailForm,

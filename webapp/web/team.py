@@ -13,7 +13,7 @@ from webapp.services.audit import record as record_event
 from webapp.services.team import LinkUnusable
 from webapp.web.access import admin_required
 from webapp.web.audit import note
-from webapp.web.forms import apply_domain_error
+from webapp.web.forms import apply_domain_error, run_form
 from webapp.web.team_forms import AcceptInviteForm, InviteForm, MemberRoleForm
 
 bp = Blueprint("team", __name__)
@@ -48,15 +48,11 @@ def index():
 @admin_required
 def invite():
     form = InviteForm()
-    if form.validate_on_submit():
-        try:
-            row = team.invite(current_user.tenant_id, current_user, form.email.data, form.role.data)
-        except ValidationFailed as exc:
-            apply_domain_error(form, exc.field, exc.reason)
-        else:
-            note("member.invited", _invite_target(row), {"role": [None, row.role]})
-            flash(f"Invitation sent to {row.email}. The link works for {team.INVITE_DAYS} days.", "success")
-            return redirect(url_for("team.index"))
+    row = run_form(form, lambda: team.invite(current_user.tenant_id, current_user, form.email.data, form.role.data))
+    if row is not None:
+        note("member.invited", _invite_target(row), {"role": [None, row.role]})
+        flash(f"Invitation sent to {row.email}. The link works for {team.INVITE_DAYS} days.", "success")
+        return redirect(url_for("team.index"))
     return _page(invite_form=form, status=422)
 
 
@@ -94,16 +90,14 @@ def revoke_invite(invite_id: int):
 def change_role(user_id: int):
     member = team.get_member(current_user.tenant_id, user_id)  # another tenant's: a 404
     form = MemberRoleForm()
-    if form.validate_on_submit():
-        try:
-            member, previous = team.change_role(current_user.tenant_id, current_user, member.id, form.role.data)
-        except ValidationFailed as exc:
-            apply_domain_error(form, "role", exc.reason)
-        else:
-            if previous != member.role:
-                note("member.role_changed", _member_target(member), {"role": [previous, member.role]})
-                flash(f"{member.display_name} is now {member.role}.", "success")
-            return redirect(url_for("team.index"))
+    changed = run_form(form, lambda: team.change_role(current_user.tenant_id, current_user, member.id,
+                                                      form.role.data), field="role")
+    if changed is not None:
+        member, previous = changed
+        if previous != member.role:
+            note("member.role_changed", _member_target(member), {"role": [previous, member.role]})
+            flash(f"{member.display_name} is now {member.role}.", "success")
+        return redirect(url_for("team.index"))
     return _page(role_errors={member.id: form.role.errors}, status=422)
 
 

@@ -100,6 +100,15 @@ def moment(value: datetime | None, now: datetime | None = None) -> Markup:
         Markup(' <span class="muted">({})</span>').format(escape(distance_words(value, now, zone)))
 
 
+def wall_clock(value: str | None) -> str:
+    """A local-time campaign's wall-clock time ("2026-12-10T10:00") as "10 Dec 2026 at 10:00"."""
+    try:
+        return datetime.strptime(value or "", "%Y-%m-%dT%H:%M").strftime("%d %b %Y at %H:%M")
+    except ValueError:
+        return "—"
+
+
 def register_time_filters(app: Flask) -> None:
     app.add_template_filter(relative_time, "relative_time")
     app.add_template_filter(moment, "moment")
+    app.add_template_filter(wall_clock, "wall_clock")

@@ -3,7 +3,6 @@ reordered by dragging and edited inline, per-step figures), enrollments and trac
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,8 +17,11 @@ from webapp.extensions import db, htmx
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.models import AutomationStep, AutomationWorkflow
 from webapp.models.workflow import ENROLLMENT_STATUSES
-from webapp.services import activity_text, customers, segments, workflows
+from webapp.services import activity_text, customers, workflows
 from webapp.services.audit import Target
+from webapp.services.triggers import TRIGGER_TYPES, TriggerNames, config_from_form, describe_trigger
+from webapp.services.triggers import field_options as trigger_field_options
+from webapp.services.workflows.paths import MAIN_PATH, on_path, path_columns, step_places
 from webapp.services.workflows.reading import IN_PROGRESS, step_figures
 from webapp.services.workflows.steps import STEP_TYPES, describe_step
 from webapp.web.access import write_required
@@ -27,12 +29,12 @@ from webapp.web.audit import note
 from webapp.web.condition_builder import condition_builder_context
 from webapp.web.forms import Form, StorableValues, decode_json_field
 from webapp.web.pages import partial_or_page
+from webapp.web.workflow_goals import goal_context
 
 bp = Blueprint("workflows", __name__, url_prefix="/workflows")
 
 PAGE_SIZE = 50
-TRIGGER_LABELS = {"purchase": "A purchase", "signup": "A sign-up", "event_day": "The day of an event",
-                  "custom": "Manual enrollment", "segment_entered": "Entering a segment"}
+TRIGGER_LABELS = {name: kind.label for name, kind in TRIGGER_TYPES.items()}
 STEP_LABELS = {name: entry.label for name, entry in STEP_TYPES.items()}
 REENTRY_LABELS = {"one_at_a_time": "Again after finishing", "once": "Only once ever",
                   "always": "Every time, even while in it"}
@@ -48,30 +50,9 @@ class EnrollForm(Form):
     email = EmailField("Customer email", id="wf-enroll", validators=[Optional(), Length(max=320)])
 
 
-def trigger_summary(workflow: AutomationWorkflow, segment_names: dict[int, str] | None = None) -> str:
-    config = workflow.trigger_config or {}
-    text = TRIGGER_LABELS.get(workflow.trigger_type, workflow.trigger_type)
-    if workflow.trigger_type == "purchase":
-        parts = []
-        if config.get("min_order_total") is not None:
-            parts.append(f"of at least {config['min_order_total']:g}")
-        if config.get("event_id"):
-            parts.append(f"for event {config['event_id']}")
-        if config.get("event_name"):
-            parts.append(f"for “{config['event_name']}”")
-        text = " ".join([text, *parts])
-    elif workflow.trigger_type == "segment_entered":
-        name = (segment_names or {}).get(config.get("segment_id"), f"#{config.get('segment_id')}")
-        text = f"{text}: {name}"
-    elif workflow.trigger_type == "event_day":
-        offset = int(config.get("offset_days", 0))
-        when = "on the day" if offset == 0 else (f"{-offset} day(s) before" if offset < 0 else f"{offset} day(s) after")
-        text = f"{text}, {when}, at {int(config.get('hour', 9)):02d}:00"
-    return text
-
-
-def _segment_names() -> dict[int, str]:
-    return {s.id: s.name for s in segments.list_segments(current_user.tenant_id)}
+def trigger_summary(workflow: AutomationWorkflow, names: TriggerNames | None = None) -> str:
+    return describe_trigger(workflow.trigger_type, workflow.trigger_config,
+                            names or TriggerNames(workflow.tenant_id))
 
 
 # --- list -------------------------------------------------------------------------------------
@@ -87,7 +68,7 @@ def index():
     return render_template("workflows/index.html", page=page, form=NewWorkflowForm(formdata=None),
                            counts=workflows.enrollment_counts([w.id for w in page.items]),
                            emails=workflows.email_figures(current_user.tenant_id, [w.id for w in page.items]),
-                           trigger_summary=trigger_summary, segment_names=_segment_names())
+                           trigger_summary=trigger_summary, trigger_names=TriggerNames(current_user.tenant_id))
 
 
 @bp.post("/new")
@@ -99,8 +80,7 @@ def new():
         try:
             workflow = workflows.create_workflow(current_user.tenant_id, {
                 "name": form.name.data, "trigger_type": form.trigger_type.data,
-                "trigger_config": {"segment_id": _first_segment_id()} if form.trigger_type.data == "segment_entered"
-                else {}})
+                "trigger_config": TRIGGER_TYPES[form.trigger_type.data].starter(current_user.tenant_id)})
         except ValidationFailed as exc:
             form.name.errors = list(form.name.errors) + [exc.reason]
         else:
@@ -110,15 +90,8 @@ def new():
     return render_template("workflows/index.html", page=page, form=form,
                            counts=workflows.enrollment_counts([w.id for w in page.items]),
                            emails=workflows.email_figures(current_user.tenant_id, [w.id for w in page.items]),
-                           trigger_summary=trigger_summary, segment_names=_segment_names()), 422
-
-
-def _first_segment_id() -> int | None:
-    names = _segment_names()
-    if not names:
-        raise ValidationFailed("trigger_type", "create a segment first: this trigger starts when a customer "
-                                               "enters one")
-    return min(names)
+                           trigger_summary=trigger_summary,
+                           trigger_names=TriggerNames(current_user.tenant_id)), 422
 
 
 # --- builder ------------------------------------------------------------------------------------
@@ -130,6 +103,8 @@ def _steps_context(workflow: AutomationWorkflow, errors: dict[int, dict[str, str
     for the condition rows to mark the row it names."""
     steps = workflows.steps_of(workflow.id)
     return {"workflow": workflow, "steps": steps, "step_counts": workflows.step_counts(workflow.id),
+            "steps_on": lambda parent, branch: on_path(steps, (parent, branch) if parent else MAIN_PATH),
+            "path_columns": path_columns,
             "figures": step_figures([s.campaign_id for s in steps if s.campaign_id]), "step_errors": errors or {},
             "open_step": open_step, "step_typed": typed or {}, "step_types": STEP_TYPES, "step_labels": STEP_LABELS,
             "describe": describe_step, "step_error_paths": error_paths or {}}
@@ -139,44 +114,16 @@ def _builder(workflow: AutomationWorkflow, *, status: int = 200, settings_errors
              toggle_error: str | None = None, enroll_form: EnrollForm | None = None) -> ResponseReturnValue:
     return render_template("workflows/builder.html", **_steps_context(workflow), counts=workflows.enrollment_counts(
         [workflow.id])[workflow.id], trigger_labels=TRIGGER_LABELS, reentry_labels=REENTRY_LABELS,
-        segment_list=segments.list_segments(current_user.tenant_id), settings_errors=settings_errors or {},
-        toggle_error=toggle_error, trigger_summary=trigger_summary(workflow, _segment_names()),
-        enroll_form=enroll_form or EnrollForm(formdata=None), **condition_builder_context(current_user.tenant_id)), \
-        status
+        trigger_field_options=trigger_field_options(current_user.tenant_id), trigger_types=TRIGGER_TYPES,
+        settings_errors=settings_errors or {}, toggle_error=toggle_error, trigger_summary=trigger_summary(workflow),
+        enroll_form=enroll_form or EnrollForm(formdata=None), **condition_builder_context(current_user.tenant_id),
+        **goal_context(workflow)), status
 
 
 @bp.get("/<int:workflow_id>")
 @login_required
 def builder(workflow_id: int):
     return _builder(workflows.get_workflow(current_user.tenant_id, workflow_id))
-
-
-def _trigger_config(trigger_type: str, form) -> dict[str, Any]:
-    """The trigger settings fields that belong to `trigger_type`, as the service expects them."""
-    config: dict[str, Any] = {}
-
-    def number(name: str, kind=int):
-        raw = (form.get(name) or "").strip()
-        if not raw:
-            return None
-        try:
-            return kind(Decimal(raw)) if kind is float else kind(raw)
-        except (ValueError, InvalidOperation):
-            raise ValidationFailed(f"trigger_config.{name}", "must be a number") from None
-
-    if trigger_type == "purchase":
-        if (value := number("min_order_total", float)) is not None:
-            config["min_order_total"] = value
-        for name in ("event_id", "event_name"):
-            if (form.get(name) or "").strip():
-                config[name] = form[name].strip()
-    elif trigger_type == "segment_entered":
-        config["segment_id"] = number("segment_id")
-    elif trigger_type == "event_day":
-        for name in ("offset_days", "hour"):
-            if (value := number(name)) is not None:
-                config[name] = value
-    return config
 
 
 @bp.post("/<int:workflow_id>/settings")
@@ -188,9 +135,11 @@ def update_settings(workflow_id: int):
     try:
         trigger_type = form.get("trigger_type") or workflow.trigger_type
         if trigger_type == workflow.trigger_type:
-            config = _trigger_config(trigger_type, form)
-        else:  # the new type's own fields appear once it is saved; start from its defaults
-            config = {"segment_id": _first_segment_id()} if trigger_type == "segment_entered" else {}
+            config = config_from_form(trigger_type, form)
+        elif trigger_type in TRIGGER_TYPES:  # the new type's own fields appear once it is saved
+            config = TRIGGER_TYPES[trigger_type].starter(current_user.tenant_id)
+        else:
+            config = {}
         workflows.update_workflow(current_user.tenant_id, workflow.id, {
             "name": form.get("name", ""), "trigger_type": trigger_type, "reentry": form.get("reentry") or None,
             "trigger_config": config})
@@ -242,6 +191,16 @@ def _steps_response(workflow: AutomationWorkflow, status: int = 200, **context: 
     return redirect(url_for("workflows.builder", workflow_id=workflow.id))
 
 
+def _path_fields(form) -> tuple[int | None, int | None]:
+    """The path a form adds to or reorders (hidden fields; empty: the main path)."""
+    try:
+        parent = int(form["parent_step_id"]) if form.get("parent_step_id") else None
+        branch = int(form["branch"]) if form.get("branch") else None
+    except ValueError:
+        raise ValidationFailed("parent_step_id", "the page was out of date: reload it") from None
+    return parent, branch
+
+
 @bp.post("/<int:workflow_id>/steps")
 @login_required
 @write_required
@@ -249,7 +208,9 @@ def add_step(workflow_id: int):
     workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
     step_type = request.form.get("type", "")
     try:
-        step = workflows.add_step(current_user.tenant_id, workflow.id, step_type)
+        parent, branch = _path_fields(request.form)
+        step = workflows.add_step(current_user.tenant_id, workflow.id, step_type, parent_step_id=parent,
+                                  branch=branch)
     except ValidationFailed as exc:
         if htmx:
             return render_template("errors/_flash.html", message=exc.reason), 422, {
@@ -266,7 +227,8 @@ def reorder(workflow_id: int):
     workflow = workflows.get_workflow(current_user.tenant_id, workflow_id)
     try:
         ids = [int(v) for v in request.form.getlist("step_ids")]
-        workflows.reorder_steps(current_user.tenant_id, workflow.id, ids)
+        parent, branch = _path_fields(request.form)
+        workflows.reorder_steps(current_user.tenant_id, workflow.id, ids, parent_step_id=parent, branch=branch)
     except (ValueError, ValidationFailed):
         # The page was out of date (a step added or removed elsewhere): show the saved order.
         return _steps_response(workflow, status=409)
@@ -367,11 +329,12 @@ def enrollments(workflow_id: int):
     except ValidationFailed:
         page = workflows.enrollments_page(current_user.tenant_id, workflow.id, status=status or None,
                                           limit=PAGE_SIZE)
-    steps = {s.id: s for s in workflows.steps_of(workflow.id)}
+    all_steps = workflows.steps_of(workflow.id)
+    steps = {s.id: s for s in all_steps}
     text = activity_text.for_triggers(current_user.tenant_id, [e.trigger_payload for e, _ in page.items])
     return partial_or_page("workflows/_enrollment_rows.html", "workflows/enrollments.html", workflow=workflow,
                            page=page, status=status, statuses=(IN_PROGRESS, *ENROLLMENT_STATUSES), steps=steps,
-                           trigger_text=text,
+                           trigger_text=text, places=step_places(all_steps),
                            step_labels=STEP_LABELS, appending=bool(cursor))
 
 
@@ -387,5 +350,5 @@ def trace(workflow_id: int, enrollment_id: int):
                            trigger=text.trigger(enrollment.trigger_type, enrollment.trigger_payload),
                            trigger_details=activity_text.labelled(enrollment.trigger_payload),
                            executions=workflows.executions_of([enrollment.id])[enrollment.id],
-                           steps={s.id: s for s in steps}, positions={s.id: n for n, s in enumerate(steps, 1)},
+                           steps={s.id: s for s in steps}, places=step_places(steps),
                            step_labels=STEP_LABELS, describe=describe_step)

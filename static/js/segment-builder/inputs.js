@@ -61,6 +61,16 @@
     return select;
   }
 
+  /** One of the organisation's topics, by name (the value is its id). */
+  function topicSelect(node, schema) {
+    const topics = schema.topics || [];
+    if (!topics.length) return words("no topics yet: add them on the Topics page");
+    const options = topics.map((t) => ({ value: String(t.value), label: t.label }));
+    const select = selectBox(options, node.value, { "aria-label": "Topic", "data-field": "value" });
+    select.addEventListener("change", () => { node.value = Number(select.value); });
+    return select;
+  }
+
   function statusChecks(node, schema) {
     const box = el("span", { className: "cond-checks", "data-field": "value", role: "group", "aria-label": "Email statuses" });
     const chosen = new Set(Array.isArray(node.value) ? node.value : []);
@@ -107,6 +117,98 @@
 
   const DAYS = { label: "Within the last days (optional)", min: "1", optional: true, placeholder: "any" };
 
+  // --- "fields": the ticket and attendance conditions' settings, one input per key ----------
+
+  /** One end of a [from, to] pair of numbers held in node[field]. */
+  function pairNumber(node, spec) {
+    if (!Array.isArray(node[spec.field]) || node[spec.field].length !== 2) node[spec.field] = [null, null];
+    const pair = node[spec.field];
+    const input = el("input", {
+      type: "number", step: spec.step || "1", min: spec.min, inputmode: "numeric", "aria-label": spec.label,
+      "data-field": `${spec.field}[${spec.index}]`, placeholder: spec.placeholder, className: "cond-number",
+    });
+    if (typeof pair[spec.index] === "number") input.value = String(pair[spec.index]);
+    input.addEventListener("input", () => {
+      const number = input.value === "" ? NaN : Number(input.value);
+      pair[spec.index] = Number.isFinite(number) ? number : null;
+    });
+    return input;
+  }
+
+  const SCOPE_LABELS = { "": "for any event", event: "for the event", event_tag: "for events tagged", venue: "at the venue" };
+  const TAG_KINDS = ["genre", "artist", "series", "tag"].map((k) => ({ value: k, label: k }));
+
+  /** Any event, one of the organisation's events, events of a tag, or a venue: a menu, then
+   * the input of the choice (the others stay in the row, hidden, so nothing jumps). */
+  function scopeInputs(node, spec, schema) {
+    const events = schema.events || [];
+    const choices = [{ value: "", label: SCOPE_LABELS[""] },
+                     ...spec.choices.map((c) => ({ value: c, label: SCOPE_LABELS[c] }))];
+    const menu = selectBox(choices, parts.scopeOf(node), { "aria-label": "Which events", "data-field": "scope", className: "cond-scope" });
+
+    const eventBox = events.length
+      ? selectBox(events.map((e) => ({ value: String(e.value), label: e.label })), node.event,
+                  { "aria-label": "Event", "data-field": "event", className: "cond-event" })
+      : words("no events yet: the platform adds them with its first sales");
+    if (events.length) {
+      eventBox.addEventListener("change", () => {
+        const chosen = events.find((e) => String(e.value) === eventBox.value);
+        node.event = Number(eventBox.value);
+        node.event_name = chosen ? chosen.name : undefined;
+      });
+    }
+    const tag = node.event_tag && typeof node.event_tag === "object" ? node.event_tag : { kind: "genre", value: "" };
+    const kindBox = selectBox(TAG_KINDS, tag.kind, { "aria-label": "Tag kind", "data-field": "event_tag.kind", className: "cond-kind" });
+    const tagBox = el("input", { type: "text", "aria-label": "Event tag", "data-field": "event_tag.value", list: "known-event-tags",
+                                 placeholder: "e.g. jazz", className: "cond-text", autocomplete: "off" });
+    tagBox.value = tag.value || "";
+    kindBox.addEventListener("change", () => { if (node.event_tag) node.event_tag.kind = kindBox.value; });
+    tagBox.addEventListener("input", () => { if (node.event_tag) node.event_tag.value = tagBox.value; });
+    const venueBox = el("input", { type: "text", "aria-label": "Venue", "data-field": "venue", list: "known-venues",
+                                   placeholder: "venue name", className: "cond-text", autocomplete: "off" });
+    venueBox.value = typeof node.venue === "string" ? node.venue : "";
+    venueBox.addEventListener("input", () => { node.venue = venueBox.value; });
+
+    const shown = { event: [eventBox], event_tag: [kindBox, tagBox], venue: [venueBox] };
+    const show = () => {
+      const mode = parts.scopeOf(node);
+      for (const [key, inputs] of Object.entries(shown)) for (const input of inputs) input.hidden = key !== mode;
+    };
+    menu.addEventListener("change", () => {
+      for (const key of ["event", "event_name", "event_tag", "venue"]) delete node[key];
+      if (menu.value === "event") {
+        node.event = events.length ? Number(eventBox.value) : null;
+        const chosen = events.find((e) => String(e.value) === eventBox.value);
+        if (chosen) node.event_name = chosen.name;
+      } else if (menu.value === "event_tag") {
+        node.event_tag = { kind: kindBox.value, value: tagBox.value };
+      } else if (menu.value === "venue") {
+        node.venue = venueBox.value;
+      }
+      show();
+    });
+    show();
+    return [menu, eventBox, kindBox, tagBox, venueBox];
+  }
+
+  function fieldInputs(node, spec, schema) {
+    switch (spec.input) {
+      case "words":
+        return [words(spec.text)];
+      case "text":
+        return [textInput(node, spec.field, spec)];
+      case "number":
+        return [spec.index === undefined ? numberInput(node, spec.field, spec) : pairNumber(node, spec)];
+      case "date":
+        return [dateInput(() => node[spec.field], (v) => { setOptional(node, spec.field, v); },
+                          { label: spec.label, field: spec.field, optional: true })];
+      case "scope":
+        return scopeInputs(node, spec, schema);
+      default:
+        return [];
+    }
+  }
+
   /** The inputs after the operator, for the condition's type and operator. */
   parts.valueInputs = function valueInputs(node, lang) {
     const input = lang.widget(node.type, lang.operatorOf(node));
@@ -132,6 +234,8 @@
         return [statusSelect(node, lang.schema)];
       case "statuses":
         return [statusChecks(node, lang.schema)];
+      case "topic":
+        return [topicSelect(node, lang.schema)];
       case "scalar":
         return scalarInputs(node);
       case "activity":
@@ -150,6 +254,8 @@
         ];
       case "window":
         return [words("in the last"), numberInput(node, "within_last_days", DAYS), words("days")];
+      case "fields":
+        return input.fields.flatMap((spec) => fieldInputs(node, spec, lang.schema));
       default:
         return [textInput(node, "value", { label: "Value" })];
     }

@@ -38,15 +38,36 @@
         return filled(node.value);
       case "statuses":
         return Array.isArray(node.value) && node.value.length > 0;
+      case "topic":
+        return Number.isInteger(node.value);
       case "scalar":
         return isNumber(node.value) || typeof node.value === "boolean" || filled(node.value);
       case "activity":
         return node.value !== null && node.within_last_days !== null;  // both optional; null = not a number
       case "window":
         return node.within_last_days !== null;
+      case "fields":
+        return input.fields.every((spec) => fieldComplete(node, spec));
       default:
         return node.value !== undefined && node.value !== null && node.value !== "";
     }
+  }
+
+  /** Which events a ticket or attendance item counts, from the key it holds ("": any). */
+  parts.scopeOf = (node) => ["event", "event_tag", "venue"].find((key) => key in node) || "";
+
+  /** One of a "fields" widget's inputs holds what it needs (optional ones may be empty). */
+  function fieldComplete(node, spec) {
+    if (spec.input === "number") {
+      const value = spec.index === undefined ? node[spec.field] : (node[spec.field] || [])[spec.index];
+      return spec.optional && spec.index === undefined ? value !== null : isNumber(value);
+    }
+    if (spec.input !== "scope") return true;
+    const scope = parts.scopeOf(node);
+    if (scope === "event") return Number.isInteger(node.event);
+    if (scope === "event_tag") return filled(node.event_tag && node.event_tag.value);
+    if (scope === "venue") return filled(node.venue);
+    return true;
   }
 
   parts.language = function language(schema) {
@@ -81,6 +102,7 @@
       else if (before === "statuses" && after === "status") node.value = (node.value || [])[0] || schema.emailStatuses[0];
       else if (after === "status") node.value = schema.emailStatuses[0];
       else if (after === "statuses") node.value = [];
+      else if (after === "topic") node.value = (schema.topics || [])[0]?.value;
       else if (!(before === "text" && after === "scalar") && !(before === "scalar" && after === "text")) delete node.value;
     }
 
@@ -89,6 +111,7 @@
       node.type = type;
       node.operator = defaultOperator(type);
       if (shape(type, node.operator) === "status") node.value = schema.emailStatuses[0];
+      if (shape(type, node.operator) === "topic" && (schema.topics || []).length) node.value = schema.topics[0].value;
     }
 
     function newCondition(type = "total_spent") {

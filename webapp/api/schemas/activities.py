@@ -25,7 +25,9 @@ class ActivityIn(StrictModel):
     properties: dict[str, Any] = Field(
         default_factory=dict,
         description="For purchase: order_total (number >= 0, required), order_id, currency, "
-                    "tickets, event {id, name, starts_at, venue}.")
+                    "tickets, event {id, name, starts_at, venue}. For ticket_scanned: event {external_id | id} "
+                    "(an event the API knows, required), ticket (its code: a ticket scanned again counts once), "
+                    "gate, scanned_at (ISO 8601 with offset; the scan time when occurred_at is not given).")
     occurred_at: Moment | None = Field(default=None, description="ISO 8601 with offset, between 1900 and 2999; "
                                                                  "default now.")
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from webapp.api.schemas.common import Count, EmailStatus, Money, PageQuery, ShortText, StrictModel, Tag
+from webapp.api.schemas.common import Count, EmailStatus, Id, Money, PageQuery, ShortText, StrictModel, Tag
 
 
 class CustomerIn(StrictModel):
@@ -24,6 +24,9 @@ class CustomerIn(StrictModel):
     email_status: EmailStatus | None = None
     total_spent: Money | None = None
     orders_count: Count | None = None
+    topics: Annotated[list[Id], Field(max_length=50)] | None = Field(default=None, description=(
+        "Topic ids: the customer gets exactly these (each of your topics becomes their explicit choice, "
+        "recorded as consent from the API). Omit to leave their topics as they are."))
     signup: bool = Field(default=False, description="Record a signup activity when created.")
 
 
@@ -38,6 +41,8 @@ class CustomerPatch(StrictModel):
     attributes: dict[str, Any] | None = Field(
         default=None, description="Merged into the attributes; a null value removes the key.")
     email_status: EmailStatus | None = None
+    topics: Annotated[list[Id], Field(max_length=50)] | None = Field(default=None, description=(
+        "Topic ids: the customer gets exactly these ([] for none); recorded as consent from the API."))
 
 
 class CustomerOut(BaseModel):
@@ -55,6 +60,7 @@ class CustomerOut(BaseModel):
     last_order_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    topics: list[int] = Field(description="Ids of the topics they get: their own choice, else the topic's default.")
 
 
 class CustomerPage(BaseModel):

@@ -68,6 +68,26 @@ class ExportEmail(BaseModel):
     sent_at: datetime | None
 
 
+class ExportTopic(BaseModel):
+    topic_id: int
+    topic: str
+    subscribed: bool
+    their_choice: bool = Field(description="false: the topic's default applies, they never chose.")
+
+
+class ExportConsent(BaseModel):
+    id: int
+    what: str = Field(description="A topic's name, or \"all marketing\".")
+    topic_id: int | None
+    granted: bool
+    source: str
+    occurred_at: datetime
+    ip_address: str | None
+    user_agent: str | None
+    wording: str | None
+    context: str | None
+
+
 class CustomerExportOut(BaseModel):
     """Everything stored about one customer (data-access requests)."""
 
@@ -75,3 +95,5 @@ class CustomerExportOut(BaseModel):
     activities: list[ExportActivity]
     segments: list[ExportSegment]
     emails: list[ExportEmail]
+    topics: list[ExportTopic]
+    consent: list[ExportConsent] = Field(description="Every change of consent, oldest first.")

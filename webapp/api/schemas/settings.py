@@ -27,6 +27,37 @@ class SettingsPatch(StrictModel):
     attribution_days: Annotated[int, Field(ge=0, le=90, description="0 turns attribution off.")] | None = None
     webhook_allowlist: Annotated[list[Hostname], Field(max_length=100)] | None = Field(
         default=None, description="Public hosts workflow webhooks may call over plain http; replaces the list.")
+    frequency_cap: FrequencyCap | None = Field(default=None, description=(
+        "At most max_emails marketing emails per person in days days; a capped campaign recipient is skipped "
+        "with the reason. Workflow emails marked transactional neither count nor are capped. null: no cap."))
+    quiet_hours: QuietHours | None = Field(default=None, description=(
+        "Workflow emails coming due between start and end in the customer's local time (their timezone, else "
+        "the organisation's) wait until end; the window may cross midnight, start != end. Transactional emails "
+        "are exempt. null: none."))
+
+
+class FrequencyCap(StrictModel):
+    max_emails: Annotated[int, Field(ge=1, le=100, description="At most this many marketing emails per person…")]
+    days: Annotated[int, Field(ge=1, le=90, description="…in this many days.")]
+
+
+Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", max_length=5,
+                             description="A time of day, HH:MM (24-hour).")]
+
+
+class QuietHours(StrictModel):
+    start: Clock
+    end: Clock
+
+
+class FrequencyCapOut(BaseModel):
+    max_emails: int
+    days: int
+
+
+class QuietHoursOut(BaseModel):
+    start: str
+    end: str
 
 
 class SettingsOut(BaseModel):
@@ -40,3 +71,5 @@ class SettingsOut(BaseModel):
     send_rate_per_second: int
     attribution_days: int
     webhook_allowlist: list[str]
+    frequency_cap: FrequencyCapOut | None
+    quiet_hours: QuietHoursOut | None

@@ -8,14 +8,25 @@ FAMILIES and of each TYPES is the order of the builder's type menu and of error 
 
 from __future__ import annotations
 
-from webapp.segments.conditions import activities, attributes, contact, dates, engagement, numbers, tags
+from webapp.segments.conditions import (
+    activities,
+    attendance,
+    attributes,
+    contact,
+    dates,
+    engagement,
+    numbers,
+    tags,
+    tickets,
+    topics,
+)
 from webapp.segments.conditions.base import Condition, ConditionType
 from webapp.segments.conditions.operators import NO_VALUE_OPERATORS, RELATIVE_OPERATORS
 
 __all__ = ["CONDITION_TYPES", "DEFAULT_OPERATOR", "FIELD_LABELS", "NO_VALUE_OPERATORS", "OPERATORS",
            "OPERATOR_LABELS", "RELATIVE_OPERATORS", "Condition", "ConditionType"]
 
-FAMILIES = (numbers, dates, tags, contact, attributes, activities, engagement)
+FAMILIES = (numbers, dates, tags, contact, attributes, activities, tickets, attendance, engagement, topics)
 
 CONDITION_TYPES: dict[str, ConditionType] = {kind.name: kind for family in FAMILIES for kind in family.TYPES}
 

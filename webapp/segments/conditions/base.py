@@ -38,6 +38,9 @@ class Condition:
     since: datetime | None = None
     until: datetime | None = None
     campaign_id: int | None = None
+    # A type's own settings, parsed into a frozen dataclass of that type (the ticket and
+    # attendance types: what tickets, which events, how many months back).
+    scope: Any = None
 
 
 class SqlContext(Protocol):
@@ -47,6 +50,8 @@ class SqlContext(Protocol):
     def at(self, moment: datetime) -> ColumnElement: ...
 
     def days_ago(self, days: int) -> ColumnElement: ...
+
+    def months_ago(self, months: int) -> ColumnElement: ...
 
     def json_match(self, column: Any, key: str, op: str, value: Any) -> ColumnElement[bool]: ...
 

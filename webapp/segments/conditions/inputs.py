@@ -49,3 +49,41 @@ def event(kind: str, label: str, placeholder: str, suggestions: str | None) -> d
 def leading(field: str, label: str, placeholder: str, suggestions: str | None = None) -> dict[str, Any]:
     """A text input for one of the item's settings, shown before the operator."""
     return {"field": field, "label": label, "placeholder": placeholder, "list": suggestions}
+
+
+# --- "fields": a row of labelled inputs, each bound to one key of the item -----------------
+# The ticket and attendance conditions take several optional settings; a type lists them
+# (with words between) and the script draws each: text, number, date, words, and "scope"
+# (any event / one of the organisation's events / events of a tag / a venue).
+
+def fields(*parts: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "fields", "fields": list(parts)}
+
+
+def field_text(field: str, label: str, placeholder: str, suggestions: str | None = None) -> dict[str, Any]:
+    """An optional text setting (left out when empty)."""
+    return {"input": "text", "field": field, "label": label, "placeholder": placeholder, "list": suggestions,
+            "optional": True}
+
+
+def field_number(field: str, label: str, placeholder: str, *, step: str = "1", minimum: str = "0",
+                 optional: bool = True, index: int | None = None) -> dict[str, Any]:
+    """A number setting; `index` binds one end of a [from, to] pair held in `field`."""
+    found = {"input": "number", "field": field, "label": label, "placeholder": placeholder, "step": step,
+             "min": minimum, "optional": optional}
+    if index is not None:
+        found["index"] = index
+    return found
+
+
+def field_date(field: str, label: str) -> dict[str, Any]:
+    return {"input": "date", "field": field, "label": label, "optional": True}
+
+
+def field_words(text_: str) -> dict[str, Any]:
+    return {"input": "words", "text": text_}
+
+
+def field_scope(*choices: str) -> dict[str, Any]:
+    """Which events: "any" plus `choices` among "event", "event_tag", "venue"."""
+    return {"input": "scope", "choices": list(choices)}

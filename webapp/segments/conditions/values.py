@@ -3,6 +3,7 @@ cannot hold, and names the offending key."""
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
 from datetime import datetime
@@ -81,3 +82,12 @@ def read_window(raw: dict, path: str, extra: dict) -> None:
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500:
             raise ValidationFailed(f"{path}.within_last_days", "must be a whole number of days from 1 to 36500")
         extra["within_last_days"] = days
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """`moment` moved back `months` calendar months, the day kept where the month has it and
+    else the month's last day (31 May minus 3 months is 28 or 29 February)."""
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)

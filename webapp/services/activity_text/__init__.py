@@ -49,6 +49,9 @@ class ActivityText:
             return signup(props, self.names)
         if trigger_type == "event_day":
             return [Text(f"The day of {event}" if event else "The day of an event")]
+        if trigger_type == "event_ended":
+            came = {True: ", came", False: ", did not come"}.get(props.get("attended"), "")
+            return [Text((f"The end of {event}" if event else "The end of an event") + came)]
         if trigger_type == "segment_entered":
             return named("Entering", "segment", segment_ref(props, self.names))
         if trigger_type == "custom" and not props:

@@ -61,11 +61,12 @@ class Names:
 
 
 def event_ids_in(properties: Any) -> set[str]:
-    """The platform's event ids a page view or a scan names (event_id, or event.id)."""
+    """The platform's event ids a page view or a scan names (event_id, event.id or event.external_id)."""
     if not isinstance(properties, dict):
         return set()
     event = properties.get("event")
-    found = {properties.get("event_id"), event.get("id") if isinstance(event, dict) else None}
+    found = {properties.get("event_id"), event.get("id") if isinstance(event, dict) else None,
+             event.get("external_id") if isinstance(event, dict) else None}
     return {str(v) for v in found if isinstance(v, str | int) and not isinstance(v, bool) and 0 < len(str(v)) <= 200}
 
 

@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 from webapp.services.activity_text.names import Names, an_id, event_ids_in
 from webapp.services.activity_text.parts import Link, Money, Part, Text, joined
 from webapp.services.activity_text.values import label, scalar_text, shorten, summary_of, with_moments
+from webapp.services.triggers import TRIGGER_TYPES
 from webapp.services.user_agents import reading_place
 
 Sentence = Callable[[dict[str, Any], Names], list[Part]]
 
 SIGNUP_SOURCES = {"api": "through the API", "import": "from an import", "website": "on the website",
                   "box_office": "at the box office", "mobile_app": "in the mobile app", "form": "with a sign-up form"}
-TRIGGER_WORDS = {"purchase": "after a purchase", "signup": "on signing up", "segment_entered": "on entering a segment",
-                 "event_day": "on the day of an event", "custom": "by hand"}
+TRIGGER_WORDS = {name: kind.words for name, kind in TRIGGER_TYPES.items()}
 # Types whose sentence shows everything they store: no details disclosure.
 SHOWN_IN_FULL = frozenset({"note"})
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
@@ -161,6 +161,8 @@ def purchase(props: dict[str, Any], names: Names) -> list[Part]:
 
 def signup(props: dict[str, Any], names: Names) -> list[Part]:
     source = props.get("source")
+    if source == "form" and (form_name := _text(props, "form_name")) is not None:
+        return [Text(f"Signed up with the form “{form_name}”")]
     if isinstance(source, str) and source in SIGNUP_SOURCES:
         return [Text(f"Signed up {SIGNUP_SOURCES[source]}")]
     if (source_text := _text(props, "source")) is not None:
@@ -199,10 +201,55 @@ def email_clicked(props: dict[str, Any], names: Names) -> list[Part]:
     return [Text(f"Clicked {what} in "), *campaign_ref(props, names)]
 
 
+# Where a change of consent came from (services/consent.py Evidence.source), in words.
+CONSENT_SOURCES = {"preference_centre": "on the preference page", "unsubscribe_link": "with the unsubscribe link",
+                   "api": "through the API", "import": "by an import", "admin": "by your team",
+                   "form": "with a signup form", "complaint": "by a spam complaint", "bounce": "by a bounce"}
+
+
+def _via(props: dict[str, Any]) -> list[Part]:
+    source = CONSENT_SOURCES.get(props.get("source")) if isinstance(props.get("source"), str) else None
+    return [Text(f" {source}")] if source else []
+def _relay_said(props: dict[str, Any]) -> str:
+    """" (SendGrid: 550 5.1.1 user unknown)": who reported a bounce or complaint and why."""
+    provider, reason = _text(props, "provider"), _text(props, "reason")
+    if reason == "reported as spam":  # what a complaint is: the sentence says it already
+        reason = None
+    said = ": ".join(p for p in (provider, reason) if p)
+    return f" ({said})" if said else ""
+
+
+def email_bounced(props: dict[str, Any], names: Names) -> list[Part]:
+    how = {"hard": ": the address bounced", "soft": ": the address kept bouncing"}.get(
+        props.get("bounce"), ": the address bounced")
+    return [Text("Could not deliver "), *campaign_ref(props, names), Text(how + _relay_said(props))]
+
+
+def email_soft_bounced(props: dict[str, Any], names: Names) -> list[Part]:
+    return [Text("Temporary bounce of "), *campaign_ref(props, names), Text(_relay_said(props))]
+
+
+def email_complained(props: dict[str, Any], names: Names) -> list[Part]:
+    return [Text("Marked "), *campaign_ref(props, names), Text(" as spam" + _relay_said(props))]
+
+
 def unsubscribed(props: dict[str, Any], names: Names) -> list[Part]:
     if an_id(props.get("campaign_id")) or _text(props, "campaign_name"):
         return [Text("Unsubscribed from "), *campaign_ref(props, names)]
-    return [Text("Unsubscribed from emails")]
+    return [Text("Unsubscribed from all marketing emails"), *_via(props)]
+
+
+def resubscribed(props: dict[str, Any], names: Names) -> list[Part]:
+    if props.get("source") == "form" and (form_name := _text(props, "form_name")) is not None:
+        return [Text(f"Subscribed to marketing emails again, confirmed with the form “{form_name}”")]
+    return [Text("Subscribed to marketing emails again"), *_via(props)]
+
+
+def _topic(verb: str) -> Sentence:
+    def sentence(props: dict[str, Any], names: Names) -> list[Part]:
+        name = _text(props, "topic_name")
+        return [Text(f"{verb} "), *([Text(name, css="tag")] if name else [Text("a topic")]), *_via(props)]
+    return sentence
 
 
 def _segment(verb: str) -> Sentence:
@@ -274,6 +321,13 @@ def _plain(words: str) -> Sentence:
     return sentence
 
 
+def waitlist_joined(props: dict[str, Any], names: Names) -> list[Part]:
+    event = event_name_of(props, names)
+    quantity = _ticket_count(props)
+    return [Text("Joined the waitlist" + (f" for {event}" if event else "")
+                 + (f" ({_tickets(quantity)})" if quantity else ""))]
+
+
 SENTENCES: dict[str, Sentence] = {
     "purchase": purchase,
     "signup": signup,
@@ -284,11 +338,14 @@ SENTENCES: dict[str, Sentence] = {
     "email_delivered": _email("Delivered "),
     "email_opened": email_opened,
     "email_clicked": email_clicked,
-    "email_bounced": _email("Could not deliver ", ": the address bounced"),
-    "email_complained": _email("Marked ", " as spam"),
+    "email_bounced": email_bounced,
+    "email_soft_bounced": email_soft_bounced,
+    "email_complained": email_complained,
     "email_failed": _email("Could not send "),
     "unsubscribed": unsubscribed,
-    "resubscribed": _plain("Subscribed to emails again"),
+    "resubscribed": resubscribed,
+    "topic_subscribed": _topic("Subscribed to"),
+    "topic_unsubscribed": _topic("Unsubscribed from"),
     "segment_entered": _segment("Entered"),
     "segment_exited": _segment("Left"),
     "workflow_enrolled": workflow_enrolled,
@@ -298,6 +355,7 @@ SENTENCES: dict[str, Sentence] = {
     "ticket_scanned": ticket_scan,
     "page_view": page_view,
     "customer_created": _plain("Profile created"),
+    "waitlist_joined": waitlist_joined,
 }
 
 

@@ -2,19 +2,25 @@
 statistics.
 
 The modules, each depending only on those listed before it:
+  content      content checks shared with workflow emails: a design compiled, header lines
+  variants     A/B tests: variants and settings (validated, stored), the sample at the snapshot
   drafts       validation, create, edit, delete, list
   rendering    the sender, unsubscribe links, each recipient's message, preview, test sends
   marks        a group marked sent in one commit, settled after the final "."; the counters
   claims       claiming a batch's recipients, the claimed rows, how a claim ends
   jobs         the delivery jobs, enqueued by name (webapp/infra/queues.py)
   outcomes     what a send's outcome does to its row: retry, fail, bounce
+  frequency_cap  at most N marketing emails per person in D days, checked at claim time
+  waves        campaigns sent at a local time: each recipient's wave, their jobs, the waves' view
   allowance    the tenant's sending rate, shared by every worker through Redis
   sending      schedule, send now, start when due, the recipient snapshot and its fan-out,
                cancel, progress
   sender       delivering one batch
   reconcile    the periodic sweep
   unsubscribe  the unsubscribe link
+  variant_stats  an A/B test's figures per variant and its verdict (services/significance.py)
   stats        figures from counters and rollups, purchase attribution
+  ab_winner    an A/B test's winner (automatic or by hand) and the release of the remainder
 
 The names callers use are re-exported here: `campaigns.get_campaign(...)`.
 """
@@ -46,6 +52,7 @@ from webapp.services.campaigns.sending import (
     cancel_campaign,
     progress,
     schedule_campaign,
+    schedule_local,
     segment_audience,
     send_campaign,
     snapshot_recipients,
@@ -61,5 +68,5 @@ __all__ = [
     "batch_renderer", "render_for", "schedule_campaign", "segment_audience", "send_campaign", "send_test",
     "sender_of", "snapshot_recipients", "start_delivery", "start_due_campaign", "tenant_campaigns", "unsubscribe",
     "unsubscribe_url", "update_campaign",
-    "duplicate_campaign",
+    "duplicate_campaign", "schedule_local",
 ]

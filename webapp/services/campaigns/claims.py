@@ -12,7 +12,7 @@ from sqlalchemy import Row, and_, bindparam, distinct, or_, select, update
 from webapp.extensions import db
 from webapp.infra.types import utcnow
 from webapp.mail.compose import CustomerView
-from webapp.models import CampaignRecipient, Customer, CustomerTag, EmailCampaign
+from webapp.models import CampaignRecipient, Customer, CustomerTag, EmailCampaign, Topic, subscribed_to_topic
 from webapp.services.campaigns.marks import bump_counters
 
 MAX_ATTEMPTS = 5
@@ -70,7 +70,7 @@ def claimed_rows(claim: str) -> list[tuple[Row, CustomerView]]:
     mine = and_(recipients.c.claim_token == claim, recipients.c.status == "sending")
     rows = db.session.execute(
         select(recipients.c.id, recipients.c.campaign_id, recipients.c.tenant_id, recipients.c.customer_id,
-               recipients.c.email, recipients.c.token, recipients.c.attempts,
+               recipients.c.email, recipients.c.token, recipients.c.attempts, recipients.c.variant,
                customers.c.email.label("customer_email"), customers.c.first_name, customers.c.last_name,
                customers.c.attributes, customers.c.total_spent, customers.c.orders_count)
         .join(customers, customers.c.id == recipients.c.customer_id)
@@ -93,7 +93,8 @@ def claimed_rows(claim: str) -> list[tuple[Row, CustomerView]]:
 
 
 def skip_suppressed(campaign: EmailCampaign, claim: str) -> None:
-    """Suppression is checked at claim time: unsubscribed since the snapshot -> skipped."""
+    """Suppression is checked at claim time: unsubscribed since the snapshot (from all
+    marketing, or from the campaign's topic) -> skipped."""
     suppressed = select(Customer.id).where(Customer.id == CampaignRecipient.customer_id,
                                            ~Customer.is_reachable).exists()
     skipped = db.session.execute(
@@ -101,6 +102,14 @@ def skip_suppressed(campaign: EmailCampaign, claim: str) -> None:
                                         suppressed)
         .values(status="skipped", error="not subscribed any more", claim_token=None)
         .execution_options(synchronize_session=False)).rowcount
+    if campaign.topic_id is not None:
+        topic_name = db.session.scalar(select(Topic.name).where(Topic.id == campaign.topic_id)) or "the topic"
+        skipped += db.session.execute(
+            update(CampaignRecipient).where(CampaignRecipient.claim_token == claim,
+                                            CampaignRecipient.status == "sending",
+                                            ~subscribed_to_topic(campaign.topic_id, CampaignRecipient.customer_id))
+            .values(status="skipped", error=f"unsubscribed from {topic_name}"[:2000], claim_token=None)
+            .execution_options(synchronize_session=False)).rowcount
     if skipped:
         bump_counters(campaign.id, skipped_count=skipped)
     db.session.commit()
@@ -127,9 +136,11 @@ def release(claim: str) -> None:
 
 
 def finish_if_done(campaign_id: int) -> bool:
-    """`sent` only once every recipient is final (sent, failed or skipped)."""
+    """`sent` only once every recipient is final (sent, failed or skipped): an A/B test's
+    held remainder is still to send."""
     open_rows = select(CampaignRecipient.id).where(CampaignRecipient.campaign_id == campaign_id,
-                                                   CampaignRecipient.status.in_(("pending", "sending"))).exists()
+                                                   CampaignRecipient.status.in_(("pending", "sending", "held"))
+                                                   ).exists()
     done = db.session.execute(
         update(EmailCampaign).where(EmailCampaign.id == campaign_id, EmailCampaign.status == "sending",
                                     EmailCampaign.snapshot_at.isnot(None), ~open_rows)

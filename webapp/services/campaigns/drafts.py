@@ -9,26 +9,22 @@ from sqlalchemy import Select, select
 from webapp.extensions import db
 from webapp.infra.errors import Conflict, NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
-from webapp.mail.design import CompileFailed, asset_ids, brand_of, compile_design, validate_design
 from webapp.mail.templating import check_template_field
-from webapp.models import EmailCampaign, Tenant
-from webapp.services.assets import asset_urls
+from webapp.models import EmailCampaign
+from webapp.services.campaigns import variants
+from webapp.services.campaigns.content import compiled_design, no_line_breaks
 from webapp.services.segments import get_segment
 from webapp.services.sending_domains import check_from_address
 from webapp.services.tenants import normalise_email
+from webapp.services.topics import get_topic
 
 EDITABLE = ("draft", "scheduled")
 TEXT_FIELDS = ("name", "subject", "preheader", "from_name", "reply_to", "from_email", "html_content",
-               "text_content", "segment_id", "utm_source", "utm_medium", "utm_campaign", "design")
+               "text_content", "segment_id", "utm_source", "utm_medium", "utm_campaign", "design", "topic_id")
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 
 
 # --- validation -------------------------------------------------------------------------
-
-def _no_line_breaks(field: str, value: str | None) -> None:
-    if value and ("\r" in value or "\n" in value):
-        raise ValidationFailed(field, "must not contain line breaks")
-
 
 def _validate(tenant_id: int, values: dict[str, Any], *, check_sender: bool = True) -> dict[str, Any]:
     out = dict(values)
@@ -36,7 +32,7 @@ def _validate(tenant_id: int, values: dict[str, Any], *, check_sender: bool = Tr
         if field in out and not (out[field] or "").strip():
             raise ValidationFailed(field, "must not be empty")
     for field in ("subject", "preheader", "from_name", "reply_to", "from_email", "name", *UTM_FIELDS):
-        _no_line_breaks(field, out.get(field))
+        no_line_breaks(field, out.get(field))
     for field in UTM_FIELDS:
         if field in out:
             out[field] = (out[field] or "").strip() or None
@@ -62,34 +58,9 @@ def _validate(tenant_id: int, values: dict[str, Any], *, check_sender: bool = Tr
             get_segment(tenant_id, out["segment_id"])
         except NotFound:
             raise ValidationFailed("segment_id", "no such segment") from None
+    if out.get("topic_id") is not None:
+        get_topic(tenant_id, out["topic_id"], field="topic_id")
     return out
-
-
-def compiled_design(tenant_id: int, raw: Any, field: str = "design") -> tuple[dict[str, Any], str]:
-    """The design checked and compiled with the tenant's brand kit and images: (design, HTML).
-    An image id that is not the tenant's is refused, naming its block."""
-    design = validate_design(raw, field)
-    assets = asset_urls(tenant_id, asset_ids(design))
-    for path, block in _image_blocks(design, field):
-        if block.get("asset_id") and block["asset_id"] not in assets:
-            raise ValidationFailed(f"{path}.asset_id", "no such image: upload it first")
-    tenant = db.session.get(Tenant, tenant_id)
-    try:
-        html = compile_design(design, brand_of(tenant.brand if tenant else None), assets)
-    except CompileFailed as exc:
-        raise ValidationFailed(field, str(exc)) from None
-    check_template_field(field, html, html=True)
-    return design, html
-
-
-def _image_blocks(design: dict[str, Any], field: str):
-    for i, block in enumerate(design["blocks"]):
-        if block["type"] == "image":
-            yield f"{field}.blocks[{i}]", block
-        for c, column in enumerate(block.get("columns", ()) if block["type"] == "columns" else ()):
-            for j, inner in enumerate(column):
-                if inner["type"] == "image":
-                    yield f"{field}.blocks[{i}].columns[{c}][{j}]", inner
 
 
 # --- CRUD -------------------------------------------------------------------------------
@@ -113,8 +84,11 @@ def create_campaign(tenant_id: int, data: dict[str, Any]) -> EmailCampaign:
     for field in ("name", "subject", "html_content"):
         if not values.get(field):
             raise ValidationFailed(field, "is required")
+    plan = variants.plan_for(tenant_id, None, data)
     campaign = EmailCampaign(tenant_id=tenant_id, status="draft", **values)
     db.session.add(campaign)
+    if plan is not False:
+        variants.store(campaign, plan)
     db.session.commit()
     return campaign
 
@@ -127,8 +101,11 @@ def update_campaign(tenant_id: int, campaign_id: int, changes: dict[str, Any]) -
     if campaign.design is not None and values.get("html_content") is not None and "design" not in values:
         raise ValidationFailed("html_content", "this campaign is built with the email builder: send a design, "
                                                "or convert it to HTML first (design: null)")
+    plan = variants.plan_for(tenant_id, campaign, changes)
     for key, value in values.items():
         setattr(campaign, key, value)
+    if plan is not False:
+        variants.store(campaign, plan)
     db.session.commit()
     return campaign
 
@@ -171,5 +148,6 @@ def duplicate_campaign(tenant_id: int, campaign_id: int) -> EmailCampaign:
     copy = EmailCampaign(tenant_id=tenant_id, status="draft", kind="campaign",
                          name=f"Copy of {original.name}"[:200], design=original.design, **copied)
     db.session.add(copy)
+    variants.copy_test(original, copy)
     db.session.commit()  # expires both: neither shares the design's dict with the other from here
     return copy

@@ -29,3 +29,15 @@ def enqueue_start_at(campaign_id: int, at: datetime) -> None:
 
 def enqueue_batch(campaign_id: int, batch_no: int, at: datetime | None = None) -> None:
     _enqueue("delivery.deliver_batch", campaign_id, batch_no, job_id=f"deliver-{campaign_id}-{batch_no}", at=at)
+
+
+def enqueue_wave(campaign_id: int, batch_no: int, at: datetime) -> None:
+    """A local-time campaign's batch when one of its waves comes: an id per wave, so the
+    batch's other waves (and its retries) are asked for independently."""
+    _enqueue("delivery.deliver_batch", campaign_id, batch_no,
+             job_id=f"deliver-{campaign_id}-{batch_no}-wave-{int(at.timestamp())}", at=at)
+
+
+def enqueue_winner(campaign_id: int, at: datetime | None = None) -> None:
+    """An A/B test's end (`at`; None: now): choose its winner and release the remainder to it."""
+    _enqueue("delivery.choose_ab_winner", campaign_id, job_id=f"campaign-winner-{campaign_id}", at=at)

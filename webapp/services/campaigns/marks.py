@@ -15,6 +15,8 @@ from webapp.extensions import db
 from webapp.infra.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT
 from webapp.infra.types import utcnow
 from webapp.models import CampaignRecipient, CustomerActivity, EmailCampaign
+from webapp.services import webhooks
+from webapp.services.webhooks import customer_refs
 
 
 def bump_counters(campaign_id: int, **deltas: int) -> None:
@@ -98,8 +100,24 @@ def mark_sent(sent: list[tuple[Row, str]], claim: str, properties: dict | None =
     if not won:
         db.session.rollback()
         return won
+    _emit_sent([(recipient, message_id) for recipient, message_id in sent if recipient.id in won], properties, at)
     _commit_for_release()
     return won
+
+
+def _emit_sent(sent: list[tuple[Row, str]], properties: dict | None, at: datetime) -> None:
+    """email.sent for the group, in the commit that marks it sent (one lookup when nobody listens)."""
+    tenant_id, campaign_id = sent[0][0].tenant_id, sent[0][0].campaign_id
+
+    def payloads() -> list[dict]:
+        campaign = db.session.execute(select(EmailCampaign.name, EmailCampaign.subject)
+                                      .where(EmailCampaign.id == campaign_id)).one()
+        refs = customer_refs(tenant_id, [recipient.customer_id for recipient, _ in sent])
+        return [{"campaign": {"id": campaign_id, "name": campaign.name, "subject": campaign.subject},
+                 "customer": refs.get(recipient.customer_id), "to": recipient.email, "message_id": message_id,
+                 "sent_at": at.isoformat(), **(properties or {})} for recipient, message_id in sent]
+
+    webhooks.emit_many(tenant_id, "email.sent", payloads)
 
 
 def _commit_for_release() -> None:

@@ -14,9 +14,11 @@ from webapp.infra.types import utcnow
 from webapp.mail.compose import CustomerView
 from webapp.mail.transport import SendOutcome
 from webapp.models import CampaignRecipient, Customer, CustomerActivity
+from webapp.services import webhooks
 from webapp.services.campaigns.claims import MAX_ATTEMPTS, finish
 from webapp.services.campaigns.marks import revert_sent
 from webapp.services.changes import customer_changed
+from webapp.services.webhooks import customer_refs
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -59,4 +61,7 @@ def _mark_bounced(customer: CustomerView, campaign_id: int, detail: str) -> None
             tenant_id=customer.tenant_id, customer_id=customer.id, type="email_bounced",
             properties={"campaign_id": campaign_id, "reply": detail[:500]}, occurred_at=utcnow(), created_at=utcnow()))
         customer_changed(customer.tenant_id, customer.id)
+        webhooks.emit(customer.tenant_id, "customer.bounced", lambda: {
+            "customer": customer_refs(customer.tenant_id, [customer.id]).get(customer.id), "provider": "smtp",
+            "campaign_id": campaign_id, "reason": detail[:500]})
     db.session.commit()

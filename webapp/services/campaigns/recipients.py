@@ -20,11 +20,14 @@ PAGE_SIZE = 25
 R = CampaignRecipient
 
 
-def _bounced(tenant_id: int, campaign_id: int):
-    # A bounce is recorded as the customer's email_bounced activity naming the campaign.
-    return R.customer_id.in_(select(CustomerActivity.customer_id).where(
-        CustomerActivity.tenant_id == tenant_id, CustomerActivity.type == "email_bounced",
-        bounce_campaign_id() == campaign_id))
+def _named_by(activity: str):
+    # A bounce (complaint) is recorded as the customer's email_bounced (email_complained)
+    # activity naming the campaign.
+    def condition(tenant_id: int, campaign_id: int):
+        return R.customer_id.in_(select(CustomerActivity.customer_id).where(
+            CustomerActivity.tenant_id == tenant_id, CustomerActivity.type == activity,
+            bounce_campaign_id() == campaign_id))
+    return condition
 
 
 # Each filter once: its value, its label, and which recipients it keeps (people's engagement).
@@ -34,7 +37,8 @@ ENGAGEMENT = {
     "not_opened": ("Not opened", lambda t, c: (R.status == "sent") & (R.human_opens == 0)),
     "machine_only": ("Only machines", lambda t, c: (R.human_opens == 0) & (R.human_clicks == 0)
                      & ((R.opens + R.clicks) > 0)),
-    "bounced": ("Bounced", _bounced),
+    "bounced": ("Bounced", _named_by("email_bounced")),
+    "complained": ("Marked as spam", _named_by("email_complained")),
 }
 STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 RECIPIENT_FILTERS = {"engagement": tuple(ENGAGEMENT), "status": STATUSES}

@@ -7,13 +7,15 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.infra.types import utcnow
 from webapp.models import EmailCampaign
+from webapp.services.campaigns.ab_winner import enqueue_due_winners
 from webapp.services.campaigns.claims import batches_with_work, finish_if_done
 from webapp.services.campaigns.jobs import enqueue_batch, enqueue_start, enqueue_start_at
 
 
 def reconcile_campaigns() -> dict[str, int]:
     """Periodic: start due scheduled campaigns, restart lost start jobs, re-enqueue batches
-    with due work (after a Redis flush, a killed worker, a retry delay), finish done ones."""
+    with due work (after a Redis flush, a killed worker, a retry delay), ask again for the
+    winner of A/B tests past their end, finish done ones."""
     now = utcnow()
     started = 0
     for campaign_id in db.session.scalars(select(EmailCampaign.id).where(
@@ -31,4 +33,6 @@ def reconcile_campaigns() -> dict[str, int]:
             enqueue_batch(campaign_id, batch_no)
             batches += 1
         finish_if_done(campaign_id)
-    return {"scheduled_started": started, "campaigns_sending": len(sending), "batches_enqueued": batches}
+    winners = enqueue_due_winners()
+    return {"scheduled_started": started, "campaigns_sending": len(sending), "batches_enqueued": batches,
+            "winners_enqueued": winners}

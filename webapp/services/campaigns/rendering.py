@@ -6,17 +6,29 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.types import utcnow
-from webapp.mail.compose import Envelope, Personal, compose, compose_many, customer_context, tenant_context
+from webapp.mail.compose import (
+    Attachment,
+    Envelope,
+    Personal,
+    compose,
+    compose_many,
+    customer_context,
+    feedback_id_header,
+    list_id_header,
+    tenant_context,
+)
 from webapp.mail.templating import RenderFailed
 from webapp.mail.transport import open_transport
-from webapp.models import Customer, EmailCampaign, Tenant
+from webapp.models import Customer, EmailCampaign, Tenant, Topic
+from webapp.services.campaigns import variants
 from webapp.services.campaigns.drafts import TEXT_FIELDS, _validate, get_campaign
 from webapp.services.customers import get_customer
 from webapp.services.sending_domains import check_from_address
@@ -40,10 +52,14 @@ def unsubscribe_url(token: str, base_url: str | None = None) -> str:
 
 
 def render_for(campaign: EmailCampaign, tenant: Tenant, customer: Customer | None, *, to: str,
-               token: str, test: bool = False, extra: dict[str, Any] | None = None, track: bool = False):
+               token: str, test: bool = False, extra: dict[str, Any] | None = None, track: bool = False,
+               attachments: tuple[Attachment, ...] = ()):
     """The composed message; `track` (real deliveries only, never previews or test sends)
-    rewrites links and adds the open pixel for this recipient's token."""
+    rewrites links and adds the open pixel for this recipient's token; `attachments` ride
+    beside its text and HTML (a workflow email's calendar file)."""
     person = _Recipients(campaign, tenant, test=test, track=track).personal(customer, to, token, extra)
+    if attachments:
+        person.envelope.attachments = attachments
     return compose(context=person.context, envelope=person.envelope, instrument=person.instrument,
                    **_message_source(campaign, tenant))
 
@@ -60,6 +76,37 @@ def batch_renderer(campaign: EmailCampaign, tenant: Tenant,
 
     def render(recipients: list[tuple[Any, str, str]]) -> list:
         return compose_many([shared.personal(customer, to, token) for customer, to, token in recipients], **source)
+
+    return render
+
+
+def variant_renderer(campaign: EmailCampaign, tenant: Tenant,
+                     customer_ids: list[int]) -> Callable[[list[tuple[Any, str, str, int | None]]], list]:
+    """batch_renderer for deliveries that carry their A/B variant, (customer, to, token,
+    variant) each: every variant's version is made once per batch (on first use), and a row
+    outside the test's sample (variant None) gets the winner's."""
+    versions = variants.variants_of(campaign.id) if campaign.ab_share_percent is not None else []
+    if not versions:
+        plain = batch_renderer(campaign, tenant, customer_ids)
+        return lambda recipients: plain([r[:3] for r in recipients])
+    # Read now, not from the loaded campaign: the remainder is claimable only once the
+    # winner is committed, and this runs after the claim.
+    winner = db.session.scalar(select(EmailCampaign.ab_winner).where(EmailCampaign.id == campaign.id)) or 0
+    renderers: dict[int, Callable] = {}
+
+    def render(recipients: list[tuple[Any, str, str, int | None]]) -> list:
+        out: list = [None] * len(recipients)
+        groups: dict[int, list[int]] = {}
+        for i, recipient in enumerate(recipients):
+            groups.setdefault(recipient[3] if recipient[3] is not None else winner, []).append(i)
+        for position, indexes in groups.items():
+            if position not in renderers:
+                renderers[position] = batch_renderer(variants.version_of(campaign, versions[position]), tenant,
+                                                     customer_ids)
+            messages = renderers[position]([recipients[i][:3] for i in indexes])
+            for i, message in zip(indexes, messages, strict=True):
+                out[i] = message
+        return out
 
     return render
 
@@ -83,6 +130,14 @@ class _Recipients:
         self.mailto = current_app.config.get("UNSUBSCRIBE_MAILTO")
         self.tenant = tenant_context(tenant)
         self.instrumenter = instrumenters(campaign) if track else None
+        host = urlsplit(self.base_url).hostname or "localhost"
+        topic = db.session.get(Topic, campaign.topic_id) if campaign.topic_id else None
+        self.list_id = list_id_header(tenant.name, tenant.slug, host,
+                                      (topic.id, topic.name) if topic is not None else None)
+        # Real deliveries only: a preview or [TEST] copy is not part of the campaign's feedback.
+        self.track = track
+        self.feedback_id = feedback_id_header(campaign.id or 0, campaign.kind or "campaign", tenant.id, host) \
+            if track else None
         # Event cards are filled per recipient from purchases, only when the email shows one.
         html = campaign.html_content or ""
         self.tenant_id, self.timezone = tenant.id, tenant.timezone
@@ -98,7 +153,8 @@ class _Recipients:
     def personal(self, customer: Any, to: str, token: str, extra: dict[str, Any] | None = None) -> Personal:
         envelope = Envelope(from_name=self.from_name, from_email=self.from_email, reply_to=self.reply_to, to=to,
                             unsubscribe_url=unsubscribe_url(token, self.base_url), unsubscribe_mailto=self.mailto,
-                            test=self.test)
+                            test=self.test, list_id=self.list_id, feedback_id=self.feedback_id,
+                            message_token=token if self.track else None)
         context = {"customer": customer_context(customer) if customer is not None else _sample_customer(to),
                    "tenant": dict(self.tenant), "view_in_browser_url": f"{self.base_url}/v/{token}",
                    "events": self.events, **(extra or {})}

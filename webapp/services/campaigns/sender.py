@@ -38,10 +38,11 @@ from webapp.services.campaigns.claims import (
     release,
     skip_suppressed,
 )
+from webapp.services.campaigns.frequency_cap import skip_capped
 from webapp.services.campaigns.jobs import enqueue_batch
 from webapp.services.campaigns.marks import mark_sent, settle_sent
 from webapp.services.campaigns.outcomes import record_outcome, retry_delay
-from webapp.services.campaigns.rendering import batch_renderer, sender_of
+from webapp.services.campaigns.rendering import sender_of, variant_renderer
 
 CANCEL_CHECK_SECONDS = 0.5
 
@@ -92,14 +93,15 @@ class BatchSender:
         return bool(claim_batch(self.campaign_id, self.batch_no, self.claim, now))
 
     def load_rows(self) -> None:
-        """Skip the claimed rows of customers no longer subscribed, and load the rest with
-        what their messages are made of."""
+        """Skip the claimed rows of customers no longer subscribed or at the frequency cap,
+        and load the rest with what their messages are made of."""
         skip_suppressed(self.campaign, self.claim)
         self.tenant = db.session.get(Tenant, self.campaign.tenant_id)
+        skip_capped(self.campaign_id, self.tenant, self.claim, utcnow())
         rows = claimed_rows(self.claim)
         self.unrendered = iter(rows)
         self.sender = sender_of(self.campaign, self.tenant)[1]
-        self.render = batch_renderer(self.campaign, self.tenant, [customer.id for _, customer in rows])
+        self.render = variant_renderer(self.campaign, self.tenant, [customer.id for _, customer in rows])
 
     def send_all(self, transport: SmtpTransport | OutboxTransport) -> None:
         """The send loop: each message in turn waits for its slot and joins the group, which
@@ -131,12 +133,13 @@ class BatchSender:
 
     def render_ahead(self) -> bool:
         """Render the next claimed recipients' messages, as many as there is room for, together
-        (batch_renderer); False when there is no room or none left. Rendering reads only what
+        (variant_renderer); False when there is no room or none left. Rendering reads only what
         was loaded above: no database writes (new link rows go in a transaction of their own)."""
         rows = list(islice(self.unrendered, max(self.group_size - len(self.ahead), 0)))
         if not rows:
             return False
-        messages = self.render([(customer, recipient.email, recipient.token) for recipient, customer in rows])
+        messages = self.render([(customer, recipient.email, recipient.token, recipient.variant)
+                                for recipient, customer in rows])
         for (recipient, customer), message in zip(rows, messages, strict=True):
             self.ahead.append((recipient, customer, message))
         return True

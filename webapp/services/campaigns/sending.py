@@ -12,10 +12,18 @@ from webapp.extensions import db
 from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.infra.types import utcnow
 from webapp.infra.validation import utc_moment
-from webapp.models import CampaignRecipient, Customer, CustomerSegmentMember, EmailCampaign, Tenant
+from webapp.models import (
+    CampaignRecipient,
+    Customer,
+    CustomerSegmentMember,
+    EmailCampaign,
+    Tenant,
+    subscribed_to_topic,
+)
+from webapp.services.campaigns import variants, waves
 from webapp.services.campaigns.claims import batches_with_work, finish_if_done
 from webapp.services.campaigns.drafts import EDITABLE, get_campaign
-from webapp.services.campaigns.jobs import enqueue_batch, enqueue_start, enqueue_start_at
+from webapp.services.campaigns.jobs import enqueue_batch, enqueue_start, enqueue_start_at, enqueue_winner
 from webapp.services.segments import calculate_segment
 from webapp.services.sending_domains import check_from_address
 
@@ -44,13 +52,36 @@ def schedule_campaign(tenant_id: int, campaign_id: int, send_at: datetime) -> Em
     send_at = utc_moment(send_at, "send_at")
     if send_at <= utcnow():
         raise ValidationFailed("send_at", "must be in the future")
+    return _schedule(campaign, send_at, None)
+
+
+def schedule_local(tenant_id: int, campaign_id: int, local_time: datetime, *,
+                   per_customer_timezone: bool) -> EmailCampaign:
+    """Schedule for a wall-clock time (naive): in each recipient's own timezone (waves,
+    services/campaigns/waves.py), or else in the organisation's."""
+    campaign = get_campaign(tenant_id, campaign_id)
+    wall = waves.parse_local_time(local_time)
+    tenant = db.session.get(Tenant, tenant_id)
+    if per_customer_timezone:
+        return _schedule(campaign, waves.start_of(wall), wall.strftime(waves.LOCAL_TIME_FORMAT))
+    send_at = waves.wall_time_in(wall, waves.zone_or(tenant.timezone, None))
+    if send_at <= utcnow():
+        raise ValidationFailed("local_time", "must be in the future")
+    return _schedule(campaign, send_at, None)
+
+
+def _schedule(campaign: EmailCampaign, start: datetime, local_send_time: str | None) -> EmailCampaign:
     if campaign.status not in EDITABLE:
         raise Conflict(f"a {campaign.status} campaign cannot be scheduled")
-    _check_sendable(campaign, db.session.get(Tenant, tenant_id))
+    _check_sendable(campaign, db.session.get(Tenant, campaign.tenant_id))
+    if local_send_time and campaign.ab_share_percent is not None:
+        raise ValidationFailed("per_customer_timezone", "an A/B test is sent at one time: its winner goes to "
+                                                        "the rest when the test ends, not in waves over a day")
     campaign.status = "scheduled"
-    campaign.scheduled_at = send_at
+    campaign.scheduled_at = start
+    campaign.local_send_time = local_send_time
     db.session.commit()
-    enqueue_start_at(campaign.id, send_at)
+    enqueue_start_at(campaign.id, start)
     return campaign
 
 
@@ -71,7 +102,7 @@ def send_campaign(tenant_id: int, campaign_id: int) -> EmailCampaign:
 def _begin_sending(campaign_id: int) -> bool:
     result = db.session.execute(
         update(EmailCampaign).where(EmailCampaign.id == campaign_id, EmailCampaign.status.in_(EDITABLE))
-        .values(status="sending", started_at=utcnow(), last_error=None)
+        .values(status="sending", started_at=utcnow(), last_error=None, local_send_time=None)
         .execution_options(synchronize_session=False))
     db.session.commit()
     return result.rowcount == 1
@@ -108,17 +139,26 @@ def snapshot_recipients(campaign_id: int) -> int:
     if campaign.snapshot_at is not None:
         db.session.rollback()
         return 0
-    number = func.row_number().over(order_by=Customer.id)
+    # A local-time campaign's rows each get their wave, and batches follow the waves (a
+    # batch is then due at one time, two at most), so each wave's jobs send only its rows.
+    wave = waves.wave_expression(campaign, db.session.get(Tenant, campaign.tenant_id).timezone) \
+        if campaign.local_send_time else literal(None, CampaignRecipient.__table__.c.wave_at.type)
+    number = func.row_number().over(order_by=(wave, Customer.id) if campaign.local_send_time else Customer.id)
     rows = (select(literal(campaign.id), literal(campaign.tenant_id), Customer.id, Customer.email,
                    ((number - 1) // BATCH_SIZE).label("batch_no"), literal("pending"), _random_token(),
-                   literal(0))
+                   literal(0), wave, wave)
             .join(CustomerSegmentMember, CustomerSegmentMember.customer_id == Customer.id)
             .where(CustomerSegmentMember.segment_id == campaign.segment_id,
                    Customer.tenant_id == campaign.tenant_id, Customer.is_reachable))
+    if campaign.topic_id is not None:  # under a topic: only those who get it
+        rows = rows.where(subscribed_to_topic(campaign.topic_id, Customer.id))
     count = db.session.execute(
         insert(CampaignRecipient.__table__).from_select(
-            ["campaign_id", "tenant_id", "customer_id", "email", "batch_no", "status", "token", "attempts"], rows)
+            ["campaign_id", "tenant_id", "customer_id", "email", "batch_no", "status", "token", "attempts",
+             "next_attempt_at", "wave_at"], rows)
         .execution_options(preserve_rowcount=True)).rowcount
+    # An A/B test: its sample and the held remainder, in the same transaction.
+    variants.assign_sample(campaign, count)
     campaign.recipients_count = count
     campaign.batches_count = -(-count // BATCH_SIZE)
     campaign.snapshot_at = utcnow()
@@ -135,6 +175,10 @@ def start_delivery(campaign_id: int) -> int:
     batches = batches_with_work(campaign_id)
     for batch_no in batches:
         enqueue_batch(campaign_id, batch_no)
+    if campaign.local_send_time:
+        waves.enqueue_waves(campaign_id)
+    if campaign.ab_test_ends_at is not None and campaign.ab_winner is None:
+        enqueue_winner(campaign_id, campaign.ab_test_ends_at)
     finish_if_done(campaign_id)
     return len(batches)
 
@@ -146,7 +190,7 @@ def cancel_campaign(tenant_id: int, campaign_id: int) -> EmailCampaign:
         raise Conflict(f"a {campaign.status} campaign cannot be cancelled")
     result = db.session.execute(
         update(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id,
-                                        CampaignRecipient.status == "pending")
+                                        CampaignRecipient.status.in_(("pending", "held")))
         .values(status="skipped", error="campaign cancelled").execution_options(synchronize_session=False))
     campaign.skipped_count = (campaign.skipped_count or 0) + result.rowcount
     campaign.status = "cancelled"
@@ -166,7 +210,10 @@ def progress(campaign: EmailCampaign) -> dict[str, Any]:
     remaining = max(total - done, 0)
     seconds_left = None
     since = campaign.snapshot_at or campaign.started_at
-    if campaign.status == "sending" and remaining and done and since is not None:
+    # A local-time campaign waiting for its later waves, or an A/B test's remainder waiting
+    # for the winner, is not slow: no estimate then.
+    if campaign.status == "sending" and remaining and done and since is not None \
+            and not waves.future_waves(campaign) and not variants.testing(campaign):
         pace = done / max((utcnow() - since).total_seconds(), 1.0)
         rate = db.session.get(Tenant, campaign.tenant_id).send_rate_per_second
         seconds_left = remaining / (min(pace, rate) if rate > 0 else pace)

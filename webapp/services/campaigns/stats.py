@@ -23,10 +23,17 @@ from webapp.models import (
     Tenant,
     TrackingHit,
 )
+from webapp.services import webhooks
 from webapp.services.campaigns.drafts import tenant_campaigns
+from webapp.services.campaigns.variant_stats import ab_results
+from webapp.services.webhooks import customer_refs
 
 COUNTERS = ("opens", "human_opens", "unique_opens", "human_unique_opens",
             "clicks", "human_clicks", "unique_clicks", "human_unique_clicks")
+
+
+# What the stats API gives of each variant (the report reads the rest of ab_results).
+VARIANT_KEYS = ("variant", "sent", "unique_opens", "unique_clicks", "revenue", "probability_best")
 
 
 def _rate(part: int, whole: int) -> float:
@@ -41,11 +48,12 @@ def bounce_campaign_id():
     return cast(func.json_extract(props, "$.campaign_id"), Integer)
 
 
-def _bounced(tenant_id: int, campaign_ids: list[int]) -> dict[int, int]:
+def _bounced(tenant_id: int, campaign_ids: list[int], activity: str = "email_bounced") -> dict[int, int]:
+    """Per campaign, how many `activity` rows (bounces; complaints) name it."""
     key = bounce_campaign_id()
     rows = db.session.execute(
         select(key, func.count()).where(CustomerActivity.tenant_id == tenant_id,
-                                        CustomerActivity.type == "email_bounced", key.in_(campaign_ids))
+                                        CustomerActivity.type == activity, key.in_(campaign_ids))
         .group_by(key)).all()
     return {int(k): n for k, n in rows}
 
@@ -63,6 +71,7 @@ def campaign_stats(tenant_id: int, campaigns: list[EmailCampaign], *, detail: bo
         select(CampaignAttribution.campaign_id, func.count(), func.coalesce(func.sum(CampaignAttribution.amount), 0))
         .where(CampaignAttribution.campaign_id.in_(ids)).group_by(CampaignAttribution.campaign_id))}
     bounced = _bounced(tenant_id, ids)
+    complained = _bounced(tenant_id, ids, "email_complained")
     out = []
     for campaign in campaigns:
         counts = dict(zip(COUNTERS, (int(v) for v in sums.get(campaign.id, (0,) * len(COUNTERS))), strict=True))
@@ -74,6 +83,7 @@ def campaign_stats(tenant_id: int, campaigns: list[EmailCampaign], *, detail: bo
             "started_at": campaign.started_at, "recipients": campaign.recipients_count or 0, "sent": sent,
             "failed": campaign.failed_count or 0, "skipped": campaign.skipped_count or 0,
             "remaining": max((campaign.recipients_count or 0) - done, 0), "bounced": bounced.get(campaign.id, 0),
+            "complained": complained.get(campaign.id, 0),
             "unsubscribed": campaign.unsubscribed_count or 0,
             "opens": {"all": counts["opens"], "human": counts["human_opens"]},
             "unique_opens": {"all": counts["unique_opens"], "human": counts["human_unique_opens"]},
@@ -86,8 +96,12 @@ def campaign_stats(tenant_id: int, campaigns: list[EmailCampaign], *, detail: bo
             "click_to_open_rate": {"all": _rate(counts["unique_clicks"], counts["unique_opens"]),
                                    "human": _rate(counts["human_unique_clicks"], counts["human_unique_opens"])},
             "attributed_orders": int(orders), "attributed_revenue": float(revenue),
-            "links": None, "hourly": None,
+            "links": None, "hourly": None, "variants": None, "winner": None,
         }
+        results = ab_results(campaign)
+        if results is not None:
+            item["variants"] = [{key: v[key] for key in VARIANT_KEYS} for v in results["variants"]]
+            item["winner"] = results["winner"]
         if detail:
             item["links"] = link_stats(campaign.id)
             item["hourly"] = hourly(campaign.id)
@@ -153,7 +167,18 @@ def attribute_purchase(activity: CustomerActivity) -> CampaignAttribution | None
                                  campaign_id=touch.campaign_id, customer_id=activity.customer_id,
                                  amount=activity.amount, touch=touch.kind, touched_at=touch.occurred_at)
     db.session.add(credit)
+    webhooks.emit(activity.tenant_id, "purchase.attributed", lambda: _attributed_payload(activity, credit))
     return credit
+
+
+def _attributed_payload(activity: CustomerActivity, credit: CampaignAttribution) -> dict[str, Any]:
+    campaign_name = db.session.scalar(select(EmailCampaign.name).where(EmailCampaign.id == credit.campaign_id))
+    properties = activity.properties or {}
+    return {"purchase": {"activity_id": activity.id, "order_id": properties.get("order_id"),
+                         "amount": float(credit.amount), "occurred_at": activity.occurred_at.isoformat()},
+            "campaign": {"id": credit.campaign_id, "name": campaign_name},
+            "customer": customer_refs(activity.tenant_id, [activity.customer_id]).get(activity.customer_id),
+            "touch": credit.touch, "touched_at": credit.touched_at.isoformat()}
 
 
 # --- pages ------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ from webapp.extensions import db
 from webapp.infra.errors import NotFound
 from webapp.infra.types import utcnow
 from webapp.models import CampaignRecipient, Customer, EmailCampaign
-from webapp.services.activity_log import log_activity
 from webapp.services.changes import customer_changed
+from webapp.services.consent import Evidence, email_status_changed
+
+LINK_EVIDENCE = Evidence("unsubscribe_link", wording="Unsubscribe from all marketing emails")
 
 
 def recipient_by_token(token: str) -> CampaignRecipient | None:
@@ -18,8 +20,9 @@ def recipient_by_token(token: str) -> CampaignRecipient | None:
     return db.session.scalar(select(CampaignRecipient).where(CampaignRecipient.token == token))
 
 
-def unsubscribe(token: str) -> CampaignRecipient:
-    """The recipient's customer stops getting marketing mail; repeated calls change nothing."""
+def unsubscribe(token: str, evidence: Evidence = LINK_EVIDENCE) -> CampaignRecipient:
+    """The recipient's customer stops getting marketing mail (a consent record, the
+    `unsubscribed` activity and trigger); repeated calls change nothing."""
     recipient = recipient_by_token(token)
     if recipient is None:
         raise NotFound("this unsubscribe link is not valid")
@@ -30,7 +33,9 @@ def unsubscribe(token: str) -> CampaignRecipient:
         .values(email_status="unsubscribed", updated_at=utcnow()).execution_options(synchronize_session=False)
     ).rowcount
     if changed:
-        log_activity(customer, "unsubscribed", {"campaign_id": campaign.id, "campaign_name": campaign.name})
+        db.session.refresh(customer)
+        email_status_changed(customer, "subscribed", evidence,
+                             {"campaign_id": campaign.id, "campaign_name": campaign.name})
         db.session.execute(update(EmailCampaign).where(EmailCampaign.id == campaign.id).values(
             unsubscribed_count=EmailCampaign.unsubscribed_count + 1).execution_options(synchronize_session=False))
         db.session.flush()

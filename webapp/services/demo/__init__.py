@@ -31,7 +31,17 @@ from webapp.services.demo.catalogue import (
     DEMO_TIMEZONE,
     build_events,
 )
-from webapp.services.demo.rows import ACTIVITY_COLUMNS, CUSTOMER_COLUMNS, TAG_COLUMNS, DemoRows
+from webapp.services.demo.events import load_events, set_inventory
+from webapp.services.demo.rows import (
+    ACTIVITY_COLUMNS,
+    ATTENDANCE_COLUMNS,
+    CUSTOMER_COLUMNS,
+    ITEM_COLUMNS,
+    PURCHASE_COLUMNS,
+    TAG_COLUMNS,
+    Chunk,
+    DemoRows,
+)
 from webapp.services.segments import calculate_segment, list_segments
 from webapp.services.tenants import create_tenant, create_user
 
@@ -41,7 +51,7 @@ DEMO_VIEWER_EMAIL = "viewer@example.com"
 DEMO_PASSWORD = "demo-password"
 CHUNK_SIZE = 10_000
 DEFER_INDEXES_FROM = 20_000
-SEEDED_TABLES = ("customers", "customer_tags", "customer_activities")
+SEEDED_TABLES = ("customers", "customer_tags", "customer_activities", "purchase_items", "event_attendance")
 
 __all__ = ["DEMO_EMAIL", "DEMO_PASSWORD", "DEMO_VIEWER_EMAIL", "seed_demo"]
 
@@ -54,7 +64,9 @@ def seed_demo(n_customers: int, *, tenant_id: int | None = None,
     Customers get names, unique emails and external ids, timezones, attributes (city,
     favourite_genre), tags (vip, newsletter, student, early_bird, season_ticket) and an
     email status; each has a signup, and most have purchases of tickets for a season of
-    about forty events across eight venues, with page views and ticket scans around them.
+    about forty events across nine venues (their rows too, with doors, end, the venue's
+    timezone, status, tags and inventory that agrees with the tickets sold), with line
+    items, page views and ticket scans around them, and attendance for the shows that are over.
     Aggregates (total_spent, orders_count, last_order_at) equal what the purchases imply.
     The same `seed` gives the same data relative to the current time.
 
@@ -62,7 +74,7 @@ def seed_demo(n_customers: int, *, tenant_id: int | None = None,
     indexes and foreign keys and rebuilds them at the end, all in one transaction; by
     default from DEFER_INDEXES_FROM customers, where that is faster.
 
-    Returns {"tenant_id", "customers", "activities", "login", "seconds"}.
+    Returns {"tenant_id", "customers", "activities", "line_items", "attendance", "login", "seconds"}.
     """
     started = time.perf_counter()
     if tenant_id is None:
@@ -80,28 +92,37 @@ def seed_demo(n_customers: int, *, tenant_id: int | None = None,
     now = int(time.time())
     rng = random.Random(seed)
     loader = BulkLoader.for_session(db.session)
-    rows = DemoRows(rng, build_events(rng, now), tenant_id=tenant_id, now=now, stamp=loader.stamp)
+    events = build_events(rng, now)
+    # The season's events first: line items and attendance name them.
+    event_ids = load_events(db.session, tenant_id, events, now)
+    db.session.commit()
+    rows = DemoRows(rng, events, tenant_id=tenant_id, now=now, stamp=loader.stamp, event_ids=event_ids)
     if defer_indexes is None:
         defer_indexes = n_customers >= DEFER_INDEXES_FROM
     # One transaction for the whole load when indexes are deferred; else one per chunk.
     deferred = defer_indexes and loader.defer_indexes(SEEDED_TABLES)
     try:
-        done, activities = _load(rows, loader, n_customers, chunk_size, deferred, started, progress)
+        done, activities, items, attendance = _load(rows, loader, n_customers, chunk_size, deferred, started,
+                                                    progress)
         loader.finish(progress)
+        set_inventory(db.session, tenant_id, events, event_ids, now)
+        db.session.commit()
     except BaseException:
         # Deferred indexes come back with the rollback: DDL is transactional on PostgreSQL.
         db.session.rollback()
         raise
     _recalculate_segments(tenant_id, progress)
-    return {"tenant_id": tenant_id, "customers": done, "activities": activities, "login": login,
+    return {"tenant_id": tenant_id, "customers": done, "activities": activities, "line_items": items,
+            "attendance": attendance, "login": login,
             "seconds": round(time.perf_counter() - started, 2)}
 
 
 def _load(rows: DemoRows, loader: BulkLoader, n_customers: int, chunk_size: int, deferred: bool,
           started: float, progress: Callable[[str], None] | None) -> tuple[int, int]:
-    """Generate and insert the customers chunk by chunk; returns (customers, activities)."""
+    """Generate and insert the customers chunk by chunk; returns (customers, activities, line
+    items, attendance rows)."""
     sizes = [min(chunk_size, n_customers - start) for start in range(0, n_customers, chunk_size)]
-    done = activities = 0
+    done = activities = items = attendance = 0
     # Generating a chunk is pure Python and loading one mostly waits on the database, so
     # the next chunk is generated in a helper thread while this one loads (the thread is
     # the only user of `rng`, chunks are made in order: the data stays reproducible).
@@ -111,19 +132,30 @@ def _load(rows: DemoRows, loader: BulkLoader, n_customers: int, chunk_size: int,
             chunk = pending.result()
             if i + 1 < len(sizes):
                 pending = pool.submit(rows.chunk, loader.reserve_customer_ids(sizes[i + 1]))
-            # Parents first: tags and activities reference the customers.
-            loader.insert("customers", CUSTOMER_COLUMNS, chunk.customers)
-            loader.insert("customer_tags", TAG_COLUMNS, chunk.tags)
-            loader.insert("customer_activities", ACTIVITY_COLUMNS, chunk.activities)
+            _insert(loader, chunk)
             if not deferred:
                 db.session.commit()
             done += len(chunk.customers)
-            activities += len(chunk.activities)
+            activities += len(chunk.activities) + len(chunk.purchases)
+            items += len(chunk.items)
+            attendance += len(chunk.attendance)
             if progress is not None:
                 elapsed = time.perf_counter() - started
                 progress(f"demo: {done:,}/{n_customers:,} customers, {activities:,} activities, "
                          f"{(done + activities) / elapsed:,.0f} rows/s")
-    return done, activities
+    return done, activities, items, attendance
+
+
+def _insert(loader: BulkLoader, chunk: Chunk) -> None:
+    """One chunk's rows, parents first: tags and activities reference the customers, line
+    items their purchase (whose id is reserved here) and attendance the customers."""
+    loader.insert("customers", CUSTOMER_COLUMNS, chunk.customers)
+    loader.insert("customer_tags", TAG_COLUMNS, chunk.tags)
+    ids = loader.reserve_activity_ids(len(chunk.purchases))
+    loader.insert("customer_activities", PURCHASE_COLUMNS, [(ids[i], *row) for i, row in enumerate(chunk.purchases)])
+    loader.insert("customer_activities", ACTIVITY_COLUMNS, chunk.activities)
+    loader.insert("purchase_items", ITEM_COLUMNS, [(ids[row[0]], *row[1:]) for row in chunk.items])
+    loader.insert("event_attendance", ATTENDANCE_COLUMNS, chunk.attendance)
 
 
 def _recalculate_segments(tenant_id: int, progress: Callable[[str], None] | None) -> None:

@@ -50,6 +50,10 @@ class BulkLoader:
     def reserve_customer_ids(self, n: int) -> list[int]:
         raise NotImplementedError
 
+    def reserve_activity_ids(self, n: int) -> list[int]:
+        """Ids for `n` activities inserted next (purchases: their line items name them)."""
+        raise NotImplementedError
+
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
         raise NotImplementedError
 
@@ -75,6 +79,11 @@ class PostgresLoader(BulkLoader):
         return list(self.session.scalars(
             text("SELECT nextval(pg_get_serial_sequence('customers', 'id')) FROM generate_series(1, :n)"),
             {"n": n}))
+
+    def reserve_activity_ids(self, n: int) -> list[int]:
+        return list(self.session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence('customer_activities', 'id')) FROM generate_series(1, :n)"),
+            {"n": n})) if n else []
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
         with self._dbapi().cursor() as cursor, \
@@ -139,7 +148,8 @@ class PostgresLoader(BulkLoader):
             self._restore = []
         # Fresh statistics, so the planner uses the timeline and tag indexes at once
         # instead of waiting for autovacuum to notice millions of new rows.
-        self.session.execute(text("ANALYZE customers, customer_tags, customer_activities"))
+        self.session.execute(text("ANALYZE customers, customer_tags, customer_activities, purchase_items, "
+                                     "event_attendance"))
         self.session.commit()
 
 
@@ -159,6 +169,11 @@ class SQLiteLoader(BulkLoader):
         if self._next_id is None:
             self._next_id = (self.session.scalar(text("SELECT max(id) FROM customers")) or 0) + 1
         first, self._next_id = self._next_id, self._next_id + n
+        return list(range(first, first + n))
+
+    def reserve_activity_ids(self, n: int) -> list[int]:
+        # Read afresh each time: activities without an id given take the next ones meanwhile.
+        first = (self.session.scalar(text("SELECT max(id) FROM customer_activities")) or 0) + 1
         return list(range(first, first + n))
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:

@@ -38,6 +38,7 @@ VENUES = (
     Venue("Meadowbank Park", "Oxford", "Europe/London"),
     Venue("The Laughing Cellar", "Leeds", "Europe/London"),
     Venue("Liberty Theatre", "Dublin", "Europe/Dublin"),
+    Venue("Paradiso Noord", "Amsterdam", "Europe/Amsterdam"),
 )
 
 GENRES = ("concert", "comedy", "theatre", "festival", "sport")
@@ -61,7 +62,7 @@ EVENT_TITLES = (
     ("Marlowe & The Lanterns", "concert", 1, 3),
     ("Saltwater Choir Live", "concert", 3, 3),
     ("Northern Lights Orchestra: Film Scores", "concert", 0, 4),
-    ("Echo Parade", "concert", 1, 2),
+    ("Echo Parade", "concert", 8, 2),
     ("Ruby Hartley Unplugged", "concert", 7, 3),
     ("Glasshouse Collective", "concert", 3, 2),
     ("Midnight Arcade: Synth Revival", "concert", 0, 4),

@@ -40,6 +40,8 @@ SALE_WINDOW = 120 * DAY
 # Customers signed up over the same 18 months the events cover.
 HISTORY = 548 * DAY
 EVENT_URL = "https://tickets.demo-venues.example.com/events/"
+# The share of orders for a past show whose holder came through the gate.
+SCANNED = 0.88
 
 CUSTOMER_COLUMNS = ("id", "tenant_id", "email", "first_name", "last_name", "external_id", "timezone",
                     "attributes", "email_status", "total_spent", "orders_count", "last_order_at",
@@ -47,13 +49,37 @@ CUSTOMER_COLUMNS = ("id", "tenant_id", "email", "first_name", "last_name", "exte
 TAG_COLUMNS = ("customer_id", "tag", "tenant_id")
 ACTIVITY_COLUMNS = ("tenant_id", "customer_id", "type", "properties", "occurred_at", "created_at",
                     "order_id", "amount", "event_id", "event_name")
+# Purchases carry ids reserved ahead of the insert: their line items name them.
+PURCHASE_COLUMNS = ("id", *ACTIVITY_COLUMNS)
+# activity_id is first: in a chunk it is the purchase's index in Chunk.purchases.
+ITEM_COLUMNS = ("activity_id", "tenant_id", "customer_id", "event_id", "ticket_type", "tier", "section", "seat",
+                "quantity", "price", "occurred_at")
+ATTENDANCE_COLUMNS = ("event_id", "customer_id", "tenant_id", "status", "scans", "first_scanned_at",
+                      "event_starts_at")
+# Tickets bought this long before the show are early-bird tickets.
+EARLY_BIRD = 30 * DAY
+# A concession ticket in a group order costs this much less.
+CONCESSION_OFF = 5.0
+# (cheaper ticket type, dearer ticket type) by genre, and those with numbered seats.
+TICKET_TYPES = {"concert": ("Standing", "Seated"), "comedy": ("Unreserved", "Unreserved"),
+                "theatre": ("Circle", "Stalls"), "festival": ("General admission", "VIP"),
+                "sport": ("Terrace", "Grandstand")}
+SEATED = frozenset({"Seated", "Circle", "Stalls", "Grandstand"})
 
 
 @dataclass
 class Chunk:
     customers: list[tuple] = field(default_factory=list)
     tags: list[tuple] = field(default_factory=list)
+    # Every activity but purchases (PURCHASE_COLUMNS without the id: it is given at insert).
     activities: list[tuple] = field(default_factory=list)
+    purchases: list[tuple] = field(default_factory=list)
+    items: list[tuple] = field(default_factory=list)
+    attendance: list[tuple] = field(default_factory=list)
+
+
+def _seat_range(row: str, first: int, quantity: int) -> str:
+    return f"{row}{first}" if quantity == 1 else f"{row}{first}-{row}{first + quantity - 1}"
 
 
 def _weighted(pairs: Sequence[tuple[str, int]]) -> tuple[list[str], list[int]]:
@@ -74,9 +100,11 @@ class DemoRows:
     """
 
     def __init__(self, rng: random.Random, events: list[Event], *, tenant_id: int, now: int,
-                 stamp: Callable[[int], str]) -> None:
+                 stamp: Callable[[int], str], event_ids: Sequence[int] | None = None) -> None:
         self.rng = rng
         self.events = events
+        # The events' database ids (line items and attendance name them), in `events` order.
+        self.event_ids = list(event_ids) if event_ids is not None else list(range(1, len(events) + 1))
         self.tenant_id = tenant_id
         self.now = now
         self.stamp = stamp
@@ -126,7 +154,7 @@ class DemoRows:
         signup_at = stamp(signup)
         out.activities.append((tenant_id, cid, "signup", self.signup_json[source], signup_at, signup_at,
                                None, None, None, None))
-        wanted, total, last_order, sport_orders, earliest_lead = self._purchases(cid, signup, genre, out.activities)
+        wanted, total, last_order, sport_orders, earliest_lead = self._purchases(cid, signup, genre, out)
         self._browsing(cid, signup, out.activities)
         self._tags(cid, status, wanted, total, sport_orders, earliest_lead, out.tags)
 
@@ -165,9 +193,10 @@ class DemoRows:
             email = f"{first_slug}_{cid}@{domain}"
         return first, last, city, genre, status, source, signup, email
 
-    def _purchases(self, cid: int, signup: int, genre: str, acts: list[tuple]) -> tuple[int, float, int, int, int]:
-        """The customer's orders with the activities around them; returns (orders, total,
-        last order, sport orders, longest lead), so the aggregates match by construction."""
+    def _purchases(self, cid: int, signup: int, genre: str, out: Chunk) -> tuple[int, float, int, int, int]:
+        """The customer's orders with the activities around them, and whether they came to
+        the shows that are over; returns (orders, total, last order, sport orders, longest
+        lead), so the aggregates match by construction."""
         now, rand = self.now, self.rng.random
         pool, pool_starts = self.pool, self.pool_starts
         lo = bisect_right(pool_starts, signup + 3600)
@@ -180,6 +209,8 @@ class DemoRows:
         last_order = 0
         sport_orders = 0
         earliest_lead = 0
+        # Past shows the customer holds tickets for: event index -> [scans, first scan].
+        scans: dict[int, list[int]] = {}
         for k in range(wanted):
             # Fans mostly follow their favourite genre.
             if glo < ghi and rand() < 0.6:
@@ -187,7 +218,7 @@ class DemoRows:
             else:
                 index = pool[lo + int(rand() * (hi - lo))]
             event = self.events[index]
-            at, order_total = self._order(cid, k, index, signup, early_bird, acts)
+            at, order_total = self._order(cid, k, index, signup, early_bird, out, scans)
             total += order_total
             if at > last_order:
                 last_order = at
@@ -195,13 +226,18 @@ class DemoRows:
                 sport_orders += 1
             if event.starts_at - at > earliest_lead:
                 earliest_lead = event.starts_at - at
+        for index, (count, first_scan) in scans.items():
+            event = self.events[index]
+            out.attendance.append((self.event_ids[index], cid, self.tenant_id, "attended" if count else "no_show",
+                                   count, self.stamp(first_scan) if count else None, self.stamp(event.starts_at)))
         return wanted, total, last_order, sport_orders, earliest_lead
 
-    def _order(self, cid: int, k: int, index: int, signup: int, early_bird: bool,
-               acts: list[tuple]) -> tuple[int, float]:
-        """Order `k` of the customer, for event `index`, with the page views before it and the
-        scan at the gate; returns (when, order total)."""
+    def _order(self, cid: int, k: int, index: int, signup: int, early_bird: bool, out: Chunk,
+               scans: dict[int, list[int]]) -> tuple[int, float]:
+        """Order `k` of the customer, for event `index`, with its line items, the page views
+        before it and the scan at the gate; returns (when, order total)."""
         rng, rand, stamp, now, tenant_id = self.rng, self.rng.random, self.stamp, self.now, self.tenant_id
+        acts = out.activities
         event = self.events[index]
         start = event.starts_at
         lo_t, hi_t = max(signup + 60, start - SALE_WINDOW), min(start - 1800, now)
@@ -214,15 +250,16 @@ class DemoRows:
         u = rand()
         tickets = 1 if u < 0.25 else 2 if u < 0.70 else 3 if u < 0.80 else 4 if u < 0.95 else 5 + int(rand() * 4)
         prices = PRICES[event.genre]
-        price = prices[int(rand() * len(prices))]
-        order_total = tickets * (price + BOOKING_FEE[event.genre])
+        choice = int(rand() * len(prices))
+        items_json, order_total = self._items(cid, k, index, choice, tickets, start - at >= EARLY_BIRD, at, out)
         # Unique per tenant: customer ids are unique and k has a fixed width.
         order_id = f"ORD-{cid}{k:03d}"
         at_s = stamp(at)
-        acts.append((tenant_id, cid, "purchase",
-                     f'{{"order_id": "{order_id}", "order_total": {order_total:.2f}, '
-                     f'"currency": "{CURRENCY}", "tickets": {tickets}, "event": {event.json}}}',
-                     at_s, at_s, order_id, order_total, event.id, event.name))
+        out.purchases.append((tenant_id, cid, "purchase",
+                              f'{{"order_id": "{order_id}", "order_total": {order_total:.2f}, '
+                              f'"currency": "{CURRENCY}", "tickets": {tickets}, "event": {event.json}, '
+                              f'"items": {items_json}}}',
+                              at_s, at_s, order_id, order_total, event.id, event.name))
         # They looked at the event page before buying.
         for _ in range(1 + (rand() < 0.6) + (rand() < 0.3)):
             seen = max(signup, at - int(rand() * 3 * DAY))
@@ -230,14 +267,48 @@ class DemoRows:
             acts.append((tenant_id, cid, "page_view",
                          self.page_view_json[index, PAGE_SOURCES[int(rand() * 5)]],
                          seen_s, seen_s, None, None, None, None))
-        # Most ticket holders turn up; the scan is when they came through the gate.
-        if start < now and rand() < 0.92:
-            scan = start - int(rand() * 5400)
-            scan_s = stamp(scan)
-            acts.append((tenant_id, cid, "ticket_scan",
-                         f'{{"event": {event.json}, "gate": "{GATES[int(rand() * 6)]}", '
-                         f'"tickets": {tickets}}}', scan_s, scan_s, None, None, None, None))
+        if start < now:
+            came = scans.setdefault(index, [0, 0])
+            # Most ticket holders turn up; the scan is when they came through the gate.
+            if rand() < SCANNED:
+                scan = start - int(rand() * 5400)
+                scan_s = stamp(scan)
+                acts.append((tenant_id, cid, "ticket_scanned",
+                             f'{{"event": {event.json}, "gate": "{GATES[int(rand() * 6)]}", '
+                             f'"tickets": {tickets}}}', scan_s, scan_s, None, None, None, None))
+                came[0] += 1
+                came[1] = scan if came[0] == 1 else min(came[1], scan)
         return at, order_total
+
+    def _items(self, cid: int, k: int, index: int, choice: int, tickets: int, early: bool, at: int,
+               out: Chunk) -> tuple[str, float]:
+        """The order's line items (rows and their JSON for the purchase); returns (JSON, order
+        total). Seated tickets get a block and consecutive seats; some group orders have one
+        concession ticket on a line of its own. Drawn from the ids, not from `rng`, so the
+        rest of the data does not move with them."""
+        event = self.events[index]
+        prices = PRICES[event.genre]
+        fee = BOOKING_FEE[event.genre]
+        kind = TICKET_TYPES[event.genre][choice * 2 >= len(prices)]
+        tier = "Early bird" if early else "Standard"
+        price = prices[choice] + fee
+        lines = [(kind, tier, tickets, price)]
+        if tickets >= 3 and (cid + k) % 3 == 0 and prices[choice] > CONCESSION_OFF:
+            lines = [(kind, tier, tickets - 1, price), (kind, "Concession", 1, price - CONCESSION_OFF)]
+        purchase = len(out.purchases)
+        row, first = chr(65 + (cid * 7 + k) % 20), 1 + (cid * 13 + k) % 30
+        section = f"Block {'ABCDE'[(cid + k) % 5]}" if kind in SEATED else None
+        parts, total, at_s = [], 0.0, self.stamp(at)
+        for ticket_type, line_tier, quantity, line_price in lines:
+            seat = _seat_range(row, first, quantity) if section else None
+            first += quantity
+            total += quantity * line_price
+            out.items.append((purchase, self.tenant_id, cid, self.event_ids[index], ticket_type, line_tier, section,
+                              seat, quantity, line_price, at_s))
+            where = f', "section": "{section}", "seat": "{seat}"' if section else ""
+            parts.append(f'{{"ticket_type": "{ticket_type}", "tier": "{line_tier}"{where}, '
+                         f'"quantity": {quantity}, "price": {line_price:.2f}}}')
+        return f"[{', '.join(parts)}]", total
 
     def _browsing(self, cid: int, signup: int, acts: list[tuple]) -> None:
         """Browsing without buying (yet)."""

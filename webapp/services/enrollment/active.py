@@ -30,22 +30,32 @@ _ACTIVE_CACHE: dict[int, tuple[tuple, dict[str, list[ActiveWorkflow]]]] = {}
 _ACTIVE_CACHE_SIZE = 1024
 
 
-def active_workflows(tenant_id: int, trigger_type: str) -> list[ActiveWorkflow]:
-    key = tuple(db.session.execute(
+def active_key(tenant_id: int) -> tuple:
+    """What moves with every change to the tenant's active workflows or their steps: the
+    key of the caches that read them. One indexed aggregate."""
+    return tuple(db.session.execute(
         select(func.count(AutomationWorkflow.id), func.coalesce(func.sum(AutomationWorkflow.version), 0),
                func.max(AutomationWorkflow.updated_at))
         .where(AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.active.is_(True))).one())
+
+
+def active_workflows(tenant_id: int, trigger_type: str) -> list[ActiveWorkflow]:
+    key = active_key(tenant_id)
     if not key[0]:
         return []
     cached = _ACTIVE_CACHE.get(tenant_id)
     if cached is None or cached[0] != key:
+        # The first step of the main path (steps on a split's or wait_for's paths count
+        # positions within their path).
         first = (select(AutomationStep.workflow_id, func.min(AutomationStep.position).label("position"))
+                 .where(AutomationStep.parent_step_id.is_(None))
                  .group_by(AutomationStep.workflow_id).subquery())
         rows = db.session.execute(
             select(AutomationWorkflow.id, AutomationWorkflow.trigger_type, AutomationWorkflow.trigger_config,
                    AutomationWorkflow.reentry, AutomationStep.id, AutomationStep.type, AutomationStep.config)
             .join(first, first.c.workflow_id == AutomationWorkflow.id)
             .join(AutomationStep, and_(AutomationStep.workflow_id == AutomationWorkflow.id,
+                                       AutomationStep.parent_step_id.is_(None),
                                        AutomationStep.position == first.c.position))
             .where(AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.active.is_(True))
             .order_by(AutomationWorkflow.id, AutomationStep.id))
@@ -70,11 +80,43 @@ def matches(workflow: ActiveWorkflow, payload: dict[str, Any]) -> bool:
             if not isinstance(total, int | float) or total < config["min_order_total"]:
                 return False
         event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
-        if config.get("event_id") is not None and str(event.get("id")) != config["event_id"]:
+        # The platform names its event `external_id` or, as purchases always have, `id`.
+        platform_id = event.get("external_id", event.get("id"))
+        if config.get("event_id") is not None and str(platform_id) != config["event_id"]:
             return False
         if config.get("event_name") is not None and \
                 str(event.get("name") or "").strip().lower() != config["event_name"].strip().lower():
             return False
+    if workflow.trigger_type == "event_ended":
+        event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+        if config.get("event_id") is not None and event.get("event_id") != config["event_id"]:
+            return False
+        return config.get("attended") is None or payload.get("attended") is config["attended"]
     if workflow.trigger_type == "segment_entered":
         return payload.get("segment_id") == config.get("segment_id")
+    if workflow.trigger_type in ("topic_subscribed", "topic_unsubscribed") and config.get("topic_id") is not None:
+        return payload.get("topic_id") == config["topic_id"]
+    if workflow.trigger_type in ("low_inventory", "sold_out", "back_in_stock", "waitlist_offer") \
+            and config.get("event_id") is not None:
+        # One event (our id), else any.
+        event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+        return event.get("event_id") == config["event_id"]
+    if workflow.trigger_type in ("event_reminder", "event_changed"):
+        return _matches_event_clock(config, payload)
+    return True
+
+
+def _matches_event_clock(config: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """event_reminder and event_changed: one event only (our id), events with a tag, the
+    kinds of change listened for."""
+    event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+    if config.get("event_id") is not None and event.get("event_id") != config["event_id"]:
+        return False
+    if config.get("tag"):
+        tags = event.get("tags") if isinstance(event.get("tags"), list) else []
+        if config["tag"].lower() not in {str(t).lower() for t in tags}:
+            return False
+    if config.get("changes"):
+        kinds = payload.get("kinds") if isinstance(payload.get("kinds"), list) else [payload.get("change")]
+        return bool(set(config["changes"]) & set(kinds))
     return True

@@ -23,6 +23,7 @@ from webapp.infra.sql import dialect, given_rows, given_rows_params, insert_igno
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import AutomationEnrollment, AutomationStepExecution, Customer, CustomerActivity
 from webapp.services.enrollment.active import ActiveWorkflow, active_workflows, matches
+from webapp.services.enrollment.goals import note_goals_at_entry
 from webapp.services.enrollment.waits import wait_outcome
 
 # Due enrollments per job: large enough that a job's start-up is a small part of it.
@@ -158,6 +159,8 @@ def enroll_into(tenant_id: int, chosen: list[ActiveWorkflow], trigger_type: str,
         # finds any whose job Redis lost).
         after_commit_merged("workflows.run_enrollments", due, chunk=RUN_BATCH_SIZE, queue="default",
                             job_timeout=RUN_JOB_TIMEOUT, result_ttl=60, failure_ttl=86400)
+    # A goal already true at entry is not a conversion (goals.py): noted now, set-based.
+    note_goals_at_entry(tenant_id, created, now)
     created.sort(key=lambda r: (r[1], r[0]))
     return created
 

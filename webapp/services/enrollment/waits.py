@@ -19,6 +19,11 @@ class Outcome:
     detail: str = ""
     until: datetime | None = None
     target: int | None = None
+    # A split's or wait_for's chosen path (its index) and what the enrollment's path records.
+    branch: int | None = None
+    path_label: str | None = None
+    # A wait_for step: the activity type it waits for, while waiting.
+    waiting_for: str | None = None
 
 
 

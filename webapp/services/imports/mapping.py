@@ -7,15 +7,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from webapp.infra.errors import DomainError, ValidationFailed
+from webapp.services.consent import tenant_topics
 from webapp.services.customers import MAX_ATTRIBUTES, clean_customer_data
 
 # Fields a column can fill, in the order the mapping form offers them.
 FIELD_TARGETS = ("email", "external_id", "first_name", "last_name", "tags", "total_spent",
-                 "orders_count", "timezone", "email_status")
+                 "orders_count", "timezone", "email_status", "topics")
 TARGET_LABELS = {"email": "Email", "external_id": "External id", "first_name": "First name",
                  "last_name": "Last name", "tags": "Tags (comma-separated)", "total_spent": "Total spent",
                  "orders_count": "Orders", "timezone": "Timezone", "email_status": "Email status",
-                 "attribute": "Attribute", "ignore": "Ignore"}
+                 "topics": "Topics (names, separated by ; or |)", "attribute": "Attribute", "ignore": "Ignore"}
 # Header spellings recognised for each field (compared lower-cased, letters and digits only).
 _SYNONYMS = {
     "email": {"email", "emailaddress", "mail", "e-mail", "emailadresse"},
@@ -27,6 +28,7 @@ _SYNONYMS = {
     "orders_count": {"orderscount", "orders", "ordercount", "numberoforders", "purchases"},
     "timezone": {"timezone", "tz", "zone"},
     "email_status": {"emailstatus", "status", "subscriptionstatus", "subscription"},
+    "topics": {"topics", "topic", "interests", "newsletters", "lists"},
 }
 _ATTRIBUTE_KEY_RE = re.compile(r"^[^\x00-\x1f]{1,100}$")
 
@@ -113,13 +115,32 @@ def _split_tags(cell: str) -> list[str]:
     return [t for t in (part.strip() for part in re.split(r"[,;|]", cell)) if t]
 
 
-def row_data(columns: list[str], targets: list[str], cells: list[str]) -> dict[str, Any]:
+def topic_ids_of(cell: str, topics: dict[str, int]) -> list[int]:
+    """A topics cell ("Jazz listings; Surveys") as the tenant's topic ids (`topics`: lower-cased
+    name -> id); a name the tenant has no topic of is the row's rejection reason. Names may
+    hold commas, so only ; and | separate them."""
+    ids: list[int] = []
+    for name in (part.strip() for part in re.split(r"[;|]", cell)):
+        if not name:
+            continue
+        topic_id = topics.get(" ".join(name.split()).lower())
+        if topic_id is None:
+            raise ValidationFailed("topics", f"no topic named '{name[:100]}': add it on the Topics page first")
+        if topic_id not in ids:
+            ids.append(topic_id)
+    return ids
+
+
+def row_data(columns: list[str], targets: list[str], cells: list[str],
+             topics: dict[str, int] | None = None) -> dict[str, Any]:
     """One CSV row as upsert input (empty cells leave the field alone), checked with the
-    customers API's rules. Raises ValidationFailed naming the field."""
+    customers API's rules. `topics` (lower-cased name -> id) reads a topics column: the row's
+    topics become exactly the topics the customer gets. Raises ValidationFailed naming the field."""
     if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns):]):
         raise ValidationFailed("row", f"has {len(cells)} cells but the header has {len(columns)} columns")
     data: dict[str, Any] = {}
     attributes: dict[str, str] = {}
+    topic_ids: list[int] | None = None
     for column, target, cell in zip(columns, targets, cells, strict=False):
         value = cell.strip()
         if "\x00" in value:
@@ -140,11 +161,21 @@ def row_data(columns: list[str], targets: list[str], cells: list[str]) -> dict[s
                 raise ValidationFailed("orders_count", f"'{value[:50]}' is not a whole number") from None
         elif target == "email_status":
             data["email_status"] = value.lower()
+        elif target == "topics":
+            topic_ids = topic_ids_of(value, topics or {})
         else:
             data[target] = value
     if attributes:
         data["attributes"] = attributes
-    return clean_customer_data(data)
+    clean = clean_customer_data(data)
+    if topic_ids is not None:
+        clean["topics"] = topic_ids
+    return clean
+
+
+def topics_by_name(tenant_id: int) -> dict[str, int]:
+    """The tenant's topics by lower-cased name, as row_data reads a topics column."""
+    return {topic.name.lower(): topic.id for topic in tenant_topics(tenant_id)}
 
 
 def _number(value: str, field_name: str) -> Decimal:

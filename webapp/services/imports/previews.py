@@ -11,7 +11,7 @@ from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
 from webapp.models import Customer, CustomerImport
 from webapp.services.imports.files import _numbered, head, read_rows
-from webapp.services.imports.mapping import TARGET_LABELS, _reason, row_data
+from webapp.services.imports.mapping import TARGET_LABELS, _reason, row_data, topics_by_name
 
 PREVIEW_ROWS = 10
 
@@ -28,6 +28,8 @@ class PreviewRow:
         """The values besides email, names, external id and tags, as "Label: value"."""
         shown = [f"{TARGET_LABELS[key]}: {self.values[key]}"
                  for key in ("total_spent", "orders_count", "timezone", "email_status") if key in self.values]
+        if self.values.get("topic_names") is not None:
+            shown.append(f"Topics: {', '.join(self.values['topic_names']) or 'none'}")
         return shown + [f"{key}: {value}" for key, value in self.values.get("attributes", {}).items()]
 
 
@@ -37,14 +39,18 @@ def preview(customer_import: CustomerImport, targets: list[str], *, rows: int = 
     _, reader = read_rows(head(customer_import.content))
     columns = customer_import.columns
     out: list[PreviewRow] = []
+    topics = topics_by_name(customer_import.tenant_id)
     for line, cells in _numbered(reader):
         if len(out) >= rows:
             break
         try:
-            data = row_data(columns, targets, cells)
+            data = row_data(columns, targets, cells, topics)
         except ValidationFailed as exc:
             out.append(PreviewRow(line, error=_reason(exc)))
             continue
+        if "topics" in data:
+            names = {topic_id: name for name, topic_id in topics.items()}
+            data["topic_names"] = [names[topic_id] for topic_id in data["topics"]]
         out.append(PreviewRow(line, values=data, action="create" if _existing_id(
             customer_import.tenant_id, data) is None else "update"))
     return out

@@ -16,10 +16,11 @@ from webapp.infra.errors import DomainError, NotFound, ValidationFailed
 from webapp.infra.sql import insert_ignoring_duplicates, savepoint
 from webapp.infra.types import utcnow
 from webapp.models import CustomerImport, CustomerImportRejection
+from webapp.services.consent import Evidence
 from webapp.services.customers import upsert_customer
 from webapp.services.imports.files import _numbered, read_rows
 from webapp.services.imports.lifecycle import _lease
-from webapp.services.imports.mapping import _reason, row_data
+from webapp.services.imports.mapping import _reason, row_data, topics_by_name
 from webapp.services.imports.writers import _bulk_upsert, _Good
 from webapp.services.segments import calculate_segment, list_segments
 
@@ -46,6 +47,7 @@ class _Chunk:
     good: list[_Good] = field(default_factory=list)
     bad: list[_Bad] = field(default_factory=list)
     cells: dict[int, list[str]] = field(default_factory=dict)
+    context: str = "import"  # on consent records: which import it came through
 
 
 def _chunks(customer_import: CustomerImport) -> Iterator[_Chunk]:
@@ -55,10 +57,12 @@ def _chunks(customer_import: CustomerImport) -> Iterator[_Chunk]:
     targets = customer_import.mapping
     first_email: dict[str, int] = {}
     first_external: dict[str, int] = {}
-    chunk = _Chunk(0)
+    context = f"import of {customer_import.filename}"
+    chunk = _Chunk(0, context=context)
+    topics = topics_by_name(customer_import.tenant_id)
     for index, (line, cells) in enumerate(_numbered(reader)):
         try:
-            data = row_data(columns, targets, cells)
+            data = row_data(columns, targets, cells, topics)
             email, external_id = data.get("email"), data.get("external_id")
             if email and email in first_email:
                 raise ValidationFailed("email", f"duplicate: line {first_email[email]} of this file has "
@@ -78,7 +82,7 @@ def _chunks(customer_import: CustomerImport) -> Iterator[_Chunk]:
         chunk.end = index + 1
         if chunk.end % CHUNK_ROWS == 0:
             yield chunk
-            chunk = _Chunk(chunk.end)
+            chunk = _Chunk(chunk.end, context=context)
     if chunk.good or chunk.bad or chunk.end == 0:
         yield chunk
 
@@ -166,18 +170,18 @@ def _write_chunk(tenant_id: int, chunk: _Chunk) -> tuple[int, int, list[_Bad]]:
         return 0, 0, rejected
     try:
         with savepoint():
-            created, updated, refused = _bulk_upsert(tenant_id, chunk.good)
+            created, updated, refused = _bulk_upsert(tenant_id, chunk.good, chunk.context)
     except IntegrityError:
         # A concurrent write took an email or external id between our lookup and our
         # statement: redo this chunk row by row, each with the API's own upsert.
-        return _row_by_row(tenant_id, chunk, rejected)
+        return _row_by_row(tenant_id, chunk, rejected, chunk.context)
     for good, reason_field, reason in refused:
         rejected.append(_Bad(good.line, reason_field, reason, chunk.cells[good.line]))
     rejected.sort(key=lambda bad: bad.line)
     return created, updated, rejected
 
 
-def _row_by_row(tenant_id: int, chunk: _Chunk, rejected: list[_Bad]) -> tuple[int, int, list[_Bad]]:
+def _row_by_row(tenant_id: int, chunk: _Chunk, rejected: list[_Bad], context: str) -> tuple[int, int, list[_Bad]]:
     """Each row with the API's own upsert, committed one by one: a refused row rolls back
     (the upsert does so itself on a clash) without undoing the others. A crash here
     redoes the chunk; the upserts are idempotent, though a row created the first time
@@ -185,7 +189,8 @@ def _row_by_row(tenant_id: int, chunk: _Chunk, rejected: list[_Bad]) -> tuple[in
     created = updated = 0
     for good in chunk.good:
         try:
-            _, was_created = upsert_customer(tenant_id, good.data, commit=False, _retry=False)
+            _, was_created = upsert_customer(tenant_id, good.data, commit=False, _retry=False,
+                                             evidence=Evidence("import", context=context))
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()

@@ -17,6 +17,9 @@ from webapp.extensions import db
 from webapp.infra.sql import insert_ignoring_duplicates
 from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerTag
+from webapp.services import webhooks
+from webapp.services.imports import consent_rows
+from webapp.services.webhooks import customer_refs
 
 
 @dataclass
@@ -30,8 +33,10 @@ def _insert_statement(table):
     return module.insert(table)
 
 
-def _bulk_upsert(tenant_id: int, rows: list[_Good]) -> tuple[int, int, list[tuple[_Good, str, str]]]:
-    """Match the chunk's rows to customers, then write them; returns (created, updated, refused)."""
+def _bulk_upsert(tenant_id: int, rows: list[_Good], context: str = "import"
+                 ) -> tuple[int, int, list[tuple[_Good, str, str]]]:
+    """Match the chunk's rows to customers, then write them and the consent they carry;
+    returns (created, updated, refused)."""
     if db.session.get_bind().dialect.name == "postgresql":
         # psycopg prepares statements run often; a generic plan made while the tenant had few
         # customers scans them all once it has many. Plan each chunk's statements afresh.
@@ -39,11 +44,23 @@ def _bulk_upsert(tenant_id: int, rows: list[_Good]) -> tuple[int, int, list[tupl
     by_email, by_external = _lookup(tenant_id, rows)
     inserts, updates, refused = _resolve(rows, by_email, by_external)
     now = utcnow()
+    pending = consent_rows.before_write(tenant_id, updates, inserts)
     if db.session.get_bind().dialect.name == "postgresql":
         created = _write_postgres(tenant_id, inserts, updates, now)
     else:
         created = _write_rows(tenant_id, inserts, updates, now)
+    consent_rows.after_write(tenant_id, pending, context, now)
+    if created:
+        webhooks.emit_many(tenant_id, "customer.created", lambda: _created_payloads(tenant_id, inserts, now))
     return created, len(updates), refused
+
+
+def _created_payloads(tenant_id: int, inserts: list[_Good], now) -> list[dict[str, Any]]:
+    """customer.created for the chunk's new customers (those this write stamped created)."""
+    emails = [r.data["email"] for r in inserts]
+    ids = select(Customer.id).where(Customer.tenant_id == tenant_id, Customer.email.in_(emails),
+                                    Customer.created_at == now).subquery()
+    return [{"customer": ref, "source": "import"} for ref in customer_refs(tenant_id, ids).values()]
 
 
 def _lookup(tenant_id: int, rows: list[_Good]) -> tuple[dict[str, tuple[int, str | None]], dict[str, int]]:

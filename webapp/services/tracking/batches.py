@@ -12,9 +12,11 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
-from webapp.models import CampaignLink, CampaignRecipient, CustomerActivity, TrackingHit
+from webapp.models import CampaignLink, CampaignRecipient, CustomerActivity, EmailCampaign, TrackingHit
 from webapp.models.tracking import CampaignEngagementHour
+from webapp.services import webhooks
 from webapp.services.hit_rules import machine_reason
+from webapp.services.webhooks import customer_refs
 
 
 def _hour(at: datetime) -> datetime:
@@ -125,6 +127,34 @@ def _apply(hits: list[dict[str, Any]], recipients: dict[str, Any], links: dict[i
     _upsert_hours(list(hours.values()))
     if activities:
         db.session.execute(insert(CustomerActivity.__table__), activities)
+    _emit(hits, links)
+
+
+def _emit(hits: list[dict[str, Any]], links: dict[int, Any]) -> None:
+    """email.opened / email.clicked for every recorded hit, machine ones flagged: integrators
+    filter as they need (the counters here do the same split)."""
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for hit in hits:
+        groups.setdefault((hit["tenant_id"], hit["kind"]), []).append(hit)
+    for (tenant_id, kind), group in groups.items():
+        webhooks.emit_many(tenant_id, "email.opened" if kind == "open" else "email.clicked",
+                           lambda group=group, tenant_id=tenant_id: _hit_payloads(tenant_id, group, links))
+
+
+def _hit_payloads(tenant_id: int, hits: list[dict[str, Any]], links: dict[int, Any]) -> list[dict[str, Any]]:
+    names = dict(db.session.execute(select(EmailCampaign.id, EmailCampaign.name).where(
+        EmailCampaign.id.in_({h["campaign_id"] for h in hits}))).all())
+    refs = customer_refs(tenant_id, {h["customer_id"] for h in hits})
+    payloads = []
+    for hit in hits:
+        payload = {"campaign": {"id": hit["campaign_id"], "name": names.get(hit["campaign_id"])},
+                   "customer": refs.get(hit["customer_id"]), "occurred_at": hit["occurred_at"].isoformat(),
+                   "machine": hit["is_machine"], "machine_reason": hit["machine_reason"], "first": hit["first"],
+                   "user_agent": (hit["user_agent"] or "")[:300] or None}
+        if hit["kind"] == "click":
+            payload["url"] = links[hit["link_id"]].url[:1000]
+        payloads.append(payload)
+    return payloads
 
 
 def _links_clicked_before(clicked: list[dict[str, Any]]) -> set[tuple[int, int, bool]]:
@@ -154,7 +184,8 @@ def _count_for_recipient(hit: dict[str, Any], current: dict[str, int], deltas: d
         **{f"{p}{k}": 0 for p in ("", "human_", "unique_", "human_unique_") for k in ("opens", "clicks")}})
     first_time_key = "fo" if kind == "open" else "fc"
     bucket[plural] += 1
-    if current[plural] == 0:
+    hit["first"] = current[plural] == 0
+    if hit["first"]:
         bucket[f"unique_{plural}"] += 1
     current[plural] += 1
     delta["o" if kind == "open" else "c"] += 1

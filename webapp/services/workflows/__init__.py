@@ -7,6 +7,7 @@ wait, which sets next_run_at; the scheduler picks up due enrollments.
 - enrolling.py: manual enrollment and the API's trigger call
 - triggers.py: what a trigger may say
 - steps/: the step types, one module each (config, check, description, form, handler)
+- paths.py: where a step sits (main path, or a split's / wait_for's path) and what comes next
 - engine.py, claims.py, expired_waits.py, runner.py: running due enrollments
 
 Enrollment by triggers is services/enrollment/. Callers use `workflows.X` for the names

@@ -15,16 +15,28 @@ from webapp.infra.errors import Conflict, ValidationFailed
 from webapp.infra.queues import after_commit
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import AutomationEnrollment, AutomationStep, AutomationWorkflow, EmailCampaign, Tenant
-from webapp.models.workflow import OPEN_STATUSES, REENTRY_POLICIES
+from webapp.models.workflow import OPEN_STATUSES, PATH_STEP_TYPES, REENTRY_POLICIES
 from webapp.services.campaigns.drafts import compiled_design
 from webapp.services.enrollment import closed_reentry_key
+from webapp.services.enrollment.goal_criteria import check_criteria
 from webapp.services.sending_domains import check_from_address
 from webapp.services.tenants import normalise_email
+from webapp.services.triggers import check_trigger
 from webapp.services.workflows.email_guard import check_email_steps
+from webapp.services.workflows.paths import (
+    MAIN_PATH,
+    PathKey,
+    branch_count,
+    branch_label,
+    descendants,
+    next_step,
+    on_path,
+    path_key,
+    same_path_ids,
+)
 from webapp.services.workflows.reading import get_step, get_workflow, steps_of
 from webapp.services.workflows.steps import STEP_TYPES, validate_step
 from webapp.services.workflows.steps.send_email import SENDER_FIELDS
-from webapp.services.workflows.triggers import check_trigger
 
 MAX_STEPS = 50
 
@@ -65,6 +77,10 @@ def create_workflow(tenant_id: int, data: dict[str, Any]) -> AutomationWorkflow:
         raise ValidationFailed("steps", f"at most {MAX_STEPS} steps")
     checked = []
     for i, step in enumerate(steps):
+        for field in ("parent_step_id", "branch"):
+            if step.get(field) is not None:
+                raise ValidationFailed(f"steps[{i}].{field}", "steps given with the workflow go on its main path: "
+                                                              "add steps on paths afterwards (POST .../steps)")
         try:
             checked.append((step["type"], validate_step(step["type"], step.get("config") or {},
                                                         allowlist=tenant.webhook_allowlist)))
@@ -72,8 +88,10 @@ def create_workflow(tenant_id: int, data: dict[str, Any]) -> AutomationWorkflow:
             raise ValidationFailed(f"steps[{i}].{exc.field}", exc.reason) from None
         if checked[-1][0] == "condition" and "else_step" in checked[-1][1]:
             raise ValidationFailed(f"steps[{i}].config.else_step", "add the step first, then point at it")
+    goal = check_criteria(data.get("goal"), "goal", goal=True)
+    exit_conditions = check_criteria(data.get("exit_conditions"), "exit_conditions", goal=False)
     workflow = AutomationWorkflow(tenant_id=tenant_id, name=name, trigger_type=trigger_type, trigger_config=config,
-                                  reentry=reentry, active=False, version=1)
+                                  reentry=reentry, active=False, version=1, goal=goal, exit_conditions=exit_conditions)
     db.session.add(workflow)
     db.session.flush()
     for position, (step_type, step_config) in enumerate(checked):
@@ -92,6 +110,11 @@ def update_workflow(tenant_id: int, workflow_id: int, changes: dict[str, Any]) -
     else:
         config = workflow.trigger_config
     reentry = _reentry(changes["reentry"]) if changes.get("reentry") is not None else workflow.reentry
+    # null removes the goal or the exit conditions; absent keeps them.
+    if "goal" in changes:
+        workflow.goal = check_criteria(changes["goal"], "goal", goal=True)
+    if "exit_conditions" in changes:
+        workflow.exit_conditions = check_criteria(changes["exit_conditions"], "exit_conditions", goal=False)
     workflow.name, workflow.trigger_type, workflow.trigger_config = name, trigger_type, config
     workflow.reentry = reentry
     _touch(workflow)
@@ -137,6 +160,8 @@ def _sync_campaign(campaign: EmailCampaign, config: dict[str, Any]) -> None:
         config.get("design")
     for field in SENDER_FIELDS:
         setattr(campaign, field, config.get(field))
+    # The frequency cap counts the sent rows of non-transactional campaigns (frequency_cap.py).
+    campaign.transactional = bool(config.get("transactional"))
 
 
 def _hidden_campaign(workflow: AutomationWorkflow, config: dict[str, Any]) -> EmailCampaign:
@@ -148,11 +173,12 @@ def _hidden_campaign(workflow: AutomationWorkflow, config: dict[str, Any]) -> Em
     return campaign
 
 
-def _new_step(workflow: AutomationWorkflow, step_type: str, config: dict[str, Any], position: int) -> AutomationStep:
+def _new_step(workflow: AutomationWorkflow, step_type: str, config: dict[str, Any], position: int,
+              path: PathKey = MAIN_PATH) -> AutomationStep:
     if step_type == "send_email":
         config = _email_config(workflow.tenant_id, config)
     step = AutomationStep(workflow_id=workflow.id, tenant_id=workflow.tenant_id, position=position, type=step_type,
-                          config=config)
+                          config=config, parent_step_id=path[0], branch=path[1])
     if step_type == "send_email":
         step.campaign_id = _hidden_campaign(workflow, config).id
     db.session.add(step)
@@ -166,25 +192,46 @@ def _renumber(steps: list[AutomationStep]) -> None:
             step.position = position
 
 
+def _path(steps: list[AutomationStep], parent_step_id: int | None, branch: int | None) -> PathKey:
+    """The path a step goes on: the main path, or a path of one of this workflow's split or
+    wait_for steps (ValidationFailed naming parent_step_id or branch otherwise)."""
+    if parent_step_id is None:
+        if branch is not None:
+            raise ValidationFailed("branch", "give parent_step_id too: the split or wait_for step whose path it is")
+        return MAIN_PATH
+    parent = next((s for s in steps if s.id == parent_step_id), None)
+    if parent is None or parent.type not in PATH_STEP_TYPES:
+        raise ValidationFailed("parent_step_id", "must be a split or wait_for step of this workflow")
+    count = branch_count(parent)
+    if branch is None or not 0 <= branch < count:
+        raise ValidationFailed("branch", f"must be between 0 and {count - 1} (the paths of step #{parent.id})")
+    return parent_step_id, branch
+
+
 def add_step(tenant_id: int, workflow_id: int, step_type: str, config: dict[str, Any] | None = None,
-             position: int | None = None) -> AutomationStep:
-    """Append a step, or insert it at `position` (0 = first). Without a config, the type's
-    default (valid) config is used, for the builder's "Add step"."""
+             position: int | None = None, *, parent_step_id: int | None = None,
+             branch: int | None = None) -> AutomationStep:
+    """Append a step to a path (the main path, or path `branch` of the split or wait_for
+    step `parent_step_id`), or insert it at `position` in that path (0 = first). Without a
+    config, the type's default (valid) config is used, for the builder's "Add step"."""
     workflow = get_workflow(tenant_id, workflow_id)
     steps = steps_of(workflow.id)
     if len(steps) >= MAX_STEPS:
         raise ValidationFailed("type", f"a workflow has at most {MAX_STEPS} steps")
+    path = _path(steps, parent_step_id, branch)
     tenant = db.session.get(Tenant, tenant_id)
     if config is None:
         entry = STEP_TYPES.get(step_type)
         config = entry.starting_config(tenant) if entry is not None else {}
-    config = validate_step(step_type, config, allowlist=tenant.webhook_allowlist, step_ids={s.id for s in steps})
-    if position is not None and not 0 <= position <= len(steps):
-        raise ValidationFailed("position", f"must be between 0 and {len(steps)}")
-    step = _new_step(workflow, step_type, config, len(steps))
+    config = validate_step(step_type, config, allowlist=tenant.webhook_allowlist,
+                           step_ids=same_path_ids(steps, path))
+    siblings = on_path(steps, path)
+    if position is not None and not 0 <= position <= len(siblings):
+        raise ValidationFailed("position", f"must be between 0 and {len(siblings)}")
+    step = _new_step(workflow, step_type, config, len(siblings), path)
     if position is not None:
-        steps.insert(position, step)
-        _renumber(steps)
+        siblings.insert(position, step)
+        _renumber(siblings)
     _touch(workflow)
     db.session.commit()
     return step
@@ -194,8 +241,16 @@ def update_step(tenant_id: int, workflow_id: int, step_id: int, config: dict[str
     step = get_step(tenant_id, workflow_id, step_id)
     workflow = db.session.get(AutomationWorkflow, step.workflow_id)
     tenant = db.session.get(Tenant, tenant_id)
+    steps = steps_of(workflow.id)
     config = validate_step(step.type, config, allowlist=tenant.webhook_allowlist,
-                           step_ids={s.id for s in steps_of(workflow.id)} - {step.id})
+                           step_ids=same_path_ids(steps, path_key(step)) - {step.id})
+    if step.type == "split":
+        _keep_used_paths(step, steps, len(config["paths"]))
+    if step.type == "wait_for":
+        # Those waiting on it now wait for what it says now.
+        db.session.execute(update(AutomationEnrollment).where(
+            AutomationEnrollment.current_step_id == step.id, AutomationEnrollment.waiting_for.isnot(None))
+            .values(waiting_for=config["activity_type"]).execution_options(synchronize_session=False))
     if step.type == "send_email":
         config = _email_config(tenant_id, config)
     step.config = config
@@ -211,42 +266,61 @@ def update_step(tenant_id: int, workflow_id: int, step_id: int, config: dict[str
     return step
 
 
+def _keep_used_paths(step: AutomationStep, steps: list[AutomationStep], count: int) -> None:
+    """A split may lose a path only when no step is on it."""
+    for branch in range(count, branch_count(step)):
+        if on_path(steps, (step.id, branch)):
+            raise ValidationFailed("config.paths", f"path {branch_label(step, branch)} has steps: delete them "
+                                                   "first, or keep the path")
+
+
 def delete_step(tenant_id: int, workflow_id: int, step_id: int, *, now: datetime | None = None) -> None:
-    """Remove a step; customers on it move on to the next step (or complete when it was
-    the last), and condition steps that jumped to it exit instead."""
+    """Remove a step, and for a split or wait_for the steps on its paths with it; customers
+    on any of them move on to the step after it (or complete when nothing follows), and
+    condition steps that jumped to a removed step exit instead."""
     now = now or utcnow()
     step = get_step(tenant_id, workflow_id, step_id)
     workflow = db.session.get(AutomationWorkflow, step.workflow_id)
     steps = steps_of(workflow.id)
-    later = [s for s in steps if s.position > step.position or (s.position == step.position and s.id > step.id)]
-    on_it = and_(AutomationEnrollment.workflow_id == workflow.id, AutomationEnrollment.current_step_id == step.id,
+    removed = [step, *descendants(steps, step.id)]
+    removed_ids = [s.id for s in removed]
+    after = next_step(steps, step)
+    on_it = and_(AutomationEnrollment.workflow_id == workflow.id, AutomationEnrollment.current_step_id.in_(removed_ids),
                  AutomationEnrollment.status.in_(OPEN_STATUSES))
-    if later:
+    if after is not None:
         db.session.execute(update(AutomationEnrollment).where(on_it).values(
-            current_step_id=later[0].id, step_entered_at=now, next_run_at=now, attempts=0,
-            status=case((AutomationEnrollment.status == "held", "held"), else_="active"))
+            current_step_id=after.id, step_entered_at=now, next_run_at=now, attempts=0, waiting_for=None,
+            awaited_at=None, status=case((AutomationEnrollment.status == "held", "held"), else_="active"))
             .execution_options(synchronize_session=False))
     else:
         db.session.execute(update(AutomationEnrollment).where(on_it).values(
             current_step_id=None, status="completed", finished_at=now, next_run_at=None, claim_token=None,
-            reentry_key=closed_reentry_key()).execution_options(synchronize_session=False))
+            waiting_for=None, awaited_at=None, reentry_key=closed_reentry_key())
+            .execution_options(synchronize_session=False))
     for other in steps:
-        if other.type == "condition" and other.config.get("else_step") == step.id:
+        if other.type == "condition" and other.config.get("else_step") in removed_ids:
             other.config = {k: v for k, v in other.config.items() if k != "else_step"}
-    db.session.delete(step)
-    _renumber([s for s in steps if s.id != step.id])
+    # Deepest first, so no step outlives its parent even where the database does not cascade.
+    for gone in reversed(removed):
+        db.session.delete(gone)
+        db.session.flush()
+    _renumber([s for s in on_path(steps, path_key(step)) if s.id != step.id])
     _touch(workflow)
     _sweep_after_commit()  # customers moved on from the removed step run at once
     db.session.commit()
 
 
-def reorder_steps(tenant_id: int, workflow_id: int, step_ids: list[int]) -> list[AutomationStep]:
-    """The steps in this order; customers keep pointing at their step, so the new order
-    applies to the steps they have not run yet."""
+def reorder_steps(tenant_id: int, workflow_id: int, step_ids: list[int], *, parent_step_id: int | None = None,
+                  branch: int | None = None) -> list[AutomationStep]:
+    """A path's steps in this order (the main path, or path `branch` of `parent_step_id`);
+    customers keep pointing at their step, so the new order applies to the steps they have
+    not run yet. Steps stay on their path: moving between paths is delete and add."""
     workflow = get_workflow(tenant_id, workflow_id)
-    steps = steps_of(workflow.id)
+    all_steps = steps_of(workflow.id)
+    steps = on_path(all_steps, _path(all_steps, parent_step_id, branch))
     if sorted(step_ids) != sorted(s.id for s in steps) or len(set(step_ids)) != len(step_ids):
-        raise ValidationFailed("step_ids", "must list every step of the workflow exactly once")
+        raise ValidationFailed("step_ids", "must list every step of the path exactly once" if parent_step_id
+                               else "must list every step of the workflow's main path exactly once")
     by_id = {s.id: s for s in steps}
     ordered = [by_id[i] for i in step_ids]
     _renumber(ordered)
@@ -262,10 +336,10 @@ def check_activatable(workflow: AutomationWorkflow) -> None:
     if not steps:
         raise ValidationFailed("active", "add at least one step before switching the workflow on")
     tenant = db.session.get(Tenant, workflow.tenant_id)
-    ids = {s.id for s in steps}
     for n, step in enumerate(steps, 1):
         try:
-            validate_step(step.type, step.config, allowlist=tenant.webhook_allowlist, step_ids=ids)
+            validate_step(step.type, step.config, allowlist=tenant.webhook_allowlist,
+                          step_ids=same_path_ids(steps, path_key(step)))
         except ValidationFailed as exc:
             raise ValidationFailed("active", f"step {n} ({step.type}) is invalid: {exc.message}") from None
     check_email_steps(workflow.tenant_id, steps)  # the subject, placeholder text and merge tags of each email

@@ -8,6 +8,7 @@ the clock instead of sleeping.
 
 from __future__ import annotations
 
+import random
 import time
 from datetime import datetime
 
@@ -17,8 +18,9 @@ from webapp.services.workflows.expired_waits import advance_expired_waits
 from webapp.services.workflows.runner import Runner
 
 
-def run_batch(ids: list[int], *, now: datetime | None = None) -> dict[str, int]:
-    """Claim what is still due among `ids` and run each claimed enrollment's steps."""
+def run_batch(ids: list[int], *, now: datetime | None = None, rng: random.Random | None = None) -> dict[str, int]:
+    """Claim what is still due among `ids` and run each claimed enrollment's steps
+    (`rng`: the splits' draws, seeded by tests; the system's randomness otherwise)."""
     live = now is None
     now = now or utcnow()
     token, claimed = claim(ids, now)
@@ -26,7 +28,7 @@ def run_batch(ids: list[int], *, now: datetime | None = None) -> dict[str, int]:
     if not claimed:
         return counts
     remaining = advance_expired_waits(token, claimed, now)
-    runner = Runner(token, now, live=live)
+    runner = Runner(token, now, live=live, rng=rng)
     # Half the lease: a batch slowed down (the tenant's sending rate, slow webhooks) hands
     # back what it has not started, still due, before its claim could run out under it.
     hand_back_at = time.monotonic() + lease().total_seconds() / 2
@@ -41,12 +43,13 @@ def run_batch(ids: list[int], *, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def run_due(*, now: datetime | None = None, limit: int = 100_000) -> dict[str, int]:
+def run_due(*, now: datetime | None = None, limit: int = 100_000, rng: random.Random | None = None
+            ) -> dict[str, int]:
     """Everything due now, in this process (tests and the browser walkthrough use it)."""
     now = now or utcnow()
     ids = due_enrollment_ids(now, limit)
     totals = {"claimed": 0, "steps": 0}
     for start in range(0, len(ids), 500):
-        result = run_batch(ids[start:start + 500], now=now)
+        result = run_batch(ids[start:start + 500], now=now, rng=rng)
         totals = {k: totals[k] + result[k] for k in totals}
     return totals

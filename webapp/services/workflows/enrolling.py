@@ -14,6 +14,7 @@ from webapp.infra.types import utcnow
 from webapp.models import Customer
 from webapp.services.customers import get_customer
 from webapp.services.enrollment import active_workflows, enroll_into, log_enrolled, process_trigger
+from webapp.services.triggers import TRIGGER_TYPES
 from webapp.services.workflows.reading import get_workflow
 
 ENROLL_MANY_MAX = 1000
@@ -51,9 +52,10 @@ def enroll_customers(tenant_id: int, workflow_id: int, customer_ids: list[int],
 def fire_trigger(tenant_id: int, trigger_type: str, customer_id: int, payload: dict[str, Any] | None = None,
                  *, now: datetime | None = None) -> list[int]:
     """The API's POST /triggers: process_trigger for one of the tenant's customers, committed."""
-    if trigger_type not in ("purchase", "signup", "custom", "segment_entered"):
-        raise ValidationFailed("type", "must be one of purchase, signup, custom, segment_entered "
-                                       "(event_day fires from the scheduler)")
+    fired_by_api = [name for name, kind in TRIGGER_TYPES.items() if kind.api_fired]
+    if trigger_type not in fired_by_api:
+        raise ValidationFailed("type", f"must be one of {', '.join(fired_by_api)} (the others fire from what "
+                                       "happens: purchases, the scheduler, preferences)")
     customer = get_customer(tenant_id, customer_id)
     ids = process_trigger(tenant_id, trigger_type, customer, payload, now=now)
     db.session.commit()

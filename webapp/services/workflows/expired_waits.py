@@ -14,6 +14,7 @@ from webapp.models import (
     AutomationWorkflow,
     CustomerActivity,
 )
+from webapp.services.workflows.paths import next_step
 from webapp.services.workflows.steps.base import BAD_DATA
 
 
@@ -51,6 +52,7 @@ def _passed_waits(token: str, ids: list[int], now: datetime) -> dict[int | None,
                                    .order_by(AutomationStep.position, AutomationStep.id)):
         steps.setdefault(step.workflow_id, []).append(step)
     passed: dict[int | None, list] = {}  # next step id (None: the end) -> rows
+    following: dict[int, AutomationStep | None] = {}  # a wait's next step, found once per step
     for row in rows:
         ordered = steps.get(row.workflow_id, [])
         index = next((i for i, s in enumerate(ordered) if s.id == row.current_step_id), None)
@@ -64,8 +66,10 @@ def _passed_waits(token: str, ids: list[int], now: datetime) -> dict[int | None,
             continue  # a wait it cannot read: the runner fails that enrollment, with the reason
         if row.step_entered_at is None or row.step_entered_at + delta > now:
             continue
-        following = ordered[index + 1].id if index + 1 < len(ordered) else None
-        passed.setdefault(following, []).append(row)
+        if ordered[index].id not in following:
+            following[ordered[index].id] = next_step(ordered, ordered[index])
+        after = following[ordered[index].id]
+        passed.setdefault(after.id if after is not None else None, []).append(row)
     return passed
 
 

@@ -23,6 +23,7 @@ from webapp.models import (
 )
 from webapp.models.workflow import FINAL_STATUSES, OPEN_STATUSES
 from webapp.services.customers import get_customer
+from webapp.services.workflows.paths import ordered_tree
 
 
 def get_workflow(tenant_id: int, workflow_id: int) -> AutomationWorkflow:
@@ -34,8 +35,10 @@ def get_workflow(tenant_id: int, workflow_id: int) -> AutomationWorkflow:
 
 
 def steps_of(workflow_id: int) -> list[AutomationStep]:
-    return list(db.session.scalars(select(AutomationStep).where(AutomationStep.workflow_id == workflow_id)
-                                   .order_by(AutomationStep.position, AutomationStep.id)))
+    """A workflow's steps as they read top to bottom: each split or wait_for step followed
+    by its paths' steps, path by path (services/workflows/paths.py)."""
+    return ordered_tree(list(db.session.scalars(select(AutomationStep).where(AutomationStep.workflow_id == workflow_id)
+                                                .order_by(AutomationStep.position, AutomationStep.id))))
 
 
 def get_step(tenant_id: int, workflow_id: int, step_id: int) -> AutomationStep:
@@ -57,8 +60,10 @@ def workflows_page(tenant_id: int, *, limit: int = 50, cursor: str | None = None
 
 
 def enrollment_counts(workflow_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{workflow_id: {enrolled, active, completed, exited, failed}} in one grouped query."""
-    counts = {wid: {"enrolled": 0, "active": 0, "completed": 0, "exited": 0, "failed": 0} for wid in workflow_ids}
+    """{workflow_id: {enrolled, active, completed, exited, failed, converted}} in one grouped
+    query (converted: ended by meeting the goal; completed ones that converted later stay completed)."""
+    counts = {wid: {"enrolled": 0, "active": 0, "completed": 0, "exited": 0, "failed": 0, "converted": 0}
+              for wid in workflow_ids}
     if not workflow_ids:
         return counts
     rows = db.session.execute(select(AutomationEnrollment.workflow_id, AutomationEnrollment.status, func.count())

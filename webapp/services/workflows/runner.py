@@ -9,10 +9,11 @@ retry with backoff; after the last attempt the enrollment is `failed`.
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.infra.types import utcnow
@@ -26,13 +27,23 @@ from webapp.models import (
     Tenant,
 )
 from webapp.services.campaigns.allowance import SendAllowance
+from webapp.services.enrollment.goals import ended_before_step
 from webapp.services.enrollment.waits import Outcome
+from webapp.services.workflows.paths import next_step
 from webapp.services.workflows.steps import STEP_TYPES
 from webapp.services.workflows.steps.base import BAD_DATA, StepFailed
 
 MAX_ATTEMPTS = 5
 # A condition that jumps back could loop: a run stops after this many steps and goes on later.
 MAX_STEPS_PER_RUN = 100
+PATH_LENGTH = 200  # automation_enrollments.path
+
+
+def _took(path: str | None, label: str) -> str:
+    """The enrollment's path with one more choice ("B", then "B / happened"); the newest
+    choices are kept when a loop of jumps makes it long."""
+    taken = f"{path} / {label}" if path else label
+    return taken if len(taken) <= PATH_LENGTH else "… " + taken[-(PATH_LENGTH - 2):]
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -47,14 +58,15 @@ def execute_step(runner: Runner, enrollment: AutomationEnrollment, step: Automat
 class Runner:
     """Runs claimed enrollments of one batch; reuses one mail transport for the batch."""
 
-    def __init__(self, token: str, now: datetime, *, live: bool = False):
+    def __init__(self, token: str, now: datetime, *, live: bool = False, rng: random.Random | None = None):
         """`now` is the batch's clock: fixed when the caller gave one (tests, a controllable
         clock), else `live` and moved on before and after each step, so traces say when a
         step really ran and waits count from then (a batch can take a while at the
-        tenant's sending rate)."""
+        tenant's sending rate). `rng` draws splits' paths (seeded in tests)."""
         self.token = token
         self.now = now
         self.live = live
+        self.rng = rng or random.SystemRandom()
         self._transport = None
         self._steps: dict[int, list[AutomationStep]] = {}
         self._workflows: dict[int, AutomationWorkflow] = {}
@@ -117,6 +129,9 @@ class Runner:
                 self._finish(enrollment, "completed", "no steps left")
                 return ran
             self.tick()
+            # Exit conditions and the goal are checked before every step (services/enrollment/goals.py).
+            if ended_before_step(enrollment, step, self.now):
+                return ran
             started = self.now
             try:
                 try:
@@ -157,20 +172,26 @@ class Runner:
         if outcome.kind == "waiting":
             if enrollment.status != "waiting" or enrollment.next_run_at != outcome.until:
                 self._record(enrollment, step, started, "waiting", outcome.detail, finished=False)
+            enrollment.waiting_for = outcome.waiting_for
             self._release(enrollment, status="waiting", next_run_at=outcome.until)
             return False
         if STEP_TYPES[step.type].opens_wait:
             self._close_wait(enrollment, step, outcome.kind, outcome.detail)
         else:
+            if enrollment.status == "waiting":  # a step that was held (quiet hours) ran at last
+                self._close_hold(enrollment, step)
             self._record(enrollment, step, started, outcome.kind, outcome.detail)
         if outcome.kind == "exited":
             self._finish(enrollment, "exited", outcome.detail)
             return False
+        if outcome.path_label:
+            enrollment.path = _took(enrollment.path, outcome.path_label)
         if outcome.kind == "jumped":
             target = outcome.target
         else:
-            later = [s for s in steps if (s.position, s.id) > (step.position, step.id)]
-            target = later[0].id if later else None
+            following = next_step(steps, step, outcome.branch)
+            target = following.id if following is not None else None
+        enrollment.waiting_for, enrollment.awaited_at = None, None
         if target is None:
             self._finish(enrollment, "completed", "all steps done")
             return False
@@ -193,6 +214,13 @@ class Runner:
             self._record(enrollment, step, self.now, outcome, detail)
         else:
             waiting.outcome, waiting.finished_at, waiting.detail = outcome, self.now, detail
+
+    def _close_hold(self, enrollment: AutomationEnrollment, step: AutomationStep) -> None:
+        """The hold's trace row ("Held until 08:00 (quiet hours)") stays, marked held and ended."""
+        db.session.execute(update(AutomationStepExecution).where(
+            AutomationStepExecution.enrollment_id == enrollment.id, AutomationStepExecution.step_id == step.id,
+            AutomationStepExecution.outcome == "waiting").values(outcome="held", finished_at=self.now)
+            .execution_options(synchronize_session=False))
 
     def _release(self, enrollment: AutomationEnrollment, *, status: str | None = None,
                  next_run_at: datetime | None = None) -> None:

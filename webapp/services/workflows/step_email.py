@@ -15,7 +15,10 @@ from webapp.services.workflows.steps import validate_step
 
 # What {{ trigger.* }} reads in a preview or test: a purchase as the platform sends one.
 SAMPLE_TRIGGER = {"order_id": "ORDER-1001", "order_total": 84.0,
-                  "event": {"id": "evt_sample", "name": "Your event", "starts_at": "2026-12-12T19:30:00+00:00"}}
+                  "event": {"id": "evt_sample", "name": "Your event", "starts_at": "2026-12-12T19:30:00+00:00",
+                            # What event triggers add (catalogue.event_payload, the calendar link).
+                            "when": "Sat 12 Dec 2026, 19:30 (GMT)", "doors": "Sat 12 Dec 2026, 18:30 (GMT)",
+                            "venue": "The venue", "city": "Your city", "calendar_url": "#add-to-calendar"}}
 
 
 def _step_campaign(tenant_id: int, workflow_id: int, step_id: int) -> EmailCampaign:

@@ -8,14 +8,25 @@ from typing import Any
 
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.validation import check_storable, validate
-from webapp.services.workflows.steps import condition, send_email, tags, update_attribute, wait, wait_until, webhook
+from webapp.services.workflows.steps import (
+    condition,
+    holdout,
+    send_email,
+    split,
+    tags,
+    update_attribute,
+    wait,
+    wait_for,
+    wait_until,
+    webhook,
+)
 from webapp.services.workflows.steps.base import FormField, FormValues, RunContext, StepFailed, StepType
 from webapp.services.workflows.steps.webhook import check_webhook_url
 
 # In the builder's order ("Add a step" lists them so).
 STEP_TYPES: dict[str, StepType] = {entry.name: entry for entry in (
     send_email.STEP, wait.STEP, wait_until.STEP, condition.STEP, tags.ADD_TAG, tags.REMOVE_TAG,
-    update_attribute.STEP, webhook.STEP)}
+    update_attribute.STEP, webhook.STEP, split.STEP, wait_for.STEP, holdout.STEP)}
 
 # What "Add step" puts in place before the marketer edits it: valid, so a half-built
 # workflow never holds an invalid step.

@@ -3,6 +3,7 @@ find everything from (its config model, checks, description, default, form and h
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ class RunContext(Protocol):
     """What a step's handler may ask of the runner running it (the engine's Runner)."""
 
     now: datetime
+    rng: random.Random  # splits draw from it (seeded in tests)
 
     def tenant(self, tenant_id: int) -> Tenant: ...
 

@@ -12,13 +12,17 @@ from sqlalchemy import select, update
 from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.sql import insert_ignoring_duplicates
+from webapp.mail.compose import Attachment
 from webapp.mail.design import brand_of, default_design, validate_design
 from webapp.mail.templating import RenderFailed, check_template_field
 from webapp.models import AutomationEnrollment, AutomationStep, CampaignRecipient, Customer, EmailCampaign, Tenant
+from webapp.services.campaigns.frequency_cap import capped
 from webapp.services.campaigns.marks import bump_counters, mark_sent, revert_sent, settle_sent
 from webapp.services.campaigns.rendering import render_for, sender_of
 from webapp.services.enrollment.waits import Outcome
+from webapp.services.events.calendar import CONTENT_TYPE, FILENAME, calendar_url, event_calendar, payload_event
 from webapp.services.merge_tags import readable
+from webapp.services.workflows.quiet_hours import quiet_hold
 from webapp.services.workflows.steps.base import FormField, FormValues, RunContext, StepFailed, StepType, Strict
 
 
@@ -31,6 +35,11 @@ class SendEmailStep(Strict):
     from_name: Annotated[str, Field(max_length=200)] | None = None
     from_email: Annotated[str, Field(max_length=320)] | None = None
     reply_to: Annotated[str, Field(max_length=320)] | None = None
+    # An order confirmation, a ticket, a password: sent whatever the frequency cap and quiet
+    # hours say, and not counted towards the cap.
+    transactional: bool | None = None
+    # When the trigger names an event (a reminder, a change, a purchase): its .ics rides along.
+    attach_calendar: bool | None = None
 
 
 SENDER_FIELDS = ("preheader", "from_name", "from_email", "reply_to")
@@ -69,6 +78,10 @@ def summary(config: dict[str, Any]) -> list[tuple[str, str]]:
                                                      f"<{config['from_email']}>" if config.get("from_email")
                                                      else None)))))
     lines.append(("Content", "built with blocks" if config.get("design") is not None else "HTML"))
+    if config.get("transactional"):
+        lines.append(("Kind", "Transactional: not capped, not held for quiet hours"))
+    if config.get("attach_calendar"):
+        lines.append(("Calendar", "The event's calendar file (.ics) is attached"))
     return lines
 
 
@@ -83,6 +96,10 @@ def from_form(form: FormValues) -> dict[str, Any]:
     for name in SENDER_FIELDS:
         if (form.get(name) or "").strip():
             config[name] = form.get(name)
+    if form.get("transactional") in ("y", "on", "true", "1"):
+        config["transactional"] = True
+    if form.get("attach_calendar") in ("y", "on", "true", "1"):
+        config["attach_calendar"] = True
     return config
 
 
@@ -106,13 +123,43 @@ def _recipient(campaign_id: int, enrollment: AutomationEnrollment, email: str) -
         CampaignRecipient.enrollment_id == enrollment.id).execution_options(populate_existing=True))
 
 
-def _skip(campaign: EmailCampaign, enrollment: AutomationEnrollment, customer: Customer) -> Outcome:
+def _skip(campaign: EmailCampaign, enrollment: AutomationEnrollment, customer: Customer,
+          reason: str | None = None) -> Outcome:
     recipient = _recipient(campaign.id, enrollment, customer.email)
-    if recipient.status not in ("sent", "skipped"):
+    if recipient.status == "sent":
+        return Outcome("done", f"already sent ({recipient.message_id}); not sent again")
+    reason = reason or f"customer is {customer.email_status}"
+    if recipient.status != "skipped":
         db.session.execute(update(CampaignRecipient).where(CampaignRecipient.id == recipient.id)
-                           .values(status="skipped", error=f"customer is {customer.email_status}"))
+                           .values(status="skipped", error=reason))
         bump_counters(campaign.id, skipped_count=1)
-    return Outcome("skipped", f"not sent: the customer is {customer.email_status}")
+    return Outcome("skipped", f"not sent: {'the ' if reason.startswith('customer') else ''}{reason}")
+
+
+# Messages the customer asked for by name: a waitlist offer goes to someone who joined the
+# waitlist without subscribing to marketing (or after unsubscribing). Bounced and complained
+# addresses are never written to.
+REQUESTED_BY_CUSTOMER = frozenset({"waitlist_offer"})
+
+
+def _asked_for(enrollment: AutomationEnrollment, customer: Customer) -> bool:
+    return enrollment.trigger_type in REQUESTED_BY_CUSTOMER and customer.email_status == "unsubscribed"
+
+
+def _send_window(runner: RunContext, enrollment: AutomationEnrollment, campaign: EmailCampaign,
+                 customer: Customer, config: dict) -> Outcome | None:
+    """A marketing email in quiet hours waits (the enrollment runs again at their end); one
+    to a person at the frequency cap is skipped with the reason and the enrollment goes on.
+    Transactional emails pass, and those the customer asked for (an offer that expires in an
+    hour must not wait for the morning); None: send now."""
+    if config.get("transactional") or enrollment.trigger_type in REQUESTED_BY_CUSTOMER:
+        return None
+    tenant = runner.tenant(enrollment.tenant_id)
+    hold = quiet_hold(tenant, customer.timezone, runner.now)
+    if hold is not None:
+        return Outcome("waiting", hold[1], until=hold[0])
+    reason = capped(tenant, customer.id, runner.now)
+    return _skip(campaign, enrollment, customer, reason) if reason else None
 
 
 def handle(runner: RunContext, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
@@ -121,8 +168,11 @@ def handle(runner: RunContext, enrollment: AutomationEnrollment, step: Automatio
     if campaign is None:
         raise StepFailed("the step has no email to send (its campaign is missing)", retry=False)
     customer = db.session.get(Customer, enrollment.customer_id)
-    if customer.email_status != "subscribed":
+    if customer.email_status != "subscribed" and not _asked_for(enrollment, customer):
         return _skip(campaign, enrollment, customer)
+    held_or_capped = _send_window(runner, enrollment, campaign, customer, config)
+    if held_or_capped is not None:
+        return held_or_capped
     recipient = _recipient(campaign.id, enrollment, customer.email)
     if recipient.status == "sent":
         return Outcome("done", f"already sent ({recipient.message_id}); not sent again")
@@ -133,9 +183,10 @@ def handle(runner: RunContext, enrollment: AutomationEnrollment, step: Automatio
         .execution_options(synchronize_session=False))
     db.session.commit()
     tenant = runner.tenant(enrollment.tenant_id)
+    trigger, attachments = _event_extras(enrollment, tenant, config)
     try:
         composed = render_for(campaign, tenant, customer, to=recipient.email, token=recipient.token,
-                              extra={"trigger": dict(enrollment.trigger_payload or {})}, track=True)
+                              extra={"trigger": trigger}, track=True, attachments=attachments)
     except RenderFailed as exc:
         _settle(recipient.id, campaign.id, "failed", f"could not render: {exc}")
         raise StepFailed(f"could not render the email: {exc}", retry=False) from None
@@ -151,6 +202,21 @@ def handle(runner: RunContext, enrollment: AutomationEnrollment, step: Automatio
     if outcome.status == "sent":
         return Outcome("done", f"sent “{composed.subject}” ({composed.message_id})")
     return _not_sent(outcome, recipient, campaign, claim_token)
+
+
+def _event_extras(enrollment: AutomationEnrollment, tenant: Tenant,
+                  config: dict) -> tuple[dict[str, Any], tuple[Attachment, ...]]:
+    """The trigger as the email reads it and what rides along: when the trigger names one of
+    the tenant's events, {{ trigger.event.calendar_url }} links to its .ics, and the step's
+    attach_calendar attaches the file as the event is now (a rescheduled date, a bumped
+    SEQUENCE)."""
+    trigger = dict(enrollment.trigger_payload or {})
+    event = payload_event(enrollment.tenant_id, trigger)
+    if event is None:
+        return trigger, ()
+    trigger["event"] = {**trigger["event"], "calendar_url": calendar_url(event)}
+    ics = event_calendar(event, tenant) if config.get("attach_calendar") else None
+    return trigger, (Attachment(FILENAME, CONTENT_TYPE, ics),) if ics else ()
 
 
 def _not_sent(outcome: Any, recipient: CampaignRecipient, campaign: EmailCampaign, claim_token: str) -> Outcome:

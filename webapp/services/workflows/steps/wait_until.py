@@ -11,6 +11,7 @@ from webapp.infra.errors import ValidationFailed
 from webapp.infra.validation import Moment
 from webapp.models import AutomationEnrollment, AutomationStep
 from webapp.services.enrollment.waits import Outcome, wait_outcome
+from webapp.services.events.changes import with_current_start
 from webapp.services.workflows.steps.base import FormField, FormValues, RunContext, StepType, Strict
 
 
@@ -45,8 +46,12 @@ def from_form(form: FormValues) -> dict[str, Any]:
 
 
 def handle(runner: RunContext, enrollment: AutomationEnrollment, step: AutomationStep, config: dict) -> Outcome:
+    # "Hours before the event" counts from the event's start as it is now: a reschedule after
+    # the customer entered moves the wait with it.
+    payload = with_current_start(enrollment.tenant_id, enrollment.trigger_payload) \
+        if "before_event_hours" in config else enrollment.trigger_payload
     return wait_outcome("wait_until", config, entered_at=enrollment.step_entered_at or runner.now,
-                        payload=enrollment.trigger_payload, now=runner.now)
+                        payload=payload, now=runner.now)
 
 
 STEP = StepType(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from pydantic import Field
 
 from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
-from webapp.infra.outbound import WebhookFailed, WebhookRefused, plain_http_allowed, post_json
+from webapp.infra.outbound import WebhookFailed, WebhookRefused, post_json, url_problem
 from webapp.models import AutomationEnrollment, AutomationStep, Customer
 from webapp.services.customers import customer_dict
 from webapp.services.enrollment.waits import Outcome
@@ -26,14 +25,9 @@ def check(out: dict[str, Any], *, allowlist: str | None, step_ids: set[int] | No
 
 
 def check_webhook_url(url: str, allowlist: str | None) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValidationFailed("config.url", "must be an https:// URL")
-    if parts.username or parts.password:
-        raise ValidationFailed("config.url", "must not contain a user name or password")
-    if parts.scheme == "http" and not plain_http_allowed(parts.hostname, allowlist):
-        raise ValidationFailed("config.url", "must be https (plain http only for hosts in the webhook "
-                                             "allowlist in Settings)")
+    problem = url_problem(url, allowlist)
+    if problem:
+        raise ValidationFailed("config.url", problem)
 
 
 def from_form(form: FormValues) -> dict[str, Any]:

@@ -1,0 +1,62 @@
+"""What the migration tests share: an app on an empty database migrated only up to a
+revision (SQLite, or a throwaway PostgreSQL database with TEST_DATABASE_URL), and rows
+inserted the way the old schema takes them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.infra.types import utcnow
+from webapp.testing import ThrowawayPostgres
+
+
+@contextmanager
+def _empty_database_url() -> Iterator[str]:
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if server_url:
+        pg = ThrowawayPostgres(server_url).create()
+        try:
+            yield pg.url
+        finally:
+            pg.drop()
+    else:
+        yield f"sqlite:///{tempfile.mkdtemp(prefix='crm-migration-')}/m.sqlite3"
+
+
+def app_before(revision: str):
+    """A pytest fixture: an app on an empty database migrated up to `revision`, in its own
+    app context (requested after the suite's `app`, which owns the current one)."""
+
+    @pytest.fixture
+    def old_app(redis_server, app):
+        with _empty_database_url() as url:
+            other = create_app({"TESTING": True, "SECRET_KEY": "migration", "SQLALCHEMY_DATABASE_URI": url,
+                                "REDIS_URL": redis_server.url, "TRACKING_SPOOL_DIR": tempfile.mkdtemp()})
+            with other.app_context():
+                upgrade(revision=revision)
+                yield other
+                db.session.remove()
+                db.engine.dispose()
+
+    return old_app
+
+
+def insert_row(conn, table_name: str, **values) -> int:
+    """A row with `values` and something valid in every other required column."""
+    table = sa.Table(table_name, sa.MetaData(), autoload_with=conn)
+    row = dict(values)
+    for column in table.columns:
+        if column.name in row or column.nullable or column.server_default is not None or column.primary_key:
+            continue
+        kind = column.type.python_type if not isinstance(column.type, sa.JSON) else dict
+        row[column.name] = {int: 0, str: "x", float: 0.0, bool: False, dict: {}}.get(kind, utcnow())
+    return conn.execute(table.insert().values(row)).inserted_primary_key[0]

@@ -1,0 +1,103 @@
+"""Emitting events: one delivery row per subscribed, enabled endpoint, written in the
+caller's transaction (the outbox), the delivery job asked for after commit.
+
+Hot paths (purchases, tracking, sends) call this for tenants that mostly have no endpoint,
+so finding the subscribers is one indexed aggregate per transaction and tenant at most,
+and the endpoint rows are loaded only when that aggregate moves (a per-process cache keyed
+like the active-workflow cache in services/enrollment/active.py). Payloads are built only
+when somebody listens: callers pass a function."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from webapp.extensions import db
+from webapp.infra.queues import after_commit_merged
+from webapp.infra.types import utcnow
+from webapp.models import WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint
+
+DELIVERY_CHUNK = 50
+_CACHE: dict[int, tuple[tuple, dict[str, list[int]]]] = {}
+_CACHE_SIZE = 1024
+_SESSION_KEY = "crm_webhook_subscribers"
+
+Payload = dict[str, Any]
+
+
+def new_msg_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def _load(tenant_id: int) -> dict[str, list[int]]:
+    key = tuple(db.session.execute(
+        select(func.count(WebhookEndpoint.id), func.coalesce(func.sum(WebhookEndpoint.version), 0),
+               func.max(WebhookEndpoint.id), func.max(WebhookEndpoint.updated_at))
+        .where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True))).one())
+    if not key[0]:
+        return {}
+    cached = _CACHE.get(tenant_id)
+    if cached is None or cached[0] != key:
+        by_type: dict[str, list[int]] = {}
+        for endpoint_id, types in db.session.execute(
+                select(WebhookEndpoint.id, WebhookEndpoint.event_types)
+                .where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True))
+                .order_by(WebhookEndpoint.id)):
+            for event_type in types or ():
+                by_type.setdefault(event_type, []).append(endpoint_id)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        cached = _CACHE[tenant_id] = (key, by_type)
+    return cached[1]
+
+
+def subscribers(tenant_id: int, event_type: str) -> list[int]:
+    """Ids of the tenant's enabled endpoints subscribed to `event_type` (the answer is kept
+    for the rest of the transaction: it sees one snapshot anyway)."""
+    if event_type not in WEBHOOK_EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}")
+    session = db.session()
+    session.connection()  # begins the transaction if none is open, so it can key what is held
+    transaction = session.get_transaction()
+    held = session.info.get(_SESSION_KEY)
+    if held is None or held[0] is not transaction:
+        held = session.info[_SESSION_KEY] = (transaction, {})
+    by_tenant = held[1]
+    if tenant_id not in by_tenant:
+        by_tenant[tenant_id] = _load(tenant_id)
+    return by_tenant[tenant_id].get(event_type, [])
+
+
+def body(event_type: str, data: Payload, at: datetime) -> Payload:
+    """The JSON every delivery carries (Standard Webhooks' suggested envelope)."""
+    return {"type": event_type, "timestamp": at.isoformat(), "data": data}
+
+
+def emit(tenant_id: int, event_type: str, payload: Payload | Callable[[], Payload]) -> int:
+    """Store one delivery of this event per subscribed endpoint in the caller's transaction;
+    the deliveries start once it commits. `payload` may be a function, called only when
+    somebody subscribed. Returns how many deliveries were stored."""
+    return emit_many(tenant_id, event_type, (lambda: [payload()]) if callable(payload) else [payload])
+
+
+def emit_many(tenant_id: int, event_type: str,
+              payloads: Iterable[Payload] | Callable[[], Iterable[Payload]]) -> int:
+    """emit for many events of one type at once (segment recalculations, send batches,
+    tracking hits): one executemany INSERT for all rows."""
+    endpoint_ids = subscribers(tenant_id, event_type)
+    if not endpoint_ids:
+        return 0
+    now = utcnow()
+    rows = [{"tenant_id": tenant_id, "endpoint_id": endpoint_id, "event_type": event_type, "msg_id": new_msg_id(),
+             "payload": body(event_type, data, now), "status": "pending", "attempts": 0, "next_attempt_at": now,
+             "created_at": now}
+            for data in (payloads() if callable(payloads) else payloads) for endpoint_id in endpoint_ids]
+    if not rows:
+        return 0
+    ids = list(db.session.scalars(insert(WebhookDelivery).returning(WebhookDelivery.id), rows))
+    after_commit_merged("webhooks.deliver", ids, chunk=DELIVERY_CHUNK, queue="default", job_timeout=600)
+    return len(rows)
