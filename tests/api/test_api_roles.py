@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import pytest
 from api_assertions import assert_error
-from sqlalchemy import select
 
 from tests.conftest import ApiClient, TenantFixture
+from tests.db_state import database_state
 from webapp.api.registry import ENDPOINTS
 from webapp.extensions import db
 from webapp.models import Tenant
 from webapp.services import tenants
 
 
-def snapshot() -> dict[str, list[tuple]]:
-    rows = {}
-    with db.engine.connect() as conn:
-        for table in db.metadata.sorted_tables:
-            rows[table.name] = sorted((tuple(map(repr, r)) for r in conn.execute(select(table))), key=str)
-    return rows
+def snapshot() -> dict[str, str]:
+    return database_state()
 
 
 def token_client(app, tenant_a, role: str) -> ApiClient:

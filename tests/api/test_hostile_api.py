@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.db_state import database_state
 from webapp.extensions import db
 
 # --- the values ----------------------------------------------------------------------------
@@ -224,14 +225,9 @@ VOLATILE = {("api_tokens", "last_used_at")}
 
 
 def snapshot() -> dict:
-    """Every row of every table, as text: a refusal must leave all of it as it was."""
+    """Every row of every table: a refusal must leave all of it as it was."""
     db.session.commit()
-    state = {}
-    for table in db.metadata.sorted_tables:
-        columns = [c.name for c in table.columns if (table.name, c.name) not in VOLATILE]
-        rows = db.session.execute(table.select().with_only_columns(*[table.c[c] for c in columns])).all()
-        state[table.name] = sorted(repr(tuple(row)) for row in rows)
-    return state
+    return database_state(VOLATILE)
 
 
 def assert_still_healthy(api, world: dict) -> None:

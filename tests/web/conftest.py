@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from tests.db_state import database_state
 from webapp.extensions import db
 
 from .pages import csrf_from
@@ -548,11 +549,7 @@ def form_data(password):
 
 # --- the database, before and after ---------------------------------------------------
 
-def snapshot() -> dict[str, list[tuple]]:
-    """Every row of every table, read on a fresh connection (so nothing is cached)."""
-    rows = {}
-    with db.engine.connect() as conn:
-        for table in db.metadata.sorted_tables:
-            order = list(table.primary_key.columns) or list(table.columns)
-            rows[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(*order))]
-    return rows
+def snapshot() -> dict[str, str]:
+    """Every row of every table (as a digest per table), read on a fresh connection (so
+    nothing is cached)."""
+    return database_state()
