@@ -49,6 +49,17 @@ def release_database() -> None:
     db.session.commit()
 
 
+def page_ready(page) -> None:
+    """The page has loaded and htmx has nothing in flight or settling: what a person sees once
+    it stops moving. (Playwright's "networkidle" waits for half a second of silence on every
+    page; over the sixty pages the accessibility and phone checks open, that was most of
+    their time.)"""
+    from playwright.sync_api import expect
+
+    page.wait_for_load_state("load")
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+
+
 @pytest.fixture
 def log_in(page, password):
     """log_in(email): through the real form, as a person would; lands on the dashboard."""

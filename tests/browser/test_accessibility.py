@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import release_database
+from .conftest import page_ready, release_database
 from .main_pages import EMPTY_PAGES, build_demo
 
 pytestmark = pytest.mark.browser
@@ -66,7 +66,7 @@ def describe(where: str, violations: list[dict]) -> list[str]:
 
 
 def check(page: Page, where: str) -> list[str]:
-    page.wait_for_load_state("networkidle")
+    page_ready(page)
     return describe(where, run_axe(page))
 
 
@@ -143,7 +143,7 @@ def test_builders_with_their_controls_open_pass_axe(page: Page, log_in, tenant_a
 
     page.goto("/segments/new")
     page.locator("[data-action=add-condition]").first.click()
-    page.wait_for_load_state("networkidle")
+    page_ready(page)
     problems += check(page, "segment builder, a condition added")
 
     page.goto(demo.pages["workflow builder"])

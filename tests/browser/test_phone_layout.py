@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from .conftest import page_ready
 from .main_pages import build_demo
 
 pytestmark = pytest.mark.browser
@@ -37,7 +38,7 @@ def test_every_main_page_fits_a_phone_screen(page: Page, log_in, tenant_a, every
     for name, address in everything.items():
         response = page.goto(address)
         assert response is not None and response.ok, f"{name} ({address}) answered {response and response.status}"
-        page.wait_for_load_state("networkidle")
+        page_ready(page)
         widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
         if widths[0] > widths[1]:
             # What sticks out, to say which element to fix.

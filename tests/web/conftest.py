@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.db_state import database_state
+from tests.world_cache import cached_world
 from webapp.extensions import db
 
 from .pages import csrf_from
@@ -136,7 +137,34 @@ def add_purchase(tenant_id: int, customer_id: int, total: float, *, order_id: st
 @pytest.fixture
 def world_a(tenant_a):
     """Tenant A's data that the sweeps aim at: a customer with a tag, a note and a purchase,
-    and the tenant's API token. Returns the value for each URL argument name."""
+    and the tenant's API token. Returns the value for each URL argument name. Built once a
+    process, then written back from its rows (tests/world_cache.py)."""
+    from webapp.models import EmailAsset
+    from webapp.services.assets import _store
+
+    files: dict[str, tuple[bytes, str]] = {}
+
+    def build() -> dict:
+        world = _build_world_a(tenant_a)
+        for asset in db.session.scalars(select(EmailAsset)):
+            with _store().open(asset.storage_key) as stored:
+                files[asset.storage_key] = (stored.read(), asset.content_type)
+        return world
+
+    def files_back() -> None:
+        # The image keeps its bytes in the asset store: a test that deleted it took them.
+        store = _store()
+        for key, (data, content_type) in files.items():
+            stored = store.open(key)
+            if stored is None:
+                store.put(key, data, content_type)
+            else:
+                stored.close()
+
+    return cached_world("world_a", build, after_restore=files_back)
+
+
+def _build_world_a(tenant_a) -> dict:
     from webapp.models import ApiToken
     from webapp.services.activities import add_note
     from webapp.services.segments import create_segment
