@@ -1,4 +1,4 @@
-"""`python -m bench --size smoke|medium|large [--only NAME ...]`."""
+"""`python -m bench --size smoke|medium|large|xl [--only NAME ...]`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 
 from bench import (
     bench_import,
+    bench_pages,
     bench_purchase_api,
     bench_seed,
     bench_segments,
@@ -23,7 +24,7 @@ from bench.harness import SIZES, BenchEnvironment, Result, print_table
 BENCHMARKS = {"seed": bench_seed, "timeline": bench_timeline, "purchase_api": bench_purchase_api,
               "segments": bench_segments, "send": bench_send, "send_design": bench_send_design,
               "tracking": bench_tracking,
-              "import": bench_import, "workflows": bench_workflows}
+              "import": bench_import, "workflows": bench_workflows, "pages": bench_pages}
 
 
 def main(argv: list[str] | None = None) -> int:

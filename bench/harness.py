@@ -31,15 +31,20 @@ class Size:
     repeats: int  # timings are the best (timeline) or sum (purchases) of this many rounds
     send_recipients: int  # campaign recipients bench_send delivers (and the bare loop sends)
     import_rows: int  # rows of the CSV file bench_import imports (twice: new, then updates)
+    page_requests: int  # GETs of each page bench_pages times (p50, p99)
 
 
 SIZES = {
     "smoke": Size("smoke", seed_customers=1_000, timeline_activities=2_000, timeline_pages=40,
-                  purchases=100, repeats=3, send_recipients=300, import_rows=5_000),
+                  purchases=100, repeats=3, send_recipients=300, import_rows=5_000, page_requests=20),
     "medium": Size("medium", seed_customers=50_000, timeline_activities=50_000, timeline_pages=400,
-                   purchases=1_000, repeats=5, send_recipients=10_000, import_rows=100_000),
+                   purchases=1_000, repeats=5, send_recipients=10_000, import_rows=100_000, page_requests=100),
     "large": Size("large", seed_customers=1_000_000, timeline_activities=200_000, timeline_pages=1_000,
-                  purchases=5_000, repeats=5, send_recipients=100_000, import_rows=500_000),
+                  purchases=5_000, repeats=5, send_recipients=100_000, import_rows=500_000, page_requests=200),
+    # The scale the product is sized for: a million customers with ten million activities
+    # (seed_demo writes about ten per customer), and a customer with a million of their own.
+    "xl": Size("xl", seed_customers=1_000_000, timeline_activities=1_000_000, timeline_pages=1_000,
+               purchases=5_000, repeats=3, send_recipients=100_000, import_rows=1_000_000, page_requests=200),
 }
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+    func,
+    literal_column,
+)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -62,6 +72,23 @@ class Customer(db.Model):
     @property
     def full_name(self) -> str:
         return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+def search_name(first_name, last_name) -> ColumnElement[str]:
+    """The lower-cased "first last" that the customer search matches a fragment against.
+
+    One expression for the query and the trigram index, so PostgreSQL can match them: the
+    constants are written into the SQL (not bound), as a bound '' would leave the planner of
+    a prepared statement's generic plan an expression that differs from the index's."""
+    return func.lower(func.coalesce(first_name, literal_column("''")) + literal_column("' '")
+                      + func.coalesce(last_name, literal_column("''")))
+
+
+# The search's trigram indexes, PostgreSQL only (migration 0024): `LIKE '%fragment%'` on the
+# stored, already lower-cased email and on search_name() reads them instead of every row.
+# They live in the migration alone, as Alembic would have SQLite build a model's index too
+# (it ignores ddl_if); migrations/env.py keeps autogenerate from proposing to drop them.
+SEARCH_TRIGRAM_INDEXES = ("ix_customers_email_trgm", "ix_customers_name_trgm")
 
 
 class CustomerTag(db.Model):

@@ -17,6 +17,7 @@ from webapp.infra.sql import insert_ignoring_duplicates, like_pattern
 from webapp.infra.types import iso_or_none, utcnow
 from webapp.infra.validation import check_storable
 from webapp.models import EMAIL_STATUSES, Customer, CustomerActivity, CustomerTag
+from webapp.models.customer import search_name
 from webapp.services import webhooks
 from webapp.services.activity_log import log_activity
 from webapp.services.changes import customer_changed
@@ -374,10 +375,10 @@ def _matching(tenant_id: int, *, q: str | None = None, tag: str | None = None, e
     stmt = select(Customer).where(Customer.tenant_id == tenant_id)
     if q and q.strip():
         pattern = like_pattern(q.strip().lower())
-        full_name = func.lower(func.coalesce(Customer.first_name, "") + " "
-                               + func.coalesce(Customer.last_name, ""))
+        # The very expressions of the trigram indexes (see models.customer): email is stored
+        # lower-cased, so it is matched as it is.
         stmt = stmt.where(or_(Customer.email.like(pattern, escape="\\"),
-                              full_name.like(pattern, escape="\\")))
+                              search_name(Customer.first_name, Customer.last_name).like(pattern, escape="\\")))
     if tag:
         stmt = stmt.where(Customer.id.in_(
             select(CustomerTag.customer_id).where(CustomerTag.tenant_id == tenant_id,
