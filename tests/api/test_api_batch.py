@@ -221,3 +221,28 @@ def test_customers_batch_moves_segments(api):
 
 def test_customers_batch_413_past_a_thousand(api):
     assert api.post("/customers/batch", json={"customers": [{}] * 1001}).status_code == 413
+
+
+def test_purchases_with_an_event_and_ticket_scans_give_the_single_paths_result(api, api_b, tenant_a, tenant_b):
+    items = [{**buy({"email": "ann@x.com"}, 30, order_id="o-ev",
+                    event={"id": "ev-1", "name": "Gala", "starts_at": "2027-02-01T19:00:00+01:00"}),
+              "occurred_at": "2026-12-01T10:00:00+00:00"},
+             buy({"email": "ann@x.com"}, 30, order_id="o-ev"),
+             {"customer": {"email": "ann@x.com"}, "type": "ticket_scanned",
+              "properties": {"event": {"external_id": "ev-1"}, "ticket": "T-1"},
+              "occurred_at": "2027-02-01T19:30:00+01:00"},
+             {"customer": {"email": "ann@x.com"}, "type": "ticket_scanned",
+              "properties": {"event": {"external_id": "nope"}, "ticket": "T-2"}}]
+    results = batch(api, items)
+    singles = [api_b.post("/activities", json=item) for item in items]
+    assert [r["status"] for r in results] == [s.status_code for s in singles] == [201, 200, 201, 422]
+    assert results[1]["id"] == results[0]["id"]
+
+    def shape(tenant_id):
+        rows = db.session.execute(select(CustomerActivity.type, CustomerActivity.event_id, CustomerActivity.event_name)
+                                  .where(CustomerActivity.tenant_id == tenant_id)
+                                  .order_by(CustomerActivity.id)).all()
+        return [tuple(r) for r in rows]
+
+    assert shape(tenant_a.id) == shape(tenant_b.id)
+    assert aggregates(tenant_a.id) == aggregates(tenant_b.id)
