@@ -26,13 +26,15 @@ from webapp.infra.errors import DomainError, NotFound, ValidationFailed
 from webapp.infra.sql import dialect, insert_ignoring_duplicates, savepoint
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.infra.validation import check_storable, utc_moment, validate
-from webapp.models import Customer, CustomerActivity
+from webapp.models import Customer, CustomerActivity, Tenant, TrackingHit
 from webapp.services import webhooks
 from webapp.services.activities import PurchaseProperties, check_activity_type, record_activity
 from webapp.services.campaigns.stats import attribute_purchase
 from webapp.services.changes import customer_changed
 from webapp.services.customers import MAX_MONEY, upsert_customer
-from webapp.services.enrollment import wake_awaiting
+from webapp.services.enrollment import active_workflows, process_trigger, wake_awaiting
+from webapp.services.enrollment.awaiting import awaited_types
+from webapp.services.enrollment.goals import check_customer, journeys
 from webapp.services.segments import refresh_segments_for
 from webapp.services.tenants import normalise_email
 from webapp.services.webhooks import customer_ref
@@ -282,19 +284,40 @@ def _move_aggregates(stored: list[_Item]) -> None:
                                              "send the batch again")
 
 
+def _touched_by_campaigns(tenant_id: int, customer_ids: set[int]) -> set[int]:
+    """The customers a purchase can be credited for (a human open or click ever): the only
+    ones attribute_purchase has anything to look up for. One query."""
+    if not customer_ids or (db.session.get(Tenant, tenant_id).attribution_days or 0) <= 0:
+        return set()
+    return set(db.session.scalars(select(TrackingHit.customer_id).distinct().where(
+        TrackingHit.customer_id.in_(customer_ids), TrackingHit.kind.in_(("click", "open")),
+        TrackingHit.is_machine.is_(False))))
+
+
 def _follow(tenant_id: int, stored: list[_Item]) -> None:
-    """What record_activity does after the row is stored, for every stored activity."""
+    """What record_activity does after the row is stored, for every stored activity: credit
+    to campaigns, segments (set-based, once), then per activity its trigger, the goal and
+    exit checks and the wait_for steps it wakes, as customer_changed and wake_awaiting do.
+    What the tenant has none of (active workflows of a trigger, goals, awaited types) is
+    looked up once and skipped, which is what each call would have found and done."""
+    credited = _touched_by_campaigns(tenant_id, {i.target for i in stored if i.amount is not None})  # type: ignore[misc]
     for item in stored:
-        if item.amount is not None:
-            activity = CustomerActivity(id=item.id, tenant_id=tenant_id, customer_id=item.target,
-                                        amount=item.amount, occurred_at=item.occurred_at)
-            attribute_purchase(activity)
+        if item.amount is not None and item.target in credited:
+            activity = db.session.get(CustomerActivity, item.id)
+            attribute_purchase(activity)  # type: ignore[arg-type]
     refresh_segments_for(tenant_id, {i.target for i in stored if i.target is not None})
+    triggers = {t for t in ("purchase", "signup") if active_workflows(tenant_id, t)}
+    awaited = awaited_types(tenant_id)
+    goals = bool(journeys(tenant_id))
+    now = utcnow()
     for item in stored:
-        trigger = item.type if item.type in ("purchase", "signup") else None
-        customer_changed(tenant_id, item.target, trigger=trigger, payload=item.properties,  # type: ignore[arg-type]
-                         segments=False)
-        wake_awaiting(tenant_id, item.target, item.type, item.properties, item.occurred_at)  # type: ignore[arg-type]
+        customer_id: int = item.target  # type: ignore[assignment]
+        if item.type in triggers:
+            process_trigger(tenant_id, item.type, customer_id, item.properties, now=now)
+        if goals:
+            check_customer(tenant_id, customer_id, now)
+        if item.type in awaited:
+            wake_awaiting(tenant_id, customer_id, item.type, item.properties, item.occurred_at)
 
 
 def _run_single(plan: _Plan, record: Callable[..., tuple[CustomerActivity, bool]]) -> None:
