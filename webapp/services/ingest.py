@@ -13,13 +13,14 @@ an event or line items and ticket scans, which go through record_activity itself
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, literal, or_, select, update
+from sqlalchemy import Numeric, bindparam, insert, or_, select, text
 
 from webapp.extensions import db
 from webapp.infra.errors import DomainError, NotFound, ValidationFailed
@@ -255,6 +256,21 @@ def _insert(plan: _Plan) -> list[_Item]:
     return [i for i in fresh if i.id is not None]
 
 
+_SQLITE_MOMENT = "%Y-%m-%d %H:%M:%S.%f"
+_SQLITE_SUMS = ("SELECT json_extract(value, '$.id') AS id, CAST(json_extract(value, '$.spent') AS NUMERIC) AS spent, "
+                "json_extract(value, '$.n') AS n, json_extract(value, '$.last') AS last FROM json_each(:data)")
+_POSTGRES_SUMS = ("SELECT * FROM jsonb_to_recordset(CAST(:data AS jsonb)) "
+                  "AS b(id bigint, spent numeric, n integer, last timestamptz)")
+# What _apply_purchase does for one purchase, for every customer's sum at once.
+_AGGREGATES = """
+UPDATE customers SET total_spent = customers.total_spent + b.spent, orders_count = customers.orders_count + b.n,
+    last_order_at = CASE WHEN customers.last_order_at IS NULL OR customers.last_order_at < b.last
+                         THEN b.last ELSE customers.last_order_at END,
+    updated_at = :now
+FROM ({source}) AS b
+WHERE customers.id = b.id AND customers.total_spent + b.spent < :max"""
+
+
 def _move_aggregates(stored: list[_Item]) -> None:
     """One UPDATE for every purchasing customer: the sum of their purchases, their count
     and the latest moment, exactly what one _apply_purchase per purchase adds up to."""
@@ -266,18 +282,17 @@ def _move_aggregates(stored: list[_Item]) -> None:
         sums[item.target] = (total + item.amount, count + 1, max(last, item.occurred_at))  # type: ignore[index]
     if not sums:
         return
-    ids = sorted(sums)
-    add = case({cid: literal(sums[cid][0], Customer.total_spent.type) for cid in ids}, value=Customer.id)
-    count = case({cid: sums[cid][1] for cid in ids}, value=Customer.id)
-    latest = case({cid: literal(sums[cid][2], UTCDateTime) for cid in ids}, value=Customer.id)
-    moved = db.session.execute(
-        update(Customer).where(Customer.id.in_(ids), Customer.total_spent + add < MAX_MONEY)
-        .values(total_spent=Customer.total_spent + add, orders_count=Customer.orders_count + count,
-                last_order_at=case((or_(Customer.last_order_at.is_(None), Customer.last_order_at < latest), latest),
-                                   else_=Customer.last_order_at),
-                updated_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
-    if moved != len(ids):
+    sqlite = dialect() == "sqlite"
+    data = json.dumps([{"id": cid, "spent": str(spent), "n": count,
+                        # As each backend stores the column (SQLite: naive UTC text, webapp/infra/types.py).
+                        "last": last.astimezone(UTC).strftime(_SQLITE_MOMENT) if sqlite else last.isoformat()}
+                       for cid, (spent, count, last) in sorted(sums.items())])
+    # The per-customer sums arrive as one JSON document: one bound value however many customers.
+    source = _SQLITE_SUMS if sqlite else _POSTGRES_SUMS
+    moved = db.session.execute(text(_AGGREGATES.format(source=source)).bindparams(
+        bindparam("now", type_=UTCDateTime), bindparam("max", type_=Numeric(14, 2))),
+        {"data": data, "now": utcnow(), "max": MAX_MONEY}).rowcount
+    if moved != len(sums):
         # Only a concurrent purchase between our read and this UPDATE gets here: nothing of
         # the batch is kept, and the client sends it again.
         raise ValidationFailed("activities", "a customer's total spent moved meanwhile past what it holds; "
