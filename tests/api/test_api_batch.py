@@ -210,13 +210,20 @@ def test_customers_batch_creates_updates_and_refuses_per_item(api, api_b, tenant
     assert count(CustomerActivity, tenant_id=tenant_a.id, type="signup") == 1
 
 
-def test_customers_batch_moves_segments(api):
-    api.post("/segments", json={"name": "VIP", "conditions": [{"type": "tag", "value": "vip"}]})
+def test_customers_batch_moves_segments_in_and_out_with_their_counts(api):
+    segment = api.post("/segments", json={"name": "VIP", "conditions": [{"type": "tag", "value": "vip"}]}).get_json()
     results = batch(api, [{"email": f"c{n}@x.com", "tags": ["vip"] if n % 2 else []} for n in range(6)],
                     what="customers")
     members = set(db.session.scalars(select(CustomerSegmentMember.customer_id)))
     assert members == {r["id"] for r in results[1::2]}
     assert count(CustomerActivity, type="segment_entered") == 3
+    assert api.get(f"/segments/{segment['id']}").get_json()["member_count"] == 3
+    # Tags only add in an upsert: a PATCH takes one out, then a batch brings in two more.
+    api.patch(f"/customers/{results[1]['id']}", json={"tags": []})
+    batch(api, [{"email": "c0@x.com", "tags": ["vip"]}, {"email": "c2@x.com", "tags": ["vip"]}], what="customers")
+    assert api.get(f"/segments/{segment['id']}").get_json()["member_count"] == 4
+    recalculated = api.post(f"/segments/{segment['id']}/calculate").get_json()
+    assert (recalculated["member_count"], recalculated["added"], recalculated["removed"]) == (4, 0, 0)
 
 
 def test_customers_batch_413_past_a_thousand(api):
