@@ -253,3 +253,35 @@ def test_purchases_with_an_event_and_ticket_scans_give_the_single_paths_result(a
 
     assert shape(tenant_a.id) == shape(tenant_b.id)
     assert aggregates(tenant_a.id) == aggregates(tenant_b.id)
+
+
+def test_the_same_batch_sent_twice_at_once_counts_each_purchase_once(app, tenant_a):
+    """Two deliveries racing: new customers and new orders meet on the unique keys
+    (ON CONFLICT DO NOTHING), and the loser answers with the winner's rows."""
+    import threading
+
+    items = [buy({"email": f"race{n % 5}@x.com"}, 10, order_id=f"race-{n}") for n in range(40)]
+    answers: list = [None, None]
+    start = threading.Barrier(2)
+
+    def send(slot: int) -> None:
+        with app.app_context():
+            client = app.test_client()
+            start.wait()
+            answers[slot] = client.post("/api/crm/activities/batch", json={"activities": items},
+                                        headers={"Authorization": f"Bearer {tenant_a.token}"})
+
+    threads = [threading.Thread(target=send, args=(slot,)) for slot in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first, second = (a.get_json()["results"] for a in answers)
+    assert all(a.status_code == 200 for a in answers)
+    assert [r["id"] for r in first] == [r["id"] for r in second]
+    statuses = sorted(r["status"] for r in first + second)
+    assert statuses == [200] * 40 + [201] * 40
+    db.session.remove()
+    totals = aggregates(tenant_a.id)
+    assert sorted(totals) == [f"race{n}@x.com" for n in range(5)]
+    assert all((float(spent), count) == (80.0, 8) for spent, count, _ in totals.values())
