@@ -285,3 +285,16 @@ def test_the_same_batch_sent_twice_at_once_counts_each_purchase_once(app, tenant
     totals = aggregates(tenant_a.id)
     assert sorted(totals) == [f"race{n}@x.com" for n in range(5)]
     assert all((float(spent), count) == (80.0, 8) for spent, count, _ in totals.values())
+
+
+def test_a_customers_batch_moves_customers_out_of_segments_too(api):
+    segment = api.post("/segments", json={"name": "Keen", "conditions": [
+        {"type": "attribute", "key": "level", "operator": ">=", "value": 2}]}).get_json()
+    batch(api, [{"email": f"k{n}@x.com", "attributes": {"level": 3}} for n in range(4)], what="customers")
+    assert api.get(f"/segments/{segment['id']}").get_json()["member_count"] == 4
+    results = batch(api, [{"email": f"k{n}@x.com", "attributes": {"level": 1}} for n in range(3)], what="customers")
+    assert [r["status"] for r in results] == [200, 200, 200]
+    assert api.get(f"/segments/{segment['id']}").get_json()["member_count"] == 1
+    assert count(CustomerActivity, type="segment_exited") == 3
+    recalculated = api.post(f"/segments/{segment['id']}/calculate").get_json()
+    assert (recalculated["member_count"], recalculated["added"], recalculated["removed"]) == (1, 0, 0)
