@@ -7,6 +7,7 @@ import sys
 import time
 
 from bench import (
+    bench_batch,
     bench_import,
     bench_pages,
     bench_purchase_api,
@@ -22,6 +23,7 @@ from bench.harness import SIZES, BenchEnvironment, Result, print_table
 
 # bench_seed runs first: the tenant it fills is the data the others run on.
 BENCHMARKS = {"seed": bench_seed, "timeline": bench_timeline, "purchase_api": bench_purchase_api,
+              "batch": bench_batch,
               "segments": bench_segments, "send": bench_send, "send_design": bench_send_design,
               "tracking": bench_tracking,
               "import": bench_import, "workflows": bench_workflows, "pages": bench_pages}

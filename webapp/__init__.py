@@ -248,9 +248,13 @@ def _send_security_headers(app: Flask) -> None:
 
 
 # The CSV upload endpoints take files up to the import limit, the image uploads up to
-# ASSET_MAX_BYTES; every other request keeps MAX_CONTENT_LENGTH (1 MiB).
+# ASSET_MAX_BYTES, the batch endpoints up to BATCH_MAX_BYTES; every other request keeps
+# MAX_CONTENT_LENGTH (1 MiB).
 UPLOAD_ENDPOINTS = frozenset({"api.import_customers", "imports.new"})
 IMAGE_UPLOAD_ENDPOINTS = frozenset({"api.upload_asset", "assets.upload"})
+# The batch ingest endpoints take up to 1,000 items a request.
+BATCH_ENDPOINTS = frozenset({"api.ingest_activities", "api.ingest_customers"})
+BATCH_MAX_BYTES = 8 * 1024 * 1024
 
 
 def _allow_large_uploads(app: Flask) -> None:
@@ -259,6 +263,8 @@ def _allow_large_uploads(app: Flask) -> None:
             request.max_content_length = MAX_FILE_BYTES + 64 * 1024  # the file and the form around it
         elif request.endpoint in IMAGE_UPLOAD_ENDPOINTS:
             request.max_content_length = app.config["ASSET_MAX_BYTES"] + 64 * 1024
+        elif request.endpoint in BATCH_ENDPOINTS:
+            request.max_content_length = BATCH_MAX_BYTES
 
     # First of all before_request hooks: CSRF protection reads the form (and so the body).
     app.before_request_funcs.setdefault(None, []).insert(0, raise_the_limit)

@@ -40,6 +40,12 @@ def test_the_api_holds_under_schemathesis(live_server, tenant_a, tenant_b, tmp_p
                       '[checks.negative_data_rejection]\nexpected-statuses = ["400", "401", "403", "404", "405", '
                       '"406", "409", "413", "415", "422", "428", "429", "5xx"]\n'
                       '\n[[operations]]\ninclude-path = "/api/crm/assets"\ninclude-method = "POST"\n'
+                      'checks.negative_data_rejection.enabled = false\n'
+                      # The batch routes answer a schema-violating *item* in its own result (its 4xx
+                      # beside the others' 201s), so the request as a whole is rightly a 200.
+                      '\n[[operations]]\ninclude-path = "/api/crm/activities/batch"\ninclude-method = "POST"\n'
+                      'checks.negative_data_rejection.enabled = false\n'
+                      '\n[[operations]]\ninclude-path = "/api/crm/customers/batch"\ninclude-method = "POST"\n'
                       'checks.negative_data_rejection.enabled = false\n')
     seconds = os.environ.get("CRM_SCHEMATHESIS_SECONDS", "90")
     report = tmp_path / "report"

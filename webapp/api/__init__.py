@@ -2,6 +2,7 @@
 
 from webapp.api import (  # noqa: F401  (registers the views)
     assets,
+    batch,
     campaigns,
     customers,
     events,

@@ -118,8 +118,12 @@ def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
               query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
               status: int = 200, public: bool = False, admin: bool = False,
               media_type: str = "application/json", errors: tuple[int, ...] = (),
-              description: str = "", extra_responses: dict[int, str] | None = None) -> Callable:
+              description: str = "", extra_responses: dict[int, str] | None = None,
+              parse_body_model: bool = True) -> Callable:
     """Register `view` on `bp` and in the OpenAPI registry.
+
+    With parse_body_model=False the body model only documents the route: the view reads
+    the body itself (batch routes answer each item on its own).
 
     The view gets `body=` and/or `query=` (validated models) plus the URL's arguments. A write
     needs a token that may write (not a viewer's); `admin=True` needs an admin token.
@@ -134,7 +138,7 @@ def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(**kwargs: Any):
-            if body is not None:
+            if body is not None and parse_body_model:
                 kwargs["body"] = parse_body(body)
             if form is not None:
                 check_form(form)

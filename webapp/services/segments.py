@@ -311,6 +311,74 @@ def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime
     return {"entered": entered, "exited": exited}
 
 
+def _batch_probe_statement(tenant_id: int, segments: list[CustomerSegment]):
+    """SELECT (segment_id, customer_id) for every segment each of :customer_ids matches."""
+    key = ("batch", tenant_id, dialect(), tuple((s.id, s.updated_at) for s in segments))
+    if key in _PROBE_CACHE:
+        return _PROBE_CACHE[key]
+    compiler = Compiler(tenant_id, dialect(), None)
+    ids = bindparam("customer_ids", expanding=True)
+    probes = [select(literal(segment.id).label("segment_id"), Customer.id.label("customer_id")).where(
+        Customer.tenant_id == tenant_id, Customer.id.in_(ids), compiler.group(definition_of(segment)))
+        for segment in segments]
+    statement = union_all(*probes) if len(probes) > 1 else probes[0]
+    if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
+        _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
+    _PROBE_CACHE[key] = statement
+    return statement
+
+
+def refresh_segments_for(tenant_id: int, customer_ids: list[int] | set[int]) -> dict[str, list[tuple[int, int]]]:
+    """refresh_customer_segments for many customers at once, in the caller's transaction: one
+    statement finds every (segment, customer) pair that matches, one reads the current
+    memberships; the difference is inserted and deleted in bulk, and each segment whose
+    membership moved is locked, counted and logged once. Returns {"entered": [(segment_id,
+    customer_id), ...], "exited": [...]}."""
+    ids = sorted(set(customer_ids))
+    segments = list_segments(tenant_id) if ids else []
+    if not segments:
+        return {"entered": [], "exited": []}
+    if dialect() == "postgresql":
+        # The same per-customer lock as refresh_customer_segments, taken in id order so two
+        # batches sharing customers queue instead of deadlocking.
+        db.session.execute(select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id)
+                           .with_for_update(key_share=True))
+    matching = {(row.segment_id, row.customer_id) for row in
+                db.session.execute(_batch_probe_statement(tenant_id, segments), {"customer_ids": ids})}
+    member = CustomerSegmentMember
+    current = {(row.segment_id, row.customer_id) for row in db.session.execute(
+        select(member.segment_id, member.customer_id).where(member.customer_id.in_(ids)))}
+    entered, exited = sorted(matching - current), sorted(current - matching)
+    if not entered and not exited:
+        return {"entered": [], "exited": []}
+    at = utcnow()
+    by_id = {s.id: s for s in segments}
+    moved: dict[int, tuple[list[int], list[int]]] = {}
+    for segment_id, customer_id in entered:
+        moved.setdefault(segment_id, ([], []))[0].append(customer_id)
+    for segment_id, customer_id in exited:
+        moved.setdefault(segment_id, ([], []))[1].append(customer_id)
+    for segment_id in sorted(moved):
+        _lock_segment(segment_id)
+    if entered:
+        db.session.execute(insert(member), [
+            {"segment_id": sid, "customer_id": cid, "tenant_id": tenant_id, "added_at": at} for sid, cid in entered])
+    for segment_id in sorted(moved):
+        came, left = moved[segment_id]
+        segment = by_id[segment_id]
+        if left:
+            db.session.execute(delete(member).where(member.segment_id == segment_id, member.customer_id.in_(left))
+                               .execution_options(synchronize_session=False))
+        for activity_type, group in (("segment_entered", came), ("segment_exited", left)):
+            if group:
+                chosen = select(Customer.id.label("customer_id")).where(Customer.id.in_(group)).subquery()
+                _log_segment_changes(segment, activity_type, chosen, at)
+        db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment_id)
+                           .values(member_count=CustomerSegment.member_count + len(came) - len(left))
+                           .execution_options(synchronize_session=False))
+    return {"entered": entered, "exited": exited}
+
+
 def _one_change(segment: CustomerSegment, customer_id: int, activity_type: str, delta: int, at: datetime) -> None:
     ids = select(literal(customer_id).label("customer_id")).subquery()
     _log_segment_changes(segment, activity_type, ids, at)

@@ -1,0 +1,124 @@
+"""bench_batch: purchases through POST /api/crm/activities/batch vs the least a bulk load can do.
+
+Ours: batches of 10, 100 and 1,000 purchases through the real app and Flask's test client
+(token check, per-item validation, the customers' SELECT, the idempotency SELECT, the bulk
+INSERT, the aggregates UPDATE, the set-based segment refresh, triggers and goals per
+purchase). Baseline (a): the same rows loaded as a bulk load would, with nothing checked:
+COPY on PostgreSQL (an executemany INSERT on SQLite) plus one set-based UPDATE of the
+aggregates, one transaction per batch. Baseline (b): the single-request path, POST
+/api/crm/activities once per purchase, on a sample. Figures are purchases per second
+(higher is better; the ratio is baseline time / our time inverted, so below 1.0 means we
+are slower than the baseline).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from bench.harness import BenchEnvironment, Result, Row, Size
+from webapp.extensions import db
+
+BATCH_SIZES = (10, 100, 1000)
+COLUMNS = "tenant_id, customer_id, type, properties, occurred_at, created_at, order_id, amount"
+AGGREGATE = """
+UPDATE customers SET total_spent = customers.total_spent + b.spent, orders_count = customers.orders_count + b.n,
+       last_order_at = CASE WHEN customers.last_order_at IS NULL OR customers.last_order_at < b.last
+                            THEN b.last ELSE customers.last_order_at END, updated_at = b.last
+FROM (SELECT customer_id, SUM(amount) AS spent, COUNT(*) AS n, MAX(occurred_at) AS last
+      FROM customer_activities WHERE id > :after AND tenant_id = :tenant_id GROUP BY customer_id) AS b
+WHERE customers.id = b.customer_id"""
+
+
+def _bulk_load(engine: sa.Engine, rows: list[dict]) -> None:
+    """Baseline (a): the rows in with COPY (executemany on SQLite), then one UPDATE."""
+    with engine.begin() as conn:
+        after = conn.execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM customer_activities")).scalar_one()
+        if engine.dialect.name == "postgresql":
+            cursor = conn.connection.cursor()
+            with cursor.copy(f"COPY customer_activities ({COLUMNS}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row((r["tenant_id"], r["customer_id"], "purchase", r["properties"], r["at"], r["at"],
+                                    r["order_id"], r["amount"]))
+        else:
+            conn.execute(sa.text(f"INSERT INTO customer_activities ({COLUMNS}) VALUES (:tenant_id, :customer_id, "
+                                 "'purchase', :properties, :at, :at, :order_id, :amount)"), rows)
+        conn.execute(sa.text(AGGREGATE), {"after": after, "tenant_id": rows[0]["tenant_id"]})
+
+
+def run(env: BenchEnvironment, size: Size) -> Result:
+    total = max(BATCH_SIZES[-1], size.purchases * 10)  # purchases per batch size and side
+    sample = size.purchases
+    result = Result("bench_batch", f"{total:,} purchases per batch size and side, spread over the tenant's "
+                                   f"customers; the single path on {sample:,}; purchases per second")
+    with env.app.app_context():
+        customer_ids = list(db.session.scalars(sa.text(
+            "SELECT id FROM customers WHERE tenant_id = :t ORDER BY id LIMIT 5000"), {"t": env.tenant_id}))
+        db.session.remove()
+        engine = sa.create_engine(db.engine.url)
+    sqlite = engine.dialect.name == "sqlite"
+    client = env.app.test_client()
+    customers = itertools.cycle(customer_ids)
+    orders = itertools.count(1)
+
+    def item(prefix: str) -> dict:
+        return {"customer_id": next(customers), "type": "purchase",
+                "properties": {"order_id": f"{prefix}-{next(orders)}", "order_total": 61.5, "currency": "GBP",
+                               "tickets": 2}}
+
+    def ours(batch: int, batches: int) -> float:
+        started = time.perf_counter()
+        for _ in range(batches):
+            body = {"activities": [item("BATCH") for _ in range(batch)]}
+            response = client.post("/api/crm/activities/batch", json=body, headers=env.auth_headers)
+            assert response.status_code == 200, response.get_data(as_text=True)[:500]
+            assert all(r["status"] == 201 for r in response.get_json()["results"])
+        return time.perf_counter() - started
+
+    def bulk(batch: int, batches: int) -> float:
+        started = time.perf_counter()
+        for _ in range(batches):
+            now = datetime.now(UTC)
+            at = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
+            rows = []
+            for _ in range(batch):
+                one = item("BULK")
+                rows.append({"tenant_id": env.tenant_id, "customer_id": one["customer_id"], "at": at,
+                             "properties": json.dumps(one["properties"]), "order_id": one["properties"]["order_id"],
+                             "amount": one["properties"]["order_total"]})
+            _bulk_load(engine, rows)
+        return time.perf_counter() - started
+
+    def single(n: int) -> float:
+        started = time.perf_counter()
+        for _ in range(n):
+            response = client.post("/api/crm/activities", json=item("SINGLE"), headers=env.auth_headers)
+            assert response.status_code == 201, response.get_data(as_text=True)[:500]
+        return time.perf_counter() - started
+
+    ours(10, 2)
+    bulk(10, 2)
+    single(5)
+    rates: dict[int, float] = {}
+    for batch in BATCH_SIZES:
+        batches = total // batch
+        n = batches * batch
+        ours_s = bulk_s = 0.0
+        # Alternate halves so drift (caches, checkpoints) hits both sides alike.
+        for half in (batches // 2, batches - batches // 2):
+            if half:
+                ours_s += ours(batch, half)
+                bulk_s += bulk(batch, half)
+        rates[batch] = n / ours_s
+        result.rows.append(Row(f"batch of {batch:,} vs COPY/INSERT + one UPDATE", n, n / ours_s, n / bulk_s,
+                               unit="purchases/s", higher_is_better=True))
+    single_rate = sample / single(sample)
+    for batch in BATCH_SIZES:
+        result.rows.append(Row(f"batch of {batch:,} vs one request per purchase", sample, rates[batch], single_rate,
+                               unit="purchases/s", higher_is_better=True))
+    engine.dispose()
+    return result

@@ -1,0 +1,424 @@
+"""Batch ingest: many activities or customers in one request, with the single path's meaning.
+
+The platform sends a whole on-sale minute of purchases at once. Each item gets the answer
+POST /activities would have given it (201 created, 200 already recorded, 4xx refused), but
+the work is done over sets: the items are checked in Python first, then one SELECT finds
+every referenced customer, one INSERT creates the missing ones, one SELECT finds the
+idempotency keys and order ids already recorded, one INSERT stores the new activities, one
+UPDATE moves the aggregates of every purchasing customer and one pass re-evaluates their
+segments (services/segments.refresh_segments_for). Triggers, goals and wait_for steps still
+run per activity (services/changes.customer_changed), as do the rarer purchases that carry
+an event or line items and ticket scans, which go through record_activity itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Numeric, bindparam, insert, or_, select, text
+
+from webapp.extensions import db
+from webapp.infra.errors import DomainError, NotFound, ValidationFailed
+from webapp.infra.sql import dialect, insert_ignoring_duplicates
+from webapp.infra.types import UTCDateTime, utcnow
+from webapp.infra.validation import check_storable, utc_moment, validate
+from webapp.models import Customer, CustomerActivity, Tenant, TrackingHit
+from webapp.services import webhooks
+from webapp.services.activities import PurchaseProperties, check_activity_type, record_activity
+from webapp.services.campaigns.stats import attribute_purchase
+from webapp.services.customers import MAX_MONEY
+from webapp.services.enrollment import active_workflows, process_trigger, wake_awaiting
+from webapp.services.enrollment.awaiting import awaited_types
+from webapp.services.enrollment.goals import check_customer, journeys
+from webapp.services.ingest.results import Result, error_result
+from webapp.services.segments import refresh_segments_for
+from webapp.services.tenants import normalise_email
+from webapp.services.webhooks import customer_ref
+
+
+@dataclass
+class _Item:
+    index: int
+    type: str
+    properties: dict[str, Any]
+    occurred_at: datetime
+    customer_id: int | None
+    ref: dict[str, Any]
+    idempotency_key: str | None
+    order_id: str | None = None
+    amount: Decimal | None = None
+    target: int | None = None  # the customer's id once resolved
+    new_email: str | None = None  # or the email of a customer this batch creates
+    dup_of: int | None = None  # index of an earlier item of this batch with the same key
+    id: int | None = None
+
+
+@dataclass
+class _Plan:
+    tenant_id: int
+    results: dict[int, Result] = field(default_factory=dict)
+    bulk: list[_Item] = field(default_factory=list)
+    single: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+def _needs_single_path(data: dict[str, Any]) -> bool:
+    # Ticket scans and purchases naming an event or line items touch events, tickets and
+    # reminders: rare enough in a batch to go through record_activity itself.
+    if data["type"] == "ticket_scanned":
+        return True
+    props = data.get("properties") or {}
+    return data["type"] == "purchase" and (props.get("event") is not None or props.get("items") is not None)
+
+
+def _check(index: int, data: dict[str, Any], now: datetime) -> _Item:
+    """What record_activity checks before it reads the database, for one item."""
+    check_activity_type(data["type"])
+    properties = dict(data.get("properties") or {})
+    check_storable(properties, "properties")
+    item = _Item(index, data["type"], properties, now, data.get("customer_id"), dict(data.get("customer") or {}),
+                 data.get("idempotency_key"))
+    if item.type == "purchase":
+        purchase = validate(PurchaseProperties, properties, "properties")
+        item.amount = purchase.order_total
+        item.order_id = str(purchase.order_id).strip() or None if purchase.order_id is not None else None
+        properties["order_total"] = float(purchase.order_total)
+    if data.get("occurred_at") is not None:
+        item.occurred_at = utc_moment(data["occurred_at"], "occurred_at")
+    if item.customer_id is None and item.ref.get("email"):
+        item.ref["email"] = normalise_email(item.ref["email"], "customer.email")
+    if item.customer_id is None and item.ref.get("external_id") is not None:
+        item.ref["external_id"] = str(item.ref["external_id"])
+    if item.customer_id is None and not item.ref.get("email") and item.ref.get("external_id") is None:
+        raise ValidationFailed("customer_id", "give customer_id, or customer with email or external_id")
+    return item
+
+
+class _Customers:
+    """Every customer the batch names, read in one SELECT; new ones are noted by email."""
+
+    def __init__(self, tenant_id: int, items: list[_Item]):
+        ids = {i.customer_id for i in items if i.customer_id is not None}
+        emails = {i.ref["email"] for i in items if i.customer_id is None and i.ref.get("email")}
+        externals = {i.ref["external_id"] for i in items if i.customer_id is None and i.ref.get("external_id")}
+        clauses = [column.in_(values) for column, values in
+                   ((Customer.id, ids), (Customer.email, emails), (Customer.external_id, externals)) if values]
+        rows = db.session.execute(select(Customer.id, Customer.email, Customer.external_id, Customer.total_spent)
+                                  .where(Customer.tenant_id == tenant_id, or_(*clauses))).all() if clauses else []
+        self.ids = {r.id for r in rows}
+        self.by_email = {r.email: r.id for r in rows}
+        self.by_external = {r.external_id: r.id for r in rows if r.external_id is not None}
+        self.total = {r.id: Decimal(r.total_spent or 0) for r in rows}
+        self.new: dict[str, dict[str, Any]] = {}  # email -> the row to insert
+        self.new_by_external: dict[str, str] = {}
+
+    def resolve(self, item: _Item) -> None:
+        """As activities._resolve_customer: by id, else external_id, else email (created)."""
+        if item.customer_id is not None:
+            if item.customer_id not in self.ids:
+                raise NotFound("customer not found")
+            item.target = item.customer_id
+            return
+        external, email = item.ref.get("external_id"), item.ref.get("email")
+        if external is not None and external in self.by_external:
+            item.target = self.by_external[external]
+        elif external is not None and external in self.new_by_external:
+            item.new_email = self.new_by_external[external]
+        elif email and email in self.by_email:
+            item.target = self.by_email[email]
+        elif email and email in self.new:
+            item.new_email = email
+        elif email:
+            self.new[email] = {"email": email, "external_id": external, "first_name": item.ref.get("first_name"),
+                               "last_name": item.ref.get("last_name")}
+            if external is not None:
+                self.new_by_external[external] = email
+            item.new_email = email
+        else:
+            raise NotFound("customer not found: no customer has this external_id; add customer.email to create one")
+
+    def create(self, tenant_id: int) -> dict[str, int]:
+        """Insert the new customers in one statement; their ids by email (a concurrent
+        request that created one first: that one)."""
+        if not self.new:
+            return {}
+        now = utcnow()
+        rows = [{**row, "tenant_id": tenant_id, "attributes": {}, "email_status": "subscribed",
+                 "total_spent": Decimal("0"), "orders_count": 0, "created_at": now, "updated_at": now}
+                for row in self.new.values()]
+        created = db.session.execute(insert_ignoring_duplicates(Customer.__table__).returning(
+            Customer.id, Customer.email, Customer.external_id, Customer.first_name, Customer.last_name), rows).all()
+        ids = {r.email: r.id for r in db.session.execute(select(Customer.id, Customer.email).where(
+            Customer.tenant_id == tenant_id, Customer.email.in_(list(self.new))))}
+        if created:
+            webhooks.emit_many(tenant_id, "customer.created", lambda: [
+                {"customer": {**customer_ref(r), "email_status": "subscribed", "tags": []}, "source": "api"}
+                for r in created])
+        return ids
+
+
+def _walk(plan: _Plan, items: list[_Item]) -> None:
+    """In request order: already recorded (200), a repeat within the batch (200 pointing at
+    the first), a customer that cannot be found (404), a purchase past MAX_MONEY (422)."""
+    tenant_id = plan.tenant_id
+    keys = {i.idempotency_key for i in items if i.idempotency_key}
+    orders = {i.order_id for i in items if i.order_id}
+    recorded_keys: dict[str, int] = {}
+    recorded_orders: dict[str, int] = {}
+    if keys or orders:
+        clauses = [c.in_(v) for c, v in ((CustomerActivity.idempotency_key, keys),
+                                         (CustomerActivity.order_id, orders)) if v]
+        for row in db.session.execute(select(CustomerActivity.id, CustomerActivity.idempotency_key,
+                                             CustomerActivity.order_id)
+                                      .where(CustomerActivity.tenant_id == tenant_id, or_(*clauses))):
+            if row.idempotency_key:
+                recorded_keys[row.idempotency_key] = row.id
+            if row.order_id:
+                recorded_orders[row.order_id] = row.id
+    customers = _Customers(tenant_id, items)
+    seen_keys: dict[str, int] = {}
+    seen_orders: dict[str, int] = {}
+    totals = dict(customers.total)
+    new_totals: dict[str, Decimal] = {}
+    for item in items:
+        stored = recorded_keys.get(item.idempotency_key or "") or recorded_orders.get(item.order_id or "")
+        if stored is not None:
+            plan.results[item.index] = {"index": item.index, "status": 200, "id": stored}
+            continue
+        first = seen_keys.get(item.idempotency_key or "", seen_orders.get(item.order_id or ""))
+        if first is not None:
+            item.dup_of = first
+            plan.bulk.append(item)
+            continue
+        try:
+            customers.resolve(item)
+            if item.amount is not None:
+                running = totals if item.target is not None else new_totals
+                key = item.target if item.target is not None else item.new_email
+                after = running.get(key, Decimal("0")) + item.amount
+                if after >= MAX_MONEY:
+                    raise ValidationFailed("properties.order_total", "would take the customer's total spent above "
+                                                                     f"{MAX_MONEY - Decimal('0.01'):,}")
+                running[key] = after
+        except DomainError as error:
+            plan.results[item.index] = error_result(item.index, error)
+            continue
+        if item.idempotency_key:
+            seen_keys[item.idempotency_key] = item.index
+        if item.order_id:
+            seen_orders[item.order_id] = item.index
+        plan.bulk.append(item)
+    new_ids = customers.create(tenant_id)
+    for item in plan.bulk:
+        if item.new_email is not None:
+            item.target = new_ids[item.new_email]
+
+
+def _insert(plan: _Plan) -> list[_Item]:
+    """Store the new activities; returns those stored (a concurrent duplicate is not)."""
+    fresh = [i for i in plan.bulk if i.dup_of is None]
+    if not fresh:
+        return []
+    now = utcnow()
+    rows = [{"tenant_id": plan.tenant_id, "customer_id": i.target, "type": i.type, "properties": i.properties,
+             "occurred_at": i.occurred_at, "created_at": now, "idempotency_key": i.idempotency_key,
+             "order_id": i.order_id, "amount": i.amount, "event_id": None, "event_name": None} for i in fresh]
+    keyed = [n for n, i in enumerate(fresh) if i.idempotency_key or i.order_id]
+    plain = [n for n, i in enumerate(fresh) if not (i.idempotency_key or i.order_id)]
+    if dialect() == "postgresql":
+        _insert_postgres(plan.tenant_id, fresh, now, keyed, plain)
+        return [i for i in fresh if i.id is not None]
+    # Rows without a key cannot be duplicates: a plain INSERT, ids back in the rows' order.
+    statement = insert(CustomerActivity.__table__).returning(CustomerActivity.id, sort_by_parameter_order=True)
+    if plain:
+        for n, row in zip(plain, db.session.execute(statement, [rows[n] for n in plain]).all(), strict=True):
+            fresh[n].id = row.id
+    if keyed:
+        # ON CONFLICT DO NOTHING drops a row another request stored meanwhile, so the rows
+        # that came back are matched by their key, and the others answered with the stored id.
+        stored = db.session.execute(insert_ignoring_duplicates(CustomerActivity.__table__).returning(
+            CustomerActivity.id, CustomerActivity.idempotency_key, CustomerActivity.order_id),
+            [rows[n] for n in keyed]).all()
+        by_key = {r.idempotency_key: r.id for r in stored if r.idempotency_key}
+        by_order = {r.order_id: r.id for r in stored if r.order_id}
+        for n in keyed:
+            item = fresh[n]
+            item.id = by_key.get(item.idempotency_key or "") or by_order.get(item.order_id or "")
+    return [i for i in fresh if i.id is not None]
+
+
+# The rows as one JSON document (psycopg parses a statement of 11,000 placeholders for a
+# third of a second), inserted in the document's order so that identity values follow it.
+_POSTGRES_INSERT = text("""
+INSERT INTO customer_activities (tenant_id, customer_id, type, properties, occurred_at, created_at,
+                                 idempotency_key, order_id, amount)
+SELECT :tenant_id, (e->>'customer_id')::bigint, e->>'type', e->'properties', (e->>'occurred_at')::timestamptz,
+       :now, e->>'idempotency_key', e->>'order_id', (e->>'amount')::numeric
+FROM jsonb_array_elements(CAST(:data AS jsonb)) WITH ORDINALITY AS t(e, n) ORDER BY n
+ON CONFLICT DO NOTHING
+RETURNING id, idempotency_key, order_id""").bindparams(bindparam("now", type_=UTCDateTime))
+
+
+def _insert_postgres(tenant_id: int, fresh: list[_Item], now: datetime, keyed: list[int], plain: list[int]) -> None:
+    data = json.dumps([{"customer_id": i.target, "type": i.type, "properties": i.properties,
+                        "occurred_at": i.occurred_at.isoformat(), "idempotency_key": i.idempotency_key,
+                        "order_id": i.order_id, "amount": None if i.amount is None else str(i.amount)}
+                       for i in fresh])
+    stored = db.session.execute(_POSTGRES_INSERT, {"tenant_id": tenant_id, "now": now, "data": data}).all()
+    # Rows with a key or order id are matched by it (ON CONFLICT DO NOTHING drops one another
+    # request stored meanwhile); the others cannot conflict, and the sequence numbered them in
+    # the SELECT's order (SQLAlchemy's own insertmanyvalues relies on the same).
+    by_key = {r.idempotency_key: r.id for r in stored if r.idempotency_key}
+    by_order = {r.order_id: r.id for r in stored if r.order_id}
+    for n in keyed:
+        fresh[n].id = by_key.get(fresh[n].idempotency_key or "") or by_order.get(fresh[n].order_id or "")
+    unkeyed = sorted(r.id for r in stored if not (r.idempotency_key or r.order_id))
+    for n, activity_id in zip(plain, unkeyed, strict=True):
+        fresh[n].id = activity_id
+
+
+_SQLITE_MOMENT = "%Y-%m-%d %H:%M:%S.%f"
+_SQLITE_SUMS = ("SELECT json_extract(value, '$.id') AS id, CAST(json_extract(value, '$.spent') AS NUMERIC) AS spent, "
+                "json_extract(value, '$.n') AS n, json_extract(value, '$.last') AS last FROM json_each(:data)")
+_POSTGRES_SUMS = ("SELECT * FROM jsonb_to_recordset(CAST(:data AS jsonb)) "
+                  "AS b(id bigint, spent numeric, n integer, last timestamptz)")
+# What _apply_purchase does for one purchase, for every customer's sum at once.
+_AGGREGATES = """
+UPDATE customers SET total_spent = customers.total_spent + b.spent, orders_count = customers.orders_count + b.n,
+    last_order_at = CASE WHEN customers.last_order_at IS NULL OR customers.last_order_at < b.last
+                         THEN b.last ELSE customers.last_order_at END,
+    updated_at = :now
+FROM ({source}) AS b
+WHERE customers.id = b.id AND customers.total_spent + b.spent < :max"""
+
+
+def _move_aggregates(stored: list[_Item]) -> None:
+    """One UPDATE for every purchasing customer: the sum of their purchases, their count
+    and the latest moment, exactly what one _apply_purchase per purchase adds up to."""
+    sums: dict[int, tuple[Decimal, int, datetime]] = {}
+    for item in stored:
+        if item.amount is None:
+            continue
+        total, count, last = sums.get(item.target, (Decimal("0"), 0, item.occurred_at))  # type: ignore[arg-type]
+        sums[item.target] = (total + item.amount, count + 1, max(last, item.occurred_at))  # type: ignore[index]
+    if not sums:
+        return
+    sqlite = dialect() == "sqlite"
+    data = json.dumps([{"id": cid, "spent": str(spent), "n": count,
+                        # As each backend stores the column (SQLite: naive UTC text, webapp/infra/types.py).
+                        "last": last.astimezone(UTC).strftime(_SQLITE_MOMENT) if sqlite else last.isoformat()}
+                       for cid, (spent, count, last) in sorted(sums.items())])
+    # The per-customer sums arrive as one JSON document: one bound value however many customers.
+    source = _SQLITE_SUMS if sqlite else _POSTGRES_SUMS
+    moved = db.session.execute(text(_AGGREGATES.format(source=source)).bindparams(
+        bindparam("now", type_=UTCDateTime), bindparam("max", type_=Numeric(14, 2))),
+        {"data": data, "now": utcnow(), "max": MAX_MONEY}).rowcount
+    if moved != len(sums):
+        # Only a concurrent purchase between our read and this UPDATE gets here: nothing of
+        # the batch is kept, and the client sends it again.
+        raise ValidationFailed("activities", "a customer's total spent moved meanwhile past what it holds; "
+                                             "send the batch again")
+
+
+def _touched_by_campaigns(tenant_id: int, customer_ids: set[int]) -> set[int]:
+    """The customers a purchase can be credited for (a human open or click ever): the only
+    ones attribute_purchase has anything to look up for. One query."""
+    if not customer_ids or (db.session.get(Tenant, tenant_id).attribution_days or 0) <= 0:
+        return set()
+    return set(db.session.scalars(select(TrackingHit.customer_id).distinct().where(
+        TrackingHit.customer_id.in_(customer_ids), TrackingHit.kind.in_(("click", "open")),
+        TrackingHit.is_machine.is_(False))))
+
+
+def _follow(tenant_id: int, stored: list[_Item]) -> None:
+    """What record_activity does after the row is stored, for every stored activity: credit
+    to campaigns, segments (set-based, once), then per activity its trigger, the goal and
+    exit checks and the wait_for steps it wakes, as customer_changed and wake_awaiting do.
+    What the tenant has none of (active workflows of a trigger, goals, awaited types) is
+    looked up once and skipped, which is what each call would have found and done."""
+    credited = _touched_by_campaigns(tenant_id, {i.target for i in stored if i.amount is not None})  # type: ignore[misc]
+    for item in stored:
+        if item.amount is not None and item.target in credited:
+            activity = db.session.get(CustomerActivity, item.id)
+            attribute_purchase(activity)  # type: ignore[arg-type]
+    refresh_segments_for(tenant_id, {i.target for i in stored if i.target is not None})
+    triggers = {t for t in ("purchase", "signup") if active_workflows(tenant_id, t)}
+    awaited = awaited_types(tenant_id)
+    goals = bool(journeys(tenant_id))
+    now = utcnow()
+    for item in stored:
+        customer_id: int = item.target  # type: ignore[assignment]
+        if item.type in triggers:
+            process_trigger(tenant_id, item.type, customer_id, item.properties, now=now)
+        if goals:
+            check_customer(tenant_id, customer_id, now)
+        if item.type in awaited:
+            wake_awaiting(tenant_id, customer_id, item.type, item.properties, item.occurred_at)
+
+
+def _run_single(plan: _Plan, record: Callable[..., tuple[CustomerActivity, bool]]) -> None:
+    for index, data in plan.single:
+        try:
+            activity, created = record(plan.tenant_id, data["type"], customer_id=data.get("customer_id"),
+                                       customer=data.get("customer"), properties=data.get("properties"),
+                                       occurred_at=data.get("occurred_at"),
+                                       idempotency_key=data.get("idempotency_key"))
+        except DomainError as error:
+            db.session.rollback()
+            plan.results[index] = error_result(index, error)
+            continue
+        plan.results[index] = {"index": index, "status": 201 if created else 200, "id": activity.id}
+
+
+def ingest_activities(tenant_id: int, items: list[dict[str, Any] | DomainError]) -> list[Result]:
+    """Record many activities (each as record_activity takes one, or the error its shape
+    already earned) and answer each in request order: {"index", "status": 201|200, "id"} or
+    {"index", "status": 4xx, "error"}. A refused item changes nothing; the others are
+    stored, counted and followed as record_activity would, in one transaction (ticket scans
+    and purchases with an event or line items: each in its own, first)."""
+    plan = _Plan(tenant_id)
+    now = utcnow()
+    checked: list[_Item] = []
+    for index, data in enumerate(items):
+        if isinstance(data, DomainError):
+            plan.results[index] = error_result(index, data)
+            continue
+        if _needs_single_path(data):
+            plan.single.append((index, data))
+            continue
+        try:
+            checked.append(_check(index, data, now))
+        except DomainError as error:
+            plan.results[index] = error_result(index, error)
+    _run_single(plan, record_activity)
+    if checked:
+        if dialect() == "postgresql":
+            # Customers in id order before any UPDATE: two batches sharing customers queue.
+            ids = sorted({i.customer_id for i in checked if i.customer_id is not None})
+            if ids:
+                db.session.execute(select(Customer.id).where(Customer.id.in_(ids), Customer.tenant_id == tenant_id)
+                                   .order_by(Customer.id).with_for_update(key_share=True))
+        _walk(plan, checked)
+        stored = _insert(plan)
+        stored_at = {i.index for i in stored}
+        by_index = {i.index: i for i in plan.bulk}
+        for item in plan.bulk:
+            if item.dup_of is not None:
+                item.id = by_index[item.dup_of].id
+        for item in plan.bulk:
+            if item.id is None:
+                # Stored by a concurrent request meanwhile: answer with its row, as record_activity does.
+                item.id = db.session.scalar(select(CustomerActivity.id).where(
+                    CustomerActivity.tenant_id == tenant_id,
+                    or_(CustomerActivity.idempotency_key == bindparam("k", item.idempotency_key),
+                        CustomerActivity.order_id == bindparam("o", item.order_id))).limit(1))
+            created = item.index in stored_at
+            plan.results[item.index] = {"index": item.index, "status": 201 if created else 200, "id": item.id}
+        _move_aggregates(stored)
+        _follow(tenant_id, stored)
+        db.session.commit()
+    return [plan.results[index] for index in range(len(items))]
