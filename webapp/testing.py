@@ -109,6 +109,16 @@ class ThrowawayPostgres:
         engine.dispose()
         return self
 
+    def set_default(self, name: str, value: str) -> ThrowawayPostgres:
+        """A setting every new connection to this database starts with (ALTER DATABASE ... SET)."""
+        if not name.replace("_", "").isalnum() or not value.replace("_", "").isalnum():
+            raise ValueError(f"not a setting: {name!r} = {value!r}")
+        engine = self._admin()
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{self.name}" SET {name} = \'{value}\''))
+        engine.dispose()
+        return self
+
     def drop(self) -> None:
         engine = self._admin()
         with engine.connect() as conn:

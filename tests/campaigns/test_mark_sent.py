@@ -127,7 +127,10 @@ def test_what_the_caller_has_pending_goes_when_no_row_is_still_ours(tenant_a):
 def test_the_commit_without_waiting_for_the_disk_is_for_that_transaction_only(tenant_a, monkeypatch):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("synchronous_commit is a PostgreSQL setting")
+    # The test database commits without waiting for the disk (tests/conftest.py): this
+    # connection waits, as a production one does, so the app's own setting shows.
     _, claim, rows = _claimed_group(tenant_a.id, 2)
+    db.session.execute(text("SET synchronous_commit = on"))
     driver = db.session.connection().connection.dbapi_connection
     seen: list[str] = []
     driver_commit = driver.commit
