@@ -17,6 +17,8 @@ import pytest
 
 from webapp.testing import free_port
 
+pytestmark = pytest.mark.no_database
+
 ROOT = Path(__file__).resolve().parent.parent
 DEVRUN = [sys.executable, "-m", "webapp.devrun"]
 

@@ -15,6 +15,8 @@ from webapp.mail import compose as compose_module
 from webapp.mail.compose import Envelope, Personal, build_message, compose, compose_many, html_to_text
 from webapp.mail.templating import RenderFailed
 
+pytestmark = pytest.mark.no_database
+
 
 def _envelope(**overrides) -> Envelope:
     values = {"from_name": "Riverside Arena", "from_email": "news@arena.example.com", "reply_to": None,

@@ -19,6 +19,8 @@ from markupsafe import Markup
 from webapp.mail import template_call_costs, template_costs, templating
 from webapp.mail.templating import MAX_SECONDS, RenderFailed, check_template, render
 
+pytestmark = pytest.mark.no_database
+
 PEAK_LIMIT = 50 * 2**20  # the old code took 200 to 450 MiB on these templates
 WIDE = "\U0001F600"  # 4 bytes a character in a str
 HUGE = "x" * 1_000_000

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,8 @@ from webapp.services.significance import (
     two_proportion_p_value,
     wilson_interval,
 )
+
+pytestmark = pytest.mark.no_database
 
 groups = st.lists(st.integers(0, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
                   min_size=1, max_size=4)
