@@ -298,3 +298,69 @@ def test_a_customers_batch_moves_customers_out_of_segments_too(api):
     assert count(CustomerActivity, type="segment_exited") == 3
     recalculated = api.post(f"/segments/{segment['id']}/calculate").get_json()
     assert (recalculated["member_count"], recalculated["added"], recalculated["removed"]) == (1, 0, 0)
+
+
+def _flows(client) -> None:
+    """Purchase workflows of every re-entry policy, a threshold, an opening wait and a goal."""
+    specs = [("Always", "always", {}, [{"type": "wait", "config": {"days": 2}}]),
+             ("Once", "once", {"min_order_total": 50}, [{"type": "add_tag", "config": {"tag": "big"}}]),
+             ("One at a time", "one_at_a_time", {}, [{"type": "wait", "config": {"hours": 3}},
+                                                    {"type": "add_tag", "config": {"tag": "x"}}]),
+             ("Never matches", "always", {"min_order_total": 10_000}, [{"type": "add_tag", "config": {"tag": "n"}}])]
+    for name, reentry, config, steps in specs:
+        body = {"name": name, "trigger_type": "purchase", "reentry": reentry, "trigger_config": config,
+                "steps": steps}
+        if name == "Always":
+            body["goal"] = {"conditions": [{"type": "orders_count", "operator": ">=", "value": 2}]}
+        created = client.post("/workflows", json=body)
+        assert created.status_code == 201, created.get_json()
+        toggled = client.post(f"/workflows/{created.get_json()['id']}/toggle", json={"active": True})
+        assert toggled.status_code == 200, toggled.get_json()
+
+
+def _enrollments(tenant_id: int) -> list:
+    from webapp.models import AutomationStepExecution, AutomationWorkflow
+
+    rows = db.session.execute(
+        select(AutomationWorkflow.name, Customer.email, AutomationEnrollment.status, AutomationEnrollment.reentry_key,
+               AutomationEnrollment.trigger_payload, AutomationEnrollment.next_run_at,
+               AutomationEnrollment.enrolled_at, AutomationEnrollment.goal_met_at_entry,
+               select(func.count()).where(AutomationStepExecution.enrollment_id == AutomationEnrollment.id)
+               .scalar_subquery())
+        .join(AutomationWorkflow, AutomationWorkflow.id == AutomationEnrollment.workflow_id)
+        .join(Customer, Customer.id == AutomationEnrollment.customer_id)
+        .where(AutomationEnrollment.tenant_id == tenant_id)).all()
+    return sorted((name, email, status, key, payload["order_id"], None if due is None else due - at, met, traces)
+                  for name, email, status, key, payload, due, at, met, traces in rows)
+
+
+def _enrolled_timeline(tenant_id: int) -> list:
+    from webapp.models import AutomationWorkflow
+
+    names = dict(db.session.execute(select(AutomationWorkflow.id, AutomationWorkflow.name)
+                                    .where(AutomationWorkflow.tenant_id == tenant_id)).all())
+    rows = db.session.execute(select(Customer.email, CustomerActivity.properties)
+                              .join(Customer, Customer.id == CustomerActivity.customer_id)
+                              .where(CustomerActivity.tenant_id == tenant_id,
+                                     CustomerActivity.type == "workflow_enrolled")).all()
+    return sorted((email, tuple(names[w] for w in props["workflow_ids"]), len(props["enrollment_ids"]),
+                   props["trigger"]) for email, props in rows)
+
+
+def test_enrollments_waits_and_goals_from_a_batch_are_the_single_paths(api, api_b, tenant_a, tenant_b):
+    """Four purchase workflows (always with an opening wait and a goal, once above a
+    threshold, one at a time, one that matches nothing): a batch with customers buying
+    twice gives the same enrollments, traces and timeline rows as one request each."""
+    for client in (api, api_b):
+        _flows(client)
+    items = [buy({"email": f"c{n % 5}@x.com"}, [20, 60, 75][n % 3], order_id=f"o-{n}") for n in range(12)]
+    results = batch(api, items)
+    assert [r["status"] for r in results] == [201] * 12
+    for item in items:
+        assert api_b.post("/activities", json=item).status_code == 201
+    mine = _enrollments(tenant_a.id)
+    assert mine == _enrollments(tenant_b.id)
+    assert _enrolled_timeline(tenant_a.id) == _enrolled_timeline(tenant_b.id)
+    by_flow = {name: sum(1 for row in mine if row[0] == name) for name in ("Always", "Once", "One at a time")}
+    assert by_flow == {"Always": 12, "Once": 5, "One at a time": 5}
+    assert not any(row[0] == "Never matches" for row in mine)

@@ -11,10 +11,11 @@ from webapp.services.enrollment.enroll import (
     enroll_selected,
     log_enrolled,
     process_trigger,
+    process_triggers,
 )
 from webapp.services.enrollment.event_day import enroll_event_day, event_fire_time
 from webapp.services.enrollment.waits import Outcome, describe_wait, wait_outcome
 
 __all__ = ["ActiveWorkflow", "Outcome", "active_workflows", "closed_reentry_key", "describe_wait",
            "enroll_event_day", "enroll_into", "enroll_selected", "event_fire_time", "log_enrolled", "match_awaited",
-           "matches", "process_trigger", "wait_outcome", "wake_awaiting"]
+           "matches", "process_trigger", "process_triggers", "wait_outcome", "wake_awaiting"]

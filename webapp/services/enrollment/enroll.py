@@ -12,10 +12,12 @@ a few INSERTs, never for SMTP or a webhook.
 from __future__ import annotations
 
 import functools
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, Text, bindparam, case, insert, literal_column, select, true
+from sqlalchemy import BigInteger, Integer, String, Text, bindparam, case, cast, insert, literal_column, select, true
+from sqlalchemy.dialects.postgresql import JSONB
 
 from webapp.extensions import db
 from webapp.infra.queues import after_commit_merged
@@ -209,3 +211,111 @@ def enroll_selected(tenant_id: int, trigger_type: str, customer_ids, payload: di
     created = enroll_into(tenant_id, chosen, trigger_type, payload, now, customers=customer_ids)
     log_enrolled(tenant_id, created, now)
     return len(created)
+
+
+# One trigger for many customers, each with its own payload: a batch of purchases enrolls
+# every buyer in every workflow their purchase matches with one INSERT ... SELECT per way of
+# starting (usually one), one INSERT of the timeline rows and one of the wait traces, where
+# process_trigger once per purchase runs four statements each. Same rules: matches() per
+# payload, re-entry policies as unique keys (a customer's second purchase in the batch is
+# kept out by the first exactly as a second request would be), waits started set-based,
+# due enrollments handed to a worker after commit, goals already true at entry noted.
+
+_EACH = {"n": Integer(), "workflow_id": Integer(), "step_id": Integer(), "reentry_key": String(),
+         "customer_id": BigInteger(), "payload": Text()}
+
+
+@functools.cache
+def _each_statement(backend: str):
+    """INSERT ... SELECT of the given (n, workflow, first step, re-entry key, customer,
+    payload) rows in n's order, ON CONFLICT DO NOTHING, RETURNING what was created."""
+    each = given_rows("each", _EACH, backend)
+    payload = cast(each.c.payload, JSONB) if backend == "postgresql" else each.c.payload
+    at = bindparam("now", type_=UTCDateTime())
+    rows = (select(bindparam("tenant_id", type_=Integer()), each.c.workflow_id, each.c.customer_id,
+                   bindparam("status", type_=String()), each.c.step_id, at,
+                   bindparam("next_run_at", type_=UTCDateTime()), bindparam("trigger_type", type_=String()),
+                   payload, each.c.reentry_key, literal_column("NULL"), literal_column("0"), at)
+            .select_from(each).where(true()).order_by(each.c.n))
+    enrollments = AutomationEnrollment.__table__
+    return insert_ignoring_duplicates(enrollments).from_select(_ENROLL_COLUMNS, rows).returning(
+        enrollments.c.id, enrollments.c.workflow_id, enrollments.c.customer_id)
+
+
+def _start_of(workflow: ActiveWorkflow, payload: dict[str, Any], now: datetime, known: dict) -> tuple:
+    """_start, worked out once per kind of opening wait (and per payload only for a wait
+    that reads it)."""
+    if workflow.first_step_type not in ("wait", "wait_until"):
+        key: Any = ""
+    else:
+        key = (workflow.first_step_type, json.dumps(workflow.first_step_config, sort_keys=True, default=str))
+        if workflow.first_step_type == "wait_until":
+            key = (*key, json.dumps(payload, sort_keys=True, default=str))
+    if key not in known:
+        known[key] = _start(workflow, payload, now)
+    return known[key]
+
+
+def process_triggers(tenant_id: int, trigger_type: str, entries: list[tuple[int, dict[str, Any]]],
+                     now: datetime) -> list[list[int]]:
+    """process_trigger for each (customer id, payload) of `entries`, in their order, in the
+    caller's transaction: the new enrollments' ids per entry."""
+    chosen = active_workflows(tenant_id, trigger_type)
+    result: list[list[int]] = [[] for _ in entries]
+    if not chosen or not entries:
+        return result
+    known: dict = {}
+    groups: dict[tuple, list[tuple]] = {}
+    for n, (customer_id, payload) in enumerate(entries):
+        text = None
+        for workflow in chosen:
+            if not matches(workflow, payload):
+                continue
+            text = text or json.dumps(payload, default=str)
+            groups.setdefault(_start_of(workflow, payload, now, known), []).append(
+                (n, workflow.id, workflow.first_step_id, _reentry_key(workflow.reentry), customer_id, text))
+    statement = _each_statement(dialect())
+    first_step = {w.id: w.first_step_id for w in chosen}
+    created: list[tuple[int, int, int]] = []
+    due: list[int] = []
+    for (status, until, step_type, detail), rows in groups.items():
+        made = [tuple(r) for r in db.session.execute(statement, {
+            "tenant_id": tenant_id, "status": status, "now": now, "next_run_at": until,
+            "trigger_type": trigger_type, **given_rows_params("each", _EACH, rows)})]
+        created += made
+        _assign(rows, made, result)
+        if step_type is None:
+            due += [r[0] for r in made]
+        elif made:
+            _record_waits(tenant_id, step_type, detail, [(r[0], first_step[r[1]]) for r in made], now)
+    if due:
+        after_commit_merged("workflows.run_enrollments", due, chunk=RUN_BATCH_SIZE, queue="default",
+                            job_timeout=RUN_JOB_TIMEOUT, result_ttl=60, failure_ttl=86400)
+    note_goals_at_entry(tenant_id, created, now)
+    _log(tenant_id, trigger_type, entries, result, {r[0]: r[1] for r in created}, now)
+    return result
+
+
+def _assign(rows: list[tuple], made: list[tuple], result: list[list[int]]) -> None:
+    """Each created enrollment back to its entry: per (workflow, customer), the ids in the
+    order the rows were inserted go to the entries in theirs (a row the unique keys kept out
+    left no id, and only ever a later one of the same pair)."""
+    ids: dict[tuple[int, int], list[int]] = {}
+    for enrollment_id, workflow_id, customer_id in sorted(made):
+        ids.setdefault((workflow_id, customer_id), []).append(enrollment_id)
+    for n, workflow_id, _, _, customer_id, _ in rows:
+        waiting = ids.get((workflow_id, customer_id))
+        if waiting:
+            result[n].append(waiting.pop(0))
+
+
+def _log(tenant_id: int, trigger_type: str, entries: list[tuple[int, dict[str, Any]]], result: list[list[int]],
+         workflow_of: dict[int, int], now: datetime) -> None:
+    """One workflow_enrolled timeline row per entry that started any, as process_trigger writes it."""
+    rows = [{"tenant_id": tenant_id, "customer_id": customer_id, "type": "workflow_enrolled",
+             "properties": {"workflow_ids": [workflow_of[i] for i in sorted(ids, key=lambda i: (workflow_of[i], i))],
+                            "enrollment_ids": sorted(ids, key=lambda i: (workflow_of[i], i)), "trigger": trigger_type},
+             "occurred_at": now, "created_at": now}
+            for (customer_id, _), ids in zip(entries, result, strict=True) if ids]
+    if rows:
+        db.session.execute(insert(CustomerActivity.__table__), rows)

@@ -21,6 +21,7 @@ and one for its exit conditions.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,8 +106,14 @@ def note_goals_at_entry(tenant_id: int, created: list[tuple[int, int, int]], now
 def check_customer(tenant_id: int, customer_id: int, now: datetime) -> None:
     """A change of the customer: convert enrollments whose goal it made true, exit open ones
     whose exit conditions it met. In the caller's transaction (the caller commits)."""
+    check_customers(tenant_id, [customer_id], now)
+
+
+def check_customers(tenant_id: int, customer_ids: Collection[int], now: datetime) -> None:
+    """check_customer for every customer of a batch at once: one statement reads their
+    concerned enrollments and whether each meets its goal and exit conditions now."""
     found = journeys(tenant_id)
-    if not found:
+    if not found or not customer_ids:
         return
     goal_ids = [wid for wid, j in found.items() if j.goal is not None]
     exit_ids = [wid for wid, j in found.items() if j.exits is not None]
@@ -125,7 +132,7 @@ def check_customer(tenant_id: int, customer_id: int, now: datetime) -> None:
     compiler = Compiler(tenant_id, db.session.get_bind().dialect.name, now)
     rows = db.session.execute(select(AutomationEnrollment, _met_now(found, "exits", tenant_id, compiler),
                                      _met_now(found, "goal", tenant_id, compiler)).where(
-        AutomationEnrollment.customer_id == customer_id, AutomationEnrollment.tenant_id == tenant_id,
+        AutomationEnrollment.customer_id.in_(sorted(customer_ids)), AutomationEnrollment.tenant_id == tenant_id,
         or_(*concerned)).order_by(AutomationEnrollment.id)).all()
     for enrollment, exit_met, goal_met in rows:
         journey = found[enrollment.workflow_id]

@@ -4,11 +4,13 @@ The platform sends a whole on-sale minute of purchases at once. Each item gets t
 POST /activities would have given it (201 created, 200 already recorded, 4xx refused), but
 the work is done over sets: the items are checked in Python first, then one SELECT finds
 every referenced customer, one INSERT creates the missing ones, one SELECT finds the
-idempotency keys and order ids already recorded, one INSERT stores the new activities, one
-UPDATE moves the aggregates of every purchasing customer and one pass re-evaluates their
-segments (services/segments.refresh_segments_for). Triggers, goals and wait_for steps still
-run per activity (services/changes.customer_changed), as do the rarer purchases that carry
-an event or line items and ticket scans, which go through record_activity itself.
+idempotency keys and order ids already recorded, one INSERT stores the new activities. Then,
+per round (each customer once a round: an on-sale batch is one), one UPDATE moves the
+aggregates of every purchasing customer and one pass re-evaluates their
+segments (services/segments.refresh_segments_for), one enrollment per trigger type
+(enrollment.process_triggers) and one goal and exit check (enrollment.check_customers).
+Wait_for steps are woken per activity, and purchases that carry an event or line items and
+ticket scans go through record_activity itself.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from webapp.services import webhooks
 from webapp.services.activities import PurchaseProperties, check_activity_type, record_activity
 from webapp.services.campaigns.stats import attribute_purchase
 from webapp.services.customers import MAX_MONEY
-from webapp.services.enrollment import active_workflows, process_trigger, wake_awaiting
+from webapp.services.enrollment import process_triggers, wake_awaiting
 from webapp.services.enrollment.awaiting import awaited_types
-from webapp.services.enrollment.goals import check_customer, journeys
+from webapp.services.enrollment.goals import check_customers
 from webapp.services.ingest.results import Result, error_result
 from webapp.services.segments import refresh_segments_for
 from webapp.services.tenants import normalise_email
@@ -324,6 +326,22 @@ def _move_aggregates(stored: list[_Item]) -> None:
                                              "send the batch again")
 
 
+def _rounds(stored: list[_Item]) -> list[list[_Item]]:
+    """The stored activities in rounds where each customer appears once, in request order:
+    a customer's second purchase of the batch is applied after everyone's first, so its
+    aggregates, segments, goals and re-entry see what a second request would have seen.
+    An on-sale batch (one order per buyer) is one round."""
+    rounds: list[list[_Item]] = []
+    seen: dict[int, int] = {}
+    for item in stored:
+        n = seen.get(item.target, 0)  # type: ignore[arg-type]
+        seen[item.target] = n + 1  # type: ignore[index]
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(item)
+    return rounds
+
+
 def _touched_by_campaigns(tenant_id: int, customer_ids: set[int]) -> set[int]:
     """The customers a purchase can be credited for (a human open or click ever): the only
     ones attribute_purchase has anything to look up for. One query."""
@@ -336,28 +354,25 @@ def _touched_by_campaigns(tenant_id: int, customer_ids: set[int]) -> set[int]:
 
 def _follow(tenant_id: int, stored: list[_Item]) -> None:
     """What record_activity does after the row is stored, for every stored activity: credit
-    to campaigns, segments (set-based, once), then per activity its trigger, the goal and
-    exit checks and the wait_for steps it wakes, as customer_changed and wake_awaiting do.
-    What the tenant has none of (active workflows of a trigger, goals, awaited types) is
-    looked up once and skipped, which is what each call would have found and done."""
+    to campaigns, segments (set-based, once), the triggers (one set-based enrollment per
+    trigger type), the goal and exit checks (one statement) and the wait_for steps each
+    activity wakes, as customer_changed and wake_awaiting do."""
     credited = _touched_by_campaigns(tenant_id, {i.target for i in stored if i.amount is not None})  # type: ignore[misc]
     for item in stored:
         if item.amount is not None and item.target in credited:
             activity = db.session.get(CustomerActivity, item.id)
             attribute_purchase(activity)  # type: ignore[arg-type]
     refresh_segments_for(tenant_id, {i.target for i in stored if i.target is not None})
-    triggers = {t for t in ("purchase", "signup") if active_workflows(tenant_id, t)}
-    awaited = awaited_types(tenant_id)
-    goals = bool(journeys(tenant_id))
     now = utcnow()
+    for trigger in ("purchase", "signup"):
+        entries = [(i.target, i.properties) for i in stored if i.type == trigger]
+        if entries:
+            process_triggers(tenant_id, trigger, entries, now)  # type: ignore[arg-type]
+    check_customers(tenant_id, {i.target for i in stored}, now)  # type: ignore[misc]
+    awaited = awaited_types(tenant_id)
     for item in stored:
-        customer_id: int = item.target  # type: ignore[assignment]
-        if item.type in triggers:
-            process_trigger(tenant_id, item.type, customer_id, item.properties, now=now)
-        if goals:
-            check_customer(tenant_id, customer_id, now)
         if item.type in awaited:
-            wake_awaiting(tenant_id, customer_id, item.type, item.properties, item.occurred_at)
+            wake_awaiting(tenant_id, item.target, item.type, item.properties, item.occurred_at)  # type: ignore[arg-type]
 
 
 def _run_single(plan: _Plan, record: Callable[..., tuple[CustomerActivity, bool]]) -> None:
@@ -418,7 +433,8 @@ def ingest_activities(tenant_id: int, items: list[dict[str, Any] | DomainError])
                         CustomerActivity.order_id == bindparam("o", item.order_id))).limit(1))
             created = item.index in stored_at
             plan.results[item.index] = {"index": item.index, "status": 201 if created else 200, "id": item.id}
-        _move_aggregates(stored)
-        _follow(tenant_id, stored)
+        for round_ in _rounds(stored):
+            _move_aggregates(round_)
+            _follow(tenant_id, round_)
         db.session.commit()
     return [plan.results[index] for index in range(len(items))]
