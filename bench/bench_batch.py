@@ -2,10 +2,11 @@
 
 Ours: batches of 10, 100 and 1,000 purchases through the real app and Flask's test client
 (token check, per-item validation, the customers' SELECT, the idempotency SELECT, the bulk
-INSERT, the aggregates UPDATE, the set-based segment refresh, triggers and goals per
-purchase). Baseline (a): the same rows loaded as a bulk load would, with nothing checked:
-COPY on PostgreSQL (an executemany INSERT on SQLite) plus one set-based UPDATE of the
-aggregates, one transaction per batch. Baseline (b): the single-request path, POST
+INSERT, the aggregates UPDATE, the set-based refresh of 50 live segments, enrollment in 50
+active purchase workflows that all match, each opening with a wait, and the goal check),
+in a tenant with those segments and workflows. Baseline (a): the same rows loaded as a bulk
+load would, with nothing checked: COPY on PostgreSQL (an executemany INSERT on SQLite) plus
+one set-based UPDATE of the aggregates, one transaction per batch. Baseline (b): the single-request path, POST
 /api/crm/activities once per purchase, on a sample. Figures are purchases per second
 (higher is better; the ratio is baseline time / our time inverted, so below 1.0 means we
 are slower than the baseline).
@@ -20,10 +21,14 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from bench.bench_segments import make_segments
+from bench.bench_workflows import make_workflows, switch
 from bench.harness import BenchEnvironment, Result, Row, Size
 from webapp.extensions import db
+from webapp.services import segments
 
 BATCH_SIZES = (10, 100, 1000)
+SEGMENTS = 50  # live segments every purchase re-evaluates (and 50 purchase workflows it enrolls in)
 COLUMNS = "tenant_id, customer_id, type, properties, occurred_at, created_at, order_id, amount"
 AGGREGATE = """
 UPDATE customers SET total_spent = customers.total_spent + b.spent, orders_count = customers.orders_count + b.n,
@@ -58,8 +63,24 @@ def run(env: BenchEnvironment, size: Size) -> Result:
     with env.app.app_context():
         customer_ids = list(db.session.scalars(sa.text(
             "SELECT id FROM customers WHERE tenant_id = :t ORDER BY id LIMIT 5000"), {"t": env.tenant_id}))
-        db.session.remove()
+        segment_ids = make_segments(env.tenant_id, SEGMENTS, prefix="batch")
+        workflow_ids = make_workflows(env, prefix="Batch flow")
+        switch(env, workflow_ids, True)
         engine = sa.create_engine(db.engine.url)
+    try:
+        _measure(env, result, engine, customer_ids, total, sample)
+    finally:
+        with env.app.app_context():
+            switch(env, workflow_ids, False)
+            for segment_id in segment_ids:
+                segments.delete_segment(env.tenant_id, segment_id)
+            db.session.remove()
+        engine.dispose()
+    return result
+
+
+def _measure(env: BenchEnvironment, result: Result, engine: sa.Engine, customer_ids: list[int], total: int,
+             sample: int) -> None:
     sqlite = engine.dialect.name == "sqlite"
     client = env.app.test_client()
     customers = itertools.cycle(customer_ids)
@@ -120,5 +141,3 @@ def run(env: BenchEnvironment, size: Size) -> Result:
     for batch in BATCH_SIZES:
         result.rows.append(Row(f"batch of {batch:,} vs one request per purchase", sample, rates[batch], single_rate,
                                unit="purchases/s", higher_is_better=True))
-    engine.dispose()
-    return result

@@ -105,18 +105,24 @@ def run(env: BenchEnvironment, size: Size) -> Result:
     return result
 
 
+def make_segments(tenant_id: int, count: int, prefix: str = "bench") -> list[int]:
+    """`count` live segments of the three shapes, thresholds varied: their ids."""
+    shapes = list(DEFINITIONS.items())
+    ids = []
+    for i in range(count):
+        name, conditions = shapes[i % 3]
+        if name == "seed conditions":
+            conditions = [{**SEED[0], "value": 50 + 10 * i}, *SEED[1:]]
+        ids.append(segments.create_segment(tenant_id, f"{prefix} {name} {i}", conditions).id)
+    return ids
+
+
 def _refresh_row(env: BenchEnvironment, size: Size, params: dict) -> Row:
     """50 segments (the three shapes with varied thresholds), one customer at a time."""
     app = env.app
     probes = []
     with app.app_context():
-        shapes = list(DEFINITIONS.items())
-        existing = len(segments.list_segments(env.tenant_id))
-        for i in range(50 - existing):
-            name, conditions = shapes[i % 3]
-            if name == "seed conditions":
-                conditions = [{**SEED[0], "value": 50 + 10 * i}, *SEED[1:]]
-            segments.create_segment(env.tenant_id, f"bench {name} {i}", conditions)
+        make_segments(env.tenant_id, 50 - len(segments.list_segments(env.tenant_id)))
         customer_ids = list(db.session.scalars(text("SELECT id FROM customers WHERE tenant_id = :tid LIMIT 2000"),
                                                {"tid": env.tenant_id}))
         for segment in segments.list_segments(env.tenant_id):

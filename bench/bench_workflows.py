@@ -34,20 +34,22 @@ WORKERS = 2
 EVENT = {"id": "evt_2001", "name": "Bench Night Live", "starts_at": "2027-03-06T19:30:00+00:00"}
 
 
-def _make_workflows(env: BenchEnvironment) -> list[int]:
+def make_workflows(env: BenchEnvironment, prefix: str = "Bench flow") -> list[int]:
+    """50 purchase workflows (created off), a purchase of 49 or more matching them all,
+    re-entry always, each opening with a one-day wait."""
     from webapp.services import workflows
 
     ids = []
     for n in range(WORKFLOWS):
         workflow = workflows.create_workflow(env.tenant_id, {
-            "name": f"Bench flow {n}", "trigger_type": "purchase", "reentry": "always",
+            "name": f"{prefix} {n}", "trigger_type": "purchase", "reentry": "always",
             "trigger_config": {"min_order_total": n}, "steps": [{"type": "wait", "config": {"days": 1}},
                                                                 {"type": "add_tag", "config": {"tag": "bench"}}]})
         ids.append(workflow.id)
     return ids
 
 
-def _switch(env: BenchEnvironment, ids: list[int], active: bool) -> None:
+def switch(env: BenchEnvironment, ids: list[int], active: bool) -> None:
     from webapp.services import workflows
 
     for workflow_id in ids:
@@ -62,7 +64,7 @@ def run(env: BenchEnvironment, size: Size) -> Result:
     with env.app.app_context():
         customer_ids = list(db.session.scalars(sa.text(
             "SELECT id FROM customers WHERE tenant_id = :t ORDER BY id LIMIT 5000"), {"t": env.tenant_id}))
-        ids = _make_workflows(env)
+        ids = make_workflows(env)
         db.session.remove()
     client = env.app.test_client()
     customers = itertools.cycle(customer_ids)
@@ -80,15 +82,15 @@ def run(env: BenchEnvironment, size: Size) -> Result:
 
     per_round = -(-size.purchases // size.repeats)
     with env.app.app_context():
-        _switch(env, ids, True)
+        switch(env, ids, True)
         purchases(10)
-        _switch(env, ids, False)
+        switch(env, ids, False)
         purchases(10)
         on_total = off_total = 0.0
         for _ in range(size.repeats):
-            _switch(env, ids, True)
+            switch(env, ids, True)
             on_total += purchases(per_round)
-            _switch(env, ids, False)
+            switch(env, ids, False)
             off_total += purchases(per_round)
         enrolled = db.session.scalar(sa.text("SELECT count(*) FROM automation_enrollments"))
         db.session.remove()

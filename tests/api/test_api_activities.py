@@ -349,3 +349,41 @@ def test_a_purchase_that_would_overflow_total_spent_is_a_422_and_changes_nothing
     assert activity_count() == before
     stored = api.get(f"/customers/{customer['id']}").json
     assert (stored["orders_count"], Decimal(str(stored["total_spent"]))) == (1, Decimal("600000000000"))
+
+
+def test_one_purchase_takes_seven_statements_with_segments_and_workflows_live(api):
+    """The token and its tenant (one join), the customer, the INSERT ... ON CONFLICT DO
+    NOTHING RETURNING (no savepoint, no check before it), the aggregates UPDATE (whose row
+    lock the segment refresh relies on), the campaign credit lookup, the segments, all their
+    probes with the current memberships (one statement), the workflows' key (once for
+    triggers, goals and wait_for), the enrollment (the workflow's re-entry policy keeps
+    this customer out: nothing more). The stored row is answered without being read back.
+    The second purchase is measured, after the token's once-a-minute last_used_at."""
+    from sqlalchemy import event
+
+    customer = create_customer(api)
+    assert api.post("/segments", json={"name": "Any", "conditions": [
+        {"type": "orders_count", "operator": ">=", "value": 1}]}).status_code == 201
+    flow = api.post("/workflows", json={"name": "Later", "trigger_type": "purchase", "reentry": "once", "steps": [
+        {"type": "wait", "config": {"days": 9}}]}).get_json()
+    assert api.post(f"/workflows/{flow['id']}/toggle", json={"active": True}).status_code == 200
+    assert purchase(api, customer["id"], 5, properties={"order_id": "first"}).status_code == 201
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, executemany):
+        words = statement.split()
+        table = {"INSERT": 2, "UPDATE": 1}.get(words[0])
+        statements.append(f"{words[0]} {words[table]}" if table else words[0])
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        response = purchase(api, customer["id"], 7, properties={"order_id": "second"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+
+    assert response.status_code == 201 and response.get_json()["properties"]["order_id"] == "second"
+    assert [s for s in statements if s.startswith(("SELECT", "UPDATE"))] == ["SELECT"] * 2 + ["UPDATE customers"] + [
+        "SELECT"] * 4, statements
+    assert [s for s in statements if s.startswith("INSERT")] == ["INSERT customer_activities",
+                                                                "INSERT automation_enrollments"]
+    assert not [s for s in statements if s.startswith(("SAVEPOINT", "RELEASE"))]

@@ -6,8 +6,6 @@ from flask import g, request
 
 from webapp.api.errors import ApiError
 from webapp.api.registry import ADMIN_ENDPOINTS, PUBLIC_ENDPOINTS
-from webapp.extensions import db
-from webapp.models import Tenant
 from webapp.services.tenants import find_active_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -21,15 +19,15 @@ def authenticate_request() -> None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, "unauthorized", "send an API token as 'Authorization: Bearer <token>'")
-    token = find_active_token(secret.strip())
-    if token is None:
+    found = find_active_token(secret.strip())
+    if found is None:
         raise ApiError(401, "unauthorized", "the API token is wrong or has been revoked")
+    token = found[0]
     if request.method not in SAFE_METHODS and not token.can_write:
         raise ApiError(403, "forbidden", "this API token is read-only (viewer)")
     if request.endpoint in ADMIN_ENDPOINTS and not token.is_admin:
         raise ApiError(403, "forbidden", f"this route needs an admin token; this one is a {token.role} token")
-    g.api_token = token
-    g.tenant = db.session.get(Tenant, token.tenant_id)
+    g.api_token, g.tenant = found
 
 
 def current_tenant_id() -> int:

@@ -9,12 +9,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from sqlalchemy import case, literal, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.infra.errors import NotFound, ValidationFailed
 from webapp.infra.pagination import Page, decode_cursor, encode_cursor
-from webapp.infra.sql import savepoint
+from webapp.infra.sql import insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.infra.validation import (
     MAX_JSON_INT,
@@ -171,30 +170,31 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     if occurred_at is not None:
         occurred_at = utc_moment(occurred_at, "occurred_at")
 
-    existing = _existing(tenant_id, idempotency_key, order_id)
-    if existing is None and scan is not None and scan.key is not None:
-        # A ticket scanned again is the same scan (services/events/attendance.py): its key is the ticket's.
-        existing = _existing(tenant_id, scan.key, None)
-        idempotency_key = scan.key
-    if existing is not None:
-        return existing, False
+    if scan is not None:
+        existing = _existing(tenant_id, idempotency_key, order_id)
+        if existing is None and scan.key is not None:
+            # A ticket scanned again is the same scan (services/events/attendance.py): its key is the ticket's.
+            existing = _existing(tenant_id, scan.key, None)
+            idempotency_key = scan.key
+        if existing is not None:
+            return existing, False
 
     target = _resolve_customer(tenant_id, customer_id, customer)
     occurred = occurred_at or utcnow()
-    activity = CustomerActivity(tenant_id=tenant_id, customer_id=target.id, type=activity_type,
-                                properties=properties, occurred_at=occurred,
-                                idempotency_key=idempotency_key, order_id=order_id, amount=amount,
-                                event_id=event_id, event_name=event_name)
-    try:
-        with savepoint():
-            db.session.add(activity)
-            db.session.flush()
-    except IntegrityError:
-        # A concurrent delivery of the same activity won the race: answer with its row.
+    # One statement stores it or finds it already stored: a retried delivery (same
+    # idempotency key or order id), earlier or concurrent, inserts nothing.
+    activity = db.session.scalar(insert_ignoring_duplicates(CustomerActivity).values(
+        tenant_id=tenant_id, customer_id=target.id, type=activity_type, properties=properties, occurred_at=occurred,
+        idempotency_key=idempotency_key, order_id=order_id, amount=amount, event_id=event_id,
+        event_name=event_name).returning(CustomerActivity))
+    if activity is None:
+        # Already recorded: nothing of this request is kept (not even a customer it named
+        # by an email no one has any more), and the stored activity is the answer.
+        db.session.rollback()
         existing = _existing(tenant_id, idempotency_key, order_id)
         if existing is None:
-            raise
-        db.session.commit()
+            raise ValidationFailed("idempotency_key", "an activity with this key or order id was being stored "
+                                                      "and then was not; send it again")
         return existing, False
 
     guests: set[int] = set()
@@ -215,12 +215,15 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     # Aggregates and activity counts moved: the customer's segments follow in this transaction,
     # and purchases and sign-ups start their workflows.
     customer_changed(tenant_id, target.id, trigger=activity_type if activity_type in ("purchase", "signup") else None,
-                     payload=properties)
+                     payload=properties, locked=activity_type == "purchase")
     # Customers waiting for this activity (wait_for steps) go on at once, on "happened".
     wake_awaiting(tenant_id, target.id, activity_type, properties, occurred)
     # Guests named on the tickets hold them now: their ticket segments follow too.
     for guest_id in sorted(guests):
         customer_changed(tenant_id, guest_id)
+    # Returned as stored, detached, so that the commit does not expire it: the caller reads
+    # it back without another SELECT.
+    db.session.expunge(activity)
     db.session.commit()
     return activity, True
 

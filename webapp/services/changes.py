@@ -20,15 +20,15 @@ from webapp.services.segments import refresh_customer_segments
 
 def customer_changed(tenant_id: int, customer_id: int, *, trigger: str | None = None,
                      payload: dict[str, Any] | None = None, now: datetime | None = None,
-                     segments: bool = True) -> list[int]:
+                     segments: bool = True, locked: bool = False) -> list[int]:
     """Segments follow the change (unless the caller refreshes them itself later, as a
     unit of work that changes the customer again does), then `trigger` enrolls the customer
     in matching active workflows; then the customer's enrollments convert when the change met
     their workflow's goal, and leave when it met the exit conditions (enrollments the
-    trigger just made are checked too: their goal was noted at entry). Returns the new
-    enrollments' ids."""
+    trigger just made are checked too: their goal was noted at entry). `locked`: the
+    caller's transaction updated the customer's row already. Returns the new enrollments' ids."""
     if segments:
-        refresh_customer_segments(tenant_id, customer_id, now=now)
+        refresh_customer_segments(tenant_id, customer_id, now=now, locked=locked)
     created = [] if trigger is None else process_trigger(tenant_id, trigger, customer_id, payload, now=now)
     check_customer(tenant_id, customer_id, now or utcnow())
     return created

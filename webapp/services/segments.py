@@ -256,17 +256,20 @@ _PROBE_CACHE_SIZE = 256
 
 
 def _probe_statement(tenant_id: int, segments: list[CustomerSegment], now: datetime | None):
-    """SELECT the ids of `segments` that customer :customer_id matches, in one statement."""
+    """(segment_id, matches): the ids of `segments` that customer :customer_id matches (1)
+    and of those it is a member of now (0), in one statement."""
     key = (tenant_id, dialect(), tuple((s.id, s.updated_at) for s in segments))
     if now is None and key in _PROBE_CACHE:
         return _PROBE_CACHE[key]
     compiler = Compiler(tenant_id, dialect(), now)
     customer_id = bindparam("customer_id")
-    probes = [select(literal(segment.id).label("segment_id")).where(
+    probes = [select(literal(segment.id).label("segment_id"), literal(1).label("matches")).where(
         exists().where(Customer.id == customer_id, Customer.tenant_id == tenant_id,
                        compiler.group(definition_of(segment))))
         for segment in segments]
-    statement = union_all(*probes) if len(probes) > 1 else probes[0]
+    member = select(CustomerSegmentMember.segment_id, literal(0)).where(
+        CustomerSegmentMember.customer_id == customer_id)
+    statement = union_all(*probes, member)
     if now is None:
         if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
             _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
@@ -274,24 +277,27 @@ def _probe_statement(tenant_id: int, segments: list[CustomerSegment], now: datet
     return statement
 
 
-def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime | None = None) -> dict[str, list[int]]:
+def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime | None = None,
+                              locked: bool = False) -> dict[str, list[int]]:
     """Re-evaluate one customer against every segment of the tenant, in the caller's
-    transaction (the caller commits). One statement evaluates all segments; only segments
-    whose membership changes are locked and written. Returns {"entered": [...], "exited": [...]}.
+    transaction (the caller commits). One statement evaluates all segments and reads the
+    memberships; only segments whose membership changes are locked and written. `locked`:
+    the caller's transaction already updated the customer's row (which locks it more
+    strongly than the lock below). Returns {"entered": [...], "exited": [...]}.
     """
     segments = list_segments(tenant_id)
     if not segments:
         return {"entered": [], "exited": []}
-    if dialect() == "postgresql":
+    if dialect() == "postgresql" and not locked:
         # One refresh per customer at a time: concurrent activities for the same customer
         # would otherwise both see "not a member yet" and insert the membership twice.
         # NO KEY UPDATE (not UPDATE) so a recalculation inserting this customer's membership
         # (a foreign-key KEY SHARE lock) never deadlocks with us.
         db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True))
     statement = _probe_statement(tenant_id, segments, now)
-    matching = set(db.session.scalars(statement, {"customer_id": customer_id}))
-    current = set(db.session.scalars(select(CustomerSegmentMember.segment_id)
-                                     .where(CustomerSegmentMember.customer_id == customer_id)))
+    rows = db.session.execute(statement, {"customer_id": customer_id}).all()
+    matching = {segment_id for segment_id, matches in rows if matches}
+    current = {segment_id for segment_id, matches in rows if not matches}
     entered, exited = sorted(matching - current), sorted(current - matching)
     at = now or utcnow()
     by_id = {s.id: s for s in segments}

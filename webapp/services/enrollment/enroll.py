@@ -242,18 +242,11 @@ def _each_statement(backend: str):
         enrollments.c.id, enrollments.c.workflow_id, enrollments.c.customer_id)
 
 
-def _start_of(workflow: ActiveWorkflow, payload: dict[str, Any], now: datetime, known: dict) -> tuple:
-    """_start, worked out once per kind of opening wait (and per payload only for a wait
-    that reads it)."""
+def _start_key(workflow: ActiveWorkflow) -> Any:
+    """Workflows that open alike start alike: "" for no wait, else the wait's type and settings."""
     if workflow.first_step_type not in ("wait", "wait_until"):
-        key: Any = ""
-    else:
-        key = (workflow.first_step_type, json.dumps(workflow.first_step_config, sort_keys=True, default=str))
-        if workflow.first_step_type == "wait_until":
-            key = (*key, json.dumps(payload, sort_keys=True, default=str))
-    if key not in known:
-        known[key] = _start(workflow, payload, now)
-    return known[key]
+        return ""
+    return workflow.first_step_type, json.dumps(workflow.first_step_config, sort_keys=True, default=str)
 
 
 def process_triggers(tenant_id: int, trigger_type: str, entries: list[tuple[int, dict[str, Any]]],
@@ -264,7 +257,8 @@ def process_triggers(tenant_id: int, trigger_type: str, entries: list[tuple[int,
     result: list[list[int]] = [[] for _ in entries]
     if not chosen or not entries:
         return result
-    known: dict = {}
+    known: dict = {}  # _start worked out once per way of opening (per payload only for wait_until)
+    keys = {w.id: _start_key(w) for w in chosen}
     groups: dict[tuple, list[tuple]] = {}
     for n, (customer_id, payload) in enumerate(entries):
         text = None
@@ -272,7 +266,10 @@ def process_triggers(tenant_id: int, trigger_type: str, entries: list[tuple[int,
             if not matches(workflow, payload):
                 continue
             text = text or json.dumps(payload, default=str)
-            groups.setdefault(_start_of(workflow, payload, now, known), []).append(
+            key = keys[workflow.id] if workflow.first_step_type != "wait_until" else (keys[workflow.id], text)
+            if key not in known:
+                known[key] = _start(workflow, payload, now)
+            groups.setdefault(known[key], []).append(
                 (n, workflow.id, workflow.first_step_id, _reentry_key(workflow.reentry), customer_id, text))
     statement = _each_statement(dialect())
     first_step = {w.id: w.first_step_id for w in chosen}
@@ -297,16 +294,16 @@ def process_triggers(tenant_id: int, trigger_type: str, entries: list[tuple[int,
 
 
 def _assign(rows: list[tuple], made: list[tuple], result: list[list[int]]) -> None:
-    """Each created enrollment back to its entry: per (workflow, customer), the ids in the
-    order the rows were inserted go to the entries in theirs (a row the unique keys kept out
-    left no id, and only ever a later one of the same pair)."""
-    ids: dict[tuple[int, int], list[int]] = {}
-    for enrollment_id, workflow_id, customer_id in sorted(made):
-        ids.setdefault((workflow_id, customer_id), []).append(enrollment_id)
+    """Each created enrollment back to its entry. The rows were inserted in their order and
+    numbered in it, so the created ones in id order are the rows in theirs with the ones the
+    unique keys kept out left out (only ever a row whose workflow and customer already had
+    an open or once-only enrollment: no later row of the pair gets in either)."""
+    made = sorted(made)
+    at = 0
     for n, workflow_id, _, _, customer_id, _ in rows:
-        waiting = ids.get((workflow_id, customer_id))
-        if waiting:
-            result[n].append(waiting.pop(0))
+        if at < len(made) and made[at][1] == workflow_id and made[at][2] == customer_id:
+            result[n].append(made[at][0])
+            at += 1
 
 
 def _log(tenant_id: int, trigger_type: str, entries: list[tuple[int, dict[str, Any]]], result: list[list[int]],

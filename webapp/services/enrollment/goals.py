@@ -25,7 +25,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, exists, false, func, or_, select, update
+from sqlalchemy import and_, case, exists, false, or_, select, update
 
 from webapp.extensions import db
 from webapp.models import (
@@ -38,6 +38,7 @@ from webapp.models import (
 )
 from webapp.models.workflow import OPEN_STATUSES
 from webapp.segments.compiler import Compiler
+from webapp.services.enrollment.active import workflow_keys
 from webapp.services.enrollment.goal_criteria import Criteria, expression, met, parse_criteria
 from webapp.services.webhooks.emit import emit
 from webapp.services.webhooks.payloads import customer_refs
@@ -64,9 +65,7 @@ _CACHE_SIZE = 1024
 
 def journeys(tenant_id: int) -> dict[int, Journey]:
     """The tenant's workflows with a goal or exit conditions (one indexed aggregate when cached)."""
-    key = tuple(db.session.execute(
-        select(func.count(AutomationWorkflow.id), func.coalesce(func.sum(AutomationWorkflow.version), 0),
-               func.max(AutomationWorkflow.updated_at)).where(AutomationWorkflow.tenant_id == tenant_id)).one())
+    key = workflow_keys(tenant_id)[1]
     cached = _CACHE.get(tenant_id)
     if cached is None or cached[0] != key:
         rows = db.session.execute(select(AutomationWorkflow.id, AutomationWorkflow.goal,
