@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from webapp.extensions import db
 from webapp.infra.errors import NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
-from webapp.infra.sql import dialect
+from webapp.infra.sql import among, dialect
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember, CustomerTag
 from webapp.segments.compiler import Compiler
@@ -323,9 +323,9 @@ def _batch_probe_statement(tenant_id: int, segments: list[CustomerSegment]):
     if key in _PROBE_CACHE:
         return _PROBE_CACHE[key]
     compiler = Compiler(tenant_id, dialect(), None)
-    ids = bindparam("customer_ids", expanding=True)
     probes = [select(literal(segment.id).label("segment_id"), Customer.id.label("customer_id")).where(
-        Customer.tenant_id == tenant_id, Customer.id.in_(ids), compiler.group(definition_of(segment)))
+        Customer.tenant_id == tenant_id, among(Customer.id, "customer_ids", dialect()),
+        compiler.group(definition_of(segment)))
         for segment in segments]
     statement = union_all(*probes) if len(probes) > 1 else probes[0]
     if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
@@ -347,13 +347,14 @@ def refresh_segments_for(tenant_id: int, customer_ids: list[int] | set[int]) -> 
     if dialect() == "postgresql":
         # The same per-customer lock as refresh_customer_segments, taken in id order so two
         # batches sharing customers queue instead of deadlocking.
-        db.session.execute(select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id)
-                           .with_for_update(key_share=True))
+        db.session.execute(select(Customer.id).where(among(Customer.id, "customer_ids", "postgresql"))
+                           .order_by(Customer.id).with_for_update(key_share=True), {"customer_ids": ids})
     matching = {(row.segment_id, row.customer_id) for row in
                 db.session.execute(_batch_probe_statement(tenant_id, segments), {"customer_ids": ids})}
     member = CustomerSegmentMember
     current = {(row.segment_id, row.customer_id) for row in db.session.execute(
-        select(member.segment_id, member.customer_id).where(member.customer_id.in_(ids)))}
+        select(member.segment_id, member.customer_id).where(among(member.customer_id, "customer_ids", dialect())),
+        {"customer_ids": ids})}
     entered, exited = sorted(matching - current), sorted(current - matching)
     if not entered and not exited:
         return {"entered": [], "exited": []}

@@ -221,22 +221,25 @@ def enroll_selected(tenant_id: int, trigger_type: str, customer_ids, payload: di
 # kept out by the first exactly as a second request would be), waits started set-based,
 # due enrollments handed to a worker after commit, goals already true at entry noted.
 
-_EACH = {"n": Integer(), "workflow_id": Integer(), "step_id": Integer(), "reentry_key": String(),
-         "customer_id": BigInteger(), "payload": Text()}
+_PAIRS = {"n": Integer(), "entry": Integer(), "workflow_id": Integer(), "step_id": Integer(),
+          "reentry_key": String()}
+_ENTRIES = {"entry": Integer(), "customer_id": BigInteger(), "payload": Text()}
 
 
 @functools.cache
 def _each_statement(backend: str):
-    """INSERT ... SELECT of the given (n, workflow, first step, re-entry key, customer,
-    payload) rows in n's order, ON CONFLICT DO NOTHING, RETURNING what was created."""
-    each = given_rows("each", _EACH, backend)
-    payload = cast(each.c.payload, JSONB) if backend == "postgresql" else each.c.payload
+    """INSERT ... SELECT of one enrollment per given pair (n, entry, workflow, first step,
+    re-entry key) for its entry's (customer, payload), in n's order, ON CONFLICT DO NOTHING,
+    RETURNING what was created. Each payload is sent once per entry, not once per workflow."""
+    pairs = given_rows("pairs", _PAIRS, backend)
+    entries = given_rows("entries", _ENTRIES, backend)
+    payload = cast(entries.c.payload, JSONB) if backend == "postgresql" else entries.c.payload
     at = bindparam("now", type_=UTCDateTime())
-    rows = (select(bindparam("tenant_id", type_=Integer()), each.c.workflow_id, each.c.customer_id,
-                   bindparam("status", type_=String()), each.c.step_id, at,
+    rows = (select(bindparam("tenant_id", type_=Integer()), pairs.c.workflow_id, entries.c.customer_id,
+                   bindparam("status", type_=String()), pairs.c.step_id, at,
                    bindparam("next_run_at", type_=UTCDateTime()), bindparam("trigger_type", type_=String()),
-                   payload, each.c.reentry_key, literal_column("NULL"), literal_column("0"), at)
-            .select_from(each).where(true()).order_by(each.c.n))
+                   payload, pairs.c.reentry_key, literal_column("NULL"), literal_column("0"), at)
+            .select_from(pairs.join(entries, entries.c.entry == pairs.c.entry)).where(true()).order_by(pairs.c.n))
     enrollments = AutomationEnrollment.__table__
     return insert_ignoring_duplicates(enrollments).from_select(_ENROLL_COLUMNS, rows).returning(
         enrollments.c.id, enrollments.c.workflow_id, enrollments.c.customer_id)
@@ -260,25 +263,29 @@ def process_triggers(tenant_id: int, trigger_type: str, entries: list[tuple[int,
     known: dict = {}  # _start worked out once per way of opening (per payload only for wait_until)
     keys = {w.id: _start_key(w) for w in chosen}
     groups: dict[tuple, list[tuple]] = {}
+    texts: dict[int, str] = {}
     for n, (customer_id, payload) in enumerate(entries):
-        text = None
         for workflow in chosen:
             if not matches(workflow, payload):
                 continue
-            text = text or json.dumps(payload, default=str)
-            key = keys[workflow.id] if workflow.first_step_type != "wait_until" else (keys[workflow.id], text)
+            if n not in texts:
+                texts[n] = json.dumps(payload, default=str)
+            key = keys[workflow.id] if workflow.first_step_type != "wait_until" else (keys[workflow.id], texts[n])
             if key not in known:
                 known[key] = _start(workflow, payload, now)
             groups.setdefault(known[key], []).append(
-                (n, workflow.id, workflow.first_step_id, _reentry_key(workflow.reentry), customer_id, text))
+                (n, workflow.id, workflow.first_step_id, _reentry_key(workflow.reentry), customer_id))
     statement = _each_statement(dialect())
     first_step = {w.id: w.first_step_id for w in chosen}
     created: list[tuple[int, int, int]] = []
     due: list[int] = []
     for (status, until, step_type, detail), rows in groups.items():
+        pairs = [(i, n, workflow_id, step_id, reentry) for i, (n, workflow_id, step_id, reentry, _) in enumerate(rows)]
+        given = sorted({n for n, *_ in rows})
         made = [tuple(r) for r in db.session.execute(statement, {
             "tenant_id": tenant_id, "status": status, "now": now, "next_run_at": until,
-            "trigger_type": trigger_type, **given_rows_params("each", _EACH, rows)})]
+            "trigger_type": trigger_type, **given_rows_params("pairs", _PAIRS, pairs),
+            **given_rows_params("entries", _ENTRIES, [(n, entries[n][0], texts[n]) for n in given])})]
         created += made
         _assign(rows, made, result)
         if step_type is None:
@@ -300,7 +307,7 @@ def _assign(rows: list[tuple], made: list[tuple], result: list[list[int]]) -> No
     an open or once-only enrollment: no later row of the pair gets in either)."""
     made = sorted(made)
     at = 0
-    for n, workflow_id, _, _, customer_id, _ in rows:
+    for n, workflow_id, _, _, customer_id in rows:
         if at < len(made) and made[at][1] == workflow_id and made[at][2] == customer_id:
             result[n].append(made[at][0])
             at += 1

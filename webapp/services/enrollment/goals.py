@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, exists, false, or_, select, update
 
 from webapp.extensions import db
+from webapp.infra.sql import among
 from webapp.models import (
     AutomationEnrollment,
     AutomationStep,
@@ -131,8 +132,9 @@ def check_customers(tenant_id: int, customer_ids: Collection[int], now: datetime
     compiler = Compiler(tenant_id, db.session.get_bind().dialect.name, now)
     rows = db.session.execute(select(AutomationEnrollment, _met_now(found, "exits", tenant_id, compiler),
                                      _met_now(found, "goal", tenant_id, compiler)).where(
-        AutomationEnrollment.customer_id.in_(sorted(customer_ids)), AutomationEnrollment.tenant_id == tenant_id,
-        or_(*concerned)).order_by(AutomationEnrollment.id)).all()
+        among(AutomationEnrollment.customer_id, "customer_ids", compiler.dialect),
+        AutomationEnrollment.tenant_id == tenant_id, or_(*concerned)).order_by(AutomationEnrollment.id),
+        {"customer_ids": sorted(customer_ids)}).all()
     for enrollment, exit_met, goal_met in rows:
         journey = found[enrollment.workflow_id]
         if exit_met and journey.exits is not None and enrollment.status in OPEN_STATUSES \

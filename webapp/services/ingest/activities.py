@@ -26,7 +26,7 @@ from sqlalchemy import Numeric, bindparam, insert, or_, select, text
 
 from webapp.extensions import db
 from webapp.infra.errors import DomainError, NotFound, ValidationFailed
-from webapp.infra.sql import dialect, insert_ignoring_duplicates
+from webapp.infra.sql import among, dialect, insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.infra.validation import check_storable, utc_moment, validate
 from webapp.models import Customer, CustomerActivity, Tenant, TrackingHit
@@ -348,8 +348,8 @@ def _touched_by_campaigns(tenant_id: int, customer_ids: set[int]) -> set[int]:
     if not customer_ids or (db.session.get(Tenant, tenant_id).attribution_days or 0) <= 0:
         return set()
     return set(db.session.scalars(select(TrackingHit.customer_id).distinct().where(
-        TrackingHit.customer_id.in_(customer_ids), TrackingHit.kind.in_(("click", "open")),
-        TrackingHit.is_machine.is_(False))))
+        among(TrackingHit.customer_id, "customer_ids", dialect()), TrackingHit.kind.in_(("click", "open")),
+        TrackingHit.is_machine.is_(False)), {"customer_ids": sorted(customer_ids)}))
 
 
 def _follow(tenant_id: int, stored: list[_Item]) -> None:
@@ -415,8 +415,9 @@ def ingest_activities(tenant_id: int, items: list[dict[str, Any] | DomainError])
             # Customers in id order before any UPDATE: two batches sharing customers queue.
             ids = sorted({i.customer_id for i in checked if i.customer_id is not None})
             if ids:
-                db.session.execute(select(Customer.id).where(Customer.id.in_(ids), Customer.tenant_id == tenant_id)
-                                   .order_by(Customer.id).with_for_update(key_share=True))
+                db.session.execute(select(Customer.id).where(among(Customer.id, "customer_ids", "postgresql"),
+                                                             Customer.tenant_id == tenant_id)
+                                   .order_by(Customer.id).with_for_update(key_share=True), {"customer_ids": ids})
         _walk(plan, checked)
         stored = _insert(plan)
         stored_at = {i.index for i in stored}
