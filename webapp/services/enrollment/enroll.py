@@ -121,6 +121,27 @@ def _record_waits_statement(dialect: str):
         ["tenant_id", "enrollment_id", "step_id", "step_type", "started_at", "outcome", "detail"], rows)
 
 
+def _started(tenant_id: int, made: list[tuple[int, int, int]], step_type: str | None, detail: str | None,
+             first_step: dict[int, int], now: datetime) -> list[int]:
+    """New enrollments (id, workflow, customer) of one way of starting: those that start on
+    a wait get its trace row; the ids of those due now are returned."""
+    if step_type is None:
+        return [r[0] for r in made]
+    if made:
+        _record_waits(tenant_id, step_type, detail or "", [(r[0], first_step[r[1]]) for r in made], now)
+    return []
+
+
+def _hand_over(tenant_id: int, created: list[tuple[int, int, int]], due: list[int], now: datetime) -> None:
+    if due:
+        # Due now: a worker runs them once this transaction commits (the periodic sweep
+        # finds any whose job Redis lost).
+        after_commit_merged("workflows.run_enrollments", due, chunk=RUN_BATCH_SIZE, queue="default",
+                            job_timeout=RUN_JOB_TIMEOUT, result_ttl=60, failure_ttl=86400)
+    # A goal already true at entry is not a conversion (goals.py): noted now, set-based.
+    note_goals_at_entry(tenant_id, created, now)
+
+
 def enroll_into(tenant_id: int, chosen: list[ActiveWorkflow], trigger_type: str, payload: dict[str, Any], now: datetime,
             *, customer_id: int | None = None, customers=None,
             dedupe_key: str | None = None) -> list[tuple[int, int, int]]:
@@ -152,17 +173,8 @@ def enroll_into(tenant_id: int, chosen: list[ActiveWorkflow], trigger_type: str,
             "trigger_type": trigger_type, "payload": payload, "dedupe_key": dedupe_key,
             **given_rows_params("chosen", _CHOSEN, given)})]
         created += rows
-        if step_type is None:
-            due += [r[0] for r in rows]
-        elif rows:
-            _record_waits(tenant_id, step_type, detail, [(r[0], first_step[r[1]]) for r in rows], now)
-    if due:
-        # Due now: a worker runs them once this transaction commits (the periodic sweep
-        # finds any whose job Redis lost).
-        after_commit_merged("workflows.run_enrollments", due, chunk=RUN_BATCH_SIZE, queue="default",
-                            job_timeout=RUN_JOB_TIMEOUT, result_ttl=60, failure_ttl=86400)
-    # A goal already true at entry is not a conversion (goals.py): noted now, set-based.
-    note_goals_at_entry(tenant_id, created, now)
+        due += _started(tenant_id, rows, step_type, detail, first_step, now)
+    _hand_over(tenant_id, created, due, now)
     created.sort(key=lambda r: (r[1], r[0]))
     return created
 
@@ -288,14 +300,8 @@ def process_triggers(tenant_id: int, trigger_type: str, entries: list[tuple[int,
             **given_rows_params("entries", _ENTRIES, [(n, entries[n][0], texts[n]) for n in given])})]
         created += made
         _assign(rows, made, result)
-        if step_type is None:
-            due += [r[0] for r in made]
-        elif made:
-            _record_waits(tenant_id, step_type, detail, [(r[0], first_step[r[1]]) for r in made], now)
-    if due:
-        after_commit_merged("workflows.run_enrollments", due, chunk=RUN_BATCH_SIZE, queue="default",
-                            job_timeout=RUN_JOB_TIMEOUT, result_ttl=60, failure_ttl=86400)
-    note_goals_at_entry(tenant_id, created, now)
+        due += _started(tenant_id, made, step_type, detail, first_step, now)
+    _hand_over(tenant_id, created, due, now)
     _log(tenant_id, trigger_type, entries, result, {r[0]: r[1] for r in created}, now)
     return result
 
