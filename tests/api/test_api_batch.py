@@ -364,3 +364,64 @@ def test_enrollments_waits_and_goals_from_a_batch_are_the_single_paths(api, api_
     by_flow = {name: sum(1 for row in mine if row[0] == name) for name in ("Always", "Once", "One at a time")}
     assert by_flow == {"Always": 12, "Once": 5, "One at a time": 5}
     assert not any(row[0] == "Never matches" for row in mine)
+
+
+def _tickets(tenant_id: int) -> dict:
+    from webapp.models import ConsentRecord, Event, PurchaseItem
+
+    events = db.session.execute(select(Event.external_id, Event.name, Event.starts_at, Event.venue_name, Event.url)
+                                .where(Event.tenant_id == tenant_id)).all()
+    lines = db.session.execute(
+        select(CustomerActivity.order_id, Event.external_id, PurchaseItem.ticket_type, PurchaseItem.tier,
+               PurchaseItem.seat, PurchaseItem.quantity, PurchaseItem.price, PurchaseItem.attendee_email,
+               Customer.email)
+        .join(CustomerActivity, CustomerActivity.id == PurchaseItem.activity_id)
+        .outerjoin(Event, Event.id == PurchaseItem.event_id)
+        .outerjoin(Customer, Customer.id == PurchaseItem.attendee_customer_id)
+        .where(PurchaseItem.tenant_id == tenant_id)).all()
+    people = db.session.execute(select(Customer.email, Customer.email_status).where(Customer.tenant_id == tenant_id)
+                                ).all()
+    consents = db.session.execute(select(Customer.email, ConsentRecord.source, ConsentRecord.granted)
+                                  .join(Customer, Customer.id == ConsentRecord.customer_id)
+                                  .where(ConsentRecord.tenant_id == tenant_id)).all()
+    return {"events": sorted(map(tuple, events)), "lines": sorted(map(tuple, lines), key=repr),
+            "people": sorted(map(tuple, people)), "consents": sorted(map(tuple, consents))}
+
+
+def test_purchases_with_events_line_items_and_guests_match_the_single_path(api, api_b, tenant_a, tenant_b):
+    """Events named by id or external_id (one unknown, created; its empty fields filled by a
+    later purchase), line items with tiers and seats, a count of tickets without items, a
+    guest with marketing consent (a new subscribed customer with the record), one without
+    (no customer), one already known; a ticket segment follows the guests too."""
+    gala = {"id": "ev-1", "name": "Gala", "starts_at": "2027-02-01T19:00:00+01:00"}
+    items = [
+        buy({"email": "ann@x.com"}, 90, order_id="o1", event=gala, items=[
+            {"ticket_type": "Stalls", "tier": "A", "seat": "F12", "price": 45},
+            {"ticket_type": "Stalls", "tier": "A", "seat": "F13", "price": 45,
+             "attendee": {"email": "Guest@X.com", "first_name": "Gus", "marketing_consent": True}}]),
+        buy({"email": "bob@x.com"}, 20, order_id="o2", event={"external_id": "ev-2"}, tickets=3),
+        buy({"email": "cy@x.com"}, 40, order_id="o3", event={"external_id": "ev-2", "name": "Later name",
+                                                             "url": "https://tickets.example.com/ev-2"},
+            items=[{"ticket_type": "Standing", "quantity": 2,
+                    "attendee": {"email": "nobody@x.com", "marketing_consent": False}}]),
+        buy({"email": "dee@x.com"}, 10, order_id="o4", event=gala, items=[
+            {"ticket_type": "Balcony", "attendee": {"email": "ann@x.com"}}]),
+        buy({"email": "eve@x.com"}, 5, order_id="o5"),
+    ]
+    for client in (api, api_b):
+        made = client.post("/segments", json={"name": "Stalls buyers", "conditions": [
+            {"type": "ticket", "operator": "bought", "ticket_type": "Stalls"}]})
+        assert made.status_code == 201, made.get_json()
+    results = batch(api, items)
+    singles = [api_b.post("/activities", json=item) for item in items]
+    assert [r["status"] for r in results] == [s.status_code for s in singles] == [201] * 5
+    mine, theirs = _tickets(tenant_a.id), _tickets(tenant_b.id)
+    assert mine == theirs
+    assert ("guest@x.com", "subscribed") in mine["people"] and not any(p[0] == "nobody@x.com" for p in mine["people"])
+    assert len(mine["events"]) == 2 and len(mine["lines"]) == 5
+    assert {k: v[:2] for k, v in aggregates(tenant_a.id).items()} == \
+        {k: v[:2] for k, v in aggregates(tenant_b.id).items()}
+    members = [sorted(db.session.scalars(select(Customer.email).join(
+        CustomerSegmentMember, CustomerSegmentMember.customer_id == Customer.id)
+        .where(Customer.tenant_id == t))) for t in (tenant_a.id, tenant_b.id)]
+    assert members[0] == members[1] == ["ann@x.com"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -80,6 +81,47 @@ class PurchaseProperties(BaseModel):
         return value
 
 
+@dataclass(frozen=True)
+class Purchase:
+    """A purchase's properties, checked: what record_activity and the batch store of it."""
+
+    details: PurchaseProperties
+    amount: Decimal
+    order_id: str | None
+    event_id: str | None  # the platform's id of the event it names
+    event_name: str | None
+
+    @property
+    def starts_at(self) -> datetime | None:
+        """The event's start as the purchase gives it, when it says its zone."""
+        event = self.details.event
+        return event.starts_at if event is not None and event.starts_at is not None \
+            and event.starts_at.tzinfo is not None else None
+
+    @staticmethod
+    def raw_event(properties: dict[str, Any]) -> dict[str, Any]:
+        return properties["event"] if isinstance(properties.get("event"), dict) else {}
+
+
+def read_purchase(properties: dict[str, Any]) -> Purchase:
+    """Check a purchase's properties (4xx naming the field); its order_total is kept in them
+    as the JSON number the platform sent."""
+    purchase = validate(PurchaseProperties, properties, "properties")
+    # An empty order id identifies nothing: it is no order id (else every purchase sent
+    # with "" would be a retry of the first).
+    order_id = str(purchase.order_id).strip() or None if purchase.order_id is not None else None
+    event_id = event_name = None
+    if purchase.event is not None:
+        platform_id = purchase.event.external_id if purchase.event.external_id is not None else purchase.event.id
+        event_id = str(platform_id).strip() or None if platform_id is not None else None
+        event_name = purchase.event.name
+    for index, item in enumerate(purchase.items or ()):
+        if item.attendee is not None and item.attendee.email:
+            normalise_email(item.attendee.email, f"properties.items[{index}].attendee.email")
+    properties["order_total"] = float(purchase.order_total)
+    return Purchase(purchase, purchase.order_total, order_id, event_id, event_name)
+
+
 def check_activity_type(activity_type: str, *, allow_system: bool = False) -> str:
     if not ACTIVITY_TYPE_RE.fullmatch(activity_type or ""):
         raise ValidationFailed("type", "must be snake_case: a lower-case letter, then letters, "
@@ -147,22 +189,11 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     check_activity_type(activity_type)
     properties = dict(properties or {})
     check_storable(properties, "properties")
-    amount = order_id = event_id = event_name = None
+    amount = order_id = event_id = event_name = purchase = None
     if activity_type == "purchase":
-        purchase = validate(PurchaseProperties, properties, "properties")
-        amount = purchase.order_total
-        # An empty order id identifies nothing: it is no order id (else every purchase sent
-        # with "" would be a retry of the first).
-        order_id = str(purchase.order_id).strip() or None if purchase.order_id is not None else None
-        if purchase.event is not None:
-            platform_id = purchase.event.external_id if purchase.event.external_id is not None else purchase.event.id
-            event_id = str(platform_id).strip() or None if platform_id is not None else None
-            event_name = purchase.event.name
-        for index, item in enumerate(purchase.items or ()):
-            if item.attendee is not None and item.attendee.email:
-                normalise_email(item.attendee.email, f"properties.items[{index}].attendee.email")
-        # Keep the number the platform sent, as a JSON number.
-        properties["order_total"] = float(amount)
+        purchase = read_purchase(properties)
+        amount, order_id, event_id, event_name = purchase.amount, purchase.order_id, purchase.event_id, \
+            purchase.event_name
     scan = read_scan(tenant_id, properties) if activity_type == "ticket_scanned" else None
     if scan is not None:
         event_id, event_name = scan.event.external_id, scan.event.name
@@ -198,15 +229,13 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
         return existing, False
 
     guests: set[int] = set()
-    if activity_type == "purchase":
+    if purchase is not None:
         _apply_purchase(target.id, amount, occurred)
         attribute_purchase(activity)
         event = None
         if event_id is not None:
-            raw = properties.get("event") if isinstance(properties.get("event"), dict) else {}
-            event = link_event(tenant_id, event_id, raw, purchase.event.starts_at if purchase.event.starts_at
-                               and purchase.event.starts_at.tzinfo is not None else None)
-        guests = store_items(activity, event, purchase.items, purchase.tickets)
+            event = link_event(tenant_id, event_id, purchase.raw_event(properties), purchase.starts_at)
+        guests = store_items(activity, event, purchase.details.items, purchase.details.tickets)
         if event is not None:
             # A reminder whose time passed before this purchase: sent now, or not, as its workflow says.
             remind_late_buyer(activity, event)

@@ -241,3 +241,24 @@ def test_any_offset_is_stored_normalised_within_90_days_or_refused_naming_the_fi
         return
     offset = parse_offset(stored["offset"])
     assert str(offset) == stored["offset"] and offset.delta <= timedelta(days=90)
+
+
+def test_late_buyers_in_a_batch_get_the_reminder_once_as_one_at_a_time(tenant):
+    """The batch endpoint's set-based path gives late buyers what record_activity does: the
+    send_now reminder once per buyer however many orders, none under skip."""
+    from webapp.services.ingest import ingest_activities
+
+    ada, bob = customer(tenant, "ada@example.com"), customer(tenant, "bob@example.com")
+    starts = (utcnow() + timedelta(hours=3)).replace(microsecond=0)
+    event(tenant, "soon", starts.isoformat(), timezone="Europe/London")
+    send_now = workflow(tenant, "event_reminder", {"offset": "-24h"}, OPEN)
+    skip = workflow(tenant, "event_reminder", {"offset": "-24h", "late_buyers": "skip"}, OPEN)
+
+    results = ingest_activities(tenant, [
+        {"customer_id": who, "type": "purchase", "properties": {"order_total": 40, "order_id": order,
+                                                                "event": {"id": "soon"}}}
+        for who, order in ((ada, "o-1"), (bob, "o-2"), (ada, "o-3"))])
+
+    assert [r["status"] for r in results] == [201, 201, 201]
+    assert sorted(r.customer_id for r in enrollments(send_now)) == [ada, bob]
+    assert enrollments(skip) == []

@@ -74,14 +74,46 @@ def link_event(tenant_id: int, external_id: str, raw: dict[str, Any], starts_at:
     event = db.session.scalar(select(Event).where(Event.tenant_id == tenant_id, Event.external_id == external_id))
     if event is None:
         now = utcnow()
-        name = raw.get("name") if isinstance(raw.get("name"), str) and raw["name"].strip() else external_id
         db.session.execute(insert_ignoring_duplicates(Event.__table__).values(
-            tenant_id=tenant_id, external_id=external_id, name=name.strip()[:300], status="on_sale", sequence=0,
+            tenant_id=tenant_id, external_id=external_id, name=_name(raw, external_id), status="on_sale", sequence=0,
             created_at=now, updated_at=now))
         event = db.session.scalar(select(Event).where(Event.tenant_id == tenant_id,
                                                       Event.external_id == external_id))
     _fill(event, raw, starts_at)
     return event
+
+
+def link_events(tenant_id: int, mentions: list[tuple[str, dict[str, Any], datetime | None]]) -> dict[str, Event]:
+    """link_event for every (platform id, description, start) a batch of purchases names, in
+    their order: one SELECT of the events known, one INSERT of the others, one SELECT of
+    those; each mention fills what its event does not know yet, as one purchase would."""
+    if not mentions:
+        return {}
+    wanted = list(dict.fromkeys(external_id for external_id, _, _ in mentions))
+    known = _events(tenant_id, wanted)
+    missing = [external_id for external_id in wanted if external_id not in known]
+    if missing:
+        now = utcnow()
+        first = {}
+        for external_id, raw, _ in mentions:
+            first.setdefault(external_id, raw)
+        db.session.execute(insert_ignoring_duplicates(Event.__table__), [
+            {"tenant_id": tenant_id, "external_id": external_id, "name": _name(first[external_id], external_id),
+             "status": "on_sale", "sequence": 0, "created_at": now, "updated_at": now} for external_id in missing])
+        known.update(_events(tenant_id, missing))
+    for external_id, raw, starts_at in mentions:
+        _fill(known[external_id], raw, starts_at)
+    return known
+
+
+def _events(tenant_id: int, external_ids: list[str]) -> dict[str, Event]:
+    return {e.external_id: e for e in db.session.scalars(
+        select(Event).where(Event.tenant_id == tenant_id, Event.external_id.in_(external_ids)))}
+
+
+def _name(raw: dict[str, Any], external_id: str) -> str:
+    name = raw.get("name") if isinstance(raw.get("name"), str) and raw["name"].strip() else external_id
+    return name.strip()[:300]
 
 
 def _guest(tenant_id: int, attendee: Attendee, activity: CustomerActivity) -> int | None:
@@ -109,13 +141,29 @@ def store_items(activity: CustomerActivity, event: Event | None, items: list[Lin
     line items gets one line of its `tickets` count (one when it gave none), so what an
     event sold is one sum. Returns the guests (customers other than the buyer) the tickets
     name: they now hold tickets too."""
+    return store_items_of([(activity, event, items, tickets)])
+
+
+def store_items_of(purchases: list[tuple[CustomerActivity, Event | None, list[LineItem] | None, Any]]) -> set[int]:
+    """store_items for many purchases (activity, event, items, tickets) in one INSERT."""
+    rows = [row for purchase in purchases for row in _item_rows(*purchase)]
+    if not rows:
+        return set()
+    # The table's INSERT, not the ORM's bulk insert: that one splits the rows by which columns
+    # are None (a seated line and a standing one were two statements); this is one.
+    db.session.execute(insert(PurchaseItem.__table__), rows)
+    return {row["attendee_customer_id"] for row in rows if row["attendee_customer_id"] != row["customer_id"]} - {None}
+
+
+def _item_rows(activity: CustomerActivity, event: Event | None, items: list[LineItem] | None,
+               tickets: Any) -> list[dict[str, Any]]:
     if not items:
         if event is None:
-            return set()
+            return []
         quantity = len(tickets) if isinstance(tickets, list) else tickets if isinstance(tickets, int) else 1
         items = [LineItem(ticket_type="General", quantity=max(1, min(quantity, 10_000)))] if quantity else []
         if not items:
-            return set()
+            return []
     rows = []
     for item in items:
         attendee = item.attendee or Attendee()
@@ -127,8 +175,5 @@ def store_items(activity: CustomerActivity, event: Event | None, items: list[Lin
             "attendee_last_name": attendee.last_name,
             "attendee_customer_id": _guest(activity.tenant_id, attendee, activity) if item.attendee else None,
             "occurred_at": activity.occurred_at})
-    # The table's INSERT, not the ORM's bulk insert: that one splits the rows by which columns
-    # are None (a seated line and a standing one were two statements); this is one.
-    db.session.execute(insert(PurchaseItem.__table__), rows)
-    return {row["attendee_customer_id"] for row in rows} - {None, activity.customer_id}
+    return rows
 

@@ -9,8 +9,9 @@ per round (each customer once a round: an on-sale batch is one), one UPDATE move
 aggregates of every purchasing customer and one pass re-evaluates their
 segments (services/segments.refresh_segments_for), one enrollment per trigger type
 (enrollment.process_triggers) and one goal and exit check (enrollment.check_customers).
-Wait_for steps are woken per activity, and purchases that carry an event or line items and
-ticket scans go through record_activity itself.
+The events purchases name are linked at once and each round's line items stored by one
+INSERT (ingest/tickets.py). Wait_for steps are woken per activity; ticket scans go through
+record_activity itself, in their place in the request.
 """
 
 from __future__ import annotations
@@ -28,67 +29,47 @@ from webapp.extensions import db
 from webapp.infra.errors import DomainError, NotFound, ValidationFailed
 from webapp.infra.sql import among, dialect, insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
-from webapp.infra.validation import check_storable, utc_moment, validate
+from webapp.infra.validation import check_storable, utc_moment
 from webapp.models import Customer, CustomerActivity, Tenant, TrackingHit
 from webapp.services import webhooks
-from webapp.services.activities import PurchaseProperties, check_activity_type, record_activity
+from webapp.services.activities import check_activity_type, read_purchase, record_activity
 from webapp.services.campaigns.stats import attribute_purchase
 from webapp.services.customers import MAX_MONEY
 from webapp.services.enrollment import process_triggers, wake_awaiting
 from webapp.services.enrollment.awaiting import awaited_types
 from webapp.services.enrollment.goals import check_customers
+from webapp.services.ingest.items import Item
 from webapp.services.ingest.results import Result, error_result
+from webapp.services.ingest.tickets import link_batch_events, store_tickets
 from webapp.services.segments import refresh_segments_for
 from webapp.services.tenants import normalise_email
 from webapp.services.webhooks import customer_ref
 
 
 @dataclass
-class _Item:
-    index: int
-    type: str
-    properties: dict[str, Any]
-    occurred_at: datetime
-    customer_id: int | None
-    ref: dict[str, Any]
-    idempotency_key: str | None
-    order_id: str | None = None
-    amount: Decimal | None = None
-    target: int | None = None  # the customer's id once resolved
-    new_email: str | None = None  # or the email of a customer this batch creates
-    dup_of: int | None = None  # index of an earlier item of this batch with the same key
-    id: int | None = None
-
-
-@dataclass
 class _Plan:
     tenant_id: int
-    results: dict[int, Result] = field(default_factory=dict)
-    bulk: list[_Item] = field(default_factory=list)
+    results: dict[int, Result]
+    bulk: list[Item] = field(default_factory=list)
     single: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 def _needs_single_path(data: dict[str, Any]) -> bool:
-    # Ticket scans and purchases naming an event or line items touch events, tickets and
-    # reminders: rare enough in a batch to go through record_activity itself.
-    if data["type"] == "ticket_scanned":
-        return True
-    props = data.get("properties") or {}
-    return data["type"] == "purchase" and (props.get("event") is not None or props.get("items") is not None)
+    # Ticket scans read the ticket and mark attendance: they go through record_activity itself.
+    return data["type"] == "ticket_scanned"
 
 
-def _check(index: int, data: dict[str, Any], now: datetime) -> _Item:
+def _check(index: int, data: dict[str, Any], now: datetime) -> Item:
     """What record_activity checks before it reads the database, for one item."""
     check_activity_type(data["type"])
     properties = dict(data.get("properties") or {})
     check_storable(properties, "properties")
-    item = _Item(index, data["type"], properties, now, data.get("customer_id"), dict(data.get("customer") or {}),
+    item = Item(index, data["type"], properties, now, data.get("customer_id"), dict(data.get("customer") or {}),
                  data.get("idempotency_key"))
     if item.type == "purchase":
-        purchase = validate(PurchaseProperties, properties, "properties")
-        item.amount = purchase.order_total
-        item.order_id = str(purchase.order_id).strip() or None if purchase.order_id is not None else None
-        properties["order_total"] = float(purchase.order_total)
+        item.purchase = read_purchase(properties)
+        item.amount, item.order_id = item.purchase.amount, item.purchase.order_id
+        item.event_id, item.event_name = item.purchase.event_id, item.purchase.event_name
     if data.get("occurred_at") is not None:
         item.occurred_at = utc_moment(data["occurred_at"], "occurred_at")
     if item.customer_id is None and item.ref.get("email"):
@@ -103,7 +84,7 @@ def _check(index: int, data: dict[str, Any], now: datetime) -> _Item:
 class _Customers:
     """Every customer the batch names, read in one SELECT; new ones are noted by email."""
 
-    def __init__(self, tenant_id: int, items: list[_Item]):
+    def __init__(self, tenant_id: int, items: list[Item]):
         ids = {i.customer_id for i in items if i.customer_id is not None}
         emails = {i.ref["email"] for i in items if i.customer_id is None and i.ref.get("email")}
         externals = {i.ref["external_id"] for i in items if i.customer_id is None and i.ref.get("external_id")}
@@ -118,7 +99,7 @@ class _Customers:
         self.new: dict[str, dict[str, Any]] = {}  # email -> the row to insert
         self.new_by_external: dict[str, str] = {}
 
-    def resolve(self, item: _Item) -> None:
+    def resolve(self, item: Item) -> None:
         """As activities._resolve_customer: by id, else external_id, else email (created)."""
         if item.customer_id is not None:
             if item.customer_id not in self.ids:
@@ -163,7 +144,7 @@ class _Customers:
         return ids
 
 
-def _walk(plan: _Plan, items: list[_Item]) -> None:
+def _walk(plan: _Plan, items: list[Item]) -> None:
     """In request order: already recorded (200), a repeat within the batch (200 pointing at
     the first), a customer that cannot be found (404), a purchase past MAX_MONEY (422)."""
     tenant_id = plan.tenant_id
@@ -220,7 +201,7 @@ def _walk(plan: _Plan, items: list[_Item]) -> None:
             item.target = new_ids[item.new_email]
 
 
-def _insert(plan: _Plan) -> list[_Item]:
+def _insert(plan: _Plan) -> list[Item]:
     """Store the new activities; returns those stored (a concurrent duplicate is not)."""
     fresh = [i for i in plan.bulk if i.dup_of is None]
     if not fresh:
@@ -228,7 +209,8 @@ def _insert(plan: _Plan) -> list[_Item]:
     now = utcnow()
     rows = [{"tenant_id": plan.tenant_id, "customer_id": i.target, "type": i.type, "properties": i.properties,
              "occurred_at": i.occurred_at, "created_at": now, "idempotency_key": i.idempotency_key,
-             "order_id": i.order_id, "amount": i.amount, "event_id": None, "event_name": None} for i in fresh]
+             "order_id": i.order_id, "amount": i.amount, "event_id": i.event_id, "event_name": i.event_name}
+            for i in fresh]
     keyed = [n for n, i in enumerate(fresh) if i.idempotency_key or i.order_id]
     plain = [n for n, i in enumerate(fresh) if not (i.idempotency_key or i.order_id)]
     if dialect() == "postgresql":
@@ -257,18 +239,19 @@ def _insert(plan: _Plan) -> list[_Item]:
 # third of a second), inserted in the document's order so that identity values follow it.
 _POSTGRES_INSERT = text("""
 INSERT INTO customer_activities (tenant_id, customer_id, type, properties, occurred_at, created_at,
-                                 idempotency_key, order_id, amount)
+                                 idempotency_key, order_id, amount, event_id, event_name)
 SELECT :tenant_id, (e->>'customer_id')::bigint, e->>'type', e->'properties', (e->>'occurred_at')::timestamptz,
-       :now, e->>'idempotency_key', e->>'order_id', (e->>'amount')::numeric
+       :now, e->>'idempotency_key', e->>'order_id', (e->>'amount')::numeric, e->>'event_id', e->>'event_name'
 FROM jsonb_array_elements(CAST(:data AS jsonb)) WITH ORDINALITY AS t(e, n) ORDER BY n
 ON CONFLICT DO NOTHING
 RETURNING id, idempotency_key, order_id""").bindparams(bindparam("now", type_=UTCDateTime))
 
 
-def _insert_postgres(tenant_id: int, fresh: list[_Item], now: datetime, keyed: list[int], plain: list[int]) -> None:
+def _insert_postgres(tenant_id: int, fresh: list[Item], now: datetime, keyed: list[int], plain: list[int]) -> None:
     data = json.dumps([{"customer_id": i.target, "type": i.type, "properties": i.properties,
                         "occurred_at": i.occurred_at.isoformat(), "idempotency_key": i.idempotency_key,
-                        "order_id": i.order_id, "amount": None if i.amount is None else str(i.amount)}
+                        "order_id": i.order_id, "amount": None if i.amount is None else str(i.amount),
+                        "event_id": i.event_id, "event_name": i.event_name}
                        for i in fresh])
     stored = db.session.execute(_POSTGRES_INSERT, {"tenant_id": tenant_id, "now": now, "data": data}).all()
     # Rows with a key or order id are matched by it (ON CONFLICT DO NOTHING drops one another
@@ -298,7 +281,7 @@ FROM ({source}) AS b
 WHERE customers.id = b.id AND customers.total_spent + b.spent < :max"""
 
 
-def _move_aggregates(stored: list[_Item]) -> None:
+def _move_aggregates(stored: list[Item]) -> None:
     """One UPDATE for every purchasing customer: the sum of their purchases, their count
     and the latest moment, exactly what one _apply_purchase per purchase adds up to."""
     sums: dict[int, tuple[Decimal, int, datetime]] = {}
@@ -326,12 +309,12 @@ def _move_aggregates(stored: list[_Item]) -> None:
                                              "send the batch again")
 
 
-def _rounds(stored: list[_Item]) -> list[list[_Item]]:
+def _rounds(stored: list[Item]) -> list[list[Item]]:
     """The stored activities in rounds where each customer appears once, in request order:
     a customer's second purchase of the batch is applied after everyone's first, so its
     aggregates, segments, goals and re-entry see what a second request would have seen.
     An on-sale batch (one order per buyer) is one round."""
-    rounds: list[list[_Item]] = []
+    rounds: list[list[Item]] = []
     seen: dict[int, int] = {}
     for item in stored:
         n = seen.get(item.target, 0)  # type: ignore[arg-type]
@@ -352,7 +335,7 @@ def _touched_by_campaigns(tenant_id: int, customer_ids: set[int]) -> set[int]:
         TrackingHit.is_machine.is_(False)), {"customer_ids": sorted(customer_ids)}))
 
 
-def _follow(tenant_id: int, stored: list[_Item]) -> None:
+def _follow(tenant_id: int, stored: list[Item], guests: set[int]) -> None:
     """What record_activity does after the row is stored, for every stored activity: credit
     to campaigns, segments (set-based, once), the triggers (one set-based enrollment per
     trigger type), the goal and exit checks (one statement) and the wait_for steps each
@@ -362,13 +345,15 @@ def _follow(tenant_id: int, stored: list[_Item]) -> None:
         if item.amount is not None and item.target in credited:
             activity = db.session.get(CustomerActivity, item.id)
             attribute_purchase(activity)  # type: ignore[arg-type]
-    refresh_segments_for(tenant_id, {i.target for i in stored if i.target is not None})
+    # The buyers, and the guests their tickets name (they hold tickets now too).
+    changed: set[int] = {i.target for i in stored if i.target is not None} | guests
+    refresh_segments_for(tenant_id, changed)
     now = utcnow()
     for trigger in ("purchase", "signup"):
         entries = [(i.target, i.properties) for i in stored if i.type == trigger]
         if entries:
             process_triggers(tenant_id, trigger, entries, now)  # type: ignore[arg-type]
-    check_customers(tenant_id, {i.target for i in stored}, now)  # type: ignore[misc]
+    check_customers(tenant_id, changed, now)
     awaited = awaited_types(tenant_id)
     for item in stored:
         if item.type in awaited:
@@ -393,49 +378,64 @@ def ingest_activities(tenant_id: int, items: list[dict[str, Any] | DomainError])
     """Record many activities (each as record_activity takes one, or the error its shape
     already earned) and answer each in request order: {"index", "status": 201|200, "id"} or
     {"index", "status": 4xx, "error"}. A refused item changes nothing; the others are
-    stored, counted and followed as record_activity would, in one transaction (ticket scans
-    and purchases with an event or line items: each in its own, first)."""
-    plan = _Plan(tenant_id)
+    stored, counted and followed as record_activity would. Consecutive items go set-based in
+    one transaction; a ticket scan goes through record_activity in its own, in its place in
+    the request (a scan may follow the purchase of its ticket in the same batch)."""
+    results: dict[int, Result] = {}
     now = utcnow()
-    checked: list[_Item] = []
+    runs: list[tuple[bool, list]] = []  # (through record_activity?, items) in request order
     for index, data in enumerate(items):
         if isinstance(data, DomainError):
-            plan.results[index] = error_result(index, data)
+            results[index] = error_result(index, data)
             continue
-        if _needs_single_path(data):
-            plan.single.append((index, data))
-            continue
+        single = _needs_single_path(data)
         try:
-            checked.append(_check(index, data, now))
+            entry = (index, data) if single else _check(index, data, now)
         except DomainError as error:
-            plan.results[index] = error_result(index, error)
-    _run_single(plan, record_activity)
-    if checked:
-        if dialect() == "postgresql":
-            # Customers in id order before any UPDATE: two batches sharing customers queue.
-            ids = sorted({i.customer_id for i in checked if i.customer_id is not None})
-            if ids:
-                db.session.execute(select(Customer.id).where(among(Customer.id, "customer_ids", "postgresql"),
-                                                             Customer.tenant_id == tenant_id)
-                                   .order_by(Customer.id).with_for_update(key_share=True), {"customer_ids": ids})
-        _walk(plan, checked)
-        stored = _insert(plan)
-        stored_at = {i.index for i in stored}
-        by_index = {i.index: i for i in plan.bulk}
-        for item in plan.bulk:
-            if item.dup_of is not None:
-                item.id = by_index[item.dup_of].id
-        for item in plan.bulk:
-            if item.id is None:
-                # Stored by a concurrent request meanwhile: answer with its row, as record_activity does.
-                item.id = db.session.scalar(select(CustomerActivity.id).where(
-                    CustomerActivity.tenant_id == tenant_id,
-                    or_(CustomerActivity.idempotency_key == bindparam("k", item.idempotency_key),
-                        CustomerActivity.order_id == bindparam("o", item.order_id))).limit(1))
-            created = item.index in stored_at
-            plan.results[item.index] = {"index": item.index, "status": 201 if created else 200, "id": item.id}
-        for round_ in _rounds(stored):
-            _move_aggregates(round_)
-            _follow(tenant_id, round_)
-        db.session.commit()
-    return [plan.results[index] for index in range(len(items))]
+            results[index] = error_result(index, error)
+            continue
+        if not runs or runs[-1][0] != single:
+            runs.append((single, []))
+        runs[-1][1].append(entry)
+    for single, entries in runs:
+        plan = _Plan(tenant_id, results)
+        if single:
+            plan.single = entries
+            _run_single(plan, record_activity)
+        else:
+            _ingest_checked(plan, entries)
+    return [results[index] for index in range(len(items))]
+
+
+def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
+    """Checked items, set-based, in one transaction."""
+    tenant_id = plan.tenant_id
+    if dialect() == "postgresql":
+        # Customers in id order before any UPDATE: two batches sharing customers queue.
+        ids = sorted({i.customer_id for i in checked if i.customer_id is not None})
+        if ids:
+            db.session.execute(select(Customer.id).where(among(Customer.id, "customer_ids", "postgresql"),
+                                                         Customer.tenant_id == tenant_id)
+                               .order_by(Customer.id).with_for_update(key_share=True), {"customer_ids": ids})
+    _walk(plan, checked)
+    stored = _insert(plan)
+    stored_at = {i.index for i in stored}
+    by_index = {i.index: i for i in plan.bulk}
+    for item in plan.bulk:
+        if item.dup_of is not None:
+            item.id = by_index[item.dup_of].id
+    for item in plan.bulk:
+        if item.id is None:
+            # Stored by a concurrent request meanwhile: answer with its row, as record_activity does.
+            item.id = db.session.scalar(select(CustomerActivity.id).where(
+                CustomerActivity.tenant_id == tenant_id,
+                or_(CustomerActivity.idempotency_key == bindparam("k", item.idempotency_key),
+                    CustomerActivity.order_id == bindparam("o", item.order_id))).limit(1))
+        created = item.index in stored_at
+        plan.results[item.index] = {"index": item.index, "status": 201 if created else 200, "id": item.id}
+    events = link_batch_events(tenant_id, stored)
+    for round_ in _rounds(stored):
+        _move_aggregates(round_)
+        guests = store_tickets(tenant_id, round_, events)
+        _follow(tenant_id, round_, guests)
+    db.session.commit()
