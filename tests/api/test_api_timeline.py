@@ -192,3 +192,19 @@ def test_timeline_limit_is_capped_at_200(api):
 
 def test_timeline_of_a_missing_customer_is_a_404(api):
     assert_error(api.get("/customers/424242/timeline"), 404)
+
+
+def test_another_tenants_customer_is_a_404_with_or_without_filters_and_an_empty_one_of_ours_is_a_200(api, api_b):
+    """The tenant's wall is in the timeline's query: another tenant's busy customer shows
+    nothing and is a 404 (never their rows, never an empty 200); ours with nothing in the
+    filter's range, or with no activities yet, is an empty page."""
+    theirs = api_b.post("/customers", json={"email": "zed@x.com"}).get_json()["id"]
+    seed(api_b, theirs)
+    ours = make_customer(api)
+    for query in ({}, {"type": "note"}, {"limit": 1}, {"since": "2026-01-03T00:00:00Z"}):
+        assert_error(api.get(f"/customers/{theirs}/timeline", query_string=query), 404)
+        empty = api.get(f"/customers/{ours}/timeline", query_string=query)
+        assert empty.status_code == 200 and empty.get_json() == {"data": [], "next_cursor": None}
+    seed(api, ours)
+    assert api.get(f"/customers/{ours}/timeline", query_string={"since": "2027-01-01T00:00:00Z"}).get_json()[
+        "data"] == []

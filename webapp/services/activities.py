@@ -302,8 +302,10 @@ def timeline(tenant_id: int, customer_id: int, *, types: list[str] | None = None
     The cursor holds the last row's position, so rows inserted meanwhile neither repeat
     nor shift later pages.
     """
-    customer = get_customer(tenant_id, customer_id)
-    stmt = select(CustomerActivity).where(CustomerActivity.customer_id == customer.id)
+    # The tenant's wall is in the query itself; the customer is looked up only when the
+    # page comes back empty, to tell "no activities" from "no such customer here" (404).
+    stmt = select(CustomerActivity).where(CustomerActivity.customer_id == customer_id,
+                                          CustomerActivity.tenant_id == tenant_id)
     if types:
         stmt = stmt.where(CustomerActivity.type.in_(types))
     if since is not None:
@@ -321,6 +323,8 @@ def timeline(tenant_id: int, customer_id: int, *, types: list[str] | None = None
                           or_(CustomerActivity.occurred_at < at, CustomerActivity.id < last_id))
     stmt = stmt.order_by(CustomerActivity.occurred_at.desc(), CustomerActivity.id.desc()).limit(limit + 1)
     rows = list(db.session.scalars(stmt))
+    if not rows:
+        get_customer(tenant_id, customer_id)
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
