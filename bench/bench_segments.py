@@ -26,7 +26,7 @@ from sqlalchemy import text
 from bench.harness import BenchEnvironment, Result, Row, Size, best_of
 from webapp.extensions import db
 from webapp.infra.types import utcnow
-from webapp.services import segments
+from webapp.services import segment_refresh, segments
 
 SEED = [{"type": "total_spent", "operator": ">=", "value": 100},
         {"type": "orders_count", "operator": ">=", "value": 3},
@@ -139,7 +139,7 @@ def _refresh_row(env: BenchEnvironment, size: Size, params: dict) -> Row:
     def ours() -> None:
         for cid in sample:
             with app.app_context():
-                segments.refresh_customer_segments(env.tenant_id, cid)
+                segment_refresh.refresh_customer_segments(env.tenant_id, cid)
                 db.session.rollback()
 
     def baseline() -> None:

@@ -103,6 +103,24 @@ def test_purchase_moves_customer_into_segment_in_real_time(api):
     assert [t["properties"]["segment_id"] for t in timeline] == [seg["id"]]
 
 
+def test_members_coming_and_going_are_not_edits_of_the_segment(api):
+    """Counts move with every member in and out; the segment's updated_at (when it was last
+    edited, and the version its real-time probe is cached by) stays."""
+    from webapp.models import CustomerSegment
+
+    customer = make_customer(api, "buyer@example.com", tags=["vip"])
+    seg = api.post("/segments", json={"name": "Big spenders", "conditions": SEED[:1]}).json
+    edited = db.session.get(CustomerSegment, seg["id"]).updated_at
+    for n in range(2):
+        response = api.post("/activities", json={"customer_id": customer, "type": "purchase",
+                                                 "properties": {"order_total": 120, "order_id": f"o-{n}"}})
+        assert response.status_code == 201
+    assert api.delete(f"/customers/{customer}").status_code in (200, 204)
+    db.session.expire_all()
+    segment = db.session.get(CustomerSegment, seg["id"])
+    assert (segment.member_count, segment.updated_at) == (0, edited)
+
+
 def test_tag_removal_and_erasure_move_customers_out(api):
     a = make_customer(api, "a@example.com", tags=["vip"])
     b = make_customer(api, "b@example.com", tags=["vip"])

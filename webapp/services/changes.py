@@ -15,7 +15,7 @@ from typing import Any
 from webapp.infra.types import utcnow
 from webapp.services.enrollment import process_trigger
 from webapp.services.enrollment.goals import check_customer
-from webapp.services.segments import refresh_customer_segments
+from webapp.services.segment_refresh import refresh_customer_segments
 
 
 def customer_changed(tenant_id: int, customer_id: int, *, trigger: str | None = None,

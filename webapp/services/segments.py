@@ -1,4 +1,5 @@
-"""Segments: definitions, set-based recalculation, real-time membership per customer."""
+"""Segments: definitions and set-based recalculation (real-time membership per customer:
+services/segment_refresh.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from sqlalchemy import (
     Column,
     MetaData,
     Table,
-    bindparam,
     delete,
     exists,
     false,
@@ -23,7 +23,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -31,7 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from webapp.extensions import db
 from webapp.infra.errors import NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
-from webapp.infra.sql import among, dialect
+from webapp.infra.sql import dialect
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember, CustomerTag
 from webapp.segments.compiler import Compiler
@@ -41,6 +40,9 @@ from webapp.services.enrollment import enroll_selected
 from webapp.services.webhooks import customer_refs
 
 SCRATCH = "segment_calc_scratch"
+# A count moving is not an edit: updated_at stays (it dates the definition, and the real-time
+# probe statements are cached by it, services/segment_refresh.py).
+KEEP_VERSION = {"updated_at": CustomerSegment.updated_at}
 DIFF = "segment_calc_diff"
 
 
@@ -148,7 +150,7 @@ def _segment_properties(segment: CustomerSegment):
     return func.json(literal(props))
 
 
-def _log_segment_changes(segment: CustomerSegment, activity_type: str, customer_ids, now: datetime) -> None:
+def log_segment_changes(segment: CustomerSegment, activity_type: str, customer_ids, now: datetime) -> None:
     """The one place segment_entered / segment_exited are emitted (bulk, set-based).
 
     `customer_ids` is a SELECT of customer ids. Workflows triggered by segment entry hook in here.
@@ -166,7 +168,7 @@ def _log_segment_changes(segment: CustomerSegment, activity_type: str, customer_
         enroll_selected(segment.tenant_id, "segment_entered", customer_ids, {"segment_id": segment.id}, now=now)
 
 
-def _lock_segment(segment_id: int) -> None:
+def lock_segment(segment_id: int) -> None:
     """Serialise recalculations (and real-time changes) of one segment."""
     if dialect() == "postgresql":
         db.session.execute(select(CustomerSegment.id).where(CustomerSegment.id == segment_id)
@@ -174,7 +176,7 @@ def _lock_segment(segment_id: int) -> None:
     else:
         # SQLite: any write takes the database write lock until commit.
         db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment_id)
-                           .values(member_count=CustomerSegment.member_count))
+                           .values(member_count=CustomerSegment.member_count, **KEEP_VERSION))
 
 
 def calculate_segment(tenant_id: int, segment_id: int, *, now: datetime | None = None) -> CalculationResult:
@@ -187,7 +189,7 @@ def calculate_segment(tenant_id: int, segment_id: int, *, now: datetime | None =
     """
     now = now or utcnow()
     segment = get_segment(tenant_id, segment_id)
-    _lock_segment(segment.id)
+    lock_segment(segment.id)
     matching = compiler_for(tenant_id, now).members(definition_of(segment))
     scratch, diff = _scratch_tables()
     keep_count = {"preserve_rowcount": True}  # psycopg forgets INSERT ... SELECT counts otherwise
@@ -207,13 +209,13 @@ def calculate_segment(tenant_id: int, segment_id: int, *, now: datetime | None =
 
     if added:
         entered = select(diff.c.customer_id).where(diff.c.entered.is_(True)).subquery()
-        _log_segment_changes(segment, "segment_entered", entered, now)
+        log_segment_changes(segment, "segment_entered", entered, now)
         db.session.execute(insert(member.__table__).from_select(
             ["segment_id", "customer_id", "tenant_id", "added_at"],
             select(literal(segment.id), entered.c.customer_id, literal(tenant_id), literal(now, UTCDateTime))))
     if removed:
         exited = select(diff.c.customer_id).where(diff.c.entered.is_(False)).subquery()
-        _log_segment_changes(segment, "segment_exited", exited, now)
+        log_segment_changes(segment, "segment_exited", exited, now)
         db.session.execute(delete(member).where(member.segment_id == segment.id,
                                                 member.customer_id.in_(select(exited.c.customer_id)))
                            .execution_options(synchronize_session=False))
@@ -246,159 +248,12 @@ _SCRATCH_TABLE = Table(SCRATCH, _TEMP, Column("customer_id", BigInteger, primary
 _DIFF_TABLE = Table(DIFF, _TEMP, Column("customer_id", BigInteger, primary_key=True), Column("entered", Boolean))
 
 
-# --- real time -------------------------------------------------------------------------
-
-# Per-tenant union of every segment's probe, reused while no segment changes: building
-# 50 expression trees costs far more than running the statement. Bounded, never stale
-# (keyed by each segment's updated_at).
-_PROBE_CACHE: dict[tuple, Any] = {}
-_PROBE_CACHE_SIZE = 256
-
-
-def _probe_statement(tenant_id: int, segments: list[CustomerSegment], now: datetime | None):
-    """(segment_id, matches): the ids of `segments` that customer :customer_id matches (1)
-    and of those it is a member of now (0), in one statement."""
-    key = (tenant_id, dialect(), tuple((s.id, s.updated_at) for s in segments))
-    if now is None and key in _PROBE_CACHE:
-        return _PROBE_CACHE[key]
-    compiler = Compiler(tenant_id, dialect(), now)
-    customer_id = bindparam("customer_id")
-    probes = [select(literal(segment.id).label("segment_id"), literal(1).label("matches")).where(
-        exists().where(Customer.id == customer_id, Customer.tenant_id == tenant_id,
-                       compiler.group(definition_of(segment))))
-        for segment in segments]
-    member = select(CustomerSegmentMember.segment_id, literal(0)).where(
-        CustomerSegmentMember.customer_id == customer_id)
-    statement = union_all(*probes, member)
-    if now is None:
-        if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
-            _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
-        _PROBE_CACHE[key] = statement
-    return statement
-
-
-def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime | None = None,
-                              locked: bool = False) -> dict[str, list[int]]:
-    """Re-evaluate one customer against every segment of the tenant, in the caller's
-    transaction (the caller commits). One statement evaluates all segments and reads the
-    memberships; only segments whose membership changes are locked and written. `locked`:
-    the caller's transaction already updated the customer's row (which locks it more
-    strongly than the lock below). Returns {"entered": [...], "exited": [...]}.
-    """
-    segments = list_segments(tenant_id)
-    if not segments:
-        return {"entered": [], "exited": []}
-    if dialect() == "postgresql" and not locked:
-        # One refresh per customer at a time: concurrent activities for the same customer
-        # would otherwise both see "not a member yet" and insert the membership twice.
-        # NO KEY UPDATE (not UPDATE) so a recalculation inserting this customer's membership
-        # (a foreign-key KEY SHARE lock) never deadlocks with us.
-        db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True))
-    statement = _probe_statement(tenant_id, segments, now)
-    rows = db.session.execute(statement, {"customer_id": customer_id}).all()
-    matching = {segment_id for segment_id, matches in rows if matches}
-    current = {segment_id for segment_id, matches in rows if not matches}
-    entered, exited = sorted(matching - current), sorted(current - matching)
-    at = now or utcnow()
-    by_id = {s.id: s for s in segments}
-    for segment_id in sorted(set(entered) | set(exited)):
-        _lock_segment(segment_id)
-    if entered:
-        db.session.execute(insert(CustomerSegmentMember), [
-            {"segment_id": sid, "customer_id": customer_id, "tenant_id": tenant_id, "added_at": at}
-            for sid in entered])
-    if exited:
-        db.session.execute(delete(CustomerSegmentMember).where(
-            CustomerSegmentMember.customer_id == customer_id, CustomerSegmentMember.segment_id.in_(exited)))
-    for sid in entered:
-        _one_change(by_id[sid], customer_id, "segment_entered", +1, at)
-    for sid in exited:
-        _one_change(by_id[sid], customer_id, "segment_exited", -1, at)
-    return {"entered": entered, "exited": exited}
-
-
-def _batch_probe_statement(tenant_id: int, segments: list[CustomerSegment]):
-    """SELECT (segment_id, customer_id) for every segment each of :customer_ids matches."""
-    key = ("batch", tenant_id, dialect(), tuple((s.id, s.updated_at) for s in segments))
-    if key in _PROBE_CACHE:
-        return _PROBE_CACHE[key]
-    compiler = Compiler(tenant_id, dialect(), None)
-    probes = [select(literal(segment.id).label("segment_id"), Customer.id.label("customer_id")).where(
-        Customer.tenant_id == tenant_id, among(Customer.id, "customer_ids", dialect()),
-        compiler.group(definition_of(segment)))
-        for segment in segments]
-    statement = union_all(*probes) if len(probes) > 1 else probes[0]
-    if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
-        _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
-    _PROBE_CACHE[key] = statement
-    return statement
-
-
-def refresh_segments_for(tenant_id: int, customer_ids: list[int] | set[int]) -> dict[str, list[tuple[int, int]]]:
-    """refresh_customer_segments for many customers at once, in the caller's transaction: one
-    statement finds every (segment, customer) pair that matches, one reads the current
-    memberships; the difference is inserted and deleted in bulk, and each segment whose
-    membership moved is locked, counted and logged once. Returns {"entered": [(segment_id,
-    customer_id), ...], "exited": [...]}."""
-    ids = sorted(set(customer_ids))
-    segments = list_segments(tenant_id) if ids else []
-    if not segments:
-        return {"entered": [], "exited": []}
-    if dialect() == "postgresql":
-        # The same per-customer lock as refresh_customer_segments, taken in id order so two
-        # batches sharing customers queue instead of deadlocking.
-        db.session.execute(select(Customer.id).where(among(Customer.id, "customer_ids", "postgresql"))
-                           .order_by(Customer.id).with_for_update(key_share=True), {"customer_ids": ids})
-    matching = {(row.segment_id, row.customer_id) for row in
-                db.session.execute(_batch_probe_statement(tenant_id, segments), {"customer_ids": ids})}
-    member = CustomerSegmentMember
-    current = {(row.segment_id, row.customer_id) for row in db.session.execute(
-        select(member.segment_id, member.customer_id).where(among(member.customer_id, "customer_ids", dialect())),
-        {"customer_ids": ids})}
-    entered, exited = sorted(matching - current), sorted(current - matching)
-    if not entered and not exited:
-        return {"entered": [], "exited": []}
-    at = utcnow()
-    by_id = {s.id: s for s in segments}
-    moved: dict[int, tuple[list[int], list[int]]] = {}
-    for segment_id, customer_id in entered:
-        moved.setdefault(segment_id, ([], []))[0].append(customer_id)
-    for segment_id, customer_id in exited:
-        moved.setdefault(segment_id, ([], []))[1].append(customer_id)
-    for segment_id in sorted(moved):
-        _lock_segment(segment_id)
-    if entered:
-        db.session.execute(insert(member), [
-            {"segment_id": sid, "customer_id": cid, "tenant_id": tenant_id, "added_at": at} for sid, cid in entered])
-    for segment_id in sorted(moved):
-        came, left = moved[segment_id]
-        segment = by_id[segment_id]
-        if left:
-            db.session.execute(delete(member).where(member.segment_id == segment_id, member.customer_id.in_(left))
-                               .execution_options(synchronize_session=False))
-        for activity_type, group in (("segment_entered", came), ("segment_exited", left)):
-            if group:
-                chosen = select(Customer.id.label("customer_id")).where(Customer.id.in_(group)).subquery()
-                _log_segment_changes(segment, activity_type, chosen, at)
-        db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment_id)
-                           .values(member_count=CustomerSegment.member_count + len(came) - len(left))
-                           .execution_options(synchronize_session=False))
-    return {"entered": entered, "exited": exited}
-
-
-def _one_change(segment: CustomerSegment, customer_id: int, activity_type: str, delta: int, at: datetime) -> None:
-    ids = select(literal(customer_id).label("customer_id")).subquery()
-    _log_segment_changes(segment, activity_type, ids, at)
-    db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment.id)
-                       .values(member_count=CustomerSegment.member_count + delta)
-                       .execution_options(synchronize_session=False))
-
-
 def forget_customer(customer_id: int) -> None:
     """Before a customer is erased: their segments' counts drop by one."""
     db.session.execute(update(CustomerSegment).where(CustomerSegment.id.in_(
         select(CustomerSegmentMember.segment_id).where(CustomerSegmentMember.customer_id == customer_id)))
-        .values(member_count=CustomerSegment.member_count - 1).execution_options(synchronize_session=False))
+        .values(member_count=CustomerSegment.member_count - 1, **KEEP_VERSION)
+        .execution_options(synchronize_session=False))
     db.session.execute(delete(CustomerSegmentMember).where(CustomerSegmentMember.customer_id == customer_id))
 
 

@@ -7,7 +7,7 @@ every referenced customer, one INSERT creates the missing ones, one SELECT finds
 idempotency keys and order ids already recorded, one INSERT stores the new activities. Then,
 per round (each customer once a round: an on-sale batch is one), one UPDATE moves the
 aggregates of every purchasing customer and one pass re-evaluates their
-segments (services/segments.refresh_segments_for), one enrollment per trigger type
+segments (services/segment_refresh.refresh_segments_for), one enrollment per trigger type
 (enrollment.process_triggers) and one goal and exit check (enrollment.check_customers).
 The events purchases name are linked at once and each round's line items stored by one
 INSERT (ingest/tickets.py). Wait_for steps are woken per activity; ticket scans go through
@@ -41,7 +41,7 @@ from webapp.services.enrollment.goals import check_customers
 from webapp.services.ingest.items import Item
 from webapp.services.ingest.results import Result, error_result
 from webapp.services.ingest.tickets import link_batch_events, store_tickets
-from webapp.services.segments import refresh_segments_for
+from webapp.services.segment_refresh import refresh_segments_for
 from webapp.services.tenants import normalise_email
 from webapp.services.webhooks import customer_ref
 

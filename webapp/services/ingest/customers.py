@@ -10,7 +10,7 @@ from webapp.infra.sql import savepoint
 from webapp.services.changes import customer_changed
 from webapp.services.customers import upsert_customer
 from webapp.services.ingest.results import Result, error_result
-from webapp.services.segments import refresh_segments_for
+from webapp.services.segment_refresh import refresh_segments_for
 
 
 def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) -> list[Result]:

@@ -1,0 +1,176 @@
+"""Real-time segment membership: a customer (or a batch of them) re-evaluated against every
+segment of the tenant in one statement, the memberships that changed written, counted and
+logged (segment_entered / segment_exited, which segment_entered workflows hook into)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, exists, insert, literal, select, union_all, update
+
+from webapp.extensions import db
+from webapp.infra.sql import among, dialect
+from webapp.infra.types import utcnow
+from webapp.models import Customer, CustomerSegment, CustomerSegmentMember
+from webapp.segments.compiler import Compiler
+from webapp.services.segments import KEEP_VERSION, definition_of, lock_segment, log_segment_changes
+
+# Per-tenant union of every segment's probe, reused while no segment changes: building
+# 50 expression trees costs far more than running the statement. Bounded, never stale
+# (keyed by each segment's updated_at).
+_PROBE_CACHE: dict[tuple, Any] = {}
+_PROBE_CACHE_SIZE = 256
+
+
+def _versions(tenant_id: int) -> list[tuple[int, datetime]]:
+    """(id, updated_at) of the tenant's segments: what the probe statements are cached by.
+    Two columns, not 50 ORM objects with their definitions, on every purchase."""
+    return [tuple(r) for r in db.session.execute(select(CustomerSegment.id, CustomerSegment.updated_at)
+                                                 .where(CustomerSegment.tenant_id == tenant_id)
+                                                 .order_by(CustomerSegment.id))]
+
+
+def _defined(tenant_id: int) -> list[CustomerSegment]:
+    return list(db.session.scalars(select(CustomerSegment).where(CustomerSegment.tenant_id == tenant_id)
+                                   .order_by(CustomerSegment.id)))
+
+
+def _probe_statement(tenant_id: int, versions: list[tuple[int, datetime]], now: datetime | None):
+    """(segment_id, matches): the ids of the tenant's segments that customer :customer_id
+    matches (1) and of those it is a member of now (0), in one statement."""
+    key = (tenant_id, dialect(), tuple(versions))
+    if now is None and key in _PROBE_CACHE:
+        return _PROBE_CACHE[key]
+    segments = _defined(tenant_id)
+    compiler = Compiler(tenant_id, dialect(), now)
+    customer_id = bindparam("customer_id")
+    probes = [select(literal(segment.id).label("segment_id"), literal(1).label("matches")).where(
+        exists().where(Customer.id == customer_id, Customer.tenant_id == tenant_id,
+                       compiler.group(definition_of(segment))))
+        for segment in segments]
+    member = select(CustomerSegmentMember.segment_id, literal(0)).where(
+        CustomerSegmentMember.customer_id == customer_id)
+    statement = union_all(*probes, member)
+    if now is None:
+        if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
+            _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
+        _PROBE_CACHE[key] = statement
+    return statement
+
+
+def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime | None = None,
+                              locked: bool = False) -> dict[str, list[int]]:
+    """Re-evaluate one customer against every segment of the tenant, in the caller's
+    transaction (the caller commits). One statement evaluates all segments and reads the
+    memberships; only segments whose membership changes are locked and written. `locked`:
+    the caller's transaction already updated the customer's row (which locks it more
+    strongly than the lock below). Returns {"entered": [...], "exited": [...]}.
+    """
+    versions = _versions(tenant_id)
+    if not versions:
+        return {"entered": [], "exited": []}
+    if dialect() == "postgresql" and not locked:
+        # One refresh per customer at a time: concurrent activities for the same customer
+        # would otherwise both see "not a member yet" and insert the membership twice.
+        # NO KEY UPDATE (not UPDATE) so a recalculation inserting this customer's membership
+        # (a foreign-key KEY SHARE lock) never deadlocks with us.
+        db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True))
+    statement = _probe_statement(tenant_id, versions, now)
+    rows = db.session.execute(statement, {"customer_id": customer_id}).all()
+    matching = {segment_id for segment_id, matches in rows if matches}
+    current = {segment_id for segment_id, matches in rows if not matches}
+    entered, exited = sorted(matching - current), sorted(current - matching)
+    at = now or utcnow()
+    for segment_id in sorted(set(entered) | set(exited)):
+        lock_segment(segment_id)
+    if entered:
+        db.session.execute(insert(CustomerSegmentMember), [
+            {"segment_id": sid, "customer_id": customer_id, "tenant_id": tenant_id, "added_at": at}
+            for sid in entered])
+    if exited:
+        db.session.execute(delete(CustomerSegmentMember).where(
+            CustomerSegmentMember.customer_id == customer_id, CustomerSegmentMember.segment_id.in_(exited)))
+    for sid in entered:
+        _one_change(db.session.get(CustomerSegment, sid), customer_id, "segment_entered", +1, at)
+    for sid in exited:
+        _one_change(db.session.get(CustomerSegment, sid), customer_id, "segment_exited", -1, at)
+    return {"entered": entered, "exited": exited}
+
+
+def _batch_probe_statement(tenant_id: int, versions: list[tuple[int, datetime]]):
+    """SELECT (segment_id, customer_id) for every segment each of :customer_ids matches."""
+    key = ("batch", tenant_id, dialect(), tuple(versions))
+    if key in _PROBE_CACHE:
+        return _PROBE_CACHE[key]
+    segments = _defined(tenant_id)
+    compiler = Compiler(tenant_id, dialect(), None)
+    probes = [select(literal(segment.id).label("segment_id"), Customer.id.label("customer_id")).where(
+        Customer.tenant_id == tenant_id, among(Customer.id, "customer_ids", dialect()),
+        compiler.group(definition_of(segment)))
+        for segment in segments]
+    statement = union_all(*probes) if len(probes) > 1 else probes[0]
+    if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
+        _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
+    _PROBE_CACHE[key] = statement
+    return statement
+
+
+def refresh_segments_for(tenant_id: int, customer_ids: list[int] | set[int]) -> dict[str, list[tuple[int, int]]]:
+    """refresh_customer_segments for many customers at once, in the caller's transaction: one
+    statement finds every (segment, customer) pair that matches, one reads the current
+    memberships; the difference is inserted and deleted in bulk, and each segment whose
+    membership moved is locked, counted and logged once. Returns {"entered": [(segment_id,
+    customer_id), ...], "exited": [...]}."""
+    ids = sorted(set(customer_ids))
+    versions = _versions(tenant_id) if ids else []
+    if not versions:
+        return {"entered": [], "exited": []}
+    if dialect() == "postgresql":
+        # The same per-customer lock as refresh_customer_segments, taken in id order so two
+        # batches sharing customers queue instead of deadlocking.
+        db.session.execute(select(Customer.id).where(among(Customer.id, "customer_ids", "postgresql"))
+                           .order_by(Customer.id).with_for_update(key_share=True), {"customer_ids": ids})
+    matching = {(row.segment_id, row.customer_id) for row in
+                db.session.execute(_batch_probe_statement(tenant_id, versions), {"customer_ids": ids})}
+    member = CustomerSegmentMember
+    current = {(row.segment_id, row.customer_id) for row in db.session.execute(
+        select(member.segment_id, member.customer_id).where(among(member.customer_id, "customer_ids", dialect())),
+        {"customer_ids": ids})}
+    entered, exited = sorted(matching - current), sorted(current - matching)
+    if not entered and not exited:
+        return {"entered": [], "exited": []}
+    at = utcnow()
+    moved: dict[int, tuple[list[int], list[int]]] = {}
+    for segment_id, customer_id in entered:
+        moved.setdefault(segment_id, ([], []))[0].append(customer_id)
+    for segment_id, customer_id in exited:
+        moved.setdefault(segment_id, ([], []))[1].append(customer_id)
+    for segment_id in sorted(moved):
+        lock_segment(segment_id)
+    if entered:
+        db.session.execute(insert(member), [
+            {"segment_id": sid, "customer_id": cid, "tenant_id": tenant_id, "added_at": at} for sid, cid in entered])
+    for segment_id in sorted(moved):
+        came, left = moved[segment_id]
+        segment = db.session.get(CustomerSegment, segment_id)
+        if left:
+            db.session.execute(delete(member).where(member.segment_id == segment_id, member.customer_id.in_(left))
+                               .execution_options(synchronize_session=False))
+        for activity_type, group in (("segment_entered", came), ("segment_exited", left)):
+            if group:
+                chosen = select(Customer.id.label("customer_id")).where(Customer.id.in_(group)).subquery()
+                log_segment_changes(segment, activity_type, chosen, at)
+        db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment_id)
+                           .values(member_count=CustomerSegment.member_count + len(came) - len(left),
+                                   **KEEP_VERSION)
+                           .execution_options(synchronize_session=False))
+    return {"entered": entered, "exited": exited}
+
+
+def _one_change(segment: CustomerSegment, customer_id: int, activity_type: str, delta: int, at: datetime) -> None:
+    ids = select(literal(customer_id).label("customer_id")).subquery()
+    log_segment_changes(segment, activity_type, ids, at)
+    db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment.id)
+                       .values(member_count=CustomerSegment.member_count + delta, **KEEP_VERSION)
+                       .execution_options(synchronize_session=False))
