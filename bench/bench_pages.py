@@ -14,6 +14,7 @@ fetched by a surname and by a fragment of an email address (trigram indexes on P
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -45,7 +46,9 @@ def run(env: BenchEnvironment, size: Size) -> Result:
     app = _app_with_bare_page(env)
     client = app.test_client()
     _login(client)
-    n = size.page_requests
+    # BENCH_PAGE_REQUESTS overrides the size's count: a page that takes seconds at a million
+    # customers would otherwise keep a large run going for an hour.
+    n = int(os.environ.get("BENCH_PAGE_REQUESTS") or size.page_requests)
     result = Result("bench_pages", f"GET of each main page as the owner of a tenant of {size.seed_customers:,} "
                                    f"customers, {n} requests each, through the whole app; ms per request, "
                                    f"baseline: a bare signed-in page of the app's layout ({BARE_URL})")
