@@ -18,7 +18,14 @@ from webapp.models import Customer, CustomerActivity
 ACTIVITY_SITES = [("customer_id",), ("type",), ("occurred_at",), ("idempotency_key",), ("properties",),
                   ("properties", "order_total"), ("properties", "tickets"), ("properties", "order_id"),
                   ("properties", "currency"), ("properties", "x"), ("customer",), ("customer", "email"),
-                  ("customer", "external_id")]
+                  ("customer", "external_id"), ("properties", "event"), ("properties", "event", "id"),
+                  ("properties", "event", "name"), ("properties", "event", "starts_at"), ("properties", "items"),
+                  ("properties", "items", 0, "price"), ("properties", "items", 0, "quantity"),
+                  ("properties", "items", 0, "attendee", "email")]
+# Purchases as a ticketing platform sends them: an event and a line item with its guest, so
+# the batch's set-based event and ticket path meets every hostile value too.
+EVENT = {"id": "ev-hostile", "name": "Show", "starts_at": "2027-01-05T20:00:00+01:00"}
+LINE = {"ticket_type": "GA", "price": 5, "quantity": 1, "attendee": {"email": "guest@alpha.example.com"}}
 CUSTOMER_SITES = [("email",), ("external_id",), ("first_name",), ("timezone",), ("tags",), ("attributes",),
                   ("attributes", "level"), ("total_spent",), ("orders_count",), ("email_status",), ("topics",)]
 _serial = itertools.count()
@@ -51,13 +58,14 @@ def _stored(order_id: str) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("where", ACTIVITY_SITES, ids=[".".join(w) for w in ACTIVITY_SITES])
+@pytest.mark.parametrize("where", ACTIVITY_SITES, ids=[".".join(map(str, w)) for w in ACTIVITY_SITES])
 def test_a_hostile_activity_is_refused_alone(api, world, where):
     def check(fragment: str) -> None:
         before = snapshot()
         orders = [_order("good"), _order("hostile"), _order("good")]
         items = [{"customer_id": world["customer"], "type": "purchase",
-                  "properties": {"order_total": 5, "order_id": order, "x": 1}} for order in orders]
+                  "properties": {"order_total": 5, "order_id": order, "x": 1, "event": EVENT, "items": [LINE]}}
+                 for order in orders]
         newcomer = f"{orders[1]}@alpha.example.com"
         items[1]["customer"] = {"email": newcomer, "external_id": orders[1]}
         del items[1]["customer_id"]
