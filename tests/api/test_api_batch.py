@@ -7,15 +7,14 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from tests.campaigns.campaign_support import ready_tenant
 from webapp.extensions import db
-from webapp.models import AutomationEnrollment, Customer, CustomerActivity, CustomerSegmentMember, Tenant
+from webapp.models import AutomationEnrollment, Customer, CustomerActivity, CustomerSegmentMember
 
 
 @pytest.fixture
 def ready(tenant_a):
-    tenant = db.session.get(Tenant, tenant_a.id)
-    tenant.postal_address, tenant.sender_email = "1 Stage Door, Leeds", "hello@alpha.example.com"
-    db.session.commit()
+    ready_tenant(tenant_a.id)
     return tenant_a
 
 
@@ -135,11 +134,8 @@ def test_a_purchase_past_max_money_is_refused_alone(api, tenant_a):
 
 
 def test_segments_and_purchase_workflows_follow_as_on_the_single_path(api, api_b, ready, tenant_b):
+    ready_tenant(tenant_b.id)
     for client in (api, api_b):
-        if client is api_b:
-            tenant = db.session.get(Tenant, tenant_b.id)
-            tenant.postal_address, tenant.sender_email = "2 Side St, York", "hi@bravo.example.com"
-            db.session.commit()
         segment = client.post("/segments", json={"name": "Big", "conditions": [
             {"type": "total_spent", "operator": ">=", "value": 100}]})
         assert segment.status_code == 201

@@ -14,7 +14,7 @@ from webapp.infra.sql import among, dialect
 from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerSegment, CustomerSegmentMember
 from webapp.segments.compiler import Compiler
-from webapp.services.segments import KEEP_VERSION, definition_of, lock_segment, log_segment_changes
+from webapp.services.segments import KEEP_VERSION, definition_of, list_segments, lock_segment, log_segment_changes
 
 # Per-tenant union of every segment's probe, reused while no segment changes: building
 # 50 expression trees costs far more than running the statement. Bounded, never stale
@@ -31,18 +31,13 @@ def _versions(tenant_id: int) -> list[tuple[int, datetime]]:
                                                  .order_by(CustomerSegment.id))]
 
 
-def _defined(tenant_id: int) -> list[CustomerSegment]:
-    return list(db.session.scalars(select(CustomerSegment).where(CustomerSegment.tenant_id == tenant_id)
-                                   .order_by(CustomerSegment.id)))
-
-
 def _probe_statement(tenant_id: int, versions: list[tuple[int, datetime]], now: datetime | None):
     """(segment_id, matches): the ids of the tenant's segments that customer :customer_id
     matches (1) and of those it is a member of now (0), in one statement."""
     key = (tenant_id, dialect(), tuple(versions))
     if now is None and key in _PROBE_CACHE:
         return _PROBE_CACHE[key]
-    segments = _defined(tenant_id)
+    segments = list_segments(tenant_id)
     compiler = Compiler(tenant_id, dialect(), now)
     customer_id = bindparam("customer_id")
     probes = [select(literal(segment.id).label("segment_id"), literal(1).label("matches")).where(
@@ -103,7 +98,7 @@ def _batch_probe_statement(tenant_id: int, versions: list[tuple[int, datetime]])
     key = ("batch", tenant_id, dialect(), tuple(versions))
     if key in _PROBE_CACHE:
         return _PROBE_CACHE[key]
-    segments = _defined(tenant_id)
+    segments = list_segments(tenant_id)
     compiler = Compiler(tenant_id, dialect(), None)
     probes = [select(literal(segment.id).label("segment_id"), Customer.id.label("customer_id")).where(
         Customer.tenant_id == tenant_id, among(Customer.id, "customer_ids", dialect()),

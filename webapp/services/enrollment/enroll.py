@@ -337,10 +337,13 @@ def _assign(rows: list[tuple], made: list[tuple], result: list[list[int]]) -> No
 def _log(tenant_id: int, trigger_type: str, entries: list[tuple[int, dict[str, Any]]], result: list[list[int]],
          workflow_of: dict[int, int], now: datetime) -> None:
     """One workflow_enrolled timeline row per entry that started any, as process_trigger writes it."""
-    rows = [{"tenant_id": tenant_id, "customer_id": customer_id, "type": "workflow_enrolled",
-             "properties": {"workflow_ids": [workflow_of[i] for i in sorted(ids, key=lambda i: (workflow_of[i], i))],
-                            "enrollment_ids": sorted(ids, key=lambda i: (workflow_of[i], i)), "trigger": trigger_type},
-             "occurred_at": now, "created_at": now}
-            for (customer_id, _), ids in zip(entries, result, strict=True) if ids]
+    rows = []
+    for (customer_id, _), ids in zip(entries, result, strict=True):
+        if ids:
+            ordered = sorted(ids, key=lambda i: (workflow_of[i], i))  # as process_trigger lists them
+            rows.append({"tenant_id": tenant_id, "customer_id": customer_id, "type": "workflow_enrolled",
+                         "properties": {"workflow_ids": [workflow_of[i] for i in ordered], "enrollment_ids": ordered,
+                                        "trigger": trigger_type},
+                         "occurred_at": now, "created_at": now})
     if rows:
         db.session.execute(insert(CustomerActivity.__table__), rows)

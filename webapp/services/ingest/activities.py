@@ -68,8 +68,6 @@ def _check(index: int, data: dict[str, Any], now: datetime) -> Item:
                  data.get("idempotency_key"))
     if item.type == "purchase":
         item.purchase = read_purchase(properties)
-        item.amount, item.order_id = item.purchase.amount, item.purchase.order_id
-        item.event_id, item.event_name = item.purchase.event_id, item.purchase.event_name
     if data.get("occurred_at") is not None:
         item.occurred_at = utc_moment(data["occurred_at"], "occurred_at")
     if item.customer_id is None and item.ref.get("email"):
@@ -135,8 +133,11 @@ class _Customers:
                 for row in self.new.values()]
         created = db.session.execute(insert_ignoring_duplicates(Customer.__table__).returning(
             Customer.id, Customer.email, Customer.external_id, Customer.first_name, Customer.last_name), rows).all()
-        ids = {r.email: r.id for r in db.session.execute(select(Customer.id, Customer.email).where(
-            Customer.tenant_id == tenant_id, Customer.email.in_(list(self.new))))}
+        ids = {r.email: r.id for r in created}
+        taken = [email for email in self.new if email not in ids]  # created by a concurrent request
+        if taken:
+            ids.update((r.email, r.id) for r in db.session.execute(select(Customer.id, Customer.email).where(
+                Customer.tenant_id == tenant_id, Customer.email.in_(taken))))
         if created:
             webhooks.emit_many(tenant_id, "customer.created", lambda: [
                 {"customer": {**customer_ref(r), "email_status": "subscribed", "tags": []}, "source": "api"}
@@ -343,8 +344,7 @@ def _follow(tenant_id: int, stored: list[Item], guests: set[int]) -> None:
     credited = _touched_by_campaigns(tenant_id, {i.target for i in stored if i.amount is not None})  # type: ignore[misc]
     for item in stored:
         if item.amount is not None and item.target in credited:
-            activity = db.session.get(CustomerActivity, item.id)
-            attribute_purchase(activity)  # type: ignore[arg-type]
+            attribute_purchase(item.as_activity(tenant_id))
     # The buyers, and the guests their tickets name (they hold tickets now too).
     changed: set[int] = {i.target for i in stored if i.target is not None} | guests
     refresh_segments_for(tenant_id, changed)

@@ -7,8 +7,9 @@ from typing import Any
 from webapp.extensions import db
 from webapp.infra.errors import DomainError
 from webapp.infra.sql import savepoint
-from webapp.services.changes import customer_changed
+from webapp.infra.types import utcnow
 from webapp.services.customers import upsert_customer
+from webapp.services.enrollment.goals import check_customers
 from webapp.services.ingest.results import Result, error_result
 from webapp.services.segment_refresh import refresh_segments_for
 
@@ -32,8 +33,8 @@ def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) 
         touched.append(customer.id)
         results.append({"index": index, "status": 201 if created else 200, "id": customer.id})
     if touched:
+        # What customer_changed does for a change with no trigger, for all of them at once.
         refresh_segments_for(tenant_id, touched)
-        for customer_id in dict.fromkeys(touched):
-            customer_changed(tenant_id, customer_id, segments=False)
+        check_customers(tenant_id, set(touched), utcnow())
     db.session.commit()
     return results

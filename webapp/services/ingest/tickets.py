@@ -5,7 +5,7 @@ record_activity does for one purchase with an event or line items, for the lot."
 
 from __future__ import annotations
 
-from webapp.models import CustomerActivity, Event
+from webapp.models import Event
 from webapp.services.enrollment import active_workflows
 from webapp.services.events.purchases import link_events, store_items_of
 from webapp.services.events.reminders import TRIGGER as REMINDER
@@ -22,7 +22,7 @@ def link_batch_events(tenant_id: int, stored: list[Item]) -> dict[str, Event]:
 def store_tickets(tenant_id: int, stored: list[Item], events: dict[str, Event]) -> set[int]:
     """The line items of the stored purchases (one INSERT), then the reminders late buyers
     are owed; returns the guests the tickets name, who hold tickets now too."""
-    purchases = [(_activity(tenant_id, i), events.get(i.event_id or ""), i) for i in stored if i.purchase is not None]
+    purchases = [(i.as_activity(tenant_id), events.get(i.event_id or ""), i) for i in stored if i.purchase is not None]
     guests = store_items_of([(activity, event, i.purchase.details.items, i.purchase.details.tickets)  # type: ignore
                              for activity, event, i in purchases])
     if active_workflows(tenant_id, REMINDER):
@@ -30,9 +30,3 @@ def store_tickets(tenant_id: int, stored: list[Item], events: dict[str, Event]) 
             if event is not None:
                 remind_late_buyer(activity, event)
     return guests
-
-
-def _activity(tenant_id: int, item: Item) -> CustomerActivity:
-    """The stored activity as the ticket code reads it (not added to the session: the row is in)."""
-    return CustomerActivity(id=item.id, tenant_id=tenant_id, customer_id=item.target, type=item.type,
-                            occurred_at=item.occurred_at, order_id=item.order_id, amount=item.amount)
