@@ -351,12 +351,26 @@ def _schema() -> tuple[set, set]:
     return indexes, constraints
 
 
+def _triggers() -> set:
+    return set(db.session.execute(text(
+        "SELECT tgname, tgenabled FROM pg_trigger WHERE NOT tgisinternal")).all())
+
+
 def test_deferred_index_load_restores_every_index_and_constraint(app):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("indexes are deferred on PostgreSQL only")
-    before = _schema()
+    before, triggers = _schema(), _triggers()
     result = seed_demo(N, defer_indexes=True)
     assert _schema() == before
+    # The rollups' triggers are on again, and their rollup says what the loaded purchases say.
+    assert _triggers() == triggers and all(enabled == "O" for _, enabled in triggers)
+    assert scalar("""SELECT count(*) FROM (SELECT tenant_id, date_trunc('hour', occurred_at, 'UTC') AS hour,
+                                                 count(*) AS orders, sum(amount) AS revenue
+                                          FROM customer_activities WHERE type = 'purchase' GROUP BY 1, 2) raw
+                     FULL JOIN purchase_hours h USING (tenant_id, hour)
+                     WHERE raw.orders IS DISTINCT FROM h.orders OR raw.revenue IS DISTINCT FROM h.revenue""") == 0
+    assert scalar("SELECT sum(orders) FROM purchase_hours") == scalar(
+        "SELECT count(*) FROM customer_activities WHERE type = 'purchase'") > 0
     # The rebuilt constraints hold on the loaded rows, and the load is consistent.
     assert scalar("SELECT count(*) FROM customers") == N
     assert scalar("SELECT count(*) FROM customer_activities") == result["activities"]

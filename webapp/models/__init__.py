@@ -1,6 +1,6 @@
 """Models, one module per aggregate; imported here so Alembic sees every table."""
 
-from webapp.models.activity import SYSTEM_ACTIVITY_TYPES, CustomerActivity
+from webapp.models.activity import SYSTEM_ACTIVITY_TYPES, CustomerActivity, PurchaseHour
 from webapp.models.audience import CONSENT_SOURCES, ConsentRecord, CustomerTopic, Topic, subscribed_to_topic
 from webapp.models.audit import ACTOR_KINDS, AuditEvent
 from webapp.models.campaign import (
@@ -106,6 +106,7 @@ __all__ = [
     "ApiToken",
     "Customer",
     "CustomerActivity",
+    "PurchaseHour",
     "CustomerImport",
     "CustomerImportRejection",
     "CustomerSegment",

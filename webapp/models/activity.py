@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -72,3 +72,19 @@ class CustomerActivity(db.Model):
     # The purchased event, as columns so "bought tickets for event X" segments are indexed SQL.
     event_id: Mapped[str | None] = mapped_column(String(200))
     event_name: Mapped[str | None] = mapped_column(String(300))
+
+
+class PurchaseHour(db.Model):
+    """Purchases per tenant and hour (of occurred_at, UTC): what the dashboard's revenue and
+    orders are summed from, never the raw activities. Kept by database triggers on
+    customer_activities (migration 0025), so every way a purchase is written or removed
+    (one at a time, batches, imports, an erased customer's cascade) moves it in the same
+    transaction; on PostgreSQL they run at commit, so a tenant's row is locked only while
+    its transaction commits."""
+
+    __tablename__ = "purchase_hours"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)

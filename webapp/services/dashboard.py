@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.infra.types import utcnow
-from webapp.models import Customer, CustomerActivity
+from webapp.models import Customer, CustomerActivity, PurchaseHour
 
 WINDOW_DAYS = 30
 
@@ -40,25 +40,33 @@ class DashboardFigures:
         return float((self.revenue_30d - self.revenue_previous_30d) / self.revenue_previous_30d)
 
 
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
 def window_start(now: datetime | None = None, *, windows: int = 1) -> datetime:
     """Where the last `windows` periods of 30 days begin: the one rule for "last 30 days"."""
     return (now or utcnow()) - timedelta(days=WINDOW_DAYS * windows)
 
 
 def dashboard_figures(tenant_id: int, *, recent_limit: int = 15) -> DashboardFigures:
-    customers, subscribed = db.session.execute(
-        select(func.count(), func.count().filter(Customer.email_status == "subscribed"))
+    """The headline figures: customers, subscribed and recent buyers (those the "ordered in
+    the last 30 days" list shows) in one pass over the tenant's customers; revenue and orders
+    from the hourly rollup (purchase_hours), never the raw purchases, so their 30-day windows
+    begin on the hour, as the rollup's rows do."""
+    now = utcnow()
+    since, before = _hour(window_start(now)), _hour(window_start(now, windows=2))
+    customers, subscribed, buyers = db.session.execute(
+        select(func.count(), func.count().filter(Customer.email_status == "subscribed"),
+               func.count().filter(Customer.last_order_at >= window_start(now)))
         .where(Customer.tenant_id == tenant_id)
     ).one()
-    now = utcnow()
-    since, before = window_start(now), window_start(now, windows=2)
-    current = CustomerActivity.occurred_at >= since
-    revenue, orders, buyers, previous = db.session.execute(
-        select(func.coalesce(func.sum(CustomerActivity.amount).filter(current), 0), func.count().filter(current),
-               func.count(func.distinct(CustomerActivity.customer_id)).filter(current),
-               func.coalesce(func.sum(CustomerActivity.amount).filter(CustomerActivity.occurred_at < since), 0))
-        .where(CustomerActivity.tenant_id == tenant_id, CustomerActivity.type == "purchase",
-               CustomerActivity.occurred_at >= before)
+    current = PurchaseHour.hour >= since
+    revenue, orders, previous = db.session.execute(
+        select(func.coalesce(func.sum(PurchaseHour.revenue).filter(current), 0),
+               func.coalesce(func.sum(PurchaseHour.orders).filter(current), 0),
+               func.coalesce(func.sum(PurchaseHour.revenue).filter(PurchaseHour.hour < since), 0))
+        .where(PurchaseHour.tenant_id == tenant_id, PurchaseHour.hour >= before)
     ).one()
     recent = db.session.execute(
         select(CustomerActivity, Customer)
@@ -68,6 +76,6 @@ def dashboard_figures(tenant_id: int, *, recent_limit: int = 15) -> DashboardFig
         .limit(recent_limit)
     ).all()
     return DashboardFigures(customers=customers, subscribed=subscribed,
-                            revenue_30d=Decimal(str(revenue)), orders_30d=orders,
+                            revenue_30d=Decimal(str(revenue)), orders_30d=int(orders),
                             recent=[(a, c) for a, c in recent], revenue_previous_30d=Decimal(str(previous)),
                             buyers_30d=buyers)
