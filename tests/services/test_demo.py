@@ -371,6 +371,16 @@ def test_deferred_index_load_restores_every_index_and_constraint(app):
                      WHERE raw.orders IS DISTINCT FROM h.orders OR raw.revenue IS DISTINCT FROM h.revenue""") == 0
     assert scalar("SELECT sum(orders) FROM purchase_hours") == scalar(
         "SELECT count(*) FROM customer_activities WHERE type = 'purchase'") > 0
+    # Each event's sales, as the events pages grouped them from the raw rows before.
+    assert scalar("""SELECT count(*) FROM events e JOIN event_sales s ON s.event_id = e.id
+                     WHERE s.orders <> (SELECT count(*) FROM customer_activities a WHERE a.tenant_id = e.tenant_id
+                                        AND a.type = 'purchase' AND a.event_id = e.external_id)
+                        OR s.buyers <> (SELECT count(DISTINCT customer_id) FROM customer_activities a
+                                        WHERE a.tenant_id = e.tenant_id AND a.type = 'purchase'
+                                        AND a.event_id = e.external_id)
+                        OR s.tickets <> (SELECT coalesce(sum(quantity), 0) FROM purchase_items i
+                                         WHERE i.event_id = e.id)""") == 0
+    assert scalar("SELECT count(*) FROM event_sales WHERE orders > 0") > 0
     # The rebuilt constraints hold on the loaded rows, and the load is consistent.
     assert scalar("SELECT count(*) FROM customers") == N
     assert scalar("SELECT count(*) FROM customer_activities") == result["activities"]
@@ -388,3 +398,20 @@ def test_indexes_are_not_deferred_when_tables_hold_data(tenant_a):
     seed_demo(30, tenant_id=tenant_a.id, defer_indexes=True, chunk_size=10)
     assert _schema() == before
     assert scalar("SELECT count(*) FROM customers") == 40
+
+
+def test_the_rollups_say_what_the_seeded_rows_say(seeded):
+    """The rollups' triggers (or, on the deferred load, the rebuild) agree with the raw rows."""
+    tenant_id = seeded["tenant_id"]
+    assert scalar(f"SELECT sum(orders) FROM purchase_hours WHERE tenant_id = {tenant_id}") == scalar(
+        f"SELECT count(*) FROM customer_activities WHERE tenant_id = {tenant_id} AND type = 'purchase'") > 0
+    assert scalar(f"""SELECT count(*) FROM events e LEFT JOIN event_sales s ON s.event_id = e.id
+                      WHERE e.tenant_id = {tenant_id} AND (
+                        coalesce(s.orders, 0) <> (SELECT count(*) FROM customer_activities a
+                                                  WHERE a.tenant_id = e.tenant_id AND a.type = 'purchase'
+                                                  AND a.event_id = e.external_id)
+                        OR coalesce(s.buyers, 0) <> (SELECT count(DISTINCT customer_id) FROM customer_activities a
+                                                     WHERE a.tenant_id = e.tenant_id AND a.type = 'purchase'
+                                                     AND a.event_id = e.external_id)
+                        OR coalesce(s.tickets, 0) <> (SELECT coalesce(sum(quantity), 0) FROM purchase_items i
+                                                      WHERE i.event_id = e.id))""") == 0

@@ -22,6 +22,8 @@ from webapp.models.event import (
     EVENT_TAG_KINDS,
     Event,
     EventAttendance,
+    EventBuyer,
+    EventSalesTotal,
     EventTag,
     PurchaseItem,
 )
@@ -62,6 +64,8 @@ __all__ = [
     "EVENT_TAG_KINDS",
     "Event",
     "EventAttendance",
+    "EventBuyer",
+    "EventSalesTotal",
     "EventTag",
     "PurchaseItem",
     "WAITLIST_STATUSES",

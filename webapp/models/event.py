@@ -118,3 +118,32 @@ class EventAttendance(db.Model):
     first_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The event's start, copied so "attended in the last 12 months" reads one table.
     event_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventSalesTotal(db.Model):
+    """What an event sold, kept as its purchases and line items are written and removed (by
+    database triggers, migration 0026, like purchase_hours): orders, buyers and revenue of
+    the purchases that name it, tickets of its line items. The events pages read these
+    instead of grouping every purchase of every event shown (1.3 s for a page at a million
+    customers)."""
+
+    __tablename__ = "event_sales"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    buyers: Mapped[int] = mapped_column(Integer, default=0)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+    tickets: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EventBuyer(db.Model):
+    """Each customer's purchases of an event, so the count of its buyers moves exactly when a
+    customer's first purchase of it arrives or their last one is erased. No foreign key to
+    the customer: an erased customer's rows go with their purchases' triggers."""
+
+    __tablename__ = "event_buyers"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    orders: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,6 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from webapp.services.rollups import rebuild_rollups
+
 
 class BulkLoader:
     """Writes rows into one table at a time and hands out customer ids ahead of the insert."""
@@ -130,8 +132,8 @@ class PostgresLoader(BulkLoader):
                     self.session.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
                 for name, _ in indexes:
                     self.session.execute(text(f"DROP INDEX {name}"))
-                # The rollups' triggers (purchase_hours) would run once per row at commit:
-                # finish sums the rollup once instead.
+                # The rollups' triggers would run once per row at commit: finish sums
+                # the rollups once instead.
                 for name in names:
                     self.session.execute(text(f"ALTER TABLE {name} DISABLE TRIGGER USER"))
         except DBAPIError:
@@ -154,12 +156,7 @@ class PostgresLoader(BulkLoader):
             self._restore = []
             for name in self._tables:
                 self.session.execute(text(f"ALTER TABLE {name} ENABLE TRIGGER USER"))
-            # The tables were empty: the rollup is what the loaded purchases say.
-            self.session.execute(text(
-                "INSERT INTO purchase_hours (tenant_id, hour, orders, revenue) "
-                "SELECT tenant_id, date_trunc('hour', occurred_at, 'UTC'), count(*), coalesce(sum(amount), 0) "
-                "FROM customer_activities WHERE type = 'purchase' GROUP BY 1, 2 "
-                "ON CONFLICT (tenant_id, hour) DO UPDATE SET orders = excluded.orders, revenue = excluded.revenue"))
+            rebuild_rollups(self.session)
         # Fresh statistics, so the planner uses the timeline and tag indexes at once
         # instead of waiting for autovacuum to notice millions of new rows.
         self.session.execute(text("ANALYZE customers, customer_tags, customer_activities, purchase_items, "

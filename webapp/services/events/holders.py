@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, union
+from sqlalchemy import select, union
 
 from webapp.extensions import db
 from webapp.infra.pagination import Page, keyset_by_id
-from webapp.models import Customer, CustomerActivity, Event, PurchaseItem
+from webapp.models import Customer, CustomerActivity, Event, EventSalesTotal, PurchaseItem
 
 
 def holders_subquery(tenant_id: int, event: Event):
@@ -42,25 +42,14 @@ class EventSales:
 
 
 def sales(tenant_id: int, events: list[Event]) -> dict[int, EventSales]:
-    """{event id: what it sold} for the events named, in two grouped queries: orders, buyers
-    and revenue from purchases; tickets from line items (a purchase naming an event without
-    line items has one written for it, services/events/purchases.py)."""
-    by_external = {e.external_id: e.id for e in events}
+    """{event id: what it sold} for the events named, in one read of their rollup rows
+    (event_sales, kept by triggers as purchases and line items come and go): orders, buyers
+    and revenue of the purchases that name each event, tickets of its line items (a purchase
+    naming an event without line items has one written for it, services/events/purchases.py)."""
     found = {e.id: EventSales(0, 0, 0, Decimal("0")) for e in events}
     if not events:
         return found
-    orders = db.session.execute(
-        select(CustomerActivity.event_id, func.count(), func.count(func.distinct(CustomerActivity.customer_id)),
-               func.coalesce(func.sum(CustomerActivity.amount), 0))
-        .where(CustomerActivity.tenant_id == tenant_id, CustomerActivity.type == "purchase",
-               CustomerActivity.event_id.in_(list(by_external)))
-        .group_by(CustomerActivity.event_id))
-    tickets = dict(db.session.execute(
-        select(PurchaseItem.event_id, func.coalesce(func.sum(PurchaseItem.quantity), 0))
-        .where(PurchaseItem.tenant_id == tenant_id, PurchaseItem.event_id.in_(list(found)))
-        .group_by(PurchaseItem.event_id)).all())
-    for external_id, count, buyers, revenue in orders:
-        event_id = by_external[external_id]
-        found[event_id] = EventSales(int(tickets.get(event_id) or 0), int(buyers), int(count),
-                                     Decimal(str(revenue)))
+    for row in db.session.scalars(select(EventSalesTotal).where(EventSalesTotal.tenant_id == tenant_id,
+                                                                EventSalesTotal.event_id.in_(list(found)))):
+        found[row.event_id] = EventSales(row.tickets, row.buyers, row.orders, Decimal(str(row.revenue)))
     return found
