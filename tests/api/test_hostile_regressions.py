@@ -20,6 +20,7 @@ from webapp.models import (
     Customer,
     CustomerActivity,
     CustomerSegment,
+    Event,
 )
 
 HERE = "@@literal@@"
@@ -228,13 +229,16 @@ def test_the_event_day_sweep_survives_an_event_at_the_end_of_the_calendar(api, c
                                             "steps": [{"type": "add_tag", "config": {"tag": "going"}}]}).get_json()
     api.post(f"/workflows/{workflow['id']}/toggle", json={"active": True})
     today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
-    for order, event_id, starts in (("o-1", "far", "9999-12-31T23:59:59+00:00"),
-                                    ("o-2", "soon", today.isoformat())):
-        db.session.add(CustomerActivity(
-            tenant_id=api.tenant.id, customer_id=customer_id, type="purchase", order_id=order, event_id=event_id,
-            properties={"order_total": 1, "event": {"id": event_id, "starts_at": starts}},
-            occurred_at=datetime.now(UTC)))
+    # The API refuses such a start now; a row stored before it did must not stop the sweep.
+    db.session.add(Event(tenant_id=api.tenant.id, external_id="far", name="Far",
+                         starts_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)))
+    db.session.add(CustomerActivity(tenant_id=api.tenant.id, customer_id=customer_id, type="purchase", order_id="o-1",
+                                    event_id="far", properties={"order_total": 1, "event": {"id": "far"}},
+                                    occurred_at=datetime.now(UTC)))
     db.session.commit()
+    soon = {"order_total": 1, "order_id": "o-2", "event": {"id": "soon", "starts_at": today.isoformat()}}
+    assert api.post("/activities", json={"customer_id": customer_id, "type": "purchase",
+                                         "properties": soon}).status_code == 201
 
     assert enroll_event_day(now=today) == 1
 
