@@ -70,6 +70,29 @@ def test_recipients_filters_and_their_counts(tenant_a, five_recipients):
     assert filter_counts(tenant_a.id, five_recipients.id, email="other.org")["all"] == 1
 
 
+@pytest.mark.parametrize("email", [None, "example.com", "nobody"])
+@pytest.mark.parametrize("status", [None, "sent", "failed", "pending", "bogus"])
+@pytest.mark.parametrize("engagement", [None, "opened", "clicked", "not_opened", "machine_only", "bounced", "bogus"])
+def test_a_page_given_the_filter_counts_has_the_total_it_would_have_counted(tenant_a, five_recipients, email, status,
+                                                                            engagement):
+    """The report passes filter_counts() to the page: its total is the same whichever filters,
+    and only a combination the counts do not hold (status and engagement) is counted again."""
+    counts = filter_counts(tenant_a.id, five_recipients.id, email)
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        given = recipients_page(tenant_a.id, five_recipients.id, email=email, status=status, engagement=engagement,
+                                counts=counts)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    counted = recipients_page(tenant_a.id, five_recipients.id, email=email, status=status, engagement=engagement)
+
+    assert given.total == counted.total and _emails(given) == _emails(counted)
+    both = status in ("sent", "failed", "pending") and engagement not in (None, "bogus")
+    assert sum("count(" in s.lower() for s in statements) == (1 if both else 0)
+
+
 def test_recipients_of_another_tenants_campaign_are_not_read(tenant_b, five_recipients):
     assert recipients_page(tenant_b.id, five_recipients.id).items == []
     assert filter_counts(tenant_b.id, five_recipients.id)["all"] == 0

@@ -238,3 +238,17 @@ def test_a_purchase_workflow_for_one_event_knows_it_by_either_name_of_the_platfo
 
     assert enrollment_of(gig).status == "waiting"
     assert db.session.scalar(select(AutomationEnrollment.id).where(AutomationEnrollment.workflow_id == other)) is None
+
+
+def test_event_day_fires_on_a_rescheduled_shows_new_day_not_the_day_its_tickets_were_sold_for(tenant):
+    from webapp.services.activities import record_activity
+    from webapp.services.events.catalogue import upsert_event
+
+    fan = customer(tenant, "fan@example.com")
+    record_activity(tenant, "purchase", customer_id=fan, properties={"order_total": 10, "order_id": "r-1",
+                                                                     "event": EVENT})
+    upsert_event(tenant, {"external_id": EVENT["id"], "name": EVENT["name"], "starts_at": "2026-06-17T19:00:00+00:00"})
+    workflow(tenant, "Show day", [("wait", {"hours": 1})], trigger="event_day", config={"offset_days": 0, "hour": 9})
+
+    assert workflows.enroll_event_day(now=datetime(2026, 6, 10, 9, 0, tzinfo=UTC)) == 0
+    assert workflows.enroll_event_day(now=datetime(2026, 6, 17, 9, 0, tzinfo=UTC)) == 1

@@ -81,12 +81,12 @@ def report(campaign_id: int):
     campaign = campaigns.get_campaign(tenant.id, campaign_id)
     view = "all" if request.args.get("view") == "all" else "human"
     filters = _recipient_filters()
+    counts = campaign_recipients.filter_counts(tenant.id, campaign.id, filters["email"])
     try:
         page = campaign_recipients.recipients_page(tenant.id, campaign.id, cursor=request.args.get("cursor"),
-                                                   **filters)
+                                                   counts=counts, **filters)
     except ValidationFailed:
-        page = campaign_recipients.recipients_page(tenant.id, campaign.id, **filters)
-    counts = campaign_recipients.filter_counts(tenant.id, campaign.id, filters["email"])
+        page = campaign_recipients.recipients_page(tenant.id, campaign.id, counts=counts, **filters)
     context = {"campaign": campaign, "view": view, "recipients": page, "counts": counts, **filters,
                "filters": campaign_recipients.RECIPIENT_FILTERS,
                "engagement_labels": campaign_recipients.engagement_labels()}

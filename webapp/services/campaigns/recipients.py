@@ -81,11 +81,16 @@ def _filtered(tenant_id: int, campaign_id: int, status: str | None, engagement: 
 
 
 def recipients_page(tenant_id: int, campaign_id: int, *, status: str | None = None, engagement: str | None = None,
-                    email: str | None = None, limit: int = PAGE_SIZE, cursor: str | None = None) -> RecipientsPage:
+                    email: str | None = None, limit: int = PAGE_SIZE, cursor: str | None = None,
+                    counts: dict[str, Any] | None = None) -> RecipientsPage:
     """The recipients matching the filters, newest id first, one page after (or before) the
-    cursor's boundary. A tampered cursor is a ValidationFailed naming `cursor`."""
+    cursor's boundary. A tampered cursor is a ValidationFailed naming `cursor`. `counts`,
+    filter_counts() for the same email search, gives the total of one filter or none without
+    counting the rows again (a second pass over a million recipients)."""
     stmt = _filtered(tenant_id, campaign_id, status, engagement, email)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = _total_of(counts, status, engagement)
+    if total is None:
+        total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     position = _cursor(cursor)
     if position is None:
         rows = list(db.session.scalars(stmt.order_by(R.id.desc()).limit(limit + 1)))
@@ -103,6 +108,13 @@ def recipients_page(tenant_id: int, campaign_id: int, *, status: str | None = No
     next_cursor = encode_cursor([rows[-1].id, "next", first + len(rows)]) if rows and more_after else None
     prev_cursor = encode_cursor([rows[0].id, "prev", max(first - limit, 1)]) if rows and more_before else None
     return RecipientsPage(rows, total, first, next_cursor, prev_cursor)
+
+
+def _total_of(counts: dict[str, Any] | None, status: str | None, engagement: str | None) -> int | None:
+    status, engagement = status if status in STATUSES else None, engagement if engagement in ENGAGEMENT else None
+    if counts is None or (status and engagement):
+        return None
+    return counts["status"][status] if status else counts["engagement"][engagement] if engagement else counts["all"]
 
 
 def filter_counts(tenant_id: int, campaign_id: int, email: str | None = None) -> dict[str, Any]:
