@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp.mail import compose as compose_module
+from webapp.mail import plain_text
 from webapp.mail.compose import Envelope, Personal, build_message, compose, compose_many, html_to_text
 from webapp.mail.templating import RenderFailed
 
@@ -123,7 +123,7 @@ def test_a_changed_sender_name_or_subject_shows_in_the_next_message():
 def test_the_memo_of_tag_names_stays_bounded():
     html = "".join(f"<x{i}>w{i} " for i in range(3000)) + "<P>end</P>"
     assert html_to_text(html).endswith("end\n")
-    assert compose_module._tag_kind.cache_info().currsize <= 1000
+    assert plain_text._tag_kind.cache_info().currsize <= 1000
 
 
 # --- several recipients composed together ------------------------------------------------

@@ -25,11 +25,12 @@ import io
 import threading
 import time
 import types
+from collections.abc import Callable
 from functools import lru_cache
 from pprint import PrettyPrinter
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, nodes, pass_context, pass_eval_context
+from jinja2 import Template, TemplateSyntaxError, nodes, pass_context, pass_eval_context
 from jinja2.compiler import CodeGenerator
 from jinja2.filters import do_default
 from jinja2.runtime import Undefined, markup_join, str_join
@@ -420,9 +421,19 @@ def _short(reason: str) -> str:
 
 def render(source: str, context: dict[str, Any], *, html: bool = True) -> str:
     """Render within the time and size budget; raises RenderFailed with a readable reason."""
+    # Compiled outside the budget: constants are left to the render.
+    return _render(lambda: _compiled(source, html), context)
+
+
+def render_template(template: Template, context: dict[str, Any]) -> str:
+    """render() of a template compiled already (a campaign's compiled message, mail/compiled.py)."""
+    return _render(lambda: template, context)
+
+
+def _render(template_of: Callable[[], Template], context: dict[str, Any]) -> str:
     deadline = time.monotonic() + MAX_SECONDS
     try:
-        template = _compiled(source, html)  # compiled outside the budget: constants are left to the render
+        template = template_of()
         _rendering.budget = _Budget(deadline)
         out = io.StringIO()  # not a list of chunks: a million {{ i }} would keep a million small strings
         size = 0

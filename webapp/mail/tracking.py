@@ -46,6 +46,9 @@ CLICK_ID_BYTES = TOKEN_BYTES + _LINK.size + SIGNATURE_BYTES
 _LEGACY_HEAD = b"\x10"
 _A_HREF = re.compile(r"""(<a\b[^>]*?\shref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+# The open pixel's markup before and after its (escaped) URL.
+PIXEL_PARTS = ('<img src="', '" width="1" height="1" alt="" '
+               'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">')
 
 
 @functools.lru_cache(maxsize=8)
@@ -215,27 +218,48 @@ def instrument_html(html: str, *, secret: str, base_url: str, token: str,
     """Rewrite every http(s) link (not mailto/tel/anchors, not our own unsubscribe and
     view-in-browser pages, not links marked data-notrack) to the click endpoint, and add the
     open pixel. `link_ids` maps stored targets to campaign_links ids (creating rows)."""
-    utm_key = tuple(sorted(utm.items()))
-    matches = []
-    for match in _A_HREF.finditer(html):
-        target = _link_target(match.group(1), match.group(3), base_url, utm_key)
-        if target is not None:
-            matches.append((match.start(3), match.end(3), target))
-    ids = link_ids(sorted({target for _, _, target in matches})) if matches else {}
-    sealed = seal_token(secret, token)
-    # Ids are base64url: the escaped URL is the escaped prefix and the id as it is.
-    click_prefix = escape(f"{base_url}/api/crm/track/click/")
-    out, last = [], 0
-    for start, end, target in matches:
-        out.append(html[last:start])
-        out.append(click_prefix + _click_id(secret, sealed, ids[target], len(ids)))
-        last = end
-    out.append(html[last:])
-    body = "".join(out)
-    pixel = (f'<img src="{escape(base_url)}/api/crm/track/open/{_open_id(secret, sealed)}" width="1" height="1" '
-             'alt="" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">')
-    ends = list(_BODY_END.finditer(body))
-    if ends:
-        at = ends[-1].start()
-        return body[:at] + pixel + body[at:]
-    return body + pixel
+    return Tracker(secret, base_url, token, utm, link_ids)(html)
+
+
+class Tracker:
+    """One recipient's tracking: called with a message's final HTML, rewrites its links and adds
+    the open pixel (instrument_html); a compiled message, whose pixel is part of the template
+    (mail/compiled.py), asks for the links alone and the pixel's URL."""
+
+    def __init__(self, secret: str, base_url: str, token: str, utm: dict[str, str | None],
+                 link_ids: Callable[[list[str]], dict[str, int]]) -> None:
+        self.secret, self.base_url, self.link_ids = secret, base_url, link_ids
+        self.utm_key = tuple(sorted(utm.items()))
+        self.sealed = seal_token(secret, token)
+
+    def __call__(self, html: str) -> str:
+        body = self.links(html)
+        pixel = PIXEL_PARTS[0] + escape(self.open_url()) + PIXEL_PARTS[1]
+        ends = list(_BODY_END.finditer(body))
+        if ends:
+            at = ends[-1].start()
+            return body[:at] + pixel + body[at:]
+        return body + pixel
+
+    def open_url(self) -> str:
+        return f"{self.base_url}/api/crm/track/open/{_open_id(self.secret, self.sealed)}"
+
+    def links(self, html: str) -> str:
+        """`html` with its tracked links pointing at the click endpoint, nothing else changed."""
+        matches = []
+        for match in _A_HREF.finditer(html):
+            target = _link_target(match.group(1), match.group(3), self.base_url, self.utm_key)
+            if target is not None:
+                matches.append((match.start(3), match.end(3), target))
+        if not matches:
+            return html
+        ids = self.link_ids(sorted({target for _, _, target in matches}))
+        # Ids are base64url: the escaped URL is the escaped prefix and the id as it is.
+        click_prefix = escape(f"{self.base_url}/api/crm/track/click/")
+        out, last = [], 0
+        for start, end, target in matches:
+            out.append(html[last:start])
+            out.append(click_prefix + _click_id(self.secret, self.sealed, ids[target], len(ids)))
+            last = end
+        out.append(html[last:])
+        return "".join(out)

@@ -18,6 +18,7 @@ from webapp.mail.compose import (
     Attachment,
     Envelope,
     Personal,
+    compile_message,
     compose,
     compose_many,
     customer_context,
@@ -73,9 +74,13 @@ def batch_renderer(campaign: EmailCampaign, tenant: Tenant,
     shared = _Recipients(campaign, tenant, track=True)
     shared.prefetch_events(customer_ids)
     source = _message_source(campaign, tenant)
+    # CSS inlined, footer, preheader and pixel placed once (cached per process for the campaign's
+    # batches); None leaves every recipient to the per-recipient path.
+    compiled = compile_message(**source)
 
     def render(recipients: list[tuple[Any, str, str]]) -> list:
-        return compose_many([shared.personal(customer, to, token) for customer, to, token in recipients], **source)
+        return compose_many([shared.personal(customer, to, token) for customer, to, token in recipients],
+                            compiled=compiled, **source)
 
     return render
 

@@ -52,7 +52,7 @@ def link_ids(campaign: EmailCampaign, urls: list[str]) -> dict[str, int]:
     return found
 
 
-def instrumenters(campaign: EmailCampaign) -> Callable[[str], Callable[[str], str]]:
+def instrumenters(campaign: EmailCampaign) -> Callable[[str], ids.Tracker]:
     """token -> the compose() hook of that recipient's real delivery (tracked links and the
     pixel); the campaign's settings are read once for all its recipients."""
     utm = {"utm_source": campaign.utm_source, "utm_medium": campaign.utm_medium,
@@ -62,11 +62,7 @@ def instrumenters(campaign: EmailCampaign) -> Callable[[str], Callable[[str], st
     def campaign_link_ids(urls: list[str]) -> dict[str, int]:
         return link_ids(campaign, urls)
 
-    def for_recipient(token: str) -> Callable[[str], str]:
-        def instrument(html: str) -> str:
-            return ids.instrument_html(html, secret=secret, base_url=base_url, token=token, utm=utm,
-                                       link_ids=campaign_link_ids)
-
-        return instrument
+    def for_recipient(token: str) -> ids.Tracker:
+        return ids.Tracker(secret, base_url, token, utm, campaign_link_ids)
 
     return for_recipient
