@@ -154,6 +154,8 @@ NOT_COMPILABLE = {
     "macro": "<style>b { color: red }</style>{% macro m(x) %}<b>{{ x }}</b>{% endmacro %}{{ m(customer.email) }}",
     "two bodies": "<style>b { color: red }</style><body><b>a</b></body>{% if x %}<body>{% endif %}",
     "split entity": "<style>b { color: red }</style><p>Tom &{{ customer.attributes.note }}</p>",
+    "block inside an attribute": "<style>b { color: red }</style><p><a href=\"{% if customer.tags %}https://a"
+                                 ".example/\">A{% endif %}</a></p>",
     "textarea": "<style>b { color: red }</style><textarea>{{ customer.first_name }}</textarea>",
 }
 

@@ -96,10 +96,10 @@ def compile_html(source: str, *, footer: tuple[str, str] | None, preheader: tupl
             _insert(tree, preheader, PREHEADER_NAME, _first_body(tree), at_start=True)
         _insert(tree, pixel, OPEN_URL_NAME, _last_body_end(tree), at_start=False)
         tree.set_environment(HTML_ENV)
-        groups = _static_groups(tree)
+        groups, blocks = _static_groups(tree)
         skeleton = "".join("".join(node.data for node in group) + (_MARK.format(i) if i < len(groups) - 1 else "")
                            for i, group in enumerate(groups))
-        _check_skeleton(skeleton)
+        _check_skeleton(skeleton, blocks)
         inlined = _INLINER.inline(skeleton)
         if _neighbours(inlined) != _neighbours(skeleton):
             raise _NotCompilable("html5ever moved a placeholder")
@@ -201,10 +201,17 @@ def _insert(tree: nodes.Template, parts: tuple[str, str], name: str, place: _Pla
 
 # --- the static text and its placeholders ---------------------------------------------------
 
-def _static_groups(tree: nodes.Template) -> list[list[nodes.TemplateData]]:
+def _static_groups(tree: nodes.Template) -> tuple[list[list[nodes.TemplateData]], set[int]]:
     """The template's static text in document order, in runs that a placeholder separates:
-    one wherever Jinja prints a value or a block starts, changes branch or ends."""
+    one wherever Jinja prints a value or a block starts, changes branch or ends; and which
+    placeholders (placeholder i follows run i) are such block boundaries."""
     groups: list[list[nodes.TemplateData]] = [[]]
+    blocks: set[int] = set()
+
+    def mark(block: bool) -> None:
+        if block:
+            blocks.add(len(groups) - 1)
+        groups.append([])
 
     def walk(body: list) -> None:
         for node in body:
@@ -213,18 +220,18 @@ def _static_groups(tree: nodes.Template) -> list[list[nodes.TemplateData]]:
                     if isinstance(child, nodes.TemplateData):
                         groups[-1].append(child)
                     else:
-                        groups.append([])
+                        mark(block=False)
             else:
-                groups.append([])
+                mark(block=True)
                 for field in node.fields:
                     value = getattr(node, field)
                     if isinstance(value, list) and any(isinstance(item, nodes.Stmt) for item in value):
                         _check_whole_elements(value)
                         walk(value)
-                        groups.append([])
+                        mark(block=True)
 
     walk(tree.body)
-    return groups
+    return groups, blocks
 
 
 def _check_whole_elements(body: list) -> None:
@@ -247,7 +254,7 @@ def _check_whole_elements(body: list) -> None:
         raise _NotCompilable(f"a block leaves <{stack[-1]}> open")
 
 
-def _check_skeleton(skeleton: str) -> None:
+def _check_skeleton(skeleton: str, blocks: set[int]) -> None:
     selector_attributes = _check_stylesheets(skeleton)
     in_style = False
     for match in _TOKENS.finditer(skeleton):
@@ -260,6 +267,8 @@ def _check_skeleton(skeleton: str) -> None:
             if name.lower() == "style":
                 in_style = not closing
             if "\ue000" in attributes:
+                if any(int(index) in blocks for index in _MARKS.findall(attributes)):
+                    raise _NotCompilable("a block starts or ends inside a tag")
                 _check_attributes(skeleton, match.start(3), attributes, selector_attributes)
 
 
