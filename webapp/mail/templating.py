@@ -30,17 +30,17 @@ from functools import lru_cache
 from pprint import PrettyPrinter
 from typing import Any
 
-from jinja2 import Template, TemplateSyntaxError, nodes, pass_context, pass_eval_context
+from jinja2 import Template, TemplateSyntaxError, pass_context, pass_eval_context
 from jinja2.compiler import CodeGenerator
 from jinja2.filters import do_default
 from jinja2.runtime import Undefined, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
-from jinja2.visitor import NodeTransformer
 
 from webapp.infra.errors import ValidationFailed
 from webapp.mail import template_call_costs as call_costs
 from webapp.mail import template_costs as costs
 from webapp.mail.template_costs import MAX_ITEMS, MAX_VALUE, Cost
+from webapp.mail.template_routing import RouteThroughChecks
 from webapp.mail.template_rules import BLOCKED_FILTERS, RenderFailed, check_format, check_numbers, check_source
 from webapp.mail.template_rules import TemplateRejected as TemplateRejected  # re-exported: importers find it here
 
@@ -181,9 +181,10 @@ def bounded_concat(context: Any, *values: Any) -> str:
 
 
 @_takes_values
-def bounded_literal(value: Any) -> Any:
-    """Every list, tuple and dict literal comes here: `[l, l, l]` in a recursive macro adds up."""
-    _spend(costs.built(value))
+def bounded_literal(value: Any, *charge: int) -> Any:
+    """Every list, tuple and dict literal comes here: `[l, l, l]` in a recursive macro adds up.
+    A literal of constants brings its charge, worked out when the template was compiled."""
+    _spend(Cost(*charge) if charge else costs.built(value))
     return value
 
 
@@ -287,32 +288,6 @@ def _pprint(value: Any) -> str:
     return "".join(stream.parts)[:-1]  # pprint ends with a newline, pformat does not
 
 
-class _RouteThroughChecks(NodeTransformer):
-    """Loops, `~` and literals are plain Python in a compiled template, out of the sandbox's
-    reach: each loop's iterable goes through bounded_iter, each `~` is bounded_concat and
-    each list, tuple or dict literal is charged by bounded_literal."""
-
-    def visit_For(self, node):  # noqa: N802 (NodeTransformer's naming)
-        node = self.generic_visit(node)
-        node.iter = _call_here("bounded_iter", node.iter)
-        return node
-
-    def visit_Concat(self, node):  # noqa: N802
-        node = self.generic_visit(node)
-        return _call_here("bounded_concat", *node.nodes)
-
-    def _literal(self, node):
-        node = self.generic_visit(node)
-        return _call_here("bounded_literal", node) if getattr(node, "ctx", "load") == "load" else node
-
-    visit_List = visit_Dict = visit_Tuple = _literal  # noqa: N815
-
-
-def _call_here(function: str, *args: nodes.Expr) -> nodes.Call:
-    return nodes.Call(nodes.ImportedName(f"{__name__}.{function}"), list(args), [], None, None,
-                      lineno=args[0].lineno if args else None)
-
-
 class BoundedSandbox(ImmutableSandboxedEnvironment):
     code_generator_class = _BoundedCodeGenerator
     output_buffer = _OutputBuffer
@@ -320,7 +295,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "//", "/", "%", "-"})
 
     def _parse(self, source, name, filename):
-        return _RouteThroughChecks().visit(super()._parse(source, name, filename))
+        return RouteThroughChecks().visit(super()._parse(source, name, filename))
 
     def getattr(self, obj, attribute):
         return _opaque(super().getattr(obj, attribute))
