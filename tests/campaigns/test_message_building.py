@@ -220,6 +220,8 @@ _PIECES = st.sampled_from([
     "<style>", "</style>", "<STYLE type=x>", "</Style >", "<style\n>", "</styl>", "<script>", "</script>",
     '<SCRIPT type="a>b">', "</script >", "</SCRIPT\n>", "<scripts>", "<style:x>", "<head>", "</head>",
     "<title>", "</title>", '<p title="<style>">', "<!-- c -->", "<!--", "-->", "<!---->", "<!-- <style> -->",
+    "-", "--", "--->", "->", "<!--[if mso]>", "<![endif]-->", '<td style="a:b;c:d">',
+    '<p title="x>y" class=\'z\'', "<div a=1 b='2' c=\"3\"",
     "<!doctype html>", "<!x", "&amp;", "&nbsp;", "&lt;", "&am", "p;", "&#39;", "&quot;", "&#x26;", "&ampx", "&",
     "text", "a b", "  lots   of   space  ", " ", "\t", "\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\xa0",
     "\u2028", "<", ">", '"', "'", "x\"y", "$",
