@@ -188,3 +188,41 @@ def test_preview_without_tracking_is_not_compiled():
     [theirs] = compose_many([_person(_customer())], **source)
     assert "/api/crm/track/" not in ours.html
     assert html_tree(ours.html) != html_tree(theirs.html)  # the reference is tracked
+
+
+# --- any template the analysis accepts: random markup, values, branches and loops ---------
+
+_STYLESHEETS = ["", "<style>p { color: red } .card b { font-weight: bold } td { padding: 1px } a { color: blue }"
+                "</style>", "<style>div > p { margin: 0 } li b, ul li { color: #333 } img { border: 0 }</style>"]
+_LEAVES = st.sampled_from([
+    "<p>", "</p>", '<div class="card">', "</div>", "<b>", "</b>", "<table><tr><td>", "</td></tr></table>",
+    "<tr>", "</tr>", "<td>", "</td>", "<ul>", "</ul>", "<li>", "</li>", '<a href="https://x.example/', '">',
+    "</a>", "<br>", '<img alt="', '" src="https://x.example/i.png">', "Hi ", " &amp; ", "&", "text\n", " ",
+    "<!-- note -->", "{{ customer.first_name }}", "{{ customer.attributes.city | upper }}", "{{ t }}",
+    "<p>{{ customer.last_name }}</p>", '<a href="https://x.example/{{ customer.attributes.city }}">go</a>'])
+
+
+def _blocks(inner):
+    body = st.lists(inner, max_size=4).map("".join)
+    return st.one_of(
+        body,
+        st.tuples(body, body).map(lambda b: "{% if customer.tags %}" + b[0] + "{% else %}" + b[1] + "{% endif %}"),
+        body.map(lambda b: "{% for t in customer.tags %}" + b + "{% endfor %}"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(style=st.sampled_from(_STYLESHEETS), body=st.recursive(_LEAVES, _blocks, max_leaves=12),
+       document=st.booleans())
+def test_any_template_the_analysis_compiles_gives_the_per_recipient_message(style, body, document):
+    html = f"<html><head>{style}</head><body>{body}</body></html>" if document else style + body
+    source = _source(html)
+    compiled = compile_message(**source)
+    customers = [_customer(), _customer(tags=[], first_name="<i>Bo</i>", attributes={"city": "A&B"}),
+                 _customer(tags=["x", "y"])]
+    ours = compose_many([_person(c) for c in customers], compiled=compiled, **source)
+    theirs = compose_many([_person(c) for c in customers], **source)
+    for compiled_message, reference in zip(ours, theirs, strict=True):
+        if isinstance(reference, RenderFailed):
+            assert isinstance(compiled_message, RenderFailed)
+        else:
+            assert_same_message(compiled_message, reference)

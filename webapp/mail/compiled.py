@@ -19,7 +19,9 @@ Inlining the template before rendering gives the same document as inlining each 
   attribute that matters to them (class, id, style, or one a selector names) holds Jinja;
 - html5ever leaves every placeholder where it was written (not moved out of a table, not
   into an implied element): the tags on either side of each are the same after inlining;
-- no entity is split between static text and a value.
+- no entity is split between static text and a value;
+- html5ever's repairs of broken markup leave the words of the text part as they were (it is
+  made from the compiled HTML).
 A template that fails any of these is not compiled (None): its recipients take the
 per-recipient path. The result differs from that path's in how some characters are spelled
 (values are escaped by Jinja and not written out again by html5ever: `&#39;` where it writes
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 import css_inline
 from jinja2 import Template, nodes
 
+from webapp.mail.plain_text import html_to_text
 from webapp.mail.templating import HTML_ENV
 
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
@@ -94,15 +97,19 @@ def compile_html(source: str, *, footer: tuple[str, str] | None, preheader: tupl
             _insert(tree, footer, "unsubscribe_url", _last_exact(tree, "</body>"), at_start=False)
         if preheader is not None:
             _insert(tree, preheader, PREHEADER_NAME, _first_body(tree), at_start=True)
+        before_tracking = _skeleton(_static_groups(tree)[0])  # what compose() makes the text part from
         _insert(tree, pixel, OPEN_URL_NAME, _last_body_end(tree), at_start=False)
         tree.set_environment(HTML_ENV)
         groups, blocks = _static_groups(tree)
-        skeleton = "".join("".join(node.data for node in group) + (_MARK.format(i) if i < len(groups) - 1 else "")
-                           for i, group in enumerate(groups))
+        skeleton = _skeleton(groups)
         _check_skeleton(skeleton, blocks)
         inlined = _INLINER.inline(skeleton)
         if _neighbours(inlined) != _neighbours(skeleton):
             raise _NotCompilable("html5ever moved a placeholder")
+        # The text part comes from the compiled (inlined) HTML: html5ever's repairs of broken
+        # markup (an unclosed tag or quote) must not change its words.
+        if html_to_text(_MARKS.sub("x", inlined)) != html_to_text(_MARKS.sub("x", before_tracking)):
+            raise _NotCompilable("inlining changes the text part")
         pieces = _MARKS.split(inlined)
         if [int(index) for index in pieces[1::2]] != list(range(len(groups) - 1)):
             raise _NotCompilable("placeholders lost or out of order")
@@ -117,6 +124,12 @@ def compile_html(source: str, *, footer: tuple[str, str] | None, preheader: tupl
         return CompiledHtml(HTML_ENV.from_string(tree))
     except Exception:  # noqa: BLE001  not compilable, a syntax error, an inliner error: the per-recipient path is the judge
         return None
+
+
+def _skeleton(groups: list[list[nodes.TemplateData]]) -> str:
+    """The static text with placeholder i after run i."""
+    return "".join("".join(node.data for node in group) + (_MARK.format(i) if i < len(groups) - 1 else "")
+                   for i, group in enumerate(groups))
 
 
 def _check_nodes(tree: nodes.Template) -> None:
