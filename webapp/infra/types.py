@@ -23,6 +23,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def hour_of(moment: datetime) -> datetime:
+    """The start of the moment's hour: the bucket of every hourly rollup."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
 def iso_or_none(value: datetime | None) -> str | None:
     """A moment as JSON carries it (ISO 8601), or None."""
     return value.isoformat() if value is not None else None

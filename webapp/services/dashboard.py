@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.infra.types import utcnow
+from webapp.infra.types import hour_of, utcnow
 from webapp.models import Customer, CustomerActivity, PurchaseHour
 
 WINDOW_DAYS = 30
@@ -40,10 +40,6 @@ class DashboardFigures:
         return float((self.revenue_30d - self.revenue_previous_30d) / self.revenue_previous_30d)
 
 
-def _hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
 def window_start(now: datetime | None = None, *, windows: int = 1) -> datetime:
     """Where the last `windows` periods of 30 days begin: the one rule for "last 30 days"."""
     return (now or utcnow()) - timedelta(days=WINDOW_DAYS * windows)
@@ -55,10 +51,11 @@ def dashboard_figures(tenant_id: int, *, recent_limit: int = 15) -> DashboardFig
     from the hourly rollup (purchase_hours), never the raw purchases, so their 30-day windows
     begin on the hour, as the rollup's rows do."""
     now = utcnow()
-    since, before = _hour(window_start(now)), _hour(window_start(now, windows=2))
+    start = window_start(now)
+    since, before = hour_of(start), hour_of(window_start(now, windows=2))
     customers, subscribed, buyers = db.session.execute(
         select(func.count(), func.count().filter(Customer.email_status == "subscribed"),
-               func.count().filter(Customer.last_order_at >= window_start(now)))
+               func.count().filter(Customer.last_order_at >= start))
         .where(Customer.tenant_id == tenant_id)
     ).one()
     current = PurchaseHour.hour >= since

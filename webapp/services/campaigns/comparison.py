@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.infra.types import hour_of
 from webapp.models import CampaignEngagementHour, EmailCampaign
 from webapp.services.campaigns.drafts import tenant_campaigns
 from webapp.services.campaigns.stats import campaign_stats
@@ -27,10 +28,6 @@ class Point:
     opened: int
     clicked: int
     hourly: bool
-
-
-def _hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _moments(start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[datetime, bool]]:
@@ -62,9 +59,9 @@ def cumulative_engagement(campaign: EmailCampaign, *, timezone: str, now: dateti
                                else (hours.unique_opens, hours.unique_clicks))
     rows = db.session.execute(select(hours.hour, opened_col, clicked_col)
                               .where(hours.campaign_id == campaign.id).order_by(hours.hour)).all()
-    start = _hour(campaign.started_at)
+    start = hour_of(campaign.started_at)
     last = max([start, *[row[0] + timedelta(hours=1) for row in rows]])
-    now_hour = _hour(now) + timedelta(hours=1)
+    now_hour = hour_of(now) + timedelta(hours=1)
     # While the first 48 hours run the line reaches now; after them, the last engagement.
     end = min(max(last, min(now_hour, start + HOURLY_SPAN)), now_hour)
     end = max(end, start + timedelta(hours=1))

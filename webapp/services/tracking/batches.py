@@ -12,15 +12,12 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
+from webapp.infra.types import hour_of
 from webapp.models import CampaignLink, CampaignRecipient, CustomerActivity, EmailCampaign, TrackingHit
 from webapp.models.tracking import CampaignEngagementHour
 from webapp.services import webhooks
 from webapp.services.hit_rules import machine_reason
 from webapp.services.webhooks import customer_refs
-
-
-def _hour(at: datetime) -> datetime:
-    return at.replace(minute=0, second=0, microsecond=0)
 
 
 def _well_formed(fields: dict[str, str]) -> bool:
@@ -179,8 +176,8 @@ def _count_for_recipient(hit: dict[str, Any], current: dict[str, int], deltas: d
     plural = "opens" if kind == "open" else "clicks"
     delta = deltas.setdefault(rid, {"rid": rid, "o": 0, "ho": 0, "c": 0, "hc": 0,
                                     "fo": None, "fho": None, "fc": None, "fhc": None})
-    bucket = hours.setdefault((hit["campaign_id"], _hour(hit["occurred_at"])), {
-        "campaign_id": hit["campaign_id"], "hour": _hour(hit["occurred_at"]), "tenant_id": hit["tenant_id"],
+    bucket = hours.setdefault((hit["campaign_id"], hour_of(hit["occurred_at"])), {
+        "campaign_id": hit["campaign_id"], "hour": hour_of(hit["occurred_at"]), "tenant_id": hit["tenant_id"],
         **{f"{p}{k}": 0 for p in ("", "human_", "unique_", "human_unique_") for k in ("opens", "clicks")}})
     first_time_key = "fo" if kind == "open" else "fc"
     bucket[plural] += 1
