@@ -12,6 +12,7 @@ from decimal import Decimal
 from webapp.extensions import db
 from webapp.infra.types import utcnow
 from webapp.models import (
+    CampaignAgentHits,
     CampaignAttribution,
     CampaignEngagementHour,
     CampaignRecipient,
@@ -20,6 +21,7 @@ from webapp.models import (
     EmailCampaign,
     TrackingHit,
 )
+from webapp.services.tracking.batches import agent_key
 
 IPHONE_MAIL = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
                "Mobile/15E148")
@@ -106,4 +108,12 @@ def tracking_hit(row: CampaignRecipient, kind: str, user_agent: str | None, *, m
                                kind=kind, occurred_at=utcnow(), is_machine=machine,
                                machine_reason="google_image_proxy" if machine else None,
                                user_agent=user_agent))
+    # The report's clients and devices read the writer's per-agent rollup.
+    key = (row.campaign_id, kind, machine, agent_key(user_agent))
+    counted = db.session.get(CampaignAgentHits, key)
+    if counted is None:
+        counted = CampaignAgentHits(campaign_id=key[0], kind=kind, is_machine=machine, agent_key=key[3],
+                                    tenant_id=row.tenant_id, user_agent=user_agent, hits=0)
+        db.session.add(counted)
+    counted.hits += 1
     db.session.commit()

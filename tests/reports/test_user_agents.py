@@ -84,4 +84,4 @@ def test_each_distinct_user_agent_is_parsed_once(tenant_a):
     clients_and_devices(tenant_a.id, campaign.id)
 
     info = describe_agent.cache_info()
-    assert (info.misses, info.hits) == (1, 1)  # grouped in SQL: one row for four hits; cached after
+    assert (info.misses, info.hits) == (1, 1)  # one rollup row for four hits; cached after

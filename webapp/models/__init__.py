@@ -8,6 +8,7 @@ from webapp.models.campaign import (
     CAMPAIGN_STATUSES,
     FINAL_RECIPIENT_STATUSES,
     CampaignRecipient,
+    CampaignRecipientCount,
     CampaignVariant,
     EmailCampaign,
     OutboxMessage,
@@ -32,7 +33,13 @@ from webapp.models.sending_domain import SENDING_DOMAIN_STATUSES, SendingDomain
 from webapp.models.signup_form import CUSTOM_FIELD_KINDS, FORM_STATUSES, NAME_FIELD_MODES, PendingSignup, SignupForm
 from webapp.models.team import PasswordReset, TeamInvite
 from webapp.models.tenant import ADMIN_ROLES, ROLES, TOKEN_ROLES, WRITE_ROLES, ApiToken, Tenant, User, UserSession
-from webapp.models.tracking import CampaignAttribution, CampaignEngagementHour, CampaignLink, TrackingHit
+from webapp.models.tracking import (
+    CampaignAgentHits,
+    CampaignAttribution,
+    CampaignEngagementHour,
+    CampaignLink,
+    TrackingHit,
+)
 from webapp.models.waitlist import (
     WAITLIST_STATUSES,
     EventWaitlist,
@@ -89,9 +96,11 @@ __all__ = [
     "CAMPAIGN_STATUSES",
     "FINAL_RECIPIENT_STATUSES",
     "CampaignAttribution",
+    "CampaignAgentHits",
     "CampaignEngagementHour",
     "CampaignLink",
     "CampaignRecipient",
+    "CampaignRecipientCount",
     "CampaignVariant",
     "AB_METRICS",
     "TrackingHit",

@@ -167,6 +167,23 @@ class CampaignRecipient(db.Model):
     variant: Mapped[int | None] = mapped_column(SmallInteger)
 
 
+class CampaignRecipientCount(db.Model):
+    """Per campaign: how many recipients share a status and an engagement (a person opened, a
+    person clicked, anything opened or clicked). Kept by database triggers on
+    campaign_recipients (migration 0028); the report's filter counts are sums of these rows."""
+
+    __tablename__ = "campaign_recipient_counts"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("email_campaigns.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opened: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    clicked: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    touched: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class OutboxMessage(db.Model):
     """Messages kept locally when MAIL_URL=outbox (development, demos)."""
 

@@ -90,6 +90,23 @@ class CampaignEngagementHour(db.Model):
     human_unique_clicks: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CampaignAgentHits(db.Model):
+    """Per campaign, kind of hit, person or machine, and user agent: how many hits. Moved by
+    the hit writer with each batch; the report's mail clients and devices read it."""
+
+    __tablename__ = "campaign_agent_hits"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("email_campaigns.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    is_machine: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    # MD5 of the user agent, '' for none: a key of bounded size (an agent may be 1,000 characters).
+    agent_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class CampaignAttribution(db.Model):
     """A purchase credited to the campaign of the customer's last human touch."""
 

@@ -1,17 +1,17 @@
 """Mail clients and devices of a campaign's opens and clicks, read from the hits' user agents.
 
-Each distinct user agent of a report is fetched once (GROUP BY in SQL) and read by
-services/user_agents.py (ua-parser).
+The hit writer keeps a campaign's hits per user agent (campaign_agent_hits); each of a
+report's user agents is read by services/user_agents.py (ua-parser, cached per process).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import CampaignRecipient, TrackingHit
+from webapp.models import CampaignAgentHits
 from webapp.services.user_agents import DEVICES, OTHER, describe_agent
 
 
@@ -38,14 +38,13 @@ def _shares(counts: dict[str, int], order: tuple[str, ...] = ()) -> list[Share]:
 
 def clients_and_devices(tenant_id: int, campaign_id: int, *, people_only: bool = True) -> dict[str, list[Share]]:
     """Mail clients of the campaign's opens, and devices of its opens and of its clicks, as
-    shares of the hits (people's only unless `people_only` is False). One grouped query:
-    recipients by campaign (indexed), their hits by recipient (indexed)."""
-    stmt = (select(TrackingHit.user_agent, TrackingHit.kind, func.count())
-            .select_from(CampaignRecipient).join(TrackingHit, TrackingHit.recipient_id == CampaignRecipient.id)
-            .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.tenant_id == tenant_id)
-            .group_by(TrackingHit.user_agent, TrackingHit.kind))
+    shares of the hits (people's only unless `people_only` is False), from the campaign's
+    rows of campaign_agent_hits (its primary key's prefix)."""
+    rows = CampaignAgentHits
+    stmt = select(rows.user_agent, rows.kind, rows.hits).where(rows.campaign_id == campaign_id,
+                                                               rows.tenant_id == tenant_id)
     if people_only:
-        stmt = stmt.where(TrackingHit.is_machine.is_(False))
+        stmt = stmt.where(rows.is_machine.is_(False))
     clients: dict[str, int] = {}
     devices: dict[str, dict[str, int]] = {"open": {}, "click": {}}
     for user_agent, kind, count in db.session.execute(stmt):

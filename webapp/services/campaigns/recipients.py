@@ -1,23 +1,24 @@
 """A sent campaign's recipients on its report: filtered by status, engagement and email,
-paged both ways by id, with how many each filter holds."""
+paged both ways by id, with how many each filter holds (summed from the triggers' counts,
+campaign_recipient_counts, unless an email search narrows them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, not_, select
 
 from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.pagination import decode_cursor, encode_cursor
 from webapp.infra.sql import like_pattern
 from webapp.infra.validation import MAX_JSON_INT
-from webapp.models import CampaignRecipient, CustomerActivity
+from webapp.models import CampaignRecipient, CampaignRecipientCount, CustomerActivity
 from webapp.services.campaigns.stats import bounce_campaign_id
 
 PAGE_SIZE = 25
-R = CampaignRecipient
+R, C = CampaignRecipient, CampaignRecipientCount
 
 
 def _named_by(activity: str):
@@ -30,15 +31,17 @@ def _named_by(activity: str):
     return condition
 
 
-# Each filter once: its value, its label, and which recipients it keeps (people's engagement).
+# Each filter once: its value, its label, which recipients it keeps (people's engagement), and
+# which rows of campaign_recipient_counts sum to how many it keeps (None: counted on the rows).
 ENGAGEMENT = {
-    "opened": ("Opened", lambda t, c: R.human_opens > 0),
-    "clicked": ("Clicked", lambda t, c: R.human_clicks > 0),
-    "not_opened": ("Not opened", lambda t, c: (R.status == "sent") & (R.human_opens == 0)),
+    "opened": ("Opened", lambda t, c: R.human_opens > 0, C.opened),
+    "clicked": ("Clicked", lambda t, c: R.human_clicks > 0, C.clicked),
+    "not_opened": ("Not opened", lambda t, c: (R.status == "sent") & (R.human_opens == 0),
+                   (C.status == "sent") & not_(C.opened)),
     "machine_only": ("Only machines", lambda t, c: (R.human_opens == 0) & (R.human_clicks == 0)
-                     & ((R.opens + R.clicks) > 0)),
-    "bounced": ("Bounced", _named_by("email_bounced")),
-    "complained": ("Marked as spam", _named_by("email_complained")),
+                     & ((R.opens + R.clicks) > 0), not_(C.opened) & not_(C.clicked) & C.touched),
+    "bounced": ("Bounced", _named_by("email_bounced"), None),
+    "complained": ("Marked as spam", _named_by("email_complained"), None),
 }
 STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 RECIPIENT_FILTERS = {"engagement": tuple(ENGAGEMENT), "status": STATUSES}
@@ -119,14 +122,29 @@ def _total_of(counts: dict[str, Any] | None, status: str | None, engagement: str
 
 def filter_counts(tenant_id: int, campaign_id: int, email: str | None = None) -> dict[str, Any]:
     """How many recipients each status and each engagement filter holds (within the email
-    search): one query."""
-    stmt = _filtered(tenant_id, campaign_id, None, None, email)
-    columns = [func.count()] + [func.count().filter(R.status == s) for s in STATUSES] + \
-        [func.count().filter(condition(tenant_id, campaign_id)) for _, condition in ENGAGEMENT.values()]
-    row = db.session.execute(stmt.with_only_columns(*columns)).one()
+    search). Without a search: sums of the campaign's rows of campaign_recipient_counts (at
+    most 40), and one count per filter those rows cannot tell (bounces, complaints: few rows,
+    found from their activities). With one: a pass over the matching recipients."""
+    if email and email.strip():
+        stmt = _filtered(tenant_id, campaign_id, None, None, email)
+        columns = [func.count()] + [func.count().filter(R.status == s) for s in STATUSES] + \
+            [func.count().filter(condition(tenant_id, campaign_id)) for _, condition, _ in ENGAGEMENT.values()]
+        row = db.session.execute(stmt.with_only_columns(*columns)).one()
+        return {"all": row[0], "status": dict(zip(STATUSES, row[1:1 + len(STATUSES)], strict=True)),
+                "engagement": dict(zip(ENGAGEMENT, row[1 + len(STATUSES):], strict=True))}
+    summed = {key: rows for key, (_, _, rows) in ENGAGEMENT.items() if rows is not None}
+    columns = [func.sum(C.recipients)] + [func.sum(C.recipients).filter(C.status == s) for s in STATUSES] + \
+        [func.sum(C.recipients).filter(rows) for rows in summed.values()]
+    row = [n or 0 for n in db.session.execute(
+        select(*columns).where(C.campaign_id == campaign_id, C.tenant_id == tenant_id)).one()]
+    engagement = dict(zip(summed, row[1 + len(STATUSES):], strict=True))
+    for key in ENGAGEMENT:
+        if key not in summed:
+            engagement[key] = db.session.scalar(_filtered(tenant_id, campaign_id, None, key, None)
+                                                .with_only_columns(func.count())) or 0
     return {"all": row[0], "status": dict(zip(STATUSES, row[1:1 + len(STATUSES)], strict=True)),
-            "engagement": dict(zip(ENGAGEMENT, row[1 + len(STATUSES):], strict=True))}
+            "engagement": {key: engagement[key] for key in ENGAGEMENT}}
 
 
 def engagement_labels() -> dict[str, str]:
-    return {key: label for key, (label, _) in ENGAGEMENT.items()}
+    return {key: label for key, (label, _, _) in ENGAGEMENT.items()}

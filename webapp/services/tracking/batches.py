@@ -1,9 +1,10 @@
 """Writing one batch of hits in one transaction: raw hits, per-recipient counters,
-per-link counters, hourly rollups and timeline activities. A hit id already written is
+per-link counters, hourly and per-user-agent rollups and timeline activities. A hit id already written is
 skipped, so a hit sent twice counts once."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from webapp.extensions import db
 from webapp.infra.types import hour_of
 from webapp.models import CampaignLink, CampaignRecipient, CustomerActivity, EmailCampaign, TrackingHit
-from webapp.models.tracking import CampaignEngagementHour
+from webapp.models.tracking import CampaignAgentHits, CampaignEngagementHour
 from webapp.services import webhooks
 from webapp.services.hit_rules import machine_reason
 from webapp.services.webhooks import customer_refs
@@ -122,6 +123,7 @@ def _apply(hits: list[dict[str, Any]], recipients: dict[str, Any], links: dict[i
     if link_deltas:
         _update_links(list(link_deltas.values()))
     _upsert_hours(list(hours.values()))
+    _upsert_agents(hits)
     if activities:
         db.session.execute(insert(CustomerActivity.__table__), activities)
     _emit(hits, links)
@@ -249,10 +251,31 @@ def _update_recipients(deltas: list[dict[str, Any]]) -> None:
 
 
 def _upsert_hours(rows: list[dict[str, Any]]) -> None:
-    table = CampaignEngagementHour.__table__
+    counters = [name for name in rows[0] if name not in ("campaign_id", "hour", "tenant_id")]
+    _add_up(CampaignEngagementHour.__table__, ["campaign_id", "hour"], counters, rows)
+
+
+def agent_key(user_agent: str | None) -> str:
+    """campaign_agent_hits' key of a user agent: its MD5, '' for none (migration 0027 keeps a copy)."""
+    return hashlib.md5(user_agent.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest() \
+        if user_agent else ""
+
+
+def _upsert_agents(hits: list[dict[str, Any]]) -> None:
+    rows: dict[tuple[int, str, bool, str], dict[str, Any]] = {}
+    for hit in hits:
+        key = (hit["campaign_id"], hit["kind"], hit["is_machine"], agent_key(hit["user_agent"]))
+        row = rows.setdefault(key, {"campaign_id": key[0], "kind": key[1], "is_machine": key[2], "agent_key": key[3],
+                                    "tenant_id": hit["tenant_id"], "user_agent": hit["user_agent"], "hits": 0})
+        row["hits"] += 1
+    # In key order: two writers' batches lock shared rows in the same order.
+    _add_up(CampaignAgentHits.__table__, ["campaign_id", "kind", "is_machine", "agent_key"], ["hits"],
+            [rows[key] for key in sorted(rows)])
+
+
+def _add_up(table, key: list[str], counters: list[str], rows: list[dict[str, Any]]) -> None:
+    """INSERT the rows, or add their counters to the rows already under their key."""
     module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = module.insert(table).values(rows)
-    counters = [name for name in rows[0] if name not in ("campaign_id", "hour", "tenant_id")]
     db.session.execute(stmt.on_conflict_do_update(
-        index_elements=["campaign_id", "hour"],
-        set_={name: table.c[name] + getattr(stmt.excluded, name) for name in counters}))
+        index_elements=key, set_={name: table.c[name] + getattr(stmt.excluded, name) for name in counters}))
