@@ -51,6 +51,26 @@ def test_wrong_password_and_unknown_email_look_exactly_the_same(client, auth, te
     assert client.get("/dashboard").status_code == 302  # still logged out
 
 
+def test_an_unknown_email_is_checked_against_a_hash_of_the_accounts_method_made_on_first_use(app, client, auth,
+                                                                                              tenant_a):
+    import subprocess
+    import sys
+
+    # Importing the module makes no hash (scrypt is ~0.15 s of CPU a process).
+    probe = ("import webapp.services.tenants as t; print(t._dummy_hash.cache_info().currsize)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          cwd=app.root_path + "/..").stdout.strip() == "0"
+    from webapp.services import tenants
+
+    tenants._dummy_hash.cache_clear()
+    assert auth.login("nobody@alpha.example.com", "not-the-password").status_code == 401
+    method = app.config["PASSWORD_HASH_METHOD"]
+    assert tenants._dummy_hash.cache_info().currsize == 1
+    dummy = tenants._dummy_hash(method)  # the one the login compared against, from the cache
+    # The same method (and so the same cost) as a real account's hash.
+    assert dummy.split("$")[0] == tenants.hash_password("x").split("$")[0] == method
+
+
 def test_empty_login_form_says_the_same_as_a_wrong_password(client, auth, tenant_a):
     response = auth.login("", "")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -27,9 +28,6 @@ MIN_PASSWORD_LENGTH = 10
 SESSION_TOUCH_INTERVAL = timedelta(minutes=5)
 # An address the account signed in from within this many days is its own (webapp/ratelimit.py).
 KNOWN_ADDRESS_DAYS = 30
-# A hash to compare against when the account does not exist, so a failed login costs
-# the same time either way and does not reveal which addresses have accounts.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-0")
 _TIMEZONES = frozenset(available_timezones())
 
 
@@ -130,7 +128,20 @@ def _commit_or_conflict(field: str, message: str) -> None:
 def hash_password(password: str) -> str:
     """Werkzeug's default (scrypt) unless PASSWORD_HASH_METHOD says otherwise; the test
     suite picks a cheap method because it creates hundreds of users."""
-    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+    return generate_password_hash(password, method=_hash_method())
+
+
+def _hash_method() -> str:
+    return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """A hash to compare against when the account does not exist, so a failed login costs
+    the same time either way and does not reveal which addresses have accounts. Made with
+    the accounts' own method, on first use: a scrypt hash is about 0.15 s of CPU, which every
+    process (web, worker, command) paid at import when this was a module constant."""
+    return generate_password_hash("not-a-real-password-0", method=method)
 
 
 def check_password_strength(password: str, field: str = "password") -> None:
@@ -156,9 +167,10 @@ def create_user(tenant: Tenant, email: str, password: str, role: str = "marketer
 
 def authenticate(email: str, password: str) -> User | None:
     """The user for these credentials, or None; same cost whether or not the user exists."""
+    dummy = _dummy_hash(_hash_method())  # before the lookup: a process's first login pays for it either way
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(dummy, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 
