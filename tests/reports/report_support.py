@@ -116,4 +116,7 @@ def tracking_hit(row: CampaignRecipient, kind: str, user_agent: str | None, *, m
                                     tenant_id=row.tenant_id, user_agent=user_agent, hits=0)
         db.session.add(counted)
     counted.hits += 1
+    if not machine:  # the buyer's latest human touch, which attribution reads first
+        person = db.session.get(Customer, row.customer_id)
+        person.last_touched_at = utcnow()
     db.session.commit()

@@ -49,6 +49,10 @@ class Customer(db.Model):
     total_spent: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
     orders_count: Mapped[int] = mapped_column(Integer, default=0)
     last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest human open or click of a campaign's email (the hit writer moves it; never
+    # earlier than the last one stored): a purchase looks for a touch to credit only when
+    # this falls within the attribution window.
+    last_touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

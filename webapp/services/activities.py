@@ -211,6 +211,7 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
             return existing, False
 
     target = _resolve_customer(tenant_id, customer_id, customer)
+    last_touched_at = target.last_touched_at  # read before the aggregates UPDATE may expire it
     occurred = occurred_at or utcnow()
     # One statement stores it or finds it already stored: a retried delivery (same
     # idempotency key or order id), earlier or concurrent, inserts nothing.
@@ -231,7 +232,7 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     guests: set[int] = set()
     if purchase is not None:
         _apply_purchase(target.id, amount, occurred)
-        attribute_purchase(activity)
+        attribute_purchase(activity, last_touched_at=last_touched_at)
         event = None
         if event_id is not None:
             event = link_event(tenant_id, event_id, purchase.raw_event(properties), purchase.starts_at)

@@ -30,7 +30,7 @@ from webapp.infra.errors import DomainError, NotFound, ValidationFailed
 from webapp.infra.sql import among, dialect, insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.infra.validation import check_storable, utc_moment
-from webapp.models import Customer, CustomerActivity, Tenant, TrackingHit
+from webapp.models import Customer, CustomerActivity, Tenant
 from webapp.services import webhooks
 from webapp.services.activities import check_activity_type, read_purchase, record_activity
 from webapp.services.campaigns.stats import attribute_purchase
@@ -326,14 +326,14 @@ def _rounds(stored: list[Item]) -> list[list[Item]]:
     return rounds
 
 
-def _touched_by_campaigns(tenant_id: int, customer_ids: set[int]) -> set[int]:
-    """The customers a purchase can be credited for (a human open or click ever): the only
-    ones attribute_purchase has anything to look up for. One query."""
+def _touched_by_campaigns(tenant_id: int, customer_ids: set[int]) -> dict[int, datetime]:
+    """The customers a purchase can be credited for (a human open or click ever), with their
+    last_touched_at: the only ones attribute_purchase has anything to look up for. One query."""
     if not customer_ids or (db.session.get(Tenant, tenant_id).attribution_days or 0) <= 0:
-        return set()
-    return set(db.session.scalars(select(TrackingHit.customer_id).distinct().where(
-        among(TrackingHit.customer_id, "customer_ids", dialect()), TrackingHit.kind.in_(("click", "open")),
-        TrackingHit.is_machine.is_(False)), {"customer_ids": sorted(customer_ids)}))
+        return {}
+    return dict(db.session.execute(select(Customer.id, Customer.last_touched_at).where(
+        among(Customer.id, "customer_ids", dialect()), Customer.last_touched_at.is_not(None)),
+        {"customer_ids": sorted(customer_ids)}).all())
 
 
 def _follow(tenant_id: int, stored: list[Item], guests: set[int]) -> None:
@@ -344,7 +344,7 @@ def _follow(tenant_id: int, stored: list[Item], guests: set[int]) -> None:
     credited = _touched_by_campaigns(tenant_id, {i.target for i in stored if i.amount is not None})  # type: ignore[misc]
     for item in stored:
         if item.amount is not None and item.target in credited:
-            attribute_purchase(item.as_activity(tenant_id))
+            attribute_purchase(item.as_activity(tenant_id), last_touched_at=credited[item.target])
     # The buyers, and the guests their tickets name (they hold tickets now too).
     changed: set[int] = {i.target for i in stored if i.target is not None} | guests
     refresh_segments_for(tenant_id, changed)

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
 from webapp.infra.types import hour_of
-from webapp.models import CampaignLink, CampaignRecipient, CustomerActivity, EmailCampaign, TrackingHit
+from webapp.models import CampaignLink, CampaignRecipient, Customer, CustomerActivity, EmailCampaign, TrackingHit
 from webapp.models.tracking import CampaignAgentHits, CampaignEngagementHour
 from webapp.services import webhooks
 from webapp.services.hit_rules import machine_reason
@@ -124,6 +124,7 @@ def _apply(hits: list[dict[str, Any]], recipients: dict[str, Any], links: dict[i
         _update_links(list(link_deltas.values()))
     _upsert_hours(list(hours.values()))
     _upsert_agents(hits)
+    _touch_customers(hits)
     if activities:
         db.session.execute(insert(CustomerActivity.__table__), activities)
     _emit(hits, links)
@@ -225,6 +226,25 @@ def _activity(hit: dict[str, Any], links: dict[int, Any]) -> dict[str, Any]:
             "type": f"email_{'opened' if kind == 'open' else 'clicked'}",
             "properties": properties, "occurred_at": hit["occurred_at"],
             "created_at": datetime.now(UTC)}
+
+
+def _touch_customers(hits: list[dict[str, Any]]) -> None:
+    """customers.last_touched_at moves to each customer's latest human hit of the batch (never back)."""
+    latest: dict[int, datetime] = {}
+    for hit in hits:
+        cid = hit["customer_id"]
+        if not hit["is_machine"] and (cid not in latest or hit["occurred_at"] > latest[cid]):
+            latest[cid] = hit["occurred_at"]
+    if not latest:
+        return
+    table = Customer.__table__
+    at = bindparam("at", type_=table.c.last_touched_at.type)
+    # In id order: two writers' batches lock shared customers in the same order. updated_at
+    # stays: an open is not a change to the customer's record.
+    db.session.execute(update(table).where(table.c.id == bindparam("cid")).values(
+        last_touched_at=case((table.c.last_touched_at.is_(None) | (table.c.last_touched_at < at), at),
+                             else_=table.c.last_touched_at),
+        updated_at=table.c.updated_at), [{"cid": cid, "at": latest[cid]} for cid in sorted(latest)])
 
 
 def _update_links(link_deltas: list[dict[str, int]]) -> None:

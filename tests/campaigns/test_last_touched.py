@@ -1,0 +1,97 @@
+"""customers.last_touched_at, the hit writer's latest human open or click per customer, and
+the attribution that reads it first: after any batches of hits (people and machines, in any
+order of time, delivered twice) it is each customer's latest human hit, and a purchase at any
+moment gets exactly the credit a lookup of every hit would give it; a customer no email ever
+reached costs a purchase no lookup at all."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import case, event, func, select
+
+from tests.campaigns.tracking_support import BROWSER_UA, age_delivery, send_to_audience
+from tests.reports.report_support import GMAIL_PROXY
+from webapp.extensions import db
+from webapp.infra.types import utcnow
+from webapp.models import CampaignAttribution, CampaignLink, CampaignRecipient, Customer, Tenant, TrackingHit
+from webapp.services.activities import record_activity
+from webapp.services.tracking import write_batch
+
+# (recipient, kind, minutes before now, a person or a machine)
+HITS = st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["o", "c"]), st.integers(0, 60 * 24 * 12),
+                          st.booleans()), min_size=1, max_size=8)
+
+
+def _latest_human_hits() -> dict[int, object]:
+    return dict(db.session.execute(select(TrackingHit.customer_id, func.max(TrackingHit.occurred_at))
+                                   .where(TrackingHit.is_machine.is_(False)).group_by(TrackingHit.customer_id)).all())
+
+
+def _credit_by_every_hit(customer_id: int, at, days: int):
+    """What a lookup of every hit credits (the rule, written out here on its own)."""
+    return db.session.execute(
+        select(TrackingHit.campaign_id, TrackingHit.kind)
+        .where(TrackingHit.customer_id == customer_id, TrackingHit.is_machine.is_(False),
+               TrackingHit.occurred_at <= at, TrackingHit.occurred_at >= at - timedelta(days=days))
+        .order_by(case((TrackingHit.kind == "click", 0), else_=1), TrackingHit.occurred_at.desc())
+        .limit(1)).first()
+
+
+def test_last_touched_is_the_latest_human_hit_and_attribution_loses_no_credit(tenant_a, runner):
+    campaign_id = send_to_audience(runner, tenant_a.id, 4)
+    age_delivery(campaign_id, minutes=60 * 24 * 20)
+    link = db.session.scalar(select(func.min(CampaignLink.id)).where(CampaignLink.campaign_id == campaign_id))
+    rows = list(db.session.execute(select(CampaignRecipient.token, CampaignRecipient.customer_id)
+                                   .where(CampaignRecipient.campaign_id == campaign_id)
+                                   .order_by(CampaignRecipient.id)))
+    days = db.session.get(Tenant, tenant_a.id).attribution_days
+    stream_ids, orders = itertools.count(1), itertools.count(1)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(hits=HITS, redelivered=st.booleans(), buyer=st.integers(0, 3),
+           bought_minutes_ago=st.integers(0, 60 * 24 * 12))
+    def check(hits, redelivered, buyer, bought_minutes_ago):
+        now = utcnow()
+        entries = [(f"{next(stream_ids)}-0", {
+            "k": kind, "t": rows[who].token, "l": str(link), "n": "3",
+            "at": f"{(now - timedelta(minutes=ago)).timestamp():.6f}", "m": "GET", "ip": "198.51.100.7",
+            "ua": BROWSER_UA if person else GMAIL_PROXY, "ref": ""}) for who, kind, ago, person in hits]
+        write_batch(entries)
+        if redelivered:
+            write_batch(entries)
+        db.session.expire_all()
+        latest = _latest_human_hits()
+        for _, customer_id in rows:
+            assert db.session.get(Customer, customer_id).last_touched_at == latest.get(customer_id)
+
+        at = now - timedelta(minutes=bought_minutes_ago)
+        customer_id = rows[buyer].customer_id
+        expected = _credit_by_every_hit(customer_id, at, days)
+        activity, _ = record_activity(tenant_a.id, "purchase", customer_id=customer_id, occurred_at=at,
+                                      properties={"order_id": f"LT-{next(orders)}", "order_total": 20})
+        credit = db.session.get(CampaignAttribution, activity.id)
+        assert (credit.campaign_id, credit.touch) == tuple(expected) if expected else credit is None
+
+    check()
+
+
+def test_a_purchase_by_a_customer_no_email_reached_looks_up_no_hits(tenant_a):
+    from tests.reports.report_support import customer
+
+    buyer = customer(tenant_a.id, "never-emailed@example.com").id
+    db.session.commit()
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        record_activity(tenant_a.id, "purchase", customer_id=buyer, properties={"order_id": "N-1", "order_total": 30})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert statements and not [s for s in statements if "tracking_hits" in s]
