@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from sqlalchemy import case, literal, or_, select, text, update
@@ -210,9 +210,15 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
         if existing is not None:
             return existing, False
 
-    target = _resolve_customer(tenant_id, customer_id, customer)
-    last_touched_at = target.last_touched_at  # read before the aggregates UPDATE may expire it
     occurred = occurred_at or utcnow()
+    target, moved = _buyer(tenant_id, customer_id, amount, occurred) if purchase is not None and customer_id \
+        is not None else (_resolve_customer(tenant_id, customer_id, customer), False)
+    if target is None:  # past what total_spent holds: a retried delivery still gets its stored activity
+        existing = _existing(tenant_id, idempotency_key, order_id)
+        if existing is not None:
+            return existing, False
+        _refuse_total()
+    last_touched_at = target.last_touched_at
     # One statement stores it or finds it already stored: a retried delivery (same
     # idempotency key or order id), earlier or concurrent, inserts nothing.
     activity = db.session.scalar(insert_ignoring_duplicates(CustomerActivity).values(
@@ -231,7 +237,8 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
 
     guests: set[int] = set()
     if purchase is not None:
-        _apply_purchase(target.id, amount, occurred)
+        if not moved:
+            _apply_purchase(target.id, amount, occurred)
         attribute_purchase(activity, last_touched_at=last_touched_at)
         event = None
         if event_id is not None:
@@ -258,28 +265,41 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     return activity, True
 
 
-def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) -> None:
+def _purchase_update(customer_id: int, amount: Decimal, occurred_at: datetime):
     # One UPDATE reading the row's current values: concurrent purchases each add theirs. A
     # purchase that would take the total past what the column holds moves nothing and is
     # refused (PostgreSQL would fail the statement; SQLite would store a rounded float).
     at = literal(occurred_at, UTCDateTime)
-    moved = db.session.execute(
-        update(Customer)
-        .where(Customer.id == customer_id, Customer.total_spent + amount < MAX_MONEY)
-        .values(
-            total_spent=Customer.total_spent + amount,
-            orders_count=Customer.orders_count + 1,
-            last_order_at=case(
-                (or_(Customer.last_order_at.is_(None), Customer.last_order_at < at), at),
-                else_=Customer.last_order_at,
-            ),
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not moved:
-        raise ValidationFailed("properties.order_total",
-                               f"would take the customer's total spent above {MAX_MONEY - Decimal('0.01'):,}")
+    return (update(Customer)
+            .where(Customer.id == customer_id, Customer.total_spent + amount < MAX_MONEY)
+            .values(total_spent=Customer.total_spent + amount, orders_count=Customer.orders_count + 1,
+                    last_order_at=case((or_(Customer.last_order_at.is_(None), Customer.last_order_at < at), at),
+                                       else_=Customer.last_order_at),
+                    updated_at=utcnow())
+            .execution_options(synchronize_session=False))
+
+
+def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) -> None:
+    if not db.session.execute(_purchase_update(customer_id, amount, occurred_at)).rowcount:
+        _refuse_total()
+
+
+def _buyer(tenant_id: int, customer_id: int, amount: Decimal, occurred_at: datetime) -> tuple[Customer | None, bool]:
+    """The buyer a purchase names by id, found and their aggregates moved in one UPDATE ...
+    RETURNING (one round trip where a lookup and an UPDATE were two); the activity's INSERT
+    follows, and a retry's rolls this back. (None, False) when the total would pass what the
+    column holds; NotFound when the id is not one of the tenant's customers."""
+    buyer = db.session.scalar(_purchase_update(customer_id, amount, occurred_at)
+                              .where(Customer.tenant_id == tenant_id).returning(Customer))
+    if buyer is None:
+        get_customer(tenant_id, customer_id)  # NotFound for another tenant's or no customer
+        return None, False
+    return buyer, True
+
+
+def _refuse_total() -> NoReturn:
+    raise ValidationFailed("properties.order_total",
+                           f"would take the customer's total spent above {MAX_MONEY - Decimal('0.01'):,}")
 
 
 def add_note(tenant_id: int, customer_id: int, text: str, *, author: str | None = None) -> CustomerActivity:
