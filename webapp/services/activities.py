@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,12 +10,12 @@ from decimal import Decimal
 from typing import Annotated, Any, NoReturn
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from sqlalchemy import case, literal, or_, select, text, update
+from sqlalchemy import bindparam, case, or_, select, text, update
 
 from webapp.extensions import db
 from webapp.infra.errors import NotFound, ValidationFailed
 from webapp.infra.pagination import Page, decode_cursor, encode_cursor
-from webapp.infra.sql import insert_ignoring_duplicates
+from webapp.infra.sql import dialect, insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.infra.validation import (
     MAX_JSON_INT,
@@ -221,10 +222,10 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     last_touched_at = target.last_touched_at
     # One statement stores it or finds it already stored: a retried delivery (same
     # idempotency key or order id), earlier or concurrent, inserts nothing.
-    activity = db.session.scalar(insert_ignoring_duplicates(CustomerActivity).values(
-        tenant_id=tenant_id, customer_id=target.id, type=activity_type, properties=properties, occurred_at=occurred,
-        idempotency_key=idempotency_key, order_id=order_id, amount=amount, event_id=event_id,
-        event_name=event_name).returning(CustomerActivity))
+    values = {"tenant_id": tenant_id, "customer_id": target.id, "type": activity_type, "properties": properties,
+              "occurred_at": occurred, "created_at": utcnow(), "idempotency_key": idempotency_key,
+              "order_id": order_id, "amount": amount, "event_id": event_id, "event_name": event_name}
+    activity = db.session.scalar(_store_statement(dialect()), {f"new_{k}": v for k, v in values.items()})
     if activity is None:
         # Already recorded: nothing of this request is kept (not even a customer it named
         # by an email no one has any more), and the stored activity is the answer.
@@ -265,22 +266,44 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     return activity, True
 
 
-def _purchase_update(customer_id: int, amount: Decimal, occurred_at: datetime):
+# A purchase's statements, built once with parameters: building the expressions (and their
+# cache keys) again for every request cost more than a tenth of a purchase's Python.
+_ACTIVITY_COLUMNS = ("tenant_id", "customer_id", "type", "properties", "occurred_at", "created_at", "idempotency_key",
+                     "order_id", "amount", "event_id", "event_name")
+
+
+@functools.cache
+def _store_statement(backend: str):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the activity, for `backend` (the caller's dialect)."""
+    del backend  # the key of the cache: insert_ignoring_duplicates builds for the session's backend
+    table = CustomerActivity.__table__
+    return insert_ignoring_duplicates(CustomerActivity).values(
+        {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in _ACTIVITY_COLUMNS}
+    ).returning(CustomerActivity)
+
+
+def _purchase_update_statement():
     # One UPDATE reading the row's current values: concurrent purchases each add theirs. A
     # purchase that would take the total past what the column holds moves nothing and is
     # refused (PostgreSQL would fail the statement; SQLite would store a rounded float).
-    at = literal(occurred_at, UTCDateTime)
+    amount = bindparam("amount", type_=Customer.__table__.c.total_spent.type)
+    at = bindparam("at", type_=UTCDateTime())
     return (update(Customer)
-            .where(Customer.id == customer_id, Customer.total_spent + amount < MAX_MONEY)
+            .where(Customer.id == bindparam("buyer_id"), Customer.total_spent + amount < MAX_MONEY)
             .values(total_spent=Customer.total_spent + amount, orders_count=Customer.orders_count + 1,
                     last_order_at=case((or_(Customer.last_order_at.is_(None), Customer.last_order_at < at), at),
                                        else_=Customer.last_order_at),
-                    updated_at=utcnow())
+                    updated_at=bindparam("now", type_=UTCDateTime()))
             .execution_options(synchronize_session=False))
 
 
+_ADD_PURCHASE = _purchase_update_statement()
+_BUY = _ADD_PURCHASE.where(Customer.tenant_id == bindparam("buyer_tenant")).returning(Customer)
+
+
 def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) -> None:
-    if not db.session.execute(_purchase_update(customer_id, amount, occurred_at)).rowcount:
+    if not db.session.execute(_ADD_PURCHASE, {"buyer_id": customer_id, "amount": amount, "at": occurred_at,
+                                              "now": utcnow()}).rowcount:
         _refuse_total()
 
 
@@ -289,8 +312,8 @@ def _buyer(tenant_id: int, customer_id: int, amount: Decimal, occurred_at: datet
     RETURNING (one round trip where a lookup and an UPDATE were two); the activity's INSERT
     follows, and a retry's rolls this back. (None, False) when the total would pass what the
     column holds; NotFound when the id is not one of the tenant's customers."""
-    buyer = db.session.scalar(_purchase_update(customer_id, amount, occurred_at)
-                              .where(Customer.tenant_id == tenant_id).returning(Customer))
+    buyer = db.session.scalar(_BUY, {"buyer_id": customer_id, "buyer_tenant": tenant_id, "amount": amount,
+                                     "at": occurred_at, "now": utcnow()})
     if buyer is None:
         get_customer(tenant_id, customer_id)  # NotFound for another tenant's or no customer
         return None, False
