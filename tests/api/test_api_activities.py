@@ -377,7 +377,7 @@ def test_one_purchase_takes_seven_statements_with_segments_and_workflows_live(ap
     wait_for), the enrollment (the workflow's re-entry policy keeps this customer out:
     nothing more). The stored row is answered without being read back. The second purchase
     is measured, after the token's once-a-minute last_used_at."""
-    from sqlalchemy import event
+    from tests.sql_support import sql_sent
 
     customer = create_customer(api)
     assert api.post("/segments", json={"name": "Any", "conditions": [
@@ -386,18 +386,13 @@ def test_one_purchase_takes_seven_statements_with_segments_and_workflows_live(ap
         {"type": "wait", "config": {"days": 9}}]}).get_json()
     assert api.post(f"/workflows/{flow['id']}/toggle", json={"active": True}).status_code == 200
     assert purchase(api, customer["id"], 5, properties={"order_id": "first"}).status_code == 201
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, params, context, executemany):
+    with sql_sent() as sent:
+        response = purchase(api, customer["id"], 7, properties={"order_id": "second"})
+    statements = []
+    for statement in sent:  # the verb, and the table it writes
         words = statement.split()
         table = {"INSERT": 2, "UPDATE": 1}.get(words[0])
         statements.append(f"{words[0]} {words[table]}" if table else words[0])
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
-        response = purchase(api, customer["id"], 7, properties={"order_id": "second"})
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
 
     assert response.status_code == 201 and response.get_json()["properties"]["order_id"] == "second"
     assert [s for s in statements if s.startswith(("SELECT", "UPDATE"))] == ["SELECT", "UPDATE customers"] + [

@@ -11,10 +11,11 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import case, event, func, select
+from sqlalchemy import case, func, select
 
 from tests.campaigns.tracking_support import BROWSER_UA, age_delivery, send_to_audience
 from tests.reports.report_support import GMAIL_PROXY
+from tests.sql_support import sql_sent
 from webapp.extensions import db
 from webapp.infra.types import utcnow
 from webapp.models import CampaignAttribution, CampaignLink, CampaignRecipient, Customer, Tenant, TrackingHit
@@ -84,14 +85,6 @@ def test_a_purchase_by_a_customer_no_email_reached_looks_up_no_hits(tenant_a):
 
     buyer = customer(tenant_a.id, "never-emailed@example.com").id
     db.session.commit()
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with sql_sent() as statements:
         record_activity(tenant_a.id, "purchase", customer_id=buyer, properties={"order_id": "N-1", "order_total": 30})
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert statements and not [s for s in statements if "tracking_hits" in s]

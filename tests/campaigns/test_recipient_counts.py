@@ -11,10 +11,11 @@ from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, select, update
 
 from tests.campaigns.tracking_support import age_delivery, outbox_html, send_to_audience, tracking_urls, write_hits
 from tests.reports.report_support import customer, sent_campaign
+from tests.sql_support import sql_sent
 from webapp.extensions import db
 from webapp.models import CampaignRecipient, CampaignRecipientCount, Customer, CustomerActivity, EmailCampaign
 from webapp.services.campaigns.recipients import STATUSES, filter_counts
@@ -114,16 +115,8 @@ def test_a_real_send_and_the_hit_writer_move_the_counts_the_report_reads(client,
 
 def test_the_report_counts_read_the_rollup_not_the_recipients(tenant_a):
     campaign_id = sent_campaign(tenant_a.id, "Big").id
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with sql_sent() as statements:
         filter_counts(tenant_a.id, campaign_id)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     reading_recipients = [s for s in statements if "campaign_recipients" in s and "campaign_recipient_counts" not in s]
     # Only the bounce and complaint counts read recipients, each from its few activities.
     assert len(statements) == 3 and len(reading_recipients) == 2

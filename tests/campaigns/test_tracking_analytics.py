@@ -256,23 +256,15 @@ def test_a_web_process_killed_right_after_answering_loses_no_hit(app, tenant_a, 
 def test_stats_read_counters_and_rollups_never_raw_hits_or_recipients(client, api, tenant_a, runner):
     """What keeps stats fast at a million recipients: no statement of the stats endpoints
     reads tracking_hits or campaign_recipients."""
-    from sqlalchemy import event
+    from tests.sql_support import sql_sent
 
     cid = send_to_audience(runner, tenant_a.id, 2)
     pixel, _ = tracking_urls(next(iter(outbox_html(cid).values())))
     hit(client, pixel)
     write_hits()
-    statements: list[str] = []
-
-    def remember(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
+    with sql_sent() as statements:
         one = api.get(f"/campaigns/{cid}/stats").get_json()
         listed = api.get("/campaigns/stats").get_json()["data"]
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
     assert one["opens"]["all"] == 1 and listed[0]["opens"]["all"] == 1
     assert statements and not [s for s in statements if "tracking_hits" in s or "campaign_recipients" in s]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from tests.reports.report_support import recipient, sent_campaign
+from tests.sql_support import sql_sent
 from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
 from webapp.infra.types import utcnow
@@ -78,14 +78,9 @@ def test_a_page_given_the_filter_counts_has_the_total_it_would_have_counted(tena
     """The report passes filter_counts() to the page: its total is the same whichever filters,
     and only a combination the counts do not hold (status and engagement) is counted again."""
     counts = filter_counts(tenant_a.id, five_recipients.id, email)
-    statements = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with sql_sent() as statements:
         given = recipients_page(tenant_a.id, five_recipients.id, email=email, status=status, engagement=engagement,
                                 counts=counts)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
     counted = recipients_page(tenant_a.id, five_recipients.id, email=email, status=status, engagement=engagement)
 
     assert given.total == counted.total and _emails(given) == _emails(counted)
@@ -171,19 +166,10 @@ def test_sorted_pages_follow_on_without_repeats(tenant_a, campaigns_a, sort):
 
 
 def test_a_page_of_the_list_and_its_figures_is_one_query(tenant_a, campaigns_a):
-    statements = []
-
-    def count(*args):
-        statements.append(args[2])
-
-    engine = db.engine
     db.session.commit()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with sql_sent() as statements:
         page = campaign_rows(tenant_a.id, sort="revenue")
         [row.campaign.name for row in page.items]
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
 
 

@@ -323,19 +323,12 @@ def test_names_are_looked_up_in_the_tenant_only(tenant_a, tenant_b):
 
 
 def test_a_page_of_activities_reads_its_names_in_one_query_per_kind(tenant_a, app):
-    from sqlalchemy import event
-
-    from webapp.extensions import db
+    from tests.sql_support import sql_sent
 
     rows = [SimpleNamespace(type="email_sent", properties={"campaign_id": n}) for n in range(1, 30)] + \
         [SimpleNamespace(type="segment_entered", properties={"segment_id": n}) for n in range(1, 30)]
-    statements = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with sql_sent() as statements:
         for_activities(tenant_a.id, rows)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
     assert len(statements) == 2
 
 

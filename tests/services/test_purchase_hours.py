@@ -10,8 +10,9 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import select
 
+from tests.sql_support import sql_sent
 from webapp.extensions import db
 from webapp.infra.types import utcnow
 from webapp.models import CustomerActivity, PurchaseHour
@@ -87,16 +88,8 @@ def test_the_rollup_says_what_the_raw_purchases_say(api, api_b, tenant_a, tenant
 def test_the_dashboard_reads_the_rollup_not_the_purchases(tenant_a):
     ann, _ = upsert_customer(tenant_a.id, {"email": "ann@x.com"})
     db.session.commit()
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
+    with sql_sent() as statements:
         dashboard_figures(tenant_a.id)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
     sums = [s for s in statements if "sum(" in s.lower()]
     assert sums and all("purchase_hours" in s and "customer_activities" not in s for s in sums)
 

@@ -285,19 +285,11 @@ def test_events_are_in_the_top_bar(owner_a):
 
 
 def test_the_list_costs_the_same_queries_for_three_events_or_twenty(owner_a, tenant_a):
-    from sqlalchemy import event as sa_event
+    from tests.sql_support import sql_sent
 
     def statements(path: str) -> int:
-        seen = []
-
-        def count(*_):
-            seen.append(1)
-
-        sa_event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with sql_sent() as seen:
             assert owner_a.get(path).status_code == 200
-        finally:
-            sa_event.remove(db.engine, "before_cursor_execute", count)
         return len(seen)
 
     for i in range(3):

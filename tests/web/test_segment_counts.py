@@ -10,8 +10,8 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event
 
+from tests.sql_support import sql_sent
 from webapp.extensions import db
 from webapp.segments.conditions import CONDITION_TYPES, OPERATORS
 from webapp.services import segments
@@ -92,13 +92,8 @@ def test_reachable_count_is_what_a_campaign_would_send_to(tenant_a, vips):
 def test_list_page_counts_reachable_members_in_one_statement_whatever_the_number_of_segments(owner_a, tenant_a,
                                                                                             vips):
     def statements_for_list() -> int:
-        seen = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with sql_sent() as seen:
             assert owner_a.get("/segments/").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         return sum(1 for sql in seen if "customer_segment_members" in sql)
 
     with_one = statements_for_list()

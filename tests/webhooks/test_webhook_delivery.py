@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
+from tests.sql_support import sql_sent
 from webapp.extensions import db
 from webapp.infra.errors import Conflict
 from webapp.infra.queues import get_queue
@@ -164,17 +165,9 @@ def test_the_sweep_enqueues_due_deliveries_the_queue_lost(tenant_a, subscribe, r
 
 
 def test_a_tenant_without_endpoints_pays_one_query_per_transaction(tenant_a, subscribe):
-    statements = []
-
-    def count(*args):
-        statements.append(args[2])
-
     db.session.commit()
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with sql_sent() as statements:
         for _ in range(3):
             assert webhooks.emit(tenant_a.id, "purchase.attributed", lambda: pytest.fail("built for nobody")) == 0
         assert webhooks.emit_many(tenant_a.id, "email.opened", lambda: pytest.fail("built for nobody")) == 0
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert len(statements) == 1

@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from tests.campaigns.campaign_support import ready_tenant, run_burst_worker
 from tests.campaigns.test_tracking_analytics import queue_hit
@@ -20,6 +20,7 @@ from tests.deliverability.relay_support import (
     postmark_bounce,
     postmark_complaint,
 )
+from tests.sql_support import sql_sent
 from webapp.extensions import db
 from webapp.infra.types import utcnow
 from webapp.models import CampaignLink, CampaignRecipient, WebhookDelivery
@@ -223,22 +224,13 @@ def test_the_purchase_path_asks_about_endpoints_at_most_once_when_there_are_none
     ada, _ = upsert_customer(tenant_a.id, {"email": "ada@example.com", "tags": ["vip"]})
     segment = segments.create_segment(tenant_a.id, "Buyers", [{"type": "total_spent", "operator": ">", "value": 0}])
     segments.calculate_segment(tenant_a.id, segment.id)
-    asked = []
-
-    def count(conn, cursor, statement, *args):
-        if "webhook_endpoints" in statement:
-            asked.append(statement)
-
     db.session.commit()
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with sql_sent() as statements:
         # A new customer, a segment entered and a purchase in one request: one lookup for all.
         response = api.post("/activities", json={"customer": {"email": "bo@example.com"}, "type": "purchase",
                                                  "properties": {"order_total": 30, "order_id": "o-1"}})
         # An existing customer, nothing else moving: no lookup at all.
         again = api.post("/activities", json={"customer_id": ada.id, "type": "note", "properties": {"text": "hi"}})
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert (response.status_code, again.status_code) == (201, 201)
-    assert len(asked) == 1
+    assert len([s for s in statements if "webhook_endpoints" in s]) == 1
     assert db.session.scalar(select(WebhookDelivery.id)) is None

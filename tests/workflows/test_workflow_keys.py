@@ -3,8 +3,9 @@ read once per transaction, and forgotten as soon as this session changes a workf
 
 from __future__ import annotations
 
-from sqlalchemy import event, update
+from sqlalchemy import update
 
+from tests.sql_support import sql_sent
 from tests.workflows.workflow_support import customer
 from webapp.extensions import db
 from webapp.models import AutomationWorkflow
@@ -24,18 +25,9 @@ def _flow(tenant_id: int, name: str, *, goal: bool = False) -> int:
 
 
 def _key_reads(run) -> int:
-    reads = []
-
-    def seen(conn, cursor, statement, params, context, executemany):
-        if "FROM automation_workflows" in statement and "count(" in statement.lower():
-            reads.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
+    with sql_sent() as statements:
         run()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
-    return len(reads)
+    return len([s for s in statements if "FROM automation_workflows" in s and "count(" in s.lower()])
 
 
 def test_a_purchase_reads_the_workflows_key_once_for_triggers_goals_and_waits(tenant):

@@ -8,9 +8,9 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
+from tests.sql_support import sql_sent
 from tests.workflows.workflow_support import customer
 from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
@@ -270,16 +270,8 @@ def test_a_tenant_without_wait_for_steps_pays_no_query_for_the_wake_up(tenant):
     flow(tenant, [("wait_for", {"activity_type": "checked_in", "timeout": {"days": 1}})])  # switched off
     switch_on(tenant, flow(tenant, [("add_tag", {"tag": "x"})]).id)
     record_activity(tenant, "checked_in", customer_id=ada, occurred_at=T0)  # fills the cache
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", seen)
-    try:
+    with sql_sent() as statements:
         record_activity(tenant, "checked_in", customer_id=ada, occurred_at=T0)
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", seen)
     assert not [s for s in statements if "automation_enrollments" in s and "waiting_for" in s]
 
 
