@@ -1,6 +1,7 @@
 """customers.last_touched_at, the hit writer's latest human open or click per customer, and
 the attribution that reads it first: after any batches of hits (people and machines, in any
-order of time, delivered twice) it is each customer's latest human hit, and a purchase at any
+order of time, delivered twice) it is each customer's latest human hit (and each recipient's
+counters and first moments say what its hits say), and a purchase at any
 moment gets exactly the credit a lookup of every hit would give it; a customer no email ever
 reached costs a purchase no lookup at all."""
 
@@ -42,6 +43,21 @@ def _credit_by_every_hit(customer_id: int, at, days: int):
         .limit(1)).first()
 
 
+def _recipients_count_their_hits(campaign_id: int) -> None:
+    """Each recipient's counters say what its hits say, and each first moment is one of them."""
+    for row in db.session.scalars(select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign_id)):
+        hits = list(db.session.scalars(select(TrackingHit).where(TrackingHit.recipient_id == row.id)))
+        for kind, total, human, first, first_human in (
+                ("open", row.opens, row.human_opens, row.first_opened_at, row.first_human_opened_at),
+                ("click", row.clicks, row.human_clicks, row.first_clicked_at, row.first_human_clicked_at)):
+            every = {h.occurred_at for h in hits if h.kind == kind}
+            people = {h.occurred_at for h in hits if h.kind == kind and not h.is_machine}
+            assert (total, human) == (len([h for h in hits if h.kind == kind]),
+                                      len([h for h in hits if h.kind == kind and not h.is_machine]))
+            assert (first in every) if every else first is None
+            assert (first_human in people) if people else first_human is None
+
+
 def test_last_touched_is_the_latest_human_hit_and_attribution_loses_no_credit(tenant_a, runner):
     campaign_id = send_to_audience(runner, tenant_a.id, 4)
     age_delivery(campaign_id, minutes=60 * 24 * 20)
@@ -68,6 +84,7 @@ def test_last_touched_is_the_latest_human_hit_and_attribution_loses_no_credit(te
         latest = _latest_human_hits()
         for _, customer_id in rows:
             assert db.session.get(Customer, customer_id).last_touched_at == latest.get(customer_id)
+        _recipients_count_their_hits(campaign_id)
 
         at = now - timedelta(minutes=bought_minutes_ago)
         customer_id = rows[buyer].customer_id

@@ -255,7 +255,29 @@ def _update_links(link_deltas: list[dict[str, int]]) -> None:
         human_unique_clicks=table.c.human_unique_clicks + bindparam("hu")), link_deltas)
 
 
+# PostgreSQL: every recipient's deltas in one UPDATE from arrays (one statement, so the
+# recipient-count triggers of 0028 run once a batch, not once a recipient), in id order.
+_UPDATE_RECIPIENTS_POSTGRES = """
+UPDATE campaign_recipients AS r
+SET opens = r.opens + d.o, human_opens = r.human_opens + d.ho, clicks = r.clicks + d.c,
+    human_clicks = r.human_clicks + d.hc,
+    first_opened_at = coalesce(r.first_opened_at, d.fo),
+    first_human_opened_at = coalesce(r.first_human_opened_at, d.fho),
+    first_clicked_at = coalesce(r.first_clicked_at, d.fc),
+    first_human_clicked_at = coalesce(r.first_human_clicked_at, d.fhc)
+FROM unnest(CAST(%(rid)s AS BIGINT[]), CAST(%(o)s AS INTEGER[]), CAST(%(ho)s AS INTEGER[]), CAST(%(c)s AS INTEGER[]),
+            CAST(%(hc)s AS INTEGER[]), CAST(%(fo)s AS TIMESTAMPTZ[]), CAST(%(fho)s AS TIMESTAMPTZ[]),
+            CAST(%(fc)s AS TIMESTAMPTZ[]), CAST(%(fhc)s AS TIMESTAMPTZ[])) AS d(rid, o, ho, c, hc, fo, fho, fc, fhc)
+WHERE r.id = d.rid"""
+
+
 def _update_recipients(deltas: list[dict[str, Any]]) -> None:
+    deltas = sorted(deltas, key=lambda d: d["rid"])
+    if db.session.get_bind().dialect.name == "postgresql":
+        columns = ("rid", "o", "ho", "c", "hc", "fo", "fho", "fc", "fhc")
+        with db.session.connection().connection.driver_connection.cursor() as cursor:
+            cursor.execute(_UPDATE_RECIPIENTS_POSTGRES, {name: [d[name] for d in deltas] for name in columns})
+        return
     table = CampaignRecipient.__table__
     c = table.c
     db.session.execute(update(table).where(c.id == bindparam("rid")).values(
