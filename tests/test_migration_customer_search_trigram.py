@@ -36,8 +36,10 @@ def _autogenerate_diff_on_customers() -> list:
         context = MigrationContext.configure(conn, opts={"include_object": (
             lambda obj, name, type_, reflected, compare_to:
             not (type_ == "index" and reflected and name in SEARCH_TRIGRAM_INDEXES))})
+        # Index operations only: later revisions add columns to customers, which this
+        # revision's schema rightly lacks.
         return [d for d in compare_metadata(context, db.metadata) if "customers" in repr(d)
-                and "customer_" not in repr(d)]
+                and "customer_" not in repr(d) and d[0] in ("add_index", "remove_index")]
 
 
 def test_trigram_indexes_arrive_on_postgresql_over_existing_rows_and_leave(old_app):
