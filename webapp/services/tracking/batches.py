@@ -228,6 +228,12 @@ def _activity(hit: dict[str, Any], links: dict[int, Any]) -> dict[str, Any]:
             "created_at": datetime.now(UTC)}
 
 
+_TOUCH_CUSTOMERS_POSTGRES = """
+UPDATE customers AS c SET last_touched_at = greatest(c.last_touched_at, d.at)
+FROM unnest(CAST(%(ids)s AS BIGINT[]), CAST(%(ats)s AS TIMESTAMPTZ[])) AS d(id, at)
+WHERE c.id = d.id"""
+
+
 def _touch_customers(hits: list[dict[str, Any]]) -> None:
     """customers.last_touched_at moves to each customer's latest human hit of the batch (never back)."""
     latest: dict[int, datetime] = {}
@@ -237,14 +243,19 @@ def _touch_customers(hits: list[dict[str, Any]]) -> None:
             latest[cid] = hit["occurred_at"]
     if not latest:
         return
-    table = Customer.__table__
-    at = bindparam("at", type_=table.c.last_touched_at.type)
     # In id order: two writers' batches lock shared customers in the same order. updated_at
     # stays: an open is not a change to the customer's record.
+    ids = sorted(latest)
+    if db.session.get_bind().dialect.name == "postgresql":  # one statement for the batch
+        with db.session.connection().connection.driver_connection.cursor() as cursor:
+            cursor.execute(_TOUCH_CUSTOMERS_POSTGRES, {"ids": ids, "ats": [latest[cid] for cid in ids]})
+        return
+    table = Customer.__table__
+    at = bindparam("at", type_=table.c.last_touched_at.type)
     db.session.execute(update(table).where(table.c.id == bindparam("cid")).values(
         last_touched_at=case((table.c.last_touched_at.is_(None) | (table.c.last_touched_at < at), at),
                              else_=table.c.last_touched_at),
-        updated_at=table.c.updated_at), [{"cid": cid, "at": latest[cid]} for cid in sorted(latest)])
+        updated_at=table.c.updated_at), [{"cid": cid, "at": latest[cid]} for cid in ids])
 
 
 def _update_links(link_deltas: list[dict[str, int]]) -> None:
