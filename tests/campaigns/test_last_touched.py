@@ -105,3 +105,32 @@ def test_a_purchase_by_a_customer_no_email_reached_looks_up_no_hits(tenant_a):
     with sql_sent() as statements:
         record_activity(tenant_a.id, "purchase", customer_id=buyer, properties={"order_id": "N-1", "order_total": 30})
     assert statements and not [s for s in statements if "tracking_hits" in s]
+
+
+def test_a_batch_credits_its_touched_buyers_and_looks_up_nobody_else(tenant_a, runner):
+    from webapp.services.ingest import ingest_activities
+
+    campaign_id = send_to_audience(runner, tenant_a.id, 3)
+    age_delivery(campaign_id, minutes=120)
+    link = db.session.scalar(select(func.min(CampaignLink.id)).where(CampaignLink.campaign_id == campaign_id))
+    rows = list(db.session.execute(select(CampaignRecipient.token, CampaignRecipient.customer_id)
+                                   .where(CampaignRecipient.campaign_id == campaign_id)
+                                   .order_by(CampaignRecipient.id)))
+    at = (utcnow() - timedelta(minutes=30)).timestamp()
+    write_batch([("1-0", {"k": "c", "t": rows[0].token, "l": str(link), "n": "3", "at": f"{at:.6f}", "m": "GET",
+                          "ip": "198.51.100.7", "ua": BROWSER_UA, "ref": ""}),
+                 ("2-0", {"k": "o", "t": rows[1].token, "l": "0", "n": "3", "at": f"{at:.6f}", "m": "GET",
+                          "ip": "198.51.100.7", "ua": GMAIL_PROXY, "ref": ""})])  # a machine: no touch
+
+    with sql_sent() as statements:
+        results = ingest_activities(tenant_a.id, [
+            {"customer_id": row.customer_id, "type": "purchase", "properties": {"order_id": f"B-{n}", "order_total": 9}}
+            for n, row in enumerate(rows)] + [
+            {"customer": {"email": "new-buyer@example.com"}, "type": "purchase",
+             "properties": {"order_id": "B-new", "order_total": 9}}])
+
+    credits = {credit.customer_id: (credit.campaign_id, credit.touch)
+               for credit in db.session.scalars(select(CampaignAttribution))}
+    assert [r["status"] for r in results] == [201] * 4
+    assert credits == {rows[0].customer_id: (campaign_id, "click")}
+    assert len([s for s in statements if "FROM tracking_hits" in s]) == 1  # the one touched buyer's lookup

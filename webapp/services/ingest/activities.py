@@ -30,7 +30,7 @@ from webapp.infra.errors import DomainError, NotFound, ValidationFailed
 from webapp.infra.sql import among, dialect, insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.infra.validation import check_storable, utc_moment
-from webapp.models import Customer, CustomerActivity, Tenant
+from webapp.models import Customer, CustomerActivity
 from webapp.services import webhooks
 from webapp.services.activities import check_activity_type, read_purchase, record_activity
 from webapp.services.campaigns.stats import attribute_purchase
@@ -52,6 +52,8 @@ class _Plan:
     results: dict[int, Result]
     bulk: list[Item] = field(default_factory=list)
     single: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # The named customers' last_touched_at (the touched ones only), from the batch's one read of them.
+    touched: dict[int, datetime] = field(default_factory=dict)
 
 
 def _needs_single_path(data: dict[str, Any]) -> bool:
@@ -88,12 +90,14 @@ class _Customers:
         externals = {i.ref["external_id"] for i in items if i.customer_id is None and i.ref.get("external_id")}
         clauses = [column.in_(values) for column, values in
                    ((Customer.id, ids), (Customer.email, emails), (Customer.external_id, externals)) if values]
-        rows = db.session.execute(select(Customer.id, Customer.email, Customer.external_id, Customer.total_spent)
+        rows = db.session.execute(select(Customer.id, Customer.email, Customer.external_id, Customer.total_spent,
+                                         Customer.last_touched_at)
                                   .where(Customer.tenant_id == tenant_id, or_(*clauses))).all() if clauses else []
         self.ids = {r.id for r in rows}
         self.by_email = {r.email: r.id for r in rows}
         self.by_external = {r.external_id: r.id for r in rows if r.external_id is not None}
         self.total = {r.id: Decimal(r.total_spent or 0) for r in rows}
+        self.touched = {r.id: r.last_touched_at for r in rows if r.last_touched_at is not None}
         self.new: dict[str, dict[str, Any]] = {}  # email -> the row to insert
         self.new_by_external: dict[str, str] = {}
 
@@ -164,6 +168,7 @@ def _walk(plan: _Plan, items: list[Item]) -> None:
             if row.order_id:
                 recorded_orders[row.order_id] = row.id
     customers = _Customers(tenant_id, items)
+    plan.touched = customers.touched
     seen_keys: dict[str, int] = {}
     seen_orders: dict[str, int] = {}
     totals = dict(customers.total)
@@ -326,25 +331,14 @@ def _rounds(stored: list[Item]) -> list[list[Item]]:
     return rounds
 
 
-def _touched_by_campaigns(tenant_id: int, customer_ids: set[int]) -> dict[int, datetime]:
-    """The customers a purchase can be credited for (a human open or click ever), with their
-    last_touched_at: the only ones attribute_purchase has anything to look up for. One query."""
-    if not customer_ids or (db.session.get(Tenant, tenant_id).attribution_days or 0) <= 0:
-        return {}
-    return dict(db.session.execute(select(Customer.id, Customer.last_touched_at).where(
-        among(Customer.id, "customer_ids", dialect()), Customer.last_touched_at.is_not(None)),
-        {"customer_ids": sorted(customer_ids)}).all())
-
-
-def _follow(tenant_id: int, stored: list[Item], guests: set[int]) -> None:
+def _follow(tenant_id: int, stored: list[Item], guests: set[int], touched: dict[int, datetime]) -> None:
     """What record_activity does after the row is stored, for every stored activity: credit
     to campaigns, segments (set-based, once), the triggers (one set-based enrollment per
     trigger type), the goal and exit checks (one statement) and the wait_for steps each
     activity wakes, as customer_changed and wake_awaiting do."""
-    credited = _touched_by_campaigns(tenant_id, {i.target for i in stored if i.amount is not None})  # type: ignore[misc]
-    for item in stored:
-        if item.amount is not None and item.target in credited:
-            attribute_purchase(item.as_activity(tenant_id), last_touched_at=credited[item.target])
+    for item in stored:  # customers created by this batch were never touched
+        if item.amount is not None and item.target in touched:
+            attribute_purchase(item.as_activity(tenant_id), last_touched_at=touched[item.target])
     # The buyers, and the guests their tickets name (they hold tickets now too).
     changed: set[int] = {i.target for i in stored if i.target is not None} | guests
     refresh_segments_for(tenant_id, changed)
@@ -437,5 +431,5 @@ def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
     for round_ in _rounds(stored):
         _move_aggregates(round_)
         guests = store_tickets(tenant_id, round_, events)
-        _follow(tenant_id, round_, guests)
+        _follow(tenant_id, round_, guests, plan.touched)
     db.session.commit()
