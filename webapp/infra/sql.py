@@ -54,6 +54,16 @@ def insert_ignoring_duplicates(table: Table):
     return statement.execution_options(preserve_rowcount=True)
 
 
+def run_on_driver(sql: str, params: dict[str, Any]) -> list[tuple]:
+    """A statement written out for the driver (psycopg's %(name)s parameters; arrays as
+    Python lists), run on the session's connection and transaction through the driver's
+    cursor: SQLAlchemy's execution layer has nothing to do for it and cost ~0.1 ms a call on
+    the hot paths that use this. Returns its rows ([] when it returns none)."""
+    with db.session.connection().connection.driver_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
 @contextmanager
 def savepoint() -> Iterator[None]:
     """`db.session.begin_nested()` that is a savepoint inside the session's transaction on

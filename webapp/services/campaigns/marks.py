@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Row, and_, bindparam, case, delete, insert, select, update
 
 from webapp.extensions import db
-from webapp.infra.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT
+from webapp.infra.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT, run_on_driver
 from webapp.infra.types import utcnow
 from webapp.models import CampaignRecipient, CustomerActivity, EmailCampaign
 from webapp.services import webhooks
@@ -89,12 +89,10 @@ def mark_sent(sent: list[tuple[Row, str]], claim: str, properties: dict | None =
     settle_sent() once the messages are released."""
     at = utcnow()
     if db.session.get_bind().dialect.name == "postgresql":
-        with db.session.connection().connection.driver_connection.cursor() as cursor:
-            cursor.execute(_MARK_SENT_POSTGRES, {
-                "at": at, "ids": [recipient.id for recipient, _ in sent],
-                "message_ids": [message_id for _, message_id in sent], "claim": claim,
-                "properties": json.dumps(properties or {}), "campaign_id": sent[0][0].campaign_id})
-            won = {row[0] for row in cursor.fetchall()}
+        won = {row[0] for row in run_on_driver(_MARK_SENT_POSTGRES, {
+            "at": at, "ids": [recipient.id for recipient, _ in sent],
+            "message_ids": [message_id for _, message_id in sent], "claim": claim,
+            "properties": json.dumps(properties or {}), "campaign_id": sent[0][0].campaign_id})}
     else:
         won = _mark_sent_statements(sent, claim, properties, at)
     if not won:

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
+from webapp.infra.sql import run_on_driver
 from webapp.infra.types import hour_of
 from webapp.models import CampaignLink, CampaignRecipient, Customer, CustomerActivity, EmailCampaign, TrackingHit
 from webapp.models.tracking import CampaignAgentHits, CampaignEngagementHour
@@ -247,8 +248,7 @@ def _touch_customers(hits: list[dict[str, Any]]) -> None:
     # stays: an open is not a change to the customer's record.
     ids = sorted(latest)
     if db.session.get_bind().dialect.name == "postgresql":  # one statement for the batch
-        with db.session.connection().connection.driver_connection.cursor() as cursor:
-            cursor.execute(_TOUCH_CUSTOMERS_POSTGRES, {"ids": ids, "ats": [latest[cid] for cid in ids]})
+        run_on_driver(_TOUCH_CUSTOMERS_POSTGRES, {"ids": ids, "ats": [latest[cid] for cid in ids]})
         return
     table = Customer.__table__
     at = bindparam("at", type_=table.c.last_touched_at.type)
@@ -286,8 +286,7 @@ def _update_recipients(deltas: list[dict[str, Any]]) -> None:
     deltas = sorted(deltas, key=lambda d: d["rid"])
     if db.session.get_bind().dialect.name == "postgresql":
         columns = ("rid", "o", "ho", "c", "hc", "fo", "fho", "fc", "fhc")
-        with db.session.connection().connection.driver_connection.cursor() as cursor:
-            cursor.execute(_UPDATE_RECIPIENTS_POSTGRES, {name: [d[name] for d in deltas] for name in columns})
+        run_on_driver(_UPDATE_RECIPIENTS_POSTGRES, {name: [d[name] for d in deltas] for name in columns})
         return
     table = CampaignRecipient.__table__
     c = table.c
