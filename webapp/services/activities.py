@@ -212,8 +212,9 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
             return existing, False
 
     occurred = occurred_at or utcnow()
-    target, moved = _buyer(tenant_id, customer_id, amount, occurred) if purchase is not None and customer_id \
-        is not None else (_resolve_customer(tenant_id, customer_id, customer), False)
+    bought = purchase is not None and customer_id is not None  # the buyer's UPDATE finds them and moves the totals
+    target = _buyer(tenant_id, customer_id, amount, occurred) if bought else \
+        _resolve_customer(tenant_id, customer_id, customer)
     if target is None:  # past what total_spent holds: a retried delivery still gets its stored activity
         existing = _existing(tenant_id, idempotency_key, order_id)
         if existing is not None:
@@ -238,7 +239,7 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
 
     guests: set[int] = set()
     if purchase is not None:
-        if not moved:
+        if not bought:
             _apply_purchase(target.id, amount, occurred)
         attribute_purchase(activity, last_touched_at=last_touched_at)
         event = None
@@ -307,17 +308,16 @@ def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) ->
         _refuse_total()
 
 
-def _buyer(tenant_id: int, customer_id: int, amount: Decimal, occurred_at: datetime) -> tuple[Customer | None, bool]:
+def _buyer(tenant_id: int, customer_id: int, amount: Decimal, occurred_at: datetime) -> Customer | None:
     """The buyer a purchase names by id, found and their aggregates moved in one UPDATE ...
     RETURNING (one round trip where a lookup and an UPDATE were two); the activity's INSERT
-    follows, and a retry's rolls this back. (None, False) when the total would pass what the
-    column holds; NotFound when the id is not one of the tenant's customers."""
+    follows, and a retry's rolls this back. None when the total would pass what the column
+    holds; NotFound when the id is not one of the tenant's customers."""
     buyer = db.session.scalar(_BUY, {"buyer_id": customer_id, "buyer_tenant": tenant_id, "amount": amount,
                                      "at": occurred_at, "now": utcnow()})
     if buyer is None:
         get_customer(tenant_id, customer_id)  # NotFound for another tenant's or no customer
-        return None, False
-    return buyer, True
+    return buyer
 
 
 def _refuse_total() -> NoReturn:
