@@ -120,6 +120,11 @@ def _workflow_settings() -> dict:
         "WORKFLOW_LEASE_SECONDS": int(os.environ.get("WORKFLOW_LEASE_SECONDS", 300)),
         "WORKFLOW_RETRY_BASE_SECONDS": float(os.environ.get("WORKFLOW_RETRY_BASE_SECONDS", 60)),
         "WORKFLOW_EVENT_DAY_SECONDS": int(os.environ.get("WORKFLOW_EVENT_DAY_SECONDS", 300)),
+        # Batch ingest: up to this many stored activities a batch follows (segments, enrollments,
+        # goals) in its request; a larger one leaves its customers seen once to a worker. The
+        # sweep for follow-ups whose job Redis lost, or whose retry is due.
+        "BATCH_FOLLOW_INLINE_MAX": int(os.environ.get("BATCH_FOLLOW_INLINE_MAX", 100)),
+        "INGEST_FOLLOWUP_SWEEP_SECONDS": int(os.environ.get("INGEST_FOLLOWUP_SWEEP_SECONDS", 30)),
         # Attendance: how often ended events are settled; how long after an event's end late
         # scans may still arrive; how long an event without an end is taken to last; how far
         # back the sweep looks (older events are never settled: history loaded late).

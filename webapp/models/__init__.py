@@ -1,6 +1,6 @@
 """Models, one module per aggregate; imported here so Alembic sees every table."""
 
-from webapp.models.activity import SYSTEM_ACTIVITY_TYPES, CustomerActivity, PurchaseHour
+from webapp.models.activity import SYSTEM_ACTIVITY_TYPES, CustomerActivity, IngestFollowup, PurchaseHour
 from webapp.models.audience import CONSENT_SOURCES, ConsentRecord, CustomerTopic, Topic, subscribed_to_topic
 from webapp.models.audit import ACTOR_KINDS, AuditEvent
 from webapp.models.campaign import (
@@ -119,6 +119,7 @@ __all__ = [
     "ApiToken",
     "Customer",
     "CustomerActivity",
+    "IngestFollowup",
     "PurchaseHour",
     "CustomerImport",
     "CustomerImportRejection",

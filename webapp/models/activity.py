@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -88,3 +88,26 @@ class PurchaseHour(db.Model):
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     orders: Mapped[int] = mapped_column(Integer, default=0)
     revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+
+
+class IngestFollowup(db.Model):
+    """What a large batch of activities still owes after its request: segment membership,
+    workflow enrollment, goal and exit checks and wait_for wake-ups of its stored activities
+    (services/ingest/follow.py). Written in the batch's transaction, claimed by a worker with
+    a DELETE in the transaction that does the work, so the work is done once: a failure rolls
+    the DELETE back and the reason is kept here for the next try."""
+
+    __tablename__ = "ingest_followups"
+    __table_args__ = (Index("ix_ingest_followups_due", "next_try_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # The batch's rounds in order: [{"activities": [ids], "guests": [customer ids]}, ...].
+    rounds: Mapped[list] = mapped_column(JsonDoc)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the sweep hands it to a worker if its job never ran (or failed): later after each failure.
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Set once the tries are spent: the sweep leaves it, the reason stays on the row.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -20,6 +20,7 @@ from rq import Queue
 from webapp.tasks.attendance import settle_ended_events
 from webapp.tasks.delivery import reconcile_campaigns
 from webapp.tasks.imports import resume_lost_imports
+from webapp.tasks.ingest import enqueue_due_followups
 from webapp.tasks.segments import recalculate_time_relative_segments
 from webapp.tasks.signup_forms import forget_unconfirmed_signups, send_unsent_confirmations
 from webapp.tasks.tracking import write_tracking_hits
@@ -52,6 +53,9 @@ def periodic_jobs() -> list[PeriodicJob]:
         # Opens and clicks wait in a Redis stream until this writes them in batches.
         PeriodicJob("tracking-write-hits", write_tracking_hits, timeout=120,
                     interval_seconds=int(current_app.config.get("TRACKING_WRITER_SECONDS", 5))),
+        # Large batches' segments, enrollments and goals whose job Redis lost, or whose retry is due.
+        PeriodicJob("ingest-followups", enqueue_due_followups, timeout=120,
+                    interval_seconds=int(current_app.config.get("INGEST_FOLLOWUP_SWEEP_SECONDS", 30))),
         # Imports whose job Redis lost, or whose worker died, continue where they stopped.
         PeriodicJob("imports-resume", resume_lost_imports, queue="bulk",
                     interval_seconds=int(current_app.config.get("IMPORT_RESUME_SECONDS", 60))),

@@ -6,17 +6,18 @@ the work is done over sets: the items are checked in Python first, then one SELE
 every referenced customer, one INSERT creates the missing ones, one SELECT finds the
 idempotency keys and order ids already recorded, one INSERT stores the new activities. Then,
 per round (each customer once a round: an on-sale batch is one), one UPDATE moves the
-aggregates of every purchasing customer and one pass re-evaluates their
-segments (services/segment_refresh.refresh_segments_for), one enrollment per trigger type
-(enrollment.process_triggers) and one goal and exit check (enrollment.check_customers).
+aggregates of every purchasing customer and the round's purchases are credited to campaigns.
 The events purchases name are linked at once and each round's line items stored by one
-INSERT (ingest/tickets.py). Wait_for steps are woken per activity; ticket scans go through
-record_activity itself, in their place in the request.
+INSERT (ingest/tickets.py). What follows the rows (segments, enrollments, goals, wake-ups:
+ingest/follow.py) is done in the request for a batch of up to BATCH_FOLLOW_INLINE_MAX
+stored activities, and by a worker right after commit for a larger one. Ticket scans go
+through record_activity itself, in their place in the request.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,13 +36,10 @@ from webapp.services import webhooks
 from webapp.services.activities import check_activity_type, read_purchase, record_activity
 from webapp.services.campaigns.stats import attribute_purchase
 from webapp.services.customers import MAX_MONEY
-from webapp.services.enrollment import process_triggers, wake_awaiting
-from webapp.services.enrollment.awaiting import awaited_types
-from webapp.services.enrollment.goals import check_customers
+from webapp.services.ingest import follow
 from webapp.services.ingest.items import Item
 from webapp.services.ingest.results import Result, error_result
 from webapp.services.ingest.tickets import link_batch_events, store_tickets
-from webapp.services.segment_refresh import refresh_segments_for
 from webapp.services.tenants import normalise_email
 from webapp.services.webhooks import customer_ref
 
@@ -331,27 +329,12 @@ def _rounds(stored: list[Item]) -> list[list[Item]]:
     return rounds
 
 
-def _follow(tenant_id: int, stored: list[Item], guests: set[int], touched: dict[int, datetime]) -> None:
-    """What record_activity does after the row is stored, for every stored activity: credit
-    to campaigns, segments (set-based, once), the triggers (one set-based enrollment per
-    trigger type), the goal and exit checks (one statement) and the wait_for steps each
-    activity wakes, as customer_changed and wake_awaiting do."""
-    for item in stored:  # customers created by this batch were never touched
+def _credit(tenant_id: int, stored: list[Item], touched: dict[int, datetime]) -> None:
+    """Each purchase's credit to the campaign that last touched its buyer, as record_activity
+    gives it (customers created by this batch were never touched)."""
+    for item in stored:
         if item.amount is not None and item.target in touched:
             attribute_purchase(item.as_activity(tenant_id), last_touched_at=touched[item.target])
-    # The buyers, and the guests their tickets name (they hold tickets now too).
-    changed: set[int] = {i.target for i in stored if i.target is not None} | guests
-    refresh_segments_for(tenant_id, changed)
-    now = utcnow()
-    for trigger in ("purchase", "signup"):
-        entries = [(i.target, i.properties) for i in stored if i.type == trigger]
-        if entries:
-            process_triggers(tenant_id, trigger, entries, now)  # type: ignore[arg-type]
-    check_customers(tenant_id, changed, now)
-    awaited = awaited_types(tenant_id)
-    for item in stored:
-        if item.type in awaited:
-            wake_awaiting(tenant_id, item.target, item.type, item.properties, item.occurred_at)  # type: ignore[arg-type]
 
 
 def _run_single(plan: _Plan, record: Callable[..., tuple[CustomerActivity, bool]]) -> None:
@@ -428,8 +411,25 @@ def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
         created = item.index in stored_at
         plan.results[item.index] = {"index": item.index, "status": 201 if created else 200, "id": item.id}
     events = link_batch_events(tenant_id, stored)
+    # A large batch leaves the follow-up of customers who appear in it once to a worker: their
+    # state is final once the first round is in, so the worker sees what the request would
+    # have. Customers buying twice are followed here, round by round.
+    appearances = Counter(i.target for i in stored)
+    deferred = len(stored) > follow.inline_max()
+    owed: list[int] = []
+    owed_guests: set[int] = set()
     for round_ in _rounds(stored):
         _move_aggregates(round_)
         guests = store_tickets(tenant_id, round_, events)
-        _follow(tenant_id, round_, guests, plan.touched)
+        _credit(tenant_id, round_, plan.touched)
+        here = [i for i in round_ if not deferred or appearances[i.target] > 1]
+        if deferred:
+            owed += [i.id for i in round_ if appearances[i.target] == 1]  # type: ignore[misc]
+            owed_guests |= guests
+            guests = set()
+        if here or guests:
+            follow.follow_round(tenant_id, [follow.Stored(i.target, i.type, i.properties, i.occurred_at)  # type: ignore
+                                            for i in here], guests)
+    if owed or owed_guests:
+        follow.defer(tenant_id, [(owed, owed_guests)])
     db.session.commit()
