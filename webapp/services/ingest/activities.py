@@ -32,7 +32,7 @@ from webapp.infra.sql import among, dialect, insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.infra.validation import check_storable, utc_moment
 from webapp.models import Customer, CustomerActivity
-from webapp.services import webhooks
+from webapp.services import rollups, webhooks
 from webapp.services.activities import check_activity_type, read_purchase, record_activity
 from webapp.services.campaigns.stats import attribute_purchase
 from webapp.services.customers import MAX_MONEY
@@ -387,7 +387,8 @@ def ingest_activities(tenant_id: int, items: list[dict[str, Any] | DomainError])
 def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
     """Checked items, set-based, in one transaction."""
     tenant_id = plan.tenant_id
-    if dialect() == "postgresql":
+    postgres = dialect() == "postgresql"
+    if postgres:
         # Customers in id order before any UPDATE: two batches sharing customers queue.
         ids = sorted({i.customer_id for i in checked if i.customer_id is not None})
         if ids:
@@ -395,7 +396,9 @@ def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
                                                          Customer.tenant_id == tenant_id)
                                .order_by(Customer.id).with_for_update(key_share=True), {"customer_ids": ids})
     _walk(plan, checked)
-    stored = _insert(plan)
+    # The purchase rollups of what this batch inserts: set-based before commit, not row by row at it.
+    with rollups.left_to_caller(db.session, postgres):
+        stored = _insert(plan)
     stored_at = {i.index for i in stored}
     by_index = {i.index: i for i in plan.bulk}
     for item in plan.bulk:
@@ -420,7 +423,8 @@ def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
     owed_guests: set[int] = set()
     for round_ in _rounds(stored):
         _move_aggregates(round_)
-        guests = store_tickets(tenant_id, round_, events)
+        with rollups.left_to_caller(db.session, postgres):
+            guests = store_tickets(tenant_id, round_, events)
         _credit(tenant_id, round_, plan.touched)
         here = [i for i in round_ if not deferred or appearances[i.target] > 1]
         if deferred:
@@ -430,6 +434,8 @@ def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
         if here or guests:
             follow.follow_round(tenant_id, [follow.Stored(i.target, i.type, i.properties, i.occurred_at)  # type: ignore
                                             for i in here], guests)
+    if postgres:
+        rollups.apply_inserted(db.session, [i.id for i in stored])  # type: ignore[misc]
     if owed or owed_guests:
         follow.defer(tenant_id, [(owed, owed_guests)])
     db.session.commit()
