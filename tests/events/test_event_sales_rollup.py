@@ -85,3 +85,21 @@ def test_the_rollup_says_what_the_raw_purchases_and_items_say(api, api_b, tenant
 
     assert rolled_sales(tenant_a.id) == raw_sales(tenant_a.id)
     assert rolled_sales(tenant_b.id) == raw_sales(tenant_b.id) == {"evt-1": (5, 1, 1, Decimal(99))}
+
+
+def test_batches_racing_for_the_same_new_buyers_count_each_buyer_once(app, api, tenant_a, run_in_threads):
+    """Three batches at once, each with the same five first-time buyers of one event (and one
+    buyer of their own): the rollup's buyers, orders and tickets are the raw rows' (the set-based
+    apply on PostgreSQL, the row triggers on SQLite)."""
+    assert api.post("/events", json={"external_id": "evt-9", "name": "On sale"}).status_code == 201
+
+    def send(i: int) -> int:
+        items = [purchase(f"p{n}@x.com", f"r{i}-{n}", "evt-9", [2], 30) for n in range(5)]
+        items.append(purchase(f"own{i}@x.com", f"r{i}-own", "evt-9", [1], 15))
+        response = app.test_client().post("/api/crm/activities/batch", json={"activities": items},
+                                          headers={"Authorization": f"Bearer {tenant_a.token}"})
+        return response.status_code
+
+    assert run_in_threads(app, 3, send) == [200, 200, 200]
+    db.session.remove()
+    assert rolled_sales(tenant_a.id) == raw_sales(tenant_a.id) == {"evt-9": (33, 8, 18, Decimal(495))}
