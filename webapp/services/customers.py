@@ -113,13 +113,17 @@ def _flush_unique(field_by_constraint: dict[str, str]) -> None:
     """Flush, turning a unique-constraint clash into a 409 that names the field.
 
     A clash rolls the transaction back (PostgreSQL has aborted it anyway; a savepoint
-    begun here would come too late, as begin_nested() flushes first), so the session
-    stays usable and nothing of the refused change remains. Call it before adding other
+    begun here would come too late, as begin_nested() flushes first), or the caller's
+    savepoint when there is one, so the session stays usable and nothing of the refused
+    change remains. Call it before adding other
     rows to the unit of work."""
     try:
         db.session.flush()
     except IntegrityError as exc:
-        db.session.rollback()
+        # Inside a caller's savepoint (a batch item) only the savepoint goes: the items
+        # before it stay.
+        nested = db.session().get_nested_transaction()
+        (nested or db.session).rollback()
         text = str(exc.orig).lower()
         for marker, field in field_by_constraint.items():
             if marker in text:

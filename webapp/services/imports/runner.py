@@ -21,7 +21,7 @@ from webapp.services.customers import upsert_customer
 from webapp.services.imports.files import _numbered, read_rows
 from webapp.services.imports.lifecycle import _lease
 from webapp.services.imports.mapping import _reason, row_data, topics_by_name
-from webapp.services.imports.writers import _bulk_upsert, _Good
+from webapp.services.imports.writers import Good, bulk_upsert
 from webapp.services.segments import calculate_segment, list_segments
 
 CHUNK_ROWS = 2000
@@ -44,7 +44,7 @@ class _Bad:
 @dataclass
 class _Chunk:
     end: int
-    good: list[_Good] = field(default_factory=list)
+    good: list[Good] = field(default_factory=list)
     bad: list[_Bad] = field(default_factory=list)
     cells: dict[int, list[str]] = field(default_factory=dict)
     context: str = "import"  # on consent records: which import it came through
@@ -77,7 +77,7 @@ def _chunks(customer_import: CustomerImport) -> Iterator[_Chunk]:
                 first_email[email] = line
             if external_id is not None:
                 first_external[external_id] = line
-            chunk.good.append(_Good(line, data))
+            chunk.good.append(Good(line, data))
             chunk.cells[line] = cells
         chunk.end = index + 1
         if chunk.end % CHUNK_ROWS == 0:
@@ -170,7 +170,7 @@ def _write_chunk(tenant_id: int, chunk: _Chunk) -> tuple[int, int, list[_Bad]]:
         return 0, 0, rejected
     try:
         with savepoint():
-            created, updated, refused = _bulk_upsert(tenant_id, chunk.good, chunk.context)
+            created, updated, refused, _ = bulk_upsert(tenant_id, chunk.good, chunk.context)
     except IntegrityError:
         # A concurrent write took an email or external id between our lookup and our
         # statement: redo this chunk row by row, each with the API's own upsert.

@@ -23,7 +23,7 @@ from webapp.services.webhooks import customer_refs
 
 
 @dataclass
-class _Good:
+class Good:
     line: int
     data: dict[str, Any]
 
@@ -33,15 +33,16 @@ def _insert_statement(table):
     return module.insert(table)
 
 
-def _bulk_upsert(tenant_id: int, rows: list[_Good], context: str = "import"
-                 ) -> tuple[int, int, list[tuple[_Good, str, str]]]:
+def bulk_upsert(tenant_id: int, rows: list[Good], context: str = "import", source: str = "import"
+                ) -> tuple[int, int, list[tuple[Good, str, str]], list[Good]]:
     """Match the chunk's rows to customers, then write them and the consent they carry;
-    returns (created, updated, refused)."""
+    returns (created, updated, refused, the rows that created a customer). `source` is what
+    customer.created webhooks say the customers came through."""
     if db.session.get_bind().dialect.name == "postgresql":
         # psycopg prepares statements run often; a generic plan made while the tenant had few
         # customers scans them all once it has many. Plan each chunk's statements afresh.
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    by_email, by_external = _lookup(tenant_id, rows)
+    by_email, by_external = lookup(tenant_id, rows)
     inserts, updates, refused = _resolve(rows, by_email, by_external)
     now = utcnow()
     pending = consent_rows.before_write(tenant_id, updates, inserts)
@@ -51,19 +52,19 @@ def _bulk_upsert(tenant_id: int, rows: list[_Good], context: str = "import"
         created = _write_rows(tenant_id, inserts, updates, now)
     consent_rows.after_write(tenant_id, pending, context, now)
     if created:
-        webhooks.emit_many(tenant_id, "customer.created", lambda: _created_payloads(tenant_id, inserts, now))
-    return created, len(updates), refused
+        webhooks.emit_many(tenant_id, "customer.created", lambda: _created_payloads(tenant_id, inserts, now, source))
+    return created, len(updates), refused, inserts
 
 
-def _created_payloads(tenant_id: int, inserts: list[_Good], now) -> list[dict[str, Any]]:
+def _created_payloads(tenant_id: int, inserts: list[Good], now, source: str) -> list[dict[str, Any]]:
     """customer.created for the chunk's new customers (those this write stamped created)."""
     emails = [r.data["email"] for r in inserts]
     ids = select(Customer.id).where(Customer.tenant_id == tenant_id, Customer.email.in_(emails),
                                     Customer.created_at == now).subquery()
-    return [{"customer": ref, "source": "import"} for ref in customer_refs(tenant_id, ids).values()]
+    return [{"customer": ref, "source": source} for ref in customer_refs(tenant_id, ids).values()]
 
 
-def _lookup(tenant_id: int, rows: list[_Good]) -> tuple[dict[str, tuple[int, str | None]], dict[str, int]]:
+def lookup(tenant_id: int, rows: list[Good]) -> tuple[dict[str, tuple[int, str | None]], dict[str, int]]:
     """The tenant's customers having one of the chunk's emails or external ids: two
     index lookups (an OR of both would scan the tenant's customers)."""
     table = Customer.__table__
@@ -92,14 +93,14 @@ def _lookup(tenant_id: int, rows: list[_Good]) -> tuple[dict[str, tuple[int, str
     return by_email, by_external
 
 
-def _resolve(rows: list[_Good], by_email: dict[str, tuple[int, str | None]], by_external: dict[str, int]
-             ) -> tuple[list[_Good], list[tuple[int, _Good]], list[tuple[_Good, str, str]]]:
+def _resolve(rows: list[Good], by_email: dict[str, tuple[int, str | None]], by_external: dict[str, int]
+             ) -> tuple[list[Good], list[tuple[int, Good]], list[tuple[Good, str, str]]]:
     """The API's upsert rules, decided for a chunk at once: found by external_id, else by
     email; an email belonging to a customer with another external_id, or to another
     customer than the external_id's, is refused; no match and no email is refused."""
-    refused: list[tuple[_Good, str, str]] = []
-    inserts: list[_Good] = []
-    updates: list[tuple[int, _Good]] = []
+    refused: list[tuple[Good, str, str]] = []
+    inserts: list[Good] = []
+    updates: list[tuple[int, Good]] = []
     for row in rows:
         email, external_id = row.data.get("email"), row.data.get("external_id")
         target = by_external.get(external_id) if external_id is not None else None
@@ -129,7 +130,7 @@ class _ConcurrentInsert(IntegrityError):
         super().__init__("customer created concurrently", None, Exception("concurrent insert"))
 
 
-def _write_rows(tenant_id: int, inserts: list[_Good], updates: list[tuple[int, _Good]], now) -> int:
+def _write_rows(tenant_id: int, inserts: list[Good], updates: list[tuple[int, Good]], now) -> int:
     """SQLite (and any other backend): executemany INSERT ... RETURNING, UPDATE, tags."""
     table = Customer.__table__
     tag_rows: list[dict[str, Any]] = []
@@ -165,7 +166,7 @@ _STAGE_COLUMNS = ("line", "target_id", "email", "external_id", "first_name", "la
                   "email_status", "total_spent", "orders_count", "attributes", "tags")
 
 
-def _write_postgres(tenant_id: int, inserts: list[_Good], updates: list[tuple[int, _Good]], now) -> int:
+def _write_postgres(tenant_id: int, inserts: list[Good], updates: list[tuple[int, Good]], now) -> int:
     """PostgreSQL: COPY the decided rows into a temporary table, then one INSERT ... SELECT
     ... ON CONFLICT DO NOTHING, one UPDATE ... FROM and one INSERT of tags, all set-based."""
     db.session.execute(text(
@@ -222,7 +223,7 @@ def _write_postgres(tenant_id: int, inserts: list[_Good], updates: list[tuple[in
     return created
 
 
-def _update_customers(updates: list[tuple[int, _Good]], now) -> None:
+def _update_customers(updates: list[tuple[int, Good]], now) -> None:
     """One executemany UPDATE: given fields replace, missing ones stay, attributes merge."""
     table = Customer.__table__
     dialect = db.session.get_bind().dialect.name

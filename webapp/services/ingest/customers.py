@@ -1,40 +1,117 @@
-"""Batch upsert of customers: each as POST /customers takes one, one transaction."""
+"""Batch upsert of customers, with POST /customers' meaning for each item.
+
+Items that only set profile fields, attributes and tags go set-based, through the CSV
+import's writer (imports/writers.py): one lookup by email, one by external_id, one INSERT
+of the new customers with their tags, one UPDATE of the others, one INSERT of their tags.
+Items that change consent (topics, email_status) or sign up go through upsert_customer one
+by one, in a savepoint each, as does the whole batch when two items name the same email or
+external_id (the second must see what the first did). Then the segments of every customer
+touched are re-evaluated at once and their goals and exits checked.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from webapp.extensions import db
-from webapp.infra.errors import DomainError
+from webapp.infra.errors import Conflict, DomainError, ValidationFailed
 from webapp.infra.sql import savepoint
 from webapp.infra.types import utcnow
-from webapp.services.customers import upsert_customer
+from webapp.services.customers import clean_customer_data, upsert_customer
 from webapp.services.enrollment.goals import check_customers
+from webapp.services.imports.writers import Good, bulk_upsert, lookup
 from webapp.services.ingest.results import Result, error_result
 from webapp.services.segment_refresh import refresh_segments_for
 
+# The import writer's refusals, as upsert_customer raises them.
+_REFUSALS = {
+    "external_id: this email belongs": lambda: Conflict(
+        "external_id: this email belongs to a customer with another external_id",
+        details=[{"field": "external_id", "message": "does not match the email's customer"}]),
+    "email: another customer": lambda: Conflict("email: another customer already has this email",
+                                                details=[{"field": "email", "message": "already taken"}]),
+    "email: is required": lambda: ValidationFailed("email", "is required to create a customer"),
+}
+
+
+def _set_based(data: dict[str, Any]) -> bool:
+    """Whether an item only sets what the import writer writes (no consent, no signup)."""
+    return data.get("topics") is None and not data.get("email_status") and not data.get("signup")
+
+
+def _refusal(field: str, reason: str) -> DomainError:
+    for prefix, make in _REFUSALS.items():
+        if reason.startswith(prefix):
+            return make()
+    return ValidationFailed(field, reason)
+
 
 def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) -> list[Result]:
-    """Upsert many customers (each as upsert_customer takes one) in one transaction: each
-    item in a savepoint, so a refused one changes nothing; then the segments of all of
-    them are re-evaluated at once and their goals and exits checked."""
-    results: list[Result] = []
+    """Upsert many customers (each as upsert_customer takes one) in one transaction; a
+    refused item changes nothing, the others are stored."""
+    results: dict[int, Result] = {}
     touched: list[int] = []
+    bulk: list[Good] = []
+    single: list[tuple[int, dict[str, Any]]] = []
     for index, data in enumerate(items):
         if isinstance(data, DomainError):
-            results.append(error_result(index, data))
-            continue
+            results[index] = error_result(index, data)
+        elif _set_based(data):
+            try:
+                bulk.append(Good(index, clean_customer_data(data)))
+            except DomainError as error:
+                results[index] = error_result(index, error)
+        else:
+            single.append((index, data))
+    emails = [g.data.get("email") for g in bulk if g.data.get("email")] + \
+        [str(d["email"]).strip().lower() for _, d in single if d.get("email")]
+    externals = [g.data["external_id"] for g in bulk if g.data.get("external_id") is not None] + \
+        [d["external_id"] for _, d in single if d.get("external_id") is not None]
+    if len(set(emails)) < len(emails) or len(set(externals)) < len(externals):
+        # One customer named twice: item by item, so the second sees what the first did.
+        single = sorted(single + [(g.line, items[g.line]) for g in bulk])  # type: ignore[misc]
+        bulk = []
+    if bulk and not _write_bulk(tenant_id, bulk, results, touched):
+        single = sorted(single + [(g.line, items[g.line]) for g in bulk])  # type: ignore[misc]
+    for index, data in single:
         try:
             with savepoint():
                 customer, created = upsert_customer(tenant_id, data, commit=False)
         except DomainError as error:
-            results.append(error_result(index, error))
+            results[index] = error_result(index, error)
             continue
         touched.append(customer.id)
-        results.append({"index": index, "status": 201 if created else 200, "id": customer.id})
+        results[index] = {"index": index, "status": 201 if created else 200, "id": customer.id}
     if touched:
         # What customer_changed does for a change with no trigger, for all of them at once.
         refresh_segments_for(tenant_id, touched)
         check_customers(tenant_id, set(touched), utcnow())
     db.session.commit()
-    return results
+    return [results[index] for index in range(len(items))]
+
+
+def _write_bulk(tenant_id: int, bulk: list[Good], results: dict[int, Result], touched: list[int]) -> bool:
+    """The set-based items in one go; False (nothing written) when a concurrent request
+    took one of their emails or external ids meanwhile: the caller goes item by item."""
+    try:
+        with savepoint():
+            _, _, refused, inserted = bulk_upsert(tenant_id, bulk, context="api", source="api")
+    except IntegrityError:
+        return False
+    refused_at = {good.line for good, _, _ in refused}
+    for good, field, reason in refused:
+        results[good.line] = error_result(good.line, _refusal(field, reason))
+    by_email, by_external = lookup(tenant_id, [g for g in bulk if g.line not in refused_at])
+    new = {g.line for g in inserted}
+    for good in bulk:
+        if good.line in refused_at:
+            continue
+        external = good.data.get("external_id")
+        customer_id = by_external.get(external) if external is not None else None
+        if customer_id is None:
+            customer_id = by_email[good.data["email"]][0]
+        touched.append(customer_id)
+        results[good.line] = {"index": good.line, "status": 201 if good.line in new else 200, "id": customer_id}
+    return True
