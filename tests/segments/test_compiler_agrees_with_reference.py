@@ -166,3 +166,29 @@ def test_sql_members_equal_reference_members(app, tenant_a, raw_customers, defin
         actual = set(db.session.scalars(compiler.members(group)))
         assert actual == expected, f"definition {raw} disagrees: SQL {sorted(actual)} vs reference {sorted(expected)}"
     db.session.rollback()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(raw_customers=st.lists(customer_st, min_size=1, max_size=4),
+       definitions=st.lists(definition_st, min_size=1, max_size=6))
+def test_the_precompiled_probe_answers_as_the_statement_it_was_compiled_from(app, tenant_a, raw_customers,
+                                                                            definitions):
+    """On PostgreSQL one customer's probe of every segment runs as SQL compiled once into
+    the server's placeholders (segment_refresh._probe); for any definitions and customers
+    it must give the rows the SQLAlchemy statement gives."""
+    if db.engine.dialect.name != "postgresql":
+        return  # SQLite runs the SQLAlchemy statement itself
+    from webapp.models import CustomerSegment
+    from webapp.services import segment_refresh, segments
+
+    db.session.execute(delete(CustomerSegment).where(CustomerSegment.tenant_id == tenant_a.id))
+    facts = _load(tenant_a.id, raw_customers)
+    for n, raw in enumerate(definitions):
+        segments.create_segment(tenant_a.id, f"Probe {n}", raw["conditions"], raw["match"])
+    versions = segment_refresh._versions(tenant_a.id)
+    statement = segment_refresh._probe_statement(tenant_a.id, versions, None)
+    for customer in facts:
+        expected = sorted(tuple(r) for r in db.session.execute(statement, {"customer_id": customer.id}))
+        assert sorted(segment_refresh._probe(tenant_a.id, versions, None, customer.id)) == expected
+    db.session.rollback()

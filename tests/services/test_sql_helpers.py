@@ -63,3 +63,27 @@ def test_a_failing_savepoint_undoes_only_its_own_writes(tenant_a):
     db.session.commit()
 
     assert tag_count(ada) == 1
+
+
+def test_a_statement_compiled_for_the_driver_keeps_its_percent_signs_and_parameters(app):
+    """for_driver/run_compiled (PostgreSQL): a literal percent sign stays one, a parameter
+    used twice is one $n, the runtime parameter is the run's and the others keep their
+    compile-time values, after their types' processing (a UTC moment here)."""
+    if db.engine.dialect.name != "postgresql":
+        return  # PostgreSQL's driver only
+    from datetime import UTC, datetime
+
+    from sqlalchemy import bindparam, literal, literal_column, select
+
+    from webapp.infra.sql import for_driver, run_compiled
+    from webapp.infra.types import UTCDateTime
+
+    who = bindparam("who")
+    at = datetime(2026, 12, 5, 8, 30, tzinfo=UTC)
+    statement = select(literal_column("'50%'"), who, who + literal(1), bindparam("at", at, type_=UTCDateTime),
+                       literal("a%(b)s"))
+    compiled = for_driver(statement, who=0)
+    assert len(compiled.names) == 4 and compiled.sql.count(b"$1 ") == 2
+    assert b"%" not in compiled.sql.replace(b"50%", b"")
+    assert run_compiled(compiled, who=41) == [("50%", 41, 42, at, "a%(b)s")]
+    assert run_compiled(compiled, who=7)[0][1:3] == (7, 8)
