@@ -172,13 +172,9 @@ def test_a_lost_job_is_handed_over_by_the_sweep_once_its_time_has_come(api, tena
     assert "ingest-followups" in {job.id for job in periodic_jobs()}
 
 
-def test_a_failed_followup_keeps_its_row_and_reason_and_is_retried_until_its_tries_are_spent(
-        app, api, tenant_a, deferred):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("a lock held by another connection times out only on PostgreSQL here")
-    _setup(api)
-    batch(api, [buy({"email": f"c{n}@x.com"}, 75, order_id=f"o-{n}") for n in range(4)])
-    [owed] = _owed()
+def _fail_while_locked(followup_id: int) -> None:
+    """The follow-up's job, run while another connection holds the enrollments table: it
+    fails on its lock timeout (a real failure in the middle of the work, not a stand-in)."""
     db.session.commit()
     blocker = db.engine.connect()
     blocker.begin()
@@ -186,10 +182,20 @@ def test_a_failed_followup_keeps_its_row_and_reason_and_is_retried_until_its_tri
     try:
         db.session.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
         with pytest.raises(sa.exc.OperationalError):
-            jobs.follow_batch(owed.id)
+            jobs.follow_batch(followup_id)
     finally:
         blocker.rollback()
         blocker.close()
+
+
+def test_a_failed_followup_keeps_its_row_and_reason_and_is_retried_until_its_tries_are_spent(
+        app, api, tenant_a, deferred):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a lock held by another connection times out only on PostgreSQL here")
+    _setup(api)
+    batch(api, [buy({"email": f"c{n}@x.com"}, 75, order_id=f"o-{n}") for n in range(4)])
+    [owed] = _owed()
+    _fail_while_locked(owed.id)
     [kept] = _owed()
     assert kept.id == owed.id and kept.attempts == 1 and kept.failed_at is None
     assert "lock timeout" in kept.last_error
@@ -199,16 +205,7 @@ def test_a_failed_followup_keeps_its_row_and_reason_and_is_retried_until_its_tri
     # The last try spent: the sweep leaves it, with its reason, for an operator.
     db.session.execute(sa.update(IngestFollowup).values(attempts=follow.MAX_ATTEMPTS - 1))
     db.session.commit()
-    db.session.execute(sa.text("SET LOCAL lock_timeout = '1ms'"))
-    blocker = db.engine.connect()
-    blocker.begin()
-    blocker.execute(sa.text("LOCK TABLE automation_enrollments IN ACCESS EXCLUSIVE MODE"))
-    try:
-        with pytest.raises(sa.exc.OperationalError):
-            jobs.follow_batch(owed.id)
-    finally:
-        blocker.rollback()
-        blocker.close()
+    _fail_while_locked(owed.id)
     [spent] = _owed()
     assert spent.attempts == follow.MAX_ATTEMPTS and spent.failed_at is not None
     assert follow.enqueue_due(utcnow() + timedelta(days=1)) == 0
