@@ -213,3 +213,23 @@ def test_a_failed_followup_keeps_its_row_and_reason_and_is_retried_until_its_tri
     # Run by hand once the cause is gone, it still does the work, once.
     assert jobs.follow_batch(owed.id) == 4
     assert _owed() == [] and len(_members(tenant_a.id)) == 4
+
+
+def test_a_followup_failing_far_past_its_tries_keeps_a_date_in_range_and_a_short_reason(api, tenant_a, deferred):
+    """Run by hand again and again after its tries were spent, the next try stays a real
+    moment (2 ** attempts minutes would leave the calendar), and a database error's reason
+    is the driver's message, not the statement with the customers' addresses in it."""
+    _setup(api)
+    batch(api, [buy({"email": f"c{n}@x.com"}, 75, order_id=f"o-{n}") for n in range(4)])
+    [owed] = _owed()
+    db.session.execute(sa.update(IngestFollowup).values(attempts=500))
+    db.session.commit()
+    try:
+        db.session.execute(sa.text("SELECT * FROM no_such_table WHERE email = :e"), {"e": "c1@x.com"})
+    except sa.exc.DBAPIError as error:
+        db.session.rollback()
+        follow._note_failure(owed.id, error)
+    [kept] = _owed()
+    assert kept.attempts == 501 and kept.failed_at is not None
+    assert utcnow() < kept.next_try_at < utcnow() + timedelta(days=1)
+    assert "no_such_table" in kept.last_error and "c1@x.com" not in kept.last_error

@@ -132,9 +132,12 @@ def _note_failure(followup_id: int, error: Exception) -> None:
     attempts = db.session.scalar(select(table.c.attempts).where(table.c.id == followup_id))
     if attempts is None:
         return
-    delay = timedelta(minutes=2 ** attempts)
+    delay = timedelta(minutes=2 ** min(attempts, MAX_ATTEMPTS))  # a row run by hand past its tries stays in range
+    # The driver's own message for a database error: SQLAlchemy's adds the statement and its
+    # parameters (customers' addresses among them), which the row does not need to keep.
+    reason = getattr(error, "orig", None) or error
     db.session.execute(update(table).where(table.c.id == followup_id).values(
-        attempts=table.c.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:2000],
+        attempts=table.c.attempts + 1, last_error=f"{type(error).__name__}: {reason}"[:2000],
         next_try_at=now + delay,
         failed_at=case((table.c.attempts + 1 >= MAX_ATTEMPTS, now), else_=None)))
     db.session.commit()
