@@ -267,7 +267,7 @@ def test_a_customer_created_between_lookup_and_insert_is_updated_row_by_row(tena
     """The race the bulk path cannot see: another request creates the customer after the
     chunk's lookup. The INSERT skips it, and the chunk is redone with the API's upsert."""
     upsert_customer(tenant_a.id, {"email": "ann@example.com", "first_name": "Ann", "tags": ["old"]})
-    monkeypatch.setattr(writers, "lookup", lambda tenant_id, rows: ({}, {}))  # saw nobody
+    monkeypatch.setattr(writers, "_lookup", lambda tenant_id, rows: ({}, {}))  # saw nobody
 
     result = run(tenant_a.id, csv_bytes("email,first_name,tags", "ann@example.com,Annie,new",
                                         "bo@example.com,Bo,", "bad,x,"))

@@ -127,9 +127,23 @@ def _flush_unique(field_by_constraint: dict[str, str]) -> None:
         text = str(exc.orig).lower()
         for marker, field in field_by_constraint.items():
             if marker in text:
-                raise Conflict(f"{field}: another customer already has this {field}",
-                               details=[{"field": field, "message": "already taken"}]) from None
+                raise taken(field) from None
         raise
+
+
+# The upsert's refusals, one definition for the API, batches and imports (imports/writers.py).
+def taken(field: str) -> Conflict:
+    return Conflict(f"{field}: another customer already has this {field}",
+                    details=[{"field": field, "message": "already taken"}])
+
+
+def external_id_mismatch() -> Conflict:
+    return Conflict("external_id: this email belongs to a customer with another external_id",
+                    details=[{"field": "external_id", "message": "does not match the email's customer"}])
+
+
+def email_required() -> ValidationFailed:
+    return ValidationFailed("email", "is required to create a customer")
 
 
 _UNIQUE_FIELDS = {"external_id": "external_id", "email": "email"}
@@ -202,13 +216,12 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
     if customer is None and email is not None:
         customer = find_customer(tenant_id, email=email)
         if customer is not None and external_id is not None and customer.external_id not in (None, external_id):
-            raise Conflict("external_id: this email belongs to a customer with another external_id",
-                           details=[{"field": "external_id", "message": "does not match the email's customer"}])
+            raise external_id_mismatch()
     created = customer is None
     status_before = None if created else customer.email_status
     if created:
         if email is None:
-            raise ValidationFailed("email", "is required to create a customer")
+            raise email_required()
         customer = Customer(tenant_id=tenant_id, email=email, external_id=external_id,
                             attributes={}, total_spent=Decimal("0"), orders_count=0)
         db.session.add(customer)

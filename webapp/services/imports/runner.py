@@ -170,15 +170,21 @@ def _write_chunk(tenant_id: int, chunk: _Chunk) -> tuple[int, int, list[_Bad]]:
         return 0, 0, rejected
     try:
         with savepoint():
-            created, updated, refused, _ = bulk_upsert(tenant_id, chunk.good, chunk.context)
+            written, refused = bulk_upsert(tenant_id, chunk.good, chunk.context)
     except IntegrityError:
         # A concurrent write took an email or external id between our lookup and our
         # statement: redo this chunk row by row, each with the API's own upsert.
         return _row_by_row(tenant_id, chunk, rejected, chunk.context)
-    for good, reason_field, reason in refused:
-        rejected.append(_Bad(good.line, reason_field, reason, chunk.cells[good.line]))
+    for good, error in refused:
+        rejected.append(_bad(good.line, error, chunk.cells[good.line]))
     rejected.sort(key=lambda bad: bad.line)
-    return created, updated, rejected
+    created = sum(new for _, new in written.values())
+    return created, len(written) - created, rejected
+
+
+def _bad(line: int, error: DomainError, cells: list[str]) -> _Bad:
+    """A refused row, with the field its error names and the error's message."""
+    return _Bad(line, error.details[0]["field"] if error.details else None, _reason(error), cells)
 
 
 def _row_by_row(tenant_id: int, chunk: _Chunk, rejected: list[_Bad], context: str) -> tuple[int, int, list[_Bad]]:
@@ -194,8 +200,7 @@ def _row_by_row(tenant_id: int, chunk: _Chunk, rejected: list[_Bad], context: st
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            field_name = exc.details[0]["field"] if exc.details else None
-            rejected.append(_Bad(good.line, field_name, _reason(exc), chunk.cells[good.line]))
+            rejected.append(_bad(good.line, exc, chunk.cells[good.line]))
         else:
             created += was_created
             updated += not was_created

@@ -14,10 +14,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
+from webapp.infra.errors import DomainError
 from webapp.infra.sql import insert_ignoring_duplicates
 from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerTag
 from webapp.services import webhooks
+from webapp.services.customers import email_required, external_id_mismatch, taken
 from webapp.services.imports import consent_rows
 from webapp.services.webhooks import customer_refs
 
@@ -34,15 +36,15 @@ def _insert_statement(table):
 
 
 def bulk_upsert(tenant_id: int, rows: list[Good], context: str = "import", source: str = "import"
-                ) -> tuple[int, int, list[tuple[Good, str, str]], list[Good]]:
+                ) -> tuple[dict[int, tuple[int, bool]], list[tuple[Good, DomainError]]]:
     """Match the chunk's rows to customers, then write them and the consent they carry;
-    returns (created, updated, refused, the rows that created a customer). `source` is what
-    customer.created webhooks say the customers came through."""
+    returns ({line: (customer id, created?)} of the rows written, [(row, why refused)]).
+    `source` is what customer.created webhooks say the customers came through."""
     if db.session.get_bind().dialect.name == "postgresql":
         # psycopg prepares statements run often; a generic plan made while the tenant had few
         # customers scans them all once it has many. Plan each chunk's statements afresh.
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    by_email, by_external = lookup(tenant_id, rows)
+    by_email, by_external = _lookup(tenant_id, rows)
     inserts, updates, refused = _resolve(rows, by_email, by_external)
     now = utcnow()
     pending = consent_rows.before_write(tenant_id, updates, inserts)
@@ -52,19 +54,18 @@ def bulk_upsert(tenant_id: int, rows: list[Good], context: str = "import", sourc
         created = _write_rows(tenant_id, inserts, updates, now)
     consent_rows.after_write(tenant_id, pending, context, now)
     if created:
-        webhooks.emit_many(tenant_id, "customer.created", lambda: _created_payloads(tenant_id, inserts, now, source))
-    return created, len(updates), refused, inserts
+        webhooks.emit_many(tenant_id, "customer.created", lambda: _created_payloads(tenant_id, created, source))
+    written = {row.line: (cid, False) for cid, row in updates}
+    written.update((row.line, (created[row.data["email"]], True)) for row in inserts)
+    return written, refused
 
 
-def _created_payloads(tenant_id: int, inserts: list[Good], now, source: str) -> list[dict[str, Any]]:
-    """customer.created for the chunk's new customers (those this write stamped created)."""
-    emails = [r.data["email"] for r in inserts]
-    ids = select(Customer.id).where(Customer.tenant_id == tenant_id, Customer.email.in_(emails),
-                                    Customer.created_at == now).subquery()
-    return [{"customer": ref, "source": source} for ref in customer_refs(tenant_id, ids).values()]
+def _created_payloads(tenant_id: int, created: dict[str, int], source: str) -> list[dict[str, Any]]:
+    """customer.created for the chunk's new customers (ids by email, as the write returned them)."""
+    return [{"customer": ref, "source": source} for ref in customer_refs(tenant_id, created.values()).values()]
 
 
-def lookup(tenant_id: int, rows: list[Good]) -> tuple[dict[str, tuple[int, str | None]], dict[str, int]]:
+def _lookup(tenant_id: int, rows: list[Good]) -> tuple[dict[str, tuple[int, str | None]], dict[str, int]]:
     """The tenant's customers having one of the chunk's emails or external ids: two
     index lookups (an OR of both would scan the tenant's customers)."""
     table = Customer.__table__
@@ -94,11 +95,11 @@ def lookup(tenant_id: int, rows: list[Good]) -> tuple[dict[str, tuple[int, str |
 
 
 def _resolve(rows: list[Good], by_email: dict[str, tuple[int, str | None]], by_external: dict[str, int]
-             ) -> tuple[list[Good], list[tuple[int, Good]], list[tuple[Good, str, str]]]:
+             ) -> tuple[list[Good], list[tuple[int, Good]], list[tuple[Good, DomainError]]]:
     """The API's upsert rules, decided for a chunk at once: found by external_id, else by
     email; an email belonging to a customer with another external_id, or to another
     customer than the external_id's, is refused; no match and no email is refused."""
-    refused: list[tuple[Good, str, str]] = []
+    refused: list[tuple[Good, DomainError]] = []
     inserts: list[Good] = []
     updates: list[tuple[int, Good]] = []
     for row in rows:
@@ -108,18 +109,17 @@ def _resolve(rows: list[Good], by_email: dict[str, tuple[int, str | None]], by_e
             found = by_email.get(email)
             if found is not None:
                 if external_id is not None and found[1] not in (None, external_id):
-                    refused.append((row, "external_id", "external_id: this email belongs to a customer "
-                                                        "with another external_id"))
+                    refused.append((row, external_id_mismatch()))
                     continue
                 target = found[0]
         if target is None:
             if not email:
-                refused.append((row, "email", "email: is required to create a customer"))
+                refused.append((row, email_required()))
             else:
                 inserts.append(row)
             continue
         if email and email in by_email and by_email[email][0] != target:
-            refused.append((row, "email", "email: another customer already has this email"))
+            refused.append((row, taken("email")))
             continue
         updates.append((target, row))
     return inserts, updates, refused
@@ -130,11 +130,12 @@ class _ConcurrentInsert(IntegrityError):
         super().__init__("customer created concurrently", None, Exception("concurrent insert"))
 
 
-def _write_rows(tenant_id: int, inserts: list[Good], updates: list[tuple[int, Good]], now) -> int:
-    """SQLite (and any other backend): executemany INSERT ... RETURNING, UPDATE, tags."""
+def _write_rows(tenant_id: int, inserts: list[Good], updates: list[tuple[int, Good]], now) -> dict[str, int]:
+    """SQLite (and any other backend): executemany INSERT ... RETURNING, UPDATE, tags; the
+    new customers' ids by email."""
     table = Customer.__table__
     tag_rows: list[dict[str, Any]] = []
-    created = 0
+    created: dict[str, int] = {}
     if inserts:
         values = [{"tenant_id": tenant_id, "email": r.data["email"], "external_id": r.data.get("external_id"),
                    "first_name": r.data.get("first_name"), "last_name": r.data.get("last_name"),
@@ -148,7 +149,7 @@ def _write_rows(tenant_id: int, inserts: list[Good], updates: list[tuple[int, Go
         stmt = _insert_statement(table).on_conflict_do_nothing().returning(table.c.id, table.c.email)
         for cid, email in db.session.execute(stmt, values):
             row = by_new_email.pop(email)
-            created += 1
+            created[email] = cid
             tag_rows += [{"customer_id": cid, "tenant_id": tenant_id, "tag": t} for t in row.data["tags"]]
         if by_new_email:
             raise _ConcurrentInsert()  # created by someone else since our lookup: row by row instead
@@ -166,9 +167,10 @@ _STAGE_COLUMNS = ("line", "target_id", "email", "external_id", "first_name", "la
                   "email_status", "total_spent", "orders_count", "attributes", "tags")
 
 
-def _write_postgres(tenant_id: int, inserts: list[Good], updates: list[tuple[int, Good]], now) -> int:
+def _write_postgres(tenant_id: int, inserts: list[Good], updates: list[tuple[int, Good]], now) -> dict[str, int]:
     """PostgreSQL: COPY the decided rows into a temporary table, then one INSERT ... SELECT
-    ... ON CONFLICT DO NOTHING, one UPDATE ... FROM and one INSERT of tags, all set-based."""
+    ... ON CONFLICT DO NOTHING, one UPDATE ... FROM and one INSERT of tags, all set-based;
+    the new customers' ids by email."""
     db.session.execute(text(
         f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (line integer PRIMARY KEY, target_id integer, email text, "
         "external_id text, first_name text, last_name text, timezone text, email_status text, "
@@ -200,10 +202,10 @@ def _write_postgres(tenant_id: int, inserts: list[Good], updates: list[tuple[int
             f"SELECT DISTINCT s.target_id, t.tag, :tenant_id FROM {STAGE} s "
             "CROSS JOIN LATERAL jsonb_array_elements_text(s.tags) AS t(tag) "
             "WHERE s.target_id IS NOT NULL ON CONFLICT DO NOTHING"), params)
-    created = 0
+    created: dict[str, int] = {}
     if inserts:
         # New customers and their tags in one statement: the tags join the RETURNING rows.
-        created = db.session.scalar(text(
+        created = dict(db.session.execute(text(
             "WITH inserted AS ("
             " INSERT INTO customers (tenant_id, email, external_id, first_name, last_name, timezone, email_status,"
             " attributes, total_spent, orders_count, created_at, updated_at)"
@@ -216,8 +218,8 @@ def _write_postgres(tenant_id: int, inserts: list[Good], updates: list[tuple[int
             " SELECT DISTINCT i.id, t.tag, :tenant_id FROM inserted i"
             f" JOIN {STAGE} s ON s.email = i.email AND s.target_id IS NULL"
             " CROSS JOIN LATERAL jsonb_array_elements_text(s.tags) AS t(tag) ON CONFLICT DO NOTHING) "
-            "SELECT count(*) FROM inserted"), params)
-        if created != len(inserts):
+            "SELECT email, id FROM inserted"), params).all())
+        if len(created) != len(inserts):
             raise _ConcurrentInsert()  # created by someone else since our lookup: row by row instead
     db.session.execute(text(f"TRUNCATE {STAGE}"))
     return created

@@ -2,7 +2,8 @@
 
 Items that only set profile fields, attributes and tags go set-based, through the CSV
 import's writer (imports/writers.py): one lookup by email, one by external_id, one INSERT
-of the new customers with their tags, one UPDATE of the others, one INSERT of their tags.
+of the new customers with their tags (their ids come back from it), one UPDATE of the
+others, one INSERT of their tags.
 Items that change consent (topics, email_status) or sign up go through upsert_customer one
 by one, in a savepoint each, as does the whole batch when two items name the same email or
 external_id (the second must see what the first did). Then the segments of every customer
@@ -16,36 +17,19 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.infra.errors import Conflict, DomainError, ValidationFailed
+from webapp.infra.errors import DomainError
 from webapp.infra.sql import savepoint
 from webapp.infra.types import utcnow
 from webapp.services.customers import clean_customer_data, upsert_customer
 from webapp.services.enrollment.goals import check_customers
-from webapp.services.imports.writers import Good, bulk_upsert, lookup
+from webapp.services.imports.writers import Good, bulk_upsert
 from webapp.services.ingest.results import Result, error_result
 from webapp.services.segment_refresh import refresh_segments_for
-
-# The import writer's refusals, as upsert_customer raises them.
-_REFUSALS = {
-    "external_id: this email belongs": lambda: Conflict(
-        "external_id: this email belongs to a customer with another external_id",
-        details=[{"field": "external_id", "message": "does not match the email's customer"}]),
-    "email: another customer": lambda: Conflict("email: another customer already has this email",
-                                                details=[{"field": "email", "message": "already taken"}]),
-    "email: is required": lambda: ValidationFailed("email", "is required to create a customer"),
-}
 
 
 def _set_based(data: dict[str, Any]) -> bool:
     """Whether an item only sets what the import writer writes (no consent, no signup)."""
     return data.get("topics") is None and not data.get("email_status") and not data.get("signup")
-
-
-def _refusal(field: str, reason: str) -> DomainError:
-    for prefix, make in _REFUSALS.items():
-        if reason.startswith(prefix):
-            return make()
-    return ValidationFailed(field, reason)
 
 
 def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) -> list[Result]:
@@ -97,21 +81,12 @@ def _write_bulk(tenant_id: int, bulk: list[Good], results: dict[int, Result], to
     took one of their emails or external ids meanwhile: the caller goes item by item."""
     try:
         with savepoint():
-            _, _, refused, inserted = bulk_upsert(tenant_id, bulk, context="api", source="api")
+            written, refused = bulk_upsert(tenant_id, bulk, context="api", source="api")
     except IntegrityError:
         return False
-    refused_at = {good.line for good, _, _ in refused}
-    for good, field, reason in refused:
-        results[good.line] = error_result(good.line, _refusal(field, reason))
-    by_email, by_external = lookup(tenant_id, [g for g in bulk if g.line not in refused_at])
-    new = {g.line for g in inserted}
-    for good in bulk:
-        if good.line in refused_at:
-            continue
-        external = good.data.get("external_id")
-        customer_id = by_external.get(external) if external is not None else None
-        if customer_id is None:
-            customer_id = by_email[good.data["email"]][0]
+    for good, error in refused:
+        results[good.line] = error_result(good.line, error)
+    for line, (customer_id, created) in written.items():
         touched.append(customer_id)
-        results[good.line] = {"index": good.line, "status": 201 if good.line in new else 200, "id": customer_id}
+        results[line] = {"index": line, "status": 201 if created else 200, "id": customer_id}
     return True
