@@ -4,6 +4,7 @@ back makes them roll up every row again."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -22,7 +23,7 @@ old_app = app_before(BEFORE)
 
 def _purchase(tenant: int, customer: int, order: str, *, left: bool) -> None:
     with db.session.begin():
-        with rollups.left_to_caller(db.session, left):
+        with rollups.left_to_caller(db.session) if left else contextlib.nullcontext():
             activity = insert_row(db.session.connection(), "customer_activities", tenant_id=tenant,
                                   customer_id=customer, type="purchase", properties={}, order_id=order, amount=10,
                                   event_id="e-1", occurred_at=datetime(2026, 12, 1, 20, tzinfo=UTC))

@@ -62,18 +62,20 @@ def run_on_driver(sql: str, params: dict[str, Any]) -> list[tuple]:
     Python lists), run on the session's connection and transaction through the driver's
     cursor: SQLAlchemy's execution layer has nothing to do for it and cost ~0.1 ms a call on
     the hot paths that use this. Returns its rows ([] when it returns none)."""
+    return _run_on_cursor(lambda conn: conn.cursor(), sql, params)
+
+
+def _run_on_cursor(open_cursor: Any, sql: str | bytes, params: Any) -> list[tuple]:
+    """`sql` on a cursor of the session's driver connection, in its transaction. Told to the
+    engine's statement listeners first (before_cursor_execute, without an execution
+    context), as SQLAlchemy's own execution would: what counts or logs the statements a
+    request sends must see these too."""
     connection = db.session.connection()
-    with connection.connection.driver_connection.cursor() as cursor:
-        _announce(connection, cursor, sql, params)
+    with open_cursor(connection.connection.driver_connection) as cursor:
+        text = sql.decode() if isinstance(sql, bytes) else sql
+        connection.dispatch.before_cursor_execute(connection, cursor, text, params, None, False)
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
-
-
-def _announce(connection: Any, cursor: Any, sql: str, params: Any) -> None:
-    """A statement run past SQLAlchemy's execution, told to the engine's statement
-    listeners (before_cursor_execute, without an execution context) all the same: what
-    counts or logs the statements a request sends must see these too."""
-    connection.dispatch.before_cursor_execute(connection, cursor, sql, params, None, False)
 
 
 # psycopg's pyformat placeholders as SQLAlchemy compiles them, and its escaped percent sign.
@@ -120,11 +122,7 @@ def run_compiled(statement: DriverStatement, **runtime: Any) -> list[tuple]:
     pool rolls each connection back when a request ends, and psycopg then forgets its
     prepared statements.) Returns its rows."""
     values = [runtime[name] if name in runtime else statement.given[name] for name in statement.names]
-    connection = db.session.connection()
-    with psycopg.RawCursor(connection.connection.driver_connection) as cursor:
-        _announce(connection, cursor, statement.sql.decode(), values)
-        cursor.execute(statement.sql, values)
-        return cursor.fetchall() if cursor.description else []
+    return _run_on_cursor(psycopg.RawCursor, statement.sql, values)
 
 
 @contextmanager

@@ -90,11 +90,11 @@ _TICKETS = text(
 
 
 @contextmanager
-def left_to_caller(session: Session, postgres: bool) -> Iterator[None]:
+def left_to_caller(session: Session) -> Iterator[None]:
     """Purchases and line items the block inserts are not rolled up by the triggers: the
-    caller applies them with apply_inserted before it commits. PostgreSQL only (elsewhere the
-    block runs as it is, and the triggers roll its rows up)."""
-    if not postgres:
+    caller applies them with apply_inserted before it commits. PostgreSQL only: elsewhere
+    the block runs as it is, and the row triggers roll its rows up."""
+    if session.get_bind().dialect.name != "postgresql":
         yield
         return
     session.execute(_LEAVE, {"value": "caller"})
@@ -105,8 +105,9 @@ def left_to_caller(session: Session, postgres: bool) -> Iterator[None]:
 
 
 def apply_inserted(session: Session, activity_ids: list[int]) -> None:
-    """The purchase rollups of these new activities and their line items, set-based."""
-    if not activity_ids:
+    """The purchase rollups of these new activities and their line items, set-based, for
+    rows inserted in left_to_caller (nothing to do off PostgreSQL: the triggers did it)."""
+    if not activity_ids or session.get_bind().dialect.name != "postgresql":
         return
     ids = {"ids": sorted(activity_ids)}
     session.execute(_HOURS, ids)

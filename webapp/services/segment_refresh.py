@@ -4,6 +4,7 @@ logged (segment_entered / segment_exited, which segment_entered workflows hook i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,16 @@ _PROBE_CACHE: dict[tuple, Any] = {}
 _PROBE_CACHE_SIZE = 256
 
 
+def _cached(key: tuple, build: Callable[[], Any]) -> Any:
+    """_PROBE_CACHE[key], built on first use; the oldest entry goes when it is full."""
+    found = _PROBE_CACHE.get(key)
+    if found is None:
+        if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
+            _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
+        found = _PROBE_CACHE[key] = build()
+    return found
+
+
 def _versions(tenant_id: int) -> list[tuple[int, datetime]]:
     """(id, updated_at) of the tenant's segments: what the probe statements are cached by.
     Two columns, not 50 ORM objects with their definitions, on every purchase."""
@@ -34,9 +45,12 @@ def _versions(tenant_id: int) -> list[tuple[int, datetime]]:
 def _probe_statement(tenant_id: int, versions: list[tuple[int, datetime]], now: datetime | None):
     """(segment_id, matches): the ids of the tenant's segments that customer :customer_id
     matches (1) and of those it is a member of now (0), in one statement."""
-    key = (tenant_id, dialect(), tuple(versions))
-    if now is None and key in _PROBE_CACHE:
-        return _PROBE_CACHE[key]
+    if now is not None:  # a moment of its own: built for this call only
+        return _build_probe(tenant_id, now)
+    return _cached((tenant_id, dialect(), tuple(versions)), lambda: _build_probe(tenant_id, None))
+
+
+def _build_probe(tenant_id: int, now: datetime | None):
     segments = list_segments(tenant_id)
     compiler = Compiler(tenant_id, dialect(), now)
     customer_id = bindparam("customer_id")
@@ -46,12 +60,7 @@ def _probe_statement(tenant_id: int, versions: list[tuple[int, datetime]], now: 
         for segment in segments]
     member = select(CustomerSegmentMember.segment_id, literal(0)).where(
         CustomerSegmentMember.customer_id == customer_id)
-    statement = union_all(*probes, member)
-    if now is None:
-        if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
-            _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
-        _PROBE_CACHE[key] = statement
-    return statement
+    return union_all(*probes, member)
 
 
 def _probe(tenant_id: int, versions: list[tuple[int, datetime]], now: datetime | None,
@@ -64,13 +73,8 @@ def _probe(tenant_id: int, versions: list[tuple[int, datetime]], now: datetime |
     statement = _probe_statement(tenant_id, versions, now)
     if now is not None or dialect() != "postgresql":
         return [tuple(r) for r in db.session.execute(statement, {"customer_id": customer_id})]
-    key = ("driver", tenant_id, tuple(versions))
-    prepared = _PROBE_CACHE.get(key)
-    if prepared is None:
-        if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
-            _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
-        prepared = _PROBE_CACHE[key] = for_driver(statement, customer_id=0)
-    return run_compiled(prepared, customer_id=customer_id)
+    compiled = _cached(("driver", tenant_id, tuple(versions)), lambda: for_driver(statement, customer_id=0))
+    return run_compiled(compiled, customer_id=customer_id)
 
 
 def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime | None = None,
@@ -113,20 +117,17 @@ def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime
 
 def _batch_probe_statement(tenant_id: int, versions: list[tuple[int, datetime]]):
     """SELECT (segment_id, customer_id) for every segment each of :customer_ids matches."""
-    key = ("batch", tenant_id, dialect(), tuple(versions))
-    if key in _PROBE_CACHE:
-        return _PROBE_CACHE[key]
+    return _cached(("batch", tenant_id, dialect(), tuple(versions)), lambda: _build_batch_probe(tenant_id))
+
+
+def _build_batch_probe(tenant_id: int):
     segments = list_segments(tenant_id)
     compiler = Compiler(tenant_id, dialect(), None)
     probes = [select(literal(segment.id).label("segment_id"), Customer.id.label("customer_id")).where(
         Customer.tenant_id == tenant_id, among(Customer.id, "customer_ids", dialect()),
         compiler.group(definition_of(segment)))
         for segment in segments]
-    statement = union_all(*probes) if len(probes) > 1 else probes[0]
-    if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
-        _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
-    _PROBE_CACHE[key] = statement
-    return statement
+    return union_all(*probes) if len(probes) > 1 else probes[0]
 
 
 def refresh_segments_for(tenant_id: int, customer_ids: list[int] | set[int]) -> dict[str, list[tuple[int, int]]]:

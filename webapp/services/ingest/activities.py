@@ -387,8 +387,7 @@ def ingest_activities(tenant_id: int, items: list[dict[str, Any] | DomainError])
 def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
     """Checked items, set-based, in one transaction."""
     tenant_id = plan.tenant_id
-    postgres = dialect() == "postgresql"
-    if postgres:
+    if dialect() == "postgresql":
         # Customers in id order before any UPDATE: two batches sharing customers queue.
         ids = sorted({i.customer_id for i in checked if i.customer_id is not None})
         if ids:
@@ -397,7 +396,7 @@ def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
                                .order_by(Customer.id).with_for_update(key_share=True), {"customer_ids": ids})
     _walk(plan, checked)
     # The purchase rollups of what this batch inserts: set-based before commit, not row by row at it.
-    with rollups.left_to_caller(db.session, postgres):
+    with rollups.left_to_caller(db.session):
         stored = _insert(plan)
     stored_at = {i.index for i in stored}
     by_index = {i.index: i for i in plan.bulk}
@@ -423,7 +422,7 @@ def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
     owed_guests: set[int] = set()
     for round_ in _rounds(stored):
         _move_aggregates(round_)
-        with rollups.left_to_caller(db.session, postgres):
+        with rollups.left_to_caller(db.session):
             guests = store_tickets(tenant_id, round_, events)
         _credit(tenant_id, round_, plan.touched)
         here = [i for i in round_ if not deferred or appearances[i.target] > 1]
@@ -434,8 +433,7 @@ def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
         if here or guests:
             follow.follow_round(tenant_id, [follow.Stored(i.target, i.type, i.properties, i.occurred_at)  # type: ignore
                                             for i in here], guests)
-    if postgres:
-        rollups.apply_inserted(db.session, [i.id for i in stored])  # type: ignore[misc]
+    rollups.apply_inserted(db.session, [i.id for i in stored])  # type: ignore[misc]
     if owed or owed_guests:
         follow.defer(tenant_id, [(owed, owed_guests)])
     db.session.commit()
