@@ -25,11 +25,21 @@ from webapp.services.enrollment.goals import check_customers
 from webapp.services.imports.writers import Good, bulk_upsert
 from webapp.services.ingest.results import Result, error_result
 from webapp.services.segment_refresh import refresh_segments_for
+from webapp.services.tenants import normalise_email
 
 
 def _set_based(data: dict[str, Any]) -> bool:
     """Whether an item only sets what the import writer writes (no consent, no signup)."""
     return data.get("topics") is None and not data.get("email_status") and not data.get("signup")
+
+
+def _email_key(email: Any) -> str:
+    """An item's email as the upsert will match it (normalise_email), or as given when it is
+    not valid (the upsert refuses that item)."""
+    try:
+        return normalise_email(str(email))
+    except DomainError:
+        return str(email)
 
 
 def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) -> list[Result]:
@@ -50,7 +60,7 @@ def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) 
         else:
             single.append((index, data))
     emails = [g.data.get("email") for g in bulk if g.data.get("email")] + \
-        [str(d["email"]).strip().lower() for _, d in single if d.get("email")]
+        [_email_key(d["email"]) for _, d in single if d.get("email")]
     externals = [g.data["external_id"] for g in bulk if g.data.get("external_id") is not None] + \
         [d["external_id"] for _, d in single if d.get("external_id") is not None]
     if len(set(emails)) < len(emails) or len(set(externals)) < len(externals):
