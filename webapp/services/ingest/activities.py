@@ -435,5 +435,5 @@ def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
                                             for i in here], guests)
     rollups.apply_inserted(db.session, [i.id for i in stored])  # type: ignore[misc]
     if owed or owed_guests:
-        follow.defer(tenant_id, [(owed, owed_guests)])
+        follow.defer(tenant_id, owed, owed_guests)
     db.session.commit()

@@ -73,12 +73,14 @@ def follow_round(tenant_id: int, stored: list[Stored], guests: set[int]) -> None
             wake_awaiting(tenant_id, s.customer_id, s.type, s.properties, s.occurred_at)
 
 
-def defer(tenant_id: int, rounds: list[tuple[list[int], set[int]]]) -> int:
-    """Owe the follow-up of `rounds` (activity ids, guests), in the caller's transaction;
-    its job is enqueued when that commits. Returns the followup's id."""
+def defer(tenant_id: int, activity_ids: list[int], guests: set[int]) -> int:
+    """Owe the follow-up of these stored activities (of customers the batch names once: one
+    round) and of the guests their tickets name, in the caller's transaction; its job is
+    enqueued when that commits. Returns the followup's id. (The row keeps a list of rounds,
+    so that it can hold more than one.)"""
     now = utcnow()
     row = IngestFollowup(tenant_id=tenant_id, created_at=now, next_try_at=now + LOST_AFTER, attempts=0,
-                         rounds=[{"activities": ids, "guests": sorted(guests)} for ids, guests in rounds])
+                         rounds=[{"activities": activity_ids, "guests": sorted(guests)}])
     db.session.add(row)
     db.session.flush()
     after_commit("ingest.follow_batch", row.id, **_job_options(row.id))
