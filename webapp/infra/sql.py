@@ -69,8 +69,12 @@ def _run_on_cursor(open_cursor: Any, sql: str | bytes, params: Any) -> list[tupl
     """`sql` on a cursor of the session's driver connection, in its transaction. Told to the
     engine's statement listeners first (before_cursor_execute, without an execution
     context), as SQLAlchemy's own execution would: what counts or logs the statements a
-    request sends must see these too."""
-    connection = db.session.connection()
+    request sends must see these too. The session's pending changes are flushed first, as
+    its own execute does (autoflush): the statement must see what the caller changed."""
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
     with open_cursor(connection.connection.driver_connection) as cursor:
         text = sql.decode() if isinstance(sql, bytes) else sql
         connection.dispatch.before_cursor_execute(connection, cursor, text, params, None, False)
@@ -182,3 +186,26 @@ def among(column, name: str, dialect: str, kind: Any = None):
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=postgresql.ARRAY(kind if kind is not None else BigInteger())))
     return column.in_(bindparam(name, expanding=True))
+
+
+class HotStatement:
+    """A read run on every request (a purchase's token check, the caches' keys): built once;
+    on PostgreSQL compiled once for the driver and run through a raw cursor (run_compiled),
+    elsewhere executed by the session. Returns plain tuples. The values come as the driver
+    gives them on PostgreSQL (no type processing): use it for ints, strings and for moments
+    that are only compared with each other."""
+
+    def __init__(self, build: Any, **sample: Any) -> None:
+        self._build = build
+        self._sample = sample  # each runtime parameter with a value of its kind
+        self._statement: Any = None
+        self._driver: DriverStatement | None = None
+
+    def rows(self, **params: Any) -> list[tuple]:
+        if self._statement is None:
+            self._statement = self._build()
+        if dialect() != "postgresql":
+            return [tuple(row) for row in db.session.execute(self._statement, params)]
+        if self._driver is None:
+            self._driver = for_driver(self._statement, **self._sample)
+        return run_compiled(self._driver, **params)

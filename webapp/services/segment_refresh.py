@@ -15,6 +15,7 @@ from webapp.infra.sql import among, dialect, for_driver, run_compiled
 from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerSegment, CustomerSegmentMember
 from webapp.segments.compiler import Compiler
+from webapp.services.cache_keys import tenant_keys
 from webapp.services.segments import KEEP_VERSION, definition_of, list_segments, lock_segment, log_segment_changes
 
 # Per-tenant union of every segment's probe, reused while no segment changes: building
@@ -35,11 +36,9 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
 
 
 def _versions(tenant_id: int) -> list[tuple[int, datetime]]:
-    """(id, updated_at) of the tenant's segments: what the probe statements are cached by.
-    Two columns, not 50 ORM objects with their definitions, on every purchase."""
-    return [tuple(r) for r in db.session.execute(select(CustomerSegment.id, CustomerSegment.updated_at)
-                                                 .where(CustomerSegment.tenant_id == tenant_id)
-                                                 .order_by(CustomerSegment.id))]
+    """(id, updated_at) of the tenant's segments: what the probe statements are cached by,
+    read with the workflows' keys once per transaction (services/cache_keys.py)."""
+    return tenant_keys(tenant_id).segments
 
 
 def _probe_statement(tenant_id: int, versions: list[tuple[int, datetime]], now: datetime | None):

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, event, func, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import and_, func, select
 
 from webapp.extensions import db
 from webapp.models import AutomationStep, AutomationWorkflow
+from webapp.services.cache_keys import tenant_keys
 
 
 @dataclass(frozen=True)
@@ -31,65 +31,18 @@ _ACTIVE_CACHE: dict[int, tuple[tuple, dict[str, list[ActiveWorkflow]]]] = {}
 _ACTIVE_CACHE_SIZE = 1024
 
 
-_KEYS = "workflow_keys"  # db.session.info: tenant_id -> (active key, key of all), for this transaction
-
-
 def workflow_keys(tenant_id: int) -> tuple[tuple, tuple]:
     """What moves with every change to the tenant's active workflows (and to all of them,
-    switched on or off): the keys of the caches that read them. One indexed aggregate, read
-    once per transaction: a purchase asks for it three times (triggers, goals, wait_for),
-    and a change of a workflow or step in this session forgets it (_forget_keys)."""
-    session = db.session()
-    if _changes_workflows(session):
-        # Not flushed yet: the query below flushes it first, as it would without the memo.
-        _forget_keys(session)
-    memo = session.info.setdefault(_KEYS, {})
-    if tenant_id not in memo:
-        active = AutomationWorkflow.active.is_(True)
-        on = case((active, 1))
-        row = db.session.execute(
-            select(func.count(on), func.coalesce(func.sum(case((active, AutomationWorkflow.version))), 0),
-                   func.max(case((active, AutomationWorkflow.updated_at))),
-                   func.count(AutomationWorkflow.id), func.coalesce(func.sum(AutomationWorkflow.version), 0),
-                   func.max(AutomationWorkflow.updated_at))
-            .where(AutomationWorkflow.tenant_id == tenant_id)).one()
-        memo[tenant_id] = (tuple(row[:3]), tuple(row[3:]))
-    return memo[tenant_id]
+    switched on or off): the keys of the caches that read them. Read once per transaction
+    with the segments' versions (services/cache_keys.py): a purchase asks for it three
+    times (triggers, goals, wait_for)."""
+    keys = tenant_keys(tenant_id)
+    return keys.active, keys.workflows
 
 
 def active_key(tenant_id: int) -> tuple:
     """What moves with every change to the tenant's active workflows or their steps."""
-    return workflow_keys(tenant_id)[0]
-
-
-_WORKFLOW_TABLES = frozenset({AutomationWorkflow.__tablename__, AutomationStep.__tablename__})
-
-
-def _forget_keys(session: Session, *_: Any) -> None:
-    session.info.pop(_KEYS, None)
-
-
-def _changes_workflows(session: Session) -> bool:
-    return any(isinstance(o, AutomationWorkflow | AutomationStep)
-               for o in (*session.new, *session.dirty, *session.deleted))
-
-
-@event.listens_for(Session, "before_flush")
-def _forget_keys_on_change(session: Session, *_: Any) -> None:
-    if _changes_workflows(session):
-        _forget_keys(session)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _forget_keys_on_statement(state: ORMExecuteState) -> None:
-    if not state.is_select and _KEYS in state.session.info:
-        table = getattr(state.statement, "table", None)
-        if table is None or getattr(table, "name", None) in _WORKFLOW_TABLES:
-            _forget_keys(state.session)
-
-
-for _name in ("after_commit", "after_rollback", "after_soft_rollback"):
-    event.listen(Session, _name, _forget_keys)
+    return tenant_keys(tenant_id).active
 
 
 def active_workflows(tenant_id: int, trigger_type: str) -> list[ActiveWorkflow]:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from webapp.extensions import db
 from webapp.infra.sql import insert_ignoring_duplicates
@@ -68,10 +68,16 @@ def _fill(event: Event, raw: dict[str, Any], starts_at: datetime | None) -> None
             setattr(event, column, value[:2000])
 
 
+# Built once, as the purchase's other statements (services/activities.py).
+_EVENT_BY_PLATFORM_ID = select(Event).where(Event.tenant_id == bindparam("tenant_id"),
+                                            Event.external_id == bindparam("external_id"))
+_INSERT_ITEMS = insert(PurchaseItem.__table__)
+
+
 def link_event(tenant_id: int, external_id: str, raw: dict[str, Any], starts_at: datetime | None) -> Event:
     """The tenant's event with this platform id, created from the purchase's description
     when unknown (concurrent purchases of a new event create it once)."""
-    event = db.session.scalar(select(Event).where(Event.tenant_id == tenant_id, Event.external_id == external_id))
+    event = db.session.scalar(_EVENT_BY_PLATFORM_ID, {"tenant_id": tenant_id, "external_id": external_id})
     if event is None:
         now = utcnow()
         db.session.execute(insert_ignoring_duplicates(Event.__table__).values(
@@ -151,7 +157,7 @@ def store_items_of(purchases: list[tuple[CustomerActivity, Event | None, list[Li
         return set()
     # The table's INSERT, not the ORM's bulk insert: that one splits the rows by which columns
     # are None (a seated line and a standing one were two statements); this is one.
-    db.session.execute(insert(PurchaseItem.__table__), rows)
+    db.session.execute(_INSERT_ITEMS, rows)
     return {row["attendee_customer_id"] for row in rows if row["attendee_customer_id"] != row["customer_id"]} - {None}
 
 
