@@ -146,3 +146,29 @@ def test_another_tenants_topic_is_not_found(api, api_b):
     assert_error(api_b.delete(f"/topics/{jazz['id']}"), 404)
     assert api_b.get("/topics").get_json()["data"] == []
     assert api.get("/topics").get_json()["data"][0]["name"] == "Jazz listings"
+
+
+# Letters whose case SQLite's lower() does not fold (it folds ASCII only), with ASCII ones.
+CASED_NAMES = st.text(alphabet=st.sampled_from("aZéÉäÄßẞøØçÇıİσΣςkK "), min_size=1, max_size=12).filter(
+    lambda name: name.strip())
+
+
+@HOSTILE
+@given(name=CASED_NAMES, spelling=st.sampled_from([str, str.upper, str.lower, str.casefold, str.swapcase]),
+       position=st.one_of(st.none(), st.integers(min_value=0, max_value=3)))
+def test_a_name_another_topic_has_in_any_case_is_a_409_and_changes_nothing(api, name, spelling, position):
+    """Whatever the letters and the case, and with a move in the same request: the clash is
+    a 409 naming the field, never a 500 from the unique constraint, and nothing moves."""
+    first = _create(api, name=name)
+    other = _create(api, name="Zz other topic")
+    before = api.get("/topics").get_json()["data"]
+    clash = spelling(first["name"])
+    if clash.casefold() != first["name"].casefold():  # a spelling that is not the same name folded
+        clash = first["name"]
+    body = {"name": clash} if position is None else {"name": clash, "position": position}
+
+    assert_error(api.patch(f"/topics/{other['id']}", json=body), 409, field="name")
+    assert_error(api.post("/topics", json={"name": clash}), 409, field="name")
+    assert api.get("/topics").get_json()["data"] == before
+    for topic in before:
+        assert api.delete(f"/topics/{topic['id']}").status_code == 204
