@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated, Any, NoReturn
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from sqlalchemy import bindparam, case, or_, select, text, update
+from sqlalchemy import Row, bindparam, case, or_, select, text, update
 
 from webapp.extensions import db
 from webapp.infra.errors import NotFound, ValidationFailed
@@ -226,8 +226,8 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     values = {"tenant_id": tenant_id, "customer_id": target.id, "type": activity_type, "properties": properties,
               "occurred_at": occurred, "created_at": utcnow(), "idempotency_key": idempotency_key,
               "order_id": order_id, "amount": amount, "event_id": event_id, "event_name": event_name}
-    activity = db.session.scalar(_store_statement(dialect()), {f"new_{k}": v for k, v in values.items()})
-    if activity is None:
+    stored = db.session.execute(_store_statement(dialect()), {f"new_{k}": v for k, v in values.items()}).first()
+    if stored is None:
         # Already recorded: nothing of this request is kept (not even a customer it named
         # by an email no one has any more), and the stored activity is the answer.
         db.session.rollback()
@@ -236,6 +236,9 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
             raise ValidationFailed("idempotency_key", "an activity with this key or order id was being stored "
                                                       "and then was not; send it again")
         return existing, False
+    # The stored row as an object outside the session (the commit does not expire it: the
+    # caller reads it back without another SELECT), built from the INSERT's RETURNING.
+    activity = CustomerActivity(**dict(zip(_STORED_ATTRIBUTES, stored, strict=True)))
 
     guests: set[int] = set()
     if purchase is not None:
@@ -260,9 +263,6 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     # Guests named on the tickets hold them now: their ticket segments follow too.
     for guest_id in sorted(guests):
         customer_changed(tenant_id, guest_id)
-    # Returned as stored, detached, so that the commit does not expire it: the caller reads
-    # it back without another SELECT.
-    db.session.expunge(activity)
     db.session.commit()
     return activity, True
 
@@ -278,18 +278,22 @@ def _store_statement(backend: str):
     """INSERT ... ON CONFLICT DO NOTHING RETURNING the activity, for `backend` (the caller's dialect)."""
     del backend  # the key of the cache: insert_ignoring_duplicates builds for the session's backend
     table = CustomerActivity.__table__
-    return insert_ignoring_duplicates(CustomerActivity).values(
+    return insert_ignoring_duplicates(table).values(
         {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in _ACTIVITY_COLUMNS}
-    ).returning(CustomerActivity)
+    ).returning(*table.c)
 
 
-def _purchase_update_statement():
+_STORED_ATTRIBUTES = tuple(CustomerActivity.__mapper__.get_property_by_column(column).key
+                           for column in CustomerActivity.__table__.c)
+
+
+def _purchase_update_statement(target: Any = Customer):
     # One UPDATE reading the row's current values: concurrent purchases each add theirs. A
     # purchase that would take the total past what the column holds moves nothing and is
     # refused (PostgreSQL would fail the statement; SQLite would store a rounded float).
     amount = bindparam("amount", type_=Customer.__table__.c.total_spent.type)
     at = bindparam("at", type_=UTCDateTime())
-    return (update(Customer)
+    return (update(target)
             .where(Customer.id == bindparam("buyer_id"), Customer.total_spent + amount < MAX_MONEY)
             .values(total_spent=Customer.total_spent + amount, orders_count=Customer.orders_count + 1,
                     last_order_at=case((or_(Customer.last_order_at.is_(None), Customer.last_order_at < at), at),
@@ -299,7 +303,10 @@ def _purchase_update_statement():
 
 
 _ADD_PURCHASE = _purchase_update_statement()
-_BUY = _ADD_PURCHASE.where(Customer.tenant_id == bindparam("buyer_tenant")).returning(Customer)
+# The buyer's UPDATE on the table, returning the two columns a purchase reads: no ORM object
+# loaded into the session (and expired at commit) for a row nothing else here reads.
+_BUY = _purchase_update_statement(Customer.__table__).where(Customer.tenant_id == bindparam("buyer_tenant")).returning(
+    Customer.__table__.c.id, Customer.__table__.c.last_touched_at)
 
 
 def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) -> None:
@@ -308,13 +315,13 @@ def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) ->
         _refuse_total()
 
 
-def _buyer(tenant_id: int, customer_id: int, amount: Decimal, occurred_at: datetime) -> Customer | None:
+def _buyer(tenant_id: int, customer_id: int, amount: Decimal, occurred_at: datetime) -> Row | None:
     """The buyer a purchase names by id, found and their aggregates moved in one UPDATE ...
     RETURNING (one round trip where a lookup and an UPDATE were two); the activity's INSERT
     follows, and a retry's rolls this back. None when the total would pass what the column
     holds; NotFound when the id is not one of the tenant's customers."""
-    buyer = db.session.scalar(_BUY, {"buyer_id": customer_id, "buyer_tenant": tenant_id, "amount": amount,
-                                     "at": occurred_at, "now": utcnow()})
+    buyer = db.session.execute(_BUY, {"buyer_id": customer_id, "buyer_tenant": tenant_id, "amount": amount,
+                                     "at": occurred_at, "now": utcnow()}).first()
     if buyer is None:
         get_customer(tenant_id, customer_id)  # NotFound for another tenant's or no customer
     return buyer
