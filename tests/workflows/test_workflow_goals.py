@@ -255,3 +255,29 @@ def test_purchased_since_entry_counts_from_this_enrollment_not_an_earlier_one(te
     assert fresh(enrollment.id).goal_met_at_entry is False
     buy(tenant, ada, "o-1")
     assert fresh(enrollment.id).status == "converted"
+
+
+def test_the_kept_exit_check_reads_days_ago_from_the_clock_each_time_it_runs(tenant, monkeypatch):
+    """check_customer's statement is built once while no workflow changes; its "more than 7
+    days ago" is the clock's at each run, not the moment it was built."""
+    import webapp.segments.compiler as compiler_module
+    import webapp.services.enrollment.goals as goals_module
+
+    ada = customer(tenant)
+    record_activity(tenant, "purchase", customer_id=ada, properties={"order_total": 30, "order_id": "o-1"},
+                    occurred_at=utcnow() - timedelta(days=5))
+    workflow(tenant, [("wait", {"days": 30}), EMAIL],
+             exit_conditions={"conditions": [{"type": "last_order_at", "operator": "more_than_days_ago",
+                                              "value": 7}]})
+    enrollment = enroll(tenant, ada)
+    change_tag(tenant, ada, "seen", add=True)  # checked: the last order is 5 days old
+    db.session.commit()
+    assert fresh(enrollment.id).status == "waiting"
+
+    later = utcnow() + timedelta(days=3)
+    for module in (compiler_module, goals_module):
+        monkeypatch.setattr(module, "utcnow", lambda: later)
+    change_tag(tenant, ada, "seen-again", add=True)  # 8 days old by the clock now
+    db.session.commit()
+
+    assert fresh(enrollment.id).status == "exited"

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from webapp.infra.types import utcnow
 from webapp.services.enrollment import process_trigger
 from webapp.services.enrollment.goals import check_customer
 from webapp.services.segment_refresh import refresh_customer_segments
@@ -30,5 +29,5 @@ def customer_changed(tenant_id: int, customer_id: int, *, trigger: str | None = 
     if segments:
         refresh_customer_segments(tenant_id, customer_id, now=now, locked=locked)
     created = [] if trigger is None else process_trigger(tenant_id, trigger, customer_id, payload, now=now)
-    check_customer(tenant_id, customer_id, now or utcnow())
+    check_customer(tenant_id, customer_id, now)
     return created

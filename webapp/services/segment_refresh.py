@@ -4,13 +4,13 @@ logged (segment_entered / segment_exited, which segment_entered workflows hook i
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, insert, literal, select, union_all, update
 
 from webapp.extensions import db
+from webapp.infra.memo import VersionedCache
 from webapp.infra.sql import among, dialect, for_driver, run_compiled
 from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerSegment, CustomerSegmentMember
@@ -18,21 +18,10 @@ from webapp.segments.compiler import Compiler
 from webapp.services.cache_keys import tenant_keys
 from webapp.services.segments import KEEP_VERSION, definition_of, list_segments, lock_segment, log_segment_changes
 
-# Per-tenant union of every segment's probe, reused while no segment changes: building
-# 50 expression trees costs far more than running the statement. Bounded, never stale
-# (keyed by each segment's updated_at).
-_PROBE_CACHE: dict[tuple, Any] = {}
-_PROBE_CACHE_SIZE = 256
-
-
-def _cached(key: tuple, build: Callable[[], Any]) -> Any:
-    """_PROBE_CACHE[key], built on first use; the oldest entry goes when it is full."""
-    found = _PROBE_CACHE.get(key)
-    if found is None:
-        if len(_PROBE_CACHE) >= _PROBE_CACHE_SIZE:
-            _PROBE_CACHE.pop(next(iter(_PROBE_CACHE)))
-        found = _PROBE_CACHE[key] = build()
-    return found
+# Per tenant (and kind): the union of every segment's probe, reused while no segment changes:
+# building 50 expression trees costs far more than running the statement. Bounded, never
+# stale (under each segment's updated_at).
+_PROBES = VersionedCache[Any](size=256)
 
 
 def _versions(tenant_id: int) -> list[tuple[int, datetime]]:
@@ -46,7 +35,7 @@ def _probe_statement(tenant_id: int, versions: list[tuple[int, datetime]], now: 
     matches (1) and of those it is a member of now (0), in one statement."""
     if now is not None:  # a moment of its own: built for this call only
         return _build_probe(tenant_id, now)
-    return _cached((tenant_id, dialect(), tuple(versions)), lambda: _build_probe(tenant_id, None))
+    return _PROBES.get((tenant_id, dialect()), tuple(versions), lambda: _build_probe(tenant_id, None))
 
 
 def _build_probe(tenant_id: int, now: datetime | None):
@@ -72,7 +61,7 @@ def _probe(tenant_id: int, versions: list[tuple[int, datetime]], now: datetime |
     statement = _probe_statement(tenant_id, versions, now)
     if now is not None or dialect() != "postgresql":
         return [tuple(r) for r in db.session.execute(statement, {"customer_id": customer_id})]
-    compiled = _cached(("driver", tenant_id, tuple(versions)), lambda: for_driver(statement, customer_id=0))
+    compiled = _PROBES.get(("driver", tenant_id), tuple(versions), lambda: for_driver(statement, customer_id=0))
     return run_compiled(compiled, customer_id=customer_id)
 
 
@@ -116,7 +105,7 @@ def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime
 
 def _batch_probe_statement(tenant_id: int, versions: list[tuple[int, datetime]]):
     """SELECT (segment_id, customer_id) for every segment each of :customer_ids matches."""
-    return _cached(("batch", tenant_id, dialect(), tuple(versions)), lambda: _build_batch_probe(tenant_id))
+    return _PROBES.get(("batch", tenant_id, dialect()), tuple(versions), lambda: _build_batch_probe(tenant_id))
 
 
 def _build_batch_probe(tenant_id: int):

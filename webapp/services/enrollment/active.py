@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 
 from webapp.extensions import db
+from webapp.infra.memo import VersionedCache
 from webapp.models import AutomationStep, AutomationWorkflow
 from webapp.services.cache_keys import tenant_keys
 
@@ -24,11 +25,10 @@ class ActiveWorkflow:
     first_step_config: dict
 
 
-# tenant_id -> (key, {trigger_type: [ActiveWorkflow]}). The key (count, sum of versions,
-# latest update) of the tenant's active workflows moves with every change, so the cache is
-# never stale; checking it is one indexed aggregate instead of loading 50 workflows.
-_ACTIVE_CACHE: dict[int, tuple[tuple, dict[str, list[ActiveWorkflow]]]] = {}
-_ACTIVE_CACHE_SIZE = 1024
+# tenant_id -> {trigger_type: [ActiveWorkflow]} under the key (count, sum of versions,
+# latest update) of the tenant's active workflows: it moves with every change, so the cache
+# is never stale; checking it is one indexed aggregate instead of loading 50 workflows.
+_ACTIVE = VersionedCache[dict[str, list[ActiveWorkflow]]]()
 
 
 def workflow_keys(tenant_id: int) -> tuple[tuple, tuple]:
@@ -49,33 +49,33 @@ def active_workflows(tenant_id: int, trigger_type: str) -> list[ActiveWorkflow]:
     key = active_key(tenant_id)
     if not key[0]:
         return []
-    cached = _ACTIVE_CACHE.get(tenant_id)
-    if cached is None or cached[0] != key:
-        # The first step of the main path (steps on a split's or wait_for's paths count
-        # positions within their path).
-        first = (select(AutomationStep.workflow_id, func.min(AutomationStep.position).label("position"))
-                 .where(AutomationStep.parent_step_id.is_(None))
-                 .group_by(AutomationStep.workflow_id).subquery())
-        rows = db.session.execute(
-            select(AutomationWorkflow.id, AutomationWorkflow.trigger_type, AutomationWorkflow.trigger_config,
-                   AutomationWorkflow.reentry, AutomationStep.id, AutomationStep.type, AutomationStep.config)
-            .join(first, first.c.workflow_id == AutomationWorkflow.id)
-            .join(AutomationStep, and_(AutomationStep.workflow_id == AutomationWorkflow.id,
-                                       AutomationStep.parent_step_id.is_(None),
-                                       AutomationStep.position == first.c.position))
-            .where(AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.active.is_(True))
-            .order_by(AutomationWorkflow.id, AutomationStep.id))
-        by_type: dict[str, list[ActiveWorkflow]] = {}
-        seen: set[int] = set()
-        for wid, ttype, config, reentry, step_id, step_type, step_config in rows:
-            if wid not in seen:
-                seen.add(wid)
-                by_type.setdefault(ttype, []).append(ActiveWorkflow(wid, ttype, dict(config or {}), reentry, step_id,
-                                                                    step_type, dict(step_config or {})))
-        if len(_ACTIVE_CACHE) >= _ACTIVE_CACHE_SIZE:
-            _ACTIVE_CACHE.pop(next(iter(_ACTIVE_CACHE)))
-        cached = _ACTIVE_CACHE[tenant_id] = (key, by_type)
-    return cached[1].get(trigger_type, [])
+    return _ACTIVE.get(tenant_id, key, lambda: _load(tenant_id)).get(trigger_type, [])
+
+
+def _load(tenant_id: int) -> dict[str, list[ActiveWorkflow]]:
+    # The first step of the main path (steps on a split's or wait_for's paths count
+    # positions within their path).
+    first = (select(AutomationStep.workflow_id, func.min(AutomationStep.position).label("position"))
+             .where(AutomationStep.parent_step_id.is_(None))
+             .group_by(AutomationStep.workflow_id).subquery())
+    rows = db.session.execute(
+        select(AutomationWorkflow.id, AutomationWorkflow.trigger_type, AutomationWorkflow.trigger_config,
+               AutomationWorkflow.reentry, AutomationStep.id, AutomationStep.type, AutomationStep.config)
+        .join(first, first.c.workflow_id == AutomationWorkflow.id)
+        .join(AutomationStep, and_(AutomationStep.workflow_id == AutomationWorkflow.id,
+                                   AutomationStep.parent_step_id.is_(None),
+                                   AutomationStep.position == first.c.position))
+        .where(AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.active.is_(True))
+        .order_by(AutomationWorkflow.id, AutomationStep.id))
+    by_type: dict[str, list[ActiveWorkflow]] = {}
+    seen: set[int] = set()
+    for wid, ttype, config, reentry, step_id, step_type, step_config in rows:
+        if wid not in seen:
+            seen.add(wid)
+            by_type.setdefault(ttype, []).append(ActiveWorkflow(wid, ttype, dict(config or {}), reentry, step_id,
+                                                                step_type, dict(step_config or {})))
+    return by_type
+
 
 
 def matches(workflow: ActiveWorkflow, payload: dict[str, Any]) -> bool:

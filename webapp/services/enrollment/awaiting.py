@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, select, update
 
 from webapp.extensions import db
+from webapp.infra.memo import VersionedCache
 from webapp.infra.queues import after_commit_merged
 from webapp.infra.types import utcnow
 from webapp.models import AutomationEnrollment, AutomationStep, AutomationWorkflow
@@ -29,9 +30,8 @@ from webapp.services.enrollment.enroll import RUN_BATCH_SIZE, RUN_JOB_TIMEOUT
 TRIGGER_REF = re.compile(r"^\{\{\s*trigger((?:\.[A-Za-z0-9_]+)+)\s*\}\}$")
 MISSING = object()
 
-# tenant_id -> (active_key, activity types its active workflows' wait_for steps await).
-_AWAITED_CACHE: dict[int, tuple[tuple, frozenset[str]]] = {}
-_AWAITED_CACHE_SIZE = 1024
+# tenant_id -> the activity types its active workflows' wait_for steps await, under active_key.
+_AWAITED = VersionedCache[frozenset[str]]()
 
 
 def awaited_types(tenant_id: int) -> frozenset[str]:
@@ -40,17 +40,15 @@ def awaited_types(tenant_id: int) -> frozenset[str]:
     key = active_key(tenant_id)
     if not key[0]:
         return frozenset()
-    cached = _AWAITED_CACHE.get(tenant_id)
-    if cached is None or cached[0] != key:
-        configs = db.session.scalars(select(AutomationStep.config).join(
-            AutomationWorkflow, AutomationWorkflow.id == AutomationStep.workflow_id).where(
-            AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.active.is_(True),
-            AutomationStep.type == "wait_for"))
-        types = frozenset(str(c.get("activity_type")) for c in configs if isinstance(c, dict))
-        if len(_AWAITED_CACHE) >= _AWAITED_CACHE_SIZE:
-            _AWAITED_CACHE.pop(next(iter(_AWAITED_CACHE)))
-        cached = _AWAITED_CACHE[tenant_id] = (key, types)
-    return cached[1]
+    return _AWAITED.get(tenant_id, key, lambda: _awaited(tenant_id))
+
+
+def _awaited(tenant_id: int) -> frozenset[str]:
+    configs = db.session.scalars(select(AutomationStep.config).join(
+        AutomationWorkflow, AutomationWorkflow.id == AutomationStep.workflow_id).where(
+        AutomationWorkflow.tenant_id == tenant_id, AutomationWorkflow.active.is_(True),
+        AutomationStep.type == "wait_for"))
+    return frozenset(str(c.get("activity_type")) for c in configs if isinstance(c, dict))
 
 
 def event_ref(value: Any) -> Any:

@@ -24,11 +24,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, exists, false, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, false, or_, select, update
 
 from webapp.extensions import db
+from webapp.infra.memo import VersionedCache
 from webapp.infra.sql import among
+from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import (
     AutomationEnrollment,
     AutomationStep,
@@ -57,30 +60,30 @@ class Journey:
     exits: Criteria | None
 
 
-# tenant_id -> (key, {workflow_id: Journey}); the key (count, sum of versions, latest
-# update) of the tenant's workflows moves with every change, so the cache is never stale.
-# Every workflow counts, switched on or off: a paused workflow's enrollments still convert.
-_CACHE: dict[int, tuple[tuple, dict[int, Journey]]] = {}
-_CACHE_SIZE = 1024
+# tenant_id -> {workflow_id: Journey} under the key (count, sum of versions, latest update)
+# of the tenant's workflows: it moves with every change, so the cache is never stale. Every
+# workflow counts, switched on or off: a paused workflow's enrollments still convert.
+_JOURNEYS = VersionedCache[dict[int, Journey]]()
+# tenant_id -> check_customers' statement for the clock's "now", under the same key: building
+# the CASE of every workflow's EXISTS (and its cache key) cost more than running it.
+_CHECKS = VersionedCache[Any](size=256)
 
 
 def journeys(tenant_id: int) -> dict[int, Journey]:
     """The tenant's workflows with a goal or exit conditions (one indexed aggregate when cached)."""
-    key = workflow_keys(tenant_id)[1]
-    cached = _CACHE.get(tenant_id)
-    if cached is None or cached[0] != key:
-        rows = db.session.execute(select(AutomationWorkflow.id, AutomationWorkflow.goal,
-                                         AutomationWorkflow.exit_conditions)
-                                  .where(AutomationWorkflow.tenant_id == tenant_id))
-        found = {}
-        for wid, goal, exit_conditions in rows:
-            journey = Journey(wid, parse_criteria(goal), parse_criteria(exit_conditions))
-            if journey.goal is not None or journey.exits is not None:
-                found[wid] = journey
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        cached = _CACHE[tenant_id] = (key, found)
-    return cached[1]
+    return _JOURNEYS.get(tenant_id, workflow_keys(tenant_id)[1], lambda: _load_journeys(tenant_id))
+
+
+def _load_journeys(tenant_id: int) -> dict[int, Journey]:
+    rows = db.session.execute(select(AutomationWorkflow.id, AutomationWorkflow.goal,
+                                     AutomationWorkflow.exit_conditions)
+                              .where(AutomationWorkflow.tenant_id == tenant_id))
+    found = {}
+    for wid, goal, exit_conditions in rows:
+        journey = Journey(wid, parse_criteria(goal), parse_criteria(exit_conditions))
+        if journey.goal is not None or journey.exits is not None:
+            found[wid] = journey
+    return found
 
 
 def note_goals_at_entry(tenant_id: int, created: list[tuple[int, int, int]], now: datetime) -> None:
@@ -103,45 +106,57 @@ def note_goals_at_entry(tenant_id: int, created: list[tuple[int, int, int]], now
                 .values(goal_met_at_entry=True).execution_options(synchronize_session=False))
 
 
-def check_customer(tenant_id: int, customer_id: int, now: datetime) -> None:
+def check_customer(tenant_id: int, customer_id: int, now: datetime | None = None) -> None:
     """A change of the customer: convert enrollments whose goal it made true, exit open ones
-    whose exit conditions it met. In the caller's transaction (the caller commits)."""
+    whose exit conditions it met. In the caller's transaction (the caller commits). `now`:
+    a moment of the caller's (None: the clock's)."""
     check_customers(tenant_id, [customer_id], now)
 
 
-def check_customers(tenant_id: int, customer_ids: Collection[int], now: datetime) -> None:
+def check_customers(tenant_id: int, customer_ids: Collection[int], now: datetime | None = None) -> None:
     """check_customer for every customer of a batch at once: one statement reads their
     concerned enrollments and whether each meets its goal and exit conditions now."""
     found = journeys(tenant_id)
     if not found or not customer_ids:
         return
+    moment = now or utcnow()
+    longest = max((j.goal.within_days or 0 for j in found.values() if j.goal is not None), default=0)
+    if now is None:  # "N days ago" read from the clock when it runs: one statement while no workflow changes
+        statement = _CHECKS.get((tenant_id, db.session.get_bind().dialect.name), workflow_keys(tenant_id)[1],
+                                lambda: _check_statement(tenant_id, found, None))
+    else:
+        statement = _check_statement(tenant_id, found, now)
+    rows = db.session.execute(statement, {"customer_ids": sorted(customer_ids),
+                                          "goal_window": moment - timedelta(days=longest)}).all()
+    for enrollment, exit_met, goal_met in rows:
+        journey = found[enrollment.workflow_id]
+        if exit_met and journey.exits is not None and enrollment.status in OPEN_STATUSES \
+                and enrollment.claim_token is None:
+            end_by_exit(enrollment, journey.exits, moment)
+        elif _may_convert(enrollment, journey.goal, moment):
+            _follow_goal(enrollment, journey.goal, moment, true_now=bool(goal_met))
+
+
+def _check_statement(tenant_id: int, found: dict[int, Journey], now: datetime | None):
+    """The enrollments of :customer_ids that a goal or exit concerns, and whether each meets
+    its workflow's exit conditions and goal now (an EXISTS per workflow, chosen by a CASE
+    on the workflow); goals only for enrollments since :goal_window (the longest window)."""
     goal_ids = [wid for wid, j in found.items() if j.goal is not None]
     exit_ids = [wid for wid, j in found.items() if j.exits is not None]
-    longest = max((found[w].goal.within_days or 0 for w in goal_ids), default=0)  # type: ignore[union-attr]
     concerned = []
     if goal_ids:
         concerned.append(and_(AutomationEnrollment.workflow_id.in_(goal_ids),
                               AutomationEnrollment.status.in_(CONVERTIBLE),
                               AutomationEnrollment.converted_at.is_(None),
-                              AutomationEnrollment.enrolled_at >= now - timedelta(days=longest)))
+                              AutomationEnrollment.enrolled_at >= bindparam("goal_window", type_=UTCDateTime())))
     if exit_ids:
         concerned.append(and_(AutomationEnrollment.workflow_id.in_(exit_ids),
                               AutomationEnrollment.status.in_(OPEN_STATUSES)))
-    # One statement: the enrollments concerned, and whether each meets its workflow's exit
-    # conditions and goal now (an EXISTS per workflow, chosen by a CASE on the workflow).
     compiler = Compiler(tenant_id, db.session.get_bind().dialect.name, now)
-    rows = db.session.execute(select(AutomationEnrollment, _met_now(found, "exits", tenant_id, compiler),
-                                     _met_now(found, "goal", tenant_id, compiler)).where(
+    return select(AutomationEnrollment, _met_now(found, "exits", tenant_id, compiler),
+                  _met_now(found, "goal", tenant_id, compiler)).where(
         among(AutomationEnrollment.customer_id, "customer_ids", compiler.dialect),
-        AutomationEnrollment.tenant_id == tenant_id, or_(*concerned)).order_by(AutomationEnrollment.id),
-        {"customer_ids": sorted(customer_ids)}).all()
-    for enrollment, exit_met, goal_met in rows:
-        journey = found[enrollment.workflow_id]
-        if exit_met and journey.exits is not None and enrollment.status in OPEN_STATUSES \
-                and enrollment.claim_token is None:
-            end_by_exit(enrollment, journey.exits, now)
-        elif _may_convert(enrollment, journey.goal, now):
-            _follow_goal(enrollment, journey.goal, now, true_now=bool(goal_met))
+        AutomationEnrollment.tenant_id == tenant_id, or_(*concerned)).order_by(AutomationEnrollment.id)
 
 
 def _met_now(found: dict[int, Journey], which: str, tenant_id: int, compiler: Compiler):

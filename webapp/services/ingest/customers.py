@@ -19,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.infra.errors import DomainError
 from webapp.infra.sql import savepoint
-from webapp.infra.types import utcnow
 from webapp.services.customers import clean_customer_data, upsert_customer
 from webapp.services.enrollment.goals import check_customers
 from webapp.services.imports.writers import Good, bulk_upsert
@@ -81,7 +80,7 @@ def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) 
     if touched:
         # What customer_changed does for a change with no trigger, for all of them at once.
         refresh_segments_for(tenant_id, touched)
-        check_customers(tenant_id, set(touched), utcnow())
+        check_customers(tenant_id, set(touched))
     db.session.commit()
     return [results[index] for index in range(len(items))]
 

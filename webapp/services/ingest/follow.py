@@ -66,7 +66,7 @@ def follow_round(tenant_id: int, stored: list[Stored], guests: set[int]) -> None
         entries = [(s.customer_id, s.properties) for s in stored if s.type == trigger]
         if entries:
             process_triggers(tenant_id, trigger, entries, now)
-    check_customers(tenant_id, changed, now)
+    check_customers(tenant_id, changed)
     awaited = awaited_types(tenant_id)
     for s in stored:
         if s.type in awaited:

@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from webapp.extensions import db
+from webapp.infra.memo import VersionedCache
 from webapp.infra.queues import after_commit_merged
 from webapp.infra.types import utcnow
 from webapp.models import WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 
 DELIVERY_CHUNK = 50
-_CACHE: dict[int, tuple[tuple, dict[str, list[int]]]] = {}
-_CACHE_SIZE = 1024
+# tenant_id -> {event type: [endpoint ids]}, under the key of its enabled endpoints.
+_CACHE = VersionedCache[dict[str, list[int]]]()
 _SESSION_KEY = "crm_webhook_subscribers"
 
 Payload = dict[str, Any]
@@ -40,19 +41,18 @@ def _load(tenant_id: int) -> dict[str, list[int]]:
         .where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True))).one())
     if not key[0]:
         return {}
-    cached = _CACHE.get(tenant_id)
-    if cached is None or cached[0] != key:
-        by_type: dict[str, list[int]] = {}
-        for endpoint_id, types in db.session.execute(
-                select(WebhookEndpoint.id, WebhookEndpoint.event_types)
-                .where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True))
-                .order_by(WebhookEndpoint.id)):
-            for event_type in types or ():
-                by_type.setdefault(event_type, []).append(endpoint_id)
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        cached = _CACHE[tenant_id] = (key, by_type)
-    return cached[1]
+    return _CACHE.get(tenant_id, key, lambda: _subscriptions(tenant_id))
+
+
+def _subscriptions(tenant_id: int) -> dict[str, list[int]]:
+    by_type: dict[str, list[int]] = {}
+    for endpoint_id, types in db.session.execute(
+            select(WebhookEndpoint.id, WebhookEndpoint.event_types)
+            .where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True))
+            .order_by(WebhookEndpoint.id)):
+        for event_type in types or ():
+            by_type.setdefault(event_type, []).append(endpoint_id)
+    return by_type
 
 
 def subscribers(tenant_id: int, event_type: str) -> list[int]:
