@@ -355,25 +355,21 @@ def timeline(tenant_id: int, customer_id: int, *, types: list[str] | None = None
     """
     # The tenant's wall is in the query itself; the customer is looked up only when the
     # page comes back empty, to tell "no activities" from "no such customer here" (404).
-    stmt = select(CustomerActivity).where(CustomerActivity.customer_id == customer_id,
-                                          CustomerActivity.tenant_id == tenant_id)
+    params: dict[str, Any] = {"customer_id": customer_id, "tenant_id": tenant_id, "limit": limit + 1}
     if types:
-        stmt = stmt.where(CustomerActivity.type.in_(types))
+        params["types"] = list(types)
     if since is not None:
-        stmt = stmt.where(CustomerActivity.occurred_at >= since)
+        params["since"] = since
     if until is not None:
-        stmt = stmt.where(CustomerActivity.occurred_at < until)
+        params["until"] = until
     after = decode_cursor(cursor, 2)
     if after is not None:
         at, last_id = parse_moment(after[0]) if isinstance(after[0], str) else None, after[1]
         if at is None or isinstance(last_id, bool) or not isinstance(last_id, int) or not 0 < last_id <= MAX_JSON_INT:
             raise ValidationFailed("cursor", "is not a cursor returned by this list")
-        # The `<=` bound lets the timeline index start at the cursor; with the OR alone the
-        # database walks every newer row first, so deep pages got slower and slower.
-        stmt = stmt.where(CustomerActivity.occurred_at <= at,
-                          or_(CustomerActivity.occurred_at < at, CustomerActivity.id < last_id))
-    stmt = stmt.order_by(CustomerActivity.occurred_at.desc(), CustomerActivity.id.desc()).limit(limit + 1)
-    rows = list(db.session.scalars(stmt))
+        params["at"], params["last_id"] = at, last_id
+    stmt = _timeline_statement(bool(types), since is not None, until is not None, after is not None)
+    rows = db.session.execute(stmt, params).all()
     if not rows:
         get_customer(tenant_id, customer_id)
     next_cursor = None
@@ -381,6 +377,29 @@ def timeline(tenant_id: int, customer_id: int, *, types: list[str] | None = None
         last = rows[limit - 1]
         next_cursor = encode_cursor([last.occurred_at.isoformat(), last.id])
     return Page(rows[:limit], next_cursor)
+
+
+@functools.cache
+def _timeline_statement(types: bool, since: bool, until: bool, after: bool):
+    """The timeline's keyset query for the filters given, built once each: the table's
+    columns as plain rows (the page only reads them), every value a parameter."""
+    table = CustomerActivity.__table__
+    occurred_at = table.c.occurred_at
+    moment = UTCDateTime()
+    stmt = select(*table.c).where(table.c.customer_id == bindparam("customer_id"),
+                                  table.c.tenant_id == bindparam("tenant_id"))
+    if types:
+        stmt = stmt.where(table.c.type.in_(bindparam("types", expanding=True)))
+    if since:
+        stmt = stmt.where(occurred_at >= bindparam("since", type_=moment))
+    if until:
+        stmt = stmt.where(occurred_at < bindparam("until", type_=moment))
+    if after:
+        # The `<=` bound lets the timeline index start at the cursor; with the OR alone the
+        # database walks every newer row first, so deep pages got slower and slower.
+        at = bindparam("at", type_=moment)
+        stmt = stmt.where(occurred_at <= at, or_(occurred_at < at, table.c.id < bindparam("last_id")))
+    return stmt.order_by(occurred_at.desc(), table.c.id.desc()).limit(bindparam("limit"))
 
 
 # A loose index scan: the next type after the last one found, by the (tenant_id, type, ...)
