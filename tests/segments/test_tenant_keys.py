@@ -40,8 +40,10 @@ def test_a_transaction_reads_the_segments_and_the_workflows_key_in_one_statement
         keys = tenant_keys(tenant_a.id)
 
     assert _key_reads(statements) == 1, statements
-    # The keys, and one probe a refresh (PostgreSQL also locks the customer's row for each).
-    assert len([s for s in statements if " FOR " not in s]) == 3, statements
+    # The keys, and one probe a refresh (PostgreSQL also locks the customer's row for the
+    # second on its own: the first took it with the keys).
+    assert len([s for s in statements if "AS segment_id" in s]) == 2, statements
+    assert len(statements) == (4 if db.engine.dialect.name == "postgresql" else 3), statements
     assert [segment_id for segment_id, _ in keys.segments] == [segment.id]
     assert keys.active[0] == 0 and keys.workflows[0] == 0
 
@@ -101,3 +103,41 @@ def test_another_transactions_new_segment_is_seen_by_the_next_transaction(app, t
     assert [segment_id for segment_id, _ in tenant_keys(tenant_a.id).segments] == [other]
     # Calculated by the other request already: nothing to enter.
     assert refresh_customer_segments(tenant_a.id, ada) == {"entered": [], "exited": []}
+
+
+def _locked_elsewhere(customer_id: int) -> bool:
+    """Whether another connection finds the customer's row locked against a key share."""
+    import sqlalchemy as sa
+
+    with db.engine.connect() as other:
+        try:
+            other.execute(sa.text("SELECT id FROM customers WHERE id = :id FOR UPDATE NOWAIT"), {"id": customer_id})
+        except sa.exc.OperationalError:
+            return True
+        finally:
+            other.rollback()
+    return False
+
+
+def test_a_refresh_holds_the_customers_row_until_its_transaction_ends(tenant_a):
+    """The lock that keeps two refreshes of one customer apart is taken in the statement
+    that reads the keys when the transaction has not read them yet, and on its own when it
+    has (and there are segments to refresh)."""
+    import pytest
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time: no row locks")
+    ada, bob = _customer(tenant_a.id), _customer(tenant_a.id, "bob@example.com")
+    create_segment(tenant_a.id, "VIPs", _tagged("vip"))
+    refresh_customer_segments(tenant_a.id, bob)  # the probe built for this version of the segments
+    db.session.commit()
+
+    with sql_sent() as statements:
+        refresh_customer_segments(tenant_a.id, ada)
+    assert _locked_elsewhere(ada) and not _locked_elsewhere(bob)
+    assert len(statements) == 2, statements  # the keys with the lock, the probe
+
+    refresh_customer_segments(tenant_a.id, bob)  # the keys known: the lock on its own
+    assert _locked_elsewhere(bob)
+    db.session.commit()
+    assert not _locked_elsewhere(ada) and not _locked_elsewhere(bob)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from webapp.extensions import db
 from webapp.infra.sql import HotStatement
-from webapp.models import AutomationStep, AutomationWorkflow, CustomerSegment
+from webapp.models import AutomationStep, AutomationWorkflow, Customer, CustomerSegment
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class TenantKeys:
     segments: list[tuple[int, datetime]]  # (id, updated_at) of each segment, by id
 
 
-def _build():
+def _build(lock: bool = False):
     tenant_id = bindparam("tenant_id", type_=Integer())
     active = AutomationWorkflow.active.is_(True)
     flows = select(func.count(case((active, 1))).label("active_count"),
@@ -38,12 +38,21 @@ def _build():
                    ).where(AutomationWorkflow.tenant_id == tenant_id).subquery("flows")
     # One row per segment with the workflows' aggregate beside it (one row of NULLs when there
     # are no segments): the segments' index on (tenant_id, id) serves it in order.
-    return (select(flows, CustomerSegment.id, CustomerSegment.updated_at)
+    columns = [flows, CustomerSegment.id, CustomerSegment.updated_at]
+    if lock:
+        # Evaluated once (an uncorrelated subquery), before the rows: the row lock a segment
+        # refresh takes, in the same round trip.
+        columns.append(select(Customer.id).where(Customer.id == bindparam("customer_id", type_=Integer()))
+                       .with_for_update(key_share=True).scalar_subquery())
+    return (select(*columns)
             .select_from(flows.outerjoin(CustomerSegment, CustomerSegment.tenant_id == tenant_id))
             .order_by(CustomerSegment.id))
 
 
 _READ = HotStatement(_build, tenant_id=0)
+_READ_LOCKING = HotStatement(lambda: _build(lock=True), tenant_id=0, customer_id=0)
+_LOCK = HotStatement(lambda: select(Customer.id).where(Customer.id == bindparam("customer_id", type_=Integer()))
+                     .with_for_update(key_share=True), customer_id=0)
 _MEMO = "crm_tenant_keys"  # db.session.info: tenant_id -> TenantKeys, for this transaction
 _TABLES = frozenset({AutomationWorkflow.__tablename__, AutomationStep.__tablename__, CustomerSegment.__tablename__})
 
@@ -55,11 +64,33 @@ def tenant_keys(tenant_id: int) -> TenantKeys:
         forget(session)
     memo = session.info.setdefault(_MEMO, {})
     if tenant_id not in memo:
-        rows = _READ.rows(tenant_id=tenant_id)
-        first = rows[0]
-        memo[tenant_id] = TenantKeys(tuple(first[:3]), tuple(first[3:6]),
-                                     [(row[6], row[7]) for row in rows if row[6] is not None])
+        _remember(memo, tenant_id, _READ.rows(tenant_id=tenant_id))
     return memo[tenant_id]
+
+
+def keys_locking(tenant_id: int, customer_id: int) -> TenantKeys:
+    """tenant_keys, with the customer's row locked FOR NO KEY UPDATE on PostgreSQL (what a
+    segment refresh holds while it reads and writes the customer's memberships): in the
+    same statement when this transaction has not read the keys yet. The lock is taken
+    before the statement that follows starts, so that one sees what the lock waited for."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return tenant_keys(tenant_id)
+    session = db.session()
+    if _changes_keyed(session):
+        forget(session)
+    memo = session.info.setdefault(_MEMO, {})
+    if tenant_id in memo:
+        if memo[tenant_id].segments:  # nothing to refresh, nothing to hold
+            _LOCK.rows(customer_id=customer_id)
+    else:
+        _remember(memo, tenant_id, _READ_LOCKING.rows(tenant_id=tenant_id, customer_id=customer_id))
+    return memo[tenant_id]
+
+
+def _remember(memo: dict[int, TenantKeys], tenant_id: int, rows: list[tuple]) -> None:
+    first = rows[0]
+    memo[tenant_id] = TenantKeys(tuple(first[:3]), tuple(first[3:6]),
+                                 [(row[6], row[7]) for row in rows if row[6] is not None])
 
 
 def forget(session: Session, *_: Any) -> None:

@@ -15,7 +15,7 @@ from webapp.infra.sql import among, dialect, for_driver, run_compiled
 from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerSegment, CustomerSegmentMember
 from webapp.segments.compiler import Compiler
-from webapp.services.cache_keys import tenant_keys
+from webapp.services.cache_keys import keys_locking, tenant_keys
 from webapp.services.segments import KEEP_VERSION, definition_of, list_segments, lock_segment, log_segment_changes
 
 # Per tenant (and kind): the union of every segment's probe, reused while no segment changes:
@@ -73,15 +73,14 @@ def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime
     the caller's transaction already updated the customer's row (which locks it more
     strongly than the lock below). Returns {"entered": [...], "exited": [...]}.
     """
-    versions = _versions(tenant_id)
+    # One refresh per customer at a time (PostgreSQL): concurrent activities for the same
+    # customer would otherwise both see "not a member yet" and insert the membership twice.
+    # NO KEY UPDATE (not UPDATE) so a recalculation inserting this customer's membership (a
+    # foreign-key KEY SHARE lock) never deadlocks with us. Taken with the segments' versions
+    # when this transaction reads them first.
+    versions = _versions(tenant_id) if locked else keys_locking(tenant_id, customer_id).segments
     if not versions:
         return {"entered": [], "exited": []}
-    if dialect() == "postgresql" and not locked:
-        # One refresh per customer at a time: concurrent activities for the same customer
-        # would otherwise both see "not a member yet" and insert the membership twice.
-        # NO KEY UPDATE (not UPDATE) so a recalculation inserting this customer's membership
-        # (a foreign-key KEY SHARE lock) never deadlocks with us.
-        db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True))
     rows = _probe(tenant_id, versions, now, customer_id)
     matching = {segment_id for segment_id, matches in rows if matches}
     current = {segment_id for segment_id, matches in rows if not matches}
