@@ -233,3 +233,29 @@ def test_a_followup_failing_far_past_its_tries_keeps_a_date_in_range_and_a_short
     assert kept.attempts == 501 and kept.failed_at is not None
     assert utcnow() < kept.next_try_at < utcnow() + timedelta(days=1)
     assert "no_such_table" in kept.last_error and "c1@x.com" not in kept.last_error
+
+
+def test_the_doctor_reports_a_spent_followup_and_repair_hands_it_back_to_the_sweep(
+        runner, api, tenant_a, tenant_b, deferred):
+    _setup(api)
+    batch(api, [buy({"email": f"c{n}@x.com"}, 75, order_id=f"o-{n}") for n in range(4)])
+    [owed] = _owed()
+    db.session.execute(sa.update(IngestFollowup).values(
+        attempts=follow.MAX_ATTEMPTS, failed_at=utcnow(), last_error="canceling statement due to lock timeout"))
+    db.session.commit()
+    assert follow.enqueue_due(utcnow() + timedelta(days=1)) == 0  # spent: the sweep leaves it
+
+    report = runner.invoke(args=["crm", "doctor"])
+    assert report.exit_code == 1, report.output
+    assert f"ingest_followups #{owed.id} (tenant {tenant_a.id})" in report.output
+    assert "a batch of 4 activities failed 6 times (last: canceling statement due to lock timeout)" in report.output
+    assert _owed()[0].failed_at is not None  # reported, not changed
+
+    repaired = runner.invoke(args=["crm", "doctor", "--repair"])
+    assert "1 repaired, 0 left" in repaired.output, repaired.output
+    [again] = _owed()
+    assert (again.failed_at, again.attempts) == (None, 0)
+    assert follow.enqueue_due(utcnow() + timedelta(seconds=1)) == 1
+    assert jobs.follow_batch(owed.id) == 4
+    assert _owed() == [] and len(_members(tenant_a.id)) == 4 and _members(tenant_b.id) == []
+    assert runner.invoke(args=["crm", "doctor"]).exit_code == 0

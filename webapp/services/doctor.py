@@ -9,6 +9,8 @@ and today's rules refuse, so that none of them can fail a later request or job.
   2999-12-31: still "never" in practice); a workflow whose definition still does not
   validate is switched off, with the reason in the report.
 - Scheduled campaigns whose send time lies outside the calendar move to its edge.
+- Follow-ups of large batches whose tries are spent (the reason is in the report): repair
+  resets their tries so the next sweep hands them to a worker again.
 
 Every finding says what was wrong and what was (or would be) changed.
 """
@@ -25,6 +27,7 @@ from sqlalchemy import String, cast, or_, select, text
 
 from webapp.extensions import db
 from webapp.infra.errors import ValidationFailed
+from webapp.infra.types import utcnow
 from webapp.infra.validation import EARLIEST, LATEST, MAX_JSON_INT, in_calendar, read_moment, unstorable
 from webapp.models import (
     AutomationEnrollment,
@@ -34,6 +37,7 @@ from webapp.models import (
     CustomerActivity,
     CustomerSegment,
     EmailCampaign,
+    IngestFollowup,
     Tenant,
 )
 from webapp.segments.definition import parse_definition
@@ -245,6 +249,28 @@ def check_definitions(repair: bool) -> list[Finding]:
     return findings
 
 
+# --- batch follow-ups -------------------------------------------------------------------------
+
+def check_followups(repair: bool) -> list[Finding]:
+    """What a large batch left for a worker and whose tries are spent (services/ingest/follow.py):
+    its customers' segments, workflows and wake-ups have not followed. Repair hands it back
+    to the sweep with its tries reset, once the cause (in the reason) is mended."""
+    findings = []
+    for row in db.session.scalars(select(IngestFollowup).where(IngestFollowup.failed_at.isnot(None))
+                                  .order_by(IngestFollowup.id)):
+        activities = sum(len(r.get("activities") or []) for r in row.rounds if isinstance(r, dict))
+        findings.append(Finding(
+            IngestFollowup.__tablename__, row.id, row.tenant_id, "failed_at",
+            f"the follow-up of a batch of {activities} activities failed {row.attempts} times "
+            f"(last: {(row.last_error or 'no reason kept')[:200]})",
+            "tries reset: the next sweep hands it to a worker", repaired=repair))
+        if repair:
+            row.failed_at, row.attempts, row.next_try_at = None, 0, utcnow()
+    if repair:
+        db.session.commit()
+    return findings
+
+
 def examine(*, repair: bool = False) -> list[Finding]:
     """Every finding, in the order found; with repair=True the changes are committed."""
-    return check_json_documents(repair) + check_definitions(repair)
+    return check_json_documents(repair) + check_definitions(repair) + check_followups(repair)
