@@ -146,6 +146,47 @@ def test_segment_changes_emit_entered_and_exited_in_bulk_and_per_customer(tenant
     assert (exited["customer"]["email"], exited["segment"]["id"]) == ("vip1@example.com", segment.id)
 
 
+def test_a_purchase_moving_a_customer_through_several_segments_logs_counts_and_emits_each_once(
+        tenant_a, tenant_b, subscribe):
+    """One refresh moving one customer into five segments and out of one: a timeline row, a
+    webhook and a count for each, written set-based (one INSERT of the rows, one UPDATE of
+    the counts, one lock statement), entries before exits; another tenant's segments stay."""
+    from sqlalchemy import func
+
+    from webapp.models import CustomerActivity, CustomerSegment
+
+    subscribe(tenant_a.id, "segment.entered", "segment.exited")
+    ada = upsert_customer(tenant_a.id, {"email": "ada@example.com"})[0].id
+    spenders = [segments.create_segment(tenant_a.id, f"Spent {n}+", [
+        {"type": "total_spent", "operator": ">=", "value": n}]).id for n in (10, 20, 30, 40, 50)]
+    newcomer = segments.create_segment(tenant_a.id, "No orders", [
+        {"type": "orders_count", "operator": "=", "value": 0}]).id
+    other = segments.create_segment(tenant_b.id, "Spent 10+", [{"type": "total_spent", "operator": ">=", "value": 10}])
+    db.session.commit()
+    assert [d["segment"]["id"] for d in data_of("segment.entered")] == [newcomer]
+
+    with sql_sent() as statements:
+        activities.record_activity(tenant_a.id, "purchase", customer_id=ada,
+                                   properties={"order_total": 55, "order_id": "o-1"})
+
+    assert [d["segment"]["id"] for d in data_of("segment.entered")] == [newcomer, *spenders]
+    assert [(d["segment"]["id"], d["customer"]["email"]) for d in data_of("segment.exited")] == [
+        (newcomer, "ada@example.com")]
+    logged = db.session.execute(select(CustomerActivity.type, CustomerActivity.properties["segment_id"].as_integer())
+                                .where(CustomerActivity.customer_id == ada,
+                                       CustomerActivity.type.in_(("segment_entered", "segment_exited")))
+                                .order_by(CustomerActivity.id)).all()
+    assert logged == [("segment_entered", newcomer), *[("segment_entered", s) for s in spenders],
+                      ("segment_exited", newcomer)]
+    counts = dict(db.session.execute(select(CustomerSegment.id, CustomerSegment.member_count)).all())
+    assert [counts[s] for s in spenders] == [1] * 5 and counts[newcomer] == 0 and counts[other.id] == 0
+    moved = [s for s in statements if "customer_segments" in s and ("UPDATE" in s.split()[0] or " FOR " in s)]
+    assert len(moved) == 2, moved  # the locks, the counts
+    assert len([s for s in statements if s.startswith("INSERT INTO customer_activities")]) == 2  # purchase, moves
+    assert db.session.scalar(select(func.count()).select_from(CustomerActivity).where(
+        CustomerActivity.tenant_id == tenant_b.id)) == 0
+
+
 def test_an_attributed_purchase_emits_purchase_attributed(api, tenant_a, subscribe, runner):
     subscribe(tenant_a.id, "purchase.attributed")
     cid = send_to_audience(runner, tenant_a.id, 1, name="Autumn")

@@ -54,6 +54,9 @@ _READ_LOCKING = HotStatement(lambda: _build(lock=True), tenant_id=0, customer_id
 _LOCK = HotStatement(lambda: select(Customer.id).where(Customer.id == bindparam("customer_id", type_=Integer()))
                      .with_for_update(key_share=True), customer_id=0)
 _MEMO = "crm_tenant_keys"  # db.session.info: tenant_id -> TenantKeys, for this transaction
+# The execution option of a write to those tables that moves none of the keys (a segment's
+# member count, services/segments.count_moved): the memo stays.
+KEEPS_KEYS = {"crm_keeps_keys": True}
 _TABLES = frozenset({AutomationWorkflow.__tablename__, AutomationStep.__tablename__, CustomerSegment.__tablename__})
 
 
@@ -110,7 +113,7 @@ def _forget_on_change(session: Session, *_: Any) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _forget_on_statement(state: ORMExecuteState) -> None:
-    if not state.is_select and _MEMO in state.session.info:
+    if not state.is_select and _MEMO in state.session.info and not state.execution_options.get("crm_keeps_keys"):
         table = getattr(state.statement, "table", None)
         if table is None or getattr(table, "name", None) in _TABLES:
             forget(state.session)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, insert, literal, select, union_all, update
+from sqlalchemy import bindparam, case, delete, exists, insert, literal, select, union_all
 
 from webapp.extensions import db
 from webapp.infra.memo import VersionedCache
@@ -16,7 +16,7 @@ from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerSegment, CustomerSegmentMember
 from webapp.segments.compiler import Compiler
 from webapp.services.cache_keys import keys_locking, tenant_keys
-from webapp.services.segments import KEEP_VERSION, definition_of, list_segments, lock_segment, log_segment_changes
+from webapp.services.segments import count_moved, definition_of, list_segments, lock_segments, log_moves
 
 # Per tenant (and kind): the union of every segment's probe, reused while no segment changes:
 # building 50 expression trees costs far more than running the statement. Bounded, never
@@ -86,8 +86,7 @@ def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime
     current = {segment_id for segment_id, matches in rows if not matches}
     entered, exited = sorted(matching - current), sorted(current - matching)
     at = now or utcnow()
-    for segment_id in sorted(set(entered) | set(exited)):
-        lock_segment(segment_id)
+    lock_segments(sorted(set(entered) | set(exited)))
     if entered:
         db.session.execute(insert(CustomerSegmentMember), [
             {"segment_id": sid, "customer_id": customer_id, "tenant_id": tenant_id, "added_at": at}
@@ -95,11 +94,23 @@ def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime
     if exited:
         db.session.execute(delete(CustomerSegmentMember).where(
             CustomerSegmentMember.customer_id == customer_id, CustomerSegmentMember.segment_id.in_(exited)))
-    for sid in entered:
-        _one_change(db.session.get(CustomerSegment, sid), customer_id, "segment_entered", +1, at)
-    for sid in exited:
-        _one_change(db.session.get(CustomerSegment, sid), customer_id, "segment_exited", -1, at)
+    _counted_and_logged(tenant_id, {**{sid: ([customer_id], []) for sid in entered},
+                                    **{sid: ([], [customer_id]) for sid in exited}}, at)
     return {"entered": entered, "exited": exited}
+
+
+def _counted_and_logged(tenant_id: int, moved: dict[int, tuple[list[int], list[int]]], at: datetime) -> None:
+    """The segments whose membership moved ({segment id: (customers in, customers out)}), their
+    rows stored already: their counts move (one UPDATE) and the moves are logged, entries
+    first (segments.log_moves)."""
+    if not moved:
+        return
+    segments = {s.id: s for s in db.session.scalars(select(CustomerSegment).where(CustomerSegment.id.in_(moved)))}
+    log_moves(tenant_id, [(segments[sid], kind, moved[sid][side]) for side, kind in ((0, "segment_entered"),
+                                                                                    (1, "segment_exited"))
+                          for sid in sorted(moved) if moved[sid][side]], at)
+    count_moved(CustomerSegment.id.in_(moved), case(
+        {sid: len(came) - len(left) for sid, (came, left) in moved.items()}, value=CustomerSegment.id, else_=0))
 
 
 def _batch_probe_statement(tenant_id: int, versions: list[tuple[int, datetime]]):
@@ -147,31 +158,16 @@ def refresh_segments_for(tenant_id: int, customer_ids: list[int] | set[int]) -> 
         moved.setdefault(segment_id, ([], []))[0].append(customer_id)
     for segment_id, customer_id in exited:
         moved.setdefault(segment_id, ([], []))[1].append(customer_id)
-    for segment_id in sorted(moved):
-        lock_segment(segment_id)
+    lock_segments(sorted(moved))
     if entered:
         db.session.execute(insert(member), [
             {"segment_id": sid, "customer_id": cid, "tenant_id": tenant_id, "added_at": at} for sid, cid in entered])
     for segment_id in sorted(moved):
-        came, left = moved[segment_id]
-        segment = db.session.get(CustomerSegment, segment_id)
+        left = moved[segment_id][1]
         if left:
             db.session.execute(delete(member).where(member.segment_id == segment_id, member.customer_id.in_(left))
                                .execution_options(synchronize_session=False))
-        for activity_type, group in (("segment_entered", came), ("segment_exited", left)):
-            if group:
-                chosen = select(Customer.id.label("customer_id")).where(Customer.id.in_(group)).subquery()
-                log_segment_changes(segment, activity_type, chosen, at)
-        db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment_id)
-                           .values(member_count=CustomerSegment.member_count + len(came) - len(left),
-                                   **KEEP_VERSION)
-                           .execution_options(synchronize_session=False))
+    _counted_and_logged(tenant_id, moved, at)
     return {"entered": entered, "exited": exited}
 
 
-def _one_change(segment: CustomerSegment, customer_id: int, activity_type: str, delta: int, at: datetime) -> None:
-    ids = select(literal(customer_id).label("customer_id")).subquery()
-    log_segment_changes(segment, activity_type, ids, at)
-    db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment.id)
-                       .values(member_count=CustomerSegment.member_count + delta, **KEEP_VERSION)
-                       .execution_options(synchronize_session=False))

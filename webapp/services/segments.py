@@ -36,13 +36,11 @@ from webapp.models import Customer, CustomerActivity, CustomerSegment, CustomerS
 from webapp.segments.compiler import Compiler
 from webapp.segments.definition import Group, parse_definition
 from webapp.services import webhooks
+from webapp.services.cache_keys import KEEPS_KEYS
 from webapp.services.enrollment import enroll_selected
 from webapp.services.webhooks import customer_refs
 
 SCRATCH = "segment_calc_scratch"
-# A count moving is not an edit: updated_at stays (it dates the definition, and the real-time
-# probe statements are cached by it, services/segment_refresh.py).
-KEEP_VERSION = {"updated_at": CustomerSegment.updated_at}
 DIFF = "segment_calc_diff"
 
 
@@ -168,15 +166,61 @@ def log_segment_changes(segment: CustomerSegment, activity_type: str, customer_i
         enroll_selected(segment.tenant_id, "segment_entered", customer_ids, {"segment_id": segment.id}, now=now)
 
 
+def log_moves(tenant_id: int, moves: list[tuple[CustomerSegment, str, list[int]]], now: datetime) -> None:
+    """log_segment_changes for moves named by lists of ids (the real-time refreshes): each
+    (segment, "segment_entered" or "segment_exited", customer ids). One INSERT of the
+    timeline rows of them all and one webhook emission a kind, where a customer entering
+    seven segments with a purchase took seven of each; then the segment_entered workflows
+    of each segment entered."""
+    rows = [{"tenant_id": tenant_id, "customer_id": customer_id, "type": kind, "occurred_at": now, "created_at": now,
+             "properties": {"segment_id": segment.id, "segment_name": segment.name}}
+            for segment, kind, ids in moves for customer_id in ids]
+    if not rows:
+        return
+    db.session.execute(insert(CustomerActivity.__table__), rows)
+    refs: dict[int, dict[str, Any]] = {}
+
+    def payloads(kind: str) -> list[dict[str, Any]]:
+        if not refs:
+            refs.update(customer_refs(tenant_id, {row["customer_id"] for row in rows}))
+        return [{"segment": {"id": segment.id, "name": segment.name}, "customer": refs[customer_id]}
+                for segment, moved, ids in moves if moved == kind for customer_id in sorted(ids)
+                if customer_id in refs]
+
+    for kind in ("segment_entered", "segment_exited"):
+        if any(moved == kind for _, moved, _ in moves):
+            webhooks.emit_many(tenant_id, kind.replace("_", "."), lambda kind=kind: payloads(kind))
+    for segment, kind, ids in moves:
+        if kind == "segment_entered":
+            chosen = select(Customer.id.label("customer_id")).where(Customer.id.in_(ids)).subquery()
+            enroll_selected(tenant_id, "segment_entered", chosen, {"segment_id": segment.id}, now=now)
+
+
+def count_moved(which: Any, delta: Any) -> None:
+    """The member count of the segments `which` selects moves by `delta`. Not an edit:
+    updated_at stays (it dates the definition, and the real-time probe statements are cached
+    by it, services/segment_refresh.py), and so do the tenant's keys read in this transaction."""
+    db.session.execute(update(CustomerSegment).where(which)
+                       .values(member_count=CustomerSegment.member_count + delta, updated_at=CustomerSegment.updated_at)
+                       .execution_options(synchronize_session=False, **KEEPS_KEYS))
+
+
 def lock_segment(segment_id: int) -> None:
     """Serialise recalculations (and real-time changes) of one segment."""
+    lock_segments([segment_id])
+
+
+def lock_segments(segment_ids: list[int]) -> None:
+    """lock_segment for several segments in one statement, in id order: two refreshes moving
+    the same segments queue instead of deadlocking."""
+    if not segment_ids:
+        return
     if dialect() == "postgresql":
-        db.session.execute(select(CustomerSegment.id).where(CustomerSegment.id == segment_id)
-                           .with_for_update(key_share=True))
+        db.session.execute(select(CustomerSegment.id).where(CustomerSegment.id.in_(segment_ids))
+                           .order_by(CustomerSegment.id).with_for_update(key_share=True))
     else:
         # SQLite: any write takes the database write lock until commit.
-        db.session.execute(update(CustomerSegment).where(CustomerSegment.id == segment_id)
-                           .values(member_count=CustomerSegment.member_count, **KEEP_VERSION))
+        count_moved(CustomerSegment.id.in_(segment_ids), 0)
 
 
 def calculate_segment(tenant_id: int, segment_id: int, *, now: datetime | None = None) -> CalculationResult:
@@ -250,10 +294,8 @@ _DIFF_TABLE = Table(DIFF, _TEMP, Column("customer_id", BigInteger, primary_key=T
 
 def forget_customer(customer_id: int) -> None:
     """Before a customer is erased: their segments' counts drop by one."""
-    db.session.execute(update(CustomerSegment).where(CustomerSegment.id.in_(
-        select(CustomerSegmentMember.segment_id).where(CustomerSegmentMember.customer_id == customer_id)))
-        .values(member_count=CustomerSegment.member_count - 1, **KEEP_VERSION)
-        .execution_options(synchronize_session=False))
+    count_moved(CustomerSegment.id.in_(
+        select(CustomerSegmentMember.segment_id).where(CustomerSegmentMember.customer_id == customer_id)), -1)
     db.session.execute(delete(CustomerSegmentMember).where(CustomerSegmentMember.customer_id == customer_id))
 
 
