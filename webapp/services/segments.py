@@ -149,7 +149,8 @@ def _segment_properties(segment: CustomerSegment):
 
 
 def log_segment_changes(segment: CustomerSegment, activity_type: str, customer_ids, now: datetime) -> None:
-    """The one place segment_entered / segment_exited are emitted (bulk, set-based).
+    """segment_entered / segment_exited of a calculation, emitted in bulk (set-based): with
+    log_moves (the real-time refreshes' lists of ids), the only places they are emitted.
 
     `customer_ids` is a SELECT of customer ids. Workflows triggered by segment entry hook in here.
     """
