@@ -189,7 +189,7 @@ def among(column, name: str, dialect: str, kind: Any = None):
 
 
 class HotStatement:
-    """A read run on every request (a purchase's token check, the caches' keys): built once;
+    """A small statement run on every request (the caches' keys, a refresh's row lock): built once;
     on PostgreSQL compiled once for the driver and run through a raw cursor (run_compiled),
     elsewhere executed by the session. Returns plain tuples. The values come as the driver
     gives them on PostgreSQL (no type processing): use it for ints, strings and for moments

@@ -60,12 +60,16 @@ KEEPS_KEYS = {"crm_keeps_keys": True}
 _TABLES = frozenset({AutomationWorkflow.__tablename__, AutomationStep.__tablename__, CustomerSegment.__tablename__})
 
 
-def tenant_keys(tenant_id: int) -> TenantKeys:
+def _memo() -> dict[int, TenantKeys]:
     session = db.session()
     if _changes_keyed(session):
-        # Not flushed yet: the read below flushes it first, as it would without the memo.
+        # Not flushed yet: the read that follows flushes it first, as it would without the memo.
         forget(session)
-    memo = session.info.setdefault(_MEMO, {})
+    return session.info.setdefault(_MEMO, {})
+
+
+def tenant_keys(tenant_id: int) -> TenantKeys:
+    memo = _memo()
     if tenant_id not in memo:
         _remember(memo, tenant_id, _READ.rows(tenant_id=tenant_id))
     return memo[tenant_id]
@@ -78,10 +82,7 @@ def keys_locking(tenant_id: int, customer_id: int) -> TenantKeys:
     before the statement that follows starts, so that one sees what the lock waited for."""
     if db.session.get_bind().dialect.name != "postgresql":
         return tenant_keys(tenant_id)
-    session = db.session()
-    if _changes_keyed(session):
-        forget(session)
-    memo = session.info.setdefault(_MEMO, {})
+    memo = _memo()
     if tenant_id in memo:
         if memo[tenant_id].segments:  # nothing to refresh, nothing to hold
             _LOCK.rows(customer_id=customer_id)
