@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Integer, bindparam, func, insert, select
 
 from webapp.extensions import db
 from webapp.infra.memo import VersionedCache
 from webapp.infra.queues import after_commit_merged
+from webapp.infra.sql import HotStatement
 from webapp.infra.types import utcnow
 from webapp.models import WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 
@@ -34,11 +35,16 @@ def new_msg_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
 
 
+# What moves with every change to the tenant's enabled endpoints: read once a transaction
+# that emits (a send group, a purchase), so built once and run through the driver.
+_KEY = HotStatement(lambda: select(
+    func.count(WebhookEndpoint.id), func.coalesce(func.sum(WebhookEndpoint.version), 0), func.max(WebhookEndpoint.id),
+    func.max(WebhookEndpoint.updated_at)).where(WebhookEndpoint.tenant_id == bindparam("tenant_id", type_=Integer()),
+                                                WebhookEndpoint.enabled.is_(True)), tenant_id=0)
+
+
 def _load(tenant_id: int) -> dict[str, list[int]]:
-    key = tuple(db.session.execute(
-        select(func.count(WebhookEndpoint.id), func.coalesce(func.sum(WebhookEndpoint.version), 0),
-               func.max(WebhookEndpoint.id), func.max(WebhookEndpoint.updated_at))
-        .where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True))).one())
+    key = tuple(_KEY.rows(tenant_id=tenant_id)[0])
     if not key[0]:
         return {}
     return _CACHE.get(tenant_id, key, lambda: _subscriptions(tenant_id))
