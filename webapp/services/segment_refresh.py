@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, exists, insert, literal, select, union_all
+from sqlalchemy import bindparam, case, delete, exists, insert, literal, select, tuple_, union_all
 
 from webapp.extensions import db
 from webapp.infra.memo import VersionedCache
@@ -85,26 +85,27 @@ def refresh_customer_segments(tenant_id: int, customer_id: int, *, now: datetime
     matching = {segment_id for segment_id, matches in rows if matches}
     current = {segment_id for segment_id, matches in rows if not matches}
     entered, exited = sorted(matching - current), sorted(current - matching)
-    at = now or utcnow()
-    lock_segments(sorted(set(entered) | set(exited)))
-    if entered:
-        db.session.execute(insert(CustomerSegmentMember), [
-            {"segment_id": sid, "customer_id": customer_id, "tenant_id": tenant_id, "added_at": at}
-            for sid in entered])
-    if exited:
-        db.session.execute(delete(CustomerSegmentMember).where(
-            CustomerSegmentMember.customer_id == customer_id, CustomerSegmentMember.segment_id.in_(exited)))
-    _counted_and_logged(tenant_id, {**{sid: ([customer_id], []) for sid in entered},
-                                    **{sid: ([], [customer_id]) for sid in exited}}, at)
+    _apply_moves(tenant_id, {**{sid: ([customer_id], []) for sid in entered},
+                             **{sid: ([], [customer_id]) for sid in exited}}, now or utcnow())
     return {"entered": entered, "exited": exited}
 
 
-def _counted_and_logged(tenant_id: int, moved: dict[int, tuple[list[int], list[int]]], at: datetime) -> None:
-    """The segments whose membership moved ({segment id: (customers in, customers out)}), their
-    rows stored already: their counts move (one UPDATE) and the moves are logged, entries
-    first (segments.log_moves)."""
+def _apply_moves(tenant_id: int, moved: dict[int, tuple[list[int], list[int]]], at: datetime) -> None:
+    """Memberships that moved ({segment id: (customers in, customers out)}): the segments
+    locked (one statement, in id order), the rows inserted and deleted (one statement each),
+    the counts moved (one UPDATE) and the moves logged, entries first (segments.log_moves)."""
     if not moved:
         return
+    lock_segments(sorted(moved))
+    member = CustomerSegmentMember
+    came = [(sid, cid) for sid in sorted(moved) for cid in moved[sid][0]]
+    left = [(sid, cid) for sid in sorted(moved) for cid in moved[sid][1]]
+    if came:
+        db.session.execute(insert(member), [
+            {"segment_id": sid, "customer_id": cid, "tenant_id": tenant_id, "added_at": at} for sid, cid in came])
+    if left:
+        db.session.execute(delete(member).where(tuple_(member.segment_id, member.customer_id).in_(left))
+                           .execution_options(synchronize_session=False))
     segments = {s.id: s for s in db.session.scalars(select(CustomerSegment).where(CustomerSegment.id.in_(moved)))}
     log_moves(tenant_id, [(segments[sid], kind, moved[sid][side]) for side, kind in ((0, "segment_entered"),
                                                                                     (1, "segment_exited"))
@@ -150,24 +151,12 @@ def refresh_segments_for(tenant_id: int, customer_ids: list[int] | set[int]) -> 
         select(member.segment_id, member.customer_id).where(among(member.customer_id, "customer_ids", dialect())),
         {"customer_ids": ids})}
     entered, exited = sorted(matching - current), sorted(current - matching)
-    if not entered and not exited:
-        return {"entered": [], "exited": []}
-    at = utcnow()
     moved: dict[int, tuple[list[int], list[int]]] = {}
     for segment_id, customer_id in entered:
         moved.setdefault(segment_id, ([], []))[0].append(customer_id)
     for segment_id, customer_id in exited:
         moved.setdefault(segment_id, ([], []))[1].append(customer_id)
-    lock_segments(sorted(moved))
-    if entered:
-        db.session.execute(insert(member), [
-            {"segment_id": sid, "customer_id": cid, "tenant_id": tenant_id, "added_at": at} for sid, cid in entered])
-    for segment_id in sorted(moved):
-        left = moved[segment_id][1]
-        if left:
-            db.session.execute(delete(member).where(member.segment_id == segment_id, member.customer_id.in_(left))
-                               .execution_options(synchronize_session=False))
-    _counted_and_logged(tenant_id, moved, at)
+    _apply_moves(tenant_id, moved, utcnow())
     return {"entered": entered, "exited": exited}
 
 
