@@ -17,6 +17,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from webapp.extensions import db
 from webapp.infra.sql import HotStatement
 from webapp.models import AutomationStep, AutomationWorkflow, Customer, CustomerSegment
+from webapp.services.customer_locks import locking
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,7 @@ def _build(lock: bool = False):
     if lock:
         # Evaluated once (an uncorrelated subquery), before the rows: the row lock a segment
         # refresh takes, in the same round trip.
-        columns.append(select(Customer.id).where(Customer.id == bindparam("customer_id", type_=Integer()))
-                       .with_for_update(key_share=True).scalar_subquery())
+        columns.append(locking(Customer.id == bindparam("customer_id", type_=Integer())).scalar_subquery())
     return (select(*columns)
             .select_from(flows.outerjoin(CustomerSegment, CustomerSegment.tenant_id == tenant_id))
             .order_by(CustomerSegment.id))
@@ -51,8 +51,7 @@ def _build(lock: bool = False):
 
 _READ = HotStatement(_build, tenant_id=0)
 _READ_LOCKING = HotStatement(lambda: _build(lock=True), tenant_id=0, customer_id=0)
-_LOCK = HotStatement(lambda: select(Customer.id).where(Customer.id == bindparam("customer_id", type_=Integer()))
-                     .with_for_update(key_share=True), customer_id=0)
+_LOCK = HotStatement(lambda: locking(Customer.id == bindparam("customer_id", type_=Integer())), customer_id=0)
 _MEMO = "crm_tenant_keys"  # db.session.info: tenant_id -> TenantKeys, for this transaction
 # The execution option of a write to those tables that moves none of the keys (a segment's
 # member count, services/segments.count_moved): the memo stays.

@@ -16,6 +16,7 @@ from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerSegment, CustomerSegmentMember
 from webapp.segments.compiler import Compiler
 from webapp.services.cache_keys import keys_locking, tenant_keys
+from webapp.services.customer_locks import lock_customers
 from webapp.services.segments import count_moved, definition_of, list_segments, lock_segments, log_moves
 
 # Per tenant (and kind): the union of every segment's probe, reused while no segment changes:
@@ -139,11 +140,7 @@ def refresh_segments_for(tenant_id: int, customer_ids: list[int] | set[int]) -> 
     versions = _versions(tenant_id) if ids else []
     if not versions:
         return {"entered": [], "exited": []}
-    if dialect() == "postgresql":
-        # The same per-customer lock as refresh_customer_segments, taken in id order so two
-        # batches sharing customers queue instead of deadlocking.
-        db.session.execute(select(Customer.id).where(among(Customer.id, "customer_ids", "postgresql"))
-                           .order_by(Customer.id).with_for_update(key_share=True), {"customer_ids": ids})
+    lock_customers(tenant_id, ids)  # the same per-customer lock as refresh_customer_segments
     matching = {(row.segment_id, row.customer_id) for row in
                 db.session.execute(_batch_probe_statement(tenant_id, versions), {"customer_ids": ids})}
     member = CustomerSegmentMember

@@ -28,13 +28,14 @@ from sqlalchemy import Numeric, bindparam, insert, or_, select, text
 
 from webapp.extensions import db
 from webapp.infra.errors import DomainError, NotFound, ValidationFailed
-from webapp.infra.sql import among, dialect, insert_ignoring_duplicates
+from webapp.infra.sql import dialect, insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.infra.validation import check_storable, utc_moment
 from webapp.models import Customer, CustomerActivity
 from webapp.services import rollups, webhooks
 from webapp.services.activities import check_activity_type, read_purchase, record_activity
 from webapp.services.campaigns.stats import attribute_purchase
+from webapp.services.customer_locks import lock_customers
 from webapp.services.customers import MAX_MONEY
 from webapp.services.ingest import follow
 from webapp.services.ingest.items import Item
@@ -387,13 +388,8 @@ def ingest_activities(tenant_id: int, items: list[dict[str, Any] | DomainError])
 def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
     """Checked items, set-based, in one transaction."""
     tenant_id = plan.tenant_id
-    if dialect() == "postgresql":
-        # Customers in id order before any UPDATE: two batches sharing customers queue.
-        ids = sorted({i.customer_id for i in checked if i.customer_id is not None})
-        if ids:
-            db.session.execute(select(Customer.id).where(among(Customer.id, "customer_ids", "postgresql"),
-                                                         Customer.tenant_id == tenant_id)
-                               .order_by(Customer.id).with_for_update(key_share=True), {"customer_ids": ids})
+    # Customers in id order before any UPDATE: two batches sharing customers queue.
+    lock_customers(tenant_id, (i.customer_id for i in checked if i.customer_id is not None))
     _walk(plan, checked)
     # The purchase rollups of what this batch inserts: set-based before commit, not row by row at it.
     with rollups.left_to_caller(db.session):
