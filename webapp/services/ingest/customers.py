@@ -62,11 +62,10 @@ def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) 
         [_email_key(d["email"]) for _, d in single if d.get("email")]
     externals = [g.data["external_id"] for g in bulk if g.data.get("external_id") is not None] + \
         [d["external_id"] for _, d in single if d.get("external_id") is not None]
-    if len(set(emails)) < len(emails) or len(set(externals)) < len(externals):
-        # One customer named twice: item by item, so the second sees what the first did.
-        single = sorted(single + [(g.line, items[g.line]) for g in bulk])  # type: ignore[misc]
-        bulk = []
-    if bulk and not _write_bulk(tenant_id, bulk, results, touched):
+    named_twice = len(set(emails)) < len(emails) or len(set(externals)) < len(externals)
+    # One customer named twice goes item by item (the second must see what the first did), and
+    # so does a set the writer could not store.
+    if named_twice or (bulk and not _write_bulk(tenant_id, bulk, results, touched)):
         single = sorted(single + [(g.line, items[g.line]) for g in bulk])  # type: ignore[misc]
     for index, data in single:
         try:
