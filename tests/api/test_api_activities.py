@@ -369,8 +369,8 @@ def test_a_retried_purchase_is_answered_with_the_stored_one_even_when_the_total_
 
 
 def test_one_purchase_takes_six_statements_with_segments_and_workflows_live(api):
-    """The token and its tenant (one join), the customer found and its aggregates moved in
-    one UPDATE ... RETURNING (whose row lock the segment refresh relies on), the INSERT ...
+    """The token (its own columns; the tenant row is not read), the customer found and its
+    aggregates moved in one UPDATE ... RETURNING (whose row lock the segment refresh relies on), the INSERT ...
     ON CONFLICT DO NOTHING RETURNING (no savepoint, no check before it), no campaign credit
     lookup (no email ever reached this customer), the workflows' key with the segments'
     versions (one read, once for triggers, goals, wait_for and the probes), all the segments'

@@ -208,3 +208,22 @@ def test_another_tenants_customer_is_a_404_with_or_without_filters_and_an_empty_
     seed(api, ours)
     assert api.get(f"/customers/{ours}/timeline", query_string={"since": "2027-01-01T00:00:00Z"}).get_json()[
         "data"] == []
+
+
+def test_a_timeline_page_takes_two_statements_the_token_and_the_page(api):
+    """The token is read by its own columns (the tenant's row is not loaded: the page needs
+    only its id) and the page by one keyset query; the customer is looked up only for an
+    empty page. The second request is measured, after the token's once-a-minute last_used_at."""
+    from tests.sql_support import sql_sent
+
+    customer_id = make_customer(api)
+    seed(api, customer_id)
+    assert api.get(f"/customers/{customer_id}/timeline?limit=3").status_code == 200
+    with sql_sent() as sent:
+        response = api.get(f"/customers/{customer_id}/timeline?limit=3")
+    assert response.status_code == 200 and len(response.get_json()["data"]) == 3
+    reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 2, sent
+    assert "api_tokens" in reads[0] and "tenants" not in reads[0]
+    assert "customer_activities" in reads[1]
+    assert not [s for s in sent if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))], sent

@@ -6,13 +6,15 @@ from flask import g, request
 
 from webapp.api.errors import ApiError
 from webapp.api.registry import ADMIN_ENDPOINTS, PUBLIC_ENDPOINTS
-from webapp.services.tenants import find_active_token
+from webapp.extensions import db
+from webapp.models import Tenant
+from webapp.services.tenants import TokenGrant, find_active_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def authenticate_request() -> None:
-    """before_request for the API blueprint: sets g.tenant and g.api_token."""
+    """before_request for the API blueprint: sets g.api_token, the request's grant."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
     header = request.headers.get("Authorization", "")
@@ -22,13 +24,21 @@ def authenticate_request() -> None:
     found = find_active_token(secret.strip())
     if found is None:
         raise ApiError(401, "unauthorized", "the API token is wrong or has been revoked")
-    token = found[0]
-    if request.method not in SAFE_METHODS and not token.can_write:
+    if request.method not in SAFE_METHODS and not found.can_write:
         raise ApiError(403, "forbidden", "this API token is read-only (viewer)")
-    if request.endpoint in ADMIN_ENDPOINTS and not token.is_admin:
-        raise ApiError(403, "forbidden", f"this route needs an admin token; this one is a {token.role} token")
-    g.api_token, g.tenant = found
+    if request.endpoint in ADMIN_ENDPOINTS and not found.is_admin:
+        raise ApiError(403, "forbidden", f"this route needs an admin token; this one is a {found.role} token")
+    g.api_token = found
+
+
+def current_grant() -> TokenGrant:
+    return g.api_token
 
 
 def current_tenant_id() -> int:
-    return g.tenant.id
+    return g.api_token.tenant_id
+
+
+def current_tenant() -> Tenant:
+    """The request's tenant row, read when a route needs more than its id."""
+    return db.session.get(Tenant, g.api_token.tenant_id)

@@ -3,9 +3,10 @@ its own way), and the credentials they are checked with (admin tokens only)."""
 
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import jsonify, request
 
 from webapp.api.audit_trail import note
+from webapp.api.auth import current_tenant_id
 from webapp.api.blueprint import bp
 from webapp.api.errors import error_response
 from webapp.api.registry import api_route
@@ -44,7 +45,7 @@ def provider_webhook(provider: str, tenant_key: str):
            description="The URL to paste into each provider's console (it holds the organisation's random key) and, "
                        "for each provider, whether its credentials are set. Secrets are never returned.")
 def get_provider_webhooks():
-    return jsonify(credentials.describe(credentials.settings_of(g.tenant.id)))
+    return jsonify(credentials.describe(credentials.settings_of(current_tenant_id())))
 
 
 @api_route(bp, "/settings/provider-webhooks", "PATCH", admin=True, tag="settings",
@@ -54,7 +55,7 @@ def get_provider_webhooks():
                        "write-only.")
 def patch_provider_webhooks(body: ProviderWebhooksPatch):
     changes = body.model_dump(exclude_unset=True)
-    row = credentials.update_credentials(g.tenant.id, changes)
+    row = credentials.update_credentials(current_tenant_id(), changes)
     note("provider_webhooks.changed", changes={name: None for name in sorted(changes)})
     return jsonify(credentials.describe(row))
 
@@ -63,6 +64,6 @@ def patch_provider_webhooks(body: ProviderWebhooksPatch):
            summary="Replace the key in every webhook URL", response=ProviderWebhooksOut,
            description="The old URLs answer 404 from now on: paste the new ones into each provider's console.")
 def new_provider_webhook_key():
-    row = credentials.new_key(g.tenant.id)
+    row = credentials.new_key(current_tenant_id())
     note("provider_webhooks.new_key")
     return jsonify(credentials.describe(row))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify
+from flask import jsonify
 
 from webapp.api.audit_trail import note
+from webapp.api.auth import current_tenant
 from webapp.api.blueprint import bp
 from webapp.api.registry import api_route
 from webapp.api.schemas.settings import SettingsOut, SettingsPatch
@@ -22,7 +23,7 @@ def settings_dict(tenant: Tenant) -> dict[str, Any]:
 
 @api_route(bp, "/settings", "GET", summary="The organisation's settings", tag="settings", response=SettingsOut)
 def get_settings():
-    return jsonify(settings_dict(g.tenant))
+    return jsonify(settings_dict(current_tenant()))
 
 
 @api_route(bp, "/settings", "PATCH", summary="Change the organisation's settings", tag="settings",
@@ -33,9 +34,10 @@ def patch_settings(body: SettingsPatch):
     changes = body.model_dump(exclude_unset=True)
     if "webhook_allowlist" in changes:
         changes["webhook_allowlist"] = "\n".join(changes["webhook_allowlist"] or [])
-    before = audit.tenant_snapshot(g.tenant.id, exclude=BRAND_COLUMN)
-    tenant = tenant_settings.update_settings(g.tenant, changes)
-    changed = audit.diff(before, audit.tenant_snapshot(g.tenant.id, exclude=BRAND_COLUMN))
+    tenant = current_tenant()
+    before = audit.tenant_snapshot(tenant.id, exclude=BRAND_COLUMN)
+    tenant = tenant_settings.update_settings(tenant, changes)
+    changed = audit.diff(before, audit.tenant_snapshot(tenant.id, exclude=BRAND_COLUMN))
     if changed:
         note("settings.changed", changes=changed)
     return jsonify(settings_dict(tenant))

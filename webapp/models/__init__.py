@@ -32,7 +32,17 @@ from webapp.models.segment import CustomerSegment, CustomerSegmentMember
 from webapp.models.sending_domain import SENDING_DOMAIN_STATUSES, SendingDomain
 from webapp.models.signup_form import CUSTOM_FIELD_KINDS, FORM_STATUSES, NAME_FIELD_MODES, PendingSignup, SignupForm
 from webapp.models.team import PasswordReset, TeamInvite
-from webapp.models.tenant import ADMIN_ROLES, ROLES, TOKEN_ROLES, WRITE_ROLES, ApiToken, Tenant, User, UserSession
+from webapp.models.tenant import (
+    ADMIN_ROLES,
+    ROLES,
+    TOKEN_ROLES,
+    WRITE_ROLES,
+    ApiToken,
+    RoleRights,
+    Tenant,
+    User,
+    UserSession,
+)
 from webapp.models.tracking import (
     CampaignAgentHits,
     CampaignAttribution,
@@ -110,6 +120,7 @@ __all__ = [
     "TEMPLATE_KINDS",
     "OutboxMessage",
     "ADMIN_ROLES",
+    "RoleRights",
     "EMAIL_STATUSES",
     "IMPORT_STATUSES",
     "ROLES",

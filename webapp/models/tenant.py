@@ -20,6 +20,19 @@ ADMIN_ROLES = frozenset({"owner", "admin"})
 TOKEN_ROLES = ("admin", "marketer", "viewer")
 
 
+class RoleRights:
+    """What a role may do, for anything with a `role`: a marketer, an API token, a request's
+    grant (services.tenants.TokenGrant)."""
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in WRITE_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ADMIN_ROLES
+
+
 class Tenant(db.Model):
     __tablename__ = "tenants"
 
@@ -80,7 +93,7 @@ class Tenant(db.Model):
         self.quiet_hours_end = value["end"] if value else None
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, RoleRights, db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,14 +115,6 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         # What Flask-Login keeps in the cookie: the user and which of their sessions it is.
         return f"{self.id}:{self.session_token or ''}"
-
-    @property
-    def can_write(self) -> bool:
-        return self.role in WRITE_ROLES
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role in ADMIN_ROLES
 
     @property
     def is_owner(self) -> bool:
@@ -141,7 +146,7 @@ class UserSession(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class ApiToken(db.Model):
+class ApiToken(RoleRights, db.Model):
     __tablename__ = "api_tokens"
     __table_args__ = (Index("ix_api_tokens_tenant_created", "tenant_id", "created_at"),)
 
@@ -157,10 +162,3 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    @property
-    def can_write(self) -> bool:
-        return self.role in WRITE_ROLES
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role in ADMIN_ROLES

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.infra.pagination import Page, keyset_by_id
 from webapp.models import ApiToken, AuditEvent, Tenant, User
+from webapp.services.tenants import TokenGrant
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class Actor:
         return cls("user", user.display_name, user_id=user.id, address=address)
 
     @classmethod
-    def of_token(cls, token: ApiToken, address: str | None) -> Actor:
+    def of_token(cls, token: ApiToken | TokenGrant, address: str | None) -> Actor:
         return cls("token", f"API token “{token.name}”", token_id=token.id, address=address)
 
 

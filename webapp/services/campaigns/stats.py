@@ -151,11 +151,10 @@ def attribute_purchase(activity: CustomerActivity, *, last_touched_at: datetime 
     open. Machine hits never earn credit. `last_touched_at`: the buyer's
     customers.last_touched_at, as the caller read it; before the window (or None), there
     is nothing to credit and nothing is looked up."""
-    # The tenant is in the session already (the request's token loaded it): no query.
+    if last_touched_at is None or activity.amount is None:
+        return None  # never reached by a campaign: the tenant's window is not even read
     days = db.session.get(Tenant, activity.tenant_id).attribution_days or 0
-    if days <= 0 or activity.amount is None:
-        return None
-    if last_touched_at is None or last_touched_at < activity.occurred_at - timedelta(days=days):
+    if days <= 0 or last_touched_at < activity.occurred_at - timedelta(days=days):
         return None
     # The last human click in the window, else the last human open: one query.
     touch = db.session.execute(
