@@ -386,6 +386,7 @@ class Side:
     windows: list[Window] = field(default_factory=list)
     seconds_wall: float = 0.0
     cpu_seconds: float = 0.0  # user + system of the sending processes and their children
+    startup_cpu_seconds: float = 0.0  # ours: the same processes started on empty queues
     peak_main: int = 0
     peak_child: int = 0
     job_processes: int = 0
@@ -458,6 +459,7 @@ def run_ours(env: BenchEnvironment, side: Side, processes: int, campaign_id: int
     from webapp.tasks.delivery import start_campaign
 
     with Sink() as sink, tempfile.TemporaryDirectory(prefix="crm-bench-workers-") as logs:
+        side.startup_cpu_seconds = _idle_workers_cpu(env, sink.port, processes, logs)
         with env.app.app_context():
             env.app.config["MAIL_URL"] = f"smtp://127.0.0.1:{sink.port}"
             started = time.perf_counter()
@@ -468,16 +470,10 @@ def run_ours(env: BenchEnvironment, side: Side, processes: int, campaign_id: int
             batches = start_campaign(campaign_id)
             snapshot = time.perf_counter() - started
             db.session.remove()
-        environ = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": env.database_url,
-                   "REDIS_URL": env.app.config["REDIS_URL"], "MAIL_URL": f"smtp://127.0.0.1:{sink.port}",
-                   "SECRET_KEY": "bench-secret", "BASE_URL": env.app.config["BASE_URL"], "PYTHONUNBUFFERED": "1"}
-        environ.pop("FLASK_DEBUG", None)
         log_files = [open(Path(logs) / f"worker-{k}.log", "w+b") for k in range(processes)]  # noqa: SIM115
         cpu = _children_cpu()
         started = time.perf_counter()
-        workers = [subprocess.Popen([sys.executable, "-m", "flask", "crm", "worker", "--burst", "--no-scheduler"],
-                                    cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
-                   for log in log_files]
+        workers = _start_workers(env, sink.port, log_files)
         rss = RssWatch().start([p.pid for p in workers])
         deadline = time.monotonic() + max(120.0, n / 20)
         try:
@@ -503,6 +499,32 @@ def run_ours(env: BenchEnvironment, side: Side, processes: int, campaign_id: int
         print(f"  send: {batches} batches delivered by {processes} workers in {wall:.1f} s "
               f"({len(rss.children_seen)} job processes seen)", flush=True)
         return snapshot
+
+
+def _start_workers(env: BenchEnvironment, port: int, log_files: list) -> list[subprocess.Popen]:
+    """One `flask crm worker --burst --no-scheduler` process per log file."""
+    environ = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": env.database_url,
+               "REDIS_URL": env.app.config["REDIS_URL"], "MAIL_URL": f"smtp://127.0.0.1:{port}",
+               "SECRET_KEY": "bench-secret", "BASE_URL": env.app.config["BASE_URL"], "PYTHONUNBUFFERED": "1"}
+    environ.pop("FLASK_DEBUG", None)
+    return [subprocess.Popen([sys.executable, "-m", "flask", "crm", "worker", "--burst", "--no-scheduler"],
+                             cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
+            for log in log_files]
+
+
+def _idle_workers_cpu(env: BenchEnvironment, port: int, processes: int, logs: str) -> float:
+    """CPU seconds of as many burst workers started on empty queues: what the sending side
+    spends starting (importing the app) and stopping, whatever the number of messages.
+    The bare loops are forked from this process and pay none of it."""
+    with contextlib.ExitStack() as stack:
+        log_files = [stack.enter_context(open(Path(logs) / f"idle-{k}.log", "w+b")) for k in range(processes)]
+        cpu = _children_cpu()
+        workers = _start_workers(env, port, log_files)
+        for process in workers:
+            process.wait(120)
+        if any(p.returncode for p in workers):
+            raise RuntimeError(f"an idle worker failed: exit codes {[p.returncode for p in workers]}")
+        return _children_cpu() - cpu
 
 
 def _check_database(env: BenchEnvironment, campaign_id: int, n: int) -> None:
@@ -565,7 +587,8 @@ def run(env: BenchEnvironment, size: Size, *, design: bool = False) -> Result:
         f"CPU per message (ms): ours {ours.cpu_seconds / n * 1000:.2f} in workers + "
         f"{ours.sink_cpu_seconds / n * 1000:.2f} in the sink (+ the database server's); bare "
         f"{bare.cpu_seconds / n * 1000:.2f} in the loops + {bare.sink_cpu_seconds / n * 1000:.2f} in the sink; "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end.\n"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; the workers' start-up and "
+        f"exit on empty queues took {ours.startup_cpu_seconds:.2f} s of CPU.\n"
         f"PEAK RSS (must not grow with the recipients): worker process {ours.peak_main / 2**20:.0f} MB"
         + (f", job horse {ours.peak_child / 2**20:.0f} MB (the largest of {ours.job_processes} jobs)"
            if ours.job_processes else " (jobs run in the worker process)")))
@@ -575,5 +598,10 @@ def run(env: BenchEnvironment, size: Size, *, design: bool = False) -> Result:
     # CPU of the sending processes (workers and any children; the bare loops), not of
     # the sink or the database server: the part that does not depend on the machine's load.
     result.rows.append(Row("sender CPU per message", n, ours.cpu_seconds / n * 1000, bare.cpu_seconds / n * 1000,
+                           unit="ms/msg"))
+    # The workers' start-up (measured apart, on empty queues) is the same at any size; the
+    # forked bare loops have none. Without it, what each message costs.
+    result.rows.append(Row("sender CPU per message, start-up apart", n,
+                           (ours.cpu_seconds - ours.startup_cpu_seconds) / n * 1000, bare.cpu_seconds / n * 1000,
                            unit="ms/msg"))
     return result
