@@ -227,3 +227,30 @@ def test_a_timeline_page_takes_two_statements_the_token_and_the_page(api):
     assert "api_tokens" in reads[0] and "tenants" not in reads[0]
     assert "customer_activities" in reads[1]
     assert not [s for s in sent if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))], sent
+
+
+def test_timeline_moments_are_utc_whatever_the_database_sessions_zone(api, app):
+    """On PostgreSQL the page is read through the driver, which gives timestamptz in the
+    session's zone: the rows still carry UTC, with the filters and the cursor working on
+    the same moments."""
+    import pytest
+    from sqlalchemy import text
+
+    from webapp.extensions import db
+    from webapp.services.activities import timeline
+
+    customer_id = make_customer(api)
+    stored = seed(api, customer_id)
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has no session time zone")
+        db.session.execute(text("SET LOCAL TIME ZONE 'Asia/Kolkata'"))
+        first = timeline(api.tenant.id, customer_id, limit=4, since=START + timedelta(days=2))
+        second = timeline(api.tenant.id, customer_id, limit=4, since=START + timedelta(days=2),
+                          cursor=first.next_cursor)
+        db.session.rollback()
+    rows = first.items + second.items
+    assert all(row.occurred_at.utcoffset() == timedelta(0) == row.created_at.utcoffset() for row in rows)
+    expected = sorted(stored[2:], key=lambda a: a["occurred_at"], reverse=True)
+    assert [row.id for row in rows] == [a["id"] for a in expected]
+    assert [row.occurred_at.isoformat() for row in rows] == [a["occurred_at"] for a in expected]
