@@ -36,8 +36,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.bench_send import Sink, _prepare_campaign
+from bench.bench_send import _prepare_campaign
 from bench.harness import BenchEnvironment, percentile
+from bench.send_processes import Sink
 from webapp.extensions import db
 from webapp.testing import free_port
 
