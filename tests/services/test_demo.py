@@ -383,6 +383,7 @@ def test_deferred_index_load_restores_every_index_and_constraint(app):
     assert scalar("SELECT count(*) FROM event_sales WHERE orders > 0") > 0
     # The rebuilt constraints hold on the loaded rows, and the load is consistent.
     assert scalar("SELECT count(*) FROM customers") == N
+    assert scalar("SELECT sum(customers) FROM customer_counts") == N  # the rebuild counted them
     assert scalar("SELECT count(*) FROM customer_activities") == result["activities"]
     assert scalar("""SELECT count(*) FROM customers c WHERE c.orders_count <>
                      (SELECT count(*) FROM customer_activities a
@@ -398,11 +399,14 @@ def test_indexes_are_not_deferred_when_tables_hold_data(tenant_a):
     seed_demo(30, tenant_id=tenant_a.id, defer_indexes=True, chunk_size=10)
     assert _schema() == before
     assert scalar("SELECT count(*) FROM customers") == 40
+    assert scalar(f"SELECT customers FROM customer_counts WHERE tenant_id = {tenant_a.id}") == 40
 
 
 def test_the_rollups_say_what_the_seeded_rows_say(seeded):
     """The rollups' triggers (or, on the deferred load, the rebuild) agree with the raw rows."""
     tenant_id = seeded["tenant_id"]
+    assert scalar(f"SELECT customers FROM customer_counts WHERE tenant_id = {tenant_id}") == scalar(
+        f"SELECT count(*) FROM customers WHERE tenant_id = {tenant_id}") > 0
     assert scalar(f"SELECT sum(orders) FROM purchase_hours WHERE tenant_id = {tenant_id}") == scalar(
         f"SELECT count(*) FROM customer_activities WHERE tenant_id = {tenant_id} AND type = 'purchase'") > 0
     assert scalar(f"""SELECT count(*) FROM events e LEFT JOIN event_sales s ON s.event_id = e.id

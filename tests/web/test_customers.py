@@ -390,3 +390,13 @@ def test_the_timeline_filter_offers_every_type_the_tenant_has_and_no_other_tenan
     assert "loyalty_points_earned" not in options  # another tenant's custom type
     filtered = owner_a.get(f"/customers/{ada}/timeline?type=ticket_scan").get_data(as_text=True)
     assert "North" in filtered and "ORD-1" not in filtered
+
+
+def test_the_total_is_the_count_the_database_keeps(owner_a, api):
+    """The total beside the heading comes from customer_counts (kept by triggers), not from
+    counting the table; a search does not change it."""
+    for n in range(3):
+        assert api.post("/customers", json={"email": f"p{n}@example.com"}).status_code == 201
+    assert api.delete(f"/customers/{api.get('/customers?q=p2').get_json()['data'][0]['id']}").status_code == 204
+    page = owner_a.get("/customers/?q=p1").get_data(as_text=True)
+    assert re.search(r"2\s+in total", page)

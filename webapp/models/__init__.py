@@ -13,7 +13,7 @@ from webapp.models.campaign import (
     EmailCampaign,
     OutboxMessage,
 )
-from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerTag
+from webapp.models.customer import EMAIL_STATUSES, Customer, CustomerCount, CustomerTag
 from webapp.models.customer_import import IMPORT_STATUSES, CustomerImport, CustomerImportRejection
 from webapp.models.deliverability import PROVIDERS, ProviderEvent, ProviderWebhookSettings
 from webapp.models.email_content import TEMPLATE_KINDS, EmailAsset, EmailTemplate
@@ -136,6 +136,7 @@ __all__ = [
     "CustomerImportRejection",
     "CustomerSegment",
     "CustomerSegmentMember",
+    "CustomerCount",
     "CustomerTag",
     "SendingDomain",
     "Tenant",

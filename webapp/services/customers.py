@@ -16,7 +16,7 @@ from webapp.infra.pagination import Page, keyset_by_id
 from webapp.infra.sql import insert_ignoring_duplicates, like_pattern
 from webapp.infra.types import iso_or_none, utcnow
 from webapp.infra.validation import check_storable
-from webapp.models import EMAIL_STATUSES, Customer, CustomerActivity, CustomerTag
+from webapp.models import EMAIL_STATUSES, Customer, CustomerActivity, CustomerCount, CustomerTag
 from webapp.models.customer import search_name
 from webapp.services import webhooks
 from webapp.services.activity_log import log_activity
@@ -426,5 +426,5 @@ def count_matching(tenant_id: int, **filters) -> int:
 
 
 def count_customers(tenant_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(Customer)
-                             .where(Customer.tenant_id == tenant_id)) or 0
+    """The tenant's customers, from the count the database's triggers keep (CustomerCount)."""
+    return db.session.scalar(select(CustomerCount.customers).where(CustomerCount.tenant_id == tenant_id)) or 0

@@ -1,5 +1,5 @@
 """The rollups database triggers keep (purchase_hours, event_sales, event_buyers,
-campaign_recipient_counts; migrations 0025, 0026 and 0028), summed afresh from the raw rows:
+campaign_recipient_counts, customer_counts; migrations 0025, 0026, 0028 and 0032), summed afresh from the raw rows:
 for a bulk load that switched the triggers off (the demo seeder's deferred-index load on
 PostgreSQL). PostgreSQL only, as that load is.
 
@@ -41,6 +41,8 @@ REBUILD = (
     "           WHERE type = 'purchase' AND event_id IS NOT NULL GROUP BY 1, 2) r "
     "  ON r.tenant_id = e.tenant_id AND r.event_id = e.external_id "
     "LEFT JOIN (SELECT event_id, sum(quantity) AS tickets FROM purchase_items GROUP BY 1) i ON i.event_id = e.id",
+    "DELETE FROM customer_counts",
+    "INSERT INTO customer_counts (tenant_id, customers) SELECT tenant_id, count(*) FROM customers GROUP BY 1",
     "DELETE FROM campaign_recipient_counts",
     "INSERT INTO campaign_recipient_counts (campaign_id, status, opened, clicked, touched, tenant_id, recipients) "
     "SELECT campaign_id, status, human_opens > 0, human_clicks > 0, opens + clicks > 0, min(tenant_id), count(*) "
