@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import Customer, CustomerSegmentMember
 from webapp.segments.definition import Group, parse_definition
+from webapp.services.customers import count_customers
 from webapp.services.segments import compiler_for
 
 # Counting each top-level condition costs about what the preview's total costs, per condition.
@@ -47,7 +48,7 @@ def condition_counts(tenant_id: int, conditions: Any, match: str = "all") -> lis
     Raises ValidationFailed naming the item when the definition is not valid. None when the
     tenant is too large to count each condition quickly (see CONDITION_COUNT_LIMIT)."""
     group = parse_definition(conditions, match)
-    if _customer_count_exceeds(tenant_id, CONDITION_COUNT_LIMIT):
+    if count_customers(tenant_id) > CONDITION_COUNT_LIMIT:
         return None
     compiler = compiler_for(tenant_id)
     keeps = [compiler.group(item) if isinstance(item, Group) else compiler.condition(item)
@@ -60,8 +61,3 @@ def condition_counts(tenant_id: int, conditions: Any, match: str = "all") -> lis
         for kept in keeps])).one()
     return [int(count) for count in row]
 
-
-def _customer_count_exceeds(tenant_id: int, limit: int) -> bool:
-    """Whether the tenant has more than `limit` customers, reading at most limit + 1 index rows."""
-    first_ids = select(Customer.id).where(Customer.tenant_id == tenant_id).limit(limit + 1).subquery()
-    return (db.session.scalar(select(func.count()).select_from(first_ids)) or 0) > limit
