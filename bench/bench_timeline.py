@@ -4,8 +4,9 @@ One customer gets `timeline_activities` activities on top of the seeded tenant, 
 every variant pages through the newest `timeline_pages` pages of 50, as the "load more"
 button does:
 
-- service: `services.activities.timeline` (tenant check, ORM rows, opaque cursor),
-  with the session removed after each page as a request's teardown does;
+- service: `services.activities.timeline` (the tenant's wall in the query, rows of the
+  table's columns: on PostgreSQL through the driver, a statement compiled once; opaque
+  cursor), with the session removed after each page as a request's teardown does;
 - API: `GET /api/crm/customers/{id}/timeline` through the whole app with a bearer token;
 - baseline: the keyset query as literal SQL (`sqlalchemy.text`) on a pooled connection,
   returning plain rows. Its `occurred_at <= :at` bound lets the index start at the
