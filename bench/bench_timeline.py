@@ -21,7 +21,7 @@ import time
 
 from sqlalchemy import text
 
-from bench.harness import BenchEnvironment, Result, Row, Size, best_of
+from bench.harness import BenchEnvironment, Result, Row, Size, best_of, percentile
 from webapp.extensions import db
 from webapp.services.activities import timeline
 from webapp.services.customers import upsert_customer
@@ -61,29 +61,41 @@ def run(env: BenchEnvironment, size: Size) -> Result:
             with app.app_context():
                 cursor = timeline(env.tenant_id, customer_id, limit=PAGE, cursor=cursor).next_cursor
 
+    api_pages: list[float] = []  # each page's time, every round: the API's p99
+    base_pages: list[float] = []
+
     def api() -> None:
         cursor = ""
         for _ in range(pages):
+            started = time.perf_counter()
             response = client.get(f"/api/crm/customers/{customer_id}/timeline?limit={PAGE}&cursor={cursor}",
                                   headers=env.auth_headers)
             cursor = response.get_json()["next_cursor"] or ""
+            api_pages.append(time.perf_counter() - started)
 
     def baseline() -> None:
         last = None
         for _ in range(pages):
+            started = time.perf_counter()
             with engine.connect() as conn:
                 if last is None:
                     rows = conn.execute(FIRST_PAGE, {"customer_id": customer_id, "limit": PAGE + 1}).all()
                 else:
                     rows = conn.execute(NEXT_PAGE, {"customer_id": customer_id, "limit": PAGE + 1,
                                                     "at": last.occurred_at, "last_id": last.id}).all()
+            base_pages.append(time.perf_counter() - started)
             last = rows[PAGE - 1] if len(rows) > PAGE else None
 
     for variant in (service, api, baseline):
         variant()  # warm caches and the connection pool
+    api_pages.clear()
+    base_pages.clear()
     base = best_of(size.repeats, baseline) / pages * 1000
     result.rows.append(Row("service timeline()", pages, best_of(size.repeats, service) / pages * 1000, base))
     result.rows.append(Row("GET .../timeline (API)", pages, best_of(size.repeats, api) / pages * 1000, base))
+    # Over every page of every round, not the best round's: what a slow "load more" costs.
+    result.rows.append(Row("GET .../timeline (API) p99 of a page", len(api_pages),
+                           percentile(api_pages, 99) * 1000, percentile(base_pages, 99) * 1000))
     return result
 
 
