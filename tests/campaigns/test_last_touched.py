@@ -107,6 +107,29 @@ def test_a_purchase_by_a_customer_no_email_reached_looks_up_no_hits(tenant_a):
     assert statements and not [s for s in statements if "tracking_hits" in s]
 
 
+def test_a_touched_buyers_purchase_reads_the_window_with_the_buyers_update(tenant_a):
+    """The tenant's attribution window comes back with the buyer's UPDATE ... RETURNING: a
+    buyer a campaign reached costs the hits lookup and no read of the tenant; a window the
+    tenant shortened is the one applied."""
+    from tests.reports.report_support import customer
+
+    buyer = customer(tenant_a.id, "emailed@example.com")
+    buyer.last_touched_at = utcnow() - timedelta(days=3)
+    db.session.commit()
+    with sql_sent() as statements:
+        record_activity(tenant_a.id, "purchase", customer_id=buyer.id,
+                        properties={"order_id": "W-1", "order_total": 30})
+    assert len([s for s in statements if "FROM tracking_hits" in s]) == 1
+    assert not [s for s in statements if s.lstrip().startswith("SELECT") and "FROM tenants" in s], statements
+
+    db.session.get(Tenant, tenant_a.id).attribution_days = 2  # the touch is now outside the window
+    db.session.commit()
+    with sql_sent() as statements:
+        record_activity(tenant_a.id, "purchase", customer_id=buyer.id,
+                        properties={"order_id": "W-2", "order_total": 30})
+    assert not [s for s in statements if "FROM tracking_hits" in s]
+
+
 def test_a_batch_credits_its_touched_buyers_and_looks_up_nobody_else(tenant_a, runner):
     from webapp.services.ingest import ingest_activities
 

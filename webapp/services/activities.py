@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, NoReturn
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from sqlalchemy import ARRAY, Row, String, any_, bindparam, case, or_, select, text, update
+from sqlalchemy import ARRAY, Row, String, any_, bindparam, case, func, or_, select, text, update
 
 from webapp.extensions import db
 from webapp.infra.errors import NotFound, ValidationFailed
@@ -27,7 +27,7 @@ from webapp.infra.validation import (
     utc_moment,
     validate,
 )
-from webapp.models import SYSTEM_ACTIVITY_TYPES, Customer, CustomerActivity
+from webapp.models import SYSTEM_ACTIVITY_TYPES, Customer, CustomerActivity, Tenant
 from webapp.services.activity_log import log_activity
 from webapp.services.campaigns.stats import attribute_purchase
 from webapp.services.changes import customer_changed
@@ -245,7 +245,8 @@ def record_activity(tenant_id: int, activity_type: str, *, customer_id: int | No
     if purchase is not None:
         if not bought:
             _apply_purchase(target.id, amount, occurred)
-        attribute_purchase(activity, last_touched_at=last_touched_at)
+        attribute_purchase(activity, last_touched_at=last_touched_at,
+                           window_days=target.attribution_days if bought else None)
         event = None
         if event_id is not None:
             event = link_event(tenant_id, event_id, purchase.raw_event(properties), purchase.starts_at)
@@ -304,10 +305,13 @@ def _purchase_update_statement(target: Any = Customer):
 
 
 _ADD_PURCHASE = _purchase_update_statement()
-# The buyer's UPDATE on the table, returning the two columns a purchase reads: no ORM object
-# loaded into the session (and expired at commit) for a row nothing else here reads.
+# The buyer's UPDATE on the table, returning what a purchase reads: no ORM object loaded into
+# the session (and expired at commit) for a row nothing else here reads; and the tenant's
+# attribution window, for a buyer a campaign reached, without a round trip of its own.
 _BUY = _purchase_update_statement(Customer.__table__).where(Customer.tenant_id == bindparam("buyer_tenant")).returning(
-    Customer.__table__.c.id, Customer.__table__.c.last_touched_at)
+    Customer.__table__.c.id, Customer.__table__.c.last_touched_at,
+    func.coalesce(select(Tenant.attribution_days).where(Tenant.id == bindparam("buyer_tenant")).scalar_subquery(),
+                  0).label("attribution_days"))
 
 
 def _apply_purchase(customer_id: int, amount: Decimal, occurred_at: datetime) -> None:

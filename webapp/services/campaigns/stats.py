@@ -145,15 +145,17 @@ def tenant_daily_engagement(tenant_id: int, since: datetime) -> list[dict[str, A
 
 # --- attribution ------------------------------------------------------------------------
 
-def attribute_purchase(activity: CustomerActivity, *, last_touched_at: datetime | None) -> CampaignAttribution | None:
+def attribute_purchase(activity: CustomerActivity, *, last_touched_at: datetime | None,
+                       window_days: int | None = None) -> CampaignAttribution | None:
     """Credit a purchase (in its own transaction; the caller commits) to the campaign of the
     customer's last human click within the tenant's window before it, else the last human
     open. Machine hits never earn credit. `last_touched_at`: the buyer's
     customers.last_touched_at, as the caller read it; before the window (or None), there
-    is nothing to credit and nothing is looked up."""
+    is nothing to credit and nothing is looked up. `window_days`: the tenant's
+    attribution_days when the caller read them, else they are read here."""
     if last_touched_at is None or activity.amount is None:
         return None  # never reached by a campaign: the tenant's window is not even read
-    days = db.session.get(Tenant, activity.tenant_id).attribution_days or 0
+    days = window_days if window_days is not None else db.session.get(Tenant, activity.tenant_id).attribution_days or 0
     if days <= 0 or last_touched_at < activity.occurred_at - timedelta(days=days):
         return None
     # The last human click in the window, else the last human open: one query.
