@@ -4,7 +4,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from webapp.models.customer import SEARCH_TRIGRAM_INDEXES
+from webapp.models.customer import MIGRATION_ONLY_INDEXES
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -72,8 +72,9 @@ def run_migrations_offline():
 
 def include_object(obj, name, type_, reflected, compare_to):
     """Leave autogenerate the PostgreSQL-only indexes that only a migration declares
-    (the customer search's trigram indexes): no model has them, by design."""
-    return not (type_ == 'index' and reflected and name in SEARCH_TRIGRAM_INDEXES)
+    (the customer search's trigram indexes, the unreachable customers): no model has them,
+    by design."""
+    return not (type_ == 'index' and reflected and name in MIGRATION_ONLY_INDEXES)
 
 
 def run_migrations_online():

@@ -28,7 +28,7 @@ from webapp.models.event import (
     EventTag,
     PurchaseItem,
 )
-from webapp.models.segment import CustomerSegment, CustomerSegmentMember
+from webapp.models.segment import CustomerSegment, CustomerSegmentMember, SegmentReachableCount
 from webapp.models.sending_domain import SENDING_DOMAIN_STATUSES, SendingDomain
 from webapp.models.signup_form import CUSTOM_FIELD_KINDS, FORM_STATUSES, NAME_FIELD_MODES, PendingSignup, SignupForm
 from webapp.models.team import PasswordReset, TeamInvite
@@ -136,6 +136,7 @@ __all__ = [
     "CustomerImportRejection",
     "CustomerSegment",
     "CustomerSegmentMember",
+    "SegmentReachableCount",
     "CustomerCount",
     "CustomerTag",
     "SendingDomain",

@@ -94,6 +94,9 @@ def search_name(first_name, last_name) -> ColumnElement[str]:
 # They live in the migration alone, as Alembic would have SQLite build a model's index too
 # (it ignores ddl_if); migrations/env.py keeps autogenerate from proposing to drop them.
 SEARCH_TRIGRAM_INDEXES = ("ix_customers_email_trgm", "ix_customers_name_trgm")
+# PostgreSQL-only indexes that only a migration declares: the trigram ones, and the unreachable
+# customers (0033), which the segments' reachable-count triggers read.
+MIGRATION_ONLY_INDEXES = (*SEARCH_TRIGRAM_INDEXES, "ix_customers_unreachable")
 
 
 class CustomerCount(db.Model):

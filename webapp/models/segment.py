@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -43,3 +43,23 @@ class CustomerSegmentMember(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SegmentReachableCount(db.Model):
+    """How many of a segment's members can be emailed (Customer.is_reachable), as deltas: the
+    segment's count is the sum of its rows. The segments list and a segment's page read it
+    instead of counting members (120 ms for one segment of a million, seconds for fifty).
+
+    Kept by database triggers (migration 0033) on memberships and on customers' email status,
+    so no way of moving a member or changing a status can forget it. Rows are only inserted
+    (PostgreSQL) and folded into one per segment by a periodic job
+    (segment_counts.fold_reachable_counts): concurrent purchases and unsubscribes never wait
+    for one another on a counter row. On SQLite each segment keeps one row."""
+
+    __tablename__ = "segment_reachable_counts"
+    __table_args__ = (Index("ix_segment_reachable_counts_segment", "segment_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("customer_segments.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    reachable: Mapped[int] = mapped_column(BigInteger)

@@ -1,5 +1,6 @@
 """The rollups database triggers keep (purchase_hours, event_sales, event_buyers,
-campaign_recipient_counts, customer_counts; migrations 0025, 0026, 0028 and 0032), summed afresh from the raw rows:
+campaign_recipient_counts, customer_counts, segment_reachable_counts; migrations 0025, 0026,
+0028, 0032 and 0033), summed afresh from the raw rows:
 for a bulk load that switched the triggers off (the demo seeder's deferred-index load on
 PostgreSQL). PostgreSQL only, as that load is.
 
@@ -43,6 +44,10 @@ REBUILD = (
     "LEFT JOIN (SELECT event_id, sum(quantity) AS tickets FROM purchase_items GROUP BY 1) i ON i.event_id = e.id",
     "DELETE FROM customer_counts",
     "INSERT INTO customer_counts (tenant_id, customers) SELECT tenant_id, count(*) FROM customers GROUP BY 1",
+    "DELETE FROM segment_reachable_counts",
+    "INSERT INTO segment_reachable_counts (segment_id, tenant_id, reachable) "
+    "SELECT m.segment_id, min(m.tenant_id), count(*) FROM customer_segment_members m WHERE NOT EXISTS ("
+    "  SELECT 1 FROM customers u WHERE u.id = m.customer_id AND u.email_status <> 'subscribed') GROUP BY 1",
     "DELETE FROM campaign_recipient_counts",
     "INSERT INTO campaign_recipient_counts (campaign_id, status, opened, clicked, touched, tenant_id, recipients) "
     "SELECT campaign_id, status, human_opens > 0, human_clicks > 0, opens + clicks > 0, min(tenant_id), count(*) "

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from webapp.extensions import db
-from webapp.models import Customer, CustomerSegmentMember
+from webapp.models import Customer, SegmentReachableCount
 from webapp.segments.definition import Group, parse_definition
 from webapp.services.customers import count_customers
 from webapp.services.segments import compiler_for
@@ -24,17 +24,40 @@ CONDITION_COUNT_LIMIT = 500_000
 def reachable_counts(tenant_id: int, segment_ids: list[int]) -> dict[int, int]:
     """{segment id: members who can be emailed now}, for many segments in one statement.
 
-    "Reachable" is `Customer.is_reachable`, the rule a campaign's recipient snapshot applies."""
+    "Reachable" is `Customer.is_reachable`, the rule a campaign's recipient snapshot applies.
+    The count is kept by triggers as deltas (SegmentReachableCount): a sum of a few rows per
+    segment, not a count of its members."""
     if not segment_ids:
         return {}
-    member = CustomerSegmentMember
+    kept = SegmentReachableCount
     rows = db.session.execute(
-        select(member.segment_id, func.count())
-        .join(Customer, Customer.id == member.customer_id)
-        .where(member.segment_id.in_(segment_ids), member.tenant_id == tenant_id,
-               Customer.tenant_id == tenant_id, Customer.is_reachable)
-        .group_by(member.segment_id))
-    return {segment_id: 0 for segment_id in segment_ids} | {segment_id: count for segment_id, count in rows}
+        select(kept.segment_id, func.sum(kept.reachable))
+        .where(kept.segment_id.in_(segment_ids), kept.tenant_id == tenant_id)
+        .group_by(kept.segment_id))
+    return {segment_id: 0 for segment_id in segment_ids} | {segment_id: int(count) for segment_id, count in rows}
+
+
+# PostgreSQL: every delta row of the segments with more than one, deleted and summed into one
+# row in one statement (one snapshot: a row committed meanwhile is either deleted and summed,
+# or left for the next run). Concurrent runs each fold the rows they deleted.
+_FOLD = text("""
+WITH gone AS (
+    DELETE FROM segment_reachable_counts WHERE segment_id IN (
+        SELECT segment_id FROM segment_reachable_counts GROUP BY segment_id HAVING count(*) > 1)
+    RETURNING segment_id, tenant_id, reachable
+)
+INSERT INTO segment_reachable_counts (segment_id, tenant_id, reachable)
+SELECT segment_id, min(tenant_id), sum(reachable) FROM gone GROUP BY segment_id HAVING sum(reachable) <> 0""")
+
+
+def fold_reachable_counts() -> int:
+    """Fold each segment's reachable-count deltas into one row (PostgreSQL; SQLite's triggers
+    keep one row per segment). Returns how many segments it folded."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return 0
+    folded = db.session.execute(_FOLD.execution_options(preserve_rowcount=True)).rowcount
+    db.session.commit()
+    return folded
 
 
 def reachable_count(tenant_id: int, segment_id: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from webapp.infra.errors import NotFound
 from webapp.infra.queues import enqueue_unique
-from webapp.services import segments
+from webapp.services import segment_counts, segments
 
 RECALC_TIMEOUT = 1800
 
@@ -30,3 +30,9 @@ def recalculate_time_relative_segments() -> int:
                        queue="bulk", lease_seconds=RECALC_TIMEOUT, job_timeout=RECALC_TIMEOUT, result_ttl=600,
                        failure_ttl=86400)
     return len(pairs)
+
+
+def fold_reachable_counts() -> int:
+    """Periodic: fold each segment's reachable-count deltas into one row, so that reading a
+    count stays a sum of a few rows however many purchases and unsubscribes moved it."""
+    return segment_counts.fold_reachable_counts()
