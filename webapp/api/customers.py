@@ -19,9 +19,8 @@ from webapp.api.schemas import (
     CustomerPatch,
     TimelineQuery,
 )
-from webapp.api.serializers import activity_dict, customer_dict
+from webapp.api.serializers import activity_dict, customer_dict, customer_page
 from webapp.services import activities, customers
-from webapp.services.consent import topic_ids_by_customer
 
 
 @api_route(bp, "/customers", "POST", summary="Create or update a customer (upsert)", tag="customers",
@@ -38,8 +37,7 @@ def upsert_customer(body: CustomerIn):
 def list_customers(query: CustomerListQuery):
     page = customers.list_customers(current_tenant_id(), q=query.q, tag=query.tag,
                                     limit=query.limit, cursor=query.cursor)
-    topics = topic_ids_by_customer(current_tenant_id(), [c.id for c in page.items])
-    return jsonify({"data": [customer_dict(c, topics[c.id]) for c in page.items], "next_cursor": page.next_cursor})
+    return jsonify(customer_page(current_tenant_id(), page))
 
 
 @api_route(bp, "/customers/<int:customer_id>", "GET", summary="Get a customer", tag="customers",

@@ -18,7 +18,7 @@ from webapp.api.schemas import (
     SegmentPage,
     SegmentPatch,
 )
-from webapp.api.serializers import customer_dict, segment_dict
+from webapp.api.serializers import customer_dicts, customer_page, segment_dict
 from webapp.services import segments
 
 
@@ -42,7 +42,7 @@ def list_segments(query: PageQuery):
            tag="segments", body=PreviewIn, response=PreviewOut, errors=(422,))
 def preview_segment(body: PreviewIn):
     result = segments.preview(current_tenant_id(), body.conditions, body.match)
-    return jsonify({"count": result["count"], "sample": [customer_dict(c) for c in result["sample"]]})
+    return jsonify({"count": result["count"], "sample": customer_dicts(current_tenant_id(), result["sample"])})
 
 
 @api_route(bp, "/segments/<int:segment_id>", "GET", summary="Get a segment", tag="segments",
@@ -75,4 +75,4 @@ def calculate_segment(segment_id: int):
            query=PageQuery, response=CustomerPage, errors=(404,))
 def segment_members(segment_id: int, query: PageQuery):
     page = segments.members_page(current_tenant_id(), segment_id, limit=query.limit, cursor=query.cursor)
-    return jsonify({"data": [customer_dict(c) for c in page.items], "next_cursor": page.next_cursor})
+    return jsonify(customer_page(current_tenant_id(), page))

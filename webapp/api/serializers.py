@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from webapp.infra.pagination import Page
 from webapp.infra.types import iso_or_none
 from webapp.models import (
     CustomerActivity,
@@ -15,7 +16,8 @@ from webapp.models import (
     SendingDomain,
 )
 from webapp.services.campaigns.variants import letter, testing, variants_of
-from webapp.services.customers import customer_dict  # noqa: F401 (the API's customer; webhooks send it too)
+from webapp.services.consent import topic_ids_by_customer
+from webapp.services.customers import customer_dict  # the API's customer; webhooks send it too
 from webapp.services.sending_domains import record_name, record_value
 
 
@@ -138,3 +140,14 @@ def sending_domain_dict(row: SendingDomain) -> dict:
         "last_check_error": row.last_check_error,
         "created_at": iso_or_none(row.created_at),
     }
+
+
+def customer_dicts(tenant_id: int, customers: list) -> list[dict[str, Any]]:
+    """customer_dict of several customers, their topics read for all of them at once."""
+    topics = topic_ids_by_customer(tenant_id, [c.id for c in customers])
+    return [customer_dict(c, topics[c.id]) for c in customers]
+
+
+def customer_page(tenant_id: int, page: Page) -> dict[str, Any]:
+    """A page of customers as the API lists them."""
+    return {"data": customer_dicts(tenant_id, page.items), "next_cursor": page.next_cursor}

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.infra.errors import Conflict, NotFound, ValidationFailed
@@ -415,7 +416,9 @@ def list_customers(tenant_id: int, *, q: str | None = None, tag: str | None = No
                    ordered_since: datetime | None = None, limit: int = 50, cursor: str | None = None) -> Page:
     """Newest customers first, searched by email or name, filtered by tag, email status or an
     order since a moment; keyset pages."""
-    stmt = _matching(tenant_id, q=q, tag=tag, email_status=email_status, ordered_since=ordered_since)
+    # Lists show each customer's tags: loaded for the whole page in one statement.
+    stmt = _matching(tenant_id, q=q, tag=tag, email_status=email_status, ordered_since=ordered_since) \
+        .options(selectinload(Customer.tag_rows))
     return keyset_by_id(stmt, Customer.id, limit=limit, cursor=cursor)
 
 

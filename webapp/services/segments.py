@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.infra.errors import NotFound, ValidationFailed
@@ -323,8 +324,9 @@ def forget_customer(customer_id: int) -> None:
 
 def members_page(tenant_id: int, segment_id: int, *, limit: int = 50, cursor: str | None = None) -> Page:
     segment = get_segment(tenant_id, segment_id)
+    # The page shows each member's tags: loaded for the whole page in one statement.
     stmt = (select(Customer).join(CustomerSegmentMember, CustomerSegmentMember.customer_id == Customer.id)
-            .where(CustomerSegmentMember.segment_id == segment.id))
+            .where(CustomerSegmentMember.segment_id == segment.id).options(selectinload(Customer.tag_rows)))
     return keyset_by_id(stmt, Customer.id, limit=limit, cursor=cursor)
 
 
@@ -334,7 +336,8 @@ def preview(tenant_id: int, conditions: Any, match: str = "all", *, sample_size:
     matching = compiler_for(tenant_id).members(group).subquery()
     count = db.session.scalar(select(func.count()).select_from(matching))
     sample = list(db.session.scalars(select(Customer).where(Customer.id.in_(select(matching.c.id)))
-                                     .order_by(Customer.id.desc()).limit(sample_size)))
+                                     .order_by(Customer.id.desc()).limit(sample_size)
+                                     .options(selectinload(Customer.tag_rows))))
     return {"count": count, "sample": sample}
 
 
