@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from webapp.extensions import db
 from webapp.models import Customer, CustomerSegment, CustomerSegmentMember, SegmentReachableCount
@@ -181,3 +181,32 @@ def test_the_rollups_rebuild_sums_the_counts_afresh(api, app):
         rebuild_rollups(db.session)
         db.session.commit()
         assert reachable_counts(api.tenant.id, [segment_id]) == {segment_id: 2} == _counted(api.tenant.id)
+
+
+def test_concurrent_unsubscribes_and_a_fold_never_wait_for_one_another(api, app):
+    """Two transactions unsubscribing members of the same segment, and a fold, run side by
+    side: none waits for another's row lock (each only inserts its deltas), and once all
+    commit the count is right."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time: no row locks")
+    for name in ("ada", "bo", "cy"):
+        api.post("/customers", json={"email": f"{name}@example.com", "tags": ["vip"]})
+    segment_id = api.post("/segments", json={"name": "VIPs", "conditions": DEFINITIONS[1]}).get_json()["id"]
+    ada, bo = _customer_id(api, "ada@example.com"), _customer_id(api, "bo@example.com")
+    with app.app_context():
+        first, second = db.engine.connect(), db.engine.connect()
+        try:
+            for conn, customer_id in ((first, ada), (second, bo)):
+                conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+                conn.execute(text("UPDATE customers SET email_status = 'unsubscribed' WHERE id = :id"),
+                             {"id": customer_id})
+            db.session.execute(text("SET LOCAL lock_timeout = '1s'"))  # a wait would raise
+            assert reachable_counts(api.tenant.id, [segment_id]) == {segment_id: 3}  # neither committed yet
+            fold_reachable_counts()
+            first.commit()
+            second.commit()
+        finally:
+            first.close()
+            second.close()
+        fold_reachable_counts()
+        assert reachable_counts(api.tenant.id, [segment_id]) == {segment_id: 1} == _counted(api.tenant.id)
