@@ -52,7 +52,8 @@ SELECT segment_id, min(tenant_id), sum(reachable) FROM gone GROUP BY segment_id 
 
 def fold_reachable_counts() -> int:
     """Fold each segment's reachable-count deltas into one row (PostgreSQL; SQLite's triggers
-    keep one row per segment). Returns how many segments it folded."""
+    keep one row per segment). Returns how many rows it wrote: one per folded segment whose
+    deltas do not sum to zero (those need none)."""
     if db.session.get_bind().dialect.name != "postgresql":
         return 0
     folded = db.session.execute(_FOLD.execution_options(preserve_rowcount=True)).rowcount
