@@ -1,4 +1,4 @@
-"""Pages and API lists that show customers with their tags send the same number of statements
+"""Pages and API lists that show customers with their tags (an event's holders too) send the same number of statements
 however many customers the page holds: the tags of the whole page come in one statement, not
 one per customer (the segment page sent 25 tag queries for 25 members)."""
 
@@ -46,3 +46,29 @@ def test_a_list_of_customers_costs_the_same_statements_for_two_or_twelve(page, o
     body = who.get(url, headers=headers or {}).get_data(as_text=True)
     assert "row-11" in body and "row-0" in body  # every customer's own tags are on the page
     assert _statements(who, url, headers) == with_two
+
+
+def test_an_events_holders_cost_the_same_statements_for_two_or_twelve(client, tenant_a):
+    from sqlalchemy import select
+
+    from webapp.models import Event
+    from webapp.services.activities import record_activity
+
+    def buy(first: int, count: int) -> None:
+        _fans(tenant_a.id, first, count)
+        for n in range(first, first + count):
+            record_activity(tenant_a.id, "purchase", customer={"email": f"fan{n}@example.com"},
+                            properties={"order_total": 20, "order_id": f"ORD-{n}", "tickets": 1,
+                                        "event": {"id": "ev-1", "name": "Summer Jazz Night", "venue": "Main Hall"}})
+        db.session.commit()
+
+    buy(0, 2)
+    event_id = db.session.scalar(select(Event.id).where(Event.tenant_id == tenant_a.id))
+    url = f"/api/crm/events/{event_id}/holders"
+    _statements(client, url, tenant_a.headers)  # caches warmed
+    with_two = _statements(client, url, tenant_a.headers)
+
+    buy(2, 10)
+    body = client.get(url, headers=tenant_a.headers).get_data(as_text=True)
+    assert "row-11" in body and "row-0" in body
+    assert _statements(client, url, tenant_a.headers) == with_two

@@ -11,10 +11,9 @@ from webapp.api.registry import api_route
 from webapp.api.schemas.common import PageQuery
 from webapp.api.schemas.customers import CustomerPage
 from webapp.api.schemas.events import EventFields, EventIn, EventList, EventListQuery, EventOut
-from webapp.api.serializers import customer_dict
+from webapp.api.serializers import customer_page
 from webapp.infra.types import iso_or_none
 from webapp.models import Event
-from webapp.services.consent import topic_ids_by_customer
 from webapp.services.events import attendance, catalogue, holders, listing
 
 
@@ -81,5 +80,4 @@ def event_holders(event_id: int, query: PageQuery):
     tenant_id = current_tenant_id()
     page = holders.list_holders(tenant_id, catalogue.get_event(tenant_id, event_id), limit=query.limit,
                                 cursor=query.cursor)
-    topics = topic_ids_by_customer(tenant_id, [c.id for c in page.items])
-    return jsonify({"data": [customer_dict(c, topics[c.id]) for c in page.items], "next_cursor": page.next_cursor})
+    return jsonify(customer_page(tenant_id, page))

@@ -22,6 +22,8 @@ from sqlalchemy import BigInteger, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from webapp.models.customer import REACHABLE_STATUS
+
 REBUILD = (
     "DELETE FROM purchase_hours",
     "INSERT INTO purchase_hours (tenant_id, hour, orders, revenue) "
@@ -47,7 +49,7 @@ REBUILD = (
     "DELETE FROM segment_reachable_counts",
     "INSERT INTO segment_reachable_counts (segment_id, tenant_id, reachable) "
     "SELECT m.segment_id, min(m.tenant_id), count(*) FROM customer_segment_members m WHERE NOT EXISTS ("
-    "  SELECT 1 FROM customers u WHERE u.id = m.customer_id AND u.email_status <> 'subscribed') GROUP BY 1",
+    f"  SELECT 1 FROM customers u WHERE u.id = m.customer_id AND u.email_status <> '{REACHABLE_STATUS}') GROUP BY 1",
     "DELETE FROM campaign_recipient_counts",
     "INSERT INTO campaign_recipient_counts (campaign_id, status, opened, clicked, touched, tenant_id, recipients) "
     "SELECT campaign_id, status, human_opens > 0, human_clicks > 0, opens + clicks > 0, min(tenant_id), count(*) "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select, union
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.infra.pagination import Page, keyset_by_id
@@ -29,7 +30,9 @@ def holders_subquery(tenant_id: int, event: Event):
 def list_holders(tenant_id: int, event: Event, *, limit: int = 50, cursor: str | None = None) -> Page:
     """The event's holders as customers, newest customer first, keyset-paginated."""
     holders = holders_subquery(tenant_id, event)
-    stmt = select(Customer).where(Customer.tenant_id == tenant_id, Customer.id.in_(select(holders.c.customer_id)))
+    # The API lists each holder's tags: loaded for the whole page in one statement.
+    stmt = select(Customer).where(Customer.tenant_id == tenant_id, Customer.id.in_(select(holders.c.customer_id))) \
+        .options(selectinload(Customer.tag_rows))
     return keyset_by_id(stmt, Customer.id, limit=limit, cursor=cursor)
 
 
