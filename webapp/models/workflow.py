@@ -4,8 +4,9 @@ workflow) and step executions (the trace of every run)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -21,6 +22,25 @@ PATH_STEP_TYPES = ("split", "wait_for")
 ENROLLMENT_STATUSES = ("active", "waiting", "held", "completed", "exited", "failed")
 OPEN_STATUSES = ("active", "waiting", "held")
 FINAL_STATUSES = ("completed", "exited", "failed")
+EVENT_REF_LENGTH = 200  # events.external_id
+
+
+def event_reference(payload: Any) -> str | None:
+    """The platform's id of the event a trigger payload names, as purchases read it:
+    `event.external_id`, else `event.id` (a string or a whole number, trimmed). Every event
+    trigger's payload carries it as `event.id`; None when the payload names no event."""
+    info = payload.get("event") if isinstance(payload, dict) else None
+    if not isinstance(info, dict):
+        return None
+    value = info["external_id"] if info.get("external_id") is not None else info.get("id")
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    ref = str(value).strip()
+    return ref if 0 < len(ref) <= EVENT_REF_LENGTH else None
+
+
+def _payload_event_reference(context) -> str | None:
+    return event_reference(context.get_current_parameters().get("trigger_payload"))
 
 
 class AutomationWorkflow(db.Model):
@@ -88,6 +108,10 @@ class AutomationEnrollment(db.Model):
         # A workflow's enrollments by status (lists, counts, holding, per-step figures). Few
         # indexes on purpose: each is written by every enrollment a purchase makes.
         Index("ix_automation_enrollments_workflow", "workflow_id", "status", "id"),
+        # An event's page: the workflows its purchases and its own triggers set off. Partial:
+        # enrollments that name no event (tags, signups, dates) are not written to it.
+        Index("ix_automation_enrollments_event", "tenant_id", "event_ref", "workflow_id",
+              postgresql_where=text("event_ref IS NOT NULL"), sqlite_where=text("event_ref IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -103,6 +127,9 @@ class AutomationEnrollment(db.Model):
     trigger_payload: Mapped[dict] = mapped_column(JsonDoc, default=dict)
     reentry_key: Mapped[str | None] = mapped_column(String(20))
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    # event_reference(trigger_payload): written with the enrollment by every path (the
+    # set-based INSERTs pass it; an ORM insert takes this default).
+    event_ref: Mapped[str | None] = mapped_column(String(EVENT_REF_LENGTH), default=_payload_event_reference)
     # Failed attempts at the current step (reset when a step passes).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claim_token: Mapped[str | None] = mapped_column(String(32))

@@ -24,6 +24,7 @@ from webapp.infra.queues import after_commit_merged
 from webapp.infra.sql import dialect, given_rows, given_rows_params, insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.models import AutomationEnrollment, AutomationStepExecution, Customer, CustomerActivity
+from webapp.models.workflow import event_reference
 from webapp.services.enrollment.active import ActiveWorkflow, active_workflows, matches
 from webapp.services.enrollment.goals import note_goals_at_entry
 from webapp.services.enrollment.waits import wait_outcome
@@ -66,7 +67,7 @@ _CHOSEN = {"workflow_id": Integer(), "step_id": Integer(), "reentry_key": String
 _STARTED = {"enrollment_id": BigInteger(), "step_id": Integer()}
 _ENROLL_COLUMNS = ["tenant_id", "workflow_id", "customer_id", "status", "current_step_id", "step_entered_at",
                    "next_run_at", "trigger_type", "trigger_payload", "reentry_key", "dedupe_key", "attempts",
-                   "enrolled_at"]
+                   "enrolled_at", "event_ref"]
 
 
 def _enroll_statement(customers=None):
@@ -93,7 +94,8 @@ def _build_enroll_statement(dialect: str, customers):
                   bindparam("status", type_=String()), chosen.c.step_id, at,
                   bindparam("next_run_at", type_=UTCDateTime()), bindparam("trigger_type", type_=String()),
                   bindparam("payload", type_=AutomationEnrollment.__table__.c.trigger_payload.type),
-                  chosen.c.reentry_key, bindparam("dedupe_key", type_=String()), literal_column("0"), at)
+                  chosen.c.reentry_key, bindparam("dedupe_key", type_=String()), literal_column("0"), at,
+                  bindparam("event_ref", type_=String()))
     # Every customer into every chosen workflow. The WHERE keeps SQLite from reading ON
     # CONFLICT as a join's ON.
     rows = rows.select_from(chosen if customers is None else chosen.join(customers, true())).where(true())
@@ -171,6 +173,7 @@ def enroll_into(tenant_id: int, chosen: list[ActiveWorkflow], trigger_type: str,
         rows = [tuple(r) for r in db.session.execute(statement, {
             "tenant_id": tenant_id, "customer_id": customer_id, "status": status, "now": now, "next_run_at": until,
             "trigger_type": trigger_type, "payload": payload, "dedupe_key": dedupe_key,
+            "event_ref": event_reference(payload),
             **given_rows_params("chosen", _CHOSEN, given)})]
         created += rows
         due += _started(tenant_id, rows, step_type, detail, first_step, now)
@@ -235,10 +238,10 @@ def enroll_selected(tenant_id: int, trigger_type: str, customer_ids, payload: di
 
 _PAIRS = {"n": Integer(), "entry": Integer(), "workflow_id": Integer(), "step_id": Integer(),
           "reentry_key": String()}
-_ENTRIES = {"entry": Integer(), "customer_id": BigInteger(), "payload": Text()}
+_ENTRIES = {"entry": Integer(), "customer_id": BigInteger(), "payload": Text(), "event_ref": String()}
 # SQLite: each pair carries its customer and payload (joining two json_each() sets is a
 # nested loop there: a batch of 1,000 purchases into 50 workflows took half a minute).
-_FLAT = {**_PAIRS, "customer_id": BigInteger(), "payload": Text()}
+_FLAT = {**_PAIRS, "customer_id": BigInteger(), "payload": Text(), "event_ref": String()}
 
 
 @functools.cache
@@ -251,15 +254,15 @@ def _each_statement(backend: str):
         pairs = given_rows("pairs", _PAIRS, backend)
         entries = given_rows("entries", _ENTRIES, backend)
         source = pairs.join(entries, entries.c.entry == pairs.c.entry)
-        customer_id, payload = entries.c.customer_id, cast(entries.c.payload, JSONB)
+        customer_id, payload, event_ref = entries.c.customer_id, cast(entries.c.payload, JSONB), entries.c.event_ref
     else:
         source = pairs = given_rows("pairs", _FLAT, backend)
-        customer_id, payload = pairs.c.customer_id, pairs.c.payload
+        customer_id, payload, event_ref = pairs.c.customer_id, pairs.c.payload, pairs.c.event_ref
     at = bindparam("now", type_=UTCDateTime())
     rows = (select(bindparam("tenant_id", type_=Integer()), pairs.c.workflow_id, customer_id,
                    bindparam("status", type_=String()), pairs.c.step_id, at,
                    bindparam("next_run_at", type_=UTCDateTime()), bindparam("trigger_type", type_=String()),
-                   payload, pairs.c.reentry_key, literal_column("NULL"), literal_column("0"), at)
+                   payload, pairs.c.reentry_key, literal_column("NULL"), literal_column("0"), at, event_ref)
             .select_from(source).where(true()).order_by(pairs.c.n))
     enrollments = AutomationEnrollment.__table__
     return insert_ignoring_duplicates(enrollments).from_select(_ENROLL_COLUMNS, rows).returning(
@@ -268,11 +271,13 @@ def _each_statement(backend: str):
 
 def _each_params(rows: list[tuple], entries: list[tuple[int, dict[str, Any]]], texts: dict[int, str]) -> dict:
     """The given rows of _each_statement for `rows` of (entry, workflow, step, re-entry key, customer)."""
+    refs = {n: event_reference(entries[n][1]) for n in {row[0] for row in rows}}
     if dialect() == "postgresql":
-        given = sorted({n for n, *_ in rows})
+        given = sorted(refs)
         return {**given_rows_params("pairs", _PAIRS, [(i, *row[:4]) for i, row in enumerate(rows)]),
-                **given_rows_params("entries", _ENTRIES, [(n, entries[n][0], texts[n]) for n in given])}
-    return given_rows_params("pairs", _FLAT, [(i, *row[:4], row[4], texts[row[0]]) for i, row in enumerate(rows)])
+                **given_rows_params("entries", _ENTRIES, [(n, entries[n][0], texts[n], refs[n]) for n in given])}
+    return given_rows_params("pairs", _FLAT, [(i, *row[:4], row[4], texts[row[0]], refs[row[0]])
+                                              for i, row in enumerate(rows)])
 
 
 def _start_key(workflow: ActiveWorkflow) -> Any:

@@ -224,18 +224,14 @@ class WorkflowTouch:
 
 
 def workflows_touching(tenant_id: int, event: Event) -> list[WorkflowTouch]:
-    """Workflows with enrollments this event set off: the event_day sweep's (dedupe key
-    "event:<platform id>", reminders' keys start the same way) and every trigger whose
-    payload names the event (a purchase of it, a change to it), most enrollments first."""
-    payload = AutomationEnrollment.trigger_payload
-    named = or_(AutomationEnrollment.dedupe_key == f"event:{event.external_id}"[:200],
-                AutomationEnrollment.dedupe_key.startswith(f"event:{event.external_id}:", autoescape=True),
-                payload[("event", "id")].as_string() == event.external_id,
-                payload[("event", "external_id")].as_string() == event.external_id)
+    """Workflows with enrollments this event set off, most enrollments first: every trigger
+    whose payload names the event (a purchase of it, its day, a reminder, a change to it,
+    its sell-out), by the enrollments' event reference and its index."""
     rows = db.session.execute(
         select(AutomationWorkflow.id, AutomationWorkflow.name, AutomationWorkflow.trigger_type, func.count())
         .join(AutomationEnrollment, AutomationEnrollment.workflow_id == AutomationWorkflow.id)
-        .where(AutomationWorkflow.tenant_id == tenant_id, AutomationEnrollment.tenant_id == tenant_id, named)
+        .where(AutomationWorkflow.tenant_id == tenant_id, AutomationEnrollment.tenant_id == tenant_id,
+               AutomationEnrollment.event_ref == event.external_id)
         .group_by(AutomationWorkflow.id, AutomationWorkflow.name, AutomationWorkflow.trigger_type)
         .order_by(func.count().desc(), AutomationWorkflow.id)
         .limit(TOUCHES_SHOWN))
