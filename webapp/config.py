@@ -66,8 +66,9 @@ def _delivery_settings() -> dict:
     return {
         # Segments with time-relative conditions ("within the last 30 days") are recalculated this often.
         "SEGMENT_RECALC_SECONDS": int(os.environ.get("SEGMENT_RECALC_SECONDS", 3600)),
-        # How often each segment's reachable-count deltas are folded into one row (PostgreSQL).
-        "SEGMENT_COUNT_FOLD_SECONDS": int(os.environ.get("SEGMENT_COUNT_FOLD_SECONDS", 60)),
+        # How often the counts kept as deltas (segments' reachable members, workflows'
+        # enrollments per status) are folded into one row per key (PostgreSQL).
+        "KEPT_COUNT_FOLD_SECONDS": int(os.environ.get("KEPT_COUNT_FOLD_SECONDS", 60)),
         # Campaign delivery: the reconciler's period, how long a claimed batch is a worker's
         # before others may take it over, the first retry delay (doubling), one-click mailto.
         "RECONCILE_SECONDS": int(os.environ.get("RECONCILE_SECONDS", 20)),

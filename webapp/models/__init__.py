@@ -68,6 +68,7 @@ from webapp.models.workflow import (
     AutomationStep,
     AutomationStepExecution,
     AutomationWorkflow,
+    WorkflowEnrollmentCount,
 )
 
 __all__ = [
@@ -137,6 +138,7 @@ __all__ = [
     "CustomerSegment",
     "CustomerSegmentMember",
     "SegmentReachableCount",
+    "WorkflowEnrollmentCount",
     "CustomerCount",
     "CustomerTag",
     "SendingDomain",

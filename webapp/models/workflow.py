@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -152,6 +152,28 @@ class AutomationEnrollment(db.Model):
     goal_met_at_entry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A holdout step put this enrollment in the control group: it got nothing more.
     held_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class WorkflowEnrollmentCount(db.Model):
+    """How many enrollments each workflow has per status, as deltas: a workflow's count for a
+    status is the sum of its rows. The workflows list, a workflow's page and the API read it
+    instead of counting enrollments (a grouped count read 2.5 million index entries in 0.27 s
+    for a page of workflows; enrollments grow by one per workflow with every purchase).
+
+    Kept by database triggers (migration 0035) on automation_enrollments, so no way of
+    enrolling, moving or deleting an enrollment can forget it. Rows are only inserted
+    (PostgreSQL) and folded into one per workflow and status by a periodic job
+    (kept_counts.fold_kept_counts): concurrent purchases enrolling into the same workflows
+    never wait for one another on a counter row. On SQLite each keeps one row."""
+
+    __tablename__ = "workflow_enrollment_counts"
+    __table_args__ = (Index("ix_workflow_enrollment_counts_workflow", "workflow_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("automation_workflows.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))
+    enrollments: Mapped[int] = mapped_column(BigInteger)
 
 
 class AutomationStepExecution(db.Model):

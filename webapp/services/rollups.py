@@ -1,6 +1,6 @@
 """The rollups database triggers keep (purchase_hours, event_sales, event_buyers,
-campaign_recipient_counts, customer_counts, segment_reachable_counts; migrations 0025, 0026,
-0028, 0032 and 0033), summed afresh from the raw rows:
+campaign_recipient_counts, customer_counts, segment_reachable_counts,
+workflow_enrollment_counts; migrations 0025, 0026, 0028, 0032, 0033 and 0035), summed afresh from the raw rows:
 for a bulk load that switched the triggers off (the demo seeder's deferred-index load on
 PostgreSQL). PostgreSQL only, as that load is.
 
@@ -54,6 +54,9 @@ REBUILD = (
     "INSERT INTO campaign_recipient_counts (campaign_id, status, opened, clicked, touched, tenant_id, recipients) "
     "SELECT campaign_id, status, human_opens > 0, human_clicks > 0, opens + clicks > 0, min(tenant_id), count(*) "
     "FROM campaign_recipients GROUP BY 1, 2, 3, 4, 5",
+    "DELETE FROM workflow_enrollment_counts",
+    "INSERT INTO workflow_enrollment_counts (workflow_id, tenant_id, status, enrollments) "
+    "SELECT workflow_id, min(tenant_id), status, count(*) FROM automation_enrollments GROUP BY 1, 3",
 )
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import Customer, SegmentReachableCount
 from webapp.segments.definition import Group, parse_definition
+from webapp.services import kept_counts
 from webapp.services.customers import count_customers
 from webapp.services.segments import compiler_for
 
@@ -37,28 +38,11 @@ def reachable_counts(tenant_id: int, segment_ids: list[int]) -> dict[int, int]:
     return {segment_id: 0 for segment_id in segment_ids} | {segment_id: int(count) for segment_id, count in rows}
 
 
-# PostgreSQL: every delta row of the segments with more than one, deleted and summed into one
-# row in one statement (one snapshot: a row committed meanwhile is either deleted and summed,
-# or left for the next run). Concurrent runs each fold the rows they deleted.
-_FOLD = text("""
-WITH gone AS (
-    DELETE FROM segment_reachable_counts WHERE segment_id IN (
-        SELECT segment_id FROM segment_reachable_counts GROUP BY segment_id HAVING count(*) > 1)
-    RETURNING segment_id, tenant_id, reachable
-)
-INSERT INTO segment_reachable_counts (segment_id, tenant_id, reachable)
-SELECT segment_id, min(tenant_id), sum(reachable) FROM gone GROUP BY segment_id HAVING sum(reachable) <> 0""")
-
-
 def fold_reachable_counts() -> int:
     """Fold each segment's reachable-count deltas into one row (PostgreSQL; SQLite's triggers
     keep one row per segment). Returns how many rows it wrote: one per folded segment whose
     deltas do not sum to zero (those need none)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return 0
-    folded = db.session.execute(_FOLD.execution_options(preserve_rowcount=True)).rowcount
-    db.session.commit()
-    return folded
+    return kept_counts.fold("segment_reachable_counts")
 
 
 def reachable_count(tenant_id: int, segment_id: int) -> int:

@@ -18,10 +18,11 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from webapp.tasks.attendance import settle_ended_events
+from webapp.tasks.counts import fold_kept_counts
 from webapp.tasks.delivery import reconcile_campaigns
 from webapp.tasks.imports import resume_lost_imports
 from webapp.tasks.ingest import enqueue_due_followups
-from webapp.tasks.segments import fold_reachable_counts, recalculate_time_relative_segments
+from webapp.tasks.segments import recalculate_time_relative_segments
 from webapp.tasks.signup_forms import forget_unconfirmed_signups, send_unsent_confirmations
 from webapp.tasks.tracking import write_tracking_hits
 from webapp.tasks.waitlists import expire_waitlist_offers
@@ -46,8 +47,9 @@ def periodic_jobs() -> list[PeriodicJob]:
     return [
         PeriodicJob("segments-time-relative", recalculate_time_relative_segments,
                     interval_seconds=int(current_app.config.get("SEGMENT_RECALC_SECONDS", 3600))),
-        PeriodicJob("segments-fold-reachable-counts", fold_reachable_counts, queue="bulk",
-                    interval_seconds=int(current_app.config.get("SEGMENT_COUNT_FOLD_SECONDS", 60))),
+        # The counts kept as deltas (segment reachable counts, workflow enrollment counts).
+        PeriodicJob("kept-counts-fold", fold_kept_counts, queue="bulk",
+                    interval_seconds=int(current_app.config.get("KEPT_COUNT_FOLD_SECONDS", 60))),
         # Starts scheduled campaigns (within this interval of their time) and re-enqueues
         # delivery work the database says is due.
         PeriodicJob("campaigns-reconcile", reconcile_campaigns, queue="mail",

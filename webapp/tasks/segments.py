@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from webapp.infra.errors import NotFound
 from webapp.infra.queues import enqueue_unique
-from webapp.services import segment_counts, segments
+from webapp.services import segments
 
 RECALC_TIMEOUT = 1800
 
@@ -31,8 +31,3 @@ def recalculate_time_relative_segments() -> int:
                        failure_ttl=86400)
     return len(pairs)
 
-
-def fold_reachable_counts() -> int:
-    """Periodic: fold each segment's reachable-count deltas into one row, so that reading a
-    count stays a sum of a few rows however many purchases and unsubscribes moved it."""
-    return segment_counts.fold_reachable_counts()

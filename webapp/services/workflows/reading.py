@@ -20,6 +20,7 @@ from webapp.models import (
     CampaignEngagementHour,
     Customer,
     EmailCampaign,
+    WorkflowEnrollmentCount,
 )
 from webapp.models.workflow import FINAL_STATUSES, OPEN_STATUSES
 from webapp.services.customers import get_customer
@@ -61,18 +62,21 @@ def workflows_page(tenant_id: int, *, limit: int = 50, cursor: str | None = None
 
 def enrollment_counts(workflow_ids: list[int]) -> dict[int, dict[str, int]]:
     """{workflow_id: {enrolled, active, completed, exited, failed, converted}} in one grouped
-    query (converted: ended by meeting the goal; completed ones that converted later stay completed)."""
+    query (converted: ended by meeting the goal; completed ones that converted later stay
+    completed). It reads the kept counts (WorkflowEnrollmentCount): a sum of a few rows per
+    workflow and status, not a count of the workflow's enrollments."""
     counts = {wid: {"enrolled": 0, "active": 0, "completed": 0, "exited": 0, "failed": 0, "converted": 0}
               for wid in workflow_ids}
     if not workflow_ids:
         return counts
-    rows = db.session.execute(select(AutomationEnrollment.workflow_id, AutomationEnrollment.status, func.count())
-                              .where(AutomationEnrollment.workflow_id.in_(workflow_ids))
-                              .group_by(AutomationEnrollment.workflow_id, AutomationEnrollment.status))
+    kept = WorkflowEnrollmentCount
+    rows = db.session.execute(select(kept.workflow_id, kept.status, func.sum(kept.enrollments))
+                              .where(kept.workflow_id.in_(workflow_ids))
+                              .group_by(kept.workflow_id, kept.status))
     for wid, status, n in rows:
         bucket = counts[wid]
-        bucket["enrolled"] += n
-        bucket["active" if status in OPEN_STATUSES else status] += n
+        bucket["enrolled"] += int(n)
+        bucket["active" if status in OPEN_STATUSES else status] += int(n)
     return counts
 
 

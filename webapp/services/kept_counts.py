@@ -1,0 +1,50 @@
+"""Counts kept by database triggers as deltas (segment_reachable_counts, migration 0033;
+workflow_enrollment_counts, 0035): on PostgreSQL rows are only inserted, so concurrent
+writers never wait for one another on a counter row, and a count is the sum of its rows.
+A periodic job folds each key's rows into one, so that sum stays a few rows long. SQLite's
+row triggers keep one row per key and need no fold."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from webapp.extensions import db
+
+# Table: (its key columns, its value column).
+KEPT = {
+    "segment_reachable_counts": (("segment_id",), "reachable"),
+    "workflow_enrollment_counts": (("workflow_id", "status"), "enrollments"),
+}
+
+
+def _fold_statement(table: str):
+    """Every delta row of the keys with more than one, deleted and summed into one row in one
+    statement (one snapshot: a row committed meanwhile is either deleted and summed, or left
+    for the next run). Concurrent runs each fold the rows they deleted; keys whose rows sum
+    to zero need none."""
+    keys, value = KEPT[table]
+    key = ", ".join(keys)
+    return text(f"""
+WITH gone AS (
+    DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1)
+    RETURNING {key}, tenant_id, {value}
+)
+INSERT INTO {table} ({key}, tenant_id, {value})
+SELECT {key}, min(tenant_id), sum({value}) FROM gone GROUP BY {key} HAVING sum({value}) <> 0""")
+
+
+_FOLDS = {table: _fold_statement(table) for table in KEPT}
+
+
+def fold(table: str) -> int:
+    """Fold `table`'s deltas, one row per key (PostgreSQL), and commit: the rows written."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return 0
+    folded = db.session.execute(_FOLDS[table].execution_options(preserve_rowcount=True)).rowcount
+    db.session.commit()
+    return folded
+
+
+def fold_kept_counts() -> dict[str, int]:
+    """Every kept count's deltas folded: {table: rows written}."""
+    return {table: fold(table) for table in KEPT}
