@@ -128,25 +128,40 @@ def _setup(api, app, shape: int = 1) -> int:
 
 
 def test_folding_leaves_one_row_per_status_and_the_same_counts(api, app):
-    flow_id = _setup(api, app)
+    flow_id = _setup(api, app, shape=0)
     for n, email in enumerate(["ada@example.com", "bo@example.com", "ada@example.com"]):
-        api.post("/activities", json=_buy(email, n))  # each enrollment adds a delta row on PostgreSQL
+        api.post("/activities", json=_buy(email, n))
+        with app.app_context():
+            run_due(now=utcnow())  # each finishes in its own statement: a delta row each on PostgreSQL
     with app.app_context():
         before = workflows.enrollment_counts([flow_id])
         rows = db.session.scalar(select(func.count()).select_from(WorkflowEnrollmentCount))
         folded = fold("workflow_enrollment_counts")
         after_rows = db.session.scalar(select(func.count()).select_from(WorkflowEnrollmentCount))
-        assert workflows.enrollment_counts([flow_id]) == before
-        assert before[flow_id]["enrolled"] == before[flow_id]["active"] == 2  # one at a time: ada's second waits out
+        assert workflows.enrollment_counts([flow_id]) == before == _counted(api.tenant.id)
+        assert before[flow_id]["enrolled"] == before[flow_id]["completed"] == 3
         if db.engine.dialect.name == "postgresql":
-            assert rows == 2 and folded == 1 and after_rows == 1
+            assert rows == 3 and folded == 1 and after_rows == 1
         else:  # SQLite's triggers keep one row per workflow and status
             assert rows == after_rows == 1 and folded == 0
 
 
+def test_enrolling_writes_no_count_and_the_open_ones_are_counted(api, app):
+    """Enrollments start open: the purchase path writes nothing to the kept counts, and the
+    open enrollments are counted as they are."""
+    flow_id = _setup(api, app, shape=1)
+    api.post("/activities/batch", json={"activities": [_buy(f"fan{n}@example.com", n) for n in range(3)]})
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(WorkflowEnrollmentCount)) == 0
+        assert workflows.enrollment_counts([flow_id])[flow_id] == {
+            "enrolled": 3, "active": 3, "completed": 0, "exited": 0, "failed": 0, "converted": 0}
+
+
 def test_another_tenants_workflow_ids_read_as_nothing(api, api_b, app):
-    flow_id = _setup(api, app)
+    flow_id = _setup(api, app, shape=0)
     api.post("/activities", json=_buy("ada@example.com", 1))
+    with app.app_context():
+        run_due(now=utcnow())
     assert api.get(f"/workflows/{flow_id}").get_json()["counts"]["enrolled"] == 1
     assert api_b.get(f"/workflows/{flow_id}").status_code == 404
     with app.app_context():
@@ -154,10 +169,12 @@ def test_another_tenants_workflow_ids_read_as_nothing(api, api_b, app):
 
 
 def test_deleting_a_tenant_or_a_workflow_takes_its_counts_along(api, api_b, app):
-    mine, theirs = _setup(api, app), _setup(api_b, app)
+    mine, theirs = _setup(api, app, shape=0), _setup(api_b, app, shape=0)
     for client in (api, api_b):
         client.post("/activities", json=_buy("ada@example.com", 1))
     with app.app_context():
+        run_due(now=utcnow())
+        assert db.session.scalar(select(func.count()).select_from(WorkflowEnrollmentCount)) == 2
         workflows.delete_workflow(api.tenant.id, mine, force=True)
         assert db.session.scalar(select(func.count()).select_from(WorkflowEnrollmentCount)
                                  .where(WorkflowEnrollmentCount.workflow_id == mine)) == 0
@@ -175,6 +192,7 @@ def test_the_rollups_rebuild_counts_afresh(api, app):
     flow_id = _setup(api, app, shape=0)
     api.post("/activities", json=_buy("ada@example.com", 1))
     with app.app_context():
+        run_due(now=utcnow())
         db.session.execute(delete(WorkflowEnrollmentCount))
         db.session.execute(WorkflowEnrollmentCount.__table__.insert().values(
             workflow_id=flow_id, tenant_id=api.tenant.id, status="failed", enrollments=7))
@@ -184,8 +202,8 @@ def test_the_rollups_rebuild_counts_afresh(api, app):
         assert workflows.enrollment_counts([flow_id])[flow_id]["enrolled"] == 1
 
 
-def test_concurrent_purchases_enrolling_into_one_workflow_never_wait_for_one_another(api, app):
-    """Two transactions enrolling buyers into the same workflow, and a fold, run side by side:
+def test_concurrent_runners_finishing_enrollments_of_one_workflow_never_wait_for_one_another(api, app):
+    """Two transactions finishing enrollments of the same workflow, and a fold, run side by side:
     none waits for another's row lock (each only inserts its deltas), and once all commit the
     count is right."""
     if db.engine.dialect.name != "postgresql":
@@ -194,6 +212,7 @@ def test_concurrent_purchases_enrolling_into_one_workflow_never_wait_for_one_ano
     ids = [api.post("/customers", json={"email": f"{n}@example.com"}).get_json()["id"] for n in ("ada", "bo")]
     api.post("/activities", json=_buy("cy@example.com", 1))
     with app.app_context():
+        run_due(now=utcnow())
         first, second = db.engine.connect(), db.engine.connect()
         try:
             for conn, customer_id in zip((first, second), ids, strict=True):
@@ -201,7 +220,7 @@ def test_concurrent_purchases_enrolling_into_one_workflow_never_wait_for_one_ano
                 conn.execute(text(
                     "INSERT INTO automation_enrollments (tenant_id, workflow_id, customer_id, status, "
                     "trigger_type, trigger_payload, attempts, enrolled_at, goal_met_at_entry, held_out) "
-                    "VALUES (:t, :w, :c, 'active', 'purchase', '{}', 0, now(), false, false)"),
+                    "VALUES (:t, :w, :c, 'completed', 'purchase', '{}', 0, now(), false, false)"),
                     {"t": api.tenant.id, "w": flow_id, "c": customer_id})
             db.session.execute(text("SET LOCAL lock_timeout = '1s'"))  # a wait would raise
             assert workflows.enrollment_counts([flow_id])[flow_id]["enrolled"] == 1  # neither committed yet

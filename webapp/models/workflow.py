@@ -18,10 +18,10 @@ STEP_TYPES = ("send_email", "wait", "wait_until", "condition", "add_tag", "remov
 # Steps that own paths: a split's paths (0..3) and a wait_for's (0 happened, 1 timed out).
 PATH_STEP_TYPES = ("split", "wait_for")
 # active: due to run its current step; waiting: on a wait step until next_run_at; held: its
-# workflow was switched off; the rest are final.
-ENROLLMENT_STATUSES = ("active", "waiting", "held", "completed", "exited", "failed")
+# workflow was switched off; the rest are final (converted: ended by meeting the goal).
+ENROLLMENT_STATUSES = ("active", "waiting", "held", "completed", "converted", "exited", "failed")
 OPEN_STATUSES = ("active", "waiting", "held")
-FINAL_STATUSES = ("completed", "exited", "failed")
+FINAL_STATUSES = ("completed", "converted", "exited", "failed")
 EVENT_REF_LENGTH = 200  # events.external_id
 
 
@@ -155,16 +155,16 @@ class AutomationEnrollment(db.Model):
 
 
 class WorkflowEnrollmentCount(db.Model):
-    """How many enrollments each workflow has per status, as deltas: a workflow's count for a
-    status is the sum of its rows. The workflows list, a workflow's page and the API read it
-    instead of counting enrollments (a grouped count read 2.5 million index entries in 0.27 s
-    for a page of workflows; enrollments grow by one per workflow with every purchase).
+    """How many finished enrollments (any but OPEN_STATUSES) each workflow has per status, as
+    deltas: a workflow's count for a status is the sum of its rows. The workflows list, a
+    workflow's page and the API read it instead of counting a history that grows with every
+    purchase (2.5 million index entries took 0.27 s for a page of workflows); the open
+    enrollments, those in flight, are still counted.
 
     Kept by database triggers (migration 0035) on automation_enrollments, so no way of
-    enrolling, moving or deleting an enrollment can forget it. Rows are only inserted
-    (PostgreSQL) and folded into one per workflow and status by a periodic job
-    (kept_counts.fold_kept_counts): concurrent purchases enrolling into the same workflows
-    never wait for one another on a counter row. On SQLite each keeps one row."""
+    finishing, moving or deleting an enrollment can forget it; enrolling (always open) fires
+    nothing. Rows are only inserted (PostgreSQL) and folded into one per workflow and status
+    by a periodic job (kept_counts.fold_kept_counts). On SQLite each keeps one row."""
 
     __tablename__ = "workflow_enrollment_counts"
     __table_args__ = (Index("ix_workflow_enrollment_counts_workflow", "workflow_id"),)
