@@ -1,8 +1,7 @@
-"""Migration 0035_workflow_enrollment_counts: the finished enrollments already stored are
-counted per workflow and status, the triggers keep the counts from then on (an enrollment
-finished, moved between finished statuses, made finished, left alone by an update of another
-column or while open, removed, or gone with its workflow), and the way back drops the table,
-its triggers and functions."""
+"""Migration 0035_workflow_enrollment_counts: the enrollments already stored are counted per
+workflow and status, the triggers keep the counts from then on (an enrollment added, moved to
+another status, left alone by an update of another column, removed, or gone with its
+workflow), and the way back drops the table, its triggers and functions."""
 
 from __future__ import annotations
 
@@ -44,18 +43,18 @@ def test_existing_enrollments_are_counted_and_the_triggers_keep_the_counts(old_a
 
     upgrade(revision=REVISION)
 
-    with db.engine.begin() as conn:  # the finished ones, counted
-        assert _kept(conn) == {(flows[0], "completed"): 2, (flows[1], "failed"): 1}
+    with db.engine.begin() as conn:
+        assert _kept(conn) == {(flows[0], "completed"): 2, (flows[0], "waiting"): 1, (flows[1], "failed"): 1}
         conn.execute(sa.text("UPDATE automation_enrollments SET status = 'active' WHERE id = :id"), {"id": moving})
         conn.execute(sa.text("UPDATE automation_enrollments SET attempts = 3"))  # no status moves
-        _enroll(conn, tenant, flows[1], ada, "active")  # open: nothing kept
-        assert _kept(conn) == {(flows[0], "completed"): 2, (flows[1], "failed"): 1}
+        _enroll(conn, tenant, flows[1], ada, "active")
+        assert _kept(conn) == {(flows[0], "completed"): 2, (flows[0], "active"): 1, (flows[1], "failed"): 1,
+                               (flows[1], "active"): 1}
         conn.execute(sa.text("UPDATE automation_enrollments SET status = 'exited' WHERE id = :id"), {"id": moving})
         conn.execute(sa.text("UPDATE automation_enrollments SET status = 'completed' WHERE status = 'failed'"))
-        _enroll(conn, tenant, flows[1], bo, "failed")  # made finished
-        assert _kept(conn) == {(flows[0], "completed"): 2, (flows[0], "exited"): 1, (flows[1], "completed"): 1,
-                               (flows[1], "failed"): 1}
-        conn.execute(sa.text("DELETE FROM automation_enrollments WHERE status = 'failed'"))
+        conn.execute(sa.text("DELETE FROM automation_enrollments WHERE workflow_id = :id AND status = 'active'"),
+                     {"id": flows[1]})
+        assert _kept(conn) == {(flows[0], "completed"): 2, (flows[0], "exited"): 1, (flows[1], "completed"): 1}
         conn.execute(sa.text("DELETE FROM automation_workflows WHERE id = :id"), {"id": flows[0]})  # cascades
         assert _kept(conn) == {(flows[1], "completed"): 1}
 

@@ -23,7 +23,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from webapp.models.customer import REACHABLE_STATUS
-from webapp.models.workflow import OPEN_STATUSES
 
 REBUILD = (
     "DELETE FROM purchase_hours",
@@ -57,8 +56,7 @@ REBUILD = (
     "FROM campaign_recipients GROUP BY 1, 2, 3, 4, 5",
     "DELETE FROM workflow_enrollment_counts",
     "INSERT INTO workflow_enrollment_counts (workflow_id, tenant_id, status, enrollments) "
-    "SELECT workflow_id, min(tenant_id), status, count(*) FROM automation_enrollments "
-    f"WHERE status NOT IN {OPEN_STATUSES} GROUP BY 1, 3",
+    "SELECT workflow_id, min(tenant_id), status, count(*) FROM automation_enrollments GROUP BY 1, 3",
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.infra.errors import NotFound
@@ -61,28 +61,22 @@ def workflows_page(tenant_id: int, *, limit: int = 50, cursor: str | None = None
 
 
 def enrollment_counts(workflow_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{workflow_id: {enrolled, active, completed, exited, failed, converted}} (converted:
-    ended by meeting the goal; completed ones that converted later stay completed).
-
-    The finished enrollments, nearly all of a workflow's history, are kept counts
-    (WorkflowEnrollmentCount: a sum of a few rows per workflow and status); the open ones
-    (the customers in it now) are counted, a count bounded by what is in flight."""
+    """{workflow_id: {enrolled, active, completed, converted, exited, failed}} (active: the
+    open ones; converted: ended by meeting the goal; completed ones that converted later stay
+    completed), from the kept counts (WorkflowEnrollmentCount): a sum of a few rows per
+    workflow and status, not a count of the workflow's enrollments."""
     counts = {wid: {"enrolled": 0, "active": 0, "completed": 0, "exited": 0, "failed": 0, "converted": 0}
               for wid in workflow_ids}
     if not workflow_ids:
         return counts
     kept = WorkflowEnrollmentCount
-    finished = db.session.execute(select(kept.workflow_id, kept.status, func.sum(kept.enrollments))
-                                  .where(kept.workflow_id.in_(workflow_ids))
-                                  .group_by(kept.workflow_id, kept.status))
-    open_now = db.session.execute(select(AutomationEnrollment.workflow_id, literal("active"), func.count())
-                                  .where(AutomationEnrollment.workflow_id.in_(workflow_ids),
-                                         AutomationEnrollment.status.in_(OPEN_STATUSES))
-                                  .group_by(AutomationEnrollment.workflow_id))
-    for wid, status, n in [*finished, *open_now]:
+    rows = db.session.execute(select(kept.workflow_id, kept.status, func.sum(kept.enrollments))
+                              .where(kept.workflow_id.in_(workflow_ids))
+                              .group_by(kept.workflow_id, kept.status))
+    for wid, status, n in rows:
         bucket = counts[wid]
         bucket["enrolled"] += int(n)
-        bucket[status] += int(n)
+        bucket["active" if status in OPEN_STATUSES else status] += int(n)
     return counts
 
 
