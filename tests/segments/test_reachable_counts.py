@@ -15,8 +15,9 @@ from sqlalchemy import delete, func, select, text
 from webapp.extensions import db
 from webapp.models import Customer, CustomerSegment, CustomerSegmentMember, SegmentReachableCount
 from webapp.services import customers, segments
+from webapp.services.kept_counts import fold
 from webapp.services.rollups import rebuild_rollups
-from webapp.services.segment_counts import fold_reachable_counts, reachable_counts
+from webapp.services.segment_counts import reachable_counts
 
 EMAILS = [f"fan{n}@example.com" for n in range(6)]
 STATUSES = ["subscribed", "unsubscribed", "bounced", "complained"]
@@ -94,7 +95,7 @@ def _run(api, app, step) -> None:  # noqa: C901  one branch per kind of step
             db.session.rollback()
     elif kind == "fold":
         with app.app_context():
-            fold_reachable_counts()
+            fold("segment_reachable_counts")
 
 
 def _counted(tenant_id: int) -> dict[int, int]:
@@ -143,7 +144,7 @@ def test_folding_leaves_one_row_per_segment_and_the_same_counts(api, app):
         before = reachable_counts(api.tenant.id, [segment_id])
         rows = db.session.scalar(select(func.count()).select_from(SegmentReachableCount)
                                  .where(SegmentReachableCount.segment_id == segment_id))
-        folded = fold_reachable_counts()
+        folded = fold("segment_reachable_counts")
         after_rows = db.session.scalar(select(func.count()).select_from(SegmentReachableCount)
                                        .where(SegmentReachableCount.segment_id == segment_id))
         assert reachable_counts(api.tenant.id, [segment_id]) == before == {segment_id: 2}
@@ -202,11 +203,11 @@ def test_concurrent_unsubscribes_and_a_fold_never_wait_for_one_another(api, app)
                              {"id": customer_id})
             db.session.execute(text("SET LOCAL lock_timeout = '1s'"))  # a wait would raise
             assert reachable_counts(api.tenant.id, [segment_id]) == {segment_id: 3}  # neither committed yet
-            fold_reachable_counts()
+            fold("segment_reachable_counts")
             first.commit()
             second.commit()
         finally:
             first.close()
             second.close()
-        fold_reachable_counts()
+        fold("segment_reachable_counts")
         assert reachable_counts(api.tenant.id, [segment_id]) == {segment_id: 1} == _counted(api.tenant.id)

@@ -53,7 +53,7 @@ class SegmentReachableCount(db.Model):
     Kept by database triggers (migration 0033) on memberships and on customers' email status,
     so no way of moving a member or changing a status can forget it. Rows are only inserted
     (PostgreSQL) and folded into one per segment by a periodic job
-    (segment_counts.fold_reachable_counts): concurrent purchases and unsubscribes never wait
+    (kept_counts.fold_kept_counts): concurrent purchases and unsubscribes never wait
     for one another on a counter row. On SQLite each segment keeps one row."""
 
     __tablename__ = "segment_reachable_counts"

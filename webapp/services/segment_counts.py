@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import Customer, SegmentReachableCount
 from webapp.segments.definition import Group, parse_definition
-from webapp.services import kept_counts
 from webapp.services.customers import count_customers
 from webapp.services.segments import compiler_for
 
@@ -36,13 +35,6 @@ def reachable_counts(tenant_id: int, segment_ids: list[int]) -> dict[int, int]:
         .where(kept.segment_id.in_(segment_ids), kept.tenant_id == tenant_id)
         .group_by(kept.segment_id))
     return {segment_id: 0 for segment_id in segment_ids} | {segment_id: int(count) for segment_id, count in rows}
-
-
-def fold_reachable_counts() -> int:
-    """Fold each segment's reachable-count deltas into one row (PostgreSQL; SQLite's triggers
-    keep one row per segment). Returns how many rows it wrote: one per folded segment whose
-    deltas do not sum to zero (those need none)."""
-    return kept_counts.fold("segment_reachable_counts")
 
 
 def reachable_count(tenant_id: int, segment_id: int) -> int:

@@ -166,14 +166,14 @@ def enroll_into(tenant_id: int, chosen: list[ActiveWorkflow], trigger_type: str,
         groups.setdefault(starts[key], []).append(workflow)
     statement = _enroll_statement(customers)
     first_step = {w.id: w.first_step_id for w in chosen}
+    event_ref = event_reference(payload)
     created: list[tuple[int, int, int]] = []
     due: list[int] = []
     for (status, until, step_type, detail), members in groups.items():
         given = [(w.id, w.first_step_id, _reentry_key(w.reentry)) for w in members]
         rows = [tuple(r) for r in db.session.execute(statement, {
             "tenant_id": tenant_id, "customer_id": customer_id, "status": status, "now": now, "next_run_at": until,
-            "trigger_type": trigger_type, "payload": payload, "dedupe_key": dedupe_key,
-            "event_ref": event_reference(payload),
+            "trigger_type": trigger_type, "payload": payload, "dedupe_key": dedupe_key, "event_ref": event_ref,
             **given_rows_params("chosen", _CHOSEN, given)})]
         created += rows
         due += _started(tenant_id, rows, step_type, detail, first_step, now)
