@@ -115,6 +115,8 @@ class AutomationEnrollment(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # No foreign key on PostgreSQL (migration 0036): the tenant is the workflow's, and the
+    # workflow's and the customer's keys delete the row with its tenant.
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     workflow_id: Mapped[int] = mapped_column(ForeignKey("automation_workflows.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
@@ -164,7 +166,10 @@ class WorkflowEnrollmentCount(db.Model):
     enrolling, moving or deleting an enrollment can forget it. Rows are only inserted
     (PostgreSQL) and folded into one per workflow and status by a periodic job
     (kept_counts.fold_kept_counts): concurrent purchases enrolling into the same workflows
-    never wait for one another on a counter row. On SQLite each keeps one row."""
+    never wait for one another on a counter row. On SQLite each keeps one row.
+
+    On PostgreSQL neither key is checked (migration 0036: a purchase into fifty workflows
+    checked a hundred); the fold deletes the rows of deleted workflows."""
 
     __tablename__ = "workflow_enrollment_counts"
     __table_args__ = (Index("ix_workflow_enrollment_counts_workflow", "workflow_id"),)
@@ -186,6 +191,7 @@ class AutomationStepExecution(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # No foreign key on PostgreSQL (migration 0036): the enrollment's key deletes the row.
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("automation_enrollments.id", ondelete="CASCADE"))
     # Kept (as NULL) when the step is deleted later: the trace still says what ran.

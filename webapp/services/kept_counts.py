@@ -2,7 +2,10 @@
 workflow_enrollment_counts, 0035): on PostgreSQL rows are only inserted, so concurrent
 writers never wait for one another on a counter row, and a count is the sum of its rows.
 A periodic job folds each key's rows into one, so that sum stays a few rows long. SQLite's
-row triggers keep one row per key and need no fold."""
+row triggers keep one row per key and need no fold.
+
+On PostgreSQL workflow_enrollment_counts has no foreign keys (migration 0036: a purchase into
+fifty workflows checked a hundred): the fold also deletes the rows of deleted workflows."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ KEPT = {
     "segment_reachable_counts": (("segment_id",), "reachable"),
     "workflow_enrollment_counts": (("workflow_id", "status"), "enrollments"),
 }
+# Table: (the table its first key column refers to, without a foreign key on PostgreSQL).
+_UNCHECKED_PARENT = {"workflow_enrollment_counts": "automation_workflows"}
 
 
 def _fold_statement(table: str):
@@ -34,6 +39,9 @@ SELECT {key}, min(tenant_id), sum({value}) FROM gone GROUP BY {key} HAVING sum({
 
 
 _FOLDS = {table: _fold_statement(table) for table in KEPT}
+_ORPHANS = {table: text(f"DELETE FROM {table} c WHERE NOT EXISTS "
+                        f"(SELECT 1 FROM {parent} p WHERE p.id = c.{KEPT[table][0][0]})")
+            for table, parent in _UNCHECKED_PARENT.items()}
 
 
 def fold(table: str) -> int:
@@ -46,6 +54,8 @@ def fold(table: str) -> int:
     if db.session.get_bind().dialect.name != "postgresql":
         return 0
     folded = db.session.execute(_FOLDS[table].execution_options(preserve_rowcount=True)).rowcount
+    if table in _ORPHANS:  # a deleted workflow's rows (its enrollments went by cascade)
+        db.session.execute(_ORPHANS[table])
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f"VACUUM (ANALYZE) {table}"))
