@@ -5,43 +5,54 @@ A periodic job folds each key's rows into one, so that sum stays a few rows long
 row triggers keep one row per key and need no fold.
 
 On PostgreSQL workflow_enrollment_counts has no foreign keys (migration 0036: a purchase into
-fifty workflows checked a hundred): the fold also deletes the rows of deleted workflows."""
+fifty workflows checked a hundred): its fold also deletes the rows of deleted workflows."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from sqlalchemy import text
 
 from webapp.extensions import db
 
-# Table: (its key columns, its value column).
+
+class Kept(NamedTuple):
+    keys: tuple[str, ...]  # the key columns; a count is the sum of its key's rows
+    value: str  # the value column
+    # The table the first key column refers to, where PostgreSQL has no foreign key to delete
+    # a parent's rows with it (migration 0036): the fold deletes them.
+    unchecked_parent: str | None = None
+
+
 KEPT = {
-    "segment_reachable_counts": (("segment_id",), "reachable"),
-    "workflow_enrollment_counts": (("workflow_id", "status"), "enrollments"),
+    "segment_reachable_counts": Kept(("segment_id",), "reachable"),
+    "workflow_enrollment_counts": Kept(("workflow_id", "status"), "enrollments", "automation_workflows"),
 }
-# Table: (the table its first key column refers to, without a foreign key on PostgreSQL).
-_UNCHECKED_PARENT = {"workflow_enrollment_counts": "automation_workflows"}
 
 
 def _fold_statement(table: str):
     """Every delta row of the keys with more than one, deleted and summed into one row in one
     statement (one snapshot: a row committed meanwhile is either deleted and summed, or left
     for the next run). Concurrent runs each fold the rows they deleted; keys whose rows sum
-    to zero need none."""
-    keys, value = KEPT[table]
+    to zero need none. Rows whose unchecked parent is gone are deleted and not written back."""
+    keys, value, parent = KEPT[table]
     key = ", ".join(keys)
+    gone = f"({key}) IN (SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1)"
+    kept = ""
+    if parent is not None:
+        has_parent = f"EXISTS (SELECT 1 FROM {parent} p WHERE p.id = {{row}}.{keys[0]})"
+        gone += f" OR NOT {has_parent.format(row=table)}"
+        kept = f" WHERE {has_parent.format(row='gone')}"
     return text(f"""
 WITH gone AS (
-    DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1)
+    DELETE FROM {table} WHERE {gone}
     RETURNING {key}, tenant_id, {value}
 )
 INSERT INTO {table} ({key}, tenant_id, {value})
-SELECT {key}, min(tenant_id), sum({value}) FROM gone GROUP BY {key} HAVING sum({value}) <> 0""")
+SELECT {key}, min(tenant_id), sum({value}) FROM gone{kept} GROUP BY {key} HAVING sum({value}) <> 0""")
 
 
 _FOLDS = {table: _fold_statement(table) for table in KEPT}
-_ORPHANS = {table: text(f"DELETE FROM {table} c WHERE NOT EXISTS "
-                        f"(SELECT 1 FROM {parent} p WHERE p.id = c.{KEPT[table][0][0]})")
-            for table, parent in _UNCHECKED_PARENT.items()}
 
 
 def fold(table: str) -> int:
@@ -54,8 +65,6 @@ def fold(table: str) -> int:
     if db.session.get_bind().dialect.name != "postgresql":
         return 0
     folded = db.session.execute(_FOLDS[table].execution_options(preserve_rowcount=True)).rowcount
-    if table in _ORPHANS:  # a deleted workflow's rows (its enrollments went by cascade)
-        db.session.execute(_ORPHANS[table])
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f"VACUUM (ANALYZE) {table}"))
