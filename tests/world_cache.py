@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import DateTime, Table, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import DateTime, Table, delete, insert, select, text, tuple_, update
 
 from tests.db_state import database_state
 from webapp.extensions import db
@@ -77,6 +77,9 @@ def cached_world(key: str, build: Callable[[], Any],
 
 
 def _write_back(rows: dict[str, list[dict[str, Any]]]) -> None:
+    """The world's tables hold exactly its rows again; only rows that differ are updated (a
+    world written back over another world's tables, hostile_world over world_a's, mostly finds
+    its rows there already)."""
     tables = [t for t in db.metadata.sorted_tables if t.name in rows]
     with db.engine.begin() as conn:
         for table in reversed(tables):  # children first: rows the world does not have go
@@ -86,22 +89,28 @@ def _write_back(rows: dict[str, list[dict[str, Any]]]) -> None:
                 stale = stale.where(tuple_(*table.primary_key.columns).not_in(keys))
             conn.execute(stale)
         for table in tables:  # parents first: the world's rows, as they were
-            present = {tuple(r) for r in conn.execute(select(*table.primary_key.columns))}
+            # Read now, not before: a trigger may have written rows here (kept counts) while
+            # the tables before it were filled.
             pk = [c.name for c in table.primary_key.columns]
-            new = [row for row in rows[table.name] if tuple(row[c] for c in pk) not in present]
+            found = {tuple(r._mapping[c] for c in pk): dict(r._mapping) for r in conn.execute(select(table))}
+            new = [row for row in rows[table.name] if tuple(row[c] for c in pk) not in found]
             if new:
                 conn.execute(insert(table), new)
             for row in rows[table.name]:
-                if tuple(row[c] for c in pk) in present:
+                was = found.get(tuple(row[c] for c in pk))
+                if was is not None and was != row:
                     conn.execute(update(table).where(*(table.c[c] == row[c] for c in pk)).values(row))
-            _advance_sequence(conn, table)
+        _advance_sequences(conn, tables)
     db.session.expire_all()
 
 
-def _advance_sequence(conn, table: Table) -> None:
-    """Rows written with their ids leave PostgreSQL's sequence behind: move it past them."""
-    if conn.dialect.name != "postgresql" or "id" not in table.c or not table.c.id.primary_key:
+def _advance_sequences(conn, tables: list[Table]) -> None:
+    """Rows written with their ids leave PostgreSQL's sequences behind: move each past its
+    table's highest id, all in one statement."""
+    if conn.dialect.name != "postgresql":
         return
-    highest = conn.execute(select(func.max(table.c.id))).scalar()
-    if highest is not None:
-        conn.execute(text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :n)"), {"t": table.name, "n": highest})
+    parts = [f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), m) FROM (SELECT max(id) AS m FROM {t.name}) s "
+             "WHERE m IS NOT NULL"
+             for t in tables if "id" in t.c and t.c.id.primary_key and t.c.id.autoincrement is not False]
+    if parts:
+        conn.execute(text(" UNION ALL ".join(parts)))

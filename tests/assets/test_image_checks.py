@@ -17,6 +17,9 @@ from webapp.services.assets import MAX_FRAMES, check_image, safe_filename
 
 from .images import GPS, MAKE, UPLOADS, animation, camera_exif, encode, gif, jpeg, picture, png, webp
 
+# Touches no test database: the SQLite run has it, the PostgreSQL run skips it.
+pytestmark = pytest.mark.no_database
+
 LIMITS = {"max_bytes": 5 * 1024 * 1024, "max_side": 4000, "max_pixels": 20_000_000}
 CHECKS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

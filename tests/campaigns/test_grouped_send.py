@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 from webapp.mail.transport import MailConfigError, Outgoing, SmtpTransport, _dot_stuffed
 from webapp.testing import free_port
 
+# Touches no test database: the SQLite run has it, the PostgreSQL run skips it.
+pytestmark = pytest.mark.no_database
+
 
 def _message(to: str, n: int) -> Outgoing:
     body = f"From: news@arena.example.com\r\nTo: {to}\r\nSubject: Group {n}\r\n\r\nHello {n}\r\n.dot line\r\n"

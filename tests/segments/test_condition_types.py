@@ -16,6 +16,9 @@ from webapp.segments.describe import describe_condition
 from webapp.segments.reference import CustomerFacts, matches
 from webapp.web.condition_builder import builder_schema
 
+# Touches no test database: the SQLite run has it, the PostgreSQL run skips it.
+pytestmark = pytest.mark.no_database
+
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 # One valid item per type, as the builder or the API would send it.
 EXAMPLES = {

@@ -18,6 +18,9 @@ from webapp.services.formatting import (
     locale_choices,
 )
 
+# Touches no test database: the SQLite run has it, the PostgreSQL run skips it.
+pytestmark = pytest.mark.no_database
+
 
 @pytest.mark.parametrize(("value", "currency", "locale", "shown"), [
     (1234.5, "GBP", "en_GB", "£1,234.50"),

@@ -329,7 +329,14 @@ BUTTON_FIELDS = {"segments.recalculate": ["back"], "webhook_endpoints.set_enable
 
 def hostile_world(tenant_id: int, world: dict) -> dict:
     """world_a plus a step of every type in its workflow and a workflow for each trigger that
-    has settings of its own."""
+    has settings of its own. Built once a process and then written back from its rows, as
+    world_a is (tests/world_cache.py): building it was most of each sweep test's set-up."""
+    from tests.world_cache import cached_world
+
+    return cached_world("hostile_world", lambda: _build_hostile_world(tenant_id, world))
+
+
+def _build_hostile_world(tenant_id: int, world: dict) -> dict:
     from webapp.models.workflow import STEP_TYPES
     from webapp.services import workflows
 
