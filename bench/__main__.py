@@ -48,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         if "seed" not in chosen and any(getattr(BENCHMARKS[name], "NEEDS_SEED_DATA", True) for name in chosen):
             _prepare(env, size.seed_customers)
         for name in chosen:
+            began = time.perf_counter()
             result = BENCHMARKS[name].run(env, size)
             print_table(result, env.backend, size.name)
+            print(f"({name} took {time.perf_counter() - began:.1f} s)")
             sys.stdout.flush()
             results.append(result)
     finally:

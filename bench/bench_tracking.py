@@ -24,6 +24,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.harness import BenchEnvironment, Result, Row, Size, percentile
+from bench.load_client import connect as _connect
+from bench.load_client import drive as _drive
 from webapp.extensions import db
 
 NEEDS_SEED_DATA = False
@@ -32,56 +34,12 @@ DURATION_SECONDS = {"smoke": 3.0, "medium": 10.0, "large": 30.0}
 RECIPIENTS = 500
 GUNICORN = ["-w", "2", "-k", "gthread", "--threads", "4", "--keep-alive", "30"]
 CLIENT_PROCESSES = 4
-USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _connect(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def _drive(port: int, paths: list[str], seconds: float, start_at: float, out) -> None:
-    """One client process: keep-alive GETs in a closed loop until the time is up."""
-    while time.time() < start_at:
-        time.sleep(0.001)
-    deadline = time.perf_counter() + seconds
-    sock, buf, ok, failed, latencies, i = _connect(port), b"", 0, 0, [], os.getpid()
-    while time.perf_counter() < deadline:
-        request = (f"GET {paths[i % len(paths)]} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: {USER_AGENT}\r\n"
-                   "Accept: image/*\r\n\r\n").encode()
-        i += 1
-        started = time.perf_counter()
-        sock.sendall(request)
-        while b"\r\n\r\n" not in buf:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the server closed the connection")
-            buf += chunk
-        head, _, rest = buf.partition(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines[1:])}
-        length = int(headers.get(b"content-length", b"0"))
-        while len(rest) < length:
-            rest += sock.recv(65536)
-        buf = rest[length:]
-        latencies.append(time.perf_counter() - started)
-        if status == 200:
-            ok += 1
-        else:
-            failed += 1
-        if headers.get(b"connection", b"").lower() == b"close":
-            sock.close()
-            sock, buf = _connect(port), b""
-    sock.close()
-    out.put((ok, failed, latencies))
 
 
 def _load(port: int, paths: list[str], seconds: float) -> tuple[int, int, list[float]]:
