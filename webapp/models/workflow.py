@@ -101,8 +101,12 @@ class AutomationEnrollment(db.Model):
         # database itself refuses a second enrollment the policy forbids.
         # Customer first: the same index serves a customer's enrollments (their page, the trace).
         UniqueConstraint("customer_id", "workflow_id", "reentry_key", name="uq_automation_enrollments_reentry"),
-        # event_day: once per customer per event, however often the scheduler runs.
-        UniqueConstraint("customer_id", "workflow_id", "dedupe_key", name="uq_automation_enrollments_dedupe"),
+        # event_day: once per customer per event, however often the scheduler runs. Only
+        # where there is a key (NULLs never collide): on PostgreSQL a partial unique index
+        # (0037), which a purchase's enrollments, without a key, are not written to; SQLite
+        # keeps the whole-table constraint its table was made with.
+        Index("uq_automation_enrollments_dedupe", "customer_id", "workflow_id", "dedupe_key", unique=True,
+              postgresql_where=text("dedupe_key IS NOT NULL")),
         # The scheduler's scan: due enrollments.
         Index("ix_automation_enrollments_due", "status", "next_run_at"),
         # A workflow's enrollments by status (lists, counts, holding, per-step figures). Few
