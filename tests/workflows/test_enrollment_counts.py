@@ -241,3 +241,26 @@ def test_concurrent_runners_finishing_enrollments_of_one_workflow_never_wait_for
         fold("workflow_enrollment_counts")
         assert workflows.enrollment_counts([flow_id]) == _counted(api.tenant.id)
         assert workflows.enrollment_counts([flow_id])[flow_id]["enrolled"] == 3
+
+
+def _vacuums() -> int:
+    with db.engine.connect() as conn:
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return conn.execute(text("SELECT vacuum_count FROM pg_stat_user_tables "
+                                 "WHERE relname = 'workflow_enrollment_counts'")).scalar()
+
+
+def test_a_fold_vacuums_the_table_only_when_it_deleted_rows(app, tenant_a):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps one row per key: there is no fold")
+    fold("workflow_enrollment_counts")
+    quiet = _vacuums()
+    assert fold("workflow_enrollment_counts") == 0
+    assert _vacuums() == quiet  # nothing folded, nothing deleted: no vacuum
+    # Two deltas of a workflow that no longer exists: deleted, none written back, vacuumed.
+    db.session.execute(text("INSERT INTO workflow_enrollment_counts (workflow_id, status, tenant_id, enrollments) "
+                            "VALUES (424242, 'active', :t, 1), (424242, 'active', :t, 1)"), {"t": tenant_a.id})
+    db.session.commit()
+    assert fold("workflow_enrollment_counts") == 0
+    assert db.session.scalar(text("SELECT count(*) FROM workflow_enrollment_counts")) == 0
+    assert _vacuums() == quiet + 1
