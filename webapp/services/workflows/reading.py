@@ -22,7 +22,7 @@ from webapp.models import (
     EmailCampaign,
     WorkflowEnrollmentCount,
 )
-from webapp.models.workflow import FINAL_STATUSES, OPEN_STATUSES
+from webapp.models.workflow import OPEN_STATUSES
 from webapp.services.customers import get_customer
 from webapp.services.workflows.paths import ordered_tree
 
@@ -193,6 +193,3 @@ def email_figures(tenant_id: int, workflow_ids: list[int]) -> dict[int, dict[str
                 out[wid][name] = Decimal(str(value)) if name == "revenue" else int(value)
     return out
 
-
-def finished_filter():
-    return AutomationEnrollment.status.in_(FINAL_STATUSES)
