@@ -191,7 +191,9 @@ class AutomationStepExecution(db.Model):
     __tablename__ = "automation_step_executions"
     __table_args__ = (
         Index("ix_automation_step_executions_enrollment", "enrollment_id", "id"),
-        Index("ix_automation_step_executions_step", "step_id", "outcome"),
+        # A workflow's page counts the enrollments that passed each step from this index
+        # alone (0038: the enrollment is in it).
+        Index("ix_automation_step_executions_step", "step_id", "outcome", "enrollment_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
