@@ -93,13 +93,17 @@ def _write_back(rows: dict[str, list[dict[str, Any]]]) -> None:
             # the tables before it were filled.
             pk = [c.name for c in table.primary_key.columns]
             found = {tuple(r._mapping[c] for c in pk): dict(r._mapping) for r in conn.execute(select(table))}
-            new = [row for row in rows[table.name] if tuple(row[c] for c in pk) not in found]
-            if new:
-                conn.execute(insert(table), new)
+            new, changed = [], []
             for row in rows[table.name]:
                 was = found.get(tuple(row[c] for c in pk))
-                if was is not None and was != row:
-                    conn.execute(update(table).where(*(table.c[c] == row[c] for c in pk)).values(row))
+                if was is None:
+                    new.append(row)
+                elif was != row:
+                    changed.append(row)
+            if new:
+                conn.execute(insert(table), new)
+            for row in changed:
+                conn.execute(update(table).where(*(table.c[c] == row[c] for c in pk)).values(row))
         _advance_sequences(conn, tables)
     db.session.expire_all()
 
