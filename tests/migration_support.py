@@ -63,3 +63,13 @@ def insert_row(conn, table: str | sa.Table, **values) -> int:
         kind = column.type.python_type if not isinstance(column.type, sa.JSON) else dict
         row[column.name] = {int: 0, str: "x", float: 0.0, bool: False, dict: {}}.get(kind, utcnow())
     return conn.execute(table.insert().values(row)).inserted_primary_key[0]
+
+
+def tenant_with_workflow(conn, slug: str = "alpha", trigger_type: str = "purchase") -> tuple[int, int, int]:
+    """(tenant, customer, workflow): a tenant with one customer and one active workflow, the
+    start of the workflow migrations' tests."""
+    tenant = insert_row(conn, "tenants", name=slug.title(), slug=slug, timezone="UTC")
+    customer = insert_row(conn, "customers", tenant_id=tenant, email=f"ada@{slug}.example.com", total_spent=0)
+    workflow = insert_row(conn, "automation_workflows", tenant_id=tenant, name="Flow", trigger_type=trigger_type,
+                          trigger_config={}, active=True, reentry="always", version=1)
+    return tenant, customer, workflow

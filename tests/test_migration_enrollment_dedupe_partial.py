@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
-from tests.migration_support import app_before, insert_row
+from tests.migration_support import app_before, insert_row, tenant_with_workflow
 from webapp.extensions import db
 
 BEFORE = "0036_purchase_path_foreign_keys"
@@ -41,10 +41,7 @@ def _enroll(conn, tenant: int, customer: int, flow: int, key: str | None) -> Non
 def test_the_key_is_unique_where_there_is_one_before_and_after(old_app):
     assert _dedupe_kind() == "constraint"
     with db.engine.begin() as conn:
-        tenant = insert_row(conn, "tenants", name="Alpha", slug="alpha", timezone="UTC")
-        customer = insert_row(conn, "customers", tenant_id=tenant, email="ada@alpha.example.com", total_spent=0)
-        flow = insert_row(conn, "automation_workflows", tenant_id=tenant, name="Flow", trigger_type="event_day",
-                          trigger_config={}, active=True, reentry="always", version=1)
+        tenant, customer, flow = tenant_with_workflow(conn, trigger_type="event_day")
         _enroll(conn, tenant, customer, flow, "event:1")  # a row from before, with a key
 
     upgrade(revision=REVISION)

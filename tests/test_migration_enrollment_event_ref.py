@@ -13,7 +13,7 @@ from flask_migrate import downgrade, upgrade
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.migration_support import app_before, insert_row
+from tests.migration_support import app_before, insert_row, tenant_with_workflow
 from webapp.extensions import db
 from webapp.models.workflow import event_reference
 
@@ -44,14 +44,6 @@ PAYLOADS = [
 ]
 
 
-def _setup(conn) -> tuple[int, int, int]:
-    tenant = insert_row(conn, "tenants", name="Alpha", slug="alpha", timezone="UTC")
-    customer = insert_row(conn, "customers", tenant_id=tenant, email="ava@example.com", total_spent=0)
-    workflow = insert_row(conn, "automation_workflows", tenant_id=tenant, name="Flow", trigger_type="purchase",
-                          trigger_config={}, active=False, reentry="always", version=1)
-    return tenant, customer, workflow
-
-
 def _enroll(conn, tenant: int, customer: int, workflow: int, payload, table="automation_enrollments") -> int:
     return insert_row(conn, table, tenant_id=tenant, workflow_id=workflow, customer_id=customer,
                       status="completed", trigger_type="purchase", trigger_payload=payload, attempts=0)
@@ -63,7 +55,7 @@ def _refs(conn) -> dict[int, str | None]:
 
 def test_existing_enrollments_get_their_event_and_the_way_back_drops_it(old_app):
     with db.engine.begin() as conn:
-        tenant, customer, workflow = _setup(conn)
+        tenant, customer, workflow = tenant_with_workflow(conn)
         ids = [_enroll(conn, tenant, customer, workflow, payload) for payload in PAYLOADS]
 
     upgrade(revision=REVISION)
@@ -101,7 +93,7 @@ def test_the_backfill_reads_any_payload_as_new_enrollments_are_written(old_app):
     upgrade(revision=REVISION)
     postgres = db.engine.dialect.name == "postgresql"
     with db.engine.begin() as conn:
-        tenant, customer, workflow = _setup(conn)
+        tenant, customer, workflow = tenant_with_workflow(conn)
         enrollments = sa.Table("automation_enrollments", sa.MetaData(), autoload_with=conn)
 
     @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))

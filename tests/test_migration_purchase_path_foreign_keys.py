@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
-from tests.migration_support import app_before, insert_row
+from tests.migration_support import app_before, insert_row, tenant_with_workflow
 from webapp.extensions import db
 
 BEFORE = "0035_workflow_enrollment_counts"
@@ -30,10 +30,7 @@ def _count(conn, table: str) -> int:
 
 def _tenant_with_history(conn, slug: str) -> tuple[int, int]:
     """A tenant with a workflow, a customer enrolled in it and the enrollment's trace row."""
-    tenant = insert_row(conn, "tenants", name=slug.title(), slug=slug, timezone="UTC")
-    customer = insert_row(conn, "customers", tenant_id=tenant, email=f"ada@{slug}.example.com", total_spent=0)
-    flow = insert_row(conn, "automation_workflows", tenant_id=tenant, name="Flow", trigger_type="purchase",
-                      trigger_config={}, active=True, reentry="always", version=1)
+    tenant, customer, flow = tenant_with_workflow(conn, slug)
     enrollment = insert_row(conn, "automation_enrollments", tenant_id=tenant, workflow_id=flow, customer_id=customer,
                             status="waiting", trigger_type="purchase", trigger_payload={}, attempts=0)
     insert_row(conn, "automation_step_executions", tenant_id=tenant, enrollment_id=enrollment, step_type="wait",

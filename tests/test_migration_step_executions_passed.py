@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
-from tests.migration_support import app_before, insert_row
+from tests.migration_support import app_before, insert_row, tenant_with_workflow
 from webapp.extensions import db
 
 BEFORE = "0037_enrollment_dedupe_partial"
@@ -25,10 +25,7 @@ def _columns() -> list[str]:
 def test_the_step_index_gains_the_enrollment_and_the_way_back_drops_it(old_app):
     assert _columns() == ["step_id", "outcome"]
     with db.engine.begin() as conn:
-        tenant = insert_row(conn, "tenants", name="Alpha", slug="alpha", timezone="UTC")
-        customer = insert_row(conn, "customers", tenant_id=tenant, email="ada@alpha.example.com", total_spent=0)
-        flow = insert_row(conn, "automation_workflows", tenant_id=tenant, name="Flow", trigger_type="purchase",
-                          trigger_config={}, active=True, reentry="always", version=1)
+        tenant, customer, flow = tenant_with_workflow(conn)
         step = insert_row(conn, "automation_steps", workflow_id=flow, tenant_id=tenant, type="add_tag", position=0,
                           config={})
         enrollment = insert_row(conn, "automation_enrollments", tenant_id=tenant, workflow_id=flow,
