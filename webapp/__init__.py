@@ -24,6 +24,7 @@ from webapp.cli import register_cli
 from webapp.config import check_config, derive_settings, load_config
 from webapp.extensions import csrf, db, htmx, login_manager, migrate
 from webapp.infra.errors import DomainError
+from webapp.infra.json_provider import FastJSONProvider
 from webapp.infra.sql import CHECKPOINTS_HELD, SQLITE_AUTOCHECKPOINT
 from webapp.infra.types import MAX_ID
 from webapp.ratelimit import init_rate_limits
@@ -43,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 template_folder=os.path.join(root, "templates"),
                 static_folder=os.path.join(root, "static"))
+    app.json = FastJSONProvider(app)
 
     app.config.update(load_config(app.instance_path))
     if config:
