@@ -141,9 +141,12 @@ def _workflow_settings() -> dict:
         # loopback or link-local; comma or space separated. Tenants cannot open these.
         "WEBHOOK_PRIVATE_HOSTS": os.environ.get("WEBHOOK_PRIVATE_HOSTS", ""),
         # Outbound webhooks: how often due deliveries are swept up; after how many days of
-        # nothing but failures an endpoint is disabled (and its owner emailed).
+        # nothing but failures an endpoint is disabled (and its owner emailed); how many days
+        # a finished delivery is kept, and how often those past it are removed.
         "WEBHOOK_SWEEP_SECONDS": int(os.environ.get("WEBHOOK_SWEEP_SECONDS", 15)),
         "WEBHOOK_DISABLE_AFTER_DAYS": float(os.environ.get("WEBHOOK_DISABLE_AFTER_DAYS", 5)),
+        "WEBHOOK_KEEP_DAYS": float(os.environ.get("WEBHOOK_KEEP_DAYS", 30)),
+        "WEBHOOK_PRUNE_SECONDS": int(os.environ.get("WEBHOOK_PRUNE_SECONDS", 3600)),
     }
 
 

@@ -67,6 +67,7 @@ def test_adding_an_endpoint_and_reading_its_log(page: Page, log_in, tenant_a, wi
     expect(page.get_by_test_id("webhook-secret")).to_have_count(0)
     expect(page.get_by_text("HTTP 503 Service Unavailable")).to_be_visible()
     expect(page.get_by_role("button", name="Resend this email.clicked event")).to_have_count(2)
+    expect(page.get_by_text("Finished deliveries are kept for 30 days.")).to_be_visible()
     page.get_by_role("button", name="Reveal secret").click()
     expect(page.get_by_test_id("webhook-secret")).to_have_text(shown)
     _shot(page, f"webhooks-endpoint-{width}")

@@ -82,7 +82,8 @@ def delete_webhook_endpoint(endpoint_id: int):
 
 @api_route(bp, "/webhook-endpoints/<int:endpoint_id>/deliveries", "GET", summary="An endpoint's deliveries",
            tag="webhooks", admin=True, query=DeliveryQuery, response=WebhookDeliveryPage, errors=(404, 422),
-           description="Newest first, keyset paged; `status` filters.")
+           description="Newest first, keyset paged; `status` filters. Finished deliveries (succeeded or failed) "
+                       "are kept for WEBHOOK_KEEP_DAYS (30 by default) after they were made.")
 def list_webhook_deliveries(endpoint_id: int, query: DeliveryQuery):
     page = webhooks.deliveries_page(current_tenant_id(), endpoint_id, limit=query.limit, cursor=query.cursor,
                                     status=query.status)

@@ -58,6 +58,8 @@ class WebhookDelivery(db.Model):
     __table_args__ = (
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+        # Finished deliveries past WEBHOOK_KEEP_DAYS are found by it (services/webhooks/retention.py).
+        Index("ix_webhook_deliveries_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -26,7 +26,7 @@ from webapp.tasks.segments import recalculate_time_relative_segments
 from webapp.tasks.signup_forms import forget_unconfirmed_signups, send_unsent_confirmations
 from webapp.tasks.tracking import write_tracking_hits
 from webapp.tasks.waitlists import expire_waitlist_offers
-from webapp.tasks.webhooks import enqueue_due_deliveries
+from webapp.tasks.webhooks import enqueue_due_deliveries, prune_deliveries
 from webapp.tasks.workflows import enqueue_due_enrollments, enroll_event_day, send_event_reminders
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,9 @@ def periodic_jobs() -> list[PeriodicJob]:
         # Webhook deliveries whose retry came due, or whose job Redis lost.
         PeriodicJob("webhooks-due", enqueue_due_deliveries, timeout=120,
                     interval_seconds=int(current_app.config.get("WEBHOOK_SWEEP_SECONDS", 15))),
+        # Finished deliveries past WEBHOOK_KEEP_DAYS go, a batch per transaction.
+        PeriodicJob("webhooks-prune", prune_deliveries, queue="bulk",
+                    interval_seconds=int(current_app.config.get("WEBHOOK_PRUNE_SECONDS", 3600))),
         # Signup confirmation emails whose job Redis lost.
         PeriodicJob("signup-confirmations", send_unsent_confirmations, queue="mail", timeout=300,
                     interval_seconds=int(current_app.config.get("SIGNUP_SWEEP_SECONDS", 60))),

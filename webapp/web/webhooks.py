@@ -41,7 +41,8 @@ def _endpoint_page(endpoint, form: WebhookEndpointForm | None = None, *, secret:
     response = render_template(template, endpoint=endpoint, form=form, page=page, secret=secret,
                                attempts=webhooks.attempts_of(tenant_id, [d.id for d in page.items]),
                                health=webhooks.endpoint_health(tenant_id).get(endpoint.id),
-                               labels=webhooks.EVENT_LABELS)
+                               labels=webhooks.EVENT_LABELS,
+                               keep_days="%g" % (webhooks.keep_for().total_seconds() / 86400))
     return response, status, {"Vary": "HX-Request"}
 
 

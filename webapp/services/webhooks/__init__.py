@@ -16,11 +16,12 @@ from webapp.services.webhooks.endpoints import (
 from webapp.services.webhooks.lifecycle import disable_if_failing, resend, tenant_delivery
 from webapp.services.webhooks.payloads import customer_ref, customer_refs
 from webapp.services.webhooks.reading import attempts_of, deliveries_page, endpoint_health
+from webapp.services.webhooks.retention import keep_for, prune_deliveries
 
 __all__ = [
     "EVENT_LABELS",
     "MAX_ATTEMPTS", "RETRY_SCHEDULE", "WEBHOOK_EVENT_TYPES", "attempt", "attempts_of", "create_endpoint",
     "customer_ref", "customer_refs", "delete_endpoint", "deliver", "deliveries_page", "disable_if_failing",
-    "due_delivery_ids", "emit", "emit_many", "endpoint_health", "resend", "secret_of", "subscribers",
-    "tenant_delivery", "tenant_endpoint", "tenant_endpoints", "update_endpoint",
+    "due_delivery_ids", "emit", "emit_many", "endpoint_health", "keep_for", "prune_deliveries", "resend",
+    "secret_of", "subscribers", "tenant_delivery", "tenant_endpoint", "tenant_endpoints", "update_endpoint",
 ]
