@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import g, request
 
 from webapp.api.errors import ApiError
-from webapp.api.registry import ADMIN_ENDPOINTS, PUBLIC_ENDPOINTS
+from webapp.api.registry import ADMIN_ENDPOINTS, PUBLIC_ENDPOINTS, READ_ONLY_ENDPOINTS
 from webapp.extensions import db
+from webapp.infra.sql import reads_without_transaction
 from webapp.models import Tenant
 from webapp.services.tenants import TokenGrant, find_active_token
 
@@ -21,6 +22,8 @@ def authenticate_request() -> None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, "unauthorized", "send an API token as 'Authorization: Bearer <token>'")
+    if request.endpoint in READ_ONLY_ENDPOINTS:
+        reads_without_transaction()  # before the token's query, which would begin one
     found = find_active_token(secret.strip())
     if found is None:
         raise ApiError(401, "unauthorized", "the API token is wrong or has been revoked")

@@ -33,7 +33,7 @@ def upsert_customer(body: CustomerIn):
 
 
 @api_route(bp, "/customers", "GET", summary="List customers", tag="customers",
-           query=CustomerListQuery, response=CustomerPage, errors=(422,))
+           query=CustomerListQuery, response=CustomerPage, errors=(422,), read_only=True)
 def list_customers(query: CustomerListQuery):
     page = customers.list_customers(current_tenant_id(), q=query.q, tag=query.tag,
                                     limit=query.limit, cursor=query.cursor)
@@ -41,7 +41,7 @@ def list_customers(query: CustomerListQuery):
 
 
 @api_route(bp, "/customers/<int:customer_id>", "GET", summary="Get a customer", tag="customers",
-           response=CustomerOut, errors=(404,))
+           response=CustomerOut, errors=(404,), read_only=True)
 def get_customer(customer_id: int):
     return jsonify(customer_dict(customers.get_customer(current_tenant_id(), customer_id)))
 
@@ -79,7 +79,7 @@ def create_activity(body: ActivityIn):
 
 
 @api_route(bp, "/customers/<int:customer_id>/timeline", "GET", summary="A customer's activity timeline",
-           tag="activities", query=TimelineQuery, response=ActivityPage, errors=(404, 422),
+           tag="activities", query=TimelineQuery, response=ActivityPage, errors=(404, 422), read_only=True,
            description="Newest first; filter by type (one or more) and by date range.")
 def customer_timeline(customer_id: int, query: TimelineQuery):
     page = activities.timeline(current_tenant_id(), customer_id, types=query.type,

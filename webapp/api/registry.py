@@ -39,11 +39,14 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     description: str = ""
     extra_responses: dict[int, str] = field(default_factory=dict)
+    # Reads and nothing else: run without a transaction (infra.sql.reads_without_transaction).
+    read_only: bool = False
 
 
 ENDPOINTS: list[Endpoint] = []
 PUBLIC_ENDPOINTS: set[str] = set()
 ADMIN_ENDPOINTS: set[str] = set()
+READ_ONLY_ENDPOINTS: set[str] = set()
 
 
 def _query_data(model: type[BaseModel]) -> dict[str, Any]:
@@ -119,11 +122,13 @@ def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
               status: int = 200, public: bool = False, admin: bool = False,
               media_type: str = "application/json", errors: tuple[int, ...] = (),
               description: str = "", extra_responses: dict[int, str] | None = None,
-              parse_body_model: bool = True) -> Callable:
+              parse_body_model: bool = True, read_only: bool = False) -> Callable:
     """Register `view` on `bp` and in the OpenAPI registry.
 
     With parse_body_model=False the body model only documents the route: the view reads
-    the body itself (batch routes answer each item on its own).
+    the body itself (batch routes answer each item on its own). `read_only=True` (a GET that
+    writes nothing, not even through a service that creates what it reads) runs without a
+    transaction on PostgreSQL.
 
     The view gets `body=` and/or `query=` (validated models) plus the URL's arguments. A write
     needs a token that may write (not a viewer's); `admin=True` needs an admin token.
@@ -132,7 +137,9 @@ def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
                         query=query, response=response, status=status, public=public, admin=admin,
                         write=method not in ("GET", "HEAD", "OPTIONS"), media_type=media_type,
                         errors=errors, description=description,
-                        extra_responses=extra_responses or {})
+                        extra_responses=extra_responses or {}, read_only=read_only)
+    if read_only and method != "GET":
+        raise ValueError(f"{rule}: only a GET can be read_only")
     ENDPOINTS.append(endpoint)
 
     def decorator(view: Callable) -> Callable:
@@ -160,6 +167,8 @@ def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
             PUBLIC_ENDPOINTS.add(f"{bp.name}.{name}")
         if admin:
             ADMIN_ENDPOINTS.add(f"{bp.name}.{name}")
+        if read_only:
+            READ_ONLY_ENDPOINTS.add(f"{bp.name}.{name}")
         endpoint.view_name = f"{bp.name}.{name}"  # type: ignore[attr-defined]
         return wrapper
 
