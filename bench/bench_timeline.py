@@ -4,7 +4,7 @@ One customer gets `timeline_activities` activities on top of the seeded tenant, 
 every variant pages through the newest `timeline_pages` pages of 50, as the "load more"
 button does:
 
-- service: `services.activities.timeline` (the tenant's wall in the query, rows of the
+- service: `services.timeline.timeline` (the tenant's wall in the query, rows of the
   table's columns: on PostgreSQL through the driver, a statement compiled once; opaque
   cursor), with the session removed after each page as a request's teardown does;
 - API: `GET /api/crm/customers/{id}/timeline` through the whole app with a bearer token;
@@ -23,10 +23,10 @@ from sqlalchemy import text
 
 from bench.harness import BenchEnvironment, Result, Row, Size, best_of, percentile
 from webapp.extensions import db
-from webapp.services.activities import timeline
 from webapp.services.customers import upsert_customer
 from webapp.services.demo.bulk import BulkLoader
 from webapp.services.demo.rows import ACTIVITY_COLUMNS
+from webapp.services.timeline import timeline
 
 PAGE = 50
 TYPES = ("page_view", "page_view", "page_view", "email_opened", "ticket_scan", "note")

@@ -237,7 +237,7 @@ def test_timeline_moments_are_utc_whatever_the_database_sessions_zone(api, app):
     from sqlalchemy import text
 
     from webapp.extensions import db
-    from webapp.services.activities import timeline
+    from webapp.services.timeline import timeline
 
     customer_id = make_customer(api)
     stored = seed(api, customer_id)

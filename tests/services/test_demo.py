@@ -23,10 +23,10 @@ from webapp.models import (
     Tenant,
     User,
 )
-from webapp.services.activities import timeline
 from webapp.services.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_VIEWER_EMAIL, seed_demo
 from webapp.services.demo.catalogue import EVENT_TITLES, VENUES, build_events
 from webapp.services.demo.rows import DemoRows
+from webapp.services.timeline import timeline
 
 N = 300
 

@@ -9,7 +9,6 @@ from typing import Any
 from webapp.infra.pagination import Page
 from webapp.infra.types import iso_or_none
 from webapp.models import (
-    CustomerActivity,
     CustomerImport,
     CustomerSegment,
     EmailCampaign,
@@ -19,18 +18,6 @@ from webapp.services.campaigns.variants import letter, testing, variants_of
 from webapp.services.consent import topic_ids_by_customer
 from webapp.services.customers import customer_dict  # the API's customer; webhooks send it too
 from webapp.services.sending_domains import record_name, record_value
-
-
-def activity_dict(activity: CustomerActivity) -> dict:
-    return {
-        "id": activity.id,
-        "customer_id": activity.customer_id,
-        "type": activity.type,
-        "properties": activity.properties or {},
-        "occurred_at": iso_or_none(activity.occurred_at),
-        "created_at": iso_or_none(activity.created_at),
-        "idempotency_key": activity.idempotency_key,
-    }
 
 
 def segment_dict(segment: CustomerSegment) -> dict:

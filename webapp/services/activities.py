@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import namedtuple
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, NoReturn
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from sqlalchemy import ARRAY, Row, String, any_, bindparam, case, func, or_, select, text, update
+from sqlalchemy import Row, bindparam, case, func, or_, select, text, update
 
 from webapp.extensions import db
 from webapp.infra.errors import NotFound, ValidationFailed
-from webapp.infra.pagination import Page, decode_cursor, encode_cursor
-from webapp.infra.sql import HotStatement, dialect, insert_ignoring_duplicates
+from webapp.infra.sql import dialect, insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.infra.validation import (
-    MAX_JSON_INT,
     LooseMoment,
     check_storable,
     number_only,
-    parse_moment,
     utc_moment,
     validate,
 )
@@ -348,86 +344,6 @@ def add_note(tenant_id: int, customer_id: int, text: str, *, author: str | None 
     activity = log_activity(customer, "note", {"text": text, "author": author} if author else {"text": text})
     db.session.commit()
     return activity
-
-
-def timeline(tenant_id: int, customer_id: int, *, types: list[str] | None = None,
-             since: datetime | None = None, until: datetime | None = None,
-             limit: int = 50, cursor: str | None = None) -> Page:
-    """A customer's activities, newest first, keyset-paginated on (occurred_at, id).
-
-    The cursor holds the last row's position, so rows inserted meanwhile neither repeat
-    nor shift later pages.
-    """
-    # The tenant's wall is in the query itself; the customer is looked up only when the
-    # page comes back empty, to tell "no activities" from "no such customer here" (404).
-    params: dict[str, Any] = {"customer_id": customer_id, "tenant_id": tenant_id, "limit": limit + 1}
-    if types:
-        params["types"] = list(types)
-    if since is not None:
-        params["since"] = since
-    if until is not None:
-        params["until"] = until
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        at, last_id = parse_moment(after[0]) if isinstance(after[0], str) else None, after[1]
-        if at is None or isinstance(last_id, bool) or not isinstance(last_id, int) or not 0 < last_id <= MAX_JSON_INT:
-            raise ValidationFailed("cursor", "is not a cursor returned by this list")
-        params["at"], params["last_id"] = at, last_id
-    found = _timeline_statement(bool(types), since is not None, until is not None, after is not None).rows(**params)
-    rows = [_timeline_row(row) for row in found]
-    if not rows:
-        get_customer(tenant_id, customer_id)
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.occurred_at.isoformat(), last.id])
-    return Page(rows[:limit], next_cursor)
-
-
-# The timeline's rows: the table's columns, read by attribute as the model's would be.
-TimelineRow = namedtuple("TimelineRow", [column.name for column in CustomerActivity.__table__.c])
-_MOMENTS = [TimelineRow._fields.index("occurred_at"), TimelineRow._fields.index("created_at")]
-_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def _timeline_row(values: tuple) -> TimelineRow:
-    """The driver gives PostgreSQL's timestamptz in the server's zone: in UTC, as the model's are."""
-    values = list(values)
-    for i in _MOMENTS:
-        values[i] = values[i].astimezone(UTC)
-    return TimelineRow._make(values)
-
-
-@functools.cache
-def _timeline_statement(types: bool, since: bool, until: bool, after: bool) -> HotStatement:
-    """The timeline's keyset query for the filters given, built once each, every value a
-    parameter; on PostgreSQL run through the driver (the page is read on every "load more")."""
-    def build():
-        table = CustomerActivity.__table__
-        occurred_at = table.c.occurred_at
-        moment = UTCDateTime()
-        stmt = select(*table.c).where(table.c.customer_id == bindparam("customer_id"),
-                                      table.c.tenant_id == bindparam("tenant_id"))
-        if types and dialect() == "postgresql":
-            # One array parameter: the driver's statement keeps its shape for any number of types.
-            stmt = stmt.where(table.c.type == any_(bindparam("types", type_=ARRAY(String))))
-        elif types:
-            stmt = stmt.where(table.c.type.in_(bindparam("types", expanding=True)))
-        if since:
-            stmt = stmt.where(occurred_at >= bindparam("since", type_=moment))
-        if until:
-            stmt = stmt.where(occurred_at < bindparam("until", type_=moment))
-        if after:
-            # The `<=` bound lets the timeline index start at the cursor; with the OR alone the
-            # database walks every newer row first, so deep pages got slower and slower.
-            at = bindparam("at", type_=moment)
-            stmt = stmt.where(occurred_at <= at, or_(occurred_at < at, table.c.id < bindparam("last_id")))
-        return stmt.order_by(occurred_at.desc(), table.c.id.desc()).limit(bindparam("limit"))
-
-    sample = {"customer_id": 1, "tenant_id": 1, "limit": 51, "types": ["note"], "since": _MOMENT,
-              "until": _MOMENT, "at": _MOMENT, "last_id": 1}
-    used = {"types": types, "since": since, "until": until, "at": after, "last_id": after}
-    return HotStatement(build, **{name: value for name, value in sample.items() if used.get(name, True)})
 
 
 # A loose index scan: the next type after the last one found, by the (tenant_id, type, ...)

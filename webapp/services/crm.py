@@ -13,7 +13,7 @@ from typing import Any
 
 from webapp.infra.pagination import Page
 from webapp.models import Customer, CustomerActivity, CustomerSegment, EmailCampaign
-from webapp.services import activities, campaigns, customers, segments, workflows
+from webapp.services import activities, campaigns, customers, segments, timeline, workflows
 
 
 class CRMService:
@@ -52,7 +52,7 @@ class CRMService:
         return activities.add_note(tenant_id, customer_id, text, author=author)
 
     def timeline(self, tenant_id: int, customer_id: int, **filters: Any) -> Page:
-        return activities.timeline(tenant_id, customer_id, **filters)
+        return timeline.timeline(tenant_id, customer_id, **filters)
 
     # --- segments ----------------------------------------------------------------------
     def create_segment(self, data: dict[str, Any] | None = None, /, **fields: Any) -> CustomerSegment:

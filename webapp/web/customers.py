@@ -12,6 +12,7 @@ from webapp.services import activities, activity_text, consent, customers, workf
 from webapp.services.audit import Target
 from webapp.services.dashboard import window_start
 from webapp.services.events.overview import upcoming_tickets
+from webapp.services.timeline import timeline as customer_timeline
 from webapp.web.access import write_required
 from webapp.web.audit import note
 from webapp.web.filters import activity_label
@@ -64,7 +65,7 @@ COMMON_TYPES = ("purchase", "signup", "note", "tag_added", "tag_removed", "email
 
 
 def _timeline_context(customer_id: int, types: list[str], cursor: str | None = None) -> dict:
-    page = activities.timeline(current_user.tenant_id, customer_id, types=types or None,
+    page = customer_timeline(current_user.tenant_id, customer_id, types=types or None,
                                limit=TIMELINE_PAGE, cursor=cursor)
     known = activities.activity_types(current_user.tenant_id)
     return {"timeline": page, "types": types,
