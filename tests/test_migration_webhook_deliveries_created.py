@@ -5,6 +5,8 @@ the way back drops it."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from tests.migration_support import app_before, insert_row
@@ -33,6 +35,9 @@ def test_deliveries_gain_an_index_on_created_at_and_the_way_back_drops_it(old_ap
 
     upgrade(revision=REVISION)
     assert _indexes()[NAME] == ["created_at"]
+    with db.engine.connect() as conn:  # the model says what the migration made
+        assert [d for d in compare_metadata(MigrationContext.configure(conn), db.metadata)
+                if "webhook_deliveries" in repr(d)] == []
     downgrade(revision=BEFORE)
     assert NAME not in _indexes()
     with db.engine.connect() as conn:

@@ -15,6 +15,7 @@ from webapp.extensions import db
 BEFORE = "0022_campaign_variants"
 REVISION = "0023_webhook_endpoints"
 TABLES = {"webhook_endpoints", "webhook_deliveries", "webhook_attempts"}
+LATER = ("ix_webhook_deliveries_created",)  # 0039 adds it; its own test compares it with the model
 
 old_app = app_before(BEFORE)
 
@@ -27,7 +28,7 @@ def test_webhook_tables_arrive_as_modelled_cascade_and_leave(old_app):
 
     with db.engine.connect() as conn:
         diff = [d for d in compare_metadata(MigrationContext.configure(conn), db.metadata)
-                if any(t in repr(d) for t in TABLES)]
+                if any(t in repr(d) for t in TABLES) and not any(name in repr(d) for name in LATER)]
     assert diff == []
     with db.engine.begin() as conn:
         if conn.dialect.name == "sqlite":
