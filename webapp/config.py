@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from pathlib import Path
@@ -145,8 +146,9 @@ def _workflow_settings() -> dict:
         # a finished delivery is kept, and how often those past it are removed.
         "WEBHOOK_SWEEP_SECONDS": int(os.environ.get("WEBHOOK_SWEEP_SECONDS", 15)),
         "WEBHOOK_DISABLE_AFTER_DAYS": float(os.environ.get("WEBHOOK_DISABLE_AFTER_DAYS", 5)),
-        "WEBHOOK_KEEP_DAYS": float(os.environ.get("WEBHOOK_KEEP_DAYS", 30)),
-        "WEBHOOK_PRUNE_SECONDS": int(os.environ.get("WEBHOOK_PRUNE_SECONDS", 3600)),
+        # Checked in derive_settings: a refused value names its setting at start-up.
+        "WEBHOOK_KEEP_DAYS": os.environ.get("WEBHOOK_KEEP_DAYS", "30"),
+        "WEBHOOK_PRUNE_SECONDS": os.environ.get("WEBHOOK_PRUNE_SECONDS", "3600"),
     }
 
 
@@ -184,6 +186,7 @@ def derive_settings(config: dict) -> None:
     the caller's overrides are merged; ConfigError for a value the app cannot use."""
     config["WEBHOOK_PRIVATE_HOSTS"] = _host_list("WEBHOOK_PRIVATE_HOSTS", config.get("WEBHOOK_PRIVATE_HOSTS"))
     _check_asset_storage(config)
+    _check_webhook_retention(config)
     if not config.get("MAIL_SYSTEM_FROM"):
         config["MAIL_SYSTEM_FROM"] = system_sender(config.get("BASE_URL", ""))
     if config.get("BASE_URL", "").lower().startswith("https://"):
@@ -206,6 +209,27 @@ def _check_asset_storage(config: dict) -> None:
         raise ConfigError(f"ASSET_STORAGE: '{storage}' is neither 'local' nor 's3'")
     if storage == "s3" and not config.get("ASSET_S3_BUCKET"):
         raise ConfigError("ASSET_STORAGE is 's3' but ASSET_S3_BUCKET is not set: name the bucket images go to")
+
+
+def _check_webhook_retention(config: dict) -> None:
+    """WEBHOOK_KEEP_DAYS a number of days, at least 1 (0 or less would remove finished
+    deliveries as they finish); WEBHOOK_PRUNE_SECONDS a whole number of seconds, at least 1."""
+    try:
+        days = float(config.get("WEBHOOK_KEEP_DAYS", 30))
+    except (TypeError, ValueError):
+        days = math.nan
+    if not (math.isfinite(days) and days >= 1):
+        raise ConfigError(f"WEBHOOK_KEEP_DAYS: '{config.get('WEBHOOK_KEEP_DAYS')}' is not a number of days, "
+                          "1 or more, that finished webhook deliveries are kept")
+    config["WEBHOOK_KEEP_DAYS"] = days
+    try:
+        seconds = int(config.get("WEBHOOK_PRUNE_SECONDS", 3600))
+    except (TypeError, ValueError):
+        seconds = 0
+    if seconds < 1:
+        raise ConfigError(f"WEBHOOK_PRUNE_SECONDS: '{config.get('WEBHOOK_PRUNE_SECONDS')}' is not a whole number of "
+                          "seconds, 1 or more, between two prunings of webhook deliveries")
+    config["WEBHOOK_PRUNE_SECONDS"] = seconds
 
 
 def _host_list(name: str, value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:

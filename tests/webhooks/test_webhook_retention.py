@@ -5,10 +5,15 @@ transaction; waiting and retrying ones are kept however old."""
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
+from webapp.config import ConfigError, derive_settings
 from webapp.extensions import db
 from webapp.models import WebhookAttempt, WebhookDelivery
 from webapp.services import webhooks
@@ -80,3 +85,43 @@ def test_the_periodic_job_prunes_on_the_bulk_queue(app):
     [job] = [job for job in periodic_jobs() if job.id == "webhooks-prune"]
     assert job.queue == "bulk" and job.interval_seconds == 3600
     assert job.func.__module__ == "webapp.tasks.webhooks" and job.func.__name__ == "prune_deliveries"
+
+
+def _not_a_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return True
+    return False
+
+
+refused_days = (st.text(max_size=10).filter(_not_a_number) | st.sampled_from(["nan", "inf", "-inf", "0", "-30"])
+                | st.floats(max_value=1, exclude_max=True, allow_nan=False).map(repr))
+
+
+@given(refused_days)
+def test_a_keeping_time_under_a_day_or_not_a_number_is_refused_at_start_up(value):
+    with pytest.raises(ConfigError, match="WEBHOOK_KEEP_DAYS"):
+        derive_settings({"WEBHOOK_KEEP_DAYS": value})
+
+
+@given(st.floats(min_value=1, max_value=100_000), st.integers(1, 10**6))
+def test_a_keeping_time_and_a_pruning_interval_given_as_text_are_read_as_numbers(days, seconds):
+    config = {"WEBHOOK_KEEP_DAYS": repr(days), "WEBHOOK_PRUNE_SECONDS": str(seconds)}
+    derive_settings(config)
+    assert config["WEBHOOK_KEEP_DAYS"] == days and math.isfinite(config["WEBHOOK_KEEP_DAYS"])
+    assert config["WEBHOOK_PRUNE_SECONDS"] == seconds
+
+
+def _not_an_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return True
+    return False
+
+
+@given(st.text(max_size=10).filter(_not_an_int) | st.integers(-10, 0).map(str))
+def test_a_pruning_interval_that_is_not_a_whole_second_or_more_is_refused(value):
+    with pytest.raises(ConfigError, match="WEBHOOK_PRUNE_SECONDS"):
+        derive_settings({"WEBHOOK_PRUNE_SECONDS": value})
