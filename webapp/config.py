@@ -66,13 +66,13 @@ def _database_url(instance_path: str) -> str:
 def _delivery_settings() -> dict:
     return {
         # Segments with time-relative conditions ("within the last 30 days") are recalculated this often.
-        "SEGMENT_RECALC_SECONDS": int(os.environ.get("SEGMENT_RECALC_SECONDS", 3600)),
+        "SEGMENT_RECALC_SECONDS": os.environ.get("SEGMENT_RECALC_SECONDS", "3600"),
         # How often the counts kept as deltas (segments' reachable members, workflows'
         # enrollments per status) are folded into one row per key (PostgreSQL).
-        "KEPT_COUNT_FOLD_SECONDS": int(os.environ.get("KEPT_COUNT_FOLD_SECONDS", 60)),
+        "KEPT_COUNT_FOLD_SECONDS": os.environ.get("KEPT_COUNT_FOLD_SECONDS", "60"),
         # Campaign delivery: the reconciler's period, how long a claimed batch is a worker's
         # before others may take it over, the first retry delay (doubling), one-click mailto.
-        "RECONCILE_SECONDS": int(os.environ.get("RECONCILE_SECONDS", 20)),
+        "RECONCILE_SECONDS": os.environ.get("RECONCILE_SECONDS", "20"),
         "DELIVERY_LEASE_SECONDS": int(os.environ.get("DELIVERY_LEASE_SECONDS", 600)),
         "DELIVERY_RETRY_BASE_SECONDS": float(os.environ.get("DELIVERY_RETRY_BASE_SECONDS", 30)),
         "UNSUBSCRIBE_MAILTO": os.environ.get("UNSUBSCRIBE_MAILTO") or None,
@@ -93,7 +93,7 @@ def _tracking_settings(instance_path: str) -> dict:
     return {
         # Tracking: how often queued hits are written, after how long a dead writer's
         # entries are taken over, and how soon after delivery a click counts as a scanner's.
-        "TRACKING_WRITER_SECONDS": int(os.environ.get("TRACKING_WRITER_SECONDS", 5)),
+        "TRACKING_WRITER_SECONDS": os.environ.get("TRACKING_WRITER_SECONDS", "5"),
         "TRACKING_RECLAIM_IDLE_MS": int(os.environ.get("TRACKING_RECLAIM_IDLE_MS", 30_000)),
         "TRACKING_MACHINE_CLICK_SECONDS": float(os.environ.get("TRACKING_MACHINE_CLICK_SECONDS", 10)),
         # Tracking ids of the first format (the recipient's token in clear, still in mail sent
@@ -120,33 +120,32 @@ def _workflow_settings() -> dict:
     return {
         # Workflows: how often due enrollments are swept up, how long a claimed enrollment is a
         # worker's, the first retry delay of a failed step (doubling), the event_day sweep.
-        "WORKFLOW_TICK_SECONDS": int(os.environ.get("WORKFLOW_TICK_SECONDS", 10)),
+        "WORKFLOW_TICK_SECONDS": os.environ.get("WORKFLOW_TICK_SECONDS", "10"),
         "WORKFLOW_LEASE_SECONDS": int(os.environ.get("WORKFLOW_LEASE_SECONDS", 300)),
         "WORKFLOW_RETRY_BASE_SECONDS": float(os.environ.get("WORKFLOW_RETRY_BASE_SECONDS", 60)),
-        "WORKFLOW_EVENT_DAY_SECONDS": int(os.environ.get("WORKFLOW_EVENT_DAY_SECONDS", 300)),
+        "WORKFLOW_EVENT_DAY_SECONDS": os.environ.get("WORKFLOW_EVENT_DAY_SECONDS", "300"),
         # Batch ingest: up to this many stored activities a batch follows (segments, enrollments,
         # goals) in its request; a larger one leaves its customers seen once to a worker. The
         # sweep for follow-ups whose job Redis lost, or whose retry is due.
         "BATCH_FOLLOW_INLINE_MAX": int(os.environ.get("BATCH_FOLLOW_INLINE_MAX", 100)),
-        "INGEST_FOLLOWUP_SWEEP_SECONDS": int(os.environ.get("INGEST_FOLLOWUP_SWEEP_SECONDS", 30)),
+        "INGEST_FOLLOWUP_SWEEP_SECONDS": os.environ.get("INGEST_FOLLOWUP_SWEEP_SECONDS", "30"),
         # Attendance: how often ended events are settled; how long after an event's end late
         # scans may still arrive; how long an event without an end is taken to last; how far
         # back the sweep looks (older events are never settled: history loaded late).
-        "EVENT_SETTLE_SECONDS": int(os.environ.get("EVENT_SETTLE_SECONDS", 300)),
+        "EVENT_SETTLE_SECONDS": os.environ.get("EVENT_SETTLE_SECONDS", "300"),
         "EVENT_SETTLE_GRACE_MINUTES": int(os.environ.get("EVENT_SETTLE_GRACE_MINUTES", 120)),
         "EVENT_ASSUMED_LENGTH_MINUTES": int(os.environ.get("EVENT_ASSUMED_LENGTH_MINUTES", 240)),
         "EVENT_SETTLE_LOOKBACK_DAYS": int(os.environ.get("EVENT_SETTLE_LOOKBACK_DAYS", 14)),
         # The event_reminder sweep: reminders go out within this of their time.
-        "EVENT_REMINDER_SECONDS": int(os.environ.get("EVENT_REMINDER_SECONDS", 60)),
+        "EVENT_REMINDER_SECONDS": os.environ.get("EVENT_REMINDER_SECONDS", "60"),
         # Host names and networks (10.0.0.0/8) webhooks may reach although they are private,
         # loopback or link-local; comma or space separated. Tenants cannot open these.
         "WEBHOOK_PRIVATE_HOSTS": os.environ.get("WEBHOOK_PRIVATE_HOSTS", ""),
         # Outbound webhooks: how often due deliveries are swept up; after how many days of
         # nothing but failures an endpoint is disabled (and its owner emailed); how many days
         # a finished delivery is kept, and how often those past it are removed.
-        "WEBHOOK_SWEEP_SECONDS": int(os.environ.get("WEBHOOK_SWEEP_SECONDS", 15)),
+        "WEBHOOK_SWEEP_SECONDS": os.environ.get("WEBHOOK_SWEEP_SECONDS", "15"),
         "WEBHOOK_DISABLE_AFTER_DAYS": float(os.environ.get("WEBHOOK_DISABLE_AFTER_DAYS", 5)),
-        # Checked in derive_settings: a refused value names its setting at start-up.
         "WEBHOOK_KEEP_DAYS": os.environ.get("WEBHOOK_KEEP_DAYS", "30"),
         "WEBHOOK_PRUNE_SECONDS": os.environ.get("WEBHOOK_PRUNE_SECONDS", "3600"),
     }
@@ -187,6 +186,7 @@ def derive_settings(config: dict) -> None:
     config["WEBHOOK_PRIVATE_HOSTS"] = _host_list("WEBHOOK_PRIVATE_HOSTS", config.get("WEBHOOK_PRIVATE_HOSTS"))
     _check_asset_storage(config)
     _check_webhook_retention(config)
+    _check_intervals(config)
     if not config.get("MAIL_SYSTEM_FROM"):
         config["MAIL_SYSTEM_FROM"] = system_sender(config.get("BASE_URL", ""))
     if config.get("BASE_URL", "").lower().startswith("https://"):
@@ -211,9 +211,32 @@ def _check_asset_storage(config: dict) -> None:
         raise ConfigError("ASSET_STORAGE is 's3' but ASSET_S3_BUCKET is not set: name the bucket images go to")
 
 
+# The periodic jobs' intervals (tasks/schedule.py), with their defaults: whole seconds, 1 or
+# more (the scheduler divides the clock by them).
+INTERVALS = {"SEGMENT_RECALC_SECONDS": 3600, "KEPT_COUNT_FOLD_SECONDS": 60, "RECONCILE_SECONDS": 20,
+             "TRACKING_WRITER_SECONDS": 5, "INGEST_FOLLOWUP_SWEEP_SECONDS": 30, "IMPORT_RESUME_SECONDS": 60,
+             "WORKFLOW_TICK_SECONDS": 10, "WORKFLOW_EVENT_DAY_SECONDS": 300, "EVENT_SETTLE_SECONDS": 300,
+             "EVENT_REMINDER_SECONDS": 60, "WAITLIST_SWEEP_SECONDS": 60, "WEBHOOK_SWEEP_SECONDS": 15,
+             "WEBHOOK_PRUNE_SECONDS": 3600, "SIGNUP_SWEEP_SECONDS": 60, "SIGNUP_FORGET_SECONDS": 3600}
+
+
+def _check_intervals(config: dict) -> None:
+    """Each periodic interval a whole number of seconds, 1 or more, or a ConfigError naming it."""
+    for name, default in INTERVALS.items():
+        value = config.get(name, default)
+        try:
+            seconds = int(value)
+        except (TypeError, ValueError):
+            seconds = 0
+        if seconds < 1 or isinstance(value, float) and value != seconds:
+            raise ConfigError(f"{name}: '{value}' is not a whole number of seconds, 1 or more, between two runs "
+                              "of its periodic job")
+        config[name] = seconds
+
+
 def _check_webhook_retention(config: dict) -> None:
     """WEBHOOK_KEEP_DAYS a number of days, at least 1 (0 or less would remove finished
-    deliveries as they finish); WEBHOOK_PRUNE_SECONDS a whole number of seconds, at least 1."""
+    deliveries as they finish)."""
     try:
         days = float(config.get("WEBHOOK_KEEP_DAYS", 30))
     except (TypeError, ValueError):
@@ -222,14 +245,6 @@ def _check_webhook_retention(config: dict) -> None:
         raise ConfigError(f"WEBHOOK_KEEP_DAYS: '{config.get('WEBHOOK_KEEP_DAYS')}' is not a number of days, "
                           "1 or more, that finished webhook deliveries are kept")
     config["WEBHOOK_KEEP_DAYS"] = days
-    try:
-        seconds = int(config.get("WEBHOOK_PRUNE_SECONDS", 3600))
-    except (TypeError, ValueError):
-        seconds = 0
-    if seconds < 1:
-        raise ConfigError(f"WEBHOOK_PRUNE_SECONDS: '{config.get('WEBHOOK_PRUNE_SECONDS')}' is not a whole number of "
-                          "seconds, 1 or more, between two prunings of webhook deliveries")
-    config["WEBHOOK_PRUNE_SECONDS"] = seconds
 
 
 def _host_list(name: str, value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from webapp.config import ConfigError, derive_settings
+from webapp.config import INTERVALS, ConfigError, derive_settings
 from webapp.extensions import db
 from webapp.models import WebhookAttempt, WebhookDelivery
 from webapp.services import webhooks
@@ -111,6 +111,7 @@ def test_a_keeping_time_and_a_pruning_interval_given_as_text_are_read_as_numbers
     derive_settings(config)
     assert config["WEBHOOK_KEEP_DAYS"] == days and math.isfinite(config["WEBHOOK_KEEP_DAYS"])
     assert config["WEBHOOK_PRUNE_SECONDS"] == seconds
+    assert config["WEBHOOK_SWEEP_SECONDS"] == INTERVALS["WEBHOOK_SWEEP_SECONDS"]  # the default, as a number
 
 
 def _not_an_int(text: str) -> bool:
@@ -121,7 +122,9 @@ def _not_an_int(text: str) -> bool:
     return False
 
 
-@given(st.text(max_size=10).filter(_not_an_int) | st.integers(-10, 0).map(str))
-def test_a_pruning_interval_that_is_not_a_whole_second_or_more_is_refused(value):
-    with pytest.raises(ConfigError, match="WEBHOOK_PRUNE_SECONDS"):
-        derive_settings({"WEBHOOK_PRUNE_SECONDS": value})
+@given(st.sampled_from(sorted(INTERVALS)),
+       st.text(max_size=10).filter(_not_an_int) | st.integers(-10, 0).map(str) | st.integers(-10, 0)
+       | st.sampled_from([0.5, 2.5, math.nan]))
+def test_a_periodic_interval_that_is_not_a_whole_second_or_more_is_refused_naming_it(name, value):
+    with pytest.raises(ConfigError, match=name):
+        derive_settings({name: value})
