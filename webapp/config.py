@@ -66,13 +66,13 @@ def _database_url(instance_path: str) -> str:
 def _delivery_settings() -> dict:
     return {
         # Segments with time-relative conditions ("within the last 30 days") are recalculated this often.
-        "SEGMENT_RECALC_SECONDS": os.environ.get("SEGMENT_RECALC_SECONDS", "3600"),
+        "SEGMENT_RECALC_SECONDS": os.environ.get("SEGMENT_RECALC_SECONDS"),
         # How often the counts kept as deltas (segments' reachable members, workflows'
         # enrollments per status) are folded into one row per key (PostgreSQL).
-        "KEPT_COUNT_FOLD_SECONDS": os.environ.get("KEPT_COUNT_FOLD_SECONDS", "60"),
+        "KEPT_COUNT_FOLD_SECONDS": os.environ.get("KEPT_COUNT_FOLD_SECONDS"),
         # Campaign delivery: the reconciler's period, how long a claimed batch is a worker's
         # before others may take it over, the first retry delay (doubling), one-click mailto.
-        "RECONCILE_SECONDS": os.environ.get("RECONCILE_SECONDS", "20"),
+        "RECONCILE_SECONDS": os.environ.get("RECONCILE_SECONDS"),
         "DELIVERY_LEASE_SECONDS": int(os.environ.get("DELIVERY_LEASE_SECONDS", 600)),
         "DELIVERY_RETRY_BASE_SECONDS": float(os.environ.get("DELIVERY_RETRY_BASE_SECONDS", 30)),
         "UNSUBSCRIBE_MAILTO": os.environ.get("UNSUBSCRIBE_MAILTO") or None,
@@ -93,7 +93,7 @@ def _tracking_settings(instance_path: str) -> dict:
     return {
         # Tracking: how often queued hits are written, after how long a dead writer's
         # entries are taken over, and how soon after delivery a click counts as a scanner's.
-        "TRACKING_WRITER_SECONDS": os.environ.get("TRACKING_WRITER_SECONDS", "5"),
+        "TRACKING_WRITER_SECONDS": os.environ.get("TRACKING_WRITER_SECONDS"),
         "TRACKING_RECLAIM_IDLE_MS": int(os.environ.get("TRACKING_RECLAIM_IDLE_MS", 30_000)),
         "TRACKING_MACHINE_CLICK_SECONDS": float(os.environ.get("TRACKING_MACHINE_CLICK_SECONDS", 10)),
         # Tracking ids of the first format (the recipient's token in clear, still in mail sent
@@ -120,34 +120,34 @@ def _workflow_settings() -> dict:
     return {
         # Workflows: how often due enrollments are swept up, how long a claimed enrollment is a
         # worker's, the first retry delay of a failed step (doubling), the event_day sweep.
-        "WORKFLOW_TICK_SECONDS": os.environ.get("WORKFLOW_TICK_SECONDS", "10"),
+        "WORKFLOW_TICK_SECONDS": os.environ.get("WORKFLOW_TICK_SECONDS"),
         "WORKFLOW_LEASE_SECONDS": int(os.environ.get("WORKFLOW_LEASE_SECONDS", 300)),
         "WORKFLOW_RETRY_BASE_SECONDS": float(os.environ.get("WORKFLOW_RETRY_BASE_SECONDS", 60)),
-        "WORKFLOW_EVENT_DAY_SECONDS": os.environ.get("WORKFLOW_EVENT_DAY_SECONDS", "300"),
+        "WORKFLOW_EVENT_DAY_SECONDS": os.environ.get("WORKFLOW_EVENT_DAY_SECONDS"),
         # Batch ingest: up to this many stored activities a batch follows (segments, enrollments,
         # goals) in its request; a larger one leaves its customers seen once to a worker. The
         # sweep for follow-ups whose job Redis lost, or whose retry is due.
         "BATCH_FOLLOW_INLINE_MAX": int(os.environ.get("BATCH_FOLLOW_INLINE_MAX", 100)),
-        "INGEST_FOLLOWUP_SWEEP_SECONDS": os.environ.get("INGEST_FOLLOWUP_SWEEP_SECONDS", "30"),
+        "INGEST_FOLLOWUP_SWEEP_SECONDS": os.environ.get("INGEST_FOLLOWUP_SWEEP_SECONDS"),
         # Attendance: how often ended events are settled; how long after an event's end late
         # scans may still arrive; how long an event without an end is taken to last; how far
         # back the sweep looks (older events are never settled: history loaded late).
-        "EVENT_SETTLE_SECONDS": os.environ.get("EVENT_SETTLE_SECONDS", "300"),
+        "EVENT_SETTLE_SECONDS": os.environ.get("EVENT_SETTLE_SECONDS"),
         "EVENT_SETTLE_GRACE_MINUTES": int(os.environ.get("EVENT_SETTLE_GRACE_MINUTES", 120)),
         "EVENT_ASSUMED_LENGTH_MINUTES": int(os.environ.get("EVENT_ASSUMED_LENGTH_MINUTES", 240)),
         "EVENT_SETTLE_LOOKBACK_DAYS": int(os.environ.get("EVENT_SETTLE_LOOKBACK_DAYS", 14)),
         # The event_reminder sweep: reminders go out within this of their time.
-        "EVENT_REMINDER_SECONDS": os.environ.get("EVENT_REMINDER_SECONDS", "60"),
+        "EVENT_REMINDER_SECONDS": os.environ.get("EVENT_REMINDER_SECONDS"),
         # Host names and networks (10.0.0.0/8) webhooks may reach although they are private,
         # loopback or link-local; comma or space separated. Tenants cannot open these.
         "WEBHOOK_PRIVATE_HOSTS": os.environ.get("WEBHOOK_PRIVATE_HOSTS", ""),
         # Outbound webhooks: how often due deliveries are swept up; after how many days of
         # nothing but failures an endpoint is disabled (and its owner emailed); how many days
         # a finished delivery is kept, and how often those past it are removed.
-        "WEBHOOK_SWEEP_SECONDS": os.environ.get("WEBHOOK_SWEEP_SECONDS", "15"),
+        "WEBHOOK_SWEEP_SECONDS": os.environ.get("WEBHOOK_SWEEP_SECONDS"),
         "WEBHOOK_DISABLE_AFTER_DAYS": float(os.environ.get("WEBHOOK_DISABLE_AFTER_DAYS", 5)),
-        "WEBHOOK_KEEP_DAYS": os.environ.get("WEBHOOK_KEEP_DAYS", "30"),
-        "WEBHOOK_PRUNE_SECONDS": os.environ.get("WEBHOOK_PRUNE_SECONDS", "3600"),
+        "WEBHOOK_KEEP_DAYS": os.environ.get("WEBHOOK_KEEP_DAYS"),
+        "WEBHOOK_PRUNE_SECONDS": os.environ.get("WEBHOOK_PRUNE_SECONDS"),
     }
 
 
@@ -211,8 +211,9 @@ def _check_asset_storage(config: dict) -> None:
         raise ConfigError("ASSET_STORAGE is 's3' but ASSET_S3_BUCKET is not set: name the bucket images go to")
 
 
-# The periodic jobs' intervals (tasks/schedule.py), with their defaults: whole seconds, 1 or
-# more (the scheduler divides the clock by them).
+# The periodic jobs' intervals (tasks/schedule.py) and their defaults, the one place these are
+# given: whole seconds, 1 or more (the scheduler divides the clock by them). The environment's
+# value, when set, is read in the groups above, beside what each one means.
 INTERVALS = {"SEGMENT_RECALC_SECONDS": 3600, "KEPT_COUNT_FOLD_SECONDS": 60, "RECONCILE_SECONDS": 20,
              "TRACKING_WRITER_SECONDS": 5, "INGEST_FOLLOWUP_SWEEP_SECONDS": 30, "IMPORT_RESUME_SECONDS": 60,
              "WORKFLOW_TICK_SECONDS": 10, "WORKFLOW_EVENT_DAY_SECONDS": 300, "EVENT_SETTLE_SECONDS": 300,
@@ -223,7 +224,7 @@ INTERVALS = {"SEGMENT_RECALC_SECONDS": 3600, "KEPT_COUNT_FOLD_SECONDS": 60, "REC
 def _check_intervals(config: dict) -> None:
     """Each periodic interval a whole number of seconds, 1 or more, or a ConfigError naming it."""
     for name, default in INTERVALS.items():
-        value = config.get(name, default)
+        value = default if config.get(name) is None else config[name]
         try:
             seconds = int(value)
         except (TypeError, ValueError):
@@ -234,11 +235,14 @@ def _check_intervals(config: dict) -> None:
         config[name] = seconds
 
 
+KEEP_DAYS = 30  # WEBHOOK_KEEP_DAYS's default
+
+
 def _check_webhook_retention(config: dict) -> None:
     """WEBHOOK_KEEP_DAYS a number of days, at least 1 (0 or less would remove finished
     deliveries as they finish)."""
     try:
-        days = float(config.get("WEBHOOK_KEEP_DAYS", 30))
+        days = float(config["WEBHOOK_KEEP_DAYS"] if config.get("WEBHOOK_KEEP_DAYS") is not None else KEEP_DAYS)
     except (TypeError, ValueError):
         days = math.nan
     if not (math.isfinite(days) and days >= 1):

@@ -46,49 +46,49 @@ def periodic_jobs() -> list[PeriodicJob]:
     """Every periodic job of the product, with stable ids (read inside the app context)."""
     return [
         PeriodicJob("segments-time-relative", recalculate_time_relative_segments,
-                    interval_seconds=int(current_app.config.get("SEGMENT_RECALC_SECONDS", 3600))),
+                    interval_seconds=current_app.config["SEGMENT_RECALC_SECONDS"]),
         # The counts kept as deltas (segment reachable counts, workflow enrollment counts).
         PeriodicJob("kept-counts-fold", fold_kept_counts, queue="bulk",
-                    interval_seconds=int(current_app.config.get("KEPT_COUNT_FOLD_SECONDS", 60))),
+                    interval_seconds=current_app.config["KEPT_COUNT_FOLD_SECONDS"]),
         # Starts scheduled campaigns (within this interval of their time) and re-enqueues
         # delivery work the database says is due.
         PeriodicJob("campaigns-reconcile", reconcile_campaigns, queue="mail",
-                    interval_seconds=int(current_app.config.get("RECONCILE_SECONDS", 20))),
+                    interval_seconds=current_app.config["RECONCILE_SECONDS"]),
         # Opens and clicks wait in a Redis stream until this writes them in batches.
         PeriodicJob("tracking-write-hits", write_tracking_hits, timeout=120,
-                    interval_seconds=int(current_app.config.get("TRACKING_WRITER_SECONDS", 5))),
+                    interval_seconds=current_app.config["TRACKING_WRITER_SECONDS"]),
         # Large batches' segments, enrollments and goals whose job Redis lost, or whose retry is due.
         PeriodicJob("ingest-followups", enqueue_due_followups, timeout=120,
-                    interval_seconds=int(current_app.config.get("INGEST_FOLLOWUP_SWEEP_SECONDS", 30))),
+                    interval_seconds=current_app.config["INGEST_FOLLOWUP_SWEEP_SECONDS"]),
         # Imports whose job Redis lost, or whose worker died, continue where they stopped.
         PeriodicJob("imports-resume", resume_lost_imports, queue="bulk",
-                    interval_seconds=int(current_app.config.get("IMPORT_RESUME_SECONDS", 60))),
+                    interval_seconds=current_app.config["IMPORT_RESUME_SECONDS"]),
         # Workflow enrollments whose wait ran out, whose retry is due, or whose job was lost;
         # the sweeps queue behind campaign work (the runs they enqueue go to "default").
         PeriodicJob("workflows-due", enqueue_due_enrollments, queue="bulk",
-                    interval_seconds=int(current_app.config.get("WORKFLOW_TICK_SECONDS", 10))),
+                    interval_seconds=current_app.config["WORKFLOW_TICK_SECONDS"]),
         PeriodicJob("workflows-event-day", enroll_event_day, queue="bulk",
-                    interval_seconds=int(current_app.config.get("WORKFLOW_EVENT_DAY_SECONDS", 300))),
+                    interval_seconds=current_app.config["WORKFLOW_EVENT_DAY_SECONDS"]),
         # Events past their end (plus the grace for late scans): no-shows written, event_ended fired.
         PeriodicJob("events-settle-attendance", settle_ended_events, queue="bulk",
-                    interval_seconds=int(current_app.config.get("EVENT_SETTLE_SECONDS", 300))),
+                    interval_seconds=current_app.config["EVENT_SETTLE_SECONDS"]),
         PeriodicJob("events-reminders", send_event_reminders, queue="bulk",
-                    interval_seconds=int(current_app.config.get("EVENT_REMINDER_SECONDS", 60))),
+                    interval_seconds=current_app.config["EVENT_REMINDER_SECONDS"]),
         # Waitlist offers that ran out pass to the next in line (an indexed probe when none did).
         PeriodicJob("waitlist-offers-expire", expire_waitlist_offers, queue="bulk",
-                    interval_seconds=int(current_app.config.get("WAITLIST_SWEEP_SECONDS", 60))),
+                    interval_seconds=current_app.config["WAITLIST_SWEEP_SECONDS"]),
         # Webhook deliveries whose retry came due, or whose job Redis lost.
         PeriodicJob("webhooks-due", enqueue_due_deliveries, timeout=120,
-                    interval_seconds=int(current_app.config.get("WEBHOOK_SWEEP_SECONDS", 15))),
+                    interval_seconds=current_app.config["WEBHOOK_SWEEP_SECONDS"]),
         # Finished deliveries past WEBHOOK_KEEP_DAYS go, a batch per transaction.
         PeriodicJob("webhooks-prune", prune_deliveries, queue="bulk",
-                    interval_seconds=int(current_app.config.get("WEBHOOK_PRUNE_SECONDS", 3600))),
+                    interval_seconds=current_app.config["WEBHOOK_PRUNE_SECONDS"]),
         # Signup confirmation emails whose job Redis lost.
         PeriodicJob("signup-confirmations", send_unsent_confirmations, queue="mail", timeout=300,
-                    interval_seconds=int(current_app.config.get("SIGNUP_SWEEP_SECONDS", 60))),
+                    interval_seconds=current_app.config["SIGNUP_SWEEP_SECONDS"]),
         # Signups never confirmed: what they hold was never consented to, so it is not kept.
         PeriodicJob("signup-forget-unconfirmed", forget_unconfirmed_signups, queue="bulk",
-                    interval_seconds=int(current_app.config.get("SIGNUP_FORGET_SECONDS", 3600))),
+                    interval_seconds=current_app.config["SIGNUP_FORGET_SECONDS"]),
     ]
 
 

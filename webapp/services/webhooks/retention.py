@@ -21,7 +21,8 @@ SECONDS = 30.0  # one run's budget; the next run goes on where it stopped
 
 
 def keep_for() -> timedelta:
-    return timedelta(days=float(current_app.config.get("WEBHOOK_KEEP_DAYS", 30)))
+    """WEBHOOK_KEEP_DAYS, a number of days of at least 1 (checked by config.derive_settings)."""
+    return timedelta(days=current_app.config["WEBHOOK_KEEP_DAYS"])
 
 
 def prune_deliveries(now: datetime, batch: int = BATCH, seconds: float = SECONDS) -> int:
