@@ -87,15 +87,18 @@ def test_the_periodic_job_prunes_on_the_bulk_queue(app):
     assert job.func.__module__ == "webapp.tasks.webhooks" and job.func.__name__ == "prune_deliveries"
 
 
-def _not_a_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return True
-    return False
+def _refused_by(parse):
+    """A filter keeping the text `parse` (float, int) refuses."""
+    def refused(text: str) -> bool:
+        try:
+            parse(text)
+        except ValueError:
+            return True
+        return False
+    return refused
 
 
-refused_days = (st.text(max_size=10).filter(_not_a_number) | st.sampled_from(["nan", "inf", "-inf", "0", "-30"])
+refused_days = (st.text(max_size=10).filter(_refused_by(float)) | st.sampled_from(["nan", "inf", "-inf", "0", "-30"])
                 | st.floats(max_value=1, exclude_max=True, allow_nan=False).map(repr))
 
 
@@ -114,16 +117,8 @@ def test_a_keeping_time_and_a_pruning_interval_given_as_text_are_read_as_numbers
     assert config["WEBHOOK_SWEEP_SECONDS"] == INTERVALS["WEBHOOK_SWEEP_SECONDS"]  # the default, as a number
 
 
-def _not_an_int(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return True
-    return False
-
-
 @given(st.sampled_from(sorted(INTERVALS)),
-       st.text(max_size=10).filter(_not_an_int) | st.integers(-10, 0).map(str) | st.integers(-10, 0)
+       st.text(max_size=10).filter(_refused_by(int)) | st.integers(-10, 0).map(str) | st.integers(-10, 0)
        | st.sampled_from([0.5, 2.5, math.nan]))
 def test_a_periodic_interval_that_is_not_a_whole_second_or_more_is_refused_naming_it(name, value):
     with pytest.raises(ConfigError, match=name):
