@@ -214,9 +214,14 @@ class HotStatement:
         self._statement: Any = None
         self._driver: DriverStatement | None = None
 
-    def rows(self, **params: Any) -> list[tuple]:
+    def statement(self) -> Any:
+        """The statement, built on first use."""
         if self._statement is None:
             self._statement = self._build()
+        return self._statement
+
+    def rows(self, **params: Any) -> list[tuple]:
+        self.statement()
         if dialect() != "postgresql":
             return [tuple(row) for row in db.session.execute(self._statement, params)]
         if self._driver is None:
