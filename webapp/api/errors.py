@@ -19,6 +19,7 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+    503: "busy",
 }
 
 
@@ -36,6 +37,8 @@ def error_response(status: int, code: str, message: str, details: list[dict] | N
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="crm"'
+    if status == 503:
+        response.headers["Retry-After"] = "1"
     return response
 
 

@@ -93,6 +93,8 @@ def _operation(ep: Endpoint, schemas: dict[str, Any]) -> dict:
         error_statuses |= {401, 429}
         if ep.write or ep.admin:
             error_statuses.add(403)
+    if ep.write:
+        error_statuses.add(503)  # still losing to contention after three attempts (registry._run_retrying)
     if ep.body is not None or ep.form is not None:
         error_statuses |= {400, 413, 415, 422}
     if ep.query is not None:

@@ -7,6 +7,8 @@ and validates with them, and the OpenAPI document is generated from the same rec
 from __future__ import annotations
 
 import functools
+import random
+import time
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,8 +16,11 @@ from typing import Any
 
 from flask import Blueprint, request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError
 
-from webapp.api.errors import ApiError
+from webapp.api.errors import HTTP_CODES, ApiError
+from webapp.extensions import db
+from webapp.infra.sql import commits_so_far, lost_to_contention
 from webapp.infra.validation import error_details, unstorable
 
 
@@ -159,7 +164,7 @@ def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
                     raise ApiError(422, "validation_error",
                                    "; ".join(f"{d['field']}: {d['message']}" for d in details[:5]),
                                    details) from None
-            return view(**kwargs)
+            return _run_retrying(view, kwargs) if endpoint.write else view(**kwargs)
 
         name = f"{view.__name__}"
         bp.add_url_rule(rule, endpoint=name, view_func=wrapper, methods=[method])
@@ -173,3 +178,28 @@ def api_route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
         return wrapper
 
     return decorator
+
+
+CONTENTION_ATTEMPTS = 3
+
+
+def _run_retrying(view: Callable, kwargs: dict[str, Any]) -> Any:
+    """A write, run again from the start (after a short random pause) when the database
+    rolled it back for contention (lost_to_contention): two on-sale batches sharing new
+    customers can wait on each other however carefully each orders its locks. Nothing of a
+    rolled-back attempt remains (jobs and webhooks wait for the commit). An attempt that had
+    committed part of its work (a batch commits around each ticket scan) is not run again: its
+    error goes on as before. Still losing after three attempts: a 503 to send it again."""
+    for attempt in range(1, CONTENTION_ATTEMPTS + 1):
+        commits = commits_so_far()
+        try:
+            return view(**kwargs)
+        except DBAPIError as exc:
+            if not lost_to_contention(exc) or commits_so_far() != commits:
+                raise
+            db.session.rollback()
+            if attempt == CONTENTION_ATTEMPTS:
+                raise ApiError(503, HTTP_CODES[503], "other requests were changing the same customers; "
+                                                     "nothing was saved: send it again") from None
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")

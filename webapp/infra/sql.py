@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import BigInteger, String, Table, any_, bindparam, func, select
+from sqlalchemy import BigInteger, String, Table, any_, bindparam, event, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import dml as postgresql_dml
 from sqlalchemy.dialects.sqlite import dml as sqlite_dml
+from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 
@@ -149,12 +150,15 @@ def savepoint() -> Iterator[None]:
     not before SAVEPOINT: a savepoint begun before anything was written was the outermost
     transaction, and leaving the block (RELEASE) committed what it wrote, whatever the
     caller did next. So on SQLite the transaction is opened first (after the flush that
-    begin_nested would do, which may open it itself)."""
+    begin_nested would do, which may open it itself), IMMEDIATE: a savepoint is there to
+    write, and a deferred transaction that read first was refused its first write at once
+    (SQLITE_BUSY_SNAPSHOT) whenever another writer committed in between; this one waits its
+    turn for the write lock (the busy timeout) before it reads."""
     session = db.session()
     session.flush()
     connection = session.connection()
     if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     with session.begin_nested():
         yield
 
@@ -227,3 +231,34 @@ class HotStatement:
         if self._driver is None:
             self._driver = for_driver(self._statement, **self._sample)
         return run_compiled(self._driver, **params)
+
+
+# Two transactions waiting on each other (PostgreSQL's deadlock_detected), a serialization
+# failure, or SQLite refusing a write to a transaction whose snapshot another writer moved
+# past (SQLITE_BUSY_SNAPSHOT, at once: its busy timeout cannot help): none is about the
+# request; the loser was rolled back, and running it again from the start succeeds once the
+# other has committed.
+CONTENTION_SQLSTATES = frozenset({"40P01", "40001"})
+CONTENTION_SQLITE = frozenset({"SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED"})
+
+
+def lost_to_contention(exc: BaseException) -> bool:
+    """Whether `exc` is a transaction the database rolled back for contention (run it again)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in CONTENTION_SQLSTATES \
+        or getattr(orig, "sqlite_errorname", None) in CONTENTION_SQLITE
+
+
+_COMMITS = "crm_commits"
+
+
+@event.listens_for(Session, "after_commit")
+def _count_commit(session: Session) -> None:
+    session.info[_COMMITS] = session.info.get(_COMMITS, 0) + 1
+
+
+def commits_so_far() -> int:
+    """How many transactions the session has committed: a caller that would run work again
+    after a rollback checks that none of it was committed meanwhile."""
+    return db.session().info.get(_COMMITS, 0)
+

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select
+from sqlalchemy import Integer, String, bindparam, select
 
 from webapp.extensions import db
 from webapp.infra.sql import among, dialect
@@ -23,6 +23,18 @@ def locking(which: Any):
 
 _MANY = locking(among(Customer.id, "customer_ids", "postgresql") & (Customer.tenant_id == bindparam(
     "tenant_id", type_=Integer())))
+_NAMED = locking((Customer.tenant_id == bindparam("tenant_id", type_=Integer()))
+                 & (among(Customer.email, "emails", "postgresql", String())
+                    | among(Customer.external_id, "external_ids", "postgresql", String())))
+
+
+def lock_named(tenant_id: int, emails: Iterable[str], external_ids: Iterable[str]) -> None:
+    """Lock the tenant's customers having one of these (normalised) emails or external ids,
+    in id order, in the caller's transaction (PostgreSQL): what a batch that names its
+    customers by email does first, before it writes any of them one by one."""
+    emails, external_ids = sorted(set(emails)), sorted(set(external_ids))
+    if (emails or external_ids) and dialect() == "postgresql":
+        db.session.execute(_NAMED, {"emails": emails, "external_ids": external_ids, "tenant_id": tenant_id})
 
 
 def lock_customers(tenant_id: int, customer_ids: Iterable[int]) -> None:

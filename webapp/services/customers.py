@@ -132,6 +132,15 @@ def _flush_unique(field_by_constraint: dict[str, str]) -> None:
         raise
 
 
+class CreatedMeanwhile(Conflict):
+    """A concurrent request created the customer an upsert inside a savepoint was creating
+    (a 409 to a caller that does not start the item again)."""
+
+    def __init__(self) -> None:
+        super().__init__("customer: created by another request at the same moment; send it again",
+                         details=[{"field": "customer", "message": "created meanwhile"}])
+
+
 # The upsert's refusals, one definition for the API, batches and imports (imports/writers.py).
 def taken(field: str) -> Conflict:
     return Conflict(f"{field}: another customer already has this {field}",
@@ -211,6 +220,7 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
     values = {k: clean[k] for k in PROFILE_FIELDS if k in clean}
     tags, attributes = clean["tags"], clean["attributes"]
 
+    in_savepoint = db.session().in_nested_transaction()
     customer = None
     if external_id is not None:
         customer = find_customer(tenant_id, external_id=external_id)
@@ -245,6 +255,10 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
     except Conflict:
         if not created or not _retry:
             raise
+        if in_savepoint:
+            # The clash took the caller's savepoint with it: nothing more can run in that
+            # block, so the caller starts the item again (a batch does: ingest/customers.py).
+            raise CreatedMeanwhile() from None
         # Another request created the same customer first: update that one instead.
         return upsert_customer(tenant_id, data, commit=commit, _retry=False, evidence=evidence)
     _set_tags(customer, tags, replace=False)

@@ -35,7 +35,6 @@ from webapp.models import Customer, CustomerActivity
 from webapp.services import rollups, webhooks
 from webapp.services.activities import check_activity_type, read_purchase, record_activity
 from webapp.services.campaigns.stats import attribute_purchase
-from webapp.services.customer_locks import lock_customers
 from webapp.services.customers import MAX_MONEY
 from webapp.services.ingest import follow
 from webapp.services.ingest.items import Item
@@ -81,7 +80,9 @@ def _check(index: int, data: dict[str, Any], now: datetime) -> Item:
 
 
 class _Customers:
-    """Every customer the batch names, read in one SELECT; new ones are noted by email."""
+    """Every customer the batch names, read and locked in one SELECT (in id order, as
+    customer_locks does: two batches sharing customers queue instead of deadlocking, whether
+    they name them by id, email or external id); new ones are noted by email."""
 
     def __init__(self, tenant_id: int, items: list[Item]):
         ids = {i.customer_id for i in items if i.customer_id is not None}
@@ -91,7 +92,8 @@ class _Customers:
                    ((Customer.id, ids), (Customer.email, emails), (Customer.external_id, externals)) if values]
         rows = db.session.execute(select(Customer.id, Customer.email, Customer.external_id, Customer.total_spent,
                                          Customer.last_touched_at)
-                                  .where(Customer.tenant_id == tenant_id, or_(*clauses))).all() if clauses else []
+                                  .where(Customer.tenant_id == tenant_id, or_(*clauses))
+                                  .order_by(Customer.id).with_for_update(key_share=True)).all() if clauses else []
         self.ids = {r.id for r in rows}
         self.by_email = {r.email: r.id for r in rows}
         self.by_external = {r.external_id: r.id for r in rows if r.external_id is not None}
@@ -131,16 +133,20 @@ class _Customers:
         if not self.new:
             return {}
         now = utcnow()
+        # In email order: two batches creating the same new customers wait on each other's
+        # unique entries in one order, never in a circle.
         rows = [{**row, "tenant_id": tenant_id, "attributes": {}, "email_status": "subscribed",
                  "total_spent": Decimal("0"), "orders_count": 0, "created_at": now, "updated_at": now}
-                for row in self.new.values()]
+                for _, row in sorted(self.new.items())]
         created = db.session.execute(insert_ignoring_duplicates(Customer.__table__).returning(
             Customer.id, Customer.email, Customer.external_id, Customer.first_name, Customer.last_name), rows).all()
         ids = {r.email: r.id for r in created}
         taken = [email for email in self.new if email not in ids]  # created by a concurrent request
         if taken:
+            # Locked as the others were (after ours: they are newer than every customer we hold).
             ids.update((r.email, r.id) for r in db.session.execute(select(Customer.id, Customer.email).where(
-                Customer.tenant_id == tenant_id, Customer.email.in_(taken))))
+                Customer.tenant_id == tenant_id, Customer.email.in_(taken))
+                .order_by(Customer.id).with_for_update(key_share=True)))
         if created:
             webhooks.emit_many(tenant_id, "customer.created", lambda: [
                 {"customer": {**customer_ref(r), "email_status": "subscribed", "tags": []}, "source": "api"}
@@ -388,9 +394,7 @@ def ingest_activities(tenant_id: int, items: list[dict[str, Any] | DomainError])
 def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
     """Checked items, set-based, in one transaction."""
     tenant_id = plan.tenant_id
-    # Customers in id order before any UPDATE: two batches sharing customers queue.
-    lock_customers(tenant_id, (i.customer_id for i in checked if i.customer_id is not None))
-    _walk(plan, checked)
+    _walk(plan, checked)  # locks the batch's customers (_Customers) before any UPDATE
     # The purchase rollups of what this batch inserts: set-based before commit, not row by row at it.
     with rollups.left_to_caller(db.session):
         stored = _insert(plan)

@@ -19,7 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.infra.errors import DomainError
 from webapp.infra.sql import savepoint
-from webapp.services.customers import clean_customer_data, upsert_customer
+from webapp.models import Customer
+from webapp.services.customer_locks import lock_named
+from webapp.services.customers import CreatedMeanwhile, clean_customer_data, upsert_customer
 from webapp.services.enrollment.goals import check_customers
 from webapp.services.imports.writers import Good, bulk_upsert
 from webapp.services.ingest.results import Result, error_result
@@ -63,14 +65,16 @@ def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) 
     externals = [g.data["external_id"] for g in bulk if g.data.get("external_id") is not None] + \
         [d["external_id"] for _, d in single if d.get("external_id") is not None]
     named_twice = len(set(emails)) < len(emails) or len(set(externals)) < len(externals)
+    # The customers the batch names, locked in id order before any is written (item by item
+    # or set-based): two batches sharing customers queue instead of deadlocking.
+    lock_named(tenant_id, emails, [str(external) for external in externals])
     # One customer named twice goes item by item (the second must see what the first did), and
     # so does a set the writer could not store.
     if named_twice or (bulk and not _write_bulk(tenant_id, bulk, results, touched)):
         single = sorted(single + [(g.line, items[g.line]) for g in bulk])  # type: ignore[misc]
     for index, data in single:
         try:
-            with savepoint():
-                customer, created = upsert_customer(tenant_id, data, commit=False)
+            customer, created = _upsert_in_savepoint(tenant_id, data)
         except DomainError as error:
             results[index] = error_result(index, error)
             continue
@@ -82,6 +86,18 @@ def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) 
         check_customers(tenant_id, set(touched))
     db.session.commit()
     return [results[index] for index in range(len(items))]
+
+
+def _upsert_in_savepoint(tenant_id: int, data: dict[str, Any]) -> tuple[Customer, bool]:
+    """One item through upsert_customer, in a savepoint of the batch's transaction (a refused
+    item rolls back alone). Should a concurrent request create the same customer between the
+    lookup and the insert, the item runs again as an update of it."""
+    try:
+        with savepoint():
+            return upsert_customer(tenant_id, data, commit=False)
+    except CreatedMeanwhile:
+        with savepoint():
+            return upsert_customer(tenant_id, data, commit=False, _retry=False)
 
 
 def _write_bulk(tenant_id: int, bulk: list[Good], results: dict[int, Result], touched: list[int]) -> bool:
