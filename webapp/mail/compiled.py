@@ -21,7 +21,7 @@ Inlining the template before rendering gives the same document as inlining each 
   into an implied element): the tags on either side of each are the same after inlining;
 - no entity is split between static text and a value;
 - html5ever's repairs of broken markup leave the words of the text part as they were (it is
-  made from the compiled HTML).
+  made from the compiled HTML), and the links the tracker rewrites.
 A template that fails any of these is not compiled (None): its recipients take the
 per-recipient path. The result differs from that path's in how some characters are spelled
 (values are escaped by Jinja and not written out again by html5ever: `&#39;` where it writes
@@ -40,6 +40,7 @@ from jinja2 import Template, nodes
 
 from webapp.mail.plain_text import html_to_text
 from webapp.mail.templating import HTML_ENV
+from webapp.mail.tracking import link_hrefs
 
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 # Context names the compiled template reads besides the marketer's: a template that uses
@@ -110,6 +111,10 @@ def compile_html(source: str, *, footer: tuple[str, str] | None, preheader: tupl
         # markup (an unclosed tag or quote) must not change its words.
         if html_to_text(_MARKS.sub("x", inlined)) != html_to_text(_MARKS.sub("x", before_tracking)):
             raise _NotCompilable("inlining changes the text part")
+        # Nor the links the tracker rewrites: the per-recipient path finds them in the
+        # unrepaired render (an unclosed <img alt=" there has an <a href= of its own).
+        if link_hrefs(_MARKS.sub("x", inlined)) != link_hrefs(_MARKS.sub("x", before_tracking)):
+            raise _NotCompilable("inlining changes the links")
         pieces = _MARKS.split(inlined)
         if [int(index) for index in pieces[1::2]] != list(range(len(groups) - 1)):
             raise _NotCompilable("placeholders lost or out of order")

@@ -221,6 +221,11 @@ def instrument_html(html: str, *, secret: str, base_url: str, token: str,
     return Tracker(secret, base_url, token, utm, link_ids)(html)
 
 
+def link_hrefs(html: str) -> list[str]:
+    """The href of every link Tracker.links looks at, in order, as written (unescaped)."""
+    return [unescape(match.group(3)) for match in _A_HREF.finditer(html)]
+
+
 class Tracker:
     """One recipient's tracking: called with a message's final HTML, rewrites its links and adds
     the open pixel (instrument_html); a compiled message, whose pixel is part of the template
