@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 
 from tests.campaigns.campaign_support import ready_tenant
 from webapp.extensions import db
+from webapp.infra.sql import commits_so_far, savepoint
 from webapp.models import AutomationEnrollment, Customer, CustomerActivity, CustomerSegment, CustomerSegmentMember
 from webapp.services.segments import calculate_segment
 
@@ -217,3 +218,13 @@ def test_a_request_rolled_back_for_a_deadlock_runs_again_and_succeeds(app, tenan
     assert db.session.scalar(text("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")) \
         == deadlocks_before + 1
     assert sorted(db.session.scalars(text("SELECT customer_id FROM customer_tags WHERE tag = 'vip'"))) == [ada, bo]
+
+
+def test_only_what_the_database_made_durable_counts_as_committed(app, tenant_a):
+    """The retry's guard: a savepoint's release is not a commit, the transaction's is."""
+    before = commits_so_far()
+    with savepoint():
+        db.session.execute(text("UPDATE tenants SET name = name WHERE id = :id"), {"id": tenant_a.id})
+    assert commits_so_far() == before
+    db.session.commit()
+    assert commits_so_far() == before + 1

@@ -254,7 +254,10 @@ _COMMITS = "crm_commits"
 
 @event.listens_for(Session, "after_commit")
 def _count_commit(session: Session) -> None:
-    session.info[_COMMITS] = session.info.get(_COMMITS, 0) + 1
+    # The event fires for a savepoint's release too (the nested transaction is still the
+    # session's while it runs): only what the database made durable counts.
+    if not session.in_nested_transaction():
+        session.info[_COMMITS] = session.info.get(_COMMITS, 0) + 1
 
 
 def commits_so_far() -> int:
