@@ -19,7 +19,6 @@ from webapp.infra.sql import insert_ignoring_duplicates
 from webapp.infra.types import utcnow
 from webapp.models import Customer, CustomerTag
 from webapp.services import webhooks
-from webapp.services.customer_locks import lock_customers
 from webapp.services.customers import email_required, external_id_mismatch, taken
 from webapp.services.imports import consent_rows
 from webapp.services.webhooks import customer_refs
@@ -47,9 +46,10 @@ def bulk_upsert(tenant_id: int, rows: list[Good], context: str = "import", sourc
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     by_email, by_external = _lookup(tenant_id, rows)
     inserts, updates, refused = _resolve(rows, by_email, by_external)
-    # The customers it updates locked in id order, and new ones inserted in email order, as
-    # the activities batch does: two batches sharing customers queue instead of deadlocking.
-    lock_customers(tenant_id, [cid for cid, _ in updates])
+    # New customers inserted in email order, as the activities batch does: two writers creating
+    # the same ones wait on each other's unique entries in one order, never in a circle. (The
+    # customers batch locks the ones it updates first; an import does not: locking every row
+    # before its UPDATE made a re-import of 100,000 customers take 46 s instead of 16.)
     inserts.sort(key=lambda row: row.data["email"])
     now = utcnow()
     pending = consent_rows.before_write(tenant_id, updates, inserts)
