@@ -228,3 +228,59 @@ def test_only_what_the_database_made_durable_counts_as_committed(app, tenant_a):
     assert commits_so_far() == before
     db.session.commit()
     assert commits_so_far() == before + 1
+
+
+@pytest.fixture
+def refusing_customer_writes(other):
+    """refuse(times): PostgreSQL answers the next `times` writes of a customer's row with
+    deadlock_detected (the real error, raised by a trigger), as if another transaction had
+    locked its way into a circle with them. Gives how many it refused."""
+    statements = [
+        # A sequence, not a table: its count survives the rollback of each refused attempt.
+        "CREATE SEQUENCE contention_refused",
+        "CREATE TABLE contention_left (n integer NOT NULL)",
+        """CREATE FUNCTION refuse_for_contention() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             IF nextval('contention_refused') <= (SELECT coalesce(max(n), 0) FROM contention_left) THEN
+               RAISE EXCEPTION 'deadlock detected (test)' USING ERRCODE = '40P01';
+             END IF;
+             RETURN NEW;
+           END $$""",
+        "CREATE TRIGGER refuse_for_contention BEFORE UPDATE ON customers "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_for_contention()"]
+    db.session.commit()  # the DDL waits for every open transaction that read customers
+    with other.begin():
+        for statement in statements:
+            other.execute(text(statement))
+
+    def refuse(times: int) -> None:
+        with other.begin():
+            other.execute(text("DELETE FROM contention_left"))
+            other.execute(text("INSERT INTO contention_left VALUES (:n)"), {"n": times})
+            other.execute(text("ALTER SEQUENCE contention_refused RESTART"))
+
+    yield refuse
+    db.session.remove()
+    with other.begin():
+        other.execute(text("DROP TRIGGER refuse_for_contention ON customers"))
+        other.execute(text("DROP FUNCTION refuse_for_contention()"))
+        other.execute(text("DROP TABLE contention_left"))
+        other.execute(text("DROP SEQUENCE contention_refused"))
+
+
+@pytest.mark.parametrize("refused, status", [(2, 200), (3, 503)])
+def test_a_write_lost_to_contention_is_run_again_three_times_then_answered_503(
+        app, api, tenant_a, refusing_customer_writes, refused, status):
+    ada = api.post("/customers", json={"email": "ada@x.com"}).get_json()["id"]
+    db.session.commit()
+    refusing_customer_writes(refused)  # each attempt's UPDATE of Ada is refused until none are left
+    response = api.patch(f"/customers/{ada}", json={"first_name": "Ada"})
+    assert response.status_code == status, response.get_json()
+    db.session.remove()
+    name = db.session.scalar(select(Customer.first_name).where(Customer.id == ada))
+    if status == 200:
+        assert name == "Ada"
+    else:
+        # Retry-After: 1, or the rate limit window's reset when that is later (Flask-Limiter's).
+        assert response.get_json()["error"]["code"] == "busy" and int(response.headers["Retry-After"]) >= 1
+        assert name is None  # nothing of it was saved
