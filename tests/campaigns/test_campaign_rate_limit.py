@@ -69,11 +69,14 @@ def test_the_tenant_rate_holds_across_two_worker_processes(app, tenant_a, smtp_m
 
 
 def never_early(times: list[float], start: float, interval: float) -> list[str]:
-    """The k-th message (in time order) may not go before start + k slots (a wait returns
-    up to half a millisecond early rather than sleep for less). Late is allowed: a busy
-    machine wakes a thread late, and a late sender gets no extra slots for it."""
+    """The k-th message (in time order) may not go before start + k slots, give or take 5 ms:
+    a wait returns up to half a millisecond early rather than sleep for less, and slots are
+    counted on Redis's clock, the wall clock, which a loaded virtual machine was seen to step
+    forward by 1.1 ms in a CI run (every later message then came that much early). A burst is
+    a slot or more early. Late is allowed: a busy machine wakes a thread late, and a late
+    sender gets no extra slots for it."""
     return [f"message {k} at +{t - start:.4f} s" for k, t in enumerate(sorted(times))
-            if t < start + k * interval - 0.001]
+            if t < start + k * interval - 0.005]
 
 
 def test_two_senders_share_the_rate_with_messages_spaced_evenly(app, run_in_threads):
