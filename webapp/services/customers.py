@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from webapp.extensions import db
 from webapp.infra.errors import Conflict, NotFound, ValidationFailed
 from webapp.infra.pagination import Page, keyset_by_id
-from webapp.infra.sql import insert_ignoring_duplicates, like_pattern
+from webapp.infra.sql import insert_ignoring_duplicates, like_pattern, savepoint
 from webapp.infra.types import iso_or_none, utcnow
 from webapp.infra.validation import check_storable
 from webapp.models import EMAIL_STATUSES, Customer, CustomerActivity, CustomerCount, CustomerTag
@@ -113,16 +113,15 @@ def _set_tags(customer: Customer, tags: list[str], *, replace: bool) -> None:
 def _flush_unique(field_by_constraint: dict[str, str]) -> None:
     """Flush, turning a unique-constraint clash into a 409 that names the field.
 
-    A clash rolls the transaction back (PostgreSQL has aborted it anyway; a savepoint
-    begun here would come too late, as begin_nested() flushes first), or the caller's
-    savepoint when there is one, so the session stays usable and nothing of the refused
-    change remains. Call it before adding other
-    rows to the unit of work."""
+    A clash rolls back the innermost savepoint when there is one (upsert_customer gives a new
+    customer's insert one of its own), else the transaction (PostgreSQL has aborted it
+    anyway; a savepoint begun here would come too late, as begin_nested() flushes first), so
+    the session stays usable and nothing of the refused change remains. Call it before
+    adding other rows to the unit of work."""
     try:
         db.session.flush()
     except IntegrityError as exc:
-        # Inside a caller's savepoint (a batch item) only the savepoint goes: the items
-        # before it stay.
+        # Inside a savepoint only the savepoint goes: what came before it stays.
         nested = db.session().get_nested_transaction()
         (nested or db.session).rollback()
         text = str(exc.orig).lower()
@@ -130,15 +129,6 @@ def _flush_unique(field_by_constraint: dict[str, str]) -> None:
             if marker in text:
                 raise taken(field) from None
         raise
-
-
-class CreatedMeanwhile(Conflict):
-    """A concurrent request created the customer an upsert inside a savepoint was creating
-    (a 409 to a caller that does not start the item again)."""
-
-    def __init__(self) -> None:
-        super().__init__("customer: created by another request at the same moment; send it again",
-                         details=[{"field": "customer", "message": "created meanwhile"}])
 
 
 # The upsert's refusals, one definition for the API, batches and imports (imports/writers.py).
@@ -220,7 +210,6 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
     values = {k: clean[k] for k in PROFILE_FIELDS if k in clean}
     tags, attributes = clean["tags"], clean["attributes"]
 
-    in_savepoint = db.session().in_nested_transaction()
     customer = None
     if external_id is not None:
         customer = find_customer(tenant_id, external_id=external_id)
@@ -235,7 +224,6 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
             raise email_required()
         customer = Customer(tenant_id=tenant_id, email=email, external_id=external_id,
                             attributes={}, total_spent=Decimal("0"), orders_count=0)
-        db.session.add(customer)
     else:
         if email is not None:
             customer.email = email
@@ -250,17 +238,21 @@ def upsert_customer(tenant_id: int, data: dict[str, Any], *, commit: bool = True
     if attributes:
         customer.attributes = {**(customer.attributes or {}), **attributes}
     customer.updated_at = utcnow()
-    try:
+    if not created:
         _flush_unique(_UNIQUE_FIELDS)
-    except Conflict:
-        if not created or not _retry:
-            raise
-        if in_savepoint:
-            # The clash took the caller's savepoint with it: nothing more can run in that
-            # block, so the caller starts the item again (a batch does: ingest/customers.py).
-            raise CreatedMeanwhile() from None
-        # Another request created the same customer first: update that one instead.
-        return upsert_customer(tenant_id, data, commit=commit, _retry=False, evidence=evidence)
+    else:
+        try:
+            # The new row in a savepoint of its own (added inside it: savepoint() flushes what is
+            # pending first). A concurrent request that created the same customer first rolls
+            # back only this insert, not the caller's earlier writes nor its own savepoint (a
+            # batch item), and that customer is updated instead.
+            with savepoint():
+                db.session.add(customer)
+                _flush_unique(_UNIQUE_FIELDS)
+        except Conflict:
+            if not _retry:
+                raise
+            return upsert_customer(tenant_id, data, commit=commit, _retry=False, evidence=evidence)
     _set_tags(customer, tags, replace=False)
     if created:
         webhooks.emit(tenant_id, "customer.created", lambda: {

@@ -19,9 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.infra.errors import DomainError
 from webapp.infra.sql import savepoint
-from webapp.models import Customer
 from webapp.services.customer_locks import lock_named
-from webapp.services.customers import CreatedMeanwhile, clean_customer_data, upsert_customer
+from webapp.services.customers import clean_customer_data, upsert_customer
 from webapp.services.enrollment.goals import check_customers
 from webapp.services.imports.writers import Good, bulk_upsert
 from webapp.services.ingest.results import Result, error_result
@@ -74,7 +73,8 @@ def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) 
         single = sorted(single + [(g.line, items[g.line]) for g in bulk])  # type: ignore[misc]
     for index, data in single:
         try:
-            customer, created = _upsert_in_savepoint(tenant_id, data)
+            with savepoint():
+                customer, created = upsert_customer(tenant_id, data, commit=False)
         except DomainError as error:
             results[index] = error_result(index, error)
             continue
@@ -86,18 +86,6 @@ def ingest_customers(tenant_id: int, items: list[dict[str, Any] | DomainError]) 
         check_customers(tenant_id, set(touched))
     db.session.commit()
     return [results[index] for index in range(len(items))]
-
-
-def _upsert_in_savepoint(tenant_id: int, data: dict[str, Any]) -> tuple[Customer, bool]:
-    """One item through upsert_customer, in a savepoint of the batch's transaction (a refused
-    item rolls back alone). Should a concurrent request create the same customer between the
-    lookup and the insert, the item runs again as an update of it."""
-    try:
-        with savepoint():
-            return upsert_customer(tenant_id, data, commit=False)
-    except CreatedMeanwhile:
-        with savepoint():
-            return upsert_customer(tenant_id, data, commit=False, _retry=False)
 
 
 def _write_bulk(tenant_id: int, bulk: list[Good], results: dict[int, Result], touched: list[int]) -> bool:
