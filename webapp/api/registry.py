@@ -190,7 +190,8 @@ def _run_retrying(view: Callable, kwargs: dict[str, Any]) -> Any:
     rolled-back attempt remains (jobs and webhooks wait for the commit). An attempt that had
     committed part of its work (a batch commits around each ticket scan) is not run again: its
     error goes on as before. Still losing after three attempts: a 503 to send it again."""
-    for attempt in range(1, CONTENTION_ATTEMPTS + 1):
+    attempt = 1
+    while True:
         commits = commits_so_far()
         try:
             return view(**kwargs)
@@ -201,5 +202,5 @@ def _run_retrying(view: Callable, kwargs: dict[str, Any]) -> Any:
             if attempt == CONTENTION_ATTEMPTS:
                 raise ApiError(503, HTTP_CODES[503], "other requests were changing the same customers; "
                                                      "nothing was saved: send it again") from None
-            time.sleep(random.uniform(0.005, 0.05) * attempt)
-    raise AssertionError("unreachable")
+        time.sleep(random.uniform(0.005, 0.05) * attempt)
+        attempt += 1

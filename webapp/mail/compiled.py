@@ -109,11 +109,12 @@ def compile_html(source: str, *, footer: tuple[str, str] | None, preheader: tupl
             raise _NotCompilable("html5ever moved a placeholder")
         # The text part comes from the compiled (inlined) HTML: html5ever's repairs of broken
         # markup (an unclosed tag or quote) must not change its words.
-        if html_to_text(_MARKS.sub("x", inlined)) != html_to_text(_MARKS.sub("x", before_tracking)):
+        repaired, written = _MARKS.sub("x", inlined), _MARKS.sub("x", before_tracking)
+        if html_to_text(repaired) != html_to_text(written):
             raise _NotCompilable("inlining changes the text part")
         # Nor the links the tracker rewrites: the per-recipient path finds them in the
         # unrepaired render (an unclosed <img alt=" there has an <a href= of its own).
-        if link_hrefs(_MARKS.sub("x", inlined)) != link_hrefs(_MARKS.sub("x", before_tracking)):
+        if link_hrefs(repaired) != link_hrefs(written):
             raise _NotCompilable("inlining changes the links")
         pieces = _MARKS.split(inlined)
         if [int(index) for index in pieces[1::2]] != list(range(len(groups) - 1)):
