@@ -19,6 +19,11 @@ is a row too). CPU per message of the senders comes from RUSAGE_CHILDREN, the si
 its own clock. Peak RSS of the worker processes (jobs run inside them; any child process
 they start is watched too) is the
 kernel's high-water mark, polled: batches are fixed-size, so it must not grow with N.
+
+The floor (bench/send_floor.py): the same workers deliver a copy of the campaign with
+composing left out (every message its batch's first). Its two rows, against the same bare
+loop, are what the bookkeeping of a send that never goes twice costs on its own; the
+difference between them and ours is composing.
 """
 
 from __future__ import annotations
@@ -27,19 +32,17 @@ import contextlib
 import multiprocessing
 import os
 import random
-import resource
 import smtplib
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from bench.harness import BenchEnvironment, Result, Row, Size
-from bench.send_processes import RssWatch, Sink, Window
+from bench.send_processes import RssWatch, Side, Sink, children_cpu
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,6 +194,18 @@ def _prepare_campaign(env: BenchEnvironment, n: int, design: bool = False) -> in
     return campaign.id
 
 
+def _same_campaign_again(env: BenchEnvironment, campaign_id: int) -> int:
+    """A copy of the campaign for the floor's run (bench/send_floor.py), to the same segment."""
+    from webapp.models import EmailCampaign
+    from webapp.services.campaigns import create_campaign
+
+    campaign = db.session.get(EmailCampaign, campaign_id)
+    return create_campaign(env.tenant_id, {
+        "name": f"{campaign.name} (floor)", "subject": campaign.subject, "preheader": campaign.preheader,
+        "segment_id": campaign.segment_id, "html_content": campaign.html_content,
+        **({"topic_id": campaign.topic_id} if campaign.topic_id else {})}).id
+
+
 def _bench_topic(tenant_id: int) -> int:
     from webapp.models import Topic
     from webapp.services.topics import create_topic
@@ -215,48 +230,6 @@ def _prerender(env: BenchEnvironment, campaign_id: int, count: int) -> list[byte
 
 # --- the two sides ------------------------------------------------------------------------------
 
-@dataclass
-class Side:
-    """One side's measurements, possibly over several runs (the bare loop runs in two halves)."""
-
-    windows: list[Window] = field(default_factory=list)
-    seconds_wall: float = 0.0
-    cpu_seconds: float = 0.0  # user + system of the sending processes and their children
-    startup_cpu_seconds: float = 0.0  # ours: the same processes started on empty queues
-    peak_main: int = 0
-    peak_child: int = 0
-    job_processes: int = 0
-
-    @property
-    def rate(self) -> float:
-        # n messages arrive in n-1 gaps between the first and the last.
-        gaps = sum(w.messages - 1 for w in self.windows)
-        seconds = sum(w.last - w.first for w in self.windows)
-        return gaps / seconds if seconds > 0 else float("inf")
-
-    @property
-    def received(self) -> Window:
-        return self.windows[-1]
-
-    @property
-    def sink_cpu_seconds(self) -> float:
-        return sum(w.cpu_seconds for w in self.windows)
-
-    def add(self, window: Window, wall: float, cpu: float, rss: RssWatch) -> None:
-        self.windows.append(window)
-        self.seconds_wall += wall
-        self.cpu_seconds += cpu
-        self.peak_main = max(self.peak_main, rss.peak_main)
-        self.peak_child = max(self.peak_child, rss.peak_child)
-        self.job_processes += len(rss.children_seen)
-
-
-def _children_cpu() -> float:
-    """CPU seconds of every finished, waited-for child of this process and their children."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _bare_sender(port: int, messages: list[bytes], recipients: list[str], barrier) -> None:
     smtp = smtplib.SMTP("127.0.0.1", port)
     smtp.ehlo()
@@ -273,7 +246,7 @@ def run_bare(side: Side, sink: Sink, processes: int, messages: list[bytes], reci
     workers = [context.Process(target=_bare_sender, name=f"bench-bare-{k}",
                                args=(sink.port, messages, recipients[k::processes], barrier))
                for k in range(processes)]
-    cpu = _children_cpu()
+    cpu = children_cpu()
     for process in workers:
         process.start()
     rss = RssWatch().start([p.pid for p in workers])
@@ -285,11 +258,14 @@ def run_bare(side: Side, sink: Sink, processes: int, messages: list[bytes], reci
     rss.stop()
     if any(p.exitcode for p in workers):
         raise RuntimeError(f"a bare smtplib sender failed: exit codes {[p.exitcode for p in workers]}")
-    side.add(sink.window(), wall, _children_cpu() - cpu, rss)
+    side.add(sink.window(), wall, children_cpu() - cpu, rss)
 
 
-def run_ours(env: BenchEnvironment, side: Side, processes: int, campaign_id: int, n: int) -> float:
-    """send_campaign + the start job's snapshot here (timed apart), then K burst workers."""
+def run_ours(env: BenchEnvironment, side: Side, processes: int, campaign_id: int, n: int, *,
+             uncomposed: bool = False) -> float:
+    """send_campaign + the start job's snapshot here (timed apart), then K burst workers;
+    `uncomposed`: the floor's jobs, each message its batch's first (bench/send_floor.py)."""
+    from bench.send_floor import start_uncomposed
     from webapp.infra.queues import get_queue
     from webapp.services.campaigns import send_campaign
     from webapp.tasks.delivery import start_campaign
@@ -303,11 +279,11 @@ def run_ours(env: BenchEnvironment, side: Side, processes: int, campaign_id: int
             # The start job, run here: burst workers that found the queue empty while
             # another one snapshots would exit at once.
             get_queue("mail").empty()
-            batches = start_campaign(campaign_id)
+            batches = (start_uncomposed if uncomposed else start_campaign)(campaign_id)
             snapshot = time.perf_counter() - started
             db.session.remove()
         log_files = [open(Path(logs) / f"worker-{k}.log", "w+b") for k in range(processes)]  # noqa: SIM115
-        cpu = _children_cpu()
+        cpu = children_cpu()
         started = time.perf_counter()
         workers = _start_workers(env, sink.port, log_files)
         rss = RssWatch().start([p.pid for p in workers])
@@ -331,8 +307,9 @@ def run_ours(env: BenchEnvironment, side: Side, processes: int, campaign_id: int
                 log.close()
         if failed:
             raise RuntimeError("a worker failed")
-        side.add(sink.window(), wall, _children_cpu() - cpu, rss)
-        print(f"  send: {batches} batches delivered by {processes} workers in {wall:.1f} s "
+        side.add(sink.window(), wall, children_cpu() - cpu, rss)
+        print(f"  send{' (floor)' if uncomposed else ''}: {batches} batches delivered by {processes} workers in "
+              f"{wall:.1f} s "
               f"({len(rss.children_seen)} job processes seen)", flush=True)
         return snapshot
 
@@ -354,13 +331,13 @@ def _idle_workers_cpu(env: BenchEnvironment, port: int, processes: int, logs: st
     The bare loops are forked from this process and pay none of it."""
     with contextlib.ExitStack() as stack:
         log_files = [stack.enter_context(open(Path(logs) / f"idle-{k}.log", "w+b")) for k in range(processes)]
-        cpu = _children_cpu()
+        cpu = children_cpu()
         workers = _start_workers(env, port, log_files)
         for process in workers:
             process.wait(120)
         if any(p.returncode for p in workers):
             raise RuntimeError(f"an idle worker failed: exit codes {[p.returncode for p in workers]}")
-        return _children_cpu() - cpu
+        return children_cpu() - cpu
 
 
 def _check_database(env: BenchEnvironment, campaign_id: int, n: int) -> None:
@@ -393,6 +370,8 @@ def run(env: BenchEnvironment, size: Size, *, design: bool = False) -> Result:
         started = time.perf_counter()
         campaign_id = _prepare_campaign(env, n, design)
         messages = _prerender(env, campaign_id, min(n, 200))
+        # The floor (ours without composing) is an HTML campaign's: a design's would be the same.
+        floor_id = None if design else _same_campaign_again(env, campaign_id)
         recipients = [f"fan{i:06d}@bench-send.example.com" for i in range(n)]
         db.session.remove()
     print(f"  send: {n:,} customers, segment and campaign ready in {time.perf_counter() - started:.1f} s; "
@@ -400,13 +379,17 @@ def run(env: BenchEnvironment, size: Size, *, design: bool = False) -> Result:
 
     # The bare loop sends half before and half after ours: on a shared machine, load that
     # comes and goes then weighs on both sides alike.
-    ours, bare = Side(), Side()
+    ours, bare, floor = Side(), Side(), Side()
     with Sink() as bare_sink:
         run_bare(bare, bare_sink, processes, messages, recipients[:n // 2])
         snapshot = run_ours(env, ours, processes, campaign_id, n)
+        if floor_id is not None:
+            run_ours(env, floor, processes, floor_id, n, uncomposed=True)
         run_bare(bare, bare_sink, processes, messages, recipients[n // 2:])
     _check_database(env, campaign_id, n)
-    for name, side in (("ours", ours), ("bare smtplib", bare)):
+    if floor_id is not None:
+        _check_database(env, floor_id, n)
+    for name, side in (("ours", ours), ("bare smtplib", bare), *((("the floor", floor),) if floor.windows else ())):
         got = side.received
         print(f"  send: sink got {got.total_messages:,} messages to {got.total_recipients:,} distinct recipients "
               f"from {name} (expected {n:,})", flush=True)
@@ -440,4 +423,11 @@ def run(env: BenchEnvironment, size: Size, *, design: bool = False) -> Result:
     result.rows.append(Row("sender CPU per message, start-up apart", n,
                            (ours.cpu_seconds - ours.startup_cpu_seconds) / n * 1000, bare.cpu_seconds / n * 1000,
                            unit="ms/msg"))
+    if floor.windows:
+        # What a message costs without composing it: claim, marks, activities, counters, SMTP.
+        result.rows.append(Row("deliver, composing left out (the floor)", n, floor.rate, bare.rate, unit="msg/s",
+                               higher_is_better=True))
+        result.rows.append(Row("sender CPU, start-up apart, the floor", n,
+                               (floor.cpu_seconds - floor.startup_cpu_seconds) / n * 1000,
+                               bare.cpu_seconds / n * 1000, unit="ms/msg"))
     return result

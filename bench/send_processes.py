@@ -1,14 +1,16 @@
 """The processes around bench_send: the SMTP sink that counts what arrives (its own
-process) and the watch of the senders' peak memory. Used by bench_send and bench/soak.py."""
+process), the watch of the senders' peak memory, and what one side of the benchmark
+measured. Used by bench_send and bench/soak.py."""
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
 import os
+import resource
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 
@@ -174,3 +176,47 @@ def _peak_rss(pid: int) -> int:
     with contextlib.suppress(psutil.Error):
         return psutil.Process(pid).memory_info().rss
     return 0
+
+
+# --- one side's measurements -------------------------------------------------------------------
+
+@dataclass
+class Side:
+    """One side's measurements, possibly over several runs (the bare loop runs in two halves)."""
+
+    windows: list[Window] = field(default_factory=list)
+    seconds_wall: float = 0.0
+    cpu_seconds: float = 0.0  # user + system of the sending processes and their children
+    startup_cpu_seconds: float = 0.0  # ours: the same processes started on empty queues
+    peak_main: int = 0
+    peak_child: int = 0
+    job_processes: int = 0
+
+    @property
+    def rate(self) -> float:
+        # n messages arrive in n-1 gaps between the first and the last.
+        gaps = sum(w.messages - 1 for w in self.windows)
+        seconds = sum(w.last - w.first for w in self.windows)
+        return gaps / seconds if seconds > 0 else float("inf")
+
+    @property
+    def received(self) -> Window:
+        return self.windows[-1]
+
+    @property
+    def sink_cpu_seconds(self) -> float:
+        return sum(w.cpu_seconds for w in self.windows)
+
+    def add(self, window: Window, wall: float, cpu: float, rss: RssWatch) -> None:
+        self.windows.append(window)
+        self.seconds_wall += wall
+        self.cpu_seconds += cpu
+        self.peak_main = max(self.peak_main, rss.peak_main)
+        self.peak_child = max(self.peak_child, rss.peak_child)
+        self.job_processes += len(rss.children_seen)
+
+
+def children_cpu() -> float:
+    """CPU seconds of every finished, waited-for child of this process and their children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
