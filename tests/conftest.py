@@ -306,3 +306,54 @@ class AuthActions:
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
+
+
+# --- contention on PostgreSQL: another transaction, and writes refused as a deadlock's loser -----
+
+@pytest.fixture
+def other():
+    """A connection of its own, outside the session: the concurrent request's transaction
+    (rolled back and closed whatever the test does, so no request is left waiting on it)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks and deadlocks: PostgreSQL (SQLite writes one transaction at a time)")
+    connection = db.engine.connect()
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def refusing_customer_writes(other):
+    """refuse(times): PostgreSQL answers the next `times` writes of a customer's row with
+    deadlock_detected (the real error, raised by a trigger), as if another transaction had
+    locked its way into a circle with them. Gives how many it refused."""
+    statements = [
+        # A sequence, not a table: its count survives the rollback of each refused attempt.
+        "CREATE SEQUENCE contention_refused",
+        "CREATE TABLE contention_left (n integer NOT NULL)",
+        """CREATE FUNCTION refuse_for_contention() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             IF nextval('contention_refused') <= (SELECT coalesce(max(n), 0) FROM contention_left) THEN
+               RAISE EXCEPTION 'deadlock detected (test)' USING ERRCODE = '40P01';
+             END IF;
+             RETURN NEW;
+           END $$""",
+        "CREATE TRIGGER refuse_for_contention BEFORE UPDATE ON customers "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_for_contention()"]
+    db.session.commit()  # the DDL waits for every open transaction that read customers
+    with other.begin():
+        for statement in statements:
+            other.execute(text(statement))
+
+    def refuse(times: int) -> None:
+        with other.begin():
+            other.execute(text("DELETE FROM contention_left"))
+            other.execute(text("INSERT INTO contention_left VALUES (:n)"), {"n": times})
+            other.execute(text("ALTER SEQUENCE contention_refused RESTART"))
+
+    yield refuse
+    db.session.remove()
+    with other.begin():
+        other.execute(text("DROP TRIGGER refuse_for_contention ON customers"))
+        other.execute(text("DROP FUNCTION refuse_for_contention()"))
+        other.execute(text("DROP TABLE contention_left"))
+        other.execute(text("DROP SEQUENCE contention_refused"))

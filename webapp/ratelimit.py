@@ -91,6 +91,8 @@ def init_rate_limits(app: Flask) -> Limiter:
     """One limiter per app (its route table is per app), applied to the registered views."""
     for name, value in DEFAULTS.items():
         app.config.setdefault(name, value)
+    # Registered before the limiter's own hook, so it runs after it (Flask runs them last first).
+    app.after_request(_retry_after_where_it_means_something)
     limiter = Limiter(
         key_func=get_remote_address,
         app=app,
@@ -107,6 +109,7 @@ def init_rate_limits(app: Flask) -> Limiter:
         # still works out every limit of every request, a fifth of the open pixel's CPU.
         return limiter
     _skip_the_pass_over(app, limiter, SPOOL_COUNTED)
+    app.after_request(_note_own_retry_after)  # runs before the limiter's hook
     config = app.config
     for endpoint, view in list(app.view_functions.items()):
         if endpoint == "auth.login":
@@ -146,6 +149,28 @@ def init_rate_limits(app: Flask) -> Limiter:
             continue
         app.view_functions[endpoint] = limited
     return limiter
+
+
+_OWN_RETRY_AFTER = "crm_own_retry_after"
+
+
+def _note_own_retry_after(response):
+    response.__dict__[_OWN_RETRY_AFTER] = response.headers.get("Retry-After")
+    return response
+
+
+def _retry_after_where_it_means_something(response):
+    """Flask-Limiter writes Retry-After on every response of a limited view, as the later of
+    its window's reset and the one the view gave. Only a 429 means "wait for the window": a
+    503 keeps the view's own (a write lost to contention can go again in a second, not at the
+    window's reset a minute away), and any other answer carries none."""
+    if response.status_code != 429 and _OWN_RETRY_AFTER in response.__dict__:
+        own = response.__dict__[_OWN_RETRY_AFTER]
+        if own is None:
+            response.headers.pop("Retry-After", None)
+        else:
+            response.headers["Retry-After"] = own
+    return response
 
 
 def _skip_the_pass_over(app: Flask, limiter: Limiter, endpoints: frozenset[str]) -> None:

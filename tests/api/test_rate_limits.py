@@ -67,6 +67,21 @@ def test_the_api_limit_is_shared_across_instances_and_resets(two_instances, tena
     assert one.get("/api/crm/customers", headers=headers).status_code == 200
 
 
+def test_retry_after_is_only_on_answers_that_ask_the_client_to_wait(two_instances, tenant_a):
+    """Flask-Limiter writes Retry-After on every answer of a limited view; a 200 or a 422 does
+    not ask the client to wait, and a 429 names the window's reset (its own header stays)."""
+    one, _ = two_instances
+    headers = tenant_a.headers
+    answered = [one.get("/api/crm/customers", headers=headers),
+                one.client.post("/api/crm/customers", json={"email": "not an email"}, headers=headers)]
+    assert [r.status_code for r in answered] == [200, 422]
+    assert all("Retry-After" not in r.headers and "X-RateLimit-Remaining" in r.headers for r in answered)
+    # Each route has its budget (the 422's was another): the list's third answer is its last.
+    assert [one.get("/api/crm/customers", headers=headers).status_code for _ in range(2)] == [200, 200]
+    limited = one.get("/api/crm/customers", headers=headers)
+    assert limited.status_code == 429 and 1 <= int(limited.headers["Retry-After"]) <= 2
+
+
 def test_the_api_limit_is_per_token(two_instances, tenant_a, tenant_b):
     one, two = two_instances
     for _ in range(3):

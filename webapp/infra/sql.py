@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import random
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import BigInteger, String, Table, any_, bindparam, event, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import dml as postgresql_dml
 from sqlalchemy.dialects.sqlite import dml as sqlite_dml
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
@@ -247,6 +250,25 @@ def lost_to_contention(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", None)
     return getattr(orig, "sqlstate", None) in CONTENTION_SQLSTATES \
         or getattr(orig, "sqlite_errorname", None) in CONTENTION_SQLITE
+
+
+_T = TypeVar("_T")
+
+
+def in_savepoint_retrying(work: Callable[[], _T], *, attempts: int, pause: float) -> _T:
+    """work() in a savepoint, run again after a random pause (up to `pause` seconds, growing
+    with each attempt) when the database refused it for contention: only the savepoint rolls
+    back, so what the transaction did before stays. The last attempt's refusal is raised."""
+    attempt = 1
+    while True:
+        try:
+            with savepoint():
+                return work()
+        except DBAPIError as exc:
+            if not lost_to_contention(exc) or attempt >= attempts:
+                raise
+        time.sleep(random.uniform(pause / 10, pause) * attempt)
+        attempt += 1
 
 
 _COMMITS = "crm_commits"

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from webapp.extensions import db
 from webapp.infra.errors import DomainError, NotFound, ValidationFailed
-from webapp.infra.sql import insert_ignoring_duplicates, savepoint
+from webapp.infra.sql import in_savepoint_retrying, insert_ignoring_duplicates, lost_to_contention
 from webapp.infra.types import utcnow
 from webapp.models import CustomerImport, CustomerImportRejection
 from webapp.services.consent import Evidence
@@ -25,6 +25,11 @@ from webapp.services.imports.writers import Good, bulk_upsert
 from webapp.services.segments import calculate_segment, list_segments
 
 CHUNK_ROWS = 2000
+# A chunk the database refuses for contention (a deadlock with an on-sale batch writing the
+# same customers) is written again, up to this many times, after a pause of up to
+# CONTENTION_PAUSE seconds (growing with each attempt); then the import waits for its resume.
+CONTENTION_ATTEMPTS = 5
+CONTENTION_PAUSE = 0.25
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -123,6 +128,16 @@ def run_import(import_id: int) -> dict[str, int] | None:
     except LostClaim:
         db.session.rollback()
         return None
+    except DBAPIError as exc:
+        if not lost_to_contention(exc):
+            raise
+        # Still refused after every attempt: nothing of this chunk was written. The import goes
+        # back to the queue with what it has done, and the periodic resume runs it again from
+        # there (imports_to_resume), instead of failing a marketer's import over a busy minute.
+        db.session.rollback()
+        _advance(import_id, token, status="queued", claim_token=None)
+        db.session.commit()
+        return None
     db.session.refresh(customer_import)
     return {"created": customer_import.created_count, "updated": customer_import.updated_count,
             "rejected": customer_import.rejected_count}
@@ -169,8 +184,8 @@ def _write_chunk(tenant_id: int, chunk: _Chunk) -> tuple[int, int, list[_Bad]]:
     if not chunk.good:
         return 0, 0, rejected
     try:
-        with savepoint():
-            written, refused = bulk_upsert(tenant_id, chunk.good, chunk.context)
+        written, refused = in_savepoint_retrying(lambda: bulk_upsert(tenant_id, chunk.good, chunk.context),
+                                                 attempts=CONTENTION_ATTEMPTS, pause=CONTENTION_PAUSE)
     except IntegrityError:
         # A concurrent write took an email or external id between our lookup and our
         # statement: redo this chunk row by row, each with the API's own upsert.
