@@ -323,16 +323,17 @@ def other():
 
 @pytest.fixture
 def refusing_customer_writes(other):
-    """refuse(times): PostgreSQL answers the next `times` writes of a customer's row with
-    deadlock_detected (the real error, raised by a trigger), as if another transaction had
-    locked its way into a circle with them. Gives how many it refused."""
+    """refuse(times, email=None): PostgreSQL answers the next `times` writes of a customer's
+    row (of the one with `email` only, when given) with deadlock_detected (the real error,
+    raised by a trigger), as if another transaction had locked its way into a circle with them."""
     statements = [
         # A sequence, not a table: its count survives the rollback of each refused attempt.
         "CREATE SEQUENCE contention_refused",
-        "CREATE TABLE contention_left (n integer NOT NULL)",
+        "CREATE TABLE contention_left (n integer NOT NULL, email text)",
         """CREATE FUNCTION refuse_for_contention() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN
-             IF nextval('contention_refused') <= (SELECT coalesce(max(n), 0) FROM contention_left) THEN
+             IF NOT EXISTS (SELECT 1 FROM contention_left WHERE email IS NOT NULL AND email <> NEW.email)
+                AND nextval('contention_refused') <= (SELECT coalesce(max(n), 0) FROM contention_left) THEN
                RAISE EXCEPTION 'deadlock detected (test)' USING ERRCODE = '40P01';
              END IF;
              RETURN NEW;
@@ -344,10 +345,10 @@ def refusing_customer_writes(other):
         for statement in statements:
             other.execute(text(statement))
 
-    def refuse(times: int) -> None:
+    def refuse(times: int, email: str | None = None) -> None:
         with other.begin():
             other.execute(text("DELETE FROM contention_left"))
-            other.execute(text("INSERT INTO contention_left VALUES (:n)"), {"n": times})
+            other.execute(text("INSERT INTO contention_left VALUES (:n, :email)"), {"n": times, "email": email})
             other.execute(text("ALTER SEQUENCE contention_refused RESTART"))
 
     yield refuse

@@ -235,3 +235,35 @@ def test_a_write_lost_to_contention_is_run_again_three_times_then_answered_503(
         # Ours, not the rate limit window's reset that Flask-Limiter would write (a minute away).
         assert response.get_json()["error"]["code"] == "busy" and response.headers["Retry-After"] == "1"
         assert name is None  # nothing of it was saved
+
+
+@pytest.mark.parametrize("refused", [2, 3])
+def test_after_a_ticket_scan_commits_a_run_refused_for_contention_is_run_again_or_answered_busy(
+        app, api, tenant_a, refusing_customer_writes, refused):
+    """A batch commits before and after each ticket scan, so the API cannot run it again from
+    the start; what follows a commit is run again in place (3 attempts), then its items are
+    answered 503 busy while the items committed before keep their answers (it was a 500)."""
+    bo = api.post("/customers", json={"email": "bo@x.com"}).get_json()["id"]
+    db.session.commit()
+    refusing_customer_writes(refused, email="bo@x.com")  # only Bo's row: the run after the scan
+    response = api.post("/activities/batch", json={"activities": [
+        {"customer": {"email": "ann@x.com"}, "type": "purchase",
+         "properties": {"order_total": 30, "order_id": "o-ann",
+                        "event": {"id": "ev-1", "name": "Gala", "starts_at": "2027-02-01T19:00:00+01:00"}}},
+        {"customer": {"email": "ann@x.com"}, "type": "ticket_scanned",
+         "properties": {"event": {"external_id": "ev-1"}, "ticket": "T-1"}},
+        {"customer_id": bo, "type": "purchase", "properties": {"order_total": 12, "order_id": "o-bo"}}]})
+    assert response.status_code == 200, response.get_json()
+    results = response.get_json()["results"]
+    assert [r["status"] for r in results] == ([201, 201, 201] if refused < 3 else [201, 201, 503])
+    db.session.remove()
+    stored = dict(db.session.execute(select(CustomerActivity.type, func.count()).where(
+        CustomerActivity.tenant_id == tenant_a.id).group_by(CustomerActivity.type)).all())
+    bought = dict(db.session.execute(select(Customer.email, Customer.orders_count)
+                                     .where(Customer.tenant_id == tenant_a.id)).all())
+    if refused < 3:
+        assert (stored["purchase"], stored["ticket_scanned"], bought) == (2, 1, {"ann@x.com": 1, "bo@x.com": 1})
+    else:
+        assert results[2]["error"]["code"] == "busy" and "send it again" in results[2]["error"]["message"]
+        # Ann's purchase and scan stay stored; nothing of Bo's purchase was.
+        assert (stored["purchase"], stored["ticket_scanned"], bought) == (1, 1, {"ann@x.com": 1, "bo@x.com": 0})

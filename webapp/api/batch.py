@@ -21,7 +21,10 @@ from webapp.services import ingest
 
 _PER_ITEM = ("Each item is answered on its own, in request order: {index, status: 201, id} when stored, "
              "{index, status: 200, id} when {already}, {index, status: 4xx, error} when refused; a refused "
-             "item changes nothing and never fails the others. More than 1,000 items, or a body past 8 MiB: 413.")
+             "item changes nothing and never fails the others. More than 1,000 items, or a body past 8 MiB: 413. "
+             "A batch the database refuses for contention three times is answered 503 as a whole, nothing "
+             "saved, except after a ticket scan (stored in its place, on its own): then only the items "
+             "after it are answered {index, status: 503, error} each.")
 
 
 def _items(name: str) -> list[Any]:

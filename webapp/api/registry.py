@@ -7,8 +7,6 @@ and validates with them, and the OpenAPI document is generated from the same rec
 from __future__ import annotations
 
 import functools
-import random
-import time
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +16,10 @@ from flask import Blueprint, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 
-from webapp.api.errors import HTTP_CODES, ApiError
+from webapp.api.errors import ApiError
 from webapp.extensions import db
-from webapp.infra.sql import commits_so_far, lost_to_contention
+from webapp.infra.errors import Busy
+from webapp.infra.sql import commits_so_far, lost_to_contention, retrying_transaction
 from webapp.infra.validation import error_details, unstorable
 
 
@@ -188,19 +187,14 @@ def _run_retrying(view: Callable, kwargs: dict[str, Any]) -> Any:
     rolled it back for contention (lost_to_contention): two on-sale batches sharing new
     customers can wait on each other however carefully each orders its locks. Nothing of a
     rolled-back attempt remains (jobs and webhooks wait for the commit). An attempt that had
-    committed part of its work (a batch commits around each ticket scan) is not run again: its
-    error goes on as before. Still losing after three attempts: a 503 to send it again."""
-    attempt = 1
-    while True:
-        commits = commits_so_far()
-        try:
-            return view(**kwargs)
-        except DBAPIError as exc:
-            if not lost_to_contention(exc) or commits_so_far() != commits:
-                raise
-            db.session.rollback()
-            if attempt == CONTENTION_ATTEMPTS:
-                raise ApiError(503, HTTP_CODES[503], "other requests were changing the same customers; "
-                                                     "nothing was saved: send it again") from None
-        time.sleep(random.uniform(0.005, 0.05) * attempt)
-        attempt += 1
+    committed part of its work (a batch commits around each ticket scan, and deals with what
+    comes after one itself) is not run again: its error goes on as before. Still losing after
+    three attempts: a 503 to send it again."""
+    commits = commits_so_far()
+    try:
+        return retrying_transaction(lambda: view(**kwargs), attempts=CONTENTION_ATTEMPTS, pause=0.05)
+    except DBAPIError as exc:
+        if not lost_to_contention(exc) or commits_so_far() != commits:
+            raise
+        db.session.rollback()
+        raise Busy("other requests were changing the same customers; nothing was saved: send it again") from None

@@ -28,6 +28,13 @@ class PermissionDenied(DomainError):
     code = "forbidden"
 
 
+class Busy(DomainError):
+    """The database refused the write for contention, again and again: nothing of it was saved."""
+
+    status = 503
+    code = "busy"
+
+
 class ValidationFailed(DomainError):
     """Input that is well-formed but breaks a rule; names the field at fault."""
 

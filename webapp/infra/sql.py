@@ -271,6 +271,25 @@ def in_savepoint_retrying(work: Callable[[], _T], *, attempts: int, pause: float
         attempt += 1
 
 
+def retrying_transaction(work: Callable[[], _T], *, attempts: int, pause: float) -> _T:
+    """work(), one transaction that commits at its end, run again from the start after a
+    rollback and a random pause (up to `pause` seconds, growing with each attempt) when the
+    database refused it for contention, as long as none of it was committed (a refused
+    transaction leaves nothing: jobs and webhooks wait for the commit). The last refusal, or
+    one after a commit, is raised."""
+    attempt = 1
+    while True:
+        commits = commits_so_far()
+        try:
+            return work()
+        except DBAPIError as exc:
+            if not lost_to_contention(exc) or commits_so_far() != commits or attempt >= attempts:
+                raise
+            db.session.rollback()
+        time.sleep(random.uniform(pause / 10, pause) * attempt)
+        attempt += 1
+
+
 _COMMITS = "crm_commits"
 
 

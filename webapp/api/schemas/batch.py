@@ -32,7 +32,9 @@ class ItemError(BaseModel):
 class BatchItemResult(BaseModel):
     index: int = Field(description="The item's position in the request.")
     status: int = Field(description="201 created, 200 already recorded (activities) or updated (customers), "
-                                    "or the 4xx the item would have had alone.")
+                                    "the 4xx the item would have had alone, or 503 busy: an activity after a "
+                                    "ticket scan the database refused for contention three times, not saved "
+                                    "(send it again).")
     id: int | None = None
     error: ItemError | None = None
 

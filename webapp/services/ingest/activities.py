@@ -16,6 +16,7 @@ through record_activity itself, in their place in the request.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from sqlalchemy import Numeric, bindparam, insert, or_, select, text
 
 from webapp.extensions import db
 from webapp.infra.errors import DomainError, NotFound, ValidationFailed
-from webapp.infra.sql import dialect, insert_ignoring_duplicates
+from webapp.infra.sql import commits_so_far, dialect, insert_ignoring_duplicates
 from webapp.infra.types import UTCDateTime, utcnow
 from webapp.infra.validation import check_storable, utc_moment
 from webapp.models import Customer, CustomerActivity
@@ -38,7 +39,7 @@ from webapp.services.campaigns.stats import attribute_purchase
 from webapp.services.customers import MAX_MONEY
 from webapp.services.ingest import follow
 from webapp.services.ingest.items import Item
-from webapp.services.ingest.results import Result, error_result
+from webapp.services.ingest.results import Result, error_result, run_unit
 from webapp.services.ingest.tickets import link_batch_events, store_tickets
 from webapp.services.tenants import normalise_email
 from webapp.services.webhooks import customer_ref
@@ -367,28 +368,40 @@ def ingest_activities(tenant_id: int, items: list[dict[str, Any] | DomainError])
     the request (a scan may follow the purchase of its ticket in the same batch)."""
     results: dict[int, Result] = {}
     now = utcnow()
-    runs: list[tuple[bool, list]] = []  # (through record_activity?, items) in request order
+    # (through record_activity?, [(index, item as sent, checked Item or None)]) in request order
+    runs: list[tuple[bool, list[tuple[int, dict[str, Any], Item | None]]]] = []
     for index, data in enumerate(items):
         if isinstance(data, DomainError):
             results[index] = error_result(index, data)
             continue
         single = _needs_single_path(data)
         try:
-            entry = (index, data) if single else _check(index, data, now)
+            checked = None if single else _check(index, data, now)
         except DomainError as error:
             results[index] = error_result(index, error)
             continue
         if not runs or runs[-1][0] != single:
             runs.append((single, []))
-        runs[-1][1].append(entry)
+        runs[-1][1].append((index, data, checked))
+    since = commits_so_far()
     for single, entries in runs:
-        plan = _Plan(tenant_id, results)
         if single:
-            plan.single = entries
-            _run_single(plan, record_activity)
+            for index, data, _ in entries:
+                run_unit(functools.partial(_run_single, _Plan(tenant_id, results, single=[(index, data)]),
+                                           record_activity), [index], results, since)
         else:
-            _ingest_checked(plan, entries)
+            run_unit(_bulk_unit(tenant_id, results, entries, now), [index for index, _, _ in entries], results,
+                     since)
     return [results[index] for index in range(len(items))]
+
+
+def _bulk_unit(tenant_id: int, results: dict[int, Result], entries: list[tuple[int, dict[str, Any], Item | None]],
+               now: datetime) -> Callable[[], None]:
+    """A run of checked items, set-based; run again, checked afresh (an attempt's Items carry
+    what its rolled-back transaction found and stored)."""
+    fresh: list[list[Item]] = [[item for _, _, item in entries]]  # type: ignore[misc]
+    return lambda: _ingest_checked(_Plan(tenant_id, results), fresh.pop() if fresh else
+                                   [_check(index, data, now) for index, data, _ in entries])
 
 
 def _ingest_checked(plan: _Plan, checked: list[Item]) -> None:
