@@ -107,6 +107,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         # the production database.)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # SQLite's own lower() folds ASCII only: a search for "élodie" missed "Élodie", and a
+        # segment's "name contains" disagreed with the same condition checked in Python. The
+        # query's side is lower-cased by Python, so the rows' side is too.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 @event.listens_for(Engine, "connect")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from api_assertions import assert_error, walk_pages
 from sqlalchemy import func, select
 
@@ -107,6 +108,18 @@ def test_list_searches_email_and_name(api):
     assert ids("BRAVO.com") == {bob["id"]}
     assert ids("ann smith") == {ann["id"]}
     assert ids("nobody") == set()
+
+
+@pytest.mark.parametrize(("first_name", "last_name", "query"), [
+    ("Élodie", "Ørsted", "élodie ør"), ("ŞULE", "Çelik", "şule çel"), ("Ζωή", "Παππά", "ζωή"),
+    ("Дмитрий", "Орлов", "дмитрий о"), ("zoë", "BRONTË", "Zoë Brontë")])
+def test_list_search_folds_the_case_of_every_alphabet(api, first_name, last_name, query):
+    """Names come from the public in every alphabet; SQLite's own lower() folded ASCII only."""
+    found = create(api, email="fan@x.com", first_name=first_name, last_name=last_name)
+    create(api, email="other@x.com", first_name="Other")
+
+    assert [c["id"] for c in api.get("/customers", query_string={"q": query}).json["data"]] == [found["id"]]
+    assert [c["id"] for c in api.get("/customers", query_string={"q": query.upper()}).json["data"]] == [found["id"]]
 
 
 def test_list_search_treats_like_wildcards_as_text(api):
