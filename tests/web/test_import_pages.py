@@ -166,3 +166,32 @@ def test_the_import_pages_sit_under_customers_in_the_navigation(owner_a):
     html = owner_a.get("/customers/import").get_data(as_text=True)
 
     assert re.search(r'<a href="/customers/" class="active"[^>]*>Customers</a>', html)
+
+
+def test_an_import_paused_by_a_busy_database_says_it_carries_on_by_itself(owner_a, tenant_a, monkeypatch,
+                                                                         refusing_customer_writes):
+    """A chunk refused for contention every time puts the import back in the queue with its
+    progress (services/imports/runner.py): the page says so instead of "waiting for a worker"."""
+    from webapp.services import imports
+    from webapp.services.customers import upsert_customer
+    from webapp.services.imports import runner
+
+    monkeypatch.setattr(runner, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(runner, "CONTENTION_PAUSE", 0.01)
+    upsert_customer(tenant_a.id, {"email": "cy@example.com"})
+    upload(owner_a)
+    import_id = only_import().id
+    owner_a.post(f"/customers/imports/{import_id}/start",
+                 {"map-0": "email", "map-1": "first_name", "map-2": "attribute", "map-3": "tags"})
+    refusing_customer_writes(runner.CONTENTION_ATTEMPTS, email="cy@example.com")  # the second chunk's update
+    assert imports.run_import(import_id) is None
+
+    partial = owner_a.get(f"/customers/imports/{import_id}/progress", headers=HX).get_data(as_text=True)
+
+    assert 'hx-trigger="every 1s"' in partial  # still polling: it is not finished
+    paused = re.search(r'data-testid="import-paused">([^<]+)<', partial).group(1)
+    assert paused.startswith("Paused after 2 rows: other changes to the same customers kept the database busy.")
+    assert "Waiting for a worker" not in partial and "Import failed" not in partial
+    assert "Import paused" in partial
+    listed = owner_a.get("/customers/import").get_data(as_text=True)
+    assert re.search(r'fans\.csv</a></td>\s*<td><span class="status status-queued">paused</span>', listed)

@@ -51,6 +51,16 @@ class CustomerImport(db.Model):
         return self.status in ("done", "failed")
 
     @property
+    def paused(self) -> bool:
+        """Back in the queue after chunks were written: contention kept its next chunk out
+        (services/imports/runner.py), and the periodic resume carries it on."""
+        return self.status == "queued" and bool(self.processed_rows)
+
+    @property
+    def shown_status(self) -> str:
+        return "paused" if self.paused else self.status
+
+    @property
     def percent(self) -> int:
         if not self.total_rows:
             return 100 if self.finished else 0
