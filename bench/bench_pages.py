@@ -22,12 +22,12 @@ from urllib.parse import quote
 
 from flask import Flask, render_template_string
 from flask_login import login_required
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bench.harness import BenchEnvironment, Result, Row, Size, percentile
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import AutomationEnrollment, Customer, Event, OutboxMessage, Tenant
+from webapp.models import AutomationEnrollment, AutomationWorkflow, Customer, Event, OutboxMessage, Tenant
 from webapp.services.campaigns import create_campaign, send_campaign
 from webapp.services.kept_counts import fold_kept_counts
 from webapp.services.segments import create_segment
@@ -165,7 +165,12 @@ def _pages(env: BenchEnvironment, size: Size) -> tuple[dict[str, str], int]:
         "an outbox message": f"/outbox/{message_id}",
     }
     if busiest is not None and busiest[0] != flow.id:
-        pages["the busiest workflow"] = f"/workflows/{busiest[0]}"
+        # With a goal, as a marketer who measures the workflow has it: its page then reports
+        # the conversions, per step and against the held out (services/workflows/goal_report.py).
+        db.session.execute(update(AutomationWorkflow).where(AutomationWorkflow.id == busiest[0]).values(
+            goal={"conditions": [{"type": "tag", "value": "thanked"}], "match": "all", "within_days": 7}))
+        db.session.commit()
+        pages["the busiest workflow, with a goal"] = f"/workflows/{busiest[0]}"
         return pages, busiest[1]
     return pages, 0
 

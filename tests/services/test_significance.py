@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from webapp.services import significance
 from webapp.services.significance import (
     CLEAR_PROBABILITY,
     Amounts,
@@ -42,7 +43,22 @@ def test_probabilities_to_be_best_add_up_and_intervals_hold_the_rate(figures):
 
 def test_the_same_figures_give_the_same_probabilities():
     figures = [Proportion(120, 1000), Proportion(131, 1000)]
-    assert compare_rates(figures).groups == compare_rates(figures).groups
+    first = compare_rates(figures)
+    significance._compare_rates.cache_clear()  # drawn again, not remembered
+    again = compare_rates(figures)
+    assert again is not first and again.groups == first.groups
+
+
+def test_a_verdict_is_remembered_for_the_same_figures_and_cannot_be_changed():
+    """A report's page asks again at every view; the figures seed the draws, so the verdict
+    of figures already seen is the one drawn before (60-80 ms of draws saved)."""
+    rates = compare_rates([Proportion(31, 400), Proportion(44, 400)])
+    assert compare_rates((Proportion(31, 400), Proportion(44, 400))) is rates
+    assert compare_rates([Proportion(31, 400), Proportion(45, 400)]) is not rates
+    assert compare_rates([Proportion(31, 400), Proportion(44, 400)], draws=1000) is not rates
+    amounts = compare_amounts([Amounts(100, 950.0, 20_000.0), Amounts(100, 1010.0, 21_000.0)])
+    assert compare_amounts([Amounts(100, 950.0, 20_000.0), Amounts(100, 1010.0, 21_000.0)]) is amounts
+    assert isinstance(rates.groups, tuple) and isinstance(amounts.groups, tuple)  # shared: read-only
 
 
 def test_identical_variants_are_not_called_a_winner_in_most_trials():

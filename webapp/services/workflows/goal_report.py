@@ -12,10 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, distinct, func, or_, select
 
 from webapp.extensions import db
-from webapp.models import AutomationEnrollment, AutomationStepExecution, AutomationWorkflow, CustomerActivity
+from webapp.models import (
+    AutomationEnrollment,
+    AutomationStep,
+    AutomationStepExecution,
+    AutomationWorkflow,
+    CustomerActivity,
+)
 from webapp.services.enrollment.goal_criteria import describe_criteria
 from webapp.services.significance import MIN_TRIALS, Proportion, compare_rates, say_verdict
 
@@ -62,28 +68,41 @@ def goal_report(workflow: AutomationWorkflow) -> dict[str, Any] | None:
 
 
 def _per_step(workflow_id: int) -> dict[int, dict[str, int]]:
-    """{step_id: {reached, converted}}: customers who reached the step, and of them who converted after."""
-    reached = (select(AutomationStepExecution.step_id, AutomationStepExecution.enrollment_id,
-                      func.min(AutomationStepExecution.started_at).label("at"))
-               .join(AutomationEnrollment, AutomationEnrollment.id == AutomationStepExecution.enrollment_id)
-               .where(AutomationEnrollment.workflow_id == workflow_id, AutomationStepExecution.step_id.is_not(None))
-               .group_by(AutomationStepExecution.step_id, AutomationStepExecution.enrollment_id).subquery())
-    rows = db.session.execute(
-        select(reached.c.step_id, func.count(),
-               func.sum(case((AutomationEnrollment.converted_at >= reached.c.at, 1), else_=0)))
-        .join(AutomationEnrollment, AutomationEnrollment.id == reached.c.enrollment_id)
-        .group_by(reached.c.step_id))
-    return {step_id: {"reached": n, "converted": int(c or 0)} for step_id, n, c in rows}
+    """{step_id: {reached, converted}}: customers who reached the step, and of them who converted after.
+
+    Reached: the distinct enrollments of each of the workflow's steps, from the step index
+    alone (step, outcome, enrollment). Converted: only the converted enrollments' traces are
+    read, for when each step was first reached."""
+    execution = AutomationStepExecution
+    steps = select(AutomationStep.id).where(AutomationStep.workflow_id == workflow_id)
+    reached = db.session.execute(select(execution.step_id, func.count(distinct(execution.enrollment_id)))
+                                 .where(execution.step_id.in_(steps)).group_by(execution.step_id)).all()
+    first = (select(execution.step_id)
+             .join(AutomationEnrollment, AutomationEnrollment.id == execution.enrollment_id)
+             .where(AutomationEnrollment.workflow_id == workflow_id, AutomationEnrollment.converted_at.is_not(None),
+                    execution.step_id.is_not(None))
+             .group_by(execution.step_id, execution.enrollment_id, AutomationEnrollment.converted_at)
+             .having(AutomationEnrollment.converted_at >= func.min(execution.started_at)).subquery())
+    converted = dict(db.session.execute(select(first.c.step_id, func.count()).group_by(first.c.step_id)).all())
+    return {step_id: {"reached": n, "converted": converted.get(step_id, 0)} for step_id, n in reached}
 
 
 def holdout_comparison(workflow_id: int) -> Comparison | None:
     """Treated vs held out among the enrollments that reached a holdout step (the two groups
     the draw made); None without one."""
-    drawn = select(AutomationStepExecution.enrollment_id).where(
-        AutomationStepExecution.step_type == "holdout", AutomationStepExecution.outcome == "done")
+    # The draws of the workflow's holdout steps, from the step index, and of holdout steps
+    # deleted since (their executions keep no step): not every holdout draw of every tenant.
+    execution = AutomationStepExecution
+    holdouts = select(AutomationStep.id).where(AutomationStep.workflow_id == workflow_id,
+                                               AutomationStep.type == "holdout")
+    drawn = or_(
+        AutomationEnrollment.id.in_(select(execution.enrollment_id).where(execution.step_id.in_(holdouts),
+                                                                          execution.outcome == "done")),
+        AutomationEnrollment.id.in_(select(execution.enrollment_id).where(
+            execution.step_id.is_(None), execution.outcome == "done", execution.step_type == "holdout")))
     rows = dict(((held, (n, c)) for held, n, c in db.session.execute(
         select(AutomationEnrollment.held_out, func.count(), func.count(AutomationEnrollment.converted_at))
-        .where(AutomationEnrollment.workflow_id == workflow_id, AutomationEnrollment.id.in_(drawn))
+        .where(AutomationEnrollment.workflow_id == workflow_id, drawn)
         .group_by(AutomationEnrollment.held_out))))
     if not rows:
         return None
