@@ -135,7 +135,11 @@ def run_import(import_id: int) -> dict[str, int] | None:
         # back to the queue with what it has done, and the periodic resume runs it again from
         # there (imports_to_resume), instead of failing a marketer's import over a busy minute.
         db.session.rollback()
-        _advance(import_id, token, status="queued", claim_token=None)
+        try:
+            _advance(import_id, token, status="queued", claim_token=None)
+        except LostClaim:  # another worker has it now
+            db.session.rollback()
+            return None
         db.session.commit()
         return None
     db.session.refresh(customer_import)

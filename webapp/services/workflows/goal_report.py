@@ -91,7 +91,8 @@ def holdout_comparison(workflow_id: int) -> Comparison | None:
     """Treated vs held out among the enrollments that reached a holdout step (the two groups
     the draw made); None without one."""
     # The draws of the workflow's holdout steps, from the step index, and of holdout steps
-    # deleted since (their executions keep no step): not every holdout draw of every tenant.
+    # deleted since (their executions keep no step; few): every holdout draw of every tenant
+    # was read before, hashed for each workflow's page.
     execution = AutomationStepExecution
     holdouts = select(AutomationStep.id).where(AutomationStep.workflow_id == workflow_id,
                                                AutomationStep.type == "holdout")
