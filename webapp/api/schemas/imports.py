@@ -28,7 +28,9 @@ class CustomerExportQuery(QueryModel):
 
 class ImportOut(BaseModel):
     id: int
-    status: Literal["uploaded", "queued", "running", "done", "failed"]
+    status: Literal["uploaded", "queued", "running", "done", "failed"] = Field(
+        description="queued again after running (processed_rows above 0): other writes to the same customers "
+                    "kept the database busy; it carries on by itself from where it stopped.")
     filename: str
     columns: list[str]
     mapping: dict[str, str] = Field(description="Target of each column.")
