@@ -14,12 +14,9 @@ from typing import Any
 
 from flask import Blueprint, request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError
 
 from webapp.api.errors import ApiError
-from webapp.extensions import db
-from webapp.infra.errors import Busy
-from webapp.infra.sql import commits_so_far, lost_to_contention, retrying_transaction
+from webapp.infra.sql import retrying_transaction
 from webapp.infra.validation import error_details, unstorable
 
 
@@ -190,11 +187,6 @@ def _run_retrying(view: Callable, kwargs: dict[str, Any]) -> Any:
     committed part of its work (a batch commits around each ticket scan, and deals with what
     comes after one itself) is not run again: its error goes on as before. Still losing after
     three attempts: a 503 to send it again."""
-    commits = commits_so_far()
-    try:
-        return retrying_transaction(lambda: view(**kwargs), attempts=CONTENTION_ATTEMPTS, pause=0.05)
-    except DBAPIError as exc:
-        if not lost_to_contention(exc) or commits_so_far() != commits:
-            raise
-        db.session.rollback()
-        raise Busy("other requests were changing the same customers; nothing was saved: send it again") from None
+    return retrying_transaction(lambda: view(**kwargs), attempts=CONTENTION_ATTEMPTS, pause=0.05,
+                                busy="other requests were changing the same customers; nothing was saved: "
+                                     "send it again")

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
+from webapp.infra.errors import Busy
 
 
 def dialect() -> str:
@@ -255,10 +256,16 @@ def lost_to_contention(exc: BaseException) -> bool:
 _T = TypeVar("_T")
 
 
+def _pause_before(attempt: int, pause: float) -> None:
+    """A random pause (up to `pause` seconds, growing with each attempt): two writers that
+    collided do not collide again in step."""
+    time.sleep(random.uniform(pause / 10, pause) * attempt)
+
+
 def in_savepoint_retrying(work: Callable[[], _T], *, attempts: int, pause: float) -> _T:
-    """work() in a savepoint, run again after a random pause (up to `pause` seconds, growing
-    with each attempt) when the database refused it for contention: only the savepoint rolls
-    back, so what the transaction did before stays. The last attempt's refusal is raised."""
+    """work() in a savepoint, run again after a pause when the database refused it for
+    contention: only the savepoint rolls back, so what the transaction did before stays. The
+    last attempt's refusal is raised."""
     attempt = 1
     while True:
         try:
@@ -267,26 +274,28 @@ def in_savepoint_retrying(work: Callable[[], _T], *, attempts: int, pause: float
         except DBAPIError as exc:
             if not lost_to_contention(exc) or attempt >= attempts:
                 raise
-        time.sleep(random.uniform(pause / 10, pause) * attempt)
+        _pause_before(attempt, pause)
         attempt += 1
 
 
-def retrying_transaction(work: Callable[[], _T], *, attempts: int, pause: float) -> _T:
+def retrying_transaction(work: Callable[[], _T], *, attempts: int, pause: float, busy: str) -> _T:
     """work(), one transaction that commits at its end, run again from the start after a
-    rollback and a random pause (up to `pause` seconds, growing with each attempt) when the
-    database refused it for contention, as long as none of it was committed (a refused
-    transaction leaves nothing: jobs and webhooks wait for the commit). The last refusal, or
-    one after a commit, is raised."""
+    rollback and a pause when the database refused it for contention, as long as none of it
+    was committed (a refused transaction leaves nothing: jobs and webhooks wait for the
+    commit). Refused every time: rolled back, and Busy(`busy`). A refusal after a commit, or
+    any other error, is raised as it is."""
     attempt = 1
     while True:
         commits = commits_so_far()
         try:
             return work()
         except DBAPIError as exc:
-            if not lost_to_contention(exc) or commits_so_far() != commits or attempt >= attempts:
+            if not lost_to_contention(exc) or commits_so_far() != commits:
                 raise
             db.session.rollback()
-        time.sleep(random.uniform(pause / 10, pause) * attempt)
+            if attempt >= attempts:
+                raise Busy(busy) from None
+        _pause_before(attempt, pause)
         attempt += 1
 
 

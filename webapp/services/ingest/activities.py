@@ -50,7 +50,6 @@ class _Plan:
     tenant_id: int
     results: dict[int, Result]
     bulk: list[Item] = field(default_factory=list)
-    single: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     # The named customers' last_touched_at (the touched ones only), from the batch's one read of them.
     touched: dict[int, datetime] = field(default_factory=dict)
 
@@ -345,18 +344,18 @@ def _credit(tenant_id: int, stored: list[Item], touched: dict[int, datetime]) ->
             attribute_purchase(item.as_activity(tenant_id), last_touched_at=touched[item.target])
 
 
-def _run_single(plan: _Plan, record: Callable[..., tuple[CustomerActivity, bool]]) -> None:
-    for index, data in plan.single:
-        try:
-            activity, created = record(plan.tenant_id, data["type"], customer_id=data.get("customer_id"),
-                                       customer=data.get("customer"), properties=data.get("properties"),
-                                       occurred_at=data.get("occurred_at"),
-                                       idempotency_key=data.get("idempotency_key"))
-        except DomainError as error:
-            db.session.rollback()
-            plan.results[index] = error_result(index, error)
-            continue
-        plan.results[index] = {"index": index, "status": 201 if created else 200, "id": activity.id}
+def _record_one(tenant_id: int, results: dict[int, Result], index: int, data: dict[str, Any]) -> None:
+    """One item through record_activity (a ticket scan), in its own transaction."""
+    try:
+        activity, created = record_activity(tenant_id, data["type"], customer_id=data.get("customer_id"),
+                                            customer=data.get("customer"), properties=data.get("properties"),
+                                            occurred_at=data.get("occurred_at"),
+                                            idempotency_key=data.get("idempotency_key"))
+    except DomainError as error:
+        db.session.rollback()
+        results[index] = error_result(index, error)
+        return
+    results[index] = {"index": index, "status": 201 if created else 200, "id": activity.id}
 
 
 def ingest_activities(tenant_id: int, items: list[dict[str, Any] | DomainError]) -> list[Result]:
@@ -387,8 +386,7 @@ def ingest_activities(tenant_id: int, items: list[dict[str, Any] | DomainError])
     for single, entries in runs:
         if single:
             for index, data, _ in entries:
-                run_unit(functools.partial(_run_single, _Plan(tenant_id, results, single=[(index, data)]),
-                                           record_activity), [index], results, since)
+                run_unit(functools.partial(_record_one, tenant_id, results, index, data), [index], results, since)
         else:
             run_unit(_bulk_unit(tenant_id, results, entries, now), [index for index, _, _ in entries], results,
                      since)

@@ -6,11 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
-from webapp.extensions import db
 from webapp.infra.errors import Busy, DomainError
-from webapp.infra.sql import commits_so_far, lost_to_contention, retrying_transaction
+from webapp.infra.sql import commits_so_far, retrying_transaction
 
 Result = dict[str, Any]
 UNIT_ATTEMPTS = 3
@@ -33,11 +30,9 @@ def run_unit(work: Callable[[], None], indexes: list[int], results: dict[int, Re
         work()
         return
     try:
-        retrying_transaction(work, attempts=UNIT_ATTEMPTS, pause=0.05)
-    except DBAPIError as exc:
-        if not lost_to_contention(exc):
-            raise
-        db.session.rollback()
-        busy = Busy("other requests were changing the same customers; this item was not saved: send it again")
+        retrying_transaction(work, attempts=UNIT_ATTEMPTS, pause=0.05,
+                             busy="other requests were changing the same customers; this item was not saved: "
+                                  "send it again")
+    except Busy as busy:
         for index in indexes:
             results[index] = error_result(index, busy)
